@@ -1,0 +1,917 @@
+//! An in-memory, fault-injecting file system for power-loss and I/O-error tests.
+//!
+//! The model follows what POSIX promises (and no more):
+//!
+//! - A file's bytes are durable up to the length it had at its last
+//!   [`WritableFile::sync`] (or [`FileSystem::truncate`], which syncs).
+//! - A directory's entries (file creations, renames in or out, removals,
+//!   subdirectory creations) are durable only as of the last
+//!   [`FileSystem::sync_dir`] on that directory. A newly created directory is
+//!   durably empty until it is synced itself.
+//! - [`FaultFs::crash`] throws away everything else: unsynced appends (or,
+//!   with [`FaultFs::set_torn_writes`], all but a random prefix of them),
+//!   and every directory change not yet synced. Files whose entries vanish
+//!   are gone; files removed without a directory sync come back.
+//!
+//! Crash points: every file sync, directory sync and rename is a *point*,
+//! counted by [`FaultFs::points`]. [`FaultFs::crash_at_point`]`(k)` makes
+//! the file system lose power just before point `k` (0-based) executes: from
+//! then on every operation fails with an I/O error, and
+//! [`FaultFs::recovered`] gives a fresh file system holding what survived.
+//!
+//! Injected errors: [`FaultFs::inject`] makes the n-th next operation of a kind
+//! fail with `EIO` or `ENOSPC`; [`FaultFs::flip_byte`] corrupts stored bytes.
+//!
+//! ```
+//! use std::path::Path;
+//! use strata_fs::{FaultFs, FileSystem};
+//!
+//! let fs = FaultFs::new();
+//! fs.create_dir_all(Path::new("/db")).unwrap();
+//! fs.sync_dir(Path::new("/")).unwrap();
+//! let mut f = fs.create(Path::new("/db/a")).unwrap();
+//! f.append(b"synced").unwrap();
+//! f.sync().unwrap();
+//! fs.sync_dir(Path::new("/db")).unwrap();
+//! f.append(b" lost").unwrap();
+//! fs.crash();
+//! assert_eq!(fs.read_all(Path::new("/db/a")).unwrap(), b"synced");
+//! ```
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use rand::{Rng, SeedableRng};
+
+use crate::{FileLock, FileSystem, MappedFile, RandomAccessFile, WritableFile};
+
+type InodeId = u64;
+type DirId = u64;
+const ROOT: DirId = 0;
+
+/// The kind of operation a fault is injected into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FaultOp {
+    /// [`WritableFile::append`].
+    Write,
+    /// [`WritableFile::sync`] and [`FileSystem::truncate`].
+    Sync,
+    /// [`FileSystem::sync_dir`].
+    SyncDir,
+    /// [`FileSystem::rename`].
+    Rename,
+    /// [`FileSystem::create`] and [`FileSystem::create_dir_all`].
+    Create,
+    /// Reads: [`RandomAccessFile::read_at`], [`FileSystem::map`], [`FileSystem::read_all`].
+    Read,
+    /// [`FileSystem::remove_file`] and [`FileSystem::remove_dir_all`].
+    Remove,
+}
+
+/// The error an injected fault produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// `EIO`: an I/O error.
+    Eio,
+    /// `ENOSPC`: no space left on the device.
+    Enospc,
+}
+
+impl FaultKind {
+    fn to_error(self, op: FaultOp) -> io::Error {
+        match self {
+            FaultKind::Eio => io::Error::other(format!("injected EIO on {op:?}")),
+            FaultKind::Enospc => io::Error::new(
+                io::ErrorKind::StorageFull,
+                format!("injected ENOSPC on {op:?}"),
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Inode {
+    data: Vec<u8>,
+    synced_len: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    File(InodeId),
+    Dir(DirId),
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    op: FaultOp,
+    remaining: u64,
+    kind: FaultKind,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    inodes: HashMap<InodeId, Inode>,
+    live: HashMap<DirId, BTreeMap<String, Entry>>,
+    durable: HashMap<DirId, BTreeMap<String, Entry>>,
+    next_id: u64,
+    points: u64,
+    crash_at: Option<u64>,
+    /// Set once power was lost at a crash point; holds what survived.
+    image: Option<Box<Image>>,
+    faults: Vec<Pending>,
+    torn_seed: Option<u64>,
+    locks: HashSet<PathBuf>,
+    op_counts: HashMap<FaultOp, u64>,
+}
+
+/// What survives a power loss.
+#[derive(Debug, Clone)]
+struct Image {
+    inodes: HashMap<InodeId, Inode>,
+    dirs: HashMap<DirId, BTreeMap<String, Entry>>,
+    next_id: u64,
+}
+
+/// An in-memory file system that simulates power loss and injects faults.
+/// Clones share the same state. See the [module documentation](self).
+#[derive(Debug, Clone)]
+pub struct FaultFs {
+    state: Arc<Mutex<State>>,
+}
+
+impl Default for FaultFs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn err_not_found(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{}: no such file or directory", path.display()),
+    )
+}
+
+fn err_crashed() -> io::Error {
+    io::Error::other("simulated power loss: the file system is gone")
+}
+
+fn components(path: &Path) -> io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "`..` is not supported by FaultFs",
+                ));
+            }
+            Component::Normal(s) => out.push(s.to_string_lossy().into_owned()),
+        }
+    }
+    Ok(out)
+}
+
+impl State {
+    fn new_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn lookup(&self, path: &Path) -> io::Result<Entry> {
+        let comps = components(path)?;
+        let mut cur = Entry::Dir(ROOT);
+        for c in &comps {
+            let Entry::Dir(d) = cur else {
+                return Err(err_not_found(path));
+            };
+            cur = *self
+                .live
+                .get(&d)
+                .and_then(|m| m.get(c))
+                .ok_or_else(|| err_not_found(path))?;
+        }
+        Ok(cur)
+    }
+
+    /// The parent directory id and the final name of `path`.
+    fn parent_of(&self, path: &Path) -> io::Result<(DirId, String)> {
+        let mut comps = components(path)?;
+        let name = comps
+            .pop()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the root has no parent"))?;
+        let mut dir = ROOT;
+        for c in &comps {
+            match self.live.get(&dir).and_then(|m| m.get(c)) {
+                Some(Entry::Dir(d)) => dir = *d,
+                _ => return Err(err_not_found(path)),
+            }
+        }
+        Ok((dir, name))
+    }
+
+    fn file(&self, path: &Path) -> io::Result<InodeId> {
+        match self.lookup(path)? {
+            Entry::File(i) => Ok(i),
+            Entry::Dir(_) => Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                format!("{} is a directory", path.display()),
+            )),
+        }
+    }
+
+    /// Checks for power loss and injected faults before an operation.
+    fn check(&mut self, op: FaultOp) -> io::Result<()> {
+        if self.image.is_some() {
+            return Err(err_crashed());
+        }
+        *self.op_counts.entry(op).or_insert(0) += 1;
+        let is_point = matches!(op, FaultOp::Sync | FaultOp::SyncDir | FaultOp::Rename);
+        if is_point {
+            let k = self.points;
+            self.points += 1;
+            if self.crash_at == Some(k) {
+                self.image = Some(Box::new(self.survivors()));
+                return Err(err_crashed());
+            }
+        }
+        let mut fired = None;
+        for (i, f) in self.faults.iter_mut().enumerate() {
+            if f.op == op {
+                f.remaining = f.remaining.saturating_sub(1);
+                if f.remaining == 0 && fired.is_none() {
+                    fired = Some(i);
+                }
+            }
+        }
+        if let Some(i) = fired {
+            let f = self.faults.remove(i);
+            return Err(f.kind.to_error(op));
+        }
+        Ok(())
+    }
+
+    /// What a power loss right now would leave behind.
+    fn survivors(&self) -> Image {
+        let mut rng = self.torn_seed.map(rand::rngs::StdRng::seed_from_u64);
+        let mut inodes = HashMap::new();
+        let mut ids: Vec<_> = self.inodes.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let Some(inode) = self.inodes.get(&id) else {
+                continue;
+            };
+            let mut keep = inode.synced_len.min(inode.data.len());
+            if let Some(rng) = rng.as_mut() {
+                let unsynced = inode.data.len() - keep;
+                if unsynced > 0 {
+                    keep += rng.random_range(0..=unsynced);
+                }
+            }
+            inodes.insert(
+                id,
+                Inode {
+                    data: inode.data[..keep].to_vec(),
+                    synced_len: keep,
+                },
+            );
+        }
+        Image {
+            inodes,
+            dirs: self.durable.clone(),
+            next_id: self.next_id,
+        }
+    }
+
+    fn restore(&mut self, image: Image) {
+        self.inodes = image.inodes;
+        self.live = image.dirs.clone();
+        self.durable = image.dirs;
+        self.live.entry(ROOT).or_default();
+        self.durable.entry(ROOT).or_default();
+        self.next_id = image.next_id;
+        self.image = None;
+        self.crash_at = None;
+        self.faults.clear();
+        self.locks.clear();
+    }
+}
+
+impl FaultFs {
+    /// An empty file system (only the root directory exists).
+    pub fn new() -> Self {
+        let mut state = State::default();
+        state.live.insert(ROOT, BTreeMap::new());
+        state.durable.insert(ROOT, BTreeMap::new());
+        FaultFs {
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    /// How many crash points (file syncs, directory syncs, renames) have
+    /// been reached so far.
+    pub fn points(&self) -> u64 {
+        self.state.lock().points
+    }
+
+    /// How many operations of a kind have been attempted so far.
+    pub fn op_count(&self, op: FaultOp) -> u64 {
+        self.state.lock().op_counts.get(&op).copied().unwrap_or(0)
+    }
+
+    /// Loses power just before crash point `k` (0-based, counted from the
+    /// creation of this file system) executes. Afterwards every operation
+    /// fails; call [`FaultFs::recovered`] to continue on what survived.
+    pub fn crash_at_point(&self, k: u64) {
+        self.state.lock().crash_at = Some(k);
+    }
+
+    /// True once power was lost at the point set by [`FaultFs::crash_at_point`].
+    pub fn has_crashed(&self) -> bool {
+        self.state.lock().image.is_some()
+    }
+
+    /// When set, a crash keeps a random prefix (chosen by a generator seeded
+    /// with `seed`) of each file's unsynced bytes instead of none of them.
+    pub fn set_torn_writes(&self, seed: Option<u64>) {
+        self.state.lock().torn_seed = seed;
+    }
+
+    /// Simulates a power loss now: everything not durable is lost, open
+    /// handles stay usable but refer to the surviving files (or to nothing).
+    /// If power was already lost at a crash point, that image is restored.
+    pub fn crash(&self) {
+        let mut st = self.state.lock();
+        let image = match st.image.take() {
+            Some(img) => *img,
+            None => st.survivors(),
+        };
+        st.restore(image);
+    }
+
+    /// A new, independent file system holding what survived the power loss
+    /// (at the crash point if one was reached, otherwise now). This file
+    /// system is left as it is, so threads still using it only see errors.
+    pub fn recovered(&self) -> FaultFs {
+        let st = self.state.lock();
+        let image = match &st.image {
+            Some(img) => (**img).clone(),
+            None => st.survivors(),
+        };
+        let mut fresh = State::default();
+        fresh.restore(image);
+        FaultFs {
+            state: Arc::new(Mutex::new(fresh)),
+        }
+    }
+
+    /// Makes the `nth` next operation of kind `op` (1 = the very next one) fail
+    /// with `kind`. Each injection fires once.
+    pub fn inject(&self, op: FaultOp, nth: u64, kind: FaultKind) {
+        self.state.lock().faults.push(Pending {
+            op,
+            remaining: nth.max(1),
+            kind,
+        });
+    }
+
+    /// Removes all pending injected faults.
+    pub fn clear_faults(&self) {
+        self.state.lock().faults.clear();
+    }
+
+    /// XORs the stored byte at `offset` of `path` with `mask` (both the live
+    /// and the durable copy: the medium itself is damaged).
+    pub fn flip_byte(&self, path: &Path, offset: u64, mask: u8) -> io::Result<()> {
+        let mut st = self.state.lock();
+        let id = st.file(path)?;
+        let inode = st.inodes.get_mut(&id).ok_or_else(|| err_not_found(path))?;
+        let off = usize::try_from(offset).unwrap_or(usize::MAX);
+        let b = inode.data.get_mut(off).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "offset past the end of the file",
+            )
+        })?;
+        *b ^= mask;
+        Ok(())
+    }
+
+    /// Cuts the stored bytes of `path` to `len`, bypassing fault injection
+    /// (for corruption tests).
+    pub fn set_len_raw(&self, path: &Path, len: u64) -> io::Result<()> {
+        let mut st = self.state.lock();
+        let id = st.file(path)?;
+        let inode = st.inodes.get_mut(&id).ok_or_else(|| err_not_found(path))?;
+        let len = usize::try_from(len)
+            .unwrap_or(usize::MAX)
+            .min(inode.data.len());
+        inode.data.truncate(len);
+        inode.synced_len = inode.synced_len.min(len);
+        Ok(())
+    }
+
+    /// Every file path that currently exists, for test diagnostics.
+    pub fn all_files(&self) -> Vec<PathBuf> {
+        let st = self.state.lock();
+        let mut out = Vec::new();
+        let mut stack = vec![(ROOT, PathBuf::from("/"))];
+        while let Some((dir, path)) = stack.pop() {
+            if let Some(entries) = st.live.get(&dir) {
+                for (name, e) in entries {
+                    match e {
+                        Entry::File(_) => out.push(path.join(name)),
+                        Entry::Dir(d) => stack.push((*d, path.join(name))),
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+#[derive(Debug)]
+struct FaultWritable {
+    state: Arc<Mutex<State>>,
+    inode: InodeId,
+}
+
+impl WritableFile for FaultWritable {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        let mut st = self.state.lock();
+        st.check(FaultOp::Write)?;
+        if let Some(inode) = st.inodes.get_mut(&self.inode) {
+            inode.data.extend_from_slice(data);
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        let mut st = self.state.lock();
+        st.check(FaultOp::Sync)?;
+        if let Some(inode) = st.inodes.get_mut(&self.inode) {
+            inode.synced_len = inode.data.len();
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> u64 {
+        let st = self.state.lock();
+        st.inodes
+            .get(&self.inode)
+            .map_or(0, |i| i.data.len() as u64)
+    }
+}
+
+#[derive(Debug)]
+struct FaultReadable {
+    state: Arc<Mutex<State>>,
+    inode: InodeId,
+}
+
+impl RandomAccessFile for FaultReadable {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let mut st = self.state.lock();
+        st.check(FaultOp::Read)?;
+        let Some(inode) = st.inodes.get(&self.inode) else {
+            return Ok(0);
+        };
+        let off = usize::try_from(offset).unwrap_or(usize::MAX);
+        if off >= inode.data.len() {
+            return Ok(0);
+        }
+        let n = buf.len().min(inode.data.len() - off);
+        buf[..n].copy_from_slice(&inode.data[off..off + n]);
+        Ok(n)
+    }
+
+    fn len(&self) -> u64 {
+        let st = self.state.lock();
+        st.inodes
+            .get(&self.inode)
+            .map_or(0, |i| i.data.len() as u64)
+    }
+}
+
+#[derive(Debug)]
+struct FaultMapped(Vec<u8>);
+
+impl MappedFile for FaultMapped {
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+#[derive(Debug)]
+struct FaultLock {
+    state: Arc<Mutex<State>>,
+    path: PathBuf,
+}
+
+impl FileLock for FaultLock {}
+
+impl Drop for FaultLock {
+    fn drop(&mut self) {
+        self.state.lock().locks.remove(&self.path);
+    }
+}
+
+impl FileSystem for FaultFs {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let mut st = self.state.lock();
+        st.check(FaultOp::Create)?;
+        let (dir, name) = st.parent_of(path)?;
+        if let Some(Entry::Dir(_)) = st.live.get(&dir).and_then(|m| m.get(&name)) {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                format!("{} is a directory", path.display()),
+            ));
+        }
+        let id = st.new_id();
+        st.inodes.insert(id, Inode::default());
+        st.live
+            .entry(dir)
+            .or_default()
+            .insert(name, Entry::File(id));
+        Ok(Box::new(FaultWritable {
+            state: Arc::clone(&self.state),
+            inode: id,
+        }))
+    }
+
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let st = self.state.lock();
+        if st.image.is_some() {
+            return Err(err_crashed());
+        }
+        let id = st.file(path)?;
+        Ok(Box::new(FaultWritable {
+            state: Arc::clone(&self.state),
+            inode: id,
+        }))
+    }
+
+    fn open_read(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        let mut st = self.state.lock();
+        st.check(FaultOp::Read)?;
+        let id = st.file(path)?;
+        Ok(Arc::new(FaultReadable {
+            state: Arc::clone(&self.state),
+            inode: id,
+        }))
+    }
+
+    fn map(&self, path: &Path) -> io::Result<Arc<dyn MappedFile>> {
+        let mut st = self.state.lock();
+        st.check(FaultOp::Read)?;
+        let id = st.file(path)?;
+        let data = st
+            .inodes
+            .get(&id)
+            .map(|i| i.data.clone())
+            .unwrap_or_default();
+        Ok(Arc::new(FaultMapped(data)))
+    }
+
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let mut st = self.state.lock();
+        st.check(FaultOp::Read)?;
+        let id = st.file(path)?;
+        Ok(st
+            .inodes
+            .get(&id)
+            .map(|i| i.data.clone())
+            .unwrap_or_default())
+    }
+
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        let mut st = self.state.lock();
+        st.check(FaultOp::Sync)?;
+        let id = st.file(path)?;
+        if let Some(inode) = st.inodes.get_mut(&id) {
+            let len = usize::try_from(len).unwrap_or(usize::MAX);
+            inode.data.resize(len, 0);
+            inode.synced_len = inode.data.len();
+        }
+        Ok(())
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut st = self.state.lock();
+        st.check(FaultOp::Rename)?;
+        let (fdir, fname) = st.parent_of(from)?;
+        let (tdir, tname) = st.parent_of(to)?;
+        let entry = st
+            .live
+            .get_mut(&fdir)
+            .and_then(|m| m.remove(&fname))
+            .ok_or_else(|| err_not_found(from))?;
+        st.live.entry(tdir).or_default().insert(tname, entry);
+        Ok(())
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        let mut st = self.state.lock();
+        st.check(FaultOp::Remove)?;
+        st.file(path)?;
+        let (dir, name) = st.parent_of(path)?;
+        if let Some(m) = st.live.get_mut(&dir) {
+            m.remove(&name);
+        }
+        Ok(())
+    }
+
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        let mut st = self.state.lock();
+        st.check(FaultOp::Remove)?;
+        match st.lookup(path)? {
+            Entry::Dir(_) => {}
+            Entry::File(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!("{} is not a directory", path.display()),
+                ));
+            }
+        }
+        let (dir, name) = st.parent_of(path)?;
+        if let Some(m) = st.live.get_mut(&dir) {
+            m.remove(&name);
+        }
+        Ok(())
+    }
+
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        let mut st = self.state.lock();
+        st.check(FaultOp::Create)?;
+        let comps = components(path)?;
+        let mut dir = ROOT;
+        for c in comps {
+            let existing = st.live.get(&dir).and_then(|m| m.get(&c)).copied();
+            dir = match existing {
+                Some(Entry::Dir(d)) => d,
+                Some(Entry::File(_)) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        format!("{} exists and is a file", path.display()),
+                    ));
+                }
+                None => {
+                    let d = st.new_id();
+                    st.live.insert(d, BTreeMap::new());
+                    st.durable.insert(d, BTreeMap::new());
+                    st.live.entry(dir).or_default().insert(c, Entry::Dir(d));
+                    d
+                }
+            };
+        }
+        Ok(())
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut st = self.state.lock();
+        st.check(FaultOp::Read)?;
+        match st.lookup(dir)? {
+            Entry::Dir(d) => Ok(st
+                .live
+                .get(&d)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default()),
+            Entry::File(_) => Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", dir.display()),
+            )),
+        }
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        self.state.lock().lookup(path).is_ok()
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        matches!(self.state.lock().lookup(path), Ok(Entry::Dir(_)))
+    }
+
+    fn file_size(&self, path: &Path) -> io::Result<u64> {
+        let st = self.state.lock();
+        let id = st.file(path)?;
+        Ok(st.inodes.get(&id).map_or(0, |i| i.data.len() as u64))
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        let mut st = self.state.lock();
+        st.check(FaultOp::SyncDir)?;
+        match st.lookup(dir)? {
+            Entry::Dir(d) => {
+                let entries = st.live.get(&d).cloned().unwrap_or_default();
+                st.durable.insert(d, entries);
+                Ok(())
+            }
+            Entry::File(_) => Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", dir.display()),
+            )),
+        }
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        let mut st = self.state.lock();
+        if st.image.is_some() {
+            return Err(err_crashed());
+        }
+        let key = PathBuf::from(components(path)?.join("/"));
+        if !st.locks.insert(key.clone()) {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("{} is locked", path.display()),
+            ));
+        }
+        Ok(Box::new(FaultLock {
+            state: Arc::clone(&self.state),
+            path: key,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> &Path {
+        Path::new(s)
+    }
+
+    fn setup() -> FaultFs {
+        let fs = FaultFs::new();
+        fs.create_dir_all(p("/db")).unwrap();
+        fs.sync_dir(p("/")).unwrap();
+        fs
+    }
+
+    #[test]
+    fn unsynced_appends_are_lost() {
+        let fs = setup();
+        let mut f = fs.create(p("/db/a")).unwrap();
+        f.append(b"one").unwrap();
+        f.sync().unwrap();
+        f.append(b"two").unwrap();
+        fs.sync_dir(p("/db")).unwrap();
+        assert_eq!(fs.read_all(p("/db/a")).unwrap(), b"onetwo");
+        fs.crash();
+        assert_eq!(fs.read_all(p("/db/a")).unwrap(), b"one");
+    }
+
+    #[test]
+    fn creation_without_dir_sync_is_lost() {
+        let fs = setup();
+        let mut f = fs.create(p("/db/a")).unwrap();
+        f.append(b"x").unwrap();
+        f.sync().unwrap();
+        fs.crash();
+        assert!(!fs.exists(p("/db/a")));
+        assert!(fs.exists(p("/db")));
+    }
+
+    #[test]
+    fn new_directory_needs_parent_sync() {
+        let fs = FaultFs::new();
+        fs.create_dir_all(p("/x/y")).unwrap();
+        fs.sync_dir(p("/x")).unwrap();
+        fs.crash();
+        assert!(!fs.exists(p("/x")));
+    }
+
+    #[test]
+    fn rename_without_dir_sync_is_undone() {
+        let fs = setup();
+        let mut f = fs.create(p("/db/a.tmp")).unwrap();
+        f.append(b"new").unwrap();
+        f.sync().unwrap();
+        fs.sync_dir(p("/db")).unwrap();
+        fs.rename(p("/db/a.tmp"), p("/db/a")).unwrap();
+        assert!(fs.exists(p("/db/a")));
+        fs.crash();
+        assert!(!fs.exists(p("/db/a")));
+        assert!(fs.exists(p("/db/a.tmp")));
+    }
+
+    #[test]
+    fn removal_without_dir_sync_comes_back() {
+        let fs = setup();
+        let mut f = fs.create(p("/db/a")).unwrap();
+        f.append(b"keep").unwrap();
+        f.sync().unwrap();
+        fs.sync_dir(p("/db")).unwrap();
+        fs.remove_file(p("/db/a")).unwrap();
+        assert!(!fs.exists(p("/db/a")));
+        fs.crash();
+        assert_eq!(fs.read_all(p("/db/a")).unwrap(), b"keep");
+        fs.remove_file(p("/db/a")).unwrap();
+        fs.sync_dir(p("/db")).unwrap();
+        fs.crash();
+        assert!(!fs.exists(p("/db/a")));
+    }
+
+    #[test]
+    fn crash_points_freeze_and_recover() {
+        let fs = setup();
+        assert_eq!(fs.points(), 1);
+        fs.crash_at_point(3);
+        let mut f = fs.create(p("/db/a")).unwrap();
+        f.append(b"1").unwrap();
+        f.sync().unwrap(); // point 1
+        fs.sync_dir(p("/db")).unwrap(); // point 2
+        f.append(b"2").unwrap();
+        assert!(f.sync().is_err()); // point 3: power lost
+        assert!(fs.has_crashed());
+        assert!(f.append(b"3").is_err());
+        let after = fs.recovered();
+        assert_eq!(after.read_all(p("/db/a")).unwrap(), b"1");
+    }
+
+    #[test]
+    fn torn_writes_keep_a_prefix() {
+        let fs = setup();
+        fs.set_torn_writes(Some(7));
+        let mut f = fs.create(p("/db/a")).unwrap();
+        f.sync().unwrap();
+        fs.sync_dir(p("/db")).unwrap();
+        f.append(&[9u8; 1000]).unwrap();
+        fs.crash();
+        let data = fs.read_all(p("/db/a")).unwrap();
+        assert!(data.len() <= 1000);
+        assert!(data.iter().all(|&b| b == 9));
+    }
+
+    #[test]
+    fn injected_faults_fire_once() {
+        let fs = setup();
+        let mut f = fs.create(p("/db/a")).unwrap();
+        fs.inject(FaultOp::Write, 2, FaultKind::Enospc);
+        f.append(b"a").unwrap();
+        let e = f.append(b"b").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull);
+        f.append(b"c").unwrap();
+        fs.inject(FaultOp::Sync, 1, FaultKind::Eio);
+        assert!(f.sync().is_err());
+        f.sync().unwrap();
+        assert_eq!(fs.read_all(p("/db/a")).unwrap(), b"ac");
+    }
+
+    #[test]
+    fn flipped_bytes_read_back_flipped() {
+        let fs = setup();
+        let mut f = fs.create(p("/db/a")).unwrap();
+        f.append(&[0u8; 4]).unwrap();
+        fs.flip_byte(p("/db/a"), 2, 0x10).unwrap();
+        assert_eq!(fs.read_all(p("/db/a")).unwrap(), vec![0, 0, 0x10, 0]);
+        let r = fs.open_read(p("/db/a")).unwrap();
+        let mut b = [0u8; 1];
+        r.read_exact_at(2, &mut b).unwrap();
+        assert_eq!(b[0], 0x10);
+    }
+
+    #[test]
+    fn locks_are_exclusive_until_dropped() {
+        let fs = setup();
+        let l = fs.lock(p("/db/LOCK")).unwrap();
+        assert_eq!(
+            fs.lock(p("/db/LOCK")).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        drop(l);
+        fs.lock(p("/db/LOCK")).unwrap();
+    }
+
+    #[test]
+    fn list_and_remove_dir() {
+        let fs = setup();
+        fs.create_dir_all(p("/db/t/p0")).unwrap();
+        fs.create(p("/db/t/b")).unwrap();
+        fs.create(p("/db/t/a")).unwrap();
+        assert_eq!(fs.list(p("/db/t")).unwrap(), vec!["a", "b", "p0"]);
+        fs.remove_dir_all(p("/db/t")).unwrap();
+        assert!(!fs.exists(p("/db/t/a")));
+        assert!(fs.list(p("/db/t")).is_err());
+    }
+
+    #[test]
+    fn write_atomic_survives_crash_only_when_complete() {
+        let fs = setup();
+        crate::write_atomic(&fs, p("/db/CATALOG"), b"v1").unwrap();
+        fs.crash();
+        assert_eq!(fs.read_all(p("/db/CATALOG")).unwrap(), b"v1");
+        // Crash at each point of a second write: old or new, never partial.
+        for k in 0..3 {
+            let f2 = fs.recovered();
+            f2.crash_at_point(k);
+            let _ = crate::write_atomic(&f2, p("/db/CATALOG"), b"version2");
+            let got = f2.recovered().read_all(p("/db/CATALOG")).unwrap();
+            assert!(got == b"v1" || got == b"version2", "{got:?}");
+        }
+    }
+}

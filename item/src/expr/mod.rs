@@ -1,0 +1,1 @@
+//! DynamoDB expression language (being built).
