@@ -1,0 +1,207 @@
+//! [`Item`]: a DynamoDB item, a map from attribute names to values.
+
+use std::collections::BTreeMap;
+use std::collections::btree_map;
+
+use crate::AttributeValue;
+
+/// A DynamoDB item: attribute names mapped to values, iterated in name (byte) order.
+///
+/// ```
+/// use strata_item::{item, AttributeValue, Item};
+///
+/// let mut it = Item::new();
+/// it.insert("pk", "user#1");
+/// it.insert("age", 42);
+/// assert_eq!(it.get("pk"), Some(&AttributeValue::from("user#1")));
+/// assert_eq!(it.len(), 2);
+/// // DynamoDB size: names plus values ("pk" 2 + "user#1" 6, "age" 3 + 42 → 2).
+/// assert_eq!(it.size(), 2 + 6 + 3 + 2);
+///
+/// let same = item! { "pk" => "user#1", "age" => 42 };
+/// assert_eq!(it, same);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Item(BTreeMap<String, AttributeValue>);
+
+impl Item {
+    /// An empty item.
+    pub fn new() -> Item {
+        Item(BTreeMap::new())
+    }
+
+    /// A builder for chained construction.
+    ///
+    /// ```
+    /// use strata_item::Item;
+    /// let it = Item::builder().attr("pk", "a").attr("n", 5).build();
+    /// assert_eq!(it.len(), 2);
+    /// ```
+    pub fn builder() -> ItemBuilder {
+        ItemBuilder(Item::new())
+    }
+
+    /// The value of an attribute.
+    pub fn get(&self, name: &str) -> Option<&AttributeValue> {
+        self.0.get(name)
+    }
+
+    /// The value of an attribute, mutably.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut AttributeValue> {
+        self.0.get_mut(name)
+    }
+
+    /// Sets an attribute, returning its previous value.
+    pub fn insert(
+        &mut self,
+        name: impl Into<String>,
+        value: impl Into<AttributeValue>,
+    ) -> Option<AttributeValue> {
+        self.0.insert(name.into(), value.into())
+    }
+
+    /// Removes an attribute, returning its value.
+    pub fn remove(&mut self, name: &str) -> Option<AttributeValue> {
+        self.0.remove(name)
+    }
+
+    /// Whether the attribute is present.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    /// Number of attributes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the item has no attributes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Attributes in name order.
+    pub fn iter(&self) -> btree_map::Iter<'_, String, AttributeValue> {
+        self.0.iter()
+    }
+
+    /// The underlying map.
+    pub fn attributes(&self) -> &BTreeMap<String, AttributeValue> {
+        &self.0
+    }
+
+    /// The underlying map, mutably.
+    pub fn attributes_mut(&mut self) -> &mut BTreeMap<String, AttributeValue> {
+        &mut self.0
+    }
+
+    /// Consumes the item, returning the map.
+    pub fn into_inner(self) -> BTreeMap<String, AttributeValue> {
+        self.0
+    }
+
+    /// DynamoDB's item size: for every attribute, the UTF-8 length of its name plus the size
+    /// of its value ([`AttributeValue::size`]). This is the figure the 400 KB limit and the
+    /// capacity units apply to.
+    pub fn size(&self) -> usize {
+        self.0.iter().map(|(k, v)| k.len() + v.size()).sum()
+    }
+}
+
+impl FromIterator<(String, AttributeValue)> for Item {
+    fn from_iter<I: IntoIterator<Item = (String, AttributeValue)>>(iter: I) -> Self {
+        Item(iter.into_iter().collect())
+    }
+}
+
+impl From<BTreeMap<String, AttributeValue>> for Item {
+    fn from(m: BTreeMap<String, AttributeValue>) -> Self {
+        Item(m)
+    }
+}
+
+impl From<Item> for BTreeMap<String, AttributeValue> {
+    fn from(i: Item) -> Self {
+        i.0
+    }
+}
+
+impl IntoIterator for Item {
+    type Item = (String, AttributeValue);
+    type IntoIter = btree_map::IntoIter<String, AttributeValue>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Item {
+    type Item = (&'a String, &'a AttributeValue);
+    type IntoIter = btree_map::Iter<'a, String, AttributeValue>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl Extend<(String, AttributeValue)> for Item {
+    fn extend<I: IntoIterator<Item = (String, AttributeValue)>>(&mut self, iter: I) {
+        self.0.extend(iter);
+    }
+}
+
+/// Chained construction of an [`Item`]; see [`Item::builder`].
+#[derive(Debug, Clone, Default)]
+pub struct ItemBuilder(Item);
+
+impl ItemBuilder {
+    /// Sets an attribute.
+    pub fn attr(mut self, name: impl Into<String>, value: impl Into<AttributeValue>) -> Self {
+        self.0.insert(name, value);
+        self
+    }
+
+    /// The finished item.
+    pub fn build(self) -> Item {
+        self.0
+    }
+}
+
+/// Builds an [`Item`] from `name => value` pairs; values go through
+/// `Into<AttributeValue>`.
+///
+/// ```
+/// use strata_item::{item, AttributeValue};
+/// let it = item! { "pk" => "a", "n" => 5, "ok" => true, "raw" => vec![1u8, 2] };
+/// assert_eq!(it.get("n"), Some(&AttributeValue::from(5)));
+/// let empty = item! {};
+/// assert!(empty.is_empty());
+/// ```
+#[macro_export]
+macro_rules! item {
+    () => { $crate::Item::new() };
+    ($($name:expr => $value:expr),+ $(,)?) => {{
+        let mut item = $crate::Item::new();
+        $( item.insert($name, $value); )+
+        item
+    }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basics() {
+        let mut it = item! { "a" => 1, "b" => "x" };
+        assert!(it.contains_key("a"));
+        assert_eq!(it.insert("a", 2), Some(AttributeValue::from(1)));
+        assert_eq!(it.remove("b"), Some(AttributeValue::from("x")));
+        assert_eq!(it.len(), 1);
+        *it.get_mut("a").unwrap() = AttributeValue::Null;
+        assert_eq!(it.size(), 1 + 1);
+        let names: Vec<_> = it.iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(names, ["a"]);
+        let collected: Item = it.clone().into_iter().collect();
+        assert_eq!(collected, it);
+        assert_eq!(Item::from(it.clone().into_inner()), it);
+    }
+}

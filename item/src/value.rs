@@ -1,0 +1,384 @@
+//! [`AttributeValue`]: one DynamoDB attribute value of any of the ten types.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::Number;
+
+/// One DynamoDB attribute value.
+///
+/// Sets are `BTreeSet`s, so they hold no duplicates and iterate in a fixed order (strings
+/// and binaries by bytes, numbers numerically). An *empty* set is representable here but is
+/// not a valid DynamoDB value; [`crate::validate`] rejects it.
+///
+/// ```
+/// use strata_item::{AttributeValue, Number};
+///
+/// let v = AttributeValue::from("hello");
+/// assert_eq!(v.type_name(), "S");
+/// assert_eq!(v.as_s(), Some("hello"));
+/// assert_eq!(v.size(), 5);
+///
+/// let n = AttributeValue::from(42);
+/// assert_eq!(n.as_n(), Some(&Number::from(42)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttributeValue {
+    /// String (`S`): UTF-8 text.
+    S(String),
+    /// Number (`N`).
+    N(Number),
+    /// Binary (`B`): raw bytes.
+    B(Vec<u8>),
+    /// Boolean (`BOOL`).
+    Bool(bool),
+    /// Null (`NULL`).
+    Null,
+    /// List (`L`): ordered values of any types.
+    L(Vec<AttributeValue>),
+    /// Map (`M`): named values of any types.
+    M(BTreeMap<String, AttributeValue>),
+    /// String set (`SS`).
+    Ss(BTreeSet<String>),
+    /// Number set (`NS`).
+    Ns(BTreeSet<Number>),
+    /// Binary set (`BS`).
+    Bs(BTreeSet<Vec<u8>>),
+}
+
+/// Bytes DynamoDB charges for a number: one per two significant digits (rounded up) plus one.
+#[inline]
+pub(crate) fn number_size(n: &Number) -> usize {
+    n.significant_digits().div_ceil(2) + 1
+}
+
+impl AttributeValue {
+    /// DynamoDB's type descriptor: `"S"`, `"N"`, `"B"`, `"BOOL"`, `"NULL"`, `"L"`, `"M"`,
+    /// `"SS"`, `"NS"` or `"BS"`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            AttributeValue::S(_) => "S",
+            AttributeValue::N(_) => "N",
+            AttributeValue::B(_) => "B",
+            AttributeValue::Bool(_) => "BOOL",
+            AttributeValue::Null => "NULL",
+            AttributeValue::L(_) => "L",
+            AttributeValue::M(_) => "M",
+            AttributeValue::Ss(_) => "SS",
+            AttributeValue::Ns(_) => "NS",
+            AttributeValue::Bs(_) => "BS",
+        }
+    }
+
+    /// The DynamoDB size of this value alone (not counting any attribute name), following
+    /// DynamoDB's "Item sizes and formats" rules:
+    ///
+    /// - `S`: UTF-8 bytes; `B`: raw bytes (not base64);
+    /// - `N`: `ceil(significant digits / 2) + 1` (leading and trailing zeros trimmed; zero
+    ///   counts as one digit);
+    /// - `BOOL`, `NULL`: 1;
+    /// - `L`: 3 + Σ (1 + element size); `M`: 3 + Σ (1 + UTF-8 name length + value size);
+    /// - `SS`, `NS`, `BS`: the sum of the element sizes.
+    ///
+    /// ```
+    /// use strata_item::AttributeValue;
+    /// let l = AttributeValue::L(vec!["ab".into(), true.into()]);
+    /// assert_eq!(l.size(), 3 + (1 + 2) + (1 + 1));
+    /// ```
+    pub fn size(&self) -> usize {
+        match self {
+            AttributeValue::S(s) => s.len(),
+            AttributeValue::N(n) => number_size(n),
+            AttributeValue::B(b) => b.len(),
+            AttributeValue::Bool(_) | AttributeValue::Null => 1,
+            AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + v.size()).sum::<usize>(),
+            AttributeValue::M(m) => {
+                3 + m.iter().map(|(k, v)| 1 + k.len() + v.size()).sum::<usize>()
+            }
+            AttributeValue::Ss(s) => s.iter().map(String::len).sum(),
+            AttributeValue::Ns(s) => s.iter().map(number_size).sum(),
+            AttributeValue::Bs(s) => s.iter().map(Vec::len).sum(),
+        }
+    }
+
+    /// The string, if this is an `S`.
+    pub fn as_s(&self) -> Option<&str> {
+        match self {
+            AttributeValue::S(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number, if this is an `N`.
+    pub fn as_n(&self) -> Option<&Number> {
+        match self {
+            AttributeValue::N(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The bytes, if this is a `B`.
+    pub fn as_b(&self) -> Option<&[u8]> {
+        match self {
+            AttributeValue::B(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The boolean, if this is a `BOOL`.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            AttributeValue::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// Whether this is `NULL`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, AttributeValue::Null)
+    }
+
+    /// The elements, if this is an `L`.
+    pub fn as_l(&self) -> Option<&Vec<AttributeValue>> {
+        match self {
+            AttributeValue::L(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The elements, mutably, if this is an `L`.
+    pub fn as_l_mut(&mut self) -> Option<&mut Vec<AttributeValue>> {
+        match self {
+            AttributeValue::L(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The entries, if this is an `M`.
+    pub fn as_m(&self) -> Option<&BTreeMap<String, AttributeValue>> {
+        match self {
+            AttributeValue::M(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The entries, mutably, if this is an `M`.
+    pub fn as_m_mut(&mut self) -> Option<&mut BTreeMap<String, AttributeValue>> {
+        match self {
+            AttributeValue::M(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The strings, if this is an `SS`.
+    pub fn as_ss(&self) -> Option<&BTreeSet<String>> {
+        match self {
+            AttributeValue::Ss(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The numbers, if this is an `NS`.
+    pub fn as_ns(&self) -> Option<&BTreeSet<Number>> {
+        match self {
+            AttributeValue::Ns(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The binaries, if this is a `BS`.
+    pub fn as_bs(&self) -> Option<&BTreeSet<Vec<u8>>> {
+        match self {
+            AttributeValue::Bs(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether this is one of the three set types.
+    pub fn is_set(&self) -> bool {
+        matches!(
+            self,
+            AttributeValue::Ss(_) | AttributeValue::Ns(_) | AttributeValue::Bs(_)
+        )
+    }
+
+    /// A string set from any strings (duplicates collapse).
+    pub fn string_set<I, S>(items: I) -> AttributeValue
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        AttributeValue::Ss(items.into_iter().map(Into::into).collect())
+    }
+
+    /// A number set from any numbers (duplicates collapse).
+    pub fn number_set<I, N>(items: I) -> AttributeValue
+    where
+        I: IntoIterator<Item = N>,
+        N: Into<Number>,
+    {
+        AttributeValue::Ns(items.into_iter().map(Into::into).collect())
+    }
+
+    /// A binary set from any byte vectors (duplicates collapse).
+    pub fn binary_set<I, B>(items: I) -> AttributeValue
+    where
+        I: IntoIterator<Item = B>,
+        B: Into<Vec<u8>>,
+    {
+        AttributeValue::Bs(items.into_iter().map(Into::into).collect())
+    }
+}
+
+impl From<String> for AttributeValue {
+    fn from(v: String) -> Self {
+        AttributeValue::S(v)
+    }
+}
+impl From<&str> for AttributeValue {
+    fn from(v: &str) -> Self {
+        AttributeValue::S(v.to_owned())
+    }
+}
+impl From<&String> for AttributeValue {
+    fn from(v: &String) -> Self {
+        AttributeValue::S(v.clone())
+    }
+}
+impl From<bool> for AttributeValue {
+    fn from(v: bool) -> Self {
+        AttributeValue::Bool(v)
+    }
+}
+impl From<Number> for AttributeValue {
+    fn from(v: Number) -> Self {
+        AttributeValue::N(v)
+    }
+}
+macro_rules! av_from_int {
+    ($($t:ty),*) => {$(
+        impl From<$t> for AttributeValue {
+            fn from(v: $t) -> Self {
+                AttributeValue::N(Number::from(v))
+            }
+        }
+    )*};
+}
+av_from_int!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+impl TryFrom<f64> for AttributeValue {
+    type Error = crate::NumberError;
+    fn try_from(v: f64) -> Result<Self, Self::Error> {
+        Number::try_from(v).map(AttributeValue::N)
+    }
+}
+impl From<Vec<u8>> for AttributeValue {
+    fn from(v: Vec<u8>) -> Self {
+        AttributeValue::B(v)
+    }
+}
+impl From<&[u8]> for AttributeValue {
+    fn from(v: &[u8]) -> Self {
+        AttributeValue::B(v.to_vec())
+    }
+}
+impl<const N: usize> From<&[u8; N]> for AttributeValue {
+    fn from(v: &[u8; N]) -> Self {
+        AttributeValue::B(v.to_vec())
+    }
+}
+impl From<Vec<AttributeValue>> for AttributeValue {
+    fn from(v: Vec<AttributeValue>) -> Self {
+        AttributeValue::L(v)
+    }
+}
+impl From<BTreeMap<String, AttributeValue>> for AttributeValue {
+    fn from(v: BTreeMap<String, AttributeValue>) -> Self {
+        AttributeValue::M(v)
+    }
+}
+impl From<BTreeSet<String>> for AttributeValue {
+    fn from(v: BTreeSet<String>) -> Self {
+        AttributeValue::Ss(v)
+    }
+}
+impl From<BTreeSet<Number>> for AttributeValue {
+    fn from(v: BTreeSet<Number>) -> Self {
+        AttributeValue::Ns(v)
+    }
+}
+impl From<BTreeSet<Vec<u8>>> for AttributeValue {
+    fn from(v: BTreeSet<Vec<u8>>) -> Self {
+        AttributeValue::Bs(v)
+    }
+}
+impl From<crate::Item> for AttributeValue {
+    fn from(v: crate::Item) -> Self {
+        AttributeValue::M(v.into_inner())
+    }
+}
+impl<T: Into<AttributeValue>> From<Option<T>> for AttributeValue {
+    /// `None` becomes `NULL`.
+    fn from(v: Option<T>) -> Self {
+        v.map_or(AttributeValue::Null, Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        let n = |s: &str| AttributeValue::N(Number::parse(s).unwrap());
+        let cases: Vec<(AttributeValue, usize)> = vec![
+            (AttributeValue::from("abc"), 3),
+            (AttributeValue::from("é"), 2),
+            (AttributeValue::from(""), 0),
+            (n("0"), 2),
+            (n("1"), 2),
+            (n("12"), 2),
+            (n("123"), 3),
+            (n("1000000"), 2),
+            (n("-1.5"), 2),
+            (n("12345678901234567890123456789012345678"), 20),
+            (AttributeValue::B(vec![1, 2, 3, 4]), 4),
+            (AttributeValue::Bool(true), 1),
+            (AttributeValue::Null, 1),
+            (AttributeValue::L(vec![]), 3),
+            (AttributeValue::M(BTreeMap::new()), 3),
+            (
+                AttributeValue::L(vec!["ab".into(), AttributeValue::Null]),
+                3 + 3 + 2,
+            ),
+            (
+                AttributeValue::M([("k".to_string(), AttributeValue::from("vv"))].into()),
+                3 + 1 + 1 + 2,
+            ),
+            (AttributeValue::string_set(["a", "bc"]), 3),
+            (AttributeValue::number_set([1, 100]), 4),
+            (AttributeValue::binary_set([vec![1u8], vec![2, 3]]), 3),
+        ];
+        for (v, want) in cases {
+            assert_eq!(v.size(), want, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn type_names_and_accessors() {
+        let v = AttributeValue::from(vec![1u8, 2]);
+        assert_eq!(v.type_name(), "B");
+        assert_eq!(v.as_b(), Some(&[1u8, 2][..]));
+        assert_eq!(v.as_s(), None);
+        assert_eq!(AttributeValue::Null.type_name(), "NULL");
+        assert!(AttributeValue::Null.is_null());
+        assert_eq!(AttributeValue::from(true).as_bool(), Some(true));
+        assert_eq!(AttributeValue::number_set([1, 2]).type_name(), "NS");
+        assert!(AttributeValue::string_set(["x"]).is_set());
+        assert_eq!(AttributeValue::from(None::<i32>), AttributeValue::Null);
+        assert_eq!(
+            AttributeValue::from(1.0f64.to_string().as_str()).type_name(),
+            "S"
+        );
+        assert_eq!(AttributeValue::try_from(1.5f64).unwrap().type_name(), "N");
+    }
+}
