@@ -1,0 +1,253 @@
+//! DynamoDB's rules for items: what `PutItem` checks before anything is written.
+//!
+//! [`validate_item`] checks, in this order:
+//!
+//! 1. every attribute name (top level and inside maps) is non-empty and at most 65535 bytes;
+//! 2. no set is empty (sets cannot hold duplicates in memory; the JSON reader rejects
+//!    duplicate elements);
+//! 3. lists and maps nest at most [`MAX_NESTING_DEPTH`] (32) levels;
+//! 4. the item's size ([`Item::size`]) is at most [`MAX_ITEM_SIZE`] (400 KB = 409600 bytes);
+//! 5. with a key schema: the key attributes are present, `S`/`N`/`B` as declared, non-empty,
+//!    and within the key size limits ([`KeySchema::extract_key`]).
+//!
+//! Numbers need no check here: a [`crate::Number`] is valid by construction.
+
+use crate::{AttributeValue, Item, KeyError, KeySchema, PrimaryKey};
+
+/// Largest item DynamoDB stores: 400 KB.
+pub const MAX_ITEM_SIZE: usize = 400 * 1024;
+/// Deepest nesting of lists and maps DynamoDB accepts.
+pub const MAX_NESTING_DEPTH: usize = 32;
+/// Longest attribute name (in UTF-8 bytes) outside the key: 64 KB - 1.
+pub const MAX_ATTRIBUTE_NAME_BYTES: usize = 65535;
+
+/// Why an item breaks DynamoDB's rules. Messages follow DynamoDB's `ValidationException`
+/// wording, with the offending attribute path added.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// An attribute name is empty.
+    #[error(
+        "One or more parameter values were invalid: An attribute name cannot be empty (at {path})"
+    )]
+    EmptyAttributeName {
+        /// Where: the path of the map holding the name (`<item>` for top level).
+        path: String,
+    },
+    /// An attribute name is too long.
+    #[error(
+        "One or more parameter values were invalid: Attribute name is too large, must be less than 65536 bytes (at {path}: {len} bytes)"
+    )]
+    AttributeNameTooLong {
+        /// Where.
+        path: String,
+        /// Name length in bytes.
+        len: usize,
+    },
+    /// A set has no elements.
+    #[error(
+        "One or more parameter values were invalid: An {kind} set may not be empty (at {path})"
+    )]
+    EmptySet {
+        /// Where.
+        path: String,
+        /// `"string"`, `"number"` or `"binary"` (DynamoDB's wording).
+        kind: &'static str,
+    },
+    /// Lists and maps nest deeper than 32 levels.
+    #[error(
+        "One or more parameter values were invalid: Nested levels have exceeded supported limits (at {path}: more than 32 levels)"
+    )]
+    TooDeep {
+        /// Where the 33rd level starts.
+        path: String,
+    },
+    /// The item is larger than 400 KB.
+    #[error("Item size has exceeded the maximum allowed size ({size} bytes > 409600)")]
+    ItemTooLarge {
+        /// The item's DynamoDB size.
+        size: usize,
+    },
+    /// The key attributes are missing, mistyped, empty or too large.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+/// Checks an item against DynamoDB's rules and, if given, a key schema; returns the
+/// primary key when a schema is given.
+///
+/// ```
+/// use strata_item::{item, validate::validate_item, AttributeValue, KeySchema, KeyType};
+///
+/// let schema = KeySchema::simple("pk", KeyType::S);
+/// let key = validate_item(&item! { "pk" => "a", "n" => 1 }, Some(&schema))?;
+/// assert_eq!(key.map(|k| k.partition), Some(AttributeValue::from("a")));
+///
+/// let empty_set = item! { "pk" => "a", "tags" => AttributeValue::Ss(Default::default()) };
+/// assert!(validate_item(&empty_set, Some(&schema)).is_err());
+/// # Ok::<(), strata_item::validate::ValidationError>(())
+/// ```
+///
+/// # Errors
+/// See [`ValidationError`].
+pub fn validate_item(
+    item: &Item,
+    schema: Option<&KeySchema>,
+) -> Result<Option<PrimaryKey>, ValidationError> {
+    for (name, v) in item {
+        check_name(name, || "<item>".to_owned())?;
+        check_value(v, 0, &mut |_| name.clone())?;
+    }
+    let size = item.size();
+    if size > MAX_ITEM_SIZE {
+        return Err(ValidationError::ItemTooLarge { size });
+    }
+    match schema {
+        Some(s) => Ok(Some(s.extract_key(item)?)),
+        None => Ok(None),
+    }
+}
+
+/// Checks one attribute value on its own (empty sets, nesting depth, names inside maps).
+///
+/// # Errors
+/// See [`ValidationError`]; paths start at `<value>`.
+pub fn validate_value(v: &AttributeValue) -> Result<(), ValidationError> {
+    check_value(v, 0, &mut |_| "<value>".to_owned())
+}
+
+fn check_name(name: &str, path: impl FnOnce() -> String) -> Result<(), ValidationError> {
+    if name.is_empty() {
+        return Err(ValidationError::EmptyAttributeName { path: path() });
+    }
+    if name.len() > MAX_ATTRIBUTE_NAME_BYTES {
+        return Err(ValidationError::AttributeNameTooLong {
+            path: path(),
+            len: name.len(),
+        });
+    }
+    Ok(())
+}
+
+/// `depth` counts the lists and maps enclosing `v`. The path is built only on error:
+/// `path(())` returns the path of `v`.
+fn check_value(
+    v: &AttributeValue,
+    depth: usize,
+    path: &mut dyn FnMut(()) -> String,
+) -> Result<(), ValidationError> {
+    match v {
+        AttributeValue::Ss(s) if s.is_empty() => Err(ValidationError::EmptySet {
+            path: path(()),
+            kind: "string",
+        }),
+        AttributeValue::Ns(s) if s.is_empty() => Err(ValidationError::EmptySet {
+            path: path(()),
+            kind: "number",
+        }),
+        AttributeValue::Bs(s) if s.is_empty() => Err(ValidationError::EmptySet {
+            path: path(()),
+            kind: "binary",
+        }),
+        AttributeValue::L(l) => {
+            if depth >= MAX_NESTING_DEPTH {
+                return Err(ValidationError::TooDeep { path: path(()) });
+            }
+            for (i, e) in l.iter().enumerate() {
+                check_value(e, depth + 1, &mut |_| format!("{}[{i}]", path(())))?;
+            }
+            Ok(())
+        }
+        AttributeValue::M(m) => {
+            if depth >= MAX_NESTING_DEPTH {
+                return Err(ValidationError::TooDeep { path: path(()) });
+            }
+            for (k, e) in m {
+                check_name(k, || path(()))?;
+                check_value(e, depth + 1, &mut |_| format!("{}.{k}", path(())))?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KeyType, item};
+    use std::collections::{BTreeMap, BTreeSet};
+
+    fn nested(levels: usize) -> AttributeValue {
+        let mut v = AttributeValue::from(1);
+        for i in 0..levels {
+            v = if i % 2 == 0 {
+                AttributeValue::L(vec![v])
+            } else {
+                AttributeValue::M(BTreeMap::from([("k".to_string(), v)]))
+            };
+        }
+        v
+    }
+
+    #[test]
+    fn rules() {
+        let ok = item! { "a" => 1 };
+        assert_eq!(validate_item(&ok, None), Ok(None));
+
+        let cases: Vec<(Item, &str)> = vec![
+            (item! { "" => 1 }, "attribute name cannot be empty"),
+            (
+                item! { "x".repeat(65536) => 1 },
+                "Attribute name is too large",
+            ),
+            (
+                item! { "s" => AttributeValue::Ss(BTreeSet::new()) },
+                "An string set may not be empty (at s)",
+            ),
+            (
+                item! { "l" => AttributeValue::L(vec![1.into(), AttributeValue::Ns(BTreeSet::new())]) },
+                "An number set may not be empty (at l[1])",
+            ),
+            (
+                item! { "m" => AttributeValue::M(BTreeMap::from([("in".to_string(), AttributeValue::Bs(BTreeSet::new()))])) },
+                "An binary set may not be empty (at m.in)",
+            ),
+            (
+                item! { "m" => AttributeValue::M(BTreeMap::from([(String::new(), AttributeValue::Null)])) },
+                "cannot be empty (at m)",
+            ),
+            (
+                item! { "deep" => nested(33) },
+                "Nested levels have exceeded",
+            ),
+            (
+                item! { "big" => "x".repeat(MAX_ITEM_SIZE) },
+                "Item size has exceeded",
+            ),
+        ];
+        for (item, want) in cases {
+            let err = validate_item(&item, None).unwrap_err().to_string();
+            assert!(err.contains(want), "{err:?} should contain {want:?}");
+        }
+        assert!(validate_item(&item! { "deep" => nested(32) }, None).is_ok());
+        assert!(validate_item(&item! { "x".repeat(65535) => 1 }, None).is_ok());
+        // Exactly 400 KB is fine: name 3 bytes + value.
+        assert!(validate_item(&item! { "big" => "x".repeat(MAX_ITEM_SIZE - 3) }, None).is_ok());
+        assert!(validate_item(&item! { "big" => "x".repeat(MAX_ITEM_SIZE - 2) }, None).is_err());
+    }
+
+    #[test]
+    fn with_schema() {
+        let schema = KeySchema::simple("pk", KeyType::N);
+        assert!(matches!(
+            validate_item(&item! { "pk" => "s" }, Some(&schema)),
+            Err(ValidationError::Key(KeyError::TypeMismatch { .. }))
+        ));
+        let key = validate_item(&item! { "pk" => 3 }, Some(&schema))
+            .unwrap()
+            .unwrap();
+        assert_eq!(key.partition, AttributeValue::from(3));
+        assert!(validate_value(&nested(40)).is_err());
+    }
+}
