@@ -12,7 +12,10 @@
 //! Module ownership while this crate is being built: `expr/` holds the expression
 //! language; everything else holds values, numbers, items, keys and codecs.
 
+pub mod codec;
 mod item;
+#[cfg(feature = "serde")]
+pub mod json;
 pub mod key;
 pub mod number;
 mod schema;
@@ -24,8 +27,8 @@ pub mod expr;
 pub use item::{Item, ItemBuilder};
 pub use number::{Number, NumberError};
 pub use schema::{
-    KeyAttribute, KeyError, KeyRole, KeySchema, KeyType, PrimaryKey, MAX_KEY_NAME_BYTES,
-    MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES,
+    KeyAttribute, KeyError, KeyRole, KeySchema, KeyType, MAX_KEY_NAME_BYTES,
+    MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, PrimaryKey,
 };
-pub use validate::{validate_item, ValidationError};
+pub use validate::{ValidationError, validate_item};
 pub use value::AttributeValue;
