@@ -307,6 +307,11 @@ impl Number {
         }
         let digits = digit_count(mant) as usize;
         if digits > MAX_SIGNIFICANT_DIGITS {
+            // A magnitude beyond the range is reported as such even when it also has too
+            // many digits (the same rule as the wide path of `checked_add`).
+            if exp + digits as i64 - 1 > i64::from(MAX_EXPONENT) {
+                return Err(NumberError::Overflow);
+            }
             return Err(if arith {
                 NumberError::InexactResult { digits }
             } else {
