@@ -510,7 +510,14 @@ mod tests {
         }
         assert_eq!(enc(&n("1")), enc(&n("1.00")));
         assert_eq!(enc(&n("0")), vec![TAG_N, NUM_ZERO]);
-        assert_eq!(enc(&n("12.5")), vec![TAG_N, NUM_POS, 131, 13, 51, 0]);
+        // The examples in docs/key-encoding.md.
+        assert_eq!(enc(&n("12.5")), vec![0x4E, 0x03, 0x83, 0x0D, 0x33, 0x00]);
+        assert_eq!(enc(&n("-12.5")), vec![0x4E, 0x01, 0x7C, 0xF2, 0xCC, 0xFF]);
+        assert_eq!(enc(&n("1e-130")), vec![0x4E, 0x03, 0x00, 0x0B, 0x00]);
+        assert_eq!(
+            enc(&n("-9.9999999999999999999999999999999999999e125")).len(),
+            23
+        );
     }
 
     #[test]
