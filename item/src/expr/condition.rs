@@ -276,6 +276,25 @@ fn check_distinct(r: &mut Resolver<'_, '_>, operator: &str, a: &Operand, b: &Ope
 
 pub(crate) fn resolve_cond(r: &mut Resolver<'_, '_>, raw: &RawCond) -> Condition {
     match raw {
+        RawCond::Not(c) => Condition::Not(Box::new(resolve_cond(r, c))),
+        RawCond::And(a, b) => {
+            Condition::And(Box::new(resolve_cond(r, a)), Box::new(resolve_cond(r, b)))
+        }
+        RawCond::Or(a, b) => {
+            Condition::Or(Box::new(resolve_cond(r, a)), Box::new(resolve_cond(r, b)))
+        }
+        leaf => {
+            let outer = std::mem::take(&mut r.diag);
+            let cond = resolve_leaf(r, leaf);
+            let local = std::mem::replace(&mut r.diag, outer);
+            r.diag.absorb_leaf(local);
+            cond
+        }
+    }
+}
+
+fn resolve_leaf(r: &mut Resolver<'_, '_>, raw: &RawCond) -> Condition {
+    match raw {
         RawCond::Compare(op, a, b) => {
             let left = operand(r, a);
             let right = operand(r, b);
@@ -337,13 +356,8 @@ pub(crate) fn resolve_cond(r: &mut Resolver<'_, '_>, raw: &RawCond) -> Condition
             }
         }
         RawCond::Call(call) => condition_call(r, call),
-        RawCond::Not(c) => Condition::Not(Box::new(resolve_cond(r, c))),
-        RawCond::And(a, b) => {
-            Condition::And(Box::new(resolve_cond(r, a)), Box::new(resolve_cond(r, b)))
-        }
-        RawCond::Or(a, b) => {
-            Condition::Or(Box::new(resolve_cond(r, a)), Box::new(resolve_cond(r, b)))
-        }
+        // Not leaves; `resolve_cond` handles them.
+        RawCond::Not(_) | RawCond::And(..) | RawCond::Or(..) => resolve_cond(r, raw),
     }
 }
 

@@ -188,15 +188,13 @@ fn check_leaf(c: &Condition) -> Result<Leaf, ExprError> {
     for o in &operands {
         match o {
             Operand::Size(_) => return Err(ExprError::KeyConditionNested),
+            Operand::Path(_) if key.is_some() => {
+                return Err(ExprError::KeyConditionMultipleNames);
+            }
             Operand::Path(p) if !p.is_top_level() => {
                 return Err(ExprError::KeyConditionNestedAttribute);
             }
-            Operand::Path(p) => {
-                if key.is_some() {
-                    return Err(ExprError::KeyConditionMultipleNames);
-                }
-                key = Some(p);
-            }
+            Operand::Path(p) => key = Some(p),
             Operand::Value(_) => {}
         }
     }

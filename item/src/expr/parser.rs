@@ -364,20 +364,27 @@ impl<'s> Parser<'s> {
     }
 
     fn parse_path(&mut self) -> PResult<RawPath> {
-        let mut elems = vec![self.parse_path_name()?];
+        let mut path = RawPath {
+            elems: vec![self.parse_path_name()?],
+        };
+        self.parse_path_rest(&mut path)?;
+        Ok(path)
+    }
+
+    fn parse_path_rest(&mut self, path: &mut RawPath) -> PResult<()> {
         loop {
             match self.peek() {
                 Tok::Dot => {
                     self.advance();
-                    elems.push(self.parse_path_name()?);
+                    path.elems.push(self.parse_path_name()?);
                 }
                 Tok::LBracket => {
                     self.advance();
                     let i = self.expect(Tok::Number)?;
-                    elems.push(RawElem::Index(self.text_at(i).to_string()));
+                    path.elems.push(RawElem::Index(self.text_at(i).to_string()));
                     self.expect(Tok::RBracket)?;
                 }
-                _ => return Ok(RawPath { elems }),
+                _ => return Ok(()),
             }
         }
     }
@@ -408,6 +415,14 @@ impl<'s> Parser<'s> {
                 p.expect(Tok::RParen)?;
                 if grouped {
                     p.facts.redundant_parens = true;
+                }
+                // In conditions a parenthesized path may go on: `(a.b).c`, `(a)[0]`.
+                if let RawOperand::Path(mut path) = inner {
+                    if p.mode == Mode::Condition && matches!(p.peek(), Tok::Dot | Tok::LBracket) {
+                        p.parse_path_rest(&mut path)?;
+                        return Ok((RawOperand::Path(path), false));
+                    }
+                    return Ok((RawOperand::Path(path), true));
                 }
                 Ok((inner, true))
             }),

@@ -34,8 +34,21 @@ pub(crate) enum Cat {
     /// Function argument errors: document path required, operand types, BETWEEN bounds.
     Function,
     Distinct,
+    /// The first leaf condition (comparison, BETWEEN, IN, function) with an error
+    /// among UndefinedName..Function: DynamoDB reports a condition's problems leaf
+    /// by leaf in source order.
+    Leaf,
     Limits,
 }
+
+/// Categories a condition reports leaf by leaf, ranked within one leaf.
+pub(crate) const LEAF_ORDER: &[Cat] = &[
+    Cat::UndefinedName,
+    Cat::UndefinedValue,
+    Cat::OperandCount,
+    Cat::Distinct,
+    Cat::Function,
+];
 
 /// Rank of categories for conditions, filters and key conditions.
 pub(crate) const CONDITION_ORDER: &[Cat] = &[
@@ -43,11 +56,7 @@ pub(crate) const CONDITION_ORDER: &[Cat] = &[
     Cat::UnknownFunction,
     Cat::Misused,
     Cat::Reserved,
-    Cat::UndefinedName,
-    Cat::UndefinedValue,
-    Cat::OperandCount,
-    Cat::Distinct,
-    Cat::Function,
+    Cat::Leaf,
     Cat::Limits,
 ];
 
@@ -90,6 +99,25 @@ impl Diag {
 
     pub(crate) fn has(&self, cat: Cat) -> bool {
         self.errors.iter().any(|(c, _)| *c == cat)
+    }
+
+    /// Merges the errors of one leaf condition: leaf categories become at most one
+    /// [`Cat::Leaf`] error (the first leaf with any wins), the rest merge as usual.
+    pub(crate) fn absorb_leaf(&mut self, local: Diag) {
+        let mut best: Option<(usize, ExprError)> = None;
+        for (cat, err) in local.errors {
+            match LEAF_ORDER.iter().position(|c| *c == cat) {
+                Some(rank) => {
+                    if best.as_ref().is_none_or(|(b, _)| rank < *b) {
+                        best = Some((rank, err));
+                    }
+                }
+                None => self.report(cat, err),
+            }
+        }
+        if let Some((_, err)) = best {
+            self.report(Cat::Leaf, err);
+        }
     }
 
     /// The highest-ranked error, if any.

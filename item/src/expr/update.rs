@@ -447,7 +447,7 @@ fn set_value(r: &mut Resolver<'_, '_>, raw: &RawOperand) -> SetValue {
 }
 
 /// Resolves an update operand; also returns its type when it is a literal value
-/// (what DynamoDB checks at parse time).
+/// (DynamoDB type-checks only literal operands at parse time).
 fn operand(r: &mut Resolver<'_, '_>, raw: &RawOperand) -> (UpdateOperand, Option<&'static str>) {
     match raw {
         RawOperand::Path(p) => (UpdateOperand::Path(r.path(p)), None),
@@ -503,7 +503,9 @@ fn operand(r: &mut Resolver<'_, '_>, raw: &RawOperand) -> (UpdateOperand, Option
                     );
                     return stand_in;
                 };
-                (UpdateOperand::IfNotExists(p, Box::new(b)), tb)
+                // DynamoDB checks only literal operands at parse time; what a
+                // function yields is checked when the update is applied.
+                (UpdateOperand::IfNotExists(p, Box::new(b)), None)
             } else {
                 for t in [ta, tb].into_iter().flatten() {
                     if t != "L" {
@@ -517,10 +519,7 @@ fn operand(r: &mut Resolver<'_, '_>, raw: &RawOperand) -> (UpdateOperand, Option
                         );
                     }
                 }
-                (
-                    UpdateOperand::ListAppend(Box::new(a), Box::new(b)),
-                    Some("L"),
-                )
+                (UpdateOperand::ListAppend(Box::new(a), Box::new(b)), None)
             }
         }
         RawOperand::Arith(..) => {
