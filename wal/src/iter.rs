@@ -1,0 +1,170 @@
+//! Iterating records in LSN order across segments.
+
+use std::sync::Arc;
+
+use strata_fs::{FileSystem, RandomAccessFile};
+
+use crate::reader::{HeaderState, ScanError, SegmentReader, read_header};
+use crate::segment::SegmentMeta;
+use crate::{Lsn, WalError};
+
+/// An iterator over `(lsn, record)` pairs, from [`Wal::iter_from`](crate::Wal::iter_from).
+///
+/// It reads the segment files one block at a time. An `Err` item (I/O error
+/// or corruption, naming the segment and offset) ends the iteration.
+#[derive(Debug)]
+pub struct WalIter {
+    fs: Arc<dyn FileSystem>,
+    segments: Vec<SegmentMeta>,
+    /// Index of the segment to read next (or being read).
+    idx: usize,
+    from: Lsn,
+    /// Exclusive upper bound: records appended after the iterator was made are not returned.
+    end: Lsn,
+    /// The LSN of the next record the reader returns.
+    lsn: Lsn,
+    reader: Option<SegmentReader<Arc<dyn RandomAccessFile>>>,
+    done: bool,
+}
+
+impl WalIter {
+    pub(crate) fn new(
+        fs: Arc<dyn FileSystem>,
+        segments: Vec<SegmentMeta>,
+        from: Lsn,
+        end: Lsn,
+    ) -> Self {
+        // Start in the last segment whose first LSN is <= from.
+        let idx = segments
+            .iter()
+            .rposition(|s| s.first_lsn <= from)
+            .unwrap_or(0);
+        let lsn = segments.get(idx).map_or(end, |s| s.first_lsn);
+        let done = segments.is_empty() || from >= end;
+        WalIter {
+            fs,
+            segments,
+            idx,
+            from,
+            end,
+            lsn,
+            reader: None,
+            done,
+        }
+    }
+
+    fn open_segment(&mut self) -> Result<(), WalError> {
+        let Some(meta) = self.segments.get(self.idx) else {
+            let (path, at) = match self.segments.last() {
+                Some(s) => (s.path.clone(), self.fs.file_size(&s.path).unwrap_or(0)),
+                None => (std::path::PathBuf::new(), 0),
+            };
+            return Err(WalError::corruption(
+                path,
+                at,
+                format!(
+                    "the log ends before LSN {}, but records up to LSN {} were written",
+                    self.lsn,
+                    self.end - 1
+                ),
+            ));
+        };
+        let src = self
+            .fs
+            .open_read(&meta.path)
+            .map_err(|e| WalError::io(&meta.path, e))?;
+        match read_header(&src).map_err(|e| WalError::io(&meta.path, e))? {
+            HeaderState::Valid(first) if first == meta.first_lsn && first == self.lsn => {}
+            HeaderState::Valid(first) => {
+                return Err(WalError::corruption(
+                    &meta.path,
+                    16,
+                    format!("segment starts at LSN {first}, expected {}", self.lsn),
+                ));
+            }
+            HeaderState::TornCreation => {
+                return Err(WalError::corruption(
+                    &meta.path,
+                    0,
+                    "incomplete segment header".to_owned(),
+                ));
+            }
+            HeaderState::Bad((offset, reason)) => {
+                return Err(WalError::corruption(&meta.path, offset, reason));
+            }
+        }
+        self.reader = Some(SegmentReader::new(src));
+        Ok(())
+    }
+
+    fn step(&mut self) -> Result<Option<(Lsn, Vec<u8>)>, WalError> {
+        loop {
+            if self.lsn >= self.end {
+                return Ok(None);
+            }
+            if self.reader.is_none() {
+                self.open_segment()?;
+            }
+            let path = &self.segments[self.idx].path;
+            let Some(reader) = self.reader.as_mut() else {
+                continue;
+            };
+            let wanted = self.lsn >= self.from;
+            let mut out = Vec::new();
+            match reader.next_record(wanted.then_some(&mut out)) {
+                Ok(Some(_)) => {
+                    let lsn = self.lsn;
+                    self.lsn += 1;
+                    if wanted {
+                        return Ok(Some((lsn, out)));
+                    }
+                }
+                Ok(None) => {
+                    let len = reader.file_len();
+                    let path = path.clone();
+                    self.reader = None;
+                    self.idx += 1;
+                    if let Some(next) = self.segments.get(self.idx)
+                        && next.first_lsn != self.lsn
+                    {
+                        return Err(WalError::corruption(
+                            path,
+                            len,
+                            format!(
+                                "segment ends before LSN {} but the next one starts at LSN {}",
+                                self.lsn, next.first_lsn
+                            ),
+                        ));
+                    }
+                }
+                Err(ScanError::Corrupt { offset, reason }) => {
+                    return Err(WalError::corruption(path, offset, reason));
+                }
+                Err(ScanError::Io(e)) => return Err(WalError::io(path, e)),
+            }
+        }
+    }
+}
+
+impl Iterator for WalIter {
+    type Item = Result<(Lsn, Vec<u8>), WalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.step() {
+            Ok(Some(item)) => Some(Ok(item)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl std::iter::FusedIterator for WalIter {}

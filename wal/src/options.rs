@@ -1,0 +1,93 @@
+//! Options and the durability and recovery settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use strata_fs::FileSystem;
+
+/// How durable an append is when it returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Durability {
+    /// Returns once the record is written and fsynced (`fdatasync`): it
+    /// survives a power loss. Concurrent `Sync` appends share one fsync
+    /// (group commit). RocksDB: `WriteOptions::sync = true`.
+    #[default]
+    Sync,
+    /// Returns once the record is written to the operating system (it survives
+    /// a crash of this process but not a power loss); a background thread
+    /// fsyncs every [`WalOptions::buffered_sync_interval`].
+    /// RocksDB: `sync = false`, with `wal_bytes_per_sync`-like background syncing.
+    Buffered,
+    /// Returns once the record is in this process's in-memory write buffer.
+    /// The buffer is handed to the operating system by the next append with
+    /// `Buffered` or `Sync` durability, by [`Wal::sync`](crate::Wal::sync),
+    /// [`Wal::close`](crate::Wal::close) or dropping the log, by the
+    /// background flusher's next tick (every
+    /// [`WalOptions::buffered_sync_interval`], which also fsyncs), by
+    /// [`Wal::iter_from`](crate::Wal::iter_from), by a segment rotation, or by
+    /// this very append when the buffer then holds at least
+    /// [`WalOptions::write_buffer_size`] bytes. Until then a crash of the
+    /// process loses it (and every `None` record after it, never one before).
+    None,
+}
+
+/// What recovery does with damaged or incomplete data (RocksDB's
+/// `WALRecoveryMode`, same names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum RecoveryMode {
+    /// A torn or corrupt tail after the last good record of the *last*
+    /// segment is cut off (the file is truncated) and reported in the
+    /// [`RecoveryReport`](crate::RecoveryReport); corruption anywhere else is
+    /// an error. This is what a power loss during unsynced writes leaves.
+    #[default]
+    TolerateCorruptedTail,
+    /// Any corruption, including a torn tail, is an error; nothing is changed
+    /// on disk.
+    AbsoluteConsistency,
+    /// Recovery stops at the first corruption in any segment: everything
+    /// before it is kept, the damaged segment is truncated there and every
+    /// later segment is deleted. Each drop is reported.
+    PointInTime,
+}
+
+/// Options for [`Wal::open`](crate::Wal::open).
+#[derive(Debug, Clone)]
+pub struct WalOptions {
+    /// The file system all I/O goes through. Default: the real one.
+    pub fs: Arc<dyn FileSystem>,
+    /// A segment is rotated (a new file started) before the next record once
+    /// it holds at least this many bytes. Records never span segments, so a
+    /// segment can exceed this by one record. Default 64 MiB.
+    /// RocksDB: `max_log_file_size`.
+    pub segment_size: u64,
+    /// What recovery does with corruption. Default
+    /// [`RecoveryMode::TolerateCorruptedTail`]. RocksDB: `wal_recovery_mode`.
+    pub recovery_mode: RecoveryMode,
+    /// How often the background thread fsyncs data written with
+    /// [`Durability::Buffered`] (and writes and fsyncs data appended with
+    /// [`Durability::None`]). `Duration::ZERO` disables the thread; the
+    /// caller then syncs. The thread starts with the first such append.
+    /// Default 100 ms.
+    pub buffered_sync_interval: Duration,
+    /// When a [`Durability::None`] append leaves at least this many framed
+    /// bytes in the in-memory buffer, that append writes the buffer to the
+    /// operating system before returning. Default 1 MiB.
+    pub write_buffer_size: usize,
+    /// Largest record accepted by `append`; larger ones fail with
+    /// [`WalError::RecordTooLarge`](crate::WalError::RecordTooLarge).
+    /// Default 64 MiB.
+    pub max_record_size: usize,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions {
+            fs: strata_fs::default_fs(),
+            segment_size: 64 << 20,
+            recovery_mode: RecoveryMode::default(),
+            buffered_sync_interval: Duration::from_millis(100),
+            write_buffer_size: 1 << 20,
+            max_record_size: 64 << 20,
+        }
+    }
+}

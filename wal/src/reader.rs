@@ -1,0 +1,595 @@
+//! Reading a segment: header, blocks, fragments, reassembled records.
+
+use std::io;
+use std::sync::Arc;
+
+use strata_fs::RandomAccessFile;
+
+use crate::Lsn;
+use crate::format::{
+    BLOCK_SIZE, FRAGMENT_HEADER_SIZE, HeaderFault, KNOWN_FLAGS, SEGMENT_HEADER_SIZE, TYPE_FIRST,
+    TYPE_FULL, TYPE_LAST, TYPE_MIDDLE, decode_fragment_header, decode_segment_header,
+    encode_segment_header, fragment_crc, frame_record,
+};
+
+/// Where segment bytes come from: a file or a byte slice.
+pub(crate) trait Source {
+    fn len(&self) -> u64;
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+}
+
+impl Source for Arc<dyn RandomAccessFile> {
+    fn len(&self) -> u64 {
+        RandomAccessFile::len(&**self)
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        RandomAccessFile::read_exact_at(&**self, offset, buf)
+    }
+}
+
+impl Source for &[u8] {
+    fn len(&self) -> u64 {
+        <[u8]>::len(self) as u64
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let start = usize::try_from(offset)
+            .map_err(|_| io::Error::new(io::ErrorKind::UnexpectedEof, "offset out of range"))?;
+        let src = start
+            .checked_add(buf.len())
+            .and_then(|end| self.get(start..end))
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end"))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// A problem found while reading a segment.
+#[derive(Debug)]
+pub(crate) enum ScanError {
+    /// Reading failed.
+    Io(io::Error),
+    /// The bytes at `offset` are damaged or incomplete.
+    Corrupt { offset: u64, reason: String },
+}
+
+/// What reading the segment header found.
+#[derive(Debug)]
+pub(crate) enum HeaderState {
+    /// A valid header.
+    Valid(Lsn),
+    /// The file is shorter than a header, or the header and everything after
+    /// it are zero bytes: the segment's creation was torn by a crash.
+    TornCreation,
+    /// A damaged header.
+    Bad(HeaderFault),
+}
+
+/// Reads and checks the segment header of `src`.
+pub(crate) fn read_header<S: Source>(src: &S) -> Result<HeaderState, io::Error> {
+    let len = src.len();
+    if len < SEGMENT_HEADER_SIZE as u64 {
+        return Ok(HeaderState::TornCreation);
+    }
+    let mut h = [0u8; SEGMENT_HEADER_SIZE];
+    src.read_exact_at(0, &mut h)?;
+    match decode_segment_header(&h) {
+        Ok(lsn) => Ok(HeaderState::Valid(lsn)),
+        Err(fault) => {
+            if h.iter().all(|&b| b == 0) && all_zero_from(src, SEGMENT_HEADER_SIZE as u64)? {
+                Ok(HeaderState::TornCreation)
+            } else {
+                Ok(HeaderState::Bad(fault))
+            }
+        }
+    }
+}
+
+fn all_zero_from<S: Source>(src: &S, mut offset: u64) -> io::Result<bool> {
+    let len = src.len();
+    let mut buf = vec![0u8; BLOCK_SIZE];
+    while offset < len {
+        let n = usize::try_from((len - offset).min(BLOCK_SIZE as u64)).unwrap_or(BLOCK_SIZE);
+        src.read_exact_at(offset, &mut buf[..n])?;
+        if buf[..n].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        offset += n as u64;
+    }
+    Ok(true)
+}
+
+/// Reads the records of one segment after its header, one block at a time.
+#[derive(Debug)]
+pub(crate) struct SegmentReader<S> {
+    src: S,
+    len: u64,
+    /// Absolute offset of the next byte to parse.
+    pos: u64,
+    /// The loaded block (`block_start .. block_start + block.len()`).
+    block: Vec<u8>,
+    block_start: u64,
+    block_loaded: bool,
+}
+
+impl<S: Source> SegmentReader<S> {
+    /// A reader positioned after the segment header.
+    pub(crate) fn new(src: S) -> Self {
+        let len = src.len();
+        SegmentReader {
+            src,
+            len,
+            pos: SEGMENT_HEADER_SIZE as u64,
+            block: Vec::with_capacity(BLOCK_SIZE),
+            block_start: 0,
+            block_loaded: false,
+        }
+    }
+
+    /// The length of the segment as seen by this reader.
+    pub(crate) fn file_len(&self) -> u64 {
+        self.len
+    }
+
+    fn ensure_block(&mut self) -> Result<(), ScanError> {
+        let start = self.pos - self.pos % BLOCK_SIZE as u64;
+        if self.block_loaded && self.block_start == start {
+            return Ok(());
+        }
+        let n = usize::try_from((self.len - start).min(BLOCK_SIZE as u64)).unwrap_or(BLOCK_SIZE);
+        self.block.resize(n, 0);
+        self.src
+            .read_exact_at(start, &mut self.block)
+            .map_err(ScanError::Io)?;
+        self.block_start = start;
+        self.block_loaded = true;
+        Ok(())
+    }
+
+    /// Reads the next record. With `out`, its payload replaces the contents
+    /// of `out`; without, the record is only checked. Returns the record's
+    /// end offset, or `None` at a clean end of the segment.
+    pub(crate) fn next_record(
+        &mut self,
+        mut out: Option<&mut Vec<u8>>,
+    ) -> Result<Option<u64>, ScanError> {
+        if let Some(o) = out.as_deref_mut() {
+            o.clear();
+        }
+        // Offset of the FIRST fragment of the record being assembled.
+        let mut record_start: Option<u64> = None;
+        loop {
+            let pos = self.pos;
+            if pos >= self.len {
+                return match record_start {
+                    None => Ok(None),
+                    Some(rs) => Err(ScanError::Corrupt {
+                        offset: pos,
+                        reason: format!(
+                            "segment ends inside a record whose first fragment is at offset {rs}"
+                        ),
+                    }),
+                };
+            }
+            self.ensure_block()?;
+            let in_block = (pos - self.block_start) as usize;
+            let leftover = BLOCK_SIZE - in_block;
+            if leftover < FRAGMENT_HEADER_SIZE {
+                // Block trailer: zero padding the writer left because a
+                // header did not fit. It must be zero.
+                let end = (in_block + leftover).min(self.block.len());
+                if let Some(i) = self.block[in_block..end].iter().position(|&b| b != 0) {
+                    return Err(ScanError::Corrupt {
+                        offset: pos + i as u64,
+                        reason: "non-zero byte in block trailer padding".to_owned(),
+                    });
+                }
+                self.pos += (end - in_block) as u64;
+                continue;
+            }
+            let avail_in_file = self.block.len() - in_block;
+            if avail_in_file < FRAGMENT_HEADER_SIZE {
+                return Err(ScanError::Corrupt {
+                    offset: pos,
+                    reason: format!(
+                        "truncated fragment header: {avail_in_file} of {FRAGMENT_HEADER_SIZE} bytes before the end of the segment"
+                    ),
+                });
+            }
+            let header = &self.block[in_block..in_block + FRAGMENT_HEADER_SIZE];
+            let (stored_crc, len, kind, flags) = decode_fragment_header(header);
+            if header.iter().all(|&b| b == 0) {
+                return Err(ScanError::Corrupt {
+                    offset: pos,
+                    reason: "zero-filled fragment header (preallocated or torn write)".to_owned(),
+                });
+            }
+            if FRAGMENT_HEADER_SIZE + len > leftover {
+                return Err(ScanError::Corrupt {
+                    offset: pos,
+                    reason: format!(
+                        "fragment length {len} overruns its block ({} bytes left)",
+                        leftover - FRAGMENT_HEADER_SIZE
+                    ),
+                });
+            }
+            if FRAGMENT_HEADER_SIZE + len > avail_in_file {
+                return Err(ScanError::Corrupt {
+                    offset: pos,
+                    reason: format!(
+                        "truncated fragment: {} payload bytes of {len} before the end of the segment",
+                        avail_in_file - FRAGMENT_HEADER_SIZE
+                    ),
+                });
+            }
+            let payload_at = in_block + FRAGMENT_HEADER_SIZE;
+            let payload = &self.block[payload_at..payload_at + len];
+            let computed = fragment_crc(&header[4..8], payload);
+            if computed != stored_crc {
+                return Err(ScanError::Corrupt {
+                    offset: pos,
+                    reason: format!(
+                        "fragment checksum mismatch: stored {stored_crc:#010x}, computed {computed:#010x}"
+                    ),
+                });
+            }
+            if flags & !KNOWN_FLAGS != 0 {
+                return Err(ScanError::Corrupt {
+                    offset: pos + 7,
+                    reason: format!("unknown fragment flags {flags:#04x}"),
+                });
+            }
+            let fills_block = FRAGMENT_HEADER_SIZE + len == leftover;
+            match kind {
+                TYPE_FULL | TYPE_FIRST => {
+                    if let Some(rs) = record_start {
+                        return Err(ScanError::Corrupt {
+                            offset: pos,
+                            reason: format!(
+                                "{} fragment while the record begun at offset {rs} is unfinished",
+                                type_name(kind)
+                            ),
+                        });
+                    }
+                    if kind == TYPE_FIRST && !fills_block {
+                        return Err(ScanError::Corrupt {
+                            offset: pos,
+                            reason: "FIRST fragment does not fill its block".to_owned(),
+                        });
+                    }
+                    record_start = Some(pos);
+                }
+                TYPE_MIDDLE | TYPE_LAST => {
+                    if record_start.is_none() {
+                        return Err(ScanError::Corrupt {
+                            offset: pos,
+                            reason: format!(
+                                "{} fragment without a FIRST fragment before it",
+                                type_name(kind)
+                            ),
+                        });
+                    }
+                    if kind == TYPE_MIDDLE && !fills_block {
+                        return Err(ScanError::Corrupt {
+                            offset: pos,
+                            reason: "MIDDLE fragment does not fill its block".to_owned(),
+                        });
+                    }
+                }
+                other => {
+                    return Err(ScanError::Corrupt {
+                        offset: pos + 6,
+                        reason: format!("unknown fragment type {other}"),
+                    });
+                }
+            }
+            if let Some(o) = out.as_deref_mut() {
+                o.extend_from_slice(payload);
+            }
+            self.pos = pos + (FRAGMENT_HEADER_SIZE + len) as u64;
+            if kind == TYPE_FULL || kind == TYPE_LAST {
+                return Ok(Some(self.pos));
+            }
+        }
+    }
+}
+
+fn type_name(kind: u8) -> &'static str {
+    match kind {
+        TYPE_FULL => "FULL",
+        TYPE_FIRST => "FIRST",
+        TYPE_MIDDLE => "MIDDLE",
+        TYPE_LAST => "LAST",
+        _ => "unknown",
+    }
+}
+
+/// How a segment read with [`read_segment_bytes`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SegmentEnd {
+    /// The bytes end after a complete record (or in the zero padding after one).
+    Clean,
+    /// Damaged or incomplete bytes follow the last good record.
+    Corrupt {
+        /// Where the problem was found.
+        offset: u64,
+        /// Where the good prefix ends (the end of the last good record, or
+        /// the end of the header): recovery would truncate the segment here.
+        good_len: u64,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// The contents of one segment, as [`read_segment_bytes`] parsed them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentContents {
+    /// The LSN of the first record (from the segment header).
+    pub first_lsn: Lsn,
+    /// The good records in order; record `i` has LSN `first_lsn + i`.
+    pub records: Vec<Vec<u8>>,
+    /// Whether the segment ended cleanly.
+    pub end: SegmentEnd,
+}
+
+/// Parses the bytes of a whole segment file (for tools and fuzzing).
+///
+/// A damaged or incomplete header is an error ([`WalError::Corruption`](crate::WalError::Corruption)
+/// with the path `<memory>`); damage after the header ends the record list
+/// and is described in [`SegmentContents::end`]. Never panics.
+///
+/// ```
+/// let bytes = strata_wal::encode_segment_bytes(7, &[b"a", b"bc"]);
+/// let seg = strata_wal::read_segment_bytes(&bytes).unwrap();
+/// assert_eq!(seg.first_lsn, 7);
+/// assert_eq!(seg.records, vec![b"a".to_vec(), b"bc".to_vec()]);
+/// assert_eq!(seg.end, strata_wal::SegmentEnd::Clean);
+/// ```
+pub fn read_segment_bytes(bytes: &[u8]) -> Result<SegmentContents, crate::WalError> {
+    let memory = std::path::Path::new("<memory>");
+    let first_lsn = match read_header(&bytes).map_err(|e| crate::WalError::io(memory, e))? {
+        HeaderState::Valid(lsn) => lsn,
+        HeaderState::TornCreation => {
+            return Err(crate::WalError::corruption(
+                memory,
+                0,
+                format!(
+                    "incomplete segment header ({} bytes, all zero or shorter than {SEGMENT_HEADER_SIZE})",
+                    bytes.len()
+                ),
+            ));
+        }
+        HeaderState::Bad((offset, reason)) => {
+            return Err(crate::WalError::corruption(memory, offset, reason));
+        }
+    };
+    let mut reader = SegmentReader::new(bytes);
+    let mut records = Vec::new();
+    let mut good_len = SEGMENT_HEADER_SIZE as u64;
+    let mut buf = Vec::new();
+    loop {
+        match reader.next_record(Some(&mut buf)) {
+            Ok(Some(end)) => {
+                records.push(std::mem::take(&mut buf));
+                good_len = end;
+            }
+            Ok(None) => {
+                return Ok(SegmentContents {
+                    first_lsn,
+                    records,
+                    end: SegmentEnd::Clean,
+                });
+            }
+            Err(ScanError::Corrupt { offset, reason }) => {
+                return Ok(SegmentContents {
+                    first_lsn,
+                    records,
+                    end: SegmentEnd::Corrupt {
+                        offset,
+                        good_len,
+                        reason,
+                    },
+                });
+            }
+            Err(ScanError::Io(e)) => return Err(crate::WalError::io(memory, e)),
+        }
+    }
+}
+
+/// Encodes a complete segment holding `records`, the first with LSN
+/// `first_lsn`, exactly as the log writes it (for tools and tests).
+pub fn encode_segment_bytes(first_lsn: Lsn, records: &[&[u8]]) -> Vec<u8> {
+    let mut out = encode_segment_header(first_lsn).to_vec();
+    let mut offset = SEGMENT_HEADER_SIZE as u64;
+    for r in records {
+        frame_record(&mut out, &mut offset, r);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::FRAGMENT_HEADER_SIZE as H;
+
+    fn roundtrip(records: &[Vec<u8>]) {
+        let refs: Vec<&[u8]> = records.iter().map(|r| &r[..]).collect();
+        let bytes = encode_segment_bytes(1, &refs);
+        let seg = read_segment_bytes(&bytes).unwrap();
+        assert_eq!(seg.end, SegmentEnd::Clean);
+        assert_eq!(seg.records.len(), records.len());
+        for (a, b) in seg.records.iter().zip(records) {
+            assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn empty_and_tiny_records() {
+        roundtrip(&[]);
+        roundtrip(&[vec![]]);
+        roundtrip(&[vec![1]]);
+        roundtrip(&[vec![], vec![], vec![9], vec![]]);
+    }
+
+    #[test]
+    fn records_at_block_boundaries() {
+        let first_room = BLOCK_SIZE - SEGMENT_HEADER_SIZE - H;
+        for delta in [-9i64, -8, -7, -1, 0, 1, 7, 8, 9] {
+            let n = (first_room as i64 + delta) as usize;
+            // One record around the first block's capacity, then small ones
+            // that land in the trailer region or at a block start.
+            roundtrip(&[vec![0xab; n], vec![], vec![1, 2, 3]]);
+            roundtrip(&[vec![0xcd; n], vec![0xef; BLOCK_SIZE - H]]);
+        }
+        roundtrip(&vec![vec![5; BLOCK_SIZE - H]; 4]);
+        roundtrip(&vec![vec![6; BLOCK_SIZE]; 3]);
+    }
+
+    #[test]
+    fn multi_block_records() {
+        let big: Vec<u8> = (0..(BLOCK_SIZE * 3 + 17))
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
+        roundtrip(&[vec![1; 10], big.clone(), vec![], big]);
+    }
+
+    #[test]
+    fn exact_fill_leaves_no_padding() {
+        let first_room = BLOCK_SIZE - SEGMENT_HEADER_SIZE - H;
+        let bytes = encode_segment_bytes(1, &[&vec![0; first_room], b"x"]);
+        assert_eq!(bytes.len(), BLOCK_SIZE + H + 1);
+        assert_eq!(bytes[BLOCK_SIZE + 6], TYPE_FULL);
+    }
+
+    #[test]
+    fn trailer_padding_must_be_zero() {
+        let first_room = BLOCK_SIZE - SEGMENT_HEADER_SIZE - H;
+        let mut bytes = encode_segment_bytes(1, &[&vec![0; first_room - 3], b"y"]);
+        // 3 bytes of padding at BLOCK_SIZE-3.
+        assert_eq!(&bytes[BLOCK_SIZE - 3..BLOCK_SIZE], &[0, 0, 0]);
+        bytes[BLOCK_SIZE - 2] = 1;
+        let seg = read_segment_bytes(&bytes).unwrap();
+        assert_eq!(seg.records.len(), 1);
+        match seg.end {
+            SegmentEnd::Corrupt {
+                offset, good_len, ..
+            } => {
+                assert_eq!(offset, (BLOCK_SIZE - 2) as u64);
+                assert_eq!(good_len, (BLOCK_SIZE - 3) as u64);
+            }
+            SegmentEnd::Clean => panic!("padding damage not detected"),
+        }
+    }
+
+    #[test]
+    fn partial_padding_at_end_is_clean() {
+        let first_room = BLOCK_SIZE - SEGMENT_HEADER_SIZE - H;
+        let bytes = encode_segment_bytes(1, &[&vec![0; first_room - 3], b"y"]);
+        for cut in BLOCK_SIZE - 3..=BLOCK_SIZE {
+            let seg = read_segment_bytes(&bytes[..cut]).unwrap();
+            assert_eq!(seg.end, SegmentEnd::Clean, "cut {cut}");
+            assert_eq!(seg.records.len(), 1);
+        }
+    }
+
+    #[test]
+    fn unknown_flags_and_types_are_corruption() {
+        for (at, value, what) in [(7usize, 1u8, "flags"), (6, 9, "type"), (6, 0, "type")] {
+            let mut bytes = encode_segment_bytes(1, &[b"hello"]);
+            let start = SEGMENT_HEADER_SIZE;
+            bytes[start + at] = value;
+            // Recompute the checksum so only the field check can catch it.
+            let crc = fragment_crc(&bytes[start + 4..start + 8], &bytes[start + 8..start + 13]);
+            bytes[start..start + 4].copy_from_slice(&crc.to_le_bytes());
+            let seg = read_segment_bytes(&bytes).unwrap();
+            assert!(seg.records.is_empty());
+            match seg.end {
+                SegmentEnd::Corrupt { reason, .. } => assert!(reason.contains(what), "{reason}"),
+                SegmentEnd::Clean => panic!("{what} not rejected"),
+            }
+        }
+    }
+
+    /// A fragment with a valid checksum.
+    fn fragment(kind: u8, payload: &[u8]) -> Vec<u8> {
+        let len = (payload.len() as u16).to_le_bytes();
+        let mut f = vec![0, 0, 0, 0, len[0], len[1], kind, 0];
+        f.extend_from_slice(payload);
+        let crc = fragment_crc(&f[4..8], payload);
+        f[0..4].copy_from_slice(&crc.to_le_bytes());
+        f
+    }
+
+    fn expect_corrupt(bytes: &[u8], records: usize, what: &str) {
+        let seg = read_segment_bytes(bytes).unwrap();
+        assert_eq!(seg.records.len(), records, "{what}");
+        match seg.end {
+            SegmentEnd::Corrupt { reason, .. } => assert!(reason.contains(what), "{reason}"),
+            SegmentEnd::Clean => panic!("{what}: accepted"),
+        }
+    }
+
+    #[test]
+    fn bad_fragment_sequences_are_corruption() {
+        let base = encode_segment_bytes(1, &[b"a"]);
+        let mut b = base.clone();
+        b.extend(fragment(TYPE_LAST, b"tail"));
+        expect_corrupt(&b, 1, "LAST fragment without a FIRST");
+        let mut b = base.clone();
+        b.extend(fragment(TYPE_MIDDLE, b"mid"));
+        expect_corrupt(&b, 1, "MIDDLE fragment without a FIRST");
+        // A FIRST that does not fill its block.
+        let mut b = base.clone();
+        b.extend(fragment(TYPE_FIRST, b"head"));
+        expect_corrupt(&b, 1, "does not fill its block");
+        // A FIRST filling block 0, then FULL where a MIDDLE/LAST belongs.
+        let mut b = encode_segment_bytes(1, &[]);
+        b.extend(fragment(
+            TYPE_FIRST,
+            &vec![1; BLOCK_SIZE - SEGMENT_HEADER_SIZE - H],
+        ));
+        b.extend(fragment(TYPE_FULL, b"x"));
+        expect_corrupt(&b, 0, "unfinished");
+        // ... or a MIDDLE that does not fill block 1.
+        let mut b = encode_segment_bytes(1, &[]);
+        b.extend(fragment(
+            TYPE_FIRST,
+            &vec![1; BLOCK_SIZE - SEGMENT_HEADER_SIZE - H],
+        ));
+        b.extend(fragment(TYPE_MIDDLE, b"x"));
+        expect_corrupt(&b, 0, "MIDDLE fragment does not fill");
+        // ... and the same with a proper LAST is a good record.
+        let mut b = encode_segment_bytes(1, &[]);
+        b.extend(fragment(
+            TYPE_FIRST,
+            &vec![1; BLOCK_SIZE - SEGMENT_HEADER_SIZE - H],
+        ));
+        b.extend(fragment(TYPE_LAST, b"x"));
+        let seg = read_segment_bytes(&b).unwrap();
+        assert_eq!(seg.end, SegmentEnd::Clean);
+        assert_eq!(
+            seg.records[0].len(),
+            BLOCK_SIZE - SEGMENT_HEADER_SIZE - H + 1
+        );
+        // A length that overruns the block.
+        let mut b = base.clone();
+        let mut f = fragment(TYPE_FULL, b"z");
+        f[4..6].copy_from_slice(&(BLOCK_SIZE as u16 - 8).to_le_bytes());
+        b.extend(f);
+        expect_corrupt(&b, 1, "overruns");
+        // A zero-filled tail.
+        let mut b = base;
+        b.extend([0u8; 20]);
+        expect_corrupt(&b, 1, "zero-filled");
+    }
+
+    #[test]
+    fn header_problems_are_errors() {
+        assert!(read_segment_bytes(&[]).is_err());
+        assert!(read_segment_bytes(&[0u8; 40]).is_err());
+        let mut b = encode_segment_bytes(1, &[b"x"]);
+        b[3] ^= 0x40;
+        let e = read_segment_bytes(&b).unwrap_err();
+        assert!(e.to_string().contains("checksum"), "{e}");
+    }
+}

@@ -1,0 +1,625 @@
+//! The log itself: appends with group commit, syncing, rotation, truncation.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+use strata_fs::{FileLock, FileSystem, WritableFile};
+
+use crate::format::{SEGMENT_HEADER_SIZE, frame_record};
+use crate::iter::WalIter;
+use crate::recovery::{RecoveryReport, recover};
+use crate::segment::{SegmentMeta, create_segment};
+use crate::{Durability, Lsn, WalError, WalOptions};
+
+/// The name of the lock file that keeps two processes from opening one log.
+pub const LOCK_FILE_NAME: &str = "wal.lock";
+
+/// Counters of what the log has done since it was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WalStats {
+    /// Records appended.
+    pub records: u64,
+    /// Payload bytes appended.
+    pub bytes: u64,
+    /// Bytes written to segment files (framing, padding and segment headers included).
+    pub bytes_written: u64,
+    /// Write calls that handed buffered records to the OS (one per group-commit batch).
+    pub batches: u64,
+    /// File fsyncs of segments (group commits, background syncs, rotations, creations).
+    pub syncs: u64,
+    /// Directory fsyncs.
+    pub dir_syncs: u64,
+    /// Segments created (including the first one of a new log).
+    pub segments_created: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    records: AtomicU64,
+    bytes: AtomicU64,
+    bytes_written: AtomicU64,
+    batches: AtomicU64,
+    syncs: AtomicU64,
+    dir_syncs: AtomicU64,
+    segments_created: AtomicU64,
+}
+
+fn bump(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+/// The segment being written. Only the current leader touches it.
+#[derive(Debug)]
+struct Active {
+    file: Box<dyn WritableFile>,
+    path: PathBuf,
+    number: u64,
+}
+
+/// State shared by appenders, guarded by `Inner::state`.
+#[derive(Debug)]
+struct State {
+    /// Framed records not yet handed to the OS, in LSN order.
+    pending: Vec<u8>,
+    /// An empty buffer to swap with `pending` (double buffering, no allocation).
+    spare: Vec<u8>,
+    /// The LSN the next record gets.
+    next_lsn: Lsn,
+    /// Every record with a smaller LSN has been written to the OS.
+    written_lsn: Lsn,
+    /// Every record with a smaller LSN has been fsynced.
+    synced_lsn: Lsn,
+    /// The largest end LSN a waiting `Sync` appender needs synced.
+    sync_wanted: Lsn,
+    /// Logical length of the active segment, pending bytes included.
+    seg_offset: u64,
+    /// The first LSN of the active segment.
+    seg_first_lsn: Lsn,
+    /// True while a leader writes outside the lock.
+    leader: bool,
+    /// Set by the first failed write or sync; never cleared.
+    poison: Option<String>,
+    closed: bool,
+}
+
+/// What a caller of [`Inner::drive`] waits for.
+#[derive(Debug, Clone, Copy)]
+enum Goal {
+    /// Records before this LSN are written to the OS.
+    Written(Lsn),
+    /// Records before this LSN are fsynced.
+    Synced(Lsn),
+    /// The active segment is small enough to take more records.
+    Rotate,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    fs: Arc<dyn FileSystem>,
+    segment_size: u64,
+    write_buffer_size: usize,
+    max_record_size: usize,
+    sync_interval: Duration,
+    state: Mutex<State>,
+    cond: Condvar,
+    active: Mutex<Active>,
+    segments: Mutex<Vec<SegmentMeta>>,
+    stats: Counters,
+    stop: Mutex<bool>,
+    stop_cv: Condvar,
+}
+
+/// A segmented, checksummed write-ahead log with group commit.
+///
+/// Records are byte strings; each gets a [`Lsn`] (1 for the first record of
+/// a new log, then consecutive). `Wal` is `Send + Sync`: share it with an
+/// `Arc` and append from many threads; concurrent [`Durability::Sync`]
+/// appends share one fsync. The format is specified in `docs/wal-format.md`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use strata_wal::{Durability, Wal, WalOptions};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let (wal, report) = Wal::open(dir.path(), WalOptions::default()).unwrap();
+/// assert_eq!(report.records, 0);
+/// let a = wal.append(b"first", Durability::Sync).unwrap();
+/// let b = wal.append_batch(&[b"second", b"third"], Durability::Buffered).unwrap();
+/// assert_eq!((a, b), (1, 2));
+/// wal.sync().unwrap();
+/// wal.close().unwrap();
+/// drop(wal);
+///
+/// // Reopen: recovery finds all three records and LSNs continue.
+/// let (wal, report) = Wal::open(dir.path(), WalOptions::default()).unwrap();
+/// assert_eq!(report.last_lsn, Some(3));
+/// let records: Vec<(u64, Vec<u8>)> =
+///     wal.iter_from(2).unwrap().collect::<Result<_, _>>().unwrap();
+/// assert_eq!(records, vec![(2, b"second".to_vec()), (3, b"third".to_vec())]);
+/// assert_eq!(wal.next_lsn(), 4);
+/// ```
+#[derive(Debug)]
+pub struct Wal {
+    inner: Arc<Inner>,
+    flusher: Mutex<Option<JoinHandle<()>>>,
+    flusher_started: AtomicBool,
+    _lock: Box<dyn FileLock>,
+}
+
+/// Creates `dir` if needed and makes every new directory level durable.
+fn create_dir_durably(fs: &dyn FileSystem, dir: &Path) -> Result<(), WalError> {
+    if fs.is_dir(dir) {
+        return Ok(());
+    }
+    let mut missing = Vec::new();
+    let mut cur = Some(dir);
+    while let Some(d) = cur {
+        if d.as_os_str().is_empty() || fs.exists(d) {
+            break;
+        }
+        missing.push(d.to_path_buf());
+        cur = d.parent();
+    }
+    fs.create_dir_all(dir).map_err(|e| WalError::io(dir, e))?;
+    // Sync each new directory's parent, outermost first.
+    for d in missing.iter().rev() {
+        let parent = d
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| Path::new("."));
+        fs.sync_dir(parent).map_err(|e| WalError::io(parent, e))?;
+    }
+    Ok(())
+}
+
+impl Wal {
+    /// Opens the log in `dir` (creating the directory if needed) and recovers
+    /// it: every segment is scanned and checked, damage is handled per
+    /// [`WalOptions::recovery_mode`], and the report says what was dropped.
+    /// Appends go to the end of the last good segment, or to a new segment
+    /// when there is none.
+    pub fn open(dir: &Path, opts: WalOptions) -> Result<(Wal, RecoveryReport), WalError> {
+        if opts.segment_size == 0 {
+            return Err(WalError::InvalidOptions("segment_size must be > 0".into()));
+        }
+        if opts.max_record_size > u32::MAX as usize {
+            return Err(WalError::InvalidOptions(
+                "max_record_size must be at most 4 GiB".into(),
+            ));
+        }
+        let fs = Arc::clone(&opts.fs);
+        create_dir_durably(&*fs, dir)?;
+        let lock_path = dir.join(LOCK_FILE_NAME);
+        let lock = fs
+            .lock(&lock_path)
+            .map_err(|e| WalError::io(&lock_path, e))?;
+        let rec = recover(&*fs, dir, opts.recovery_mode)?;
+        let stats = Counters::default();
+        let mut segments = rec.segments;
+        let next_lsn = rec.next_lsn;
+        let (active, seg_offset, seg_first_lsn) = match segments.last() {
+            Some(last) => {
+                let file = fs
+                    .open_append(&last.path)
+                    .map_err(|e| WalError::io(&last.path, e))?;
+                let len = file.len();
+                (
+                    Active {
+                        file,
+                        path: last.path.clone(),
+                        number: last.number,
+                    },
+                    len,
+                    last.first_lsn,
+                )
+            }
+            None => {
+                let (file, path) = create_segment(&*fs, dir, rec.next_number, next_lsn)?;
+                bump(&stats.syncs, 1);
+                bump(&stats.dir_syncs, 1);
+                bump(&stats.segments_created, 1);
+                bump(&stats.bytes_written, SEGMENT_HEADER_SIZE as u64);
+                segments.push(SegmentMeta {
+                    number: rec.next_number,
+                    path: path.clone(),
+                    first_lsn: next_lsn,
+                });
+                (
+                    Active {
+                        file,
+                        path,
+                        number: rec.next_number,
+                    },
+                    SEGMENT_HEADER_SIZE as u64,
+                    next_lsn,
+                )
+            }
+        };
+        tracing::info!(
+            dir = %dir.display(),
+            records = rec.report.records,
+            next_lsn,
+            dropped = rec.report.dropped.len(),
+            "WAL opened"
+        );
+        let inner = Inner {
+            dir: dir.to_path_buf(),
+            fs,
+            segment_size: opts.segment_size,
+            write_buffer_size: opts.write_buffer_size,
+            max_record_size: opts.max_record_size,
+            sync_interval: opts.buffered_sync_interval,
+            state: Mutex::new(State {
+                pending: Vec::with_capacity(64 * 1024),
+                spare: Vec::with_capacity(64 * 1024),
+                next_lsn,
+                written_lsn: next_lsn,
+                synced_lsn: next_lsn,
+                sync_wanted: next_lsn,
+                seg_offset,
+                seg_first_lsn,
+                leader: false,
+                poison: None,
+                closed: false,
+            }),
+            cond: Condvar::new(),
+            active: Mutex::new(active),
+            segments: Mutex::new(segments),
+            stats,
+            stop: Mutex::new(false),
+            stop_cv: Condvar::new(),
+        };
+        let wal = Wal {
+            inner: Arc::new(inner),
+            flusher: Mutex::new(None),
+            flusher_started: AtomicBool::new(false),
+            _lock: lock,
+        };
+        Ok((wal, rec.report))
+    }
+
+    /// Appends one record and returns its LSN once it is as durable as
+    /// `durability` promises.
+    pub fn append(&self, record: &[u8], durability: Durability) -> Result<Lsn, WalError> {
+        self.append_batch(&[record], durability)
+    }
+
+    /// Appends records contiguously, with consecutive LSNs, in one write;
+    /// returns the LSN of the first. An empty batch writes nothing and returns
+    /// [`Wal::next_lsn`]. If any record is too large, nothing is appended.
+    pub fn append_batch(&self, records: &[&[u8]], durability: Durability) -> Result<Lsn, WalError> {
+        let max = self.inner.max_record_size;
+        let mut bytes = 0u64;
+        for r in records {
+            if r.len() > max {
+                return Err(WalError::RecordTooLarge { size: r.len(), max });
+            }
+            bytes += r.len() as u64;
+        }
+        if durability != Durability::Sync {
+            self.ensure_flusher()?;
+        }
+        let inner = &*self.inner;
+        let mut st = inner.state.lock();
+        inner.check_usable(&st)?;
+        if records.is_empty() {
+            return Ok(st.next_lsn);
+        }
+        if inner.needs_rotation(&st) {
+            inner.drive(&mut st, Goal::Rotate)?;
+            inner.check_usable(&st)?;
+        }
+        let first = st.next_lsn;
+        {
+            let s = &mut *st;
+            for r in records {
+                frame_record(&mut s.pending, &mut s.seg_offset, r);
+            }
+            s.next_lsn += records.len() as u64;
+        }
+        let end = st.next_lsn;
+        bump(&inner.stats.records, records.len() as u64);
+        bump(&inner.stats.bytes, bytes);
+        match durability {
+            Durability::Sync => inner.drive(&mut st, Goal::Synced(end))?,
+            Durability::Buffered => inner.drive(&mut st, Goal::Written(end))?,
+            Durability::None => {
+                if st.pending.len() >= inner.write_buffer_size {
+                    inner.drive(&mut st, Goal::Written(end))?;
+                }
+            }
+        }
+        Ok(first)
+    }
+
+    /// Writes everything buffered and fsyncs the active segment.
+    pub fn sync(&self) -> Result<(), WalError> {
+        let inner = &*self.inner;
+        let mut st = inner.state.lock();
+        inner.check_usable(&st)?;
+        let end = st.next_lsn;
+        inner.drive(&mut st, Goal::Synced(end))
+    }
+
+    /// The LSN the next appended record will get.
+    pub fn next_lsn(&self) -> Lsn {
+        self.inner.state.lock().next_lsn
+    }
+
+    /// Every record with an LSN below this one is fsynced.
+    pub fn synced_lsn(&self) -> Lsn {
+        self.inner.state.lock().synced_lsn
+    }
+
+    /// The directory holding the segments.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Counters since open: records, bytes, write batches, fsyncs. With many
+    /// concurrent `Sync` appenders `syncs / records` is well below 1.
+    pub fn stats(&self) -> WalStats {
+        let c = &self.inner.stats;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        WalStats {
+            records: get(&c.records),
+            bytes: get(&c.bytes),
+            bytes_written: get(&c.bytes_written),
+            batches: get(&c.batches),
+            syncs: get(&c.syncs),
+            dir_syncs: get(&c.dir_syncs),
+            segments_created: get(&c.segments_created),
+        }
+    }
+
+    /// The number of segment files the log currently has.
+    pub fn segment_count(&self) -> usize {
+        self.inner.segments.lock().len()
+    }
+
+    /// Iterates the records with LSN `>= from` in order: every record recovered
+    /// at open or appended before this call (records still in the in-memory
+    /// buffer are first written to the OS). If `from` is below the first
+    /// record still present (see [`Wal::truncate_before`]), iteration starts at
+    /// that record. Records are read from the segment files; damage found
+    /// while reading is returned as an error item, after which the iterator
+    /// ends.
+    pub fn iter_from(&self, from: Lsn) -> Result<WalIter, WalError> {
+        let inner = &*self.inner;
+        let end = {
+            let mut st = inner.state.lock();
+            if st.poison.is_none() && !st.closed && st.written_lsn < st.next_lsn {
+                let target = st.next_lsn;
+                inner.drive(&mut st, Goal::Written(target))?;
+            }
+            st.written_lsn
+        };
+        let segments = inner.segments.lock().clone();
+        Ok(WalIter::new(Arc::clone(&inner.fs), segments, from, end))
+    }
+
+    /// Deletes, oldest first, the segments all of whose records have LSNs
+    /// below `lsn` (the active segment is never deleted), then fsyncs the
+    /// directory. Returns how many segments were deleted.
+    pub fn truncate_before(&self, lsn: Lsn) -> Result<usize, WalError> {
+        let inner = &*self.inner;
+        let mut segs = inner.segments.lock();
+        let mut deleted = 0;
+        let mut result = Ok(());
+        while segs.len() > 1 && segs[1].first_lsn <= lsn {
+            let path = segs[0].path.clone();
+            if let Err(e) = inner.fs.remove_file(&path) {
+                result = Err(WalError::io(&path, e));
+                break;
+            }
+            segs.remove(0);
+            deleted += 1;
+        }
+        if deleted > 0 {
+            inner
+                .fs
+                .sync_dir(&inner.dir)
+                .map_err(|e| WalError::io(&inner.dir, e))?;
+            bump(&inner.stats.dir_syncs, 1);
+            tracing::debug!(deleted, before_lsn = lsn, "WAL segments deleted");
+        }
+        result.map(|()| deleted)
+    }
+
+    /// Writes and fsyncs everything buffered and stops the background
+    /// flusher. Later appends fail with [`WalError::Closed`]. Calling it again
+    /// does nothing. Dropping the log does the same, ignoring errors.
+    pub fn close(&self) -> Result<(), WalError> {
+        let inner = &*self.inner;
+        let result = {
+            let mut st = inner.state.lock();
+            if st.closed {
+                return Ok(());
+            }
+            let r = match &st.poison {
+                Some(p) => Err(WalError::Poisoned(p.clone())),
+                None => {
+                    let end = st.next_lsn;
+                    inner.drive(&mut st, Goal::Synced(end))
+                }
+            };
+            st.closed = true;
+            r
+        };
+        *inner.stop.lock() = true;
+        inner.stop_cv.notify_all();
+        let handle = self.flusher.lock().take();
+        if let Some(handle) = handle
+            && handle.join().is_err()
+        {
+            tracing::error!("WAL background flusher panicked");
+        }
+        result
+    }
+
+    /// Starts the background flusher on the first non-`Sync` append.
+    fn ensure_flusher(&self) -> Result<(), WalError> {
+        if self.inner.sync_interval.is_zero() || self.flusher_started.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut slot = self.flusher.lock();
+        if slot.is_some() {
+            return Ok(());
+        }
+        let inner = Arc::clone(&self.inner);
+        let handle = std::thread::Builder::new()
+            .name("strata-wal-sync".into())
+            .spawn(move || inner.flusher_loop())
+            .map_err(|e| WalError::io(&self.inner.dir, e))?;
+        *slot = Some(handle);
+        self.flusher_started.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::warn!(error = %e, "closing the WAL on drop failed");
+        }
+    }
+}
+
+impl Inner {
+    fn check_usable(&self, st: &State) -> Result<(), WalError> {
+        if st.closed {
+            return Err(WalError::Closed);
+        }
+        if let Some(p) = &st.poison {
+            return Err(WalError::Poisoned(p.clone()));
+        }
+        Ok(())
+    }
+
+    fn needs_rotation(&self, st: &State) -> bool {
+        st.seg_offset >= self.segment_size && st.next_lsn > st.seg_first_lsn
+    }
+
+    /// Waits until `goal` holds, leading write batches when no one else is.
+    ///
+    /// The leader takes every framed record (`pending`), releases the lock,
+    /// writes them in one call, fsyncs if any waiter needs it, then wakes
+    /// everyone: appenders that queued meanwhile form the next batch.
+    fn drive(&self, st: &mut MutexGuard<'_, State>, goal: Goal) -> Result<(), WalError> {
+        if let Goal::Synced(l) = goal {
+            st.sync_wanted = st.sync_wanted.max(l);
+        }
+        loop {
+            let done = match goal {
+                Goal::Written(l) => st.written_lsn >= l,
+                Goal::Synced(l) => st.synced_lsn >= l,
+                Goal::Rotate => !self.needs_rotation(st),
+            };
+            if done {
+                return Ok(());
+            }
+            if let Some(p) = &st.poison {
+                return Err(WalError::Poisoned(p.clone()));
+            }
+            if st.leader {
+                self.cond.wait(st);
+                continue;
+            }
+            st.leader = true;
+            let mut buf = std::mem::take(&mut st.spare);
+            std::mem::swap(&mut buf, &mut st.pending);
+            let end = st.next_lsn;
+            let rotate = matches!(goal, Goal::Rotate);
+            let sync = st.sync_wanted > st.synced_lsn || (rotate && end > st.synced_lsn);
+            let result = MutexGuard::unlocked(st, || self.write_out(&buf, sync, rotate, end));
+            buf.clear();
+            if buf.capacity() > self.write_buffer_size.max(1 << 20) * 4 {
+                buf = Vec::with_capacity(64 * 1024);
+            }
+            st.spare = buf;
+            st.leader = false;
+            match result {
+                Ok(()) => {
+                    st.written_lsn = end;
+                    if sync {
+                        st.synced_lsn = end;
+                    }
+                    if rotate {
+                        st.seg_offset = SEGMENT_HEADER_SIZE as u64;
+                        st.seg_first_lsn = end;
+                    }
+                    self.cond.notify_all();
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "WAL write failed; the log is poisoned");
+                    st.poison = Some(e.to_string());
+                    self.cond.notify_all();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// The leader's I/O: one write of the batch, an fsync if wanted, and a
+    /// segment rotation if asked (which syncs the old segment first, so a
+    /// later segment never survives a crash that an earlier one's tail does not).
+    fn write_out(&self, buf: &[u8], sync: bool, rotate: bool, end: Lsn) -> Result<(), WalError> {
+        let mut active = self.active.lock();
+        let a = &mut *active;
+        if !buf.is_empty() {
+            a.file.append(buf).map_err(|e| WalError::io(&a.path, e))?;
+            bump(&self.stats.batches, 1);
+            bump(&self.stats.bytes_written, buf.len() as u64);
+        }
+        if sync {
+            a.file.sync().map_err(|e| WalError::io(&a.path, e))?;
+            bump(&self.stats.syncs, 1);
+        }
+        if rotate {
+            let number = a.number + 1;
+            let (file, path) = create_segment(&*self.fs, &self.dir, number, end)?;
+            bump(&self.stats.syncs, 1);
+            bump(&self.stats.dir_syncs, 1);
+            bump(&self.stats.segments_created, 1);
+            bump(&self.stats.bytes_written, SEGMENT_HEADER_SIZE as u64);
+            self.segments.lock().push(SegmentMeta {
+                number,
+                path: path.clone(),
+                first_lsn: end,
+            });
+            *a = Active { file, path, number };
+        }
+        Ok(())
+    }
+
+    fn flusher_loop(&self) {
+        let mut stop = self.stop.lock();
+        while !*stop {
+            self.stop_cv.wait_for(&mut stop, self.sync_interval);
+            if *stop {
+                break;
+            }
+            MutexGuard::unlocked(&mut stop, || self.background_sync());
+        }
+    }
+
+    fn background_sync(&self) {
+        let mut st = self.state.lock();
+        if st.poison.is_some() || st.closed {
+            return;
+        }
+        if st.pending.is_empty() && st.written_lsn <= st.synced_lsn {
+            return;
+        }
+        let end = st.next_lsn;
+        if let Err(e) = self.drive(&mut st, Goal::Synced(end)) {
+            tracing::error!(error = %e, "WAL background sync failed");
+        }
+    }
+}
