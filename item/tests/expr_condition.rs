@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Condition and filter evaluation: every operator and function against one item.
 
 use std::collections::{BTreeMap, HashMap};
@@ -11,7 +11,12 @@ fn n(s: &str) -> AV {
 }
 
 fn map(pairs: &[(&str, AV)]) -> AV {
-    AV::M(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<BTreeMap<_, _>>())
+    AV::M(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect::<BTreeMap<_, _>>(),
+    )
 }
 
 fn item() -> Item {
@@ -24,7 +29,10 @@ fn item() -> Item {
         .attr("t", true)
         .attr("nul", AV::Null)
         .attr("l", AV::L(vec![n("1"), "x".into(), map(&[("a", n("2"))])]))
-        .attr("m", map(&[("k", "v".into()), ("deep", map(&[("z", n("9"))]))]))
+        .attr(
+            "m",
+            map(&[("k", "v".into()), ("deep", map(&[("z", n("9"))]))]),
+        )
         .attr("ss", AV::string_set(["a", "b"]))
         .attr("ns", AV::Ns([Number::from(1), Number::from(2)].into()))
         .attr("bs", AV::Bs([vec![1u8], vec![2u8]].into()))
@@ -64,7 +72,10 @@ fn values() -> HashMap<String, AV> {
         (":null", AV::Null),
         (":ss_ab", AV::string_set(["b", "a"])),
         (":ss_a", AV::string_set(["a"])),
-        (":list", AV::L(vec![n("1.00"), "x".into(), map(&[("a", n("2"))])])),
+        (
+            ":list",
+            AV::L(vec![n("1.00"), "x".into(), map(&[("a", n("2"))])]),
+        ),
         (":minner", map(&[("z", n("9"))])),
         (":dotted", "dotted".into()),
     ]

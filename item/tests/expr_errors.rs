@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Every validation error of every expression kind, with DynamoDB's message.
 //!
 //! Most cases come from the error cases DynamoDB is known to report (as recorded
@@ -115,56 +115,176 @@ fn syntax_errors_quote_the_token_and_its_neighbours() {
 fn condition_semantic_errors() {
     let cases: &[(&str, &str)] = &[
         // Redundant parentheses.
-        ("a=a and a > ((views))", "The expression has redundant parentheses;"),
-        ("(a)between(((b.c)).d)and(c)", "The expression has redundant parentheses;"),
-        ("a > whatever((:things), ((a)))", "The expression has redundant parentheses;"),
-        ("a=a AND ((a=a AND a=a)) AND a=a", "The expression has redundant parentheses;"),
-        ("a=a OR ((a=a OR (a=a OR a=a)))", "The expression has redundant parentheses;"),
+        (
+            "a=a and a > ((views))",
+            "The expression has redundant parentheses;",
+        ),
+        (
+            "(a)between(((b.c)).d)and(c)",
+            "The expression has redundant parentheses;",
+        ),
+        (
+            "a > whatever((:things), ((a)))",
+            "The expression has redundant parentheses;",
+        ),
+        (
+            "a=a AND ((a=a AND a=a)) AND a=a",
+            "The expression has redundant parentheses;",
+        ),
+        (
+            "a=a OR ((a=a OR (a=a OR a=a)))",
+            "The expression has redundant parentheses;",
+        ),
         // Unknown functions (names are case-sensitive).
-        ("a=a and whatever((:things)) > a", "Invalid function name; function: whatever"),
-        ("attRIbute_exIsts((views), #a)", "Invalid function name; function: attRIbute_exIsts"),
+        (
+            "a=a and whatever((:things)) > a",
+            "Invalid function name; function: whatever",
+        ),
+        (
+            "attRIbute_exIsts((views), #a)",
+            "Invalid function name; function: attRIbute_exIsts",
+        ),
         (
             "a = if_not_exists(a, :b)",
             "The function is not allowed in a condition expression; function: if_not_exists",
         ),
         // Functions used where a value is needed, or size() as a condition.
-        ("a=a and attribute_exists((views), (#a)) > b", "The function is not allowed to be used this way in an expression; function: attribute_exists"),
-        ("attribute_not_exists(things) > b", "The function is not allowed to be used this way in an expression; function: attribute_not_exists"),
-        ("attribute_type(things, :a) > b", "The function is not allowed to be used this way in an expression; function: attribute_type"),
-        ("begins_with(things, a) > b", "The function is not allowed to be used this way in an expression; function: begins_with"),
-        ("contains(:things, c) > b", "The function is not allowed to be used this way in an expression; function: contains"),
-        ("size(contains(a, b)) > a", "The function is not allowed to be used this way in an expression; function: contains"),
-        ("size(things)", "The function is not allowed to be used this way in an expression; function: size"),
-        ("a between b and attribute_exists(things)", "The function is not allowed to be used this way in an expression; function: attribute_exists"),
-        ("a in (b, attribute_exists(things))", "The function is not allowed to be used this way in an expression; function: attribute_exists"),
+        (
+            "a=a and attribute_exists((views), (#a)) > b",
+            "The function is not allowed to be used this way in an expression; function: attribute_exists",
+        ),
+        (
+            "attribute_not_exists(things) > b",
+            "The function is not allowed to be used this way in an expression; function: attribute_not_exists",
+        ),
+        (
+            "attribute_type(things, :a) > b",
+            "The function is not allowed to be used this way in an expression; function: attribute_type",
+        ),
+        (
+            "begins_with(things, a) > b",
+            "The function is not allowed to be used this way in an expression; function: begins_with",
+        ),
+        (
+            "contains(:things, c) > b",
+            "The function is not allowed to be used this way in an expression; function: contains",
+        ),
+        (
+            "size(contains(a, b)) > a",
+            "The function is not allowed to be used this way in an expression; function: contains",
+        ),
+        (
+            "size(things)",
+            "The function is not allowed to be used this way in an expression; function: size",
+        ),
+        (
+            "a between b and attribute_exists(things)",
+            "The function is not allowed to be used this way in an expression; function: attribute_exists",
+        ),
+        (
+            "a in (b, attribute_exists(things))",
+            "The function is not allowed to be used this way in an expression; function: attribute_exists",
+        ),
         // Reserved words.
-        ("attribute_exists(views, #a)", "Attribute name is a reserved keyword; reserved keyword: views"),
-        (":a < abOrT", "Attribute name is a reserved keyword; reserved keyword: abOrT"),
-        ("a.name = b", "Attribute name is a reserved keyword; reserved keyword: name"),
+        (
+            "attribute_exists(views, #a)",
+            "Attribute name is a reserved keyword; reserved keyword: views",
+        ),
+        (
+            ":a < abOrT",
+            "Attribute name is a reserved keyword; reserved keyword: abOrT",
+        ),
+        (
+            "a.name = b",
+            "Attribute name is a reserved keyword; reserved keyword: name",
+        ),
         // Undefined placeholders.
-        ("attribute_exists(#Pictures.RearView, :a) and a=a", "An expression attribute name used in the document path is not defined; attribute name: #Pictures"),
-        ("begins_with(Pictures.#RearView)", "An expression attribute name used in the document path is not defined; attribute name: #RearView"),
-        ("(#P between :lo and :hi) and (#PC in (:cat1, :cat2))", "An expression attribute name used in the document path is not defined; attribute name: #P"),
-        ("#4g > a", "An expression attribute name used in the document path is not defined; attribute name: #4g"),
-        ("#_ > a", "An expression attribute name used in the document path is not defined; attribute name: #_"),
-        ("(a)between(b.c[45].#d)and(:a)", "An expression attribute name used in the document path is not defined; attribute name: #d"),
-        ("begins_with(:hello, a, b)", "An expression attribute value used in expression is not defined; attribute value: :hello"),
-        (":a < :b", "An expression attribute value used in expression is not defined; attribute value: :a"),
-        (":_ > a", "An expression attribute value used in expression is not defined; attribute value: :_"),
+        (
+            "attribute_exists(#Pictures.RearView, :a) and a=a",
+            "An expression attribute name used in the document path is not defined; attribute name: #Pictures",
+        ),
+        (
+            "begins_with(Pictures.#RearView)",
+            "An expression attribute name used in the document path is not defined; attribute name: #RearView",
+        ),
+        (
+            "(#P between :lo and :hi) and (#PC in (:cat1, :cat2))",
+            "An expression attribute name used in the document path is not defined; attribute name: #P",
+        ),
+        (
+            "#4g > a",
+            "An expression attribute name used in the document path is not defined; attribute name: #4g",
+        ),
+        (
+            "#_ > a",
+            "An expression attribute name used in the document path is not defined; attribute name: #_",
+        ),
+        (
+            "(a)between(b.c[45].#d)and(:a)",
+            "An expression attribute name used in the document path is not defined; attribute name: #d",
+        ),
+        (
+            "begins_with(:hello, a, b)",
+            "An expression attribute value used in expression is not defined; attribute value: :hello",
+        ),
+        (
+            ":a < :b",
+            "An expression attribute value used in expression is not defined; attribute value: :a",
+        ),
+        (
+            ":_ > a",
+            "An expression attribute value used in expression is not defined; attribute value: :_",
+        ),
         // Operand counts.
-        ("attribute_exists(things, a) and a=a", "Incorrect number of operands for operator or function; operator or function: attribute_exists, number of operands: 2"),
-        ("attribute_not_exists(things, b)", "Incorrect number of operands for operator or function; operator or function: attribute_not_exists, number of operands: 2"),
-        ("attribute_type(things)", "Incorrect number of operands for operator or function; operator or function: attribute_type, number of operands: 1"),
-        ("begins_with(things)", "Incorrect number of operands for operator or function; operator or function: begins_with, number of operands: 1"),
-        ("begins_with(things, size(a), b)", "Incorrect number of operands for operator or function; operator or function: begins_with, number of operands: 3"),
-        ("contains(things)", "Incorrect number of operands for operator or function; operator or function: contains, number of operands: 1"),
-        ("size(things, a) > b", "Incorrect number of operands for operator or function; operator or function: size, number of operands: 2"),
+        (
+            "attribute_exists(things, a) and a=a",
+            "Incorrect number of operands for operator or function; operator or function: attribute_exists, number of operands: 2",
+        ),
+        (
+            "attribute_not_exists(things, b)",
+            "Incorrect number of operands for operator or function; operator or function: attribute_not_exists, number of operands: 2",
+        ),
+        (
+            "attribute_type(things)",
+            "Incorrect number of operands for operator or function; operator or function: attribute_type, number of operands: 1",
+        ),
+        (
+            "begins_with(things)",
+            "Incorrect number of operands for operator or function; operator or function: begins_with, number of operands: 1",
+        ),
+        (
+            "begins_with(things, size(a), b)",
+            "Incorrect number of operands for operator or function; operator or function: begins_with, number of operands: 3",
+        ),
+        (
+            "contains(things)",
+            "Incorrect number of operands for operator or function; operator or function: contains, number of operands: 1",
+        ),
+        (
+            "size(things, a) > b",
+            "Incorrect number of operands for operator or function; operator or function: size, number of operands: 2",
+        ),
         // The same path on both sides.
-        ("a = a AND b = c", "The first operand must be distinct from the remaining operands for this operator or function; operator: =, first operand: [a]"),
-        ("a.b[1] <> a.b[1]", "The first operand must be distinct from the remaining operands for this operator or function; operator: <>, first operand: [a, b, [1]]"),
-        ("((a=a) OR (a=a))", "The first operand must be distinct from the remaining operands for this operator or function; operator: =, first operand: [a]"),
-        ("contains(ab.bc[1].a, ab.bc[1].a)", "The first operand must be distinct from the remaining operands for this operator or function; operator: contains, first operand: [ab, bc, [1], a]"),
-        ("begins_with(x, x)", "The first operand must be distinct from the remaining operands for this operator or function; operator: begins_with, first operand: [x]"),
+        (
+            "a = a AND b = c",
+            "The first operand must be distinct from the remaining operands for this operator or function; operator: =, first operand: [a]",
+        ),
+        (
+            "a.b[1] <> a.b[1]",
+            "The first operand must be distinct from the remaining operands for this operator or function; operator: <>, first operand: [a, b, [1]]",
+        ),
+        (
+            "((a=a) OR (a=a))",
+            "The first operand must be distinct from the remaining operands for this operator or function; operator: =, first operand: [a]",
+        ),
+        (
+            "contains(ab.bc[1].a, ab.bc[1].a)",
+            "The first operand must be distinct from the remaining operands for this operator or function; operator: contains, first operand: [ab, bc, [1], a]",
+        ),
+        (
+            "begins_with(x, x)",
+            "The first operand must be distinct from the remaining operands for this operator or function; operator: begins_with, first operand: [x]",
+        ),
     ];
     for (expr, msg) in cases {
         assert_eq!(filter_err(expr), format!("{F}{msg}"), "{expr}");
@@ -188,7 +308,12 @@ fn condition_operand_types() {
     for (tn, v) in &typed {
         let vals = values(&[(":a", v.clone())]);
         assert_eq!(
-            error(ExprKind::Filter, "attribute_type(a, :a)", &HashMap::new(), &vals),
+            error(
+                ExprKind::Filter,
+                "attribute_type(a, :a)",
+                &HashMap::new(),
+                &vals
+            ),
             format!("{F}{t} attribute_type, operand type: {tn}")
         );
         if *tn != "B" {
@@ -209,7 +334,10 @@ fn condition_operand_types() {
     }
     let one = values(&[(":a", n("1"))]);
     for (expr, func) in [
-        ("attribute_type(a, size(a)) and a=a and a=:a", "attribute_type"),
+        (
+            "attribute_type(a, size(a)) and a=a and a=:a",
+            "attribute_type",
+        ),
         ("begins_with(a, size(a)) and a=:a", "begins_with"),
         ("size(size(a)) > :a", "size"),
         ("attribute_not_exists(size(:a))", "size"),
@@ -221,13 +349,25 @@ fn condition_operand_types() {
         );
     }
     assert_eq!(
-        error(ExprKind::Filter, "attribute_type(a, b)", &HashMap::new(), &HashMap::new()),
+        error(
+            ExprKind::Filter,
+            "attribute_type(a, b)",
+            &HashMap::new(),
+            &HashMap::new()
+        ),
         format!("{F}{t} attribute_type, operand type: {{NS,SS,L,BS,N,M,B,BOOL,NULL,S}}")
     );
     let s1 = values(&[(":a", "1".into())]);
     assert_eq!(
-        error(ExprKind::Filter, "attribute_type(a, :a)", &HashMap::new(), &s1),
-        format!("{F}Invalid attribute type name found; type: 1, valid types: {{B,NULL,SS,BOOL,L,BS,N,NS,S,M}}")
+        error(
+            ExprKind::Filter,
+            "attribute_type(a, :a)",
+            &HashMap::new(),
+            &s1
+        ),
+        format!(
+            "{F}Invalid attribute type name found; type: 1, valid types: {{B,NULL,SS,BOOL,L,BS,N,NS,S,M}}"
+        )
     );
     for (expr, func) in [
         ("attribute_exists(:a) and a=a", "attribute_exists"),
@@ -237,7 +377,9 @@ fn condition_operand_types() {
         let vals = values(&[(":a", "S".into())]);
         assert_eq!(
             error(ExprKind::Filter, expr, &HashMap::new(), &vals),
-            format!("{F}Operator or function requires a document path; operator or function: {func}"),
+            format!(
+                "{F}Operator or function requires a document path; operator or function: {func}"
+            ),
             "{expr}"
         );
     }
@@ -247,19 +389,34 @@ fn condition_operand_types() {
 fn between_in_and_limits() {
     let vals = values(&[(":a", "a".into()), (":b", n("1"))]);
     assert_eq!(
-        error(ExprKind::Condition, "x between :b and :a", &HashMap::new(), &vals),
+        error(
+            ExprKind::Condition,
+            "x between :b and :a",
+            &HashMap::new(),
+            &vals
+        ),
         "Invalid ConditionExpression: The BETWEEN operator requires same data type for lower and upper bounds; lower bound operand: AttributeValue: {N:1}, upper bound operand: AttributeValue: {S:a}"
     );
     let vals = values(&[(":a", "a".into()), (":b", "b".into())]);
     assert_eq!(
-        error(ExprKind::Condition, "x between :b and :a", &HashMap::new(), &vals),
+        error(
+            ExprKind::Condition,
+            "x between :b and :a",
+            &HashMap::new(),
+            &vals
+        ),
         "Invalid ConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {S:b}, upper bound operand: AttributeValue: {S:a}"
     );
     let vals = values(&[(":v", n("1"))]);
 
     let list = vec![":v"; 101].join(", ");
     assert_eq!(
-        error(ExprKind::Condition, &format!("x IN ({list})"), &HashMap::new(), &vals),
+        error(
+            ExprKind::Condition,
+            &format!("x IN ({list})"),
+            &HashMap::new(),
+            &vals
+        ),
         "Invalid ConditionExpression: The IN operator is provided with too many operands; number of operands: 101"
     );
     let list = vec![":v"; 100].join(",");
@@ -269,7 +426,11 @@ fn between_in_and_limits() {
 
     // 300 operators pass, 301 fail (each `x = :v` is one, each OR another).
     let ok = vec!["x = :v"; 150].join(" OR "); // 150 + 149 = 299
-    assert!(Substitutions::new(&HashMap::new(), &vals).parse_condition(&ok).is_ok());
+    assert!(
+        Substitutions::new(&HashMap::new(), &vals)
+            .parse_condition(&ok)
+            .is_ok()
+    );
     let ok = format!("{ok} OR y = :v"); // 301
     assert_eq!(
         error(ExprKind::Condition, &ok, &HashMap::new(), &vals),
@@ -282,9 +443,18 @@ fn between_in_and_limits() {
         "Invalid ConditionExpression: The document path has too many nesting levels; nesting levels: 33"
     );
     let deep = format!("a{} = :v", ".b".repeat(31));
-    assert!(Substitutions::new(&HashMap::new(), &vals).parse_condition(&deep).is_ok());
+    assert!(
+        Substitutions::new(&HashMap::new(), &vals)
+            .parse_condition(&deep)
+            .is_ok()
+    );
     assert_eq!(
-        error(ExprKind::Condition, "a[99999999999] = :v", &HashMap::new(), &vals),
+        error(
+            ExprKind::Condition,
+            "a[99999999999] = :v",
+            &HashMap::new(),
+            &vals
+        ),
         "Invalid ConditionExpression: List index is not within the allowable range; index: 99999999999"
     );
 }
@@ -297,20 +467,62 @@ fn update_errors() {
     let ab_names = names(&[("#a", "a"), ("#b", "b")]);
     let ab_vals = values(&[(":a", "a".into()), (":b", "a".into())]);
     let cases: &[(&str, &str)] = &[
-        (" set #c = :c set abOrt = true ", "Attribute name is a reserved keyword; reserved keyword: abOrt"),
-        (" remove Absolute ", "Attribute name is a reserved keyword; reserved keyword: Absolute"),
-        ("set #c = if_not_exist(:c) set c = d", "Invalid function name; function: if_not_exist"),
-        ("set a = attribute_exists(b)", "The function is not allowed in an update expression; function: attribute_exists"),
-        ("set a = #c set c = :d", "The \"SET\" section can only be used once in an update expression;"),
-        ("remove #d set a = b remove e", "The \"REMOVE\" section can only be used once in an update expression;"),
-        ("add #d :e set a = b add e :f", "The \"ADD\" section can only be used once in an update expression;"),
-        ("delete #d :e set a = b delete #e :f", "The \"DELETE\" section can only be used once in an update expression;"),
-        ("SET #c = if_not_exists(:c)", "An expression attribute name used in the document path is not defined; attribute name: #c"),
-        ("SET #a = if_not_exists(:c)", "An expression attribute value used in expression is not defined; attribute value: :c"),
-        ("set a = if_not_exists(c)", "Incorrect number of operands for operator or function; operator or function: if_not_exists, number of operands: 1"),
-        ("set a = list_append(c)", "Incorrect number of operands for operator or function; operator or function: list_append, number of operands: 1"),
-        ("set a = if_not_exists(:a, c)", "Operator or function requires a document path; operator or function: if_not_exists"),
-        ("set a = if_not_exists(if_not_exists(a, b), c)", "Operator or function requires a document path; operator or function: if_not_exists"),
+        (
+            " set #c = :c set abOrt = true ",
+            "Attribute name is a reserved keyword; reserved keyword: abOrt",
+        ),
+        (
+            " remove Absolute ",
+            "Attribute name is a reserved keyword; reserved keyword: Absolute",
+        ),
+        (
+            "set #c = if_not_exist(:c) set c = d",
+            "Invalid function name; function: if_not_exist",
+        ),
+        (
+            "set a = attribute_exists(b)",
+            "The function is not allowed in an update expression; function: attribute_exists",
+        ),
+        (
+            "set a = #c set c = :d",
+            "The \"SET\" section can only be used once in an update expression;",
+        ),
+        (
+            "remove #d set a = b remove e",
+            "The \"REMOVE\" section can only be used once in an update expression;",
+        ),
+        (
+            "add #d :e set a = b add e :f",
+            "The \"ADD\" section can only be used once in an update expression;",
+        ),
+        (
+            "delete #d :e set a = b delete #e :f",
+            "The \"DELETE\" section can only be used once in an update expression;",
+        ),
+        (
+            "SET #c = if_not_exists(:c)",
+            "An expression attribute name used in the document path is not defined; attribute name: #c",
+        ),
+        (
+            "SET #a = if_not_exists(:c)",
+            "An expression attribute value used in expression is not defined; attribute value: :c",
+        ),
+        (
+            "set a = if_not_exists(c)",
+            "Incorrect number of operands for operator or function; operator or function: if_not_exists, number of operands: 1",
+        ),
+        (
+            "set a = list_append(c)",
+            "Incorrect number of operands for operator or function; operator or function: list_append, number of operands: 1",
+        ),
+        (
+            "set a = if_not_exists(:a, c)",
+            "Operator or function requires a document path; operator or function: if_not_exists",
+        ),
+        (
+            "set a = if_not_exists(if_not_exists(a, b), c)",
+            "Operator or function requires a document path; operator or function: if_not_exists",
+        ),
     ];
     for (expr, msg) in cases {
         assert_eq!(
@@ -321,16 +533,33 @@ fn update_errors() {
     }
 
     let clash_names = names(&[("#b", "b"), ("#c", "c"), ("#d", "[3]")]);
-    let overlap = "Two document paths overlap with each other; must remove or rewrite one of these paths;";
-    let conflict = "Two document paths conflict with each other; must remove or rewrite one of these paths;";
+    let overlap =
+        "Two document paths overlap with each other; must remove or rewrite one of these paths;";
+    let conflict =
+        "Two document paths conflict with each other; must remove or rewrite one of these paths;";
     for (expr, msg, one, two) in [
-        ("set d[1] = a, d.b = a, c[1].a = a, #c = if_not_exists(a)", overlap, "[c, [1], a]", "[c]"),
+        (
+            "set d[1] = a, d.b = a, c[1].a = a, #c = if_not_exists(a)",
+            overlap,
+            "[c, [1], a]",
+            "[c]",
+        ),
         ("set c.b.#c = a, c = a, #d = a", overlap, "[c, b, c]", "[c]"),
         ("set a = b remove a, #c, #d", overlap, "[a]", "[a]"),
-        ("set #c[3].#d = a, #c[3] = a", overlap, "[c, [3], [3]]", "[c, [3]]"),
+        (
+            "set #c[3].#d = a, #c[3] = a",
+            overlap,
+            "[c, [3], [3]]",
+            "[c, [3]]",
+        ),
         ("remove c, #c.a, #d", overlap, "[c]", "[c, a]"),
         ("remove a, #c, a, #d", overlap, "[a]", "[a]"),
-        ("set #c[3].#d = a, #c.#d[3] = if_not_exists(a)", conflict, "[c, [3], [3]]", "[c, [3], [3]]"),
+        (
+            "set #c[3].#d = a, #c.#d[3] = if_not_exists(a)",
+            conflict,
+            "[c, [3], [3]]",
+            "[c, [3], [3]]",
+        ),
         ("remove a.#c set a[1] = #d", conflict, "[a, c]", "[a, [1]]"),
     ] {
         assert_eq!(
@@ -341,7 +570,12 @@ fn update_errors() {
     }
 
     for (expr, value, op, tn) in [
-        ("set b = list_append(:a, a), c = if_not_exists(a) add a.b :a", AV::from("a"), "ADD", "STRING"),
+        (
+            "set b = list_append(:a, a), c = if_not_exists(a) add a.b :a",
+            AV::from("a"),
+            "ADD",
+            "STRING",
+        ),
         ("delete a.b :a", "a".into(), "DELETE", "STRING"),
         ("add a.b :a", AV::Null, "ADD", "NULL"),
         ("delete a.b :a", AV::Null, "DELETE", "NULL"),
@@ -358,7 +592,9 @@ fn update_errors() {
         let vals = values(&[(":a", value), (":b", "a".into())]);
         assert_eq!(
             u(expr, &HashMap::new(), &vals),
-            format!("Invalid UpdateExpression: Incorrect operand type for operator or function; operator: {op}, operand type: {tn}"),
+            format!(
+                "Invalid UpdateExpression: Incorrect operand type for operator or function; operator: {op}, operand type: {tn}"
+            ),
             "{expr}"
         );
     }
@@ -400,7 +636,9 @@ fn update_errors() {
     ] {
         assert_eq!(
             u(expr, &HashMap::new(), &typed),
-            format!("Invalid UpdateExpression: Incorrect operand type for operator or function; operator or function: {func}, operand type: {tn}"),
+            format!(
+                "Invalid UpdateExpression: Incorrect operand type for operator or function; operator or function: {func}, operand type: {tn}"
+            ),
             "{expr}"
         );
     }
@@ -437,14 +675,44 @@ fn projection_errors() {
         )
     };
     let pe = "Invalid ProjectionExpression: ";
-    assert_eq!(p("a, name"), format!("{pe}Attribute name is a reserved keyword; reserved keyword: name"));
-    assert_eq!(p("a, #zz"), format!("{pe}An expression attribute name used in the document path is not defined; attribute name: #zz"));
-    assert_eq!(p("a, #a.b"), format!("{pe}Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [a], path two: [a, b]"));
-    assert_eq!(p("a.b, #a[0]"), format!("{pe}Two document paths conflict with each other; must remove or rewrite one of these paths; path one: [a, b], path two: [a, [0]]"));
-    assert_eq!(p("a, b,"), format!("{pe}Syntax error; token: \"<EOF>\", near: \",\""));
-    assert_eq!(p("a b"), format!("{pe}Syntax error; token: \"b\", near: \"a b\""));
-    assert_eq!(p("l[a]"), format!("{pe}Syntax error; token: \"a\", near: \"[a]\""));
-    assert_eq!(p(":v"), format!("{pe}Syntax error; token: \":v\", near: \":v\""));
+    assert_eq!(
+        p("a, name"),
+        format!("{pe}Attribute name is a reserved keyword; reserved keyword: name")
+    );
+    assert_eq!(
+        p("a, #zz"),
+        format!(
+            "{pe}An expression attribute name used in the document path is not defined; attribute name: #zz"
+        )
+    );
+    assert_eq!(
+        p("a, #a.b"),
+        format!(
+            "{pe}Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [a], path two: [a, b]"
+        )
+    );
+    assert_eq!(
+        p("a.b, #a[0]"),
+        format!(
+            "{pe}Two document paths conflict with each other; must remove or rewrite one of these paths; path one: [a, b], path two: [a, [0]]"
+        )
+    );
+    assert_eq!(
+        p("a, b,"),
+        format!("{pe}Syntax error; token: \"<EOF>\", near: \",\"")
+    );
+    assert_eq!(
+        p("a b"),
+        format!("{pe}Syntax error; token: \"b\", near: \"a b\"")
+    );
+    assert_eq!(
+        p("l[a]"),
+        format!("{pe}Syntax error; token: \"a\", near: \"[a]\"")
+    );
+    assert_eq!(
+        p(":v"),
+        format!("{pe}Syntax error; token: \":v\", near: \":v\"")
+    );
 }
 
 #[test]
@@ -524,10 +792,23 @@ fn key_condition_errors() {
             )
         );
     }
-    for expr in ["size(b) > a AND a.b > b AND b > c", "a > size(b.d)", "a between size(b) and size(a)"] {
-        assert_eq!(k(expr, &none), "KeyConditionExpressions cannot contain nested operations", "{expr}");
+    for expr in [
+        "size(b) > a AND a.b > b AND b > c",
+        "a > size(b.d)",
+        "a between size(b) and size(a)",
+    ] {
+        assert_eq!(
+            k(expr, &none),
+            "KeyConditionExpressions cannot contain nested operations",
+            "{expr}"
+        );
     }
-    for expr in ["b > a.b", "b between c[1] and d", "a between b and size(a)", "begins_with(a, b)"] {
+    for expr in [
+        "b > a.b",
+        "b between c[1] and d",
+        "a between b and size(a)",
+        "begins_with(a, b)",
+    ] {
         assert_eq!(
             k(expr, &none),
             "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition",
@@ -556,21 +837,43 @@ fn key_condition_errors() {
         "a = :a AND a = :a",
         "b > :a AND b < :a",
     ] {
-        assert_eq!(k(expr, &one), "KeyConditionExpressions must only contain one condition per key", "{expr}");
+        assert_eq!(
+            k(expr, &one),
+            "KeyConditionExpressions must only contain one condition per key",
+            "{expr}"
+        );
     }
     assert_eq!(
-        k("a between :b and :a", &values(&[(":a", "a".into()), (":b", n("1"))])),
+        k(
+            "a between :b and :a",
+            &values(&[(":a", "a".into()), (":b", n("1"))])
+        ),
         "Invalid KeyConditionExpression: The BETWEEN operator requires same data type for lower and upper bounds; lower bound operand: AttributeValue: {N:1}, upper bound operand: AttributeValue: {S:a}"
     );
     assert_eq!(
-        k("b between :b and :a", &values(&[(":a", "a".into()), (":b", "b".into())])),
+        k(
+            "b between :b and :a",
+            &values(&[(":a", "a".into()), (":b", "b".into())])
+        ),
         "Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {S:b}, upper bound operand: AttributeValue: {S:a}"
     );
-    assert_eq!(k("z = :a", &one), "Query condition missed key schema element: a");
-    assert_eq!(k("b = :a", &one), "Query condition missed key schema element: a");
-    assert_eq!(k("a = :a AND z = :a", &one), "Query key condition not supported");
+    assert_eq!(
+        k("z = :a", &one),
+        "Query condition missed key schema element: a"
+    );
+    assert_eq!(
+        k("b = :a", &one),
+        "Query condition missed key schema element: a"
+    );
+    assert_eq!(
+        k("a = :a AND z = :a", &one),
+        "Query key condition not supported"
+    );
     assert_eq!(k("a > :a", &one), "Query key condition not supported");
-    assert_eq!(k("begins_with(a, :a)", &values(&[(":a", "x".into())])), "Query key condition not supported");
+    assert_eq!(
+        k("begins_with(a, :a)", &values(&[(":a", "x".into())])),
+        "Query key condition not supported"
+    );
     assert_eq!(
         k("a = :a and begins_with(b, :a)", &one),
         "Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N"
@@ -589,6 +892,15 @@ fn key_condition_errors() {
 fn errors_know_their_kind_and_offset() {
     let e = Substitutions::none().parse_condition("a = 4").unwrap_err();
     assert_eq!(e.offset(), Some(4));
-    assert!(matches!(e, ExprError::Syntax { kind: ExprKind::Condition, .. }));
-    assert_eq!(ExprKind::KeyCondition.parameter_name(), "KeyConditionExpression");
+    assert!(matches!(
+        e,
+        ExprError::Syntax {
+            kind: ExprKind::Condition,
+            ..
+        }
+    ));
+    assert_eq!(
+        ExprKind::KeyCondition.parameter_name(),
+        "KeyConditionExpression"
+    );
 }

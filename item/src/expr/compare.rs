@@ -93,7 +93,10 @@ pub(crate) fn format_value(v: &AttributeValue) -> String {
         AttributeValue::Ss(s) => format!("[{}]", s.iter().cloned().collect::<Vec<_>>().join(", ")),
         AttributeValue::Ns(s) => format!(
             "[{}]",
-            s.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            s.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         AttributeValue::Bs(s) => format!(
             "[{}]",
@@ -131,11 +134,17 @@ mod tests {
         assert_eq!(order(&"Z".into(), &"a".into()), Some(Ordering::Less));
         assert_eq!(order(&"é".into(), &"z".into()), Some(Ordering::Greater));
         assert_eq!(
-            order(&AttributeValue::B(vec![0xff]), &AttributeValue::B(vec![0x01, 0])),
+            order(
+                &AttributeValue::B(vec![0xff]),
+                &AttributeValue::B(vec![0x01, 0])
+            ),
             Some(Ordering::Greater)
         );
         assert_eq!(order(&"1".into(), &n("1")), None);
-        assert_eq!(order(&AttributeValue::Bool(true), &AttributeValue::Bool(true)), None);
+        assert_eq!(
+            order(&AttributeValue::Bool(true), &AttributeValue::Bool(true)),
+            None
+        );
     }
 
     #[test]
@@ -152,14 +161,29 @@ mod tests {
     fn contains_and_prefix() {
         assert!(contains(&"hello".into(), &"ell".into()));
         assert!(!contains(&"hello".into(), &n("1")));
-        assert!(contains(&AttributeValue::string_set(["a", "b"]), &"a".into()));
+        assert!(contains(
+            &AttributeValue::string_set(["a", "b"]),
+            &"a".into()
+        ));
         assert!(!contains(&AttributeValue::string_set(["ab"]), &"a".into()));
-        assert!(contains(&AttributeValue::L(vec![n("1"), "x".into()]), &n("1.0")));
-        assert!(contains(&AttributeValue::B(vec![1, 2, 3]), &AttributeValue::B(vec![2, 3])));
+        assert!(contains(
+            &AttributeValue::L(vec![n("1"), "x".into()]),
+            &n("1.0")
+        ));
+        assert!(contains(
+            &AttributeValue::B(vec![1, 2, 3]),
+            &AttributeValue::B(vec![2, 3])
+        ));
         assert!(!contains(&n("12"), &n("1")));
         assert!(begins_with(&"hello".into(), &"he".into()));
-        assert!(!begins_with(&"hello".into(), &AttributeValue::B(b"he".to_vec())));
-        assert!(begins_with(&AttributeValue::B(vec![1, 2]), &AttributeValue::B(vec![1])));
+        assert!(!begins_with(
+            &"hello".into(),
+            &AttributeValue::B(b"he".to_vec())
+        ));
+        assert!(begins_with(
+            &AttributeValue::B(vec![1, 2]),
+            &AttributeValue::B(vec![1])
+        ));
     }
 
     #[test]

@@ -216,19 +216,21 @@ impl Condition {
             }
             Condition::AttributeExists(p) => p.get(item).is_some(),
             Condition::AttributeNotExists(p) => p.get(item).is_none(),
-            Condition::AttributeType { path, type_name } => path
-                .get(item)
-                .is_some_and(|v| v.type_name() == *type_name),
+            Condition::AttributeType { path, type_name } => {
+                path.get(item).is_some_and(|v| v.type_name() == *type_name)
+            }
             Condition::BeginsWith { operand, prefix } => {
                 match (operand.eval(item), prefix.eval(item)) {
                     (Some(a), Some(p)) => compare::begins_with(&a, &p),
                     _ => false,
                 }
             }
-            Condition::Contains { operand, value } => match (operand.eval(item), value.eval(item)) {
-                (Some(a), Some(b)) => compare::contains(&a, &b),
-                _ => false,
-            },
+            Condition::Contains { operand, value } => {
+                match (operand.eval(item), value.eval(item)) {
+                    (Some(a), Some(b)) => compare::contains(&a, &b),
+                    _ => false,
+                }
+            }
             Condition::Not(c) => !c.matches(item),
             Condition::And(a, b) => a.matches(item) && b.matches(item),
             Condition::Or(a, b) => a.matches(item) || b.matches(item),
@@ -535,7 +537,9 @@ fn condition_call(r: &mut Resolver<'_, '_>, call: &RawCall) -> Condition {
                     }
                 }
                 other => {
-                    let t = other.static_type().unwrap_or("{NS,SS,L,BS,N,M,B,BOOL,NULL,S}");
+                    let t = other
+                        .static_type()
+                        .unwrap_or("{NS,SS,L,BS,N,M,B,BOOL,NULL,S}");
                     operand_type_error(r, name, t);
                     "S"
                 }
@@ -569,8 +573,10 @@ mod tests {
 
     fn parse_with(expr: &str, values: &[(&str, AttributeValue)]) -> Result<Condition, ExprError> {
         let names = HashMap::from([("#a".to_string(), "a".to_string())]);
-        let values: HashMap<String, AttributeValue> =
-            values.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let values: HashMap<String, AttributeValue> = values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         let mut s = Substitutions::new(&names, &values);
         parse(expr, ExprKind::Filter, &mut s)
     }
@@ -587,7 +593,13 @@ mod tests {
             }
         );
         let c = parse_with("size(#a.b) > :v", &[(":v", 1.into())]).unwrap();
-        assert!(matches!(c, Condition::Compare { left: Operand::Size(_), .. }));
+        assert!(matches!(
+            c,
+            Condition::Compare {
+                left: Operand::Size(_),
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -598,6 +610,9 @@ mod tests {
             "Invalid FilterExpression: The function is not allowed to be used this way in an expression; function: size"
         );
         let e = parse_with("a = if_not_exists(a, b)", &[]).unwrap_err();
-        assert!(matches!(e, ExprError::FunctionNotAllowedInCondition { .. }), "{e}");
+        assert!(
+            matches!(e, ExprError::FunctionNotAllowedInCondition { .. }),
+            "{e}"
+        );
     }
 }

@@ -58,7 +58,9 @@ pub enum ExprError {
     },
 
     /// The expression is longer than 4 KB (4096 bytes of UTF-8).
-    #[error("Invalid {kind}: Expression size has exceeded the maximum allowed size; expression size: {size}")]
+    #[error(
+        "Invalid {kind}: Expression size has exceeded the maximum allowed size; expression size: {size}"
+    )]
     TooLong {
         /// Which expression.
         kind: ExprKind,
@@ -89,7 +91,9 @@ pub enum ExprError {
     },
 
     /// `#name` is used but missing from ExpressionAttributeNames.
-    #[error("Invalid {kind}: An expression attribute name used in the document path is not defined; attribute name: {name}")]
+    #[error(
+        "Invalid {kind}: An expression attribute name used in the document path is not defined; attribute name: {name}"
+    )]
     UndefinedName {
         /// Which expression.
         kind: ExprKind,
@@ -98,7 +102,9 @@ pub enum ExprError {
     },
 
     /// `:value` is used but missing from ExpressionAttributeValues.
-    #[error("Invalid {kind}: An expression attribute value used in expression is not defined; attribute value: {name}")]
+    #[error(
+        "Invalid {kind}: An expression attribute value used in expression is not defined; attribute value: {name}"
+    )]
     UndefinedValue {
         /// Which expression.
         kind: ExprKind,
@@ -146,7 +152,9 @@ pub enum ExprError {
     },
 
     /// A function used where its result type is not allowed (e.g. `size(a)` as a condition).
-    #[error("Invalid {kind}: The function is not allowed to be used this way in an expression; function: {function}")]
+    #[error(
+        "Invalid {kind}: The function is not allowed to be used this way in an expression; function: {function}"
+    )]
     FunctionMisused {
         /// Which expression.
         kind: ExprKind,
@@ -155,7 +163,9 @@ pub enum ExprError {
     },
 
     /// An update function (`if_not_exists`, `list_append`) used in a condition.
-    #[error("Invalid {kind}: The function is not allowed in a condition expression; function: {function}")]
+    #[error(
+        "Invalid {kind}: The function is not allowed in a condition expression; function: {function}"
+    )]
     FunctionNotAllowedInCondition {
         /// Which expression.
         kind: ExprKind,
@@ -164,7 +174,9 @@ pub enum ExprError {
     },
 
     /// A condition function (`attribute_exists`, ...) used in an update expression.
-    #[error("Invalid {kind}: The function is not allowed in an update expression; function: {function}")]
+    #[error(
+        "Invalid {kind}: The function is not allowed in an update expression; function: {function}"
+    )]
     FunctionNotAllowedInUpdate {
         /// Which expression.
         kind: ExprKind,
@@ -173,7 +185,9 @@ pub enum ExprError {
     },
 
     /// A function or operator got the wrong number of operands.
-    #[error("Invalid {kind}: Incorrect number of operands for operator or function; operator or function: {function}, number of operands: {count}")]
+    #[error(
+        "Invalid {kind}: Incorrect number of operands for operator or function; operator or function: {function}, number of operands: {count}"
+    )]
     OperandCount {
         /// Which expression.
         kind: ExprKind,
@@ -184,7 +198,9 @@ pub enum ExprError {
     },
 
     /// A function whose first operand must be a document path got something else.
-    #[error("Invalid {kind}: Operator or function requires a document path; operator or function: {function}")]
+    #[error(
+        "Invalid {kind}: Operator or function requires a document path; operator or function: {function}"
+    )]
     RequiresPath {
         /// Which expression.
         kind: ExprKind,
@@ -193,7 +209,9 @@ pub enum ExprError {
     },
 
     /// A literal operand of the wrong type (e.g. `begins_with(a, :n)` with `:n` a number).
-    #[error("Invalid {kind}: Incorrect operand type for operator or function; operator or function: {function}, operand type: {operand_type}")]
+    #[error(
+        "Invalid {kind}: Incorrect operand type for operator or function; operator or function: {function}, operand type: {operand_type}"
+    )]
     OperandType {
         /// Which expression.
         kind: ExprKind,
@@ -204,7 +222,9 @@ pub enum ExprError {
     },
 
     /// The value of an ADD or DELETE action has a type the action does not accept.
-    #[error("Invalid {kind}: Incorrect operand type for operator or function; operator: {operator}, operand type: {operand_type}")]
+    #[error(
+        "Invalid {kind}: Incorrect operand type for operator or function; operator: {operator}, operand type: {operand_type}"
+    )]
     ActionOperandType {
         /// Which expression.
         kind: ExprKind,
@@ -215,7 +235,9 @@ pub enum ExprError {
     },
 
     /// `attribute_type(path, :t)` where `:t` is not a type name.
-    #[error("Invalid {kind}: Invalid attribute type name found; type: {type_name}, valid types: {{B,NULL,SS,BOOL,L,BS,N,NS,S,M}}")]
+    #[error(
+        "Invalid {kind}: Invalid attribute type name found; type: {type_name}, valid types: {{B,NULL,SS,BOOL,L,BS,N,NS,S,M}}"
+    )]
     InvalidTypeName {
         /// Which expression.
         kind: ExprKind,
@@ -224,7 +246,9 @@ pub enum ExprError {
     },
 
     /// The same document path on both sides of an operator, e.g. `a = a`.
-    #[error("Invalid {kind}: The first operand must be distinct from the remaining operands for this operator or function; operator: {operator}, first operand: {path}")]
+    #[error(
+        "Invalid {kind}: The first operand must be distinct from the remaining operands for this operator or function; operator: {operator}, first operand: {path}"
+    )]
     NotDistinct {
         /// Which expression.
         kind: ExprKind,
@@ -235,7 +259,9 @@ pub enum ExprError {
     },
 
     /// BETWEEN bounds of different types.
-    #[error("Invalid {kind}: The BETWEEN operator requires same data type for lower and upper bounds; lower bound operand: AttributeValue: {lower}, upper bound operand: AttributeValue: {upper}")]
+    #[error(
+        "Invalid {kind}: The BETWEEN operator requires same data type for lower and upper bounds; lower bound operand: AttributeValue: {lower}, upper bound operand: AttributeValue: {upper}"
+    )]
     BetweenTypes {
         /// Which expression.
         kind: ExprKind,
@@ -246,7 +272,9 @@ pub enum ExprError {
     },
 
     /// BETWEEN bounds in the wrong order.
-    #[error("Invalid {kind}: The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {lower}, upper bound operand: AttributeValue: {upper}")]
+    #[error(
+        "Invalid {kind}: The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {lower}, upper bound operand: AttributeValue: {upper}"
+    )]
     BetweenOrder {
         /// Which expression.
         kind: ExprKind,
@@ -257,7 +285,9 @@ pub enum ExprError {
     },
 
     /// More than 100 operands after `IN`.
-    #[error("Invalid {kind}: The IN operator is provided with too many operands; number of operands: {count}")]
+    #[error(
+        "Invalid {kind}: The IN operator is provided with too many operands; number of operands: {count}"
+    )]
     TooManyInOperands {
         /// Which expression.
         kind: ExprKind,
@@ -275,7 +305,9 @@ pub enum ExprError {
     },
 
     /// A document path deeper than 32 levels.
-    #[error("Invalid {kind}: The document path has too many nesting levels; nesting levels: {depth}")]
+    #[error(
+        "Invalid {kind}: The document path has too many nesting levels; nesting levels: {depth}"
+    )]
     PathTooDeep {
         /// Which expression.
         kind: ExprKind,
@@ -293,7 +325,9 @@ pub enum ExprError {
     },
 
     /// An update expression with the same clause twice.
-    #[error("Invalid {kind}: The \"{section}\" section can only be used once in an update expression;")]
+    #[error(
+        "Invalid {kind}: The \"{section}\" section can only be used once in an update expression;"
+    )]
     DuplicateSection {
         /// Which expression.
         kind: ExprKind,
@@ -302,7 +336,9 @@ pub enum ExprError {
     },
 
     /// Two paths where one is a prefix of (or equal to) the other.
-    #[error("Invalid {kind}: Two document paths overlap with each other; must remove or rewrite one of these paths; path one: {first}, path two: {second}")]
+    #[error(
+        "Invalid {kind}: Two document paths overlap with each other; must remove or rewrite one of these paths; path one: {first}, path two: {second}"
+    )]
     PathOverlap {
         /// Which expression.
         kind: ExprKind,
@@ -313,7 +349,9 @@ pub enum ExprError {
     },
 
     /// Two paths that use the same element both as a map and as a list.
-    #[error("Invalid {kind}: Two document paths conflict with each other; must remove or rewrite one of these paths; path one: {first}, path two: {second}")]
+    #[error(
+        "Invalid {kind}: Two document paths conflict with each other; must remove or rewrite one of these paths; path one: {first}, path two: {second}"
+    )]
     PathConflict {
         /// Which expression.
         kind: ExprKind,
@@ -331,7 +369,9 @@ pub enum ExprError {
     },
 
     /// KeyConditionExpression BETWEEN or begins_with whose first operand is not the key.
-    #[error("Invalid condition in KeyConditionExpression: {operator} operator must have the key attribute as its first operand")]
+    #[error(
+        "Invalid condition in KeyConditionExpression: {operator} operator must have the key attribute as its first operand"
+    )]
     KeyConditionFirstOperand {
         /// `BETWEEN` or `begins_with`.
         operator: String,
@@ -346,7 +386,9 @@ pub enum ExprError {
     KeyConditionNestedAttribute,
 
     /// KeyConditionExpression naming two attributes in one condition.
-    #[error("Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition")]
+    #[error(
+        "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition"
+    )]
     KeyConditionMultipleNames,
 
     /// KeyConditionExpression condition without any attribute.

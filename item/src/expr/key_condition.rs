@@ -117,8 +117,7 @@ impl KeyCondition {
 fn invalid_operator(c: &Condition) -> Option<&'static str> {
     match c {
         Condition::Compare {
-            op: Comparator::Ne,
-            ..
+            op: Comparator::Ne, ..
         } => Some("<>"),
         Condition::In { .. } => Some("IN"),
         Condition::AttributeExists(_) => Some("attribute_exists"),

@@ -162,11 +162,7 @@ pub(crate) fn tokenize(src: &str) -> Vec<Token> {
                 Tok::Invalid
             }
         };
-        out.push(Token {
-            tok,
-            start,
-            end: i,
-        });
+        out.push(Token { tok, start, end: i });
     }
     out.push(Token {
         tok: Tok::Eof,
@@ -194,8 +190,14 @@ mod tests {
                 Number, Eof
             ]
         );
-        assert_eq!(kinds("<= < > = + - ,()"), vec![Le, Lt, Gt, Eq, Plus, Minus, Comma, LParen, RParen, Eof]);
-        assert_eq!(kinds("# : ü 4g"), vec![Invalid, Invalid, Invalid, Invalid, Eof]);
+        assert_eq!(
+            kinds("<= < > = + - ,()"),
+            vec![Le, Lt, Gt, Eq, Plus, Minus, Comma, LParen, RParen, Eof]
+        );
+        assert_eq!(
+            kinds("# : ü 4g"),
+            vec![Invalid, Invalid, Invalid, Invalid, Eof]
+        );
         assert_eq!(kinds(""), vec![Eof]);
     }
 

@@ -265,7 +265,11 @@ impl<'s> Parser<'s> {
         let last = self.toks.len().saturating_sub(1);
         let i = i.min(last);
         let t = &self.toks[i];
-        let start = if i > 0 { self.toks[i - 1].start } else { t.start };
+        let start = if i > 0 {
+            self.toks[i - 1].start
+        } else {
+            t.start
+        };
         let end = if t.tok == Tok::Eof {
             self.src.len()
         } else if i + 1 < last {
@@ -728,25 +732,40 @@ mod tests {
 
     #[test]
     fn near_quotes_neighbouring_tokens() {
-        assert_eq!(syntax("a > 4", ExprKind::Condition), ("4".into(), "> 4".into()));
+        assert_eq!(
+            syntax("a > 4", ExprKind::Condition),
+            ("4".into(), "> 4".into())
+        );
         assert_eq!(
             syntax("attribute_type()", ExprKind::Condition),
             (")".into(), "()".into())
         );
-        assert_eq!(syntax("SET", ExprKind::Update), ("<EOF>".into(), "SET".into()));
-        assert_eq!(syntax("SET x = ", ExprKind::Update), ("<EOF>".into(), "= ".into()));
+        assert_eq!(
+            syntax("SET", ExprKind::Update),
+            ("<EOF>".into(), "SET".into())
+        );
+        assert_eq!(
+            syntax("SET x = ", ExprKind::Update),
+            ("<EOF>".into(), "= ".into())
+        );
         assert_eq!(
             syntax("SET path = VALUE 1", ExprKind::Update),
             ("1".into(), "VALUE 1".into())
         );
-        assert_eq!(syntax("l[a]", ExprKind::Projection), ("a".into(), "[a]".into()));
+        assert_eq!(
+            syntax("l[a]", ExprKind::Projection),
+            ("a".into(), "[a]".into())
+        );
     }
 
     #[test]
     fn precedence_not_and_or() {
-        let (c, _) = parse_condition("NOT a = :x AND b = :y OR c = :z", ExprKind::Condition).unwrap();
+        let (c, _) =
+            parse_condition("NOT a = :x AND b = :y OR c = :z", ExprKind::Condition).unwrap();
         // ((NOT a=x) AND b=y) OR c=z
-        let RawCond::Or(l, _) = c else { panic!("{c:?}") };
+        let RawCond::Or(l, _) = c else {
+            panic!("{c:?}")
+        };
         let RawCond::And(ll, _) = *l else { panic!() };
         assert!(matches!(*ll, RawCond::Not(_)));
     }
@@ -757,7 +776,8 @@ mod tests {
         assert!(parse_condition("(a = :b)", ExprKind::Condition).is_ok());
         assert!(parse_condition("(size(a)) > :b", ExprKind::Condition).is_ok());
         assert!(parse_condition("(attribute_exists(a))", ExprKind::Condition).is_ok());
-        let (_, f) = parse_condition("a=a AND ((a=a AND a=a)) AND a=a", ExprKind::Condition).unwrap();
+        let (_, f) =
+            parse_condition("a=a AND ((a=a AND a=a)) AND a=a", ExprKind::Condition).unwrap();
         assert!(f.redundant_parens);
         let (_, f) = parse_condition("((a=a) OR (a=a))", ExprKind::Condition).unwrap();
         assert!(!f.redundant_parens);
@@ -830,7 +850,10 @@ mod tests {
 
     #[test]
     fn update_shapes() {
-        let (s, _) = parse_update("set a = (b + c), d = if_not_exists(d, :z) + :one remove e add f :g delete h :i").unwrap();
+        let (s, _) = parse_update(
+            "set a = (b + c), d = if_not_exists(d, :z) + :one remove e add f :g delete h :i",
+        )
+        .unwrap();
         assert_eq!(s.len(), 4);
         assert!(parse_update("set a = ((b.c.d)+(e))").is_ok());
         assert!(parse_update("set a = (b) + c").is_ok());

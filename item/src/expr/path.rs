@@ -334,7 +334,10 @@ mod tests {
                     ("x".to_string(), AttributeValue::from(1)),
                     (
                         "l".to_string(),
-                        AttributeValue::L(vec![AttributeValue::from("a"), AttributeValue::from("b")]),
+                        AttributeValue::L(vec![
+                            AttributeValue::from("a"),
+                            AttributeValue::from("b"),
+                        ]),
                     ),
                 ]
                 .into(),
@@ -347,7 +350,10 @@ mod tests {
     #[test]
     fn get_follows_types() {
         let item = sample();
-        assert_eq!(AttributePath::new("s").get(&item), Some(&AttributeValue::from("str")));
+        assert_eq!(
+            AttributePath::new("s").get(&item),
+            Some(&AttributeValue::from("str"))
+        );
         assert_eq!(
             AttributePath::new("m").key("l").index(1).get(&item),
             Some(&AttributeValue::from("b"))
@@ -363,12 +369,27 @@ mod tests {
         let mut item = sample();
         AttributePath::new("new").set(&mut item, 5.into()).unwrap();
         assert_eq!(item.get("new"), Some(&AttributeValue::from(5)));
-        AttributePath::new("m").key("y").set(&mut item, 2.into()).unwrap();
-        AttributePath::new("m").key("l").index(0).set(&mut item, "z".into()).unwrap();
-        AttributePath::new("m").key("l").index(99).set(&mut item, "end".into()).unwrap();
+        AttributePath::new("m")
+            .key("y")
+            .set(&mut item, 2.into())
+            .unwrap();
+        AttributePath::new("m")
+            .key("l")
+            .index(0)
+            .set(&mut item, "z".into())
+            .unwrap();
+        AttributePath::new("m")
+            .key("l")
+            .index(99)
+            .set(&mut item, "end".into())
+            .unwrap();
         assert_eq!(
             AttributePath::new("m").key("l").get(&item),
-            Some(&AttributeValue::L(vec!["z".into(), "b".into(), "end".into()]))
+            Some(&AttributeValue::L(vec![
+                "z".into(),
+                "b".into(),
+                "end".into()
+            ]))
         );
         for bad in [
             AttributePath::new("missing").key("a"),
@@ -379,8 +400,16 @@ mod tests {
             AttributePath::new("m").key("q").key("a"),
         ] {
             assert!(!bad.can_set(&item), "{bad}");
-            assert_eq!(bad.set(&mut item, 1.into()), Err(ExprError::InvalidUpdatePath), "{bad}");
-            assert_eq!(bad.remove(&mut item), Err(ExprError::InvalidUpdatePath), "{bad}");
+            assert_eq!(
+                bad.set(&mut item, 1.into()),
+                Err(ExprError::InvalidUpdatePath),
+                "{bad}"
+            );
+            assert_eq!(
+                bad.remove(&mut item),
+                Err(ExprError::InvalidUpdatePath),
+                "{bad}"
+            );
         }
     }
 
@@ -388,8 +417,14 @@ mod tests {
     fn remove_rules() {
         let mut item = sample();
         assert_eq!(AttributePath::new("nope").remove(&mut item), Ok(None));
-        assert_eq!(AttributePath::new("m").key("nope").remove(&mut item), Ok(None));
-        assert_eq!(AttributePath::new("m").key("l").index(5).remove(&mut item), Ok(None));
+        assert_eq!(
+            AttributePath::new("m").key("nope").remove(&mut item),
+            Ok(None)
+        );
+        assert_eq!(
+            AttributePath::new("m").key("l").index(5).remove(&mut item),
+            Ok(None)
+        );
         assert_eq!(
             AttributePath::new("m").key("l").index(0).remove(&mut item),
             Ok(Some("a".into()))
@@ -398,7 +433,10 @@ mod tests {
             AttributePath::new("m").key("l").get(&item),
             Some(&AttributeValue::L(vec!["b".into()]))
         );
-        assert_eq!(AttributePath::new("s").remove(&mut item), Ok(Some("str".into())));
+        assert_eq!(
+            AttributePath::new("s").remove(&mut item),
+            Ok(Some("str".into()))
+        );
     }
 
     #[test]

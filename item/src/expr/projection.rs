@@ -158,7 +158,9 @@ mod tests {
             .attr(
                 "l",
                 AttributeValue::L(vec![
-                    AttributeValue::M([("x".to_string(), 1.into()), ("y".to_string(), 2.into())].into()),
+                    AttributeValue::M(
+                        [("x".to_string(), 1.into()), ("y".to_string(), 2.into())].into(),
+                    ),
                     "b".into(),
                     "c".into(),
                 ]),
@@ -181,6 +183,9 @@ mod tests {
             ]))
         );
         assert_eq!(out.len(), 1);
-        assert_eq!(p.top_level_names().collect::<Vec<_>>(), vec!["l", "missing", "s"]);
+        assert_eq!(
+            p.top_level_names().collect::<Vec<_>>(),
+            vec!["l", "missing", "s"]
+        );
     }
 }

@@ -258,7 +258,10 @@ mod tests {
         d.report(Cat::Parens, ExprError::KeyConditionNested);
         d.report(Cat::Parens, ExprError::KeyConditionRepeated);
         assert!(d.has(Cat::Parens));
-        assert_eq!(d.finish(CONDITION_ORDER), Err(ExprError::KeyConditionNested));
+        assert_eq!(
+            d.finish(CONDITION_ORDER),
+            Err(ExprError::KeyConditionNested)
+        );
         let mut d = Diag::default();
         d.report(Cat::Parens, ExprError::KeyConditionNested);
         d.report(Cat::Reserved, ExprError::KeyConditionNoKey);

@@ -224,13 +224,19 @@ mod tests {
         let names = HashMap::from([("a".to_string(), "a".to_string())]);
         let values = HashMap::new();
         assert_eq!(
-            Substitutions::new(&names, &values).validate_keys().unwrap_err().to_string(),
+            Substitutions::new(&names, &values)
+                .validate_keys()
+                .unwrap_err()
+                .to_string(),
             "ExpressionAttributeNames contains invalid key: Syntax error; key: \"a\""
         );
         let names = HashMap::new();
         let values = HashMap::from([("a".to_string(), AttributeValue::from("b"))]);
         assert_eq!(
-            Substitutions::new(&names, &values).validate_keys().unwrap_err().to_string(),
+            Substitutions::new(&names, &values)
+                .validate_keys()
+                .unwrap_err()
+                .to_string(),
             "ExpressionAttributeValues contains invalid key: Syntax error; key: \"a\""
         );
     }

@@ -249,15 +249,13 @@ fn eval_operand(op: &UpdateOperand, item: &Item) -> Result<AttributeValue, ExprE
             Some(v) => Ok(v.clone()),
             None => eval_operand(default, item),
         },
-        UpdateOperand::ListAppend(a, b) => {
-            match (eval_operand(a, item)?, eval_operand(b, item)?) {
-                (AttributeValue::L(mut x), AttributeValue::L(y)) => {
-                    x.extend(y);
-                    Ok(AttributeValue::L(x))
-                }
-                _ => Err(ExprError::IncorrectOperandType),
+        UpdateOperand::ListAppend(a, b) => match (eval_operand(a, item)?, eval_operand(b, item)?) {
+            (AttributeValue::L(mut x), AttributeValue::L(y)) => {
+                x.extend(y);
+                Ok(AttributeValue::L(x))
             }
-        }
+            _ => Err(ExprError::IncorrectOperandType),
+        },
     }
 }
 
