@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use strata_fs::{FileSystem, RealFs};
 use strata_wal::{
-    BLOCK_SIZE, Durability, FRAGMENT_HEADER_SIZE, RecoveryMode, SEGMENT_HEADER_SIZE, Wal,
-    WalError, WalOptions, read_segment_bytes,
+    BLOCK_SIZE, Durability, FRAGMENT_HEADER_SIZE, RecoveryMode, SEGMENT_HEADER_SIZE, Wal, WalError,
+    WalOptions, read_segment_bytes,
 };
 
 #[test]
@@ -24,10 +24,7 @@ fn new_log_has_one_empty_segment() {
     assert_eq!(wal.next_lsn(), 1);
     let segs = segment_files(&fs, dir());
     assert_eq!(segs, vec![dir().join("000001.wal")]);
-    assert_eq!(
-        fs.file_size(&segs[0]).unwrap(),
-        SEGMENT_HEADER_SIZE as u64
-    );
+    assert_eq!(fs.file_size(&segs[0]).unwrap(), SEGMENT_HEADER_SIZE as u64);
     assert!(read_all(&wal).is_empty());
 }
 
@@ -76,8 +73,8 @@ fn records_ending_exactly_on_block_boundaries() {
     let (wal, _) = Wal::open(dir(), opts(&fs)).unwrap();
     let first_room = BLOCK_SIZE - SEGMENT_HEADER_SIZE - FRAGMENT_HEADER_SIZE;
     let recs = vec![
-        payload(1, first_room),                         // ends at 32768
-        payload(2, BLOCK_SIZE - FRAGMENT_HEADER_SIZE),  // fills block 1
+        payload(1, first_room),                                // ends at 32768
+        payload(2, BLOCK_SIZE - FRAGMENT_HEADER_SIZE),         // fills block 1
         payload(3, BLOCK_SIZE - 2 * FRAGMENT_HEADER_SIZE - 3), // leaves 3 bytes: padding
         payload(4, 0),
         payload(5, BLOCK_SIZE * 2 - 2 * FRAGMENT_HEADER_SIZE), // FIRST + LAST, exact fill
@@ -113,7 +110,13 @@ fn batches_get_consecutive_lsns_and_size_limit_is_all_or_nothing() {
         .append_batch(&[b"e", &big], Durability::Sync)
         .unwrap_err();
     assert!(
-        matches!(err, WalError::RecordTooLarge { size: 1001, max: 1000 }),
+        matches!(
+            err,
+            WalError::RecordTooLarge {
+                size: 1001,
+                max: 1000
+            }
+        ),
         "{err}"
     );
     assert_eq!(wal.next_lsn(), 5);
@@ -159,7 +162,11 @@ fn rotation_numbers_segments_and_headers_carry_first_lsn() {
         // Rotation happens once a segment reaches the size: it exceeds it
         // by less than one record.
         if i + 1 < segs.len() {
-            assert!(bytes.len() >= 4096 && bytes.len() < 4096 + 100 + 8, "{}", bytes.len());
+            assert!(
+                bytes.len() >= 4096 && bytes.len() < 4096 + 100 + 8,
+                "{}",
+                bytes.len()
+            );
         }
     }
     assert_eq!(next, 301);
@@ -170,7 +177,11 @@ fn rotation_numbers_segments_and_headers_carry_first_lsn() {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        let want: Vec<_> = expected.iter().filter(|(l, _)| *l >= from).cloned().collect();
+        let want: Vec<_> = expected
+            .iter()
+            .filter(|(l, _)| *l >= from)
+            .cloned()
+            .collect();
         assert_eq!(got, want, "from {from}");
     }
     drop(wal);
@@ -190,7 +201,11 @@ fn truncate_before_deletes_whole_old_segments_durably() {
     }
     let firsts: Vec<u64> = segment_files(&fs, dir())
         .iter()
-        .map(|p| read_segment_bytes(&fs.read_all(p).unwrap()).unwrap().first_lsn)
+        .map(|p| {
+            read_segment_bytes(&fs.read_all(p).unwrap())
+                .unwrap()
+                .first_lsn
+        })
         .collect();
     let n = firsts.len();
     assert!(n >= 4);
@@ -204,7 +219,10 @@ fn truncate_before_deletes_whole_old_segments_durably() {
     assert_eq!(recs.first().unwrap().0, firsts[3]);
     assert_eq!(recs.last().unwrap().0, 200);
     // Iterating from a truncated LSN starts at the first record present.
-    assert_eq!(wal.iter_from(2).unwrap().next().unwrap().unwrap().0, firsts[3]);
+    assert_eq!(
+        wal.iter_from(2).unwrap().next().unwrap().unwrap().0,
+        firsts[3]
+    );
     // Everything before the end: all but the active segment go.
     assert_eq!(wal.truncate_before(u64::MAX).unwrap(), n - 4);
     assert_eq!(wal.segment_count(), 1);
@@ -236,7 +254,10 @@ fn lsns_continue_across_reopen_even_with_an_empty_active_segment() {
         // Fill the active segment past its size so the next append rotates,
         // then drop everything older.
         for i in 0..60 {
-            assert_eq!(wal.append(&payload(i, 80), Durability::Sync).unwrap(), next + i);
+            assert_eq!(
+                wal.append(&payload(i, 80), Durability::Sync).unwrap(),
+                next + i
+            );
         }
         wal.truncate_before(wal.next_lsn()).unwrap();
         drop(wal);
@@ -498,7 +519,10 @@ fn corruption_in_a_middle_segment_per_mode() {
     assert_eq!(report.last_lsn, Some(first_of_victim + 1));
     assert_eq!(report.dropped.len(), segs.len() - 1);
     assert_eq!(&report.dropped[0].segment, victim);
-    assert_eq!(report.dropped[0].offset, (SEGMENT_HEADER_SIZE + 2 * 108) as u64);
+    assert_eq!(
+        report.dropped[0].offset,
+        (SEGMENT_HEADER_SIZE + 2 * 108) as u64
+    );
     for (d, s) in report.dropped[1..].iter().zip(&segs[2..]) {
         assert_eq!(&d.segment, s);
         assert_eq!(d.offset, 0);
@@ -530,7 +554,9 @@ fn a_missing_middle_segment_is_detected() {
     fs.remove_file(&segs[1]).unwrap();
     let err = Wal::open(dir(), small_segments(&fs)).unwrap_err();
     match err {
-        WalError::Corruption { segment, reason, .. } => {
+        WalError::Corruption {
+            segment, reason, ..
+        } => {
             assert_eq!(segment, segs[2]);
             assert!(reason.contains("LSN"), "{reason}");
         }

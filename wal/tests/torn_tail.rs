@@ -8,8 +8,8 @@ mod common;
 use common::*;
 use strata_fs::{FaultFs, FileSystem};
 use strata_wal::{
-    BLOCK_SIZE, Durability, FRAGMENT_HEADER_SIZE, RecoveryMode, SEGMENT_HEADER_SIZE, Wal,
-    WalError, WalOptions, encode_segment_bytes,
+    BLOCK_SIZE, Durability, FRAGMENT_HEADER_SIZE, RecoveryMode, SEGMENT_HEADER_SIZE, Wal, WalError,
+    WalOptions, encode_segment_bytes,
 };
 
 const H: usize = FRAGMENT_HEADER_SIZE;
@@ -100,7 +100,10 @@ fn build() -> Log {
     }
 }
 
-fn open_mode(fs: &FaultFs, mode: RecoveryMode) -> Result<(Wal, strata_wal::RecoveryReport), WalError> {
+fn open_mode(
+    fs: &FaultFs,
+    mode: RecoveryMode,
+) -> Result<(Wal, strata_wal::RecoveryReport), WalError> {
     Wal::open(
         dir(),
         WalOptions {
@@ -123,7 +126,11 @@ fn torn_tail_at_every_byte_of_the_last_records() {
         .collect();
     let starts: Vec<usize> = (0..n)
         .map(|k| {
-            let prev = if k == 0 { SEGMENT_HEADER_SIZE } else { ends[k - 1] };
+            let prev = if k == 0 {
+                SEGMENT_HEADER_SIZE
+            } else {
+                ends[k - 1]
+            };
             if BLOCK_SIZE - prev % BLOCK_SIZE < H {
                 prev + (BLOCK_SIZE - prev % BLOCK_SIZE)
             } else {
@@ -140,8 +147,16 @@ fn torn_tail_at_every_byte_of_the_last_records() {
     let mut checked = 0;
     for cut in from..=full.len() {
         let complete = ends.iter().filter(|&&e| e <= cut).count();
-        let good_end = if complete == 0 { SEGMENT_HEADER_SIZE } else { ends[complete - 1] };
-        let boundary = if complete == n { cut == full.len() } else { cut <= starts[complete] };
+        let good_end = if complete == 0 {
+            SEGMENT_HEADER_SIZE
+        } else {
+            ends[complete - 1]
+        };
+        let boundary = if complete == n {
+            cut == full.len()
+        } else {
+            cut <= starts[complete]
+        };
         let want_records = before_last + complete as u64;
 
         let img = log.fs.recovered();
@@ -155,16 +170,24 @@ fn torn_tail_at_every_byte_of_the_last_records() {
                 assert_eq!(report.records, want_records, "cut {cut}");
                 drop(wal);
             }
-            Err(WalError::Corruption { segment, offset, .. }) => {
+            Err(WalError::Corruption {
+                segment, offset, ..
+            }) => {
                 assert!(!boundary, "cut {cut}: clean log rejected");
                 assert_eq!(segment, log.last_path);
-                assert!(offset as usize >= good_end && offset as usize <= cut, "cut {cut}: offset {offset}");
+                assert!(
+                    offset as usize >= good_end && offset as usize <= cut,
+                    "cut {cut}: offset {offset}"
+                );
             }
             Err(e) => panic!("cut {cut}: {e}"),
         }
         assert_eq!(img.file_size(&log.last_path).unwrap(), cut as u64);
 
-        for mode in [RecoveryMode::TolerateCorruptedTail, RecoveryMode::PointInTime] {
+        for mode in [
+            RecoveryMode::TolerateCorruptedTail,
+            RecoveryMode::PointInTime,
+        ] {
             let img = if mode == RecoveryMode::TolerateCorruptedTail {
                 img.clone()
             } else {
@@ -172,7 +195,8 @@ fn torn_tail_at_every_byte_of_the_last_records() {
                 i2.set_len_raw(&log.last_path, cut as u64).unwrap();
                 i2
             };
-            let (wal, report) = open_mode(&img, mode).unwrap_or_else(|e| panic!("cut {cut} {mode:?}: {e}"));
+            let (wal, report) =
+                open_mode(&img, mode).unwrap_or_else(|e| panic!("cut {cut} {mode:?}: {e}"));
             assert_eq!(report.records, want_records, "cut {cut} {mode:?}");
             assert_eq!(report.last_lsn, Some(want_records));
             if boundary {

@@ -91,9 +91,15 @@ struct WrappedFile {
 
 impl WritableFile for WrappedFile {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        if self.behaviour.tear_next_append.swap(false, Ordering::SeqCst) {
+        if self
+            .behaviour
+            .tear_next_append
+            .swap(false, Ordering::SeqCst)
+        {
             self.inner.append(&data[..data.len() / 2])?;
-            return Err(io::Error::other("torn write: half of the data reached the file"));
+            return Err(io::Error::other(
+                "torn write: half of the data reached the file",
+            ));
         }
         self.inner.append(data)
     }
