@@ -263,7 +263,12 @@ struct Entry {
 /// Decodes the entry at `pos`, updating `key` (which must hold the previous
 /// key, or be empty at a restart point).
 #[inline]
-fn decode_entry(data: &[u8], limit: usize, pos: usize, key: &mut Vec<u8>) -> Result<Entry, BlockErr> {
+fn decode_entry(
+    data: &[u8],
+    limit: usize,
+    pos: usize,
+    key: &mut Vec<u8>,
+) -> Result<Entry, BlockErr> {
     const BAD: &str = "bad varint in entry header";
     let (shared, p) = get_varint32(data, pos).ok_or(BlockErr { pos, reason: BAD })?;
     let (non_shared, p) = get_varint32(data, p).ok_or(BlockErr { pos, reason: BAD })?;
@@ -482,7 +487,12 @@ mod tests {
 
     fn keys(n: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
         (0..n)
-            .map(|i| (format!("key{:05}", i * 2).into_bytes(), format!("v{i}").into_bytes()))
+            .map(|i| {
+                (
+                    format!("key{:05}", i * 2).into_bytes(),
+                    format!("v{i}").into_bytes(),
+                )
+            })
             .collect()
     }
 
@@ -490,8 +500,10 @@ mod tests {
     fn iterate_seek_and_prev() {
         for interval in [1, 2, 3, 16] {
             let kv = keys(50);
-            let refs: Vec<(&[u8], &[u8])> =
-                kv.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
+            let refs: Vec<(&[u8], &[u8])> = kv
+                .iter()
+                .map(|(k, v)| (k.as_slice(), v.as_slice()))
+                .collect();
             let block = build(&refs, interval);
             let mut it = BlockIter::default();
             it.set_block(Arc::clone(&block));
@@ -528,7 +540,10 @@ mod tests {
     #[test]
     fn bad_restart_arrays_are_rejected() {
         let kv = keys(5);
-        let refs: Vec<(&[u8], &[u8])> = kv.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
+        let refs: Vec<(&[u8], &[u8])> = kv
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
         let mut b = BlockBuilder::new(2);
         for (k, v) in &refs {
             b.add(k, v);

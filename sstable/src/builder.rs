@@ -368,9 +368,7 @@ impl TableBuilder {
         trailer[0] = ctype;
         trailer[1] = 0;
         trailer[2..6].copy_from_slice(&crc.to_le_bytes());
-        let r = self
-            .emit(contents)
-            .and_then(|()| self.emit(&trailer));
+        let r = self.emit(contents).and_then(|()| self.emit(&trailer));
         self.zbuf = zbuf;
         r?;
         Ok(BlockHandle {
@@ -502,11 +500,17 @@ mod tests {
             (b"", b"a"),
             (b"a\xff", b"b"),
             (b"helloworld", b"hellz"),
-            (b"k\x00\x00\x00\x00\x00\x00\x00\x01", b"k\x00\x00\x00\x00\x00\x00\x00\x05"),
+            (
+                b"k\x00\x00\x00\x00\x00\x00\x00\x01",
+                b"k\x00\x00\x00\x00\x00\x00\x00\x05",
+            ),
         ];
         for (a, b) in cases {
             let s = shortest_separator(a, b);
-            assert!(a <= &s.as_slice() && s.as_slice() < *b, "{a:?} {b:?} -> {s:?}");
+            assert!(
+                a <= &s.as_slice() && s.as_slice() < *b,
+                "{a:?} {b:?} -> {s:?}"
+            );
             assert!(s.len() <= a.len());
         }
         assert_eq!(shortest_separator(b"abcdefgh", b"abzz"), b"abd");

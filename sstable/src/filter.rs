@@ -103,7 +103,10 @@ impl FilterReader {
             ));
         }
         if probes == 0 || probes > MAX_PROBES {
-            return Err((meta + 4, format!("filter probe count {probes} out of range")));
+            return Err((
+                meta + 4,
+                format!("filter probe count {probes} out of range"),
+            ));
         }
         Ok(FilterReader {
             start,
@@ -180,8 +183,14 @@ mod tests {
             let rates: Vec<(u32, f64)> = (3..=11).map(|k| (k, fp_rate(bpk, k))).collect();
             let best = rates.iter().map(|r| r.1).fold(f64::MAX, f64::min);
             let chosen = fp_rate(bpk, probes_for(bpk));
-            eprintln!("bits/key {bpk}: chosen k={} fp={chosen:.5}; all: {rates:?}", probes_for(bpk));
-            assert!(chosen <= best * 1.1, "bits/key {bpk}: {chosen} vs best {best}");
+            eprintln!(
+                "bits/key {bpk}: chosen k={} fp={chosen:.5}; all: {rates:?}",
+                probes_for(bpk)
+            );
+            assert!(
+                chosen <= best * 1.1,
+                "bits/key {bpk}: {chosen} vs best {best}"
+            );
         }
     }
 

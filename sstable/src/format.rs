@@ -104,7 +104,9 @@ impl Footer {
         if magic != MAGIC {
             return Err(corrupt(
                 start as u64 + 68,
-                format!("bad magic number {magic:#018x}, expected {MAGIC:#018x} (not a table, or truncated)"),
+                format!(
+                    "bad magic number {magic:#018x}, expected {MAGIC:#018x} (not a table, or truncated)"
+                ),
             ));
         }
         let stored_crc = get_fixed32(f, 64).unwrap_or(0);
@@ -112,7 +114,9 @@ impl Footer {
         if stored_crc != actual {
             return Err(corrupt(
                 start as u64,
-                format!("footer checksum mismatch: stored {stored_crc:#010x}, computed {actual:#010x}"),
+                format!(
+                    "footer checksum mismatch: stored {stored_crc:#010x}, computed {actual:#010x}"
+                ),
             ));
         }
         let version = get_fixed32(f, 56).unwrap_or(0);
@@ -323,9 +327,18 @@ mod tests {
     #[test]
     fn footer_round_trip_and_checks() {
         let f = Footer {
-            filter: BlockHandle { offset: 64, size: 72 },
-            index: BlockHandle { offset: 142, size: 30 },
-            properties: BlockHandle { offset: 178, size: 100 },
+            filter: BlockHandle {
+                offset: 64,
+                size: 72,
+            },
+            index: BlockHandle {
+                offset: 142,
+                size: 30,
+            },
+            properties: BlockHandle {
+                offset: 178,
+                size: 100,
+            },
             file_checksum: 0x1234,
             version: FORMAT_VERSION,
         };

@@ -54,7 +54,9 @@ impl TableIter {
             .get(self.block_idx)
             .copied()
             .unwrap_or_default();
-        let err = self.table.block_error(handle, self.it.block().map(|b| &**b), e);
+        let err = self
+            .table
+            .block_error(handle, self.it.block().map(|b| &**b), e);
         self.it.clear();
         err
     }
@@ -150,6 +152,8 @@ impl TableIter {
     }
 
     /// Moves to the next entry (not valid after the last one).
+    // A fallible cursor step (the contract's name), not `Iterator::next`.
+    #[allow(clippy::should_implement_trait)]
     #[inline]
     pub fn next(&mut self) -> Result<(), SstError> {
         if !self.it.valid() {

@@ -111,9 +111,15 @@ impl TableProperties {
                 .ok()
                 .and_then(|l| q.checked_add(l))
                 .filter(|&e| e <= b.len())
-                .ok_or((start, format!("property {tag} of {len} bytes runs past the block")))?;
+                .ok_or((
+                    start,
+                    format!("property {tag} of {len} bytes runs past the block"),
+                ))?;
             if tag <= last_tag {
-                return Err((start, format!("property tag {tag} after {last_tag}: not increasing")));
+                return Err((
+                    start,
+                    format!("property tag {tag} after {last_tag}: not increasing"),
+                ));
             }
             last_tag = tag;
             pos = end;

@@ -201,9 +201,19 @@ impl Table {
                 ),
             ));
         }
-        let props_data = read_block(&map, footer.properties, footer_start, &path, true, "properties")?;
+        let props_data = read_block(
+            &map,
+            footer.properties,
+            footer_start,
+            &path,
+            true,
+            "properties",
+        )?;
         let mut props = TableProperties::decode(props_data.bytes()).map_err(|(pos, reason)| {
-            corrupt(footer.properties.offset, format!("properties block at byte {pos}: {reason}"))
+            corrupt(
+                footer.properties.offset,
+                format!("properties block at byte {pos}: {reason}"),
+            )
         })?;
         props.file_checksum = footer.file_checksum;
         if props.format_version != footer.version {
@@ -216,7 +226,14 @@ impl Table {
             ));
         }
 
-        let index_data = read_block(&map, footer.index, footer.properties.offset, &path, true, "index")?;
+        let index_data = read_block(
+            &map,
+            footer.index,
+            footer.properties.offset,
+            &path,
+            true,
+            "index",
+        )?;
         let index = decode_index(index_data, &footer, &path)?;
         let data_end = index
             .handles
@@ -261,7 +278,9 @@ impl Table {
             if !pad_ok || f.offset % LINE_BYTES as u64 != 0 {
                 return Err(corrupt(
                     f.offset,
-                    format!("filter block offset not the 64-aligned offset after the data ({data_end})"),
+                    format!(
+                        "filter block offset not the 64-aligned offset after the data ({data_end})"
+                    ),
                 ));
             }
             if f.end_with_trailer() != Some(footer.index.offset) {
@@ -289,7 +308,10 @@ impl Table {
             Some(reader)
         };
         let filter_ignore_suffix = usize::try_from(props.filter_ignore_suffix).map_err(|_| {
-            corrupt(footer.properties.offset, "filter_ignore_suffix out of range".to_string())
+            corrupt(
+                footer.properties.offset,
+                "filter_ignore_suffix out of range".to_string(),
+            )
         })?;
 
         Ok(Arc::new(Table {
@@ -336,7 +358,12 @@ impl Table {
     }
 
     /// Turns an error inside the block at `handle` into an [`SstError`].
-    pub(crate) fn block_error(&self, handle: BlockHandle, block: Option<&Block>, e: BlockErr) -> SstError {
+    pub(crate) fn block_error(
+        &self,
+        handle: BlockHandle,
+        block: Option<&Block>,
+        e: BlockErr,
+    ) -> SstError {
         let compressed = block.is_some_and(Block::is_compressed);
         if compressed {
             self.corrupt(
@@ -347,7 +374,10 @@ impl Table {
                 ),
             )
         } else {
-            self.corrupt(handle.offset + e.pos as u64, format!("data block: {}", e.reason))
+            self.corrupt(
+                handle.offset + e.pos as u64,
+                format!("data block: {}", e.reason),
+            )
         }
     }
 
@@ -407,7 +437,9 @@ impl Table {
         let block = self.load_block(i)?;
         let mut scratch = Vec::with_capacity(key.len() + 16);
         match block.get(key, &mut scratch) {
-            Ok(Some((start, end))) => Ok(Some(block.bytes().get(start..end).unwrap_or(&[]).to_vec())),
+            Ok(Some((start, end))) => {
+                Ok(Some(block.bytes().get(start..end).unwrap_or(&[]).to_vec()))
+            }
             Ok(None) => Ok(None),
             Err(e) => {
                 let handle = self.index.handles.get(i).copied().unwrap_or_default();
@@ -445,7 +477,8 @@ impl Table {
             let block = self.read_data_block(handle, true)?;
             it.set_block(Arc::clone(&block));
             let mut first = true;
-            it.seek_to_first().map_err(|e| self.block_error(handle, Some(&block), e))?;
+            it.seek_to_first()
+                .map_err(|e| self.block_error(handle, Some(&block), e))?;
             while it.valid() {
                 let key = it.key();
                 if entries > 0 && key <= prev.as_slice() {
@@ -482,13 +515,17 @@ impl Table {
                 entries += 1;
                 prev.clear();
                 prev.extend_from_slice(key);
-                it.next().map_err(|e| self.block_error(handle, Some(&block), e))?;
+                it.next()
+                    .map_err(|e| self.block_error(handle, Some(&block), e))?;
             }
         }
         if entries != self.props.entries {
             return Err(self.corrupt(
                 self.footer.properties.offset,
-                format!("properties say {} entries, the blocks hold {entries}", self.props.entries),
+                format!(
+                    "properties say {} entries, the blocks hold {entries}",
+                    self.props.entries
+                ),
             ));
         }
         if entries > 0 && prev != self.props.largest_key {
@@ -534,12 +571,17 @@ fn decode_index(data: BlockData, footer: &Footer, path: &Path) -> Result<Index, 
         let key = it.key();
         let n = index.handles.len();
         if n > 0 && key <= index.key(n - 1) {
-            return Err(corrupt(at, format!("index separators out of order at entry {n}")));
+            return Err(corrupt(
+                at,
+                format!("index separators out of order at entry {n}"),
+            ));
         }
         let v = it.value();
         let handle = get_varint64(v, 0)
             .and_then(|(offset, p)| {
-                get_varint64(v, p).filter(|&(_, q)| q == v.len()).map(|(size, _)| BlockHandle { offset, size })
+                get_varint64(v, p)
+                    .filter(|&(_, q)| q == v.len())
+                    .map(|(size, _)| BlockHandle { offset, size })
             })
             .ok_or_else(|| corrupt(at, format!("index entry {n}: bad block handle")))?;
         if handle.offset != expected_offset {
@@ -554,7 +596,12 @@ fn decode_index(data: BlockData, footer: &Footer, path: &Path) -> Result<Index, 
         expected_offset = handle
             .end_with_trailer()
             .filter(|&e| e <= footer.index.offset)
-            .ok_or_else(|| corrupt(at, format!("index entry {n}: data block runs past the data region")))?;
+            .ok_or_else(|| {
+                corrupt(
+                    at,
+                    format!("index entry {n}: data block runs past the data region"),
+                )
+            })?;
         index.keys.extend_from_slice(key);
         index.key_ends.push(index.keys.len());
         index.handles.push(handle);
@@ -573,7 +620,11 @@ mod tests {
     fn small_verify() {
         let fs: Arc<dyn FileSystem> = Arc::new(FaultFs::new());
         let path = Path::new("/t.sst");
-        let mut b = TableBuilder::new(fs.create(path).unwrap(), path.to_path_buf(), TableOptions::default());
+        let mut b = TableBuilder::new(
+            fs.create(path).unwrap(),
+            path.to_path_buf(),
+            TableOptions::default(),
+        );
         for k in ["a", "b", "c", "d"] {
             b.add(k.as_bytes(), k.as_bytes()).unwrap();
         }
@@ -586,7 +637,10 @@ mod tests {
             got.push(it.key().to_vec());
             it.next().unwrap();
         }
-        assert_eq!(got, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]);
+        assert_eq!(
+            got,
+            vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]
+        );
         t.verify().unwrap();
     }
 }
