@@ -385,7 +385,7 @@ impl<'a> Decoder<'a> {
         if m.is_multiple_of(10) {
             return Err(bad("mantissa has trailing zero digits"));
         }
-        let digits = m.ilog10() as i32 + 1;
+        let digits = crate::number::digit_count(m) as i32;
         if digits > 38 {
             return Err(bad("more than 38 significant digits"));
         }

@@ -215,15 +215,7 @@ fn encode_number(n: &Number, out: &mut Vec<u8>) {
     out.push(if neg { 255 - exp_byte } else { exp_byte });
     // Digits, most significant first, two per byte.
     let mut buf = [0u8; 40];
-    let mut m = n.mantissa();
-    let mut len = 0;
-    while m > 0 {
-        buf[len] = (m % 10) as u8;
-        m /= 10;
-        len += 1;
-    }
-    let digits = &mut buf[..len];
-    digits.reverse();
+    let digits = crate::number::mantissa_digits(n.mantissa(), &mut buf);
     for pair in digits.chunks(2) {
         let p = pair[0] * 10 + pair.get(1).copied().unwrap_or(0);
         // Positive: 1..=100; negative: 254 - p, i.e. 154..=254.
@@ -319,7 +311,14 @@ fn shift(e: KeyDecodeError, by: usize) -> KeyDecodeError {
 
 /// Reads escaped bytes starting at `start` up to and including the 0x00 0x01 terminator.
 fn unescape(b: &[u8], start: usize) -> Result<(Vec<u8>, usize), KeyDecodeError> {
-    let mut out = Vec::new();
+    // Common case: no escaped zero, one exact allocation.
+    let body = &b[start..];
+    if let Some(z) = body.iter().position(|&c| c == 0)
+        && body.get(z + 1) == Some(&0x01)
+    {
+        return Ok((body[..z].to_vec(), start + z + 2));
+    }
+    let mut out = Vec::with_capacity(body.len());
     let mut i = start;
     loop {
         let rest = &b[i..];

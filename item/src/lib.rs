@@ -9,6 +9,22 @@
 //! - [`json`] (feature `serde`, on by default): DynamoDB's JSON form of values and items.
 //! - [`expr`]: the expression language (parse and evaluate).
 //!
+//! ```
+//! use strata_item::{codec, item, key, validate_item, KeySchema, KeyType, Number};
+//!
+//! let schema = KeySchema::composite("pk", KeyType::S, "sk", KeyType::N);
+//! let it = item! { "pk" => "user#1", "sk" => 3, "balance" => Number::parse("10.50")? };
+//!
+//! // What PutItem checks: limits, types, key attributes.
+//! let pk = validate_item(&it, Some(&schema))?.expect("schema given");
+//! // The bytes the engine sorts by, and the bytes it stores.
+//! let key_bytes = key::encode_primary_key(&pk)?;
+//! let value_bytes = codec::encode_item(&it);
+//! assert_eq!(codec::decode_item(&value_bytes)?, it);
+//! assert_eq!(key::decode_primary_key(&key_bytes)?, pk);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Module ownership while this crate is being built: `expr/` holds the expression
 //! language; everything else holds values, numbers, items, keys and codecs.
 

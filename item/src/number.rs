@@ -141,8 +141,61 @@ pub struct Number {
 }
 
 #[inline]
-fn digit_count(m: u128) -> u32 {
-    if m == 0 { 1 } else { m.ilog10() + 1 }
+pub(crate) fn digit_count(m: u128) -> u32 {
+    if m == 0 {
+        1
+    } else if let Ok(v) = u64::try_from(m) {
+        v.ilog10() + 1
+    } else {
+        m.ilog10() + 1
+    }
+}
+
+/// Removes trailing zero digits from a non-zero mantissa, adding them to `exp`. Uses 64-bit
+/// division when the value fits (128-bit division is a slow library call).
+#[inline]
+fn strip_trailing_zeros(mut m: u128, exp: &mut i64) -> u128 {
+    if let Ok(mut v) = u64::try_from(m) {
+        while v.is_multiple_of(10) {
+            v /= 10;
+            *exp += 1;
+        }
+        return u128::from(v);
+    }
+    while m.is_multiple_of(10) {
+        m /= 10;
+        *exp += 1;
+    }
+    m
+}
+
+/// Writes the decimal digits (values `0..=9`, most significant first) of a mantissa below
+/// `10^38` into the end of `buf` and returns them. Zero gives no digits.
+#[inline]
+pub(crate) fn mantissa_digits(m: u128, buf: &mut [u8; 40]) -> &[u8] {
+    fn put(buf: &mut [u8; 40], i: &mut usize, mut v: u64, pad: usize) {
+        let start = *i;
+        while v > 0 {
+            *i -= 1;
+            buf[*i] = (v % 10) as u8;
+            v /= 10;
+        }
+        while start - *i < pad {
+            *i -= 1;
+            buf[*i] = 0;
+        }
+    }
+    let mut i = buf.len();
+    match u64::try_from(m) {
+        Ok(v) => put(buf, &mut i, v, 0),
+        Err(_) => {
+            const TEN19: u128 = 10_000_000_000_000_000_000;
+            put(buf, &mut i, (m % TEN19) as u64, 19);
+            // m < 10^38, so m / 10^19 < 10^19 fits in a u64.
+            put(buf, &mut i, (m / TEN19) as u64, 0);
+        }
+    }
+    &buf[i..]
 }
 
 impl Number {
@@ -301,10 +354,7 @@ impl Number {
         if mant == 0 {
             return Ok(Number::ZERO);
         }
-        while mant.is_multiple_of(10) {
-            mant /= 10;
-            exp += 1;
-        }
+        mant = strip_trailing_zeros(mant, &mut exp);
         let digits = digit_count(mant) as usize;
         if digits > MAX_SIGNIFICANT_DIGITS {
             // A magnitude beyond the range is reported as such even when it also has too
@@ -524,18 +574,13 @@ impl Number {
             out.write_char('-')?;
         }
         let mut buf = [0u8; 40];
-        let digits = {
-            let mut m = self.mantissa();
-            let mut i = buf.len();
-            while m > 0 {
-                i -= 1;
-                buf[i] = b'0' + (m % 10) as u8;
-                m /= 10;
-            }
-            &buf[i..]
-        };
+        let n = mantissa_digits(self.mantissa(), &mut buf).len();
+        let start = buf.len() - n;
+        for d in &mut buf[start..] {
+            *d += b'0';
+        }
         // Digits are ASCII by construction.
-        let ds = std::str::from_utf8(digits).map_err(|_| fmt::Error)?;
+        let ds = std::str::from_utf8(&buf[start..]).map_err(|_| fmt::Error)?;
         let exp = i32::from(self.exp);
         if exp >= 0 {
             out.write_str(ds)?;
@@ -645,19 +690,16 @@ from_signed!(i8, i16, i32, i64, isize);
 
 impl Number {
     /// Integers of at most 64 bits have at most 20 digits and are always in range.
-    fn from_int(neg: bool, mut m: u128) -> Number {
+    fn from_int(neg: bool, m: u128) -> Number {
         if m == 0 {
             return Number::ZERO;
         }
-        let mut exp = 0i16;
-        while m.is_multiple_of(10) {
-            m /= 10;
-            exp += 1;
-        }
+        let mut exp = 0i64;
+        let m = strip_trailing_zeros(m, &mut exp);
         Number {
             hi: (m >> 64) as u64,
             lo: m as u64,
-            exp,
+            exp: exp as i16,
             neg,
         }
     }

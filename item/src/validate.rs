@@ -54,6 +54,14 @@ pub enum ValidationError {
         /// `"string"`, `"number"` or `"binary"` (DynamoDB's wording).
         kind: &'static str,
     },
+    /// A set built from a list with two equal elements (numbers compare by value).
+    #[error(
+        "One or more parameter values were invalid: Input collection [{shown}] contains duplicates."
+    )]
+    DuplicateInSet {
+        /// The duplicated element as text.
+        shown: String,
+    },
     /// Lists and maps nest deeper than 32 levels.
     #[error(
         "One or more parameter values were invalid: Nested levels have exceeded supported limits (at {path}: more than 32 levels)"

@@ -3,6 +3,29 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::Number;
+use crate::validate::ValidationError;
+
+/// Collects a set, rejecting duplicates and emptiness.
+fn strict_set<T: Ord>(
+    items: impl Iterator<Item = T>,
+    kind: &'static str,
+    show: impl Fn(&T) -> String,
+) -> Result<BTreeSet<T>, ValidationError> {
+    let mut set = BTreeSet::new();
+    for x in items {
+        if set.contains(&x) {
+            return Err(ValidationError::DuplicateInSet { shown: show(&x) });
+        }
+        set.insert(x);
+    }
+    if set.is_empty() {
+        return Err(ValidationError::EmptySet {
+            path: "<value>".to_owned(),
+            kind,
+        });
+    }
+    Ok(set)
+}
 
 /// One DynamoDB attribute value.
 ///
@@ -227,6 +250,62 @@ impl AttributeValue {
     {
         AttributeValue::Bs(items.into_iter().map(Into::into).collect())
     }
+
+    /// A string set, strictly: DynamoDB rejects empty sets and duplicate elements.
+    ///
+    /// ```
+    /// use strata_item::AttributeValue;
+    /// assert!(AttributeValue::try_string_set(["a", "b"]).is_ok());
+    /// assert!(AttributeValue::try_string_set(["a", "a"]).is_err());
+    /// assert!(AttributeValue::try_string_set(Vec::<String>::new()).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`ValidationError::EmptySet`] or [`ValidationError::DuplicateInSet`].
+    pub fn try_string_set<I, S>(items: I) -> Result<AttributeValue, ValidationError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        strict_set(items.into_iter().map(Into::into), "string", |s: &String| {
+            s.clone()
+        })
+        .map(AttributeValue::Ss)
+    }
+
+    /// A number set, strictly (numbers are equal by value: `1` and `1.0` are duplicates).
+    ///
+    /// # Errors
+    /// [`ValidationError::EmptySet`] or [`ValidationError::DuplicateInSet`].
+    pub fn try_number_set<I, N>(items: I) -> Result<AttributeValue, ValidationError>
+    where
+        I: IntoIterator<Item = N>,
+        N: Into<Number>,
+    {
+        strict_set(
+            items.into_iter().map(Into::into),
+            "number",
+            Number::to_string,
+        )
+        .map(AttributeValue::Ns)
+    }
+
+    /// A binary set, strictly.
+    ///
+    /// # Errors
+    /// [`ValidationError::EmptySet`] or [`ValidationError::DuplicateInSet`].
+    pub fn try_binary_set<I, B>(items: I) -> Result<AttributeValue, ValidationError>
+    where
+        I: IntoIterator<Item = B>,
+        B: Into<Vec<u8>>,
+    {
+        strict_set(
+            items.into_iter().map(Into::into),
+            "binary",
+            |b: &Vec<u8>| format!("{b:?}"),
+        )
+        .map(AttributeValue::Bs)
+    }
 }
 
 impl From<String> for AttributeValue {
@@ -380,5 +459,19 @@ mod tests {
             "S"
         );
         assert_eq!(AttributeValue::try_from(1.5f64).unwrap().type_name(), "N");
+        let e = AttributeValue::try_number_set([
+            Number::parse("1").unwrap(),
+            Number::parse("1.0").unwrap(),
+        ]);
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .contains("Input collection [1] contains duplicates")
+        );
+        assert!(AttributeValue::try_binary_set([vec![1u8], vec![1u8]]).is_err());
+        assert_eq!(
+            AttributeValue::try_binary_set([vec![1u8]]).unwrap(),
+            AttributeValue::binary_set([vec![1u8]])
+        );
     }
 }
