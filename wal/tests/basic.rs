@@ -1,5 +1,5 @@
 //! Appending, reading back, rotation, truncation and reopening.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

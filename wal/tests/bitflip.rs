@@ -1,7 +1,7 @@
 //! Bit flips: every single-bit flip in a small log is detected (an error, or a
 //! dropped tail in the recovery report) and never returned as a record with
 //! different bytes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

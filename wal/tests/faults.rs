@@ -1,6 +1,6 @@
 //! Injected I/O errors and power loss (FaultFs): errors reach the caller,
 //! poison the log, and no acknowledged record is ever lost.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
