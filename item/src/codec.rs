@@ -10,8 +10,9 @@
 //! `encode_item(&decode_item(b)?) == b` for every `b` that decodes.
 //!
 //! The decoder never panics and never allocates more than the input could describe: every
-//! length and count is checked against the bytes remaining before anything is reserved, and
-//! nesting is limited to [`MAX_DECODE_DEPTH`] levels.
+//! length and count is checked against the bytes remaining before anything is reserved,
+//! containers reserve at most 1024 elements ahead of decoding them, and nesting is limited
+//! to [`MAX_DECODE_DEPTH`] levels.
 //!
 //! ```
 //! use strata_item::{item, codec};
@@ -35,6 +36,12 @@ pub const FORMAT_V1: u8 = 0xA1;
 /// [`crate::validate`] enforces that before anything is stored; the decoder allows twice as
 /// much so that it never rejects an item that was valid, while bounding recursion.
 pub const MAX_DECODE_DEPTH: usize = 64;
+
+/// Most elements reserved up front for one list, map or set. Counts are already bounded by
+/// the remaining input, but nested containers could each reserve that much before failing;
+/// beyond this cap vectors grow as elements actually decode, so memory stays proportional
+/// to what was decoded (at most 64 levels × 1024 × 72 bytes reserved ahead).
+const MAX_PREALLOC: usize = 1024;
 
 const T_S: u8 = 0x01;
 const T_N: u8 = 0x02;
@@ -399,7 +406,7 @@ impl<'a> Decoder<'a> {
         depth: usize,
     ) -> Result<BTreeMap<String, AttributeValue>, CodecError> {
         let n = self.len("attribute count")?;
-        let mut entries: Vec<(String, AttributeValue)> = Vec::with_capacity(n);
+        let mut entries: Vec<(String, AttributeValue)> = Vec::with_capacity(n.min(MAX_PREALLOC));
         for _ in 0..n {
             let offset = self.pos;
             let name = self.string(what)?;
@@ -430,7 +437,7 @@ impl<'a> Decoder<'a> {
                     return Err(CodecError::TooDeep { offset });
                 }
                 let n = self.len("list length")?;
-                let mut l = Vec::with_capacity(n);
+                let mut l = Vec::with_capacity(n.min(MAX_PREALLOC));
                 for _ in 0..n {
                     l.push(self.value(depth + 1)?);
                 }
@@ -444,7 +451,7 @@ impl<'a> Decoder<'a> {
             }
             T_SS => {
                 let n = self.len("set size")?;
-                let mut v: Vec<String> = Vec::with_capacity(n);
+                let mut v: Vec<String> = Vec::with_capacity(n.min(MAX_PREALLOC));
                 for _ in 0..n {
                     let at = self.pos;
                     let s = self.string("string")?;
@@ -460,7 +467,7 @@ impl<'a> Decoder<'a> {
             }
             T_NS => {
                 let n = self.len("set size")?;
-                let mut v: Vec<Number> = Vec::with_capacity(n);
+                let mut v: Vec<Number> = Vec::with_capacity(n.min(MAX_PREALLOC));
                 for _ in 0..n {
                     let at = self.pos;
                     let x = self.number()?;
@@ -476,7 +483,7 @@ impl<'a> Decoder<'a> {
             }
             T_BS => {
                 let n = self.len("set size")?;
-                let mut v: Vec<Vec<u8>> = Vec::with_capacity(n);
+                let mut v: Vec<Vec<u8>> = Vec::with_capacity(n.min(MAX_PREALLOC));
                 for _ in 0..n {
                     let at = self.pos;
                     let x = self.bytes("binary length")?;

@@ -676,9 +676,11 @@ mod tests {
             assert!(e.to_string().contains(want), "{e} should contain {want}");
         }
         let mut deep = json!({"NULL": true});
-        for _ in 0..33 {
+        for _ in 0..32 {
             deep = json!({"L": [deep]});
         }
+        assert!(AttributeValue::from_dynamo_json(&deep).is_ok());
+        deep = json!({"M": {"k": deep}});
         assert_eq!(
             AttributeValue::from_dynamo_json(&deep).unwrap_err().kind,
             JsonErrorKind::TooDeep
