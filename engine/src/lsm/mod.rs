@@ -1,0 +1,49 @@
+//! The log-structured merge tree: a byte-keyed, crash-safe key-value store
+//! that knows nothing of items or tables.
+//!
+//! - [`Tree`]: open, write ([`WriteBatch`]), get, range scans (both
+//!   directions), snapshots, flush, compaction, statistics, close.
+//! - Internal keys (`ikey`) order versions newest first inside bytewise
+//!   SSTables (`docs/internal-keys.md`); the manifest (`docs/manifest-format.md`)
+//!   records the live tables.
+//! - [`SharedResources`]: a block cache, background pool and memtable budget
+//!   that many trees share.
+//! - [`bench`]: the db_bench-style workloads.
+
+mod batch;
+// pub mod bench;
+mod coding;
+mod compaction;
+mod cursor;
+mod error;
+mod flush;
+mod ikey;
+mod manifest;
+mod memtable;
+mod open;
+mod options;
+mod pool;
+mod rate_limiter;
+mod shared;
+mod snapshot;
+mod stats;
+mod super_version;
+mod table_cursor;
+mod tree;
+mod tree_iter;
+mod version;
+
+pub use batch::{MAX_KEY_LEN, MAX_VALUE_LEN, WriteBatch};
+pub use error::{Error, Result};
+pub use ikey::{MAX_SEQNO, SeqNo, ValueKind};
+pub use manifest::{MANIFEST_MAGIC, MANIFEST_VERSION};
+pub use options::{TreeOptions, WalRetentionFloor};
+pub use pool::BackgroundPool;
+pub use rate_limiter::RateLimiter;
+pub use shared::{SharedResources, WriteBufferManager};
+pub use snapshot::Snapshot;
+pub use stats::TreeStats;
+pub use tree::Tree;
+pub use tree_iter::TreeIter;
+pub use version::NUM_LEVELS;
+pub use strata_wal::{Durability, RecoveryMode};

@@ -1,0 +1,252 @@
+//! Opening a tree: lock, manifest recovery, orphan removal, WAL replay.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+use strata_wal::{Wal, WalOptions};
+
+use super::batch::DecodedBatch;
+use super::error::{Error, Result};
+use super::manifest::{self, ManifestState, ManifestWriter};
+use super::memtable::Memtable;
+use super::options::TreeOptions;
+use super::rate_limiter::RateLimiter;
+use super::shared::{BufferOwner, SharedResources};
+use super::snapshot::SnapshotList;
+use super::stats::Counters;
+use super::super_version::SuperVersion;
+use super::tree::{StallState, Tree, TreeInner, VersionSet, WriterState, parse_table_name, table_name};
+use super::version::{TableHandle, Version};
+
+static NEXT_TREE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Subdirectory holding the WAL segments.
+pub(crate) const WAL_DIR: &str = "wal";
+
+pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
+    let opts = opts.sanitized();
+    let fs = Arc::clone(&opts.fs);
+    fs.create_dir_all(dir)
+        .map_err(|e| Error::io("creating the tree directory", dir, e))?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs.sync_dir(parent)
+            .map_err(|e| Error::io("syncing the parent directory", parent, e))?;
+    }
+    let lock_path = dir.join("LOCK");
+    let lock = fs.lock(&lock_path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            Error::Locked(dir.to_path_buf())
+        } else {
+            Error::io("locking the tree directory", &lock_path, e)
+        }
+    })?;
+
+    // 1. The manifest.
+    let names = fs
+        .list(dir)
+        .map_err(|e| Error::io("listing the tree directory", dir, e))?;
+    let (old_manifest, mut state) = match manifest::recover(&fs, dir)? {
+        Some((n, s)) => (Some(n), s),
+        None => {
+            if let Some(t) = names.iter().find(|n| parse_table_name(n).is_some()) {
+                return Err(Error::Corruption {
+                    path: dir.join(manifest::CURRENT),
+                    offset: 0,
+                    reason: format!("CURRENT is missing but table {t} exists; refusing to start empty"),
+                });
+            }
+            (
+                None,
+                ManifestState {
+                    next_file_number: 1,
+                    ..ManifestState::default()
+                },
+            )
+        }
+    };
+    state.next_file_number = state.next_file_number.max(1);
+
+    // 2. Orphans: temp files, tables not in the manifest, stale manifests.
+    let live: std::collections::HashSet<u64> =
+        state.levels.iter().flatten().map(|m| m.number).collect();
+    for name in &names {
+        let orphan = name.ends_with(".tmp")
+            || parse_table_name(name).is_some_and(|n| !live.contains(&n))
+            || manifest::parse_manifest_name(name).is_some_and(|n| Some(n) != old_manifest);
+        if orphan {
+            let p = dir.join(name);
+            tracing::info!(path = %p.display(), "removing orphan file");
+            fs.remove_file(&p)
+                .map_err(|e| Error::io("removing an orphan file", &p, e))?;
+        }
+    }
+    for n in &live {
+        if !names.contains(&table_name(*n)) {
+            return Err(Error::Corruption {
+                path: dir.join(table_name(*n)),
+                offset: 0,
+                reason: "table listed in the manifest is missing".into(),
+            });
+        }
+    }
+
+    // 3. The WAL.
+    let wal_opts = WalOptions {
+        fs: Arc::clone(&fs),
+        segment_size: opts.wal_segment_size,
+        recovery_mode: opts.wal_recovery_mode,
+        buffered_sync_interval: opts.wal_buffered_sync_interval,
+        ..WalOptions::default()
+    };
+    let wal_dir = dir.join(WAL_DIR);
+    let (wal, report) = Wal::open(&wal_dir, wal_opts)?;
+    if !report.dropped.is_empty() {
+        tracing::warn!(dir = %wal_dir.display(), dropped = ?report.dropped, "WAL recovery dropped damaged records");
+    }
+
+    let shared = opts.shared.clone().unwrap_or_else(|| {
+        SharedResources::new(
+            8 << 20,
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+            opts.memtable_size.saturating_mul(opts.max_write_buffer_number).saturating_mul(2),
+        )
+    });
+    let tree_id = NEXT_TREE_ID.fetch_add(1, Ordering::Relaxed);
+    let wbm = Arc::clone(shared.write_buffer_manager());
+
+    let inner = Arc::new_cyclic(|weak| TreeInner {
+        dir: dir.to_path_buf(),
+        fs: Arc::clone(&fs),
+        tree_id,
+        wal,
+        rate_limiter: opts.compaction_rate_limit.map(RateLimiter::new),
+        shared,
+        writer: Mutex::new(WriterState {
+            active: Arc::new(Memtable::new(0, Some(Arc::clone(&wbm)))),
+            next_seq: 1,
+        }),
+        sv: RwLock::new(Arc::new(SuperVersion {
+            mem: Arc::new(Memtable::new(0, None)),
+            imms: Vec::new(),
+            version: Arc::new(Version::default()),
+        })),
+        visible_seq: AtomicU64::new(0),
+        next_file: AtomicU64::new(state.next_file_number),
+        next_mem_id: AtomicU64::new(1),
+        versions: Mutex::new(VersionSet {
+            manifest: None,
+            state: ManifestState::default(),
+        }),
+        flush_lock: Mutex::new(()),
+        compaction_lock: Mutex::new(()),
+        flush_scheduled: AtomicBool::new(false),
+        compaction_scheduled: AtomicBool::new(false),
+        switch_requested: AtomicBool::new(false),
+        stall: Mutex::new(StallState::default()),
+        stall_cv: Condvar::new(),
+        poisoned: Mutex::new(None),
+        closed: AtomicBool::new(false),
+        snapshots: Arc::new(SnapshotList::default()),
+        counters: Counters::default(),
+        running: Mutex::new(0),
+        running_cv: Condvar::new(),
+        weak: weak.clone(),
+        _lock: lock,
+        opts,
+    });
+
+    // 4. Open the live tables.
+    let mut version = Version::default();
+    for (level, files) in state.levels.iter().enumerate() {
+        for meta in files {
+            let path = dir.join(table_name(meta.number));
+            let h: Arc<TableHandle> = inner.open_handle(meta.clone(), path.clone())?;
+            if h.table.file_size() != meta.size {
+                return Err(Error::Corruption {
+                    path,
+                    offset: h.table.file_size(),
+                    reason: format!("table is {} bytes, the manifest says {}", h.table.file_size(), meta.size),
+                });
+            }
+            version.levels[level].push(h);
+        }
+    }
+    version.levels[0].sort_by(|a, b| b.meta.number.cmp(&a.meta.number));
+    for l in &mut version.levels[1..] {
+        l.sort_by(|a, b| a.meta.smallest.cmp(&b.meta.smallest));
+    }
+
+    // 5. Replay the WAL past what the tables hold.
+    let mut imms: Vec<Arc<Memtable>> = Vec::new();
+    let mut mem = Arc::new(Memtable::new(0, Some(Arc::clone(&wbm))));
+    let mut last_seq = state.last_seq.max(state.flushed_seq);
+    let mut replayed = 0u64;
+    for rec in inner.wal.iter_from(state.flushed_lsn.max(1))? {
+        let (lsn, bytes) = rec?;
+        let batch = DecodedBatch::decode(&bytes).map_err(|(off, reason)| Error::Corruption {
+            path: wal_dir.clone(),
+            offset: off as u64,
+            reason: format!("WAL record {lsn} is not a valid write batch: {reason}"),
+        })?;
+        let mut seq = batch.first_seq;
+        for op in batch.ops() {
+            let (kind, k, v) = op.map_err(|reason| Error::Corruption {
+                path: wal_dir.clone(),
+                offset: 0,
+                reason: format!("WAL record {lsn}: {reason}"),
+            })?;
+            if seq > state.flushed_seq {
+                mem.insert(k, seq, kind, v);
+            }
+            last_seq = last_seq.max(seq);
+            seq += 1;
+        }
+        replayed += 1;
+        if mem.approximate_size() >= inner.opts.memtable_size {
+            mem.seal(lsn + 1);
+            imms.insert(0, mem);
+            let id = inner.next_mem_id.fetch_add(1, Ordering::Relaxed);
+            mem = Arc::new(Memtable::new(id, Some(Arc::clone(&wbm))));
+        }
+    }
+    if replayed > 0 {
+        tracing::info!(dir = %dir.display(), records = replayed, "replayed WAL records");
+    }
+
+    // 6. A fresh manifest holding the recovered state.
+    state.last_seq = last_seq;
+    let manifest_number = inner.next_file.fetch_add(1, Ordering::AcqRel);
+    state.next_file_number = inner.next_file.load(Ordering::Acquire);
+    let writer = ManifestWriter::create(&inner.fs, dir, manifest_number, &state)?;
+    if let Some(old) = old_manifest {
+        let p = dir.join(manifest::manifest_name(old));
+        fs.remove_file(&p)
+            .map_err(|e| Error::io("removing the old manifest", &p, e))?;
+    }
+    {
+        let mut vs = inner.versions.lock();
+        vs.manifest = Some(writer);
+        vs.state = state;
+    }
+    inner.visible_seq.store(last_seq, Ordering::Release);
+    {
+        let mut w = inner.writer.lock();
+        w.next_seq = last_seq + 1;
+        w.active = Arc::clone(&mem);
+        *inner.sv.write() = Arc::new(SuperVersion {
+            mem,
+            imms,
+            version: Arc::new(version),
+        });
+    }
+    let owner: Arc<dyn BufferOwner> = inner.clone();
+    wbm.register(Arc::downgrade(&owner));
+    drop(owner);
+    if !inner.current_sv().imms.is_empty() {
+        inner.schedule_flush();
+    }
+    inner.maybe_schedule_compaction();
+    Ok(Tree::from_inner(inner))
+}

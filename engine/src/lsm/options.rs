@@ -1,0 +1,168 @@
+//! Tree options. Each is named after, and documented with, the RocksDB option
+//! it corresponds to.
+
+use std::fmt;
+use std::sync::Arc;
+
+use strata_fs::FileSystem;
+use strata_sstable::TableOptions;
+use strata_wal::{Durability, RecoveryMode};
+
+use super::ikey::TRAILER_LEN;
+use super::shared::SharedResources;
+
+/// Supplies the smallest WAL LSN some consumer outside the tree still needs
+/// (for example a global secondary index that has not yet applied the
+/// changes). The tree never deletes WAL segments holding records at or above
+/// it. Called after every flush.
+pub type WalRetentionFloor = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// Options for [`Tree::open`](super::Tree::open).
+#[derive(Clone)]
+pub struct TreeOptions {
+    /// The file system all I/O goes through (RocksDB: `Env` / `FileSystem`).
+    pub fs: Arc<dyn FileSystem>,
+    /// Size at which the active memtable becomes immutable and is flushed
+    /// (RocksDB: `write_buffer_size`). Default 64 MiB.
+    pub memtable_size: usize,
+    /// Maximum number of memtables, active plus immutable, before writes stop
+    /// until a flush finishes (RocksDB: `max_write_buffer_number`). Default 2.
+    pub max_write_buffer_number: usize,
+    /// WAL segment size (RocksDB: none; closest is `max_log_file_size`).
+    /// Default 64 MiB.
+    pub wal_segment_size: u64,
+    /// How a damaged WAL is handled on open (RocksDB: `wal_recovery_mode`).
+    pub wal_recovery_mode: RecoveryMode,
+    /// Interval of the WAL's background sync for `Buffered` writes (RocksDB:
+    /// `wal_bytes_per_sync`, by time instead of bytes). Default 100 ms.
+    pub wal_buffered_sync_interval: std::time::Duration,
+    /// Number of L0 files that triggers an L0 -> L1 compaction (RocksDB:
+    /// `level0_file_num_compaction_trigger`). Default 4.
+    pub l0_compaction_trigger: usize,
+    /// Number of L0 files at which writes are slowed down (RocksDB:
+    /// `level0_slowdown_writes_trigger`). Default 20.
+    pub l0_slowdown_writes_trigger: usize,
+    /// Number of L0 files at which writes stop until compaction catches up
+    /// (RocksDB: `level0_stop_writes_trigger`). Default 36.
+    pub l0_stop_writes_trigger: usize,
+    /// Delay added to each write while slowed down (RocksDB: derived from
+    /// `delayed_write_rate`). Default 1 ms.
+    pub slowdown_delay: std::time::Duration,
+    /// Target size of L1 (RocksDB: `max_bytes_for_level_base`). Default 64 MiB.
+    pub max_bytes_for_level_base: u64,
+    /// Growth factor of each level's target over the one above (RocksDB:
+    /// `max_bytes_for_level_multiplier`). Default 10.
+    pub max_bytes_for_level_multiplier: u64,
+    /// Target size of compaction output files (RocksDB:
+    /// `target_file_size_base`). Default 64 MiB.
+    pub target_file_size_base: u64,
+    /// SSTable format options (RocksDB: `BlockBasedTableOptions`).
+    /// `filter_ignore_suffix` is always set to 8 by the tree.
+    pub table: TableOptions,
+    /// Compaction write rate limit in bytes per second (RocksDB:
+    /// `rate_limiter`). `None` = unlimited.
+    pub compaction_rate_limit: Option<u64>,
+    /// Verify block checksums on every read (RocksDB:
+    /// `ReadOptions::verify_checksums`). Default true.
+    pub verify_checksums: bool,
+    /// Shared block cache, background pool and memtable budget (RocksDB:
+    /// `Env` thread pools + `block_cache` + `write_buffer_manager`). `None`
+    /// gives the tree private ones.
+    pub shared: Option<SharedResources>,
+    /// Durability used for the tree's own internal writes during `close`.
+    pub default_durability: Durability,
+    /// Consumers that need WAL records kept (RocksDB: none; like
+    /// `WAL_ttl_seconds` but driven by a consumer). See [`WalRetentionFloor`].
+    pub wal_retention_floor: Option<WalRetentionFloor>,
+}
+
+impl fmt::Debug for TreeOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TreeOptions")
+            .field("memtable_size", &self.memtable_size)
+            .field("max_write_buffer_number", &self.max_write_buffer_number)
+            .field("l0_compaction_trigger", &self.l0_compaction_trigger)
+            .field("l0_slowdown_writes_trigger", &self.l0_slowdown_writes_trigger)
+            .field("l0_stop_writes_trigger", &self.l0_stop_writes_trigger)
+            .field("max_bytes_for_level_base", &self.max_bytes_for_level_base)
+            .field("max_bytes_for_level_multiplier", &self.max_bytes_for_level_multiplier)
+            .field("target_file_size_base", &self.target_file_size_base)
+            .field("compaction_rate_limit", &self.compaction_rate_limit)
+            .field("shared", &self.shared.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TreeOptions {
+    fn default() -> Self {
+        TreeOptions {
+            fs: strata_fs::default_fs(),
+            memtable_size: 64 << 20,
+            max_write_buffer_number: 2,
+            wal_segment_size: 64 << 20,
+            wal_recovery_mode: RecoveryMode::default(),
+            wal_buffered_sync_interval: std::time::Duration::from_millis(100),
+            l0_compaction_trigger: 4,
+            l0_slowdown_writes_trigger: 20,
+            l0_stop_writes_trigger: 36,
+            slowdown_delay: std::time::Duration::from_millis(1),
+            max_bytes_for_level_base: 64 << 20,
+            max_bytes_for_level_multiplier: 10,
+            target_file_size_base: 64 << 20,
+            table: TableOptions::default(),
+            compaction_rate_limit: None,
+            verify_checksums: true,
+            shared: None,
+            default_durability: Durability::Sync,
+            wal_retention_floor: None,
+        }
+    }
+}
+
+impl TreeOptions {
+    /// Options with everything scaled down for tests: tiny memtables, tables
+    /// and level targets so that flushes and multi-level compactions happen
+    /// after a few kilobytes.
+    pub fn small_for_tests(fs: Arc<dyn FileSystem>) -> TreeOptions {
+        TreeOptions {
+            fs,
+            memtable_size: 16 << 10,
+            max_write_buffer_number: 2,
+            wal_segment_size: 64 << 10,
+            l0_compaction_trigger: 2,
+            l0_slowdown_writes_trigger: 4,
+            l0_stop_writes_trigger: 6,
+            slowdown_delay: std::time::Duration::from_micros(100),
+            max_bytes_for_level_base: 64 << 10,
+            max_bytes_for_level_multiplier: 4,
+            target_file_size_base: 16 << 10,
+            table: TableOptions {
+                block_size: 1024,
+                ..TableOptions::default()
+            },
+            ..TreeOptions::default()
+        }
+    }
+
+    pub(crate) fn sanitized(mut self) -> TreeOptions {
+        self.memtable_size = self.memtable_size.max(1024);
+        self.max_write_buffer_number = self.max_write_buffer_number.max(2);
+        self.l0_compaction_trigger = self.l0_compaction_trigger.max(1);
+        self.l0_slowdown_writes_trigger = self.l0_slowdown_writes_trigger.max(self.l0_compaction_trigger);
+        self.l0_stop_writes_trigger = self.l0_stop_writes_trigger.max(self.l0_slowdown_writes_trigger);
+        self.max_bytes_for_level_base = self.max_bytes_for_level_base.max(1024);
+        self.max_bytes_for_level_multiplier = self.max_bytes_for_level_multiplier.max(2);
+        self.target_file_size_base = self.target_file_size_base.max(1024);
+        self.table.filter_ignore_suffix = TRAILER_LEN;
+        self
+    }
+
+    /// Target size in bytes of sorted level `level` (>= 1).
+    pub(crate) fn level_target(&self, level: usize) -> u64 {
+        let mut t = self.max_bytes_for_level_base;
+        for _ in 1..level {
+            t = t.saturating_mul(self.max_bytes_for_level_multiplier);
+        }
+        t
+    }
+}

@@ -1,0 +1,153 @@
+//! Resources many trees share: block cache, background pool and memtable
+//! memory budget.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
+use strata_sstable::BlockCache;
+
+use super::pool::BackgroundPool;
+
+/// Something owning memtables charged to a [`WriteBufferManager`] (a tree).
+pub(crate) trait BufferOwner: Send + Sync {
+    /// Bytes in the owner's active memtable.
+    fn active_bytes(&self) -> usize;
+    /// Asks the owner to seal its active memtable and flush it soon.
+    fn request_flush(&self);
+}
+
+/// A memtable memory budget across trees (RocksDB: `WriteBufferManager`).
+///
+/// Every memtable insert is charged; when the active (mutable) memtables of
+/// all trees together exceed 7/8 of the budget, the tree with the largest
+/// active memtable is asked to flush it, so idle trees do not pin memory (or
+/// WAL segments) while busy ones keep writing.
+pub struct WriteBufferManager {
+    budget: usize,
+    active: AtomicUsize,
+    total: AtomicUsize,
+    members: Mutex<Vec<Weak<dyn BufferOwner>>>,
+}
+
+impl std::fmt::Debug for WriteBufferManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteBufferManager")
+            .field("budget", &self.budget)
+            .field("active", &self.active.load(Ordering::Relaxed))
+            .field("total", &self.total.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl WriteBufferManager {
+    /// A budget of `bytes` for all memtables of the trees sharing it
+    /// (RocksDB: `db_write_buffer_size`).
+    pub fn new(bytes: usize) -> WriteBufferManager {
+        WriteBufferManager {
+            budget: bytes.max(1),
+            active: AtomicUsize::new(0),
+            total: AtomicUsize::new(0),
+            members: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The budget in bytes.
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
+    /// Bytes of all memtables charged now (active and immutable).
+    pub fn usage(&self) -> usize {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn register(&self, owner: Weak<dyn BufferOwner>) {
+        let mut m = self.members.lock();
+        m.retain(|w| w.strong_count() > 0);
+        m.push(owner);
+    }
+
+    pub(crate) fn charge(&self, bytes: usize) {
+        self.active.fetch_add(bytes, Ordering::Relaxed);
+        self.total.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// A memtable of `bytes` stopped being active.
+    pub(crate) fn sealed(&self, bytes: usize) {
+        self.active.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// A memtable of `bytes` was freed.
+    pub(crate) fn freed(&self, bytes: usize) {
+        self.total.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// True when the active memtables are over 7/8 of the budget.
+    pub(crate) fn should_flush(&self) -> bool {
+        self.active.load(Ordering::Relaxed) > self.budget / 8 * 7
+    }
+
+    /// Asks the member with the largest active memtable to flush.
+    pub(crate) fn flush_largest(&self) {
+        let target = {
+            let m = self.members.lock();
+            m.iter()
+                .filter_map(Weak::upgrade)
+                .max_by_key(|o| o.active_bytes())
+        };
+        if let Some(t) = target {
+            t.request_flush();
+        }
+    }
+}
+
+/// A block cache, a background worker pool and a memtable budget that many
+/// trees share. Cheap to clone.
+///
+/// ```
+/// use strata_engine::lsm::SharedResources;
+/// let shared = SharedResources::new(8 << 20, 2, 32 << 20);
+/// assert_eq!(shared.pool().threads(), 2);
+/// ```
+#[derive(Clone, Debug)]
+pub struct SharedResources {
+    cache: Arc<BlockCache>,
+    pool: Arc<BackgroundPool>,
+    buffers: Arc<WriteBufferManager>,
+}
+
+impl SharedResources {
+    /// A block cache of `cache_bytes` (RocksDB: `block_cache`), a pool of
+    /// `threads` workers (RocksDB: `max_background_jobs`), and a memtable
+    /// budget of `memtable_budget` bytes (RocksDB: `db_write_buffer_size`).
+    pub fn new(cache_bytes: usize, threads: usize, memtable_budget: usize) -> SharedResources {
+        SharedResources {
+            cache: BlockCache::new(cache_bytes),
+            pool: Arc::new(BackgroundPool::new(threads)),
+            buffers: Arc::new(WriteBufferManager::new(memtable_budget)),
+        }
+    }
+
+    /// Defaults: 64 MiB cache, one worker per core (at least 2), 256 MiB of
+    /// memtables.
+    pub fn with_defaults() -> SharedResources {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self::new(64 << 20, threads, 256 << 20)
+    }
+
+    /// The shared block cache.
+    pub fn cache(&self) -> &Arc<BlockCache> {
+        &self.cache
+    }
+
+    /// The shared worker pool.
+    pub fn pool(&self) -> &Arc<BackgroundPool> {
+        &self.pool
+    }
+
+    /// The shared memtable budget.
+    pub fn write_buffer_manager(&self) -> &Arc<WriteBufferManager> {
+        &self.buffers
+    }
+}

@@ -1,0 +1,806 @@
+//! The tree: write path, read path, lifecycle. Flush lives in `flush.rs`,
+//! compaction in `compaction.rs`, opening and recovery in `open.rs`.
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, RwLock};
+use strata_fs::{FileLock, FileSystem};
+use strata_wal::{Durability, Wal};
+
+use super::batch::WriteBatch;
+use super::error::{Error, Result};
+use super::ikey::{self, SeqNo};
+use super::manifest::{ManifestState, ManifestWriter};
+use super::memtable::{Lookup, Memtable};
+use super::options::TreeOptions;
+use super::pool::Priority;
+use super::rate_limiter::RateLimiter;
+use super::shared::{BufferOwner, SharedResources};
+use super::snapshot::{Snapshot, SnapshotList};
+use super::stats::{Counters, TreeStats};
+use super::super_version::SuperVersion;
+use super::tree_iter::TreeIter;
+use super::version::{NUM_LEVELS, TableHandle, VersionEdit};
+
+/// Manifest size after which it is rewritten as a snapshot.
+const MANIFEST_REWRITE_BYTES: u64 = 4 << 20;
+
+/// The writer-side state, guarded by the write lock: commits are serialized
+/// through it so sequence order equals WAL order.
+#[derive(Debug)]
+pub(crate) struct WriterState {
+    pub active: Arc<Memtable>,
+    pub next_seq: SeqNo,
+}
+
+/// The manifest side, guarded by its own lock (held only by background jobs
+/// and open, never by readers or writers).
+#[derive(Debug)]
+pub(crate) struct VersionSet {
+    pub manifest: Option<ManifestWriter>,
+    pub state: ManifestState,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct StallState {
+    pub bg_error: Option<(&'static str, String)>,
+}
+
+/// A log-structured merge tree over byte keys and values: one WAL, a
+/// memtable, and leveled SSTables, with background flush and compaction.
+///
+/// `Tree` is `Send + Sync` and cheap to clone; clones share the tree. When
+/// the last clone is dropped, background work on it stops (the WAL keeps
+/// what was not flushed). Call [`Tree::close`] to flush and stop cleanly.
+///
+/// ```
+/// use std::ops::Bound;
+/// use strata_engine::lsm::{Tree, TreeOptions, WriteBatch};
+/// use strata_wal::Durability;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let tree = Tree::open(dir.path(), TreeOptions::default()).unwrap();
+/// tree.put(b"apple", b"red", Durability::Sync).unwrap();
+/// let mut batch = WriteBatch::new();
+/// batch.put(b"banana", b"yellow").put(b"cherry", b"dark red").delete(b"apple");
+/// tree.write(batch, Durability::Sync).unwrap();
+///
+/// assert_eq!(tree.get(b"banana", None).unwrap(), Some(b"yellow".to_vec()));
+/// assert_eq!(tree.get(b"apple", None).unwrap(), None);
+///
+/// let snap = tree.snapshot();
+/// tree.put(b"banana", b"green", Durability::Sync).unwrap();
+/// assert_eq!(tree.get(b"banana", Some(&snap)).unwrap(), Some(b"yellow".to_vec()));
+///
+/// let keys: Vec<Vec<u8>> = tree
+///     .range(Bound::Unbounded, Bound::Unbounded, None)
+///     .unwrap()
+///     .rev()
+///     .map(|kv| kv.unwrap().0)
+///     .collect();
+/// assert_eq!(keys, vec![b"cherry".to_vec(), b"banana".to_vec()]);
+/// tree.close().unwrap();
+///
+/// // Reopening finds everything.
+/// let tree = Tree::open(dir.path(), TreeOptions::default()).unwrap();
+/// assert_eq!(tree.get(b"banana", None).unwrap(), Some(b"green".to_vec()));
+/// ```
+#[derive(Clone)]
+pub struct Tree {
+    pub(crate) inner: Arc<TreeInner>,
+    _handle: Arc<HandleToken>,
+}
+
+impl std::fmt::Debug for Tree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tree").field("dir", &self.inner.dir).finish_non_exhaustive()
+    }
+}
+
+/// Dropped with the last user handle: stops background work on the tree.
+#[derive(Debug)]
+struct HandleToken {
+    inner: Weak<TreeInner>,
+}
+
+impl Drop for HandleToken {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.upgrade() {
+            inner.shutdown_background();
+            if let Err(e) = inner.wal.close() {
+                tracing::warn!(error = %e, "closing the WAL of a dropped tree failed");
+            }
+        }
+    }
+}
+
+pub(crate) struct TreeInner {
+    pub dir: PathBuf,
+    pub opts: TreeOptions,
+    pub fs: Arc<dyn FileSystem>,
+    pub tree_id: u64,
+    pub wal: Wal,
+    pub shared: SharedResources,
+    pub rate_limiter: Option<RateLimiter>,
+    pub writer: Mutex<WriterState>,
+    pub sv: RwLock<Arc<SuperVersion>>,
+    /// Highest sequence number visible to new reads.
+    pub visible_seq: AtomicU64,
+    pub next_file: AtomicU64,
+    pub next_mem_id: AtomicU64,
+    pub versions: Mutex<VersionSet>,
+    pub flush_lock: Mutex<()>,
+    pub compaction_lock: Mutex<()>,
+    pub flush_scheduled: AtomicBool,
+    pub compaction_scheduled: AtomicBool,
+    pub switch_requested: AtomicBool,
+    pub stall: Mutex<StallState>,
+    pub stall_cv: Condvar,
+    pub poisoned: Mutex<Option<String>>,
+    pub closed: AtomicBool,
+    pub snapshots: Arc<SnapshotList>,
+    pub counters: Counters,
+    /// Background jobs of this tree currently running.
+    pub running: Mutex<usize>,
+    pub running_cv: Condvar,
+    pub weak: Weak<TreeInner>,
+    pub _lock: Box<dyn FileLock>,
+}
+
+impl std::fmt::Debug for TreeInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TreeInner").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+/// Table file name for `number`.
+pub(crate) fn table_name(number: u64) -> String {
+    format!("{number:06}.sst")
+}
+
+pub(crate) fn parse_table_name(name: &str) -> Option<u64> {
+    let n = name.strip_suffix(".sst")?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    n.parse().ok()
+}
+
+/// A guard counting a running background job.
+pub(crate) struct JobGuard<'a>(&'a TreeInner);
+
+impl Drop for JobGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.running.lock() -= 1;
+        self.0.running_cv.notify_all();
+    }
+}
+
+impl Tree {
+    pub(crate) fn from_inner(inner: Arc<TreeInner>) -> Tree {
+        let handle = Arc::new(HandleToken {
+            inner: Arc::downgrade(&inner),
+        });
+        Tree {
+            inner,
+            _handle: handle,
+        }
+    }
+
+    /// Opens (or creates) the tree in `dir`: reads the manifest, removes
+    /// orphan files, and replays the WAL from the last flushed position.
+    pub fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
+        super::open::open(dir, opts)
+    }
+
+    /// The directory of the tree.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Commits a batch atomically with the given durability and returns the
+    /// sequence number of its last operation. `Sync` returns once the batch
+    /// is on stable storage (concurrent `Sync` writers share fsyncs through
+    /// the WAL's group commit).
+    pub fn write(&self, batch: WriteBatch, durability: Durability) -> Result<SeqNo> {
+        self.inner.write(batch, durability)
+    }
+
+    /// Puts one key.
+    pub fn put(&self, key: &[u8], value: &[u8], durability: Durability) -> Result<SeqNo> {
+        let mut b = WriteBatch::with_capacity(key.len() + value.len() + 8);
+        b.put(key, value);
+        self.inner.write(b, durability)
+    }
+
+    /// Deletes one key.
+    pub fn delete(&self, key: &[u8], durability: Durability) -> Result<SeqNo> {
+        let mut b = WriteBatch::with_capacity(key.len() + 8);
+        b.delete(key);
+        self.inner.write(b, durability)
+    }
+
+    /// The value of `key` at `snapshot` (or now).
+    pub fn get(&self, key: &[u8], snapshot: Option<&Snapshot>) -> Result<Option<Vec<u8>>> {
+        let seq = self.inner.read_seq(snapshot)?;
+        self.inner.get_at(key, seq)
+    }
+
+    /// Pins the current sequence number until the snapshot is dropped.
+    pub fn snapshot(&self) -> Snapshot {
+        self.inner
+            .snapshots
+            .acquire(self.inner.visible_seq.load(Ordering::Acquire))
+    }
+
+    /// Iterates `[lower, upper]` (per the bounds) at `snapshot` (or now),
+    /// forward with `next` and backward with `next_back`.
+    pub fn range(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        snapshot: Option<&Snapshot>,
+    ) -> Result<TreeIter> {
+        let seq = self.inner.read_seq(snapshot)?;
+        let sv = self.inner.current_sv();
+        Ok(TreeIter::new(sv, seq, self.inner.dir.clone(), lower, upper))
+    }
+
+    /// Seals the active memtable (if not empty) and writes every memtable to
+    /// an L0 table; returns when they are all on disk.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.check_open()?;
+        self.inner.flush_all()
+    }
+
+    /// Flushes, then compacts every file overlapping `[lower, upper]`
+    /// (`None` = unbounded) down to the bottom level holding data (RocksDB:
+    /// `CompactRange`). Waits for the work to finish.
+    pub fn compact_range(&self, lower: Option<&[u8]>, upper: Option<&[u8]>) -> Result<()> {
+        self.inner.check_open()?;
+        self.inner.flush_all()?;
+        self.inner.compact_range(lower, upper)
+    }
+
+    /// The tree's statistics.
+    pub fn stats(&self) -> TreeStats {
+        self.inner.stats()
+    }
+
+    /// The WAL's next LSN (for consumers that track WAL positions, such as
+    /// the retention floor).
+    pub fn wal_next_lsn(&self) -> u64 {
+        self.inner.wal.next_lsn()
+    }
+
+    /// Flushes memtables, stops background work and closes the WAL. Later
+    /// calls on any clone fail with [`Error::Closed`]. Reopening replays
+    /// nothing.
+    pub fn close(&self) -> Result<()> {
+        self.inner.close()
+    }
+}
+
+impl TreeInner {
+    pub(crate) fn current_sv(&self) -> Arc<SuperVersion> {
+        Arc::clone(&self.sv.read())
+    }
+
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    fn read_seq(&self, snapshot: Option<&Snapshot>) -> Result<SeqNo> {
+        self.check_open()?;
+        match snapshot {
+            Some(s) if !s.belongs_to(&self.snapshots) => Err(Error::InvalidArgument(
+                "the snapshot belongs to another tree".into(),
+            )),
+            Some(s) => Ok(s.seq()),
+            None => Ok(self.visible_seq.load(Ordering::Acquire)),
+        }
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if let Some(p) = self.poisoned.lock().as_ref() {
+            return Err(Error::Poisoned(p.clone()));
+        }
+        if let Some((job, msg)) = &self.stall.lock().bg_error {
+            return Err(Error::Background {
+                job,
+                message: msg.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn poison(&self, e: strata_wal::WalError) -> Error {
+        let msg = e.to_string();
+        tracing::error!(dir = %self.dir.display(), error = %msg, "WAL failure: the tree is poisoned for writes");
+        *self.poisoned.lock() = Some(msg);
+        self.stall_cv.notify_all();
+        Error::Wal(e)
+    }
+
+    pub(crate) fn set_bg_error(&self, job: &'static str, e: &Error) {
+        tracing::error!(dir = %self.dir.display(), job, error = %e, "background job failed");
+        let mut st = self.stall.lock();
+        if st.bg_error.is_none() {
+            st.bg_error = Some((job, e.to_string()));
+        }
+        drop(st);
+        self.stall_cv.notify_all();
+    }
+
+    /// Wakes writers waiting for background progress.
+    pub(crate) fn wake_writers(&self) {
+        let _g = self.stall.lock();
+        self.stall_cv.notify_all();
+    }
+
+    /// Waits (bounded) for a flush or compaction to make progress.
+    fn wait_for_background(&self) {
+        let mut st = self.stall.lock();
+        if st.bg_error.is_none() && !self.closed.load(Ordering::Acquire) {
+            self.stall_cv.wait_for(&mut st, Duration::from_millis(20));
+        }
+    }
+
+    /// Applies the L0 slowdown and stop triggers (RocksDB's write controller).
+    /// Returns whether the writer was delayed or stopped.
+    fn throttle_l0(&self, slowed: &mut bool, stopped: &mut bool) -> Result<()> {
+        loop {
+            self.check_writable()?;
+            let l0 = self.sv.read().version.levels[0].len();
+            if l0 >= self.opts.l0_stop_writes_trigger {
+                if !*stopped {
+                    *stopped = true;
+                    Counters::add(&self.counters.stops, 1);
+                    tracing::debug!(l0, "write stall: L0 stop trigger");
+                }
+                self.maybe_schedule_compaction();
+                self.wait_for_background();
+                continue;
+            }
+            if l0 >= self.opts.l0_slowdown_writes_trigger && !*slowed {
+                *slowed = true;
+                Counters::add(&self.counters.slowdowns, 1);
+                self.maybe_schedule_compaction();
+                std::thread::sleep(self.opts.slowdown_delay);
+            }
+            return Ok(());
+        }
+    }
+
+    pub(crate) fn write(&self, mut batch: WriteBatch, durability: Durability) -> Result<SeqNo> {
+        self.check_writable()?;
+        if batch.is_empty() {
+            return Ok(self.visible_seq.load(Ordering::Acquire));
+        }
+        batch.validate().map_err(Error::InvalidArgument)?;
+        let start = Instant::now();
+        let (mut slowed, mut stopped) = (false, false);
+        let user_bytes = batch.approximate_size() as u64;
+        let (last, sealed) = loop {
+            self.throttle_l0(&mut slowed, &mut stopped)?;
+            let mut w = self.writer.lock();
+            let mut sealed = false;
+            if w.active.approximate_size() >= self.opts.memtable_size {
+                let imms = self.sv.read().imms.len();
+                if imms + 1 < self.opts.max_write_buffer_number {
+                    self.switch_memtable(&mut w);
+                    sealed = true;
+                } else {
+                    drop(w);
+                    if !stopped {
+                        stopped = true;
+                        Counters::add(&self.counters.stops, 1);
+                        tracing::debug!("write stall: too many immutable memtables");
+                    }
+                    self.schedule_flush();
+                    self.wait_for_background();
+                    continue;
+                }
+            }
+            // Re-check under the write lock: a WAL failure poisons the tree.
+            if let Some(p) = self.poisoned.lock().as_ref() {
+                return Err(Error::Poisoned(p.clone()));
+            }
+            let first = w.next_seq;
+            let count = batch.len() as u64;
+            let rec = batch.seal(first);
+            // The record is appended under the write lock (so WAL order is
+            // sequence order). A `Sync` commit only queues it there and syncs
+            // below, outside the lock: the WAL's leader writes and fsyncs
+            // everything queued meanwhile in one go (group commit).
+            let wal_mode = match durability {
+                Durability::Sync => Durability::None,
+                d => d,
+            };
+            self.wal.append(rec, wal_mode).map_err(|e| self.poison(e))?;
+            Counters::add(&self.counters.wal_bytes, rec.len() as u64);
+            let mem = &w.active;
+            let mut seq = first;
+            for op in batch.ops() {
+                let (kind, k, v) = op.map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                mem.insert(k, seq, kind, v);
+                seq += 1;
+            }
+            w.next_seq = first + count;
+            let last = first + count - 1;
+            if durability != Durability::Sync {
+                self.visible_seq.fetch_max(last, Ordering::AcqRel);
+            }
+            break (last, sealed);
+        };
+        if durability == Durability::Sync {
+            self.wal.sync().map_err(|e| self.poison(e))?;
+            self.visible_seq.fetch_max(last, Ordering::AcqRel);
+        }
+        Counters::add(&self.counters.user_bytes, user_bytes);
+        if slowed || stopped {
+            Counters::add(&self.counters.stall_micros, start.elapsed().as_micros() as u64);
+        }
+        if sealed {
+            self.schedule_flush();
+        }
+        let wbm = self.shared.write_buffer_manager();
+        if wbm.should_flush() {
+            wbm.flush_largest();
+        }
+        Ok(last)
+    }
+
+    /// Makes the active memtable immutable and starts a fresh one. Caller
+    /// holds the write lock.
+    pub(crate) fn switch_memtable(&self, w: &mut WriterState) {
+        let id = self.next_mem_id.fetch_add(1, Ordering::Relaxed);
+        let fresh = Arc::new(Memtable::new(
+            id,
+            Some(Arc::clone(self.shared.write_buffer_manager())),
+        ));
+        let old = std::mem::replace(&mut w.active, Arc::clone(&fresh));
+        old.seal(self.wal.next_lsn());
+        let mut sv = self.sv.write();
+        let mut imms = Vec::with_capacity(sv.imms.len() + 1);
+        imms.push(old);
+        imms.extend(sv.imms.iter().cloned());
+        *sv = Arc::new(SuperVersion {
+            mem: fresh,
+            imms,
+            version: Arc::clone(&sv.version),
+        });
+    }
+
+    pub(crate) fn get_at(&self, key: &[u8], seq: SeqNo) -> Result<Option<Vec<u8>>> {
+        let sv = self.current_sv();
+        let mut seek = Vec::with_capacity(ikey::escaped_len(key) + ikey::TRAILER_LEN);
+        ikey::seek_key_into(key, seq, &mut seek);
+        let escaped = ikey::escaped_part(&seek);
+        let found = |l: Lookup| match l {
+            Lookup::Found(v) => Some(Some(v)),
+            Lookup::Deleted => Some(None),
+            Lookup::Absent => None,
+        };
+        if let Some(r) = found(sv.mem.get(&seek, escaped)) {
+            return Ok(r);
+        }
+        for m in &sv.imms {
+            if let Some(r) = found(m.get(&seek, escaped)) {
+                return Ok(r);
+            }
+        }
+        for t in &sv.version.levels[0] {
+            if t.meta.smallest_user() <= escaped && escaped <= t.meta.largest_user() {
+                if let Some(r) = found(table_get(t, &seek, escaped)?) {
+                    return Ok(r);
+                }
+            }
+        }
+        for level in 1..NUM_LEVELS {
+            if let Some(t) = sv.version.find_in_level(level, escaped) {
+                if let Some(r) = found(table_get(t, &seek, escaped)?) {
+                    return Ok(r);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    pub(crate) fn stats(&self) -> TreeStats {
+        let c = &self.counters;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let sv = self.current_sv();
+        let mut s = TreeStats {
+            user_bytes_written: l(&c.user_bytes),
+            wal_bytes_written: l(&c.wal_bytes),
+            flush_bytes_written: l(&c.flush_bytes),
+            compaction_bytes_written: l(&c.compaction_bytes),
+            compaction_bytes_read: l(&c.compaction_read_bytes),
+            flushes: l(&c.flushes),
+            compactions: l(&c.compactions),
+            trivial_moves: l(&c.trivial_moves),
+            max_compaction_output_level: l(&c.max_output_level),
+            live_sst_bytes: sv.version.total_bytes(),
+            total_sst_bytes: l(&c.sst_bytes_on_disk),
+            slowdown_writes: l(&c.slowdowns),
+            stopped_writes: l(&c.stops),
+            stall_micros: l(&c.stall_micros),
+            block_cache_hits: self.shared.cache().hits(),
+            block_cache_misses: self.shared.cache().misses(),
+            memtable_bytes: (sv.mem.approximate_size()
+                + sv.imms.iter().map(|m| m.approximate_size()).sum::<usize>())
+                as u64,
+            immutable_memtables: sv.imms.len() as u64,
+            last_seq: self.visible_seq.load(Ordering::Acquire),
+            live_snapshots: self.snapshots.count() as u64,
+            ..TreeStats::default()
+        };
+        for lvl in 0..NUM_LEVELS {
+            s.files_per_level[lvl] = sv.version.levels[lvl].len() as u64;
+            s.bytes_per_level[lvl] = sv.version.level_bytes(lvl);
+        }
+        s
+    }
+
+    /// Counts a job as running unless the tree is shutting down.
+    pub(crate) fn enter_job(&self) -> Option<JobGuard<'_>> {
+        let mut r = self.running.lock();
+        if self.closed.load(Ordering::Acquire) {
+            return None;
+        }
+        *r += 1;
+        Some(JobGuard(self))
+    }
+
+    pub(crate) fn schedule_flush(&self) {
+        if self.flush_scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = self.weak.clone();
+        self.shared.pool().submit(
+            Priority::High,
+            Box::new(move || {
+                if let Some(t) = weak.upgrade() {
+                    t.flush_scheduled.store(false, Ordering::Release);
+                    t.background_flush();
+                }
+            }),
+        );
+    }
+
+    pub(crate) fn maybe_schedule_compaction(&self) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        if self.stall.lock().bg_error.is_some() {
+            return;
+        }
+        let needed = {
+            let sv = self.sv.read();
+            let vs_ptrs = self.versions.try_lock().map(|vs| vs.state.compact_pointers.clone());
+            let ptrs = vs_ptrs.unwrap_or_default();
+            super::compaction::pick(&sv.version, &self.opts, &ptrs).is_some()
+        };
+        if !needed || self.compaction_scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = self.weak.clone();
+        self.shared.pool().submit(
+            Priority::Low,
+            Box::new(move || {
+                if let Some(t) = weak.upgrade() {
+                    t.compaction_scheduled.store(false, Ordering::Release);
+                    t.background_compaction();
+                }
+            }),
+        );
+    }
+
+    fn background_flush(&self) {
+        let Some(_job) = self.enter_job() else {
+            return;
+        };
+        if let Err(e) = self.flush_imms() {
+            self.set_bg_error("flush", &e);
+            return;
+        }
+        self.maybe_schedule_compaction();
+    }
+
+    fn background_compaction(&self) {
+        let Some(_job) = self.enter_job() else {
+            return;
+        };
+        let ran = match self.compact_once() {
+            Ok(ran) => ran,
+            Err(Error::Closed) => return,
+            Err(e) => {
+                self.set_bg_error("compaction", &e);
+                return;
+            }
+        };
+        if ran {
+            self.maybe_schedule_compaction();
+        }
+    }
+
+    /// Seals the active memtable if it holds anything and flushes all
+    /// immutable memtables in the calling thread.
+    pub(crate) fn flush_all(&self) -> Result<()> {
+        {
+            let mut w = self.writer.lock();
+            if !w.active.is_empty() {
+                self.switch_memtable(&mut w);
+            }
+        }
+        self.flush_imms()?;
+        self.maybe_schedule_compaction();
+        Ok(())
+    }
+
+    /// Stops background jobs of this tree and waits for running ones.
+    pub(crate) fn shutdown_background(&self) {
+        {
+            let _r = self.running.lock();
+            self.closed.store(true, Ordering::Release);
+        }
+        self.wake_writers();
+        let mut r = self.running.lock();
+        while *r > 0 {
+            self.running_cv.wait_for(&mut r, Duration::from_millis(50));
+        }
+    }
+
+    pub(crate) fn close(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        // Wait for running jobs, then flush here: nothing is left to replay.
+        self.shutdown_background();
+        let flushed = if self.poisoned.lock().is_none() && self.stall.lock().bg_error.is_none() {
+            {
+                let mut w = self.writer.lock();
+                if !w.active.is_empty() {
+                    self.switch_memtable(&mut w);
+                }
+            }
+            self.flush_imms()
+        } else {
+            Ok(())
+        };
+        let closed = self.wal.close().map_err(Error::from);
+        flushed.and(closed)
+    }
+
+    /// Applies `edit` durably (manifest append or rewrite) and installs the
+    /// resulting version; `added` are the opened handles of `edit.added`.
+    /// `flushed_mem` is removed from the immutable list in the same step.
+    pub(crate) fn log_and_apply(
+        &self,
+        vs: &mut VersionSet,
+        mut edit: VersionEdit,
+        added: &[Arc<TableHandle>],
+        flushed_mem: Option<u64>,
+    ) -> Result<()> {
+        edit.next_file_number = Some(self.next_file.load(Ordering::Acquire));
+        edit.last_seq = Some(self.visible_seq.load(Ordering::Acquire));
+        let mut new_state = vs.state.clone();
+        new_state.apply(&edit);
+        let rewrite = vs
+            .manifest
+            .as_ref()
+            .is_none_or(|m| m.size() > MANIFEST_REWRITE_BYTES);
+        if rewrite {
+            let number = self.next_file.fetch_add(1, Ordering::AcqRel);
+            new_state.next_file_number = self.next_file.load(Ordering::Acquire);
+            let w = ManifestWriter::create(&self.fs, &self.dir, number, &new_state)?;
+            if let Some(old) = vs.manifest.replace(w) {
+                let p = self.dir.join(super::manifest::manifest_name(old.number()));
+                if let Err(e) = self.fs.remove_file(&p) {
+                    tracing::warn!(path = %p.display(), error = %e, "could not delete the old manifest");
+                }
+            }
+        } else if let Some(m) = vs.manifest.as_mut() {
+            if let Err(e) = m.append(&edit) {
+                // The manifest's tail is unknown now: the next edit rewrites it.
+                vs.manifest = None;
+                return Err(e);
+            }
+        }
+        vs.state = new_state;
+        let mut sv = self.sv.write();
+        let old_version = Arc::clone(&sv.version);
+        let version = Arc::new(old_version.apply(&edit, added));
+        let imms = match flushed_mem {
+            Some(id) => sv.imms.iter().filter(|m| m.id() != id).cloned().collect(),
+            None => sv.imms.clone(),
+        };
+        *sv = Arc::new(SuperVersion {
+            mem: Arc::clone(&sv.mem),
+            imms,
+            version,
+        });
+        drop(sv);
+        let readded: Vec<u64> = edit.added.iter().map(|(_, m)| m.number).collect();
+        for &(level, number) in &edit.deleted {
+            if readded.contains(&number) {
+                continue;
+            }
+            if let Some(t) = old_version.levels[level as usize]
+                .iter()
+                .find(|t| t.meta.number == number)
+            {
+                t.mark_obsolete();
+            }
+        }
+        Ok(())
+    }
+
+    /// The smallest sequence number a reader may still read at.
+    pub(crate) fn smallest_snapshot(&self) -> SeqNo {
+        let visible = self.visible_seq.load(Ordering::Acquire);
+        self.snapshots.oldest().map_or(visible, |s| s.min(visible))
+    }
+}
+
+/// Point lookup in one table with the filter check first.
+fn table_get(t: &Arc<TableHandle>, seek: &[u8], escaped: &[u8]) -> Result<Lookup> {
+    if !t.table.may_contain(escaped) {
+        return Ok(Lookup::Absent);
+    }
+    let mut it = t.table.iter();
+    it.seek(seek)?;
+    if !it.valid() {
+        return Ok(Lookup::Absent);
+    }
+    match ikey::parse(it.key()) {
+        Some(p) if p.escaped == escaped => Ok(match p.kind {
+            ikey::ValueKind::Put => Lookup::Found(it.value().to_vec()),
+            ikey::ValueKind::Delete => Lookup::Deleted,
+        }),
+        Some(_) => Ok(Lookup::Absent),
+        None => Err(Error::Corruption {
+            path: t.table.path().to_path_buf(),
+            offset: 0,
+            reason: "malformed internal key in table".into(),
+        }),
+    }
+}
+
+impl BufferOwner for TreeInner {
+    fn active_bytes(&self) -> usize {
+        self.sv.read().mem.approximate_size()
+    }
+
+    fn request_flush(&self) {
+        if self.closed.load(Ordering::Acquire) || self.switch_requested.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = self.weak.clone();
+        self.shared.pool().submit(
+            Priority::High,
+            Box::new(move || {
+                if let Some(t) = weak.upgrade() {
+                    {
+                        let mut w = t.writer.lock();
+                        let imms = t.sv.read().imms.len();
+                        if !w.active.is_empty() && imms + 1 < t.opts.max_write_buffer_number {
+                            t.switch_memtable(&mut w);
+                        }
+                    }
+                    t.switch_requested.store(false, Ordering::Release);
+                    t.schedule_flush();
+                }
+            }),
+        );
+    }
+}
