@@ -1,0 +1,426 @@
+//! The catalog: which tables a database has, persisted in one file (`CATALOG`) that is
+//! replaced atomically ([`strata_fs::write_atomic`]: temp file, fsync, rename, fsync of
+//! the directory). The format is specified in `docs/catalog-format.md`.
+//!
+//! Writing the catalog is the commit point of `create_table` and `delete_table`: a
+//! table's directory is made before the catalog names it and removed after the catalog
+//! stops naming it; on open, directories the catalog does not name are removed. So a
+//! crash leaves a table either fully there or fully gone.
+
+use std::path::Path;
+
+use strata_fs::FileSystem;
+use strata_item::{KeyAttribute, KeySchema, KeyType};
+
+use crate::table::{CapacityMode, DbError, IndexProjection, LsiSpec, TableDurability, TableSpec};
+
+/// The catalog file's name in the database directory.
+pub(crate) const CATALOG_FILE: &str = "CATALOG";
+/// First eight bytes of a catalog.
+pub(crate) const MAGIC: &[u8; 8] = b"STRATCAT";
+/// The format version this build writes and reads.
+pub(crate) const VERSION: u32 = 1;
+/// Header: magic, version, body length.
+const HEADER_LEN: usize = 16;
+
+/// One table in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TableEntry {
+    /// Never reused.
+    pub id: u64,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+    /// What the table was created with.
+    pub spec: TableSpec,
+}
+
+/// The decoded catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Catalog {
+    /// The id the next created table gets.
+    pub next_table_id: u64,
+    /// The tables, in name order.
+    pub tables: Vec<TableEntry>,
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        Catalog { next_table_id: 1, tables: Vec::new() }
+    }
+}
+
+impl Catalog {
+    /// The table called `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&TableEntry> {
+        self.tables.iter().find(|t| t.spec.name == name)
+    }
+
+    /// Reads and checks the catalog at `path`.
+    pub(crate) fn load(fs: &dyn FileSystem, path: &Path) -> Result<Catalog, DbError> {
+        let bytes = fs.read_all(path).map_err(|e| DbError::io(path, e))?;
+        Catalog::decode(&bytes, path)
+    }
+
+    /// Writes the catalog to `path` atomically.
+    pub(crate) fn store(&self, fs: &dyn FileSystem, path: &Path) -> Result<(), DbError> {
+        strata_fs::write_atomic(fs, path, &self.encode()).map_err(|e| DbError::io(path, e))
+    }
+
+    /// The file's bytes.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut body = Vec::with_capacity(256);
+        put_u64(&mut body, self.next_table_id);
+        put_u32(&mut body, u32::try_from(self.tables.len()).unwrap_or(u32::MAX));
+        for t in &self.tables {
+            encode_table(&mut body, t);
+        }
+        let mut out = Vec::with_capacity(HEADER_LEN + body.len() + 4);
+        out.extend_from_slice(MAGIC);
+        put_u32(&mut out, VERSION);
+        put_u32(&mut out, u32::try_from(body.len()).unwrap_or(u32::MAX));
+        out.extend_from_slice(&body);
+        let crc = crc32fast::hash(&out);
+        put_u32(&mut out, crc);
+        out
+    }
+
+    /// Parses and checks a catalog file's bytes.
+    pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<Catalog, DbError> {
+        let corrupt = |offset: usize, reason: String| DbError::CatalogCorrupt {
+            path: path.to_path_buf(),
+            offset: offset as u64,
+            reason,
+        };
+        if bytes.len() < HEADER_LEN + 4 {
+            return Err(corrupt(0, format!("file is {} bytes, shorter than a header", bytes.len())));
+        }
+        if &bytes[..8] != MAGIC {
+            return Err(corrupt(0, format!("bad magic {:02x?}, expected {MAGIC:02x?}", &bytes[..8])));
+        }
+        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        let body_len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
+        let expected = HEADER_LEN + body_len + 4;
+        if bytes.len() != expected {
+            return Err(corrupt(
+                12,
+                format!("body length {body_len} implies a {expected}-byte file, found {} bytes", bytes.len()),
+            ));
+        }
+        let crc_at = HEADER_LEN + body_len;
+        let stored = u32::from_le_bytes([
+            bytes[crc_at],
+            bytes[crc_at + 1],
+            bytes[crc_at + 2],
+            bytes[crc_at + 3],
+        ]);
+        let actual = crc32fast::hash(&bytes[..crc_at]);
+        if stored != actual {
+            return Err(corrupt(
+                crc_at,
+                format!("checksum mismatch: stored {stored:#010x}, computed {actual:#010x}"),
+            ));
+        }
+        // Checked after the checksum: a flipped version byte is corruption, not a
+        // newer file.
+        if version != VERSION {
+            return Err(DbError::CatalogVersion {
+                path: path.to_path_buf(),
+                found: version,
+                supported: VERSION,
+            });
+        }
+        let mut r = Reader { buf: &bytes[..crc_at], pos: HEADER_LEN };
+        let decoded = (|| -> Result<Catalog, (usize, String)> {
+            let next_table_id = r.u64()?;
+            let count = r.u32()?;
+            let mut tables: Vec<TableEntry> = Vec::new();
+            for _ in 0..count {
+                let at = r.pos;
+                let t = decode_table(&mut r)?;
+                if t.id == 0 || t.id >= next_table_id {
+                    return Err((at, format!("table id {} not below next id {next_table_id}", t.id)));
+                }
+                if tables.iter().any(|o| o.id == t.id || o.spec.name == t.spec.name) {
+                    return Err((at, format!("table {:?} (id {}) listed twice", t.spec.name, t.id)));
+                }
+                t.spec.validate().map_err(|e| (at, format!("invalid table spec: {e}")))?;
+                tables.push(t);
+            }
+            if r.pos != r.buf.len() {
+                return Err((r.pos, format!("{} bytes after the last table", r.buf.len() - r.pos)));
+            }
+            tables.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+            Ok(Catalog { next_table_id, tables })
+        })();
+        decoded.map_err(|(offset, reason)| corrupt(offset, reason))
+    }
+}
+
+fn put_u8(out: &mut Vec<u8>, v: u8) {
+    out.push(v);
+}
+fn put_u16(out: &mut Vec<u8>, v: u16) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+/// Strings in specs are validated to at most 255 bytes (names) or 65535 (attributes),
+/// so a u16 length always fits.
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    let len = b.len().min(usize::from(u16::MAX));
+    put_u16(out, len as u16);
+    out.extend_from_slice(&b[..len]);
+}
+fn put_attr(out: &mut Vec<u8>, a: &KeyAttribute) {
+    put_str(out, &a.name);
+    put_u8(
+        out,
+        match a.key_type {
+            KeyType::S => b'S',
+            KeyType::N => b'N',
+            KeyType::B => b'B',
+        },
+    );
+}
+
+fn encode_table(out: &mut Vec<u8>, t: &TableEntry) {
+    let s = &t.spec;
+    put_u64(out, t.id);
+    put_u64(out, t.created_at_ms);
+    put_str(out, &s.name);
+    put_u32(out, s.partitions);
+    put_u8(
+        out,
+        match s.durability {
+            TableDurability::Sync => 0,
+            TableDurability::Buffered => 1,
+        },
+    );
+    match s.capacity {
+        CapacityMode::OnDemand => put_u8(out, 0),
+        CapacityMode::Provisioned { read_capacity_units, write_capacity_units } => {
+            put_u8(out, 1);
+            put_u64(out, read_capacity_units);
+            put_u64(out, write_capacity_units);
+        }
+    }
+    put_attr(out, &s.key_schema.partition_key);
+    match &s.key_schema.sort_key {
+        None => put_u8(out, 0),
+        Some(a) => {
+            put_u8(out, 1);
+            put_attr(out, a);
+        }
+    }
+    put_u8(out, u8::try_from(s.local_secondary_indexes.len()).unwrap_or(u8::MAX));
+    for lsi in &s.local_secondary_indexes {
+        put_str(out, &lsi.name);
+        put_attr(out, &lsi.sort_key);
+        match &lsi.projection {
+            IndexProjection::KeysOnly => put_u8(out, 0),
+            IndexProjection::Include(attrs) => {
+                put_u8(out, 1);
+                put_u16(out, u16::try_from(attrs.len()).unwrap_or(u16::MAX));
+                for a in attrs {
+                    put_str(out, a);
+                }
+            }
+            IndexProjection::All => put_u8(out, 2),
+        }
+    }
+}
+
+type DecodeResult<T> = Result<T, (usize, String)>;
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> DecodeResult<&[u8]> {
+        if self.buf.len() - self.pos < n {
+            return Err((self.pos, format!("truncated: need {n} bytes, {} left", self.buf.len() - self.pos)));
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u8(&mut self) -> DecodeResult<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> DecodeResult<u16> {
+        let b = self.take(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self) -> DecodeResult<u32> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self) -> DecodeResult<u64> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+    fn string(&mut self) -> DecodeResult<String> {
+        let at = self.pos;
+        let len = usize::from(self.u16()?);
+        let b = self.take(len)?;
+        String::from_utf8(b.to_vec()).map_err(|_| (at, "string is not UTF-8".to_owned()))
+    }
+    fn attr(&mut self) -> DecodeResult<KeyAttribute> {
+        let name = self.string()?;
+        let at = self.pos;
+        let key_type = match self.u8()? {
+            b'S' => KeyType::S,
+            b'N' => KeyType::N,
+            b'B' => KeyType::B,
+            other => return Err((at, format!("unknown key type byte {other:#04x}"))),
+        };
+        Ok(KeyAttribute { name, key_type })
+    }
+}
+
+fn decode_table(r: &mut Reader<'_>) -> DecodeResult<TableEntry> {
+    let id = r.u64()?;
+    let created_at_ms = r.u64()?;
+    let name = r.string()?;
+    let partitions = r.u32()?;
+    let at = r.pos;
+    let durability = match r.u8()? {
+        0 => TableDurability::Sync,
+        1 => TableDurability::Buffered,
+        other => return Err((at, format!("unknown durability byte {other}"))),
+    };
+    let at = r.pos;
+    let capacity = match r.u8()? {
+        0 => CapacityMode::OnDemand,
+        1 => CapacityMode::Provisioned {
+            read_capacity_units: r.u64()?,
+            write_capacity_units: r.u64()?,
+        },
+        other => return Err((at, format!("unknown capacity mode byte {other}"))),
+    };
+    let partition_key = r.attr()?;
+    let at = r.pos;
+    let sort_key = match r.u8()? {
+        0 => None,
+        1 => Some(r.attr()?),
+        other => return Err((at, format!("bad sort-key flag {other}"))),
+    };
+    let lsi_count = r.u8()?;
+    let mut lsis = Vec::with_capacity(usize::from(lsi_count));
+    for _ in 0..lsi_count {
+        let name = r.string()?;
+        let sort_key = r.attr()?;
+        let at = r.pos;
+        let projection = match r.u8()? {
+            0 => IndexProjection::KeysOnly,
+            1 => {
+                let n = r.u16()?;
+                let mut attrs = Vec::with_capacity(usize::from(n));
+                for _ in 0..n {
+                    attrs.push(r.string()?);
+                }
+                IndexProjection::Include(attrs)
+            }
+            2 => IndexProjection::All,
+            other => return Err((at, format!("unknown projection byte {other}"))),
+        };
+        lsis.push(LsiSpec { name, sort_key, projection });
+    }
+    let mut spec = TableSpec::new(name, KeySchema { partition_key, sort_key })
+        .partitions(partitions)
+        .durability(durability)
+        .capacity(capacity);
+    spec.local_secondary_indexes = lsis;
+    Ok(TableEntry { id, created_at_ms, spec })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Catalog {
+        let a = TableSpec::new("alpha", KeySchema::composite("pk", KeyType::S, "sk", KeyType::N))
+            .partitions(7)
+            .durability(TableDurability::Buffered)
+            .capacity(CapacityMode::Provisioned { read_capacity_units: 5, write_capacity_units: 9 })
+            .lsi(LsiSpec::new("by_x", "x", KeyType::B).projection(IndexProjection::KeysOnly))
+            .lsi(
+                LsiSpec::new("by_y", "y", KeyType::S)
+                    .projection(IndexProjection::Include(vec!["a".into(), "é".into()])),
+            )
+            .lsi(LsiSpec::new("by_z", "z", KeyType::N));
+        let b = TableSpec::new("beta", KeySchema::simple("id", KeyType::B));
+        Catalog {
+            next_table_id: 10,
+            tables: vec![
+                TableEntry { id: 3, created_at_ms: 1_700_000_000_000, spec: a },
+                TableEntry { id: 9, created_at_ms: 1, spec: b },
+            ],
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let c = sample();
+        let bytes = c.encode();
+        assert_eq!(&bytes[..8], MAGIC);
+        assert_eq!(Catalog::decode(&bytes, Path::new("C")).unwrap(), c);
+        let empty = Catalog::default();
+        assert_eq!(Catalog::decode(&empty.encode(), Path::new("C")).unwrap(), empty);
+    }
+
+    #[test]
+    fn every_flipped_byte_and_truncation_is_detected() {
+        let bytes = sample().encode();
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x40;
+            let err = Catalog::decode(&b, Path::new("C")).unwrap_err();
+            assert!(matches!(err, DbError::CatalogCorrupt { .. }), "byte {i}: {err}");
+        }
+        for len in 0..bytes.len() {
+            assert!(Catalog::decode(&bytes[..len], Path::new("C")).is_err(), "len {len}");
+        }
+    }
+
+    #[test]
+    fn newer_version_is_reported_as_such() {
+        let mut b = sample().encode();
+        b[8] = 2;
+        let n = b.len();
+        let crc = crc32fast::hash(&b[..n - 4]);
+        b[n - 4..].copy_from_slice(&crc.to_le_bytes());
+        let err = Catalog::decode(&b, Path::new("C")).unwrap_err();
+        assert!(matches!(err, DbError::CatalogVersion { found: 2, supported: 1, .. }), "{err}");
+    }
+
+    #[test]
+    fn structural_errors_carry_offsets() {
+        // A well-checksummed body with an unknown durability byte.
+        let mut c = sample();
+        c.tables.truncate(1);
+        let mut b = c.encode();
+        // id(8) created(8) name(2+5) partitions(4) => durability at 16+8+4 + 8+8+7+4
+        let at = HEADER_LEN + 12 + 8 + 8 + 7 + 4;
+        b[at] = 7;
+        let n = b.len();
+        let crc = crc32fast::hash(&b[..n - 4]);
+        b[n - 4..].copy_from_slice(&crc.to_le_bytes());
+        match Catalog::decode(&b, Path::new("C")).unwrap_err() {
+            DbError::CatalogCorrupt { offset, reason, .. } => {
+                assert_eq!(offset, at as u64);
+                assert!(reason.contains("durability"), "{reason}");
+            }
+            other => panic!("{other}"),
+        }
+    }
+}

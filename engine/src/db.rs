@@ -1,0 +1,603 @@
+//! [`Db`]: the handle embedders use. A directory holding a catalog of tables, each
+//! table a set of hash partitions, each partition an LSM tree.
+//!
+//! ```text
+//! <dir>/LOCK                      held while a Db has the directory open
+//! <dir>/CATALOG                   the tables (docs/catalog-format.md), replaced atomically
+//! <dir>/tables/t00000001/p0000/   partition 0 of table id 1: an LSM tree (WAL, manifest, SSTables)
+//! ```
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, RwLock};
+use strata_fs::{FileLock, FileSystem};
+
+use crate::catalog::{CATALOG_FILE, Catalog, TableEntry};
+use crate::lsm::{SharedResources, TreeOptions};
+use crate::table::core::{Hooks, TableCore};
+use crate::table::{
+    BatchGetOutput, BatchGetRequest, BatchWriteOutput, CapacityMeter, ChangeSink, DbError, Table,
+    TableDescription, TableSpec, UnmeteredCapacity, WriteRequest, batch_get, batch_write,
+};
+
+/// Name of the lock file.
+const LOCK_FILE: &str = "LOCK";
+/// Directory holding one subdirectory per table.
+const TABLES_DIR: &str = "tables";
+
+/// Options of [`Db::open`].
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    /// The file system all I/O goes through (default: the OS's).
+    pub fs: Arc<dyn FileSystem>,
+    /// Create the database if the directory has none (default true).
+    pub create_if_missing: bool,
+    /// Options of every partition's tree (its `fs` and `shared` are replaced by the
+    /// database's).
+    pub tree: TreeOptions,
+    /// Block cache, background pool and memtable budget shared by all trees. `None`:
+    /// made from the three sizes below.
+    pub shared: Option<SharedResources>,
+    /// Block cache size in bytes (default 64 MiB).
+    pub block_cache_bytes: usize,
+    /// Background flush and compaction workers (default: the number of cores, at
+    /// least 2).
+    pub background_threads: usize,
+    /// Memory budget for all memtables of all trees (default 256 MiB).
+    pub memtable_budget_bytes: usize,
+    /// Receives every item change (none by default; see [`ChangeSink`]).
+    pub change_sink: Option<Arc<dyn ChangeSink>>,
+    /// Admits operations and is told what they consumed (default: admits everything).
+    pub capacity_meter: Arc<dyn CapacityMeter>,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            fs: strata_fs::default_fs(),
+            create_if_missing: true,
+            tree: TreeOptions::default(),
+            shared: None,
+            block_cache_bytes: 64 << 20,
+            background_threads: std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+            memtable_budget_bytes: 256 << 20,
+            change_sink: None,
+            capacity_meter: Arc::new(UnmeteredCapacity),
+        }
+    }
+}
+
+impl DbOptions {
+    /// Options with small memtables and files (flushes and compactions after a few
+    /// kilobytes), for tests and examples that want to exercise the whole tree.
+    pub fn small(fs: Arc<dyn FileSystem>) -> DbOptions {
+        DbOptions {
+            tree: TreeOptions::small_for_tests(Arc::clone(&fs)),
+            fs,
+            block_cache_bytes: 1 << 20,
+            background_threads: 2,
+            memtable_budget_bytes: 4 << 20,
+            ..DbOptions::default()
+        }
+    }
+
+    /// Sets the file system.
+    #[must_use]
+    pub fn fs(mut self, fs: Arc<dyn FileSystem>) -> DbOptions {
+        self.fs = fs;
+        self
+    }
+
+    /// Sets the change sink.
+    #[must_use]
+    pub fn change_sink(mut self, sink: Arc<dyn ChangeSink>) -> DbOptions {
+        self.change_sink = Some(sink);
+        self
+    }
+
+    /// Sets the capacity meter.
+    #[must_use]
+    pub fn capacity_meter(mut self, meter: Arc<dyn CapacityMeter>) -> DbOptions {
+        self.capacity_meter = meter;
+        self
+    }
+}
+
+#[derive(Debug)]
+struct DbState {
+    closed: bool,
+    catalog: Catalog,
+    tables: BTreeMap<String, Arc<TableCore>>,
+}
+
+#[derive(Debug)]
+struct DbInner {
+    path: PathBuf,
+    fs: Arc<dyn FileSystem>,
+    tree_opts: TreeOptions,
+    shared: SharedResources,
+    hooks: Hooks,
+    state: RwLock<DbState>,
+    /// Serialises create_table and delete_table.
+    ddl: Mutex<()>,
+    lock: Mutex<Option<Box<dyn FileLock>>>,
+}
+
+/// An open database: a directory of tables.
+///
+/// `Db` is `Send + Sync` and cheap to clone (clones share one database). Only one `Db`
+/// (in any process) can have a directory open at a time; a second [`Db::open`] fails
+/// with [`DbError::Locked`]. The database stays open while any clone or [`Table`]
+/// handle lives, or until [`Db::close`].
+///
+/// ```
+/// use strata_engine::{Db, DbOptions, GetOptions, LsiSpec, PutOptions, QueryOptions, TableSpec};
+/// use strata_item::{item, KeySchema, KeyType};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), DbOptions::default())?;
+/// db.create_table(
+///     TableSpec::new("orders", KeySchema::composite("customer", KeyType::S, "id", KeyType::N))
+///         .lsi(LsiSpec::new("by_total", "total", KeyType::N)),
+/// )?;
+/// let orders = db.table("orders")?;
+/// orders.put_item(item! { "customer" => "c1", "id" => 1, "total" => 250 }, PutOptions::default())?;
+/// orders.put_item(item! { "customer" => "c1", "id" => 2, "total" => 30 }, PutOptions::default())?;
+///
+/// let got = orders.get_item(item! { "customer" => "c1", "id" => 1 }, GetOptions::default())?;
+/// assert_eq!(got.item.unwrap().get("total"), Some(&250.into()));
+///
+/// // The LSI orders the customer's orders by total.
+/// let cheapest = orders.query("customer = :c", QueryOptions::default()
+///     .index("by_total").value(":c", "c1").limit(1))?;
+/// assert_eq!(cheapest.items[0].get("id"), Some(&2.into()));
+///
+/// assert_eq!(db.list_tables()?, vec!["orders".to_string()]);
+/// db.close()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Db {
+    inner: Arc<DbInner>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn table_dir_name(id: u64) -> String {
+    format!("t{id:08}")
+}
+
+fn parse_table_dir_name(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix('t')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+impl Db {
+    /// Opens the database in `path` (creating it if `create_if_missing`), recovering
+    /// every table's partitions, and removing what an interrupted `create_table` or
+    /// `delete_table` left behind.
+    ///
+    /// # Errors
+    /// [`DbError::Locked`] if another `Db` has the directory open;
+    /// [`DbError::NotFound`]; catalog corruption; storage errors of any partition.
+    pub fn open(path: impl AsRef<Path>, opts: DbOptions) -> Result<Db, DbError> {
+        let path = path.as_ref().to_path_buf();
+        let fs = Arc::clone(&opts.fs);
+        if !fs.is_dir(&path) {
+            if !opts.create_if_missing {
+                return Err(DbError::NotFound { path });
+            }
+            fs.create_dir_all(&path).map_err(|e| DbError::io(&path, e))?;
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                fs.sync_dir(parent).map_err(|e| DbError::io(parent, e))?;
+            }
+        }
+        let lock_path = path.join(LOCK_FILE);
+        let lock = fs.lock(&lock_path).map_err(|source| match source.kind() {
+            io::ErrorKind::WouldBlock => DbError::Locked { path: lock_path.clone(), source },
+            _ => DbError::io(&lock_path, source),
+        })?;
+        let catalog_path = path.join(CATALOG_FILE);
+        let catalog = if fs.exists(&catalog_path) {
+            Catalog::load(fs.as_ref(), &catalog_path)?
+        } else if opts.create_if_missing {
+            let c = Catalog::default();
+            c.store(fs.as_ref(), &catalog_path)?;
+            tracing::info!(path = %path.display(), "created a new database");
+            c
+        } else {
+            return Err(DbError::NotFound { path });
+        };
+        let tmp = path.join(format!("{CATALOG_FILE}.tmp"));
+        if fs.exists(&tmp) {
+            fs.remove_file(&tmp).map_err(|e| DbError::io(&tmp, e))?;
+        }
+        let tables_dir = path.join(TABLES_DIR);
+        fs.create_dir_all(&tables_dir).map_err(|e| DbError::io(&tables_dir, e))?;
+        fs.sync_dir(&path).map_err(|e| DbError::io(&path, e))?;
+        remove_orphans(fs.as_ref(), &tables_dir, &catalog)?;
+
+        let shared = opts.shared.clone().unwrap_or_else(|| {
+            SharedResources::new(
+                opts.block_cache_bytes,
+                opts.background_threads.max(1),
+                opts.memtable_budget_bytes,
+            )
+        });
+        let hooks = Hooks { change_sink: opts.change_sink.clone(), capacity: opts.capacity_meter.clone() };
+        let mut tables = BTreeMap::new();
+        for t in &catalog.tables {
+            let core = TableCore::open(
+                &fs,
+                &tables_dir.join(table_dir_name(t.id)),
+                t.id,
+                t.spec.clone(),
+                &opts.tree,
+                &shared,
+                hooks.clone(),
+            );
+            match core {
+                Ok(c) => {
+                    tables.insert(t.spec.name.clone(), Arc::new(c));
+                }
+                Err(e) => {
+                    for c in tables.values() {
+                        let c: &Arc<TableCore> = c;
+                        if let Err(e) = c.shutdown(false) {
+                            tracing::warn!(error = %e, "closing a table after a failed open");
+                        }
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        tracing::info!(path = %path.display(), tables = tables.len(), "database open");
+        Ok(Db {
+            inner: Arc::new(DbInner {
+                path,
+                fs,
+                tree_opts: opts.tree,
+                shared,
+                hooks,
+                state: RwLock::new(DbState { closed: false, catalog, tables }),
+                ddl: Mutex::new(()),
+                lock: Mutex::new(Some(lock)),
+            }),
+        })
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The block cache, background pool and memtable budget all trees share.
+    pub fn shared_resources(&self) -> &SharedResources {
+        &self.inner.shared
+    }
+
+    fn tables_dir(&self) -> PathBuf {
+        self.inner.path.join(TABLES_DIR)
+    }
+
+    /// Creates a table. The catalog write is the commit point: if the process dies
+    /// during `create_table`, the table is either fully there or fully gone on the next
+    /// open.
+    ///
+    /// # Errors
+    /// [`DbError::InvalidTableSpec`], [`DbError::TableExists`], [`DbError::Closed`],
+    /// I/O and storage errors (the table is then not created).
+    pub fn create_table(&self, spec: TableSpec) -> Result<TableDescription, DbError> {
+        spec.validate()?;
+        let inner = &self.inner;
+        let _ddl = inner.ddl.lock();
+        let (mut catalog, id) = {
+            let mut st = inner.state.write();
+            if st.closed {
+                return Err(DbError::Closed);
+            }
+            if st.catalog.get(&spec.name).is_some() {
+                return Err(DbError::TableExists { table: spec.name.clone() });
+            }
+            let id = st.catalog.next_table_id;
+            // Ids are never reused, even when this create fails.
+            st.catalog.next_table_id += 1;
+            (st.catalog.clone(), id)
+        };
+        let created_at_ms = now_ms();
+        let dir = self.tables_dir().join(table_dir_name(id));
+        let fs = &inner.fs;
+        let core = TableCore::open(
+            fs,
+            &dir,
+            id,
+            spec.clone(),
+            &inner.tree_opts,
+            &inner.shared,
+            inner.hooks.clone(),
+        )
+        .and_then(|core| {
+            fs.sync_dir(&self.tables_dir()).map_err(|e| DbError::io(self.tables_dir(), e))?;
+            catalog.tables.push(TableEntry { id, created_at_ms, spec: spec.clone() });
+            catalog.tables.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+            match catalog.store(fs.as_ref(), &inner.path.join(CATALOG_FILE)) {
+                Ok(()) => Ok(core),
+                Err(e) => {
+                    if let Err(close) = core.shutdown(true) {
+                        tracing::warn!(error = %close, "closing a table whose creation failed");
+                    }
+                    Err(e)
+                }
+            }
+        });
+        let core = match core {
+            Ok(c) => c,
+            Err(e) => {
+                if let Err(rm) = fs.remove_dir_all(&dir) {
+                    tracing::warn!(dir = %dir.display(), error = %rm,
+                        "could not remove the directory of a failed create_table; it is removed on the next open");
+                }
+                return Err(e);
+            }
+        };
+        let mut st = inner.state.write();
+        st.catalog.tables = catalog.tables;
+        st.tables.insert(spec.name.clone(), Arc::new(core));
+        tracing::info!(table = %spec.name, id, partitions = spec.partitions, "table created");
+        Ok(TableDescription { spec, table_id: id, created_at_ms })
+    }
+
+    /// Deletes a table and all its data. The catalog write is the commit point; the
+    /// directory is removed after it (or, after a crash, on the next open). Handles on
+    /// the table fail with [`DbError::TableNotFound`] afterwards.
+    ///
+    /// # Errors
+    /// [`DbError::TableNotFound`], [`DbError::Closed`], I/O errors writing the catalog
+    /// (the table is then still there).
+    pub fn delete_table(&self, name: &str) -> Result<TableDescription, DbError> {
+        let inner = &self.inner;
+        let _ddl = inner.ddl.lock();
+        let (catalog, entry) = {
+            let st = inner.state.read();
+            if st.closed {
+                return Err(DbError::Closed);
+            }
+            let entry = st
+                .catalog
+                .get(name)
+                .cloned()
+                .ok_or_else(|| DbError::TableNotFound { table: name.to_owned() })?;
+            let mut c = st.catalog.clone();
+            c.tables.retain(|t| t.spec.name != name);
+            (c, entry)
+        };
+        catalog.store(inner.fs.as_ref(), &inner.path.join(CATALOG_FILE))?;
+        let core = {
+            let mut st = inner.state.write();
+            st.catalog.tables = catalog.tables;
+            st.tables.remove(name)
+        };
+        if let Some(core) = core
+            && let Err(e) = core.shutdown(true)
+        {
+            tracing::warn!(table = name, error = %e, "closing a deleted table's partitions");
+        }
+        let dir = self.tables_dir().join(table_dir_name(entry.id));
+        let removed = inner
+            .fs
+            .remove_dir_all(&dir)
+            .and_then(|()| inner.fs.sync_dir(&self.tables_dir()));
+        if let Err(e) = removed {
+            tracing::warn!(dir = %dir.display(), error = %e,
+                "could not remove a deleted table's directory; it is removed on the next open");
+        }
+        tracing::info!(table = name, id = entry.id, "table deleted");
+        Ok(TableDescription { spec: entry.spec, table_id: entry.id, created_at_ms: entry.created_at_ms })
+    }
+
+    /// Describes a table.
+    ///
+    /// # Errors
+    /// [`DbError::TableNotFound`], [`DbError::Closed`].
+    pub fn describe_table(&self, name: &str) -> Result<TableDescription, DbError> {
+        let st = self.inner.state.read();
+        if st.closed {
+            return Err(DbError::Closed);
+        }
+        let t = st.catalog.get(name).ok_or_else(|| DbError::TableNotFound { table: name.to_owned() })?;
+        Ok(TableDescription { spec: t.spec.clone(), table_id: t.id, created_at_ms: t.created_at_ms })
+    }
+
+    /// The names of all tables, sorted.
+    ///
+    /// # Errors
+    /// [`DbError::Closed`].
+    pub fn list_tables(&self) -> Result<Vec<String>, DbError> {
+        let st = self.inner.state.read();
+        if st.closed {
+            return Err(DbError::Closed);
+        }
+        Ok(st.catalog.tables.iter().map(|t| t.spec.name.clone()).collect())
+    }
+
+    /// A handle on a table.
+    ///
+    /// # Errors
+    /// [`DbError::TableNotFound`], [`DbError::Closed`].
+    pub fn table(&self, name: &str) -> Result<Table, DbError> {
+        Ok(Table::new(self.clone(), self.core(name)?))
+    }
+
+    fn core(&self, name: &str) -> Result<Arc<TableCore>, DbError> {
+        let st = self.inner.state.read();
+        if st.closed {
+            return Err(DbError::Closed);
+        }
+        st.tables.get(name).cloned().ok_or_else(|| DbError::TableNotFound { table: name.to_owned() })
+    }
+
+    /// Reads up to 100 items from one or more tables (DynamoDB's `BatchGetItem`).
+    /// Everything is validated before anything is read. Items not found are absent
+    /// from the response; when the response reaches 16 MB the remaining keys are
+    /// returned in `unprocessed_keys`.
+    ///
+    /// ```
+    /// # use strata_engine::{BatchGetRequest, Db, DbOptions, PutOptions, TableSpec};
+    /// # use strata_item::{item, KeySchema, KeyType};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = Db::open(dir.path(), DbOptions::default())?;
+    /// # db.create_table(TableSpec::new("users", KeySchema::simple("id", KeyType::S)))?;
+    /// let users = db.table("users")?;
+    /// users.put_item(item! { "id" => "a", "name" => "Ada" }, PutOptions::default())?;
+    /// let out = db.batch_get_item([("users", BatchGetRequest::keys([item! { "id" => "a" }, item! { "id" => "b" }]))])?;
+    /// assert_eq!(out.responses["users"].len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DbError::TooManyBatchItems`], [`DbError::DuplicateBatchKeys`],
+    /// [`DbError::TableNotFound`], key and expression errors, storage errors.
+    pub fn batch_get_item<I, S>(&self, requests: I) -> Result<BatchGetOutput, DbError>
+    where
+        I: IntoIterator<Item = (S, BatchGetRequest)>,
+        S: Into<String>,
+    {
+        let mut tables: Vec<(Arc<TableCore>, BatchGetRequest)> = Vec::new();
+        for (name, req) in requests {
+            let name = name.into();
+            if tables.iter().any(|(c, _)| c.name() == name) {
+                return Err(DbError::invalid(format!("table {name} is listed twice in the batch")));
+            }
+            tables.push((self.core(&name)?, req));
+        }
+        batch_get(&tables)
+    }
+
+    /// Writes up to 25 puts and deletes across tables (DynamoDB's `BatchWriteItem`).
+    /// Everything is validated before anything is written; the writes of one
+    /// partition are one atomic batch, but the batch as a whole is not atomic.
+    ///
+    /// ```
+    /// # use strata_engine::{Db, DbOptions, TableSpec, WriteRequest};
+    /// # use strata_item::{item, KeySchema, KeyType};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = Db::open(dir.path(), DbOptions::default())?;
+    /// # db.create_table(TableSpec::new("users", KeySchema::simple("id", KeyType::S)))?;
+    /// let out = db.batch_write_item([("users", vec![
+    ///     WriteRequest::Put(item! { "id" => "a" }),
+    ///     WriteRequest::Put(item! { "id" => "b" }),
+    ///     WriteRequest::Delete(item! { "id" => "c" }.into()),
+    /// ])])?;
+    /// assert_eq!(out.consumed_capacity[0].write_capacity_units, 3.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DbError::TooManyBatchItems`], [`DbError::DuplicateBatchKeys`],
+    /// [`DbError::TableNotFound`], validation errors, storage errors.
+    pub fn batch_write_item<I, S>(&self, requests: I) -> Result<BatchWriteOutput, DbError>
+    where
+        I: IntoIterator<Item = (S, Vec<WriteRequest>)>,
+        S: Into<String>,
+    {
+        let mut tables: Vec<(Arc<TableCore>, Vec<WriteRequest>)> = Vec::new();
+        for (name, reqs) in requests {
+            let name = name.into();
+            if tables.iter().any(|(c, _)| c.name() == name) {
+                return Err(DbError::invalid(format!("table {name} is listed twice in the batch")));
+            }
+            tables.push((self.core(&name)?, reqs));
+        }
+        batch_write(tables)
+    }
+
+    /// Closes the database: flushes and closes every partition and releases the
+    /// directory lock. Every clone and table handle fails with [`DbError::Closed`]
+    /// afterwards. Closing twice is fine.
+    ///
+    /// # Errors
+    /// The first storage error closing a partition (the others are still closed).
+    pub fn close(&self) -> Result<(), DbError> {
+        self.inner.close()
+    }
+}
+
+impl DbInner {
+    fn close(&self) -> Result<(), DbError> {
+        let _ddl = self.ddl.lock();
+        let tables = {
+            let mut st = self.state.write();
+            if st.closed {
+                return Ok(());
+            }
+            st.closed = true;
+            std::mem::take(&mut st.tables)
+        };
+        let mut first_err = None;
+        for core in tables.values() {
+            if let Err(e) = core.shutdown(false) {
+                tracing::warn!(table = core.name(), error = %e, "closing a table failed");
+                first_err.get_or_insert(e);
+            }
+        }
+        drop(tables);
+        *self.lock.lock() = None;
+        tracing::info!(path = %self.path.display(), "database closed");
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for DbInner {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::warn!(path = %self.path.display(), error = %e, "closing the database on drop failed");
+        }
+    }
+}
+
+/// Removes table directories the catalog does not name: what a crash during
+/// `create_table` (before the catalog write) or `delete_table` (after it) left.
+fn remove_orphans(fs: &dyn FileSystem, tables_dir: &Path, catalog: &Catalog) -> Result<(), DbError> {
+    let names = fs.list(tables_dir).map_err(|e| DbError::io(tables_dir, e))?;
+    let mut removed = false;
+    for name in names {
+        let live = parse_table_dir_name(&name).is_some_and(|id| catalog.tables.iter().any(|t| t.id == id));
+        if live {
+            continue;
+        }
+        let p = tables_dir.join(&name);
+        tracing::info!(path = %p.display(), "removing a table directory the catalog does not name");
+        let r = if fs.is_dir(&p) { fs.remove_dir_all(&p) } else { fs.remove_file(&p) };
+        r.map_err(|e| DbError::io(&p, e))?;
+        removed = true;
+    }
+    if removed {
+        fs.sync_dir(tables_dir).map_err(|e| DbError::io(tables_dir, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_dir_names() {
+        assert_eq!(table_dir_name(7), "t00000007");
+        assert_eq!(parse_table_dir_name("t00000007"), Some(7));
+        assert_eq!(parse_table_dir_name("t"), None);
+        assert_eq!(parse_table_dir_name("x1"), None);
+        assert_eq!(parse_table_dir_name("t1a"), None);
+    }
+}

@@ -1,0 +1,192 @@
+//! Capacity units, computed under DynamoDB's rules, and the one place where the engine
+//! asks a [`CapacityMeter`] whether an operation may run and tells it what it consumed.
+//!
+//! Rules (DynamoDB's "Read/write capacity mode" and "LSI provisioned throughput"):
+//!
+//! - **Reads**: one unit per 4 KB (4096 bytes), rounded up, at least one; an eventually
+//!   consistent read costs half. `get_item` and each item of `batch_get_item` round per
+//!   item; `query` and `scan` sum the sizes of every item they *evaluated* (before the
+//!   filter) and round once.
+//! - **Writes**: one unit per 1 KB (1024 bytes) of the larger of the old and the new
+//!   item, rounded up, at least one. A failed conditional write costs the same.
+//! - **LSI writes** add their own units, in 1 KB units of the index entry: one write to
+//!   put a new entry, one to delete an old one, two when the index key changes, one when
+//!   only projected attributes change, none when the entry is unaffected.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+/// Bytes per read capacity unit.
+pub const READ_UNIT_BYTES: usize = 4096;
+/// Bytes per write capacity unit.
+pub const WRITE_UNIT_BYTES: usize = 1024;
+
+/// Read units for `bytes` read in one rounding step.
+///
+/// ```
+/// use strata_engine::capacity::read_units;
+/// assert_eq!(read_units(0, true), 1.0);
+/// assert_eq!(read_units(4096, true), 1.0);
+/// assert_eq!(read_units(4097, true), 2.0);
+/// assert_eq!(read_units(4097, false), 1.0);
+/// ```
+pub fn read_units(bytes: usize, consistent: bool) -> f64 {
+    let units = bytes.div_ceil(READ_UNIT_BYTES).max(1) as f64;
+    if consistent { units } else { units / 2.0 }
+}
+
+/// Write units for an item (or index entry) of `bytes`.
+///
+/// ```
+/// use strata_engine::capacity::write_units;
+/// assert_eq!(write_units(1), 1.0);
+/// assert_eq!(write_units(1024), 1.0);
+/// assert_eq!(write_units(1025), 2.0);
+/// ```
+pub fn write_units(bytes: usize) -> f64 {
+    bytes.div_ceil(WRITE_UNIT_BYTES).max(1) as f64
+}
+
+/// The capacity an operation consumed on one table (DynamoDB's `ConsumedCapacity` with
+/// `ReturnConsumedCapacity = INDEXES`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConsumedCapacity {
+    /// The table.
+    pub table_name: String,
+    /// Total units (table plus indexes, reads plus writes).
+    pub capacity_units: f64,
+    /// Total read units.
+    pub read_capacity_units: f64,
+    /// Total write units.
+    pub write_capacity_units: f64,
+    /// Units consumed on the table itself.
+    pub table_capacity_units: f64,
+    /// Units consumed on each local secondary index, by index name.
+    pub local_secondary_indexes: BTreeMap<String, f64>,
+}
+
+impl ConsumedCapacity {
+    /// Nothing consumed yet on `table`.
+    pub fn new(table: &str) -> ConsumedCapacity {
+        ConsumedCapacity { table_name: table.to_owned(), ..ConsumedCapacity::default() }
+    }
+
+    /// Adds read units consumed on the table.
+    pub fn add_table_read(&mut self, units: f64) {
+        self.table_capacity_units += units;
+        self.read_capacity_units += units;
+        self.capacity_units += units;
+    }
+
+    /// Adds write units consumed on the table.
+    pub fn add_table_write(&mut self, units: f64) {
+        self.table_capacity_units += units;
+        self.write_capacity_units += units;
+        self.capacity_units += units;
+    }
+
+    /// Adds read units consumed on an LSI.
+    pub fn add_index_read(&mut self, index: &str, units: f64) {
+        *self.local_secondary_indexes.entry(index.to_owned()).or_default() += units;
+        self.read_capacity_units += units;
+        self.capacity_units += units;
+    }
+
+    /// Adds write units consumed on an LSI.
+    pub fn add_index_write(&mut self, index: &str, units: f64) {
+        if units == 0.0 {
+            return;
+        }
+        *self.local_secondary_indexes.entry(index.to_owned()).or_default() += units;
+        self.write_capacity_units += units;
+        self.capacity_units += units;
+    }
+
+    /// Adds everything of `other` (same table) to this.
+    pub fn merge(&mut self, other: &ConsumedCapacity) {
+        self.capacity_units += other.capacity_units;
+        self.read_capacity_units += other.read_capacity_units;
+        self.write_capacity_units += other.write_capacity_units;
+        self.table_capacity_units += other.table_capacity_units;
+        for (k, v) in &other.local_secondary_indexes {
+            *self.local_secondary_indexes.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+/// Whether an operation reads or writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    /// `get_item`, `query`, `scan`, `batch_get_item`.
+    Read,
+    /// `put_item`, `update_item`, `delete_item`, `batch_write_item`.
+    Write,
+}
+
+/// What the meter is told about an operation.
+#[derive(Debug, Clone, Copy)]
+pub struct OpInfo<'a> {
+    /// The table.
+    pub table: &'a str,
+    /// The table's id (stable for its life; a re-created table gets a new one).
+    pub table_id: u64,
+    /// The partition, for single-partition operations (`None` for scans).
+    pub partition: Option<u32>,
+    /// Read or write.
+    pub kind: OpKind,
+}
+
+/// The single point where capacity is charged, in the read and the write paths.
+///
+/// The engine calls [`admit`](CapacityMeter::admit) before an operation touches
+/// storage (an error rejects it, with nothing done) and
+/// [`consumed`](CapacityMeter::consumed) once it knows the units (also when a
+/// conditional write failed, which DynamoDB charges too). The default implementation
+/// ([`UnmeteredCapacity`]) admits everything; the capacity issue implements token
+/// buckets on this trait.
+pub trait CapacityMeter: Send + Sync + Debug {
+    /// May this operation run now?
+    ///
+    /// # Errors
+    /// A reason to refuse it, reported to the caller as [`crate::DbError::Throttled`].
+    fn admit(&self, op: &OpInfo<'_>) -> Result<(), String> {
+        let _ = op;
+        Ok(())
+    }
+
+    /// The operation consumed `units`.
+    fn consumed(&self, op: &OpInfo<'_>, units: &ConsumedCapacity) {
+        let _ = (op, units);
+    }
+}
+
+/// A meter that admits everything and records nothing (the default).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnmeteredCapacity;
+
+impl CapacityMeter for UnmeteredCapacity {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units() {
+        assert_eq!(read_units(8192, true), 2.0);
+        assert_eq!(read_units(8193, false), 1.5);
+        assert_eq!(write_units(0), 1.0);
+        assert_eq!(write_units(400 * 1024), 400.0);
+        let mut c = ConsumedCapacity::new("t");
+        c.add_table_write(2.0);
+        c.add_index_write("i", 1.0);
+        c.add_index_write("j", 0.0);
+        assert_eq!(c.capacity_units, 3.0);
+        assert_eq!(c.write_capacity_units, 3.0);
+        assert_eq!(c.local_secondary_indexes.len(), 1);
+        let mut d = ConsumedCapacity::new("t");
+        d.add_table_read(0.5);
+        d.merge(&c);
+        assert_eq!(d.capacity_units, 3.5);
+        assert_eq!(d.table_capacity_units, 2.5);
+    }
+}

@@ -1,0 +1,256 @@
+//! [`DbError`]: everything the table layer and the `Db` handle report.
+//!
+//! Validation errors (a bad item, key, expression or request) are reported before
+//! anything is written. Their `Display` follows DynamoDB's `ValidationException`
+//! wording where DynamoDB has one, so that a server can pass it through.
+
+use std::io;
+use std::path::PathBuf;
+
+use strata_item::expr::ExprError;
+use strata_item::{KeyError, KeyType, ValidationError};
+
+/// Errors of the table layer and the [`crate::Db`] handle.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// The item breaks DynamoDB's item rules, or its key does not fit the table's key
+    /// schema (missing, wrongly typed, empty or too large key attributes; items over
+    /// 400 KB; empty sets; nesting deeper than 32 levels).
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+
+    /// A key given on its own (`get_item`, `delete_item`, `update_item`, an exclusive
+    /// start key) does not fit the key schema.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+
+    /// An expression failed to parse or check, or an update could not be applied to
+    /// the item (DynamoDB's message).
+    #[error(transparent)]
+    Expression(#[from] ExprError),
+
+    /// A local secondary index's sort key attribute has the wrong type.
+    #[error(
+        "One or more parameter values were invalid: Type mismatch for Index Key {attribute} Expected: {expected} Actual: {actual} IndexName: {index}"
+    )]
+    IndexKeyTypeMismatch {
+        /// The index.
+        index: String,
+        /// The index's sort key attribute.
+        attribute: String,
+        /// The type it is declared with.
+        expected: KeyType,
+        /// The type the item has.
+        actual: &'static str,
+    },
+
+    /// A local secondary index's sort key attribute is an empty string or binary, or
+    /// longer than 1024 bytes.
+    #[error(
+        "One or more parameter values are not valid. A value specified for a secondary index key is not supported: {reason}. IndexName: {index}, IndexKey: {attribute}"
+    )]
+    IndexKeyInvalid {
+        /// The index.
+        index: String,
+        /// The index's sort key attribute.
+        attribute: String,
+        /// What is wrong with the value.
+        reason: String,
+    },
+
+    /// The item plus its entry in a local secondary index is over 400 KB.
+    #[error(
+        "Item size to update has exceeded the maximum allowed size: the item ({item_size} bytes) plus its entry in index {index} ({entry_size} bytes) exceeds 409600 bytes"
+    )]
+    ItemTooLargeWithIndex {
+        /// The index.
+        index: String,
+        /// The item's size.
+        item_size: usize,
+        /// The index entry's size.
+        entry_size: usize,
+    },
+
+    /// A request that DynamoDB would reject with a `ValidationException` not covered
+    /// by the variants above (an exclusive start key outside the query, `Limit` of 0,
+    /// a segment outside `total_segments`, `ReturnValues` not allowed here, an update
+    /// of a key attribute, ...).
+    #[error("{message}")]
+    InvalidRequest {
+        /// DynamoDB's message.
+        message: String,
+    },
+
+    /// A batch has more requests than DynamoDB allows.
+    #[error(
+        "Too many items requested for the {operation} call: {count} given, at most {max} allowed"
+    )]
+    TooManyBatchItems {
+        /// `BatchGetItem` or `BatchWriteItem`.
+        operation: &'static str,
+        /// How many were given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+
+    /// A batch names the same item twice.
+    #[error("Provided list of item keys contains duplicates (table {table})")]
+    DuplicateBatchKeys {
+        /// The table.
+        table: String,
+    },
+
+    /// The condition of a conditional write was false; nothing was written.
+    #[error("The conditional request failed (table {table})")]
+    ConditionalCheckFailed {
+        /// The table.
+        table: String,
+    },
+
+    /// No such table.
+    #[error("Requested resource not found: Table: {table} not found")]
+    TableNotFound {
+        /// The name asked for.
+        table: String,
+    },
+
+    /// `create_table` of a name that exists.
+    #[error("Table already exists: {table}")]
+    TableExists {
+        /// The name.
+        table: String,
+    },
+
+    /// A query names an index the table does not have.
+    #[error("The table does not have the specified index: {index} (table {table})")]
+    IndexNotFound {
+        /// The table.
+        table: String,
+        /// The index asked for.
+        index: String,
+    },
+
+    /// `create_table` was given a spec DynamoDB would refuse.
+    #[error("invalid table spec for {table:?}: {reason}")]
+    InvalidTableSpec {
+        /// The table.
+        table: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The capacity meter refused the operation (see [`crate::CapacityMeter`]).
+    #[error("throughput exceeded on table {table}: {reason}")]
+    Throttled {
+        /// The table.
+        table: String,
+        /// The meter's explanation.
+        reason: String,
+    },
+
+    /// Another `Db` (in this process or another) has the directory open.
+    #[error("database directory {path} is in use by another process or Db handle: {source}")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// What the file system said.
+        source: io::Error,
+    },
+
+    /// The directory has no database and `create_if_missing` is false.
+    #[error("no database at {path} (no CATALOG file) and create_if_missing is false")]
+    NotFound {
+        /// The directory.
+        path: PathBuf,
+    },
+
+    /// The `Db` was closed.
+    #[error("the database is closed")]
+    Closed,
+
+    /// The catalog file is damaged: bad magic, checksum, or structure.
+    #[error("catalog {path} is corrupt at offset {offset}: {reason}")]
+    CatalogCorrupt {
+        /// The catalog file.
+        path: PathBuf,
+        /// Byte offset of the problem.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The catalog was written by a newer (or unknown) format version.
+    #[error("catalog {path} has format version {found}; this build reads version {supported}")]
+    CatalogVersion {
+        /// The catalog file.
+        path: PathBuf,
+        /// Version in the file.
+        found: u32,
+        /// Version this build understands.
+        supported: u32,
+    },
+
+    /// A stored item or index entry could not be decoded.
+    #[error("corrupt data in table {table} partition {partition}: {reason}")]
+    Corruption {
+        /// The table.
+        table: String,
+        /// The partition.
+        partition: u32,
+        /// What is wrong (with the key, hex-encoded, where known).
+        reason: String,
+    },
+
+    /// The partition's LSM tree failed (I/O, corruption, a poisoned WAL, ...).
+    #[error("storage error in table {table} partition {partition}: {source}")]
+    Storage {
+        /// The table.
+        table: String,
+        /// The partition.
+        partition: u32,
+        /// The tree's error.
+        source: crate::lsm::Error,
+    },
+
+    /// A file-system operation of the table layer failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+}
+
+impl DbError {
+    /// An [`DbError::InvalidRequest`] with DynamoDB's message.
+    pub(crate) fn invalid(message: impl Into<String>) -> DbError {
+        DbError::InvalidRequest { message: message.into() }
+    }
+
+    /// An [`DbError::Io`] on `path`.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> DbError {
+        DbError::Io { path: path.into(), source }
+    }
+
+    /// True for errors that mean "the request is wrong" (DynamoDB's
+    /// `ValidationException`), as opposed to conditions of the data or the system.
+    pub fn is_validation(&self) -> bool {
+        matches!(
+            self,
+            DbError::Validation(_)
+                | DbError::Key(_)
+                | DbError::Expression(_)
+                | DbError::IndexKeyTypeMismatch { .. }
+                | DbError::IndexKeyInvalid { .. }
+                | DbError::ItemTooLargeWithIndex { .. }
+                | DbError::InvalidRequest { .. }
+                | DbError::TooManyBatchItems { .. }
+                | DbError::DuplicateBatchKeys { .. }
+                | DbError::IndexNotFound { .. }
+                | DbError::InvalidTableSpec { .. }
+        )
+    }
+}

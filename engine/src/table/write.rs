@@ -1,0 +1,218 @@
+//! `put_item`, `update_item` and `delete_item`: validate, parse the expressions, then
+//! one [`Partition::apply`] under the partition lock.
+
+use strata_item::expr::Condition;
+use strata_item::{Item, PrimaryKey, validate_item};
+
+use super::core::TableCore;
+use super::error::DbError;
+use super::layout::{HashedKey, base_key};
+use super::lsi;
+use super::options::{
+    DeleteOptions, DeleteOutput, KeyInput, PutOptions, PutOutput, ReturnValues, UpdateOptions,
+    UpdateOutput,
+};
+use super::partition::{Applied, Mutation};
+use super::request::{self, Exprs};
+
+/// A primary key with where it lives.
+#[derive(Debug, Clone)]
+pub(crate) struct Located {
+    pub key: PrimaryKey,
+    pub hashed: HashedKey,
+    pub partition: u32,
+    pub base_key: Vec<u8>,
+}
+
+/// Checks a key given on its own against the table's schema.
+pub(crate) fn resolve_key(core: &TableCore, key: KeyInput) -> Result<PrimaryKey, DbError> {
+    let schema = &core.spec.key_schema;
+    match key {
+        KeyInput::Map(m) => Ok(schema.key_from_key_map(&m)?),
+        KeyInput::Key(k) => {
+            schema.check_key(&k)?;
+            Ok(k)
+        }
+    }
+}
+
+/// Where a (checked) key lives.
+pub(crate) fn locate(core: &TableCore, key: PrimaryKey) -> Result<Located, DbError> {
+    let hashed = HashedKey::new(&key.partition).map_err(|e| DbError::invalid(e.to_string()))?;
+    let partition = hashed.partition(core.spec.partitions);
+    let base_key =
+        base_key(&hashed, key.sort.as_ref()).map_err(|e| DbError::invalid(e.to_string()))?;
+    Ok(Located { key, hashed, partition, base_key })
+}
+
+/// Validates an item for writing: DynamoDB's item rules, the key schema, and the LSI
+/// key attributes. Returns its primary key.
+pub(crate) fn validate_for_write(core: &TableCore, item: &Item) -> Result<PrimaryKey, DbError> {
+    let key = validate_item(item, Some(&core.spec.key_schema))?
+        .ok_or_else(|| DbError::invalid("item has no primary key"))?;
+    for spec in &core.spec.local_secondary_indexes {
+        lsi::check_index_key(spec, item)?;
+    }
+    Ok(key)
+}
+
+fn check_condition(core: &TableCore, cond: Option<&Condition>, old: Option<&Item>) -> Result<(), DbError> {
+    if let Some(c) = cond {
+        let empty = Item::new();
+        if !c.evaluate(old.unwrap_or(&empty))? {
+            return Err(DbError::ConditionalCheckFailed { table: core.name().to_owned() });
+        }
+    }
+    Ok(())
+}
+
+fn only_none_or_all_old(r: ReturnValues) -> Result<(), DbError> {
+    match r {
+        ReturnValues::None | ReturnValues::AllOld => Ok(()),
+        other => Err(DbError::invalid(format!(
+            "Return values set to invalid value: {} (only NONE and ALL_OLD are allowed here)",
+            other.name()
+        ))),
+    }
+}
+
+fn single(mut v: Vec<Applied>) -> Result<Applied, DbError> {
+    v.pop().ok_or_else(|| DbError::invalid("internal: a single write applied nothing"))
+}
+
+pub(crate) fn put_item(core: &TableCore, item: Item, opts: PutOptions) -> Result<PutOutput, DbError> {
+    only_none_or_all_old(opts.return_values)?;
+    let parsed = request::parse(
+        &opts.names,
+        &opts.values,
+        Exprs { condition: opts.condition.as_ref(), ..Exprs::default() },
+    )?;
+    let key = validate_for_write(core, &item)?;
+    let loc = locate(core, key)?;
+    let parts = core.partitions()?;
+    let part = &parts[loc.partition as usize];
+    let cond = parsed.condition;
+    let applied = single(part.apply(
+        core,
+        vec![Mutation {
+            key: loc.key,
+            hashed: loc.hashed,
+            base_key: loc.base_key,
+            decide: Box::new(move |old| {
+                check_condition(core, cond.as_ref(), old)?;
+                Ok(Some(item))
+            }),
+        }],
+    )?)?;
+    Ok(PutOutput {
+        attributes: match opts.return_values {
+            ReturnValues::AllOld => applied.old,
+            _ => None,
+        },
+        consumed_capacity: applied.capacity,
+    })
+}
+
+pub(crate) fn delete_item(
+    core: &TableCore,
+    key: KeyInput,
+    opts: DeleteOptions,
+) -> Result<DeleteOutput, DbError> {
+    only_none_or_all_old(opts.return_values)?;
+    let parsed = request::parse(
+        &opts.names,
+        &opts.values,
+        Exprs { condition: opts.condition.as_ref(), ..Exprs::default() },
+    )?;
+    let key = resolve_key(core, key)?;
+    let loc = locate(core, key)?;
+    let parts = core.partitions()?;
+    let part = &parts[loc.partition as usize];
+    let cond = parsed.condition;
+    let applied = single(part.apply(
+        core,
+        vec![Mutation {
+            key: loc.key,
+            hashed: loc.hashed,
+            base_key: loc.base_key,
+            decide: Box::new(move |old| {
+                check_condition(core, cond.as_ref(), old)?;
+                Ok(None)
+            }),
+        }],
+    )?)?;
+    Ok(DeleteOutput {
+        attributes: match opts.return_values {
+            ReturnValues::AllOld => applied.old,
+            _ => None,
+        },
+        consumed_capacity: applied.capacity,
+    })
+}
+
+pub(crate) fn update_item(
+    core: &TableCore,
+    key: KeyInput,
+    opts: UpdateOptions,
+) -> Result<UpdateOutput, DbError> {
+    let parsed = request::parse(
+        &opts.names,
+        &opts.values,
+        Exprs {
+            condition: opts.condition.as_ref(),
+            update: opts.update.as_ref(),
+            ..Exprs::default()
+        },
+    )?;
+    let key = resolve_key(core, key)?;
+    let schema = &core.spec.key_schema;
+    if let Some(u) = &parsed.update {
+        for name in u.top_level_names() {
+            if schema.is_key_attribute(name) {
+                return Err(DbError::invalid(format!(
+                    "One or more parameter values were invalid: Cannot update attribute {name}. This attribute is part of the key"
+                )));
+            }
+        }
+    }
+    let key_item = key.to_item(schema);
+    let loc = locate(core, key)?;
+    let parts = core.partitions()?;
+    let part = &parts[loc.partition as usize];
+    let cond = parsed.condition;
+    let update = parsed.update;
+    // The partial old/new items for UPDATED_OLD / UPDATED_NEW, filled by `decide`.
+    let updated = std::cell::RefCell::new((Item::new(), Item::new()));
+    let applied = single(part.apply(
+        core,
+        vec![Mutation {
+            key: loc.key,
+            hashed: loc.hashed,
+            base_key: loc.base_key,
+            decide: Box::new(|old| {
+                check_condition(core, cond.as_ref(), old)?;
+                let base = old.cloned().unwrap_or(key_item);
+                let new = match &update {
+                    Some(u) => {
+                        let outcome = u.apply(&base)?;
+                        *updated.borrow_mut() = (outcome.updated_old, outcome.updated_new);
+                        outcome.item
+                    }
+                    None => base,
+                };
+                validate_for_write(core, &new)?;
+                Ok(Some(new))
+            }),
+        }],
+    )?)?;
+    let (updated_old, updated_new) = updated.into_inner();
+    let non_empty = |i: Item| (!i.is_empty()).then_some(i);
+    let attributes = match opts.return_values {
+        ReturnValues::None => None,
+        ReturnValues::AllOld => applied.old,
+        ReturnValues::AllNew => applied.new,
+        ReturnValues::UpdatedOld => non_empty(updated_old),
+        ReturnValues::UpdatedNew => non_empty(updated_new),
+    };
+    Ok(UpdateOutput { attributes, consumed_capacity: applied.capacity })
+}
