@@ -348,6 +348,27 @@ fn condition_operand_types() {
             "{expr}"
         );
     }
+    // Ordering operators need a string, number or binary literal.
+    for (tn, v) in &typed {
+        if *tn == "N" || *tn == "B" {
+            continue;
+        }
+        let vals = values(&[(":a", v.clone()), (":lo", n("1"))]);
+        for (expr, op) in [
+            ("x < :a", "<"),
+            (":a <= x", "<="),
+            ("x > :a", ">"),
+            ("x >= :a", ">="),
+            ("x BETWEEN :a AND :a", "BETWEEN"),
+            (":a BETWEEN x AND y", "BETWEEN"),
+        ] {
+            assert_eq!(
+                error(ExprKind::Filter, expr, &HashMap::new(), &vals),
+                format!("{F}{t} {op}, operand type: {tn}"),
+                "{expr} {tn}"
+            );
+        }
+    }
     assert_eq!(
         error(
             ExprKind::Filter,

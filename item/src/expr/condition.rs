@@ -261,6 +261,16 @@ fn placeholder_condition() -> Condition {
     Condition::AttributeExists(AttributePath::new(""))
 }
 
+/// Ordering operators need strings, numbers or binaries: a literal of another
+/// type is rejected when the expression is parsed.
+fn check_orderable(r: &mut Resolver<'_, '_>, operator: &str, operands: &[&Operand]) {
+    for o in operands {
+        if let Some(t) = o.static_type().filter(|t| !matches!(*t, "S" | "N" | "B")) {
+            operand_type_error(r, operator, t);
+        }
+    }
+}
+
 fn check_distinct(r: &mut Resolver<'_, '_>, operator: &str, a: &Operand, b: &Operand) {
     if let (Operand::Path(x), Operand::Path(y)) = (a, b)
         && x == y
@@ -301,6 +311,9 @@ fn resolve_leaf(r: &mut Resolver<'_, '_>, raw: &RawCond) -> Condition {
             let left = operand(r, a);
             let right = operand(r, b);
             check_distinct(r, op.symbol(), &left, &right);
+            if !matches!(op, Comparator::Eq | Comparator::Ne) {
+                check_orderable(r, op.symbol(), &[&left, &right]);
+            }
             Condition::Compare {
                 op: *op,
                 left,
@@ -311,6 +324,7 @@ fn resolve_leaf(r: &mut Resolver<'_, '_>, raw: &RawCond) -> Condition {
             let operand_ = operand(r, a);
             let low = operand(r, lo);
             let high = operand(r, hi);
+            check_orderable(r, "BETWEEN", &[&operand_, &low, &high]);
             if let (Operand::Value(l), Operand::Value(h)) = (&low, &high)
                 && !r.diag.has(Cat::UndefinedValue)
             {
