@@ -407,6 +407,10 @@ fn removed_attributes_are_in_updated_old_only() {
     let names: Vec<&str> = out.changed.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["n", "s"]);
     assert_eq!(out.changed[1].new, None);
+    // An action that finds and leaves nothing is not a change.
+    let out = apply("DELETE x :ss REMOVE y SET n = :one", &base()).unwrap();
+    let names: Vec<&str> = out.changed.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["n"]);
 }
 
 #[test]

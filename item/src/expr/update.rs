@@ -132,8 +132,8 @@ pub struct UpdateOutcome {
     pub updated_old: Item,
     /// The updated paths as they are after (ReturnValues `UPDATED_NEW`).
     pub updated_new: Item,
-    /// Every top-level attribute an action named, in name order, with its whole
-    /// old and new values.
+    /// Every top-level attribute an action named and that exists before or after
+    /// the update, in name order, with its whole old and new values.
     pub changed: Vec<ChangedAttribute>,
 }
 
@@ -231,6 +231,7 @@ impl Update {
                 old: item.get(name).cloned(),
                 new: new_item.get(name).cloned(),
             })
+            .filter(|c| c.old.is_some() || c.new.is_some())
             .collect();
         Ok(UpdateOutcome {
             updated_old: tree.project(item),
