@@ -304,8 +304,6 @@ pub(crate) struct BlockIter {
     cur: usize,
     /// Offset of the entry after the current one.
     next: usize,
-    /// Index of the restart point at or before `cur`.
-    restart_idx: usize,
     key: Vec<u8>,
     val_start: usize,
     val_end: usize,
@@ -380,7 +378,6 @@ impl BlockIter {
             return Ok(());
         };
         let pos = block.restart(block.bytes(), i);
-        self.restart_idx = i;
         self.key.clear();
         self.parse_at(pos)
     }
@@ -432,12 +429,6 @@ impl BlockIter {
         if !self.valid {
             return Ok(());
         }
-        if let Some(b) = &self.block
-            && self.restart_idx + 1 < b.num_restarts
-            && b.restart(b.bytes(), self.restart_idx + 1) <= self.next
-        {
-            self.restart_idx += 1;
-        }
         self.parse_at(self.next)
     }
 
@@ -456,11 +447,17 @@ impl BlockIter {
             return Ok(());
         }
         let data = block.bytes();
-        let mut r = self.restart_idx.min(block.num_restarts.saturating_sub(1));
-        while r > 0 && block.restart(data, r) >= original {
-            r -= 1;
+        // The last restart point before the current entry.
+        let (mut lo, mut hi) = (0usize, block.num_restarts);
+        while lo + 1 < hi {
+            let mid = lo + (hi - lo) / 2;
+            if block.restart(data, mid) < original {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
         }
-        self.seek_to_restart(r)?;
+        self.seek_to_restart(lo)?;
         while self.valid && self.next < original {
             self.parse_at(self.next)?;
         }

@@ -422,3 +422,14 @@ fn unchecked_reads_still_work() {
     .unwrap();
     assert_eq!(scan(&t).unwrap(), entries);
 }
+
+#[test]
+fn types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Table>();
+    send_sync::<strata_sstable::TableIter>();
+    send_sync::<BlockCache>();
+    send_sync::<SstError>();
+    send::<TableBuilder>();
+}
