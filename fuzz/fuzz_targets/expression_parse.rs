@@ -13,7 +13,10 @@ fn sample() -> Item {
     Item::builder()
         .attr("a", 1)
         .attr("b", "S")
-        .attr("l", AttributeValue::L(vec![AttributeValue::from(1), AttributeValue::from("x")]))
+        .attr(
+            "l",
+            AttributeValue::L(vec![AttributeValue::from(1), AttributeValue::from("x")]),
+        )
         .attr(
             "m",
             AttributeValue::M(
@@ -37,7 +40,10 @@ fuzz_target!(|data: &[u8]| {
     let values = HashMap::from([
         (":v".to_string(), AttributeValue::from(1)),
         (":w".to_string(), AttributeValue::from("S")),
-        (":l".to_string(), AttributeValue::L(vec![AttributeValue::from(2)])),
+        (
+            ":l".to_string(),
+            AttributeValue::L(vec![AttributeValue::from(2)]),
+        ),
         (":ss".to_string(), AttributeValue::string_set(["x"])),
     ]);
     let item = sample();

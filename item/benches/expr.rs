@@ -16,7 +16,10 @@ use strata_item::{AttributeValue, Item};
 
 fn one_kb_item() -> Item {
     let address = AttributeValue::M(BTreeMap::from([
-        ("street".to_string(), AttributeValue::from("221B Baker Street")),
+        (
+            "street".to_string(),
+            AttributeValue::from("221B Baker Street"),
+        ),
         ("city".to_string(), AttributeValue::from("London")),
         ("zip".to_string(), AttributeValue::from("NW1 6XE")),
         ("floor".to_string(), AttributeValue::from(2)),
