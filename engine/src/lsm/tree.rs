@@ -144,9 +144,10 @@ pub(crate) struct TreeInner {
     pub closed: AtomicBool,
     pub snapshots: Arc<SnapshotList>,
     pub counters: Counters,
-    /// Background jobs of this tree currently running.
-    pub running: Mutex<usize>,
-    pub running_cv: Condvar,
+    /// Background jobs of this tree queued or running hold an entry here
+    /// (before they upgrade their weak reference), so shutdown can wait
+    /// until no job holds the tree.
+    pub jobs: Arc<JobTracker>,
     pub weak: Weak<TreeInner>,
     pub _lock: Box<dyn FileLock>,
 }
@@ -170,14 +171,59 @@ pub(crate) fn parse_table_name(name: &str) -> Option<u64> {
     n.parse().ok()
 }
 
-/// A guard counting a running background job.
-pub(crate) struct JobGuard<'a>(&'a TreeInner);
+/// Counts background jobs running on a tree; refuses new ones after
+/// shutdown.
+#[derive(Debug, Default)]
+pub(crate) struct JobTracker {
+    state: Mutex<(usize, bool)>,
+    cv: Condvar,
+}
 
-impl Drop for JobGuard<'_> {
+/// A running job's entry in the [`JobTracker`].
+pub(crate) struct JobGuard(Arc<JobTracker>);
+
+impl Drop for JobGuard {
     fn drop(&mut self) {
-        *self.0.running.lock() -= 1;
-        self.0.running_cv.notify_all();
+        self.0.state.lock().0 -= 1;
+        self.0.cv.notify_all();
     }
+}
+
+impl JobTracker {
+    pub(crate) fn enter(self: &Arc<Self>) -> Option<JobGuard> {
+        let mut st = self.state.lock();
+        if st.1 {
+            return None;
+        }
+        st.0 += 1;
+        Some(JobGuard(Arc::clone(self)))
+    }
+
+    /// Refuses new jobs and waits for running ones.
+    fn shutdown(&self) {
+        let mut st = self.state.lock();
+        st.1 = true;
+        while st.0 > 0 {
+            self.cv.wait_for(&mut st, Duration::from_millis(50));
+        }
+    }
+}
+
+/// Submits `f` to run on the tree in the background, unless it shuts down.
+fn submit(inner: &TreeInner, priority: Priority, f: impl FnOnce(&TreeInner) + Send + 'static) {
+    let weak = inner.weak.clone();
+    let jobs = Arc::clone(&inner.jobs);
+    inner.shared.pool().submit(
+        priority,
+        Box::new(move || {
+            let Some(_guard) = jobs.enter() else {
+                return;
+            };
+            if let Some(t) = weak.upgrade() {
+                f(&t);
+            }
+        }),
+    );
 }
 
 impl Tree {
@@ -551,30 +597,14 @@ impl TreeInner {
         s
     }
 
-    /// Counts a job as running unless the tree is shutting down.
-    pub(crate) fn enter_job(&self) -> Option<JobGuard<'_>> {
-        let mut r = self.running.lock();
-        if self.closed.load(Ordering::Acquire) {
-            return None;
-        }
-        *r += 1;
-        Some(JobGuard(self))
-    }
-
     pub(crate) fn schedule_flush(&self) {
         if self.flush_scheduled.swap(true, Ordering::AcqRel) {
             return;
         }
-        let weak = self.weak.clone();
-        self.shared.pool().submit(
-            Priority::High,
-            Box::new(move || {
-                if let Some(t) = weak.upgrade() {
-                    t.flush_scheduled.store(false, Ordering::Release);
-                    t.background_flush();
-                }
-            }),
-        );
+        submit(self, Priority::High, |t| {
+            t.flush_scheduled.store(false, Ordering::Release);
+            t.background_flush();
+        });
     }
 
     pub(crate) fn maybe_schedule_compaction(&self) {
@@ -593,22 +623,16 @@ impl TreeInner {
         if !needed || self.compaction_scheduled.swap(true, Ordering::AcqRel) {
             return;
         }
-        let weak = self.weak.clone();
-        self.shared.pool().submit(
-            Priority::Low,
-            Box::new(move || {
-                if let Some(t) = weak.upgrade() {
-                    t.compaction_scheduled.store(false, Ordering::Release);
-                    t.background_compaction();
-                }
-            }),
-        );
+        submit(self, Priority::Low, |t| {
+            t.compaction_scheduled.store(false, Ordering::Release);
+            t.background_compaction();
+        });
     }
 
     fn background_flush(&self) {
-        let Some(_job) = self.enter_job() else {
+        if self.closed.load(Ordering::Acquire) {
             return;
-        };
+        }
         if let Err(e) = self.flush_imms() {
             self.set_bg_error("flush", &e);
             return;
@@ -617,9 +641,9 @@ impl TreeInner {
     }
 
     fn background_compaction(&self) {
-        let Some(_job) = self.enter_job() else {
+        if self.closed.load(Ordering::Acquire) {
             return;
-        };
+        }
         let ran = match self.compact_once() {
             Ok(ran) => ran,
             Err(Error::Closed) => return,
@@ -649,15 +673,9 @@ impl TreeInner {
 
     /// Stops background jobs of this tree and waits for running ones.
     pub(crate) fn shutdown_background(&self) {
-        {
-            let _r = self.running.lock();
-            self.closed.store(true, Ordering::Release);
-        }
+        self.closed.store(true, Ordering::Release);
         self.wake_writers();
-        let mut r = self.running.lock();
-        while *r > 0 {
-            self.running_cv.wait_for(&mut r, Duration::from_millis(50));
-        }
+        self.jobs.shutdown();
     }
 
     pub(crate) fn close(&self) -> Result<()> {
@@ -785,22 +803,16 @@ impl BufferOwner for TreeInner {
         if self.closed.load(Ordering::Acquire) || self.switch_requested.swap(true, Ordering::AcqRel) {
             return;
         }
-        let weak = self.weak.clone();
-        self.shared.pool().submit(
-            Priority::High,
-            Box::new(move || {
-                if let Some(t) = weak.upgrade() {
-                    {
-                        let mut w = t.writer.lock();
-                        let imms = t.sv.read().imms.len();
-                        if !w.active.is_empty() && imms + 1 < t.opts.max_write_buffer_number {
-                            t.switch_memtable(&mut w);
-                        }
-                    }
-                    t.switch_requested.store(false, Ordering::Release);
-                    t.schedule_flush();
+        submit(self, Priority::High, |t| {
+            {
+                let mut w = t.writer.lock();
+                let imms = t.sv.read().imms.len();
+                if !w.active.is_empty() && imms + 1 < t.opts.max_write_buffer_number {
+                    t.switch_memtable(&mut w);
                 }
-            }),
-        );
+            }
+            t.switch_requested.store(false, Ordering::Release);
+            t.schedule_flush();
+        });
     }
 }
