@@ -26,7 +26,6 @@ pub struct DroppedRange {
 
 /// What [`Wal::open`](crate::Wal::open) found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct RecoveryReport {
     /// Records present in the log after recovery.
     pub records: u64,

@@ -62,7 +62,6 @@ struct Active {
 }
 
 /// State shared by appenders, guarded by `Inner::state`.
-#[derive(Debug)]
 struct State {
     /// Framed records not yet handed to the OS, in LSN order.
     pending: Vec<u8>,
@@ -98,7 +97,6 @@ enum Goal {
     Rotate,
 }
 
-#[derive(Debug)]
 struct Inner {
     dir: PathBuf,
     fs: Arc<dyn FileSystem>,
@@ -488,6 +486,38 @@ impl Drop for Wal {
         if let Err(e) = self.close() {
             tracing::warn!(error = %e, "closing the WAL on drop failed");
         }
+    }
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("pending_bytes", &self.pending.len())
+            .field("next_lsn", &self.next_lsn)
+            .field("written_lsn", &self.written_lsn)
+            .field("synced_lsn", &self.synced_lsn)
+            .field("seg_offset", &self.seg_offset)
+            .field("poison", &self.poison)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // try_lock: formatting must never block or deadlock.
+        let mut d = f.debug_struct("Wal");
+        d.field("dir", &self.dir)
+            .field("segment_size", &self.segment_size);
+        match self.state.try_lock() {
+            Some(st) => d.field("state", &*st),
+            None => d.field("state", &"<locked>"),
+        };
+        match self.segments.try_lock() {
+            Some(segs) => d.field("segments", &segs.len()),
+            None => d.field("segments", &"<locked>"),
+        };
+        d.finish_non_exhaustive()
     }
 }
 
