@@ -1,31 +1,82 @@
 //! Arbitrary bytes as a WAL segment file: the reader returns records or an
 //! error, never panics. When it reads the bytes as a clean segment, encoding
 //! the records again gives back the same bytes (the format is canonical), up to
-//! zero padding at the end.
+//! zero padding at the end. The same bytes as the only segment of a log on
+//! the in-memory file system: `Wal::open` agrees with the reader in every
+//! recovery mode, and never panics.
 #![no_main]
 
+use std::path::Path;
+use std::sync::Arc;
+
 use libfuzzer_sys::fuzz_target;
-use strata_wal::{SegmentEnd, encode_segment_bytes, read_segment_bytes};
+use strata_fs::{FaultFs, FileSystem};
+use strata_wal::{
+    RecoveryMode, SegmentEnd, Wal, WalOptions, encode_segment_bytes, read_segment_bytes,
+};
+
+fn open(data: &[u8], mode: RecoveryMode) -> Option<Vec<Vec<u8>>> {
+    let fs = FaultFs::new();
+    let dir = Path::new("/w");
+    fs.create_dir_all(dir).ok()?;
+    let mut f = fs.create(&dir.join("000001.wal")).ok()?;
+    f.append(data).ok()?;
+    let opts = WalOptions {
+        fs: Arc::new(fs),
+        recovery_mode: mode,
+        buffered_sync_interval: std::time::Duration::ZERO,
+        ..WalOptions::default()
+    };
+    let (wal, _report) = Wal::open(dir, opts).ok()?;
+    let records: Result<Vec<_>, _> = wal.iter_from(0).ok()?.map(|r| r.map(|(_, v)| v)).collect();
+    Some(records.expect("a recovered log must read back"))
+}
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(seg) = read_segment_bytes(data) else {
-        return;
-    };
-    let refs: Vec<&[u8]> = seg.records.iter().map(|r| &r[..]).collect();
-    let again = encode_segment_bytes(seg.first_lsn, &refs);
-    match seg.end {
-        SegmentEnd::Clean => {
-            assert!(data.len() >= again.len());
-            assert_eq!(&data[..again.len()], &again[..]);
-            assert!(data[again.len()..].iter().all(|&b| b == 0));
-            assert!(data.len() - again.len() < 8);
+    let parsed = read_segment_bytes(data);
+    if let Ok(seg) = &parsed {
+        let refs: Vec<&[u8]> = seg.records.iter().map(|r| &r[..]).collect();
+        let again = encode_segment_bytes(seg.first_lsn, &refs);
+        match &seg.end {
+            SegmentEnd::Clean => {
+                assert!(data.len() >= again.len());
+                assert_eq!(&data[..again.len()], &again[..]);
+                assert!(data[again.len()..].iter().all(|&b| b == 0));
+                assert!(data.len() - again.len() < 8);
+            }
+            SegmentEnd::Corrupt { good_len, offset, .. } => {
+                assert_eq!(*good_len as usize, again.len());
+                assert_eq!(&data[..again.len()], &again[..]);
+                assert!(*offset as usize <= data.len());
+                assert!(*offset >= *good_len);
+            }
+            _ => {}
         }
-        SegmentEnd::Corrupt { good_len, offset, .. } => {
-            assert_eq!(good_len as usize, again.len());
-            assert_eq!(&data[..again.len()], &again[..]);
-            assert!(offset as usize <= data.len());
-            assert!(offset >= good_len);
+    }
+    let absolute = open(data, RecoveryMode::AbsoluteConsistency);
+    let tolerate = open(data, RecoveryMode::TolerateCorruptedTail);
+    let point = open(data, RecoveryMode::PointInTime);
+    match &parsed {
+        Ok(seg) => {
+            let clean = seg.end == SegmentEnd::Clean;
+            assert_eq!(absolute.is_some(), clean);
+            if let Some(a) = &absolute {
+                assert_eq!(a, &seg.records);
+            }
+            // The only segment is the last one: its tail is cut, records kept.
+            assert_eq!(tolerate.as_ref(), Some(&seg.records));
+            assert_eq!(point.as_ref(), Some(&seg.records));
         }
-        _ => {}
+        Err(_) => {
+            // A bad header: only a torn creation (all zero or too short) is
+            // recovered, as an empty log.
+            assert!(absolute.is_none());
+            let torn = data.len() < 32 || data.iter().all(|&b| b == 0);
+            assert_eq!(tolerate.is_some(), torn);
+            assert_eq!(point.is_some(), torn);
+            if let Some(t) = tolerate {
+                assert!(t.is_empty());
+            }
+        }
     }
 });
