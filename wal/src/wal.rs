@@ -387,7 +387,8 @@ impl Wal {
     /// record still present (see [`Wal::truncate_before`]), iteration starts at
     /// that record. Records are read from the segment files; damage found
     /// while reading is returned as an error item, after which the iterator
-    /// ends.
+    /// ends; so is an I/O error when [`Wal::truncate_before`] deleted a
+    /// segment the iterator had not opened yet.
     pub fn iter_from(&self, from: Lsn) -> Result<WalIter, WalError> {
         let inner = &*self.inner;
         let end = {
