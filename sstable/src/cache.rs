@@ -45,37 +45,38 @@ fn mix(mut x: u64) -> u64 {
     x
 }
 
-#[derive(Debug)]
-struct Slot {
-    key: Key,
-    block: Option<Arc<Block>>,
+/// A cached block. Lives in the hash map, so a hit touches one bucket.
+struct Entry {
+    block: Arc<Block>,
     charge: usize,
     referenced: bool,
+    /// Position in the clock ring.
+    slot: usize,
 }
 
 #[derive(Default)]
 struct Shard {
-    map: HashMap<Key, usize, BuildHasherDefault<KeyHasher>>,
-    slots: Vec<Slot>,
+    map: HashMap<Key, Entry, BuildHasherDefault<KeyHasher>>,
+    /// The clock: keys in insertion slots; `None` marks a free slot.
+    ring: Vec<Option<Key>>,
     free: Vec<usize>,
     hand: usize,
     usage: usize,
 }
 
 impl Shard {
-    fn remove_slot(&mut self, i: usize) -> usize {
-        let Some(slot) = self.slots.get_mut(i) else {
-            return 0;
-        };
-        let charge = slot.charge;
-        if slot.block.take().is_some() {
-            self.map.remove(&slot.key);
-            self.usage -= charge;
-            slot.charge = 0;
-            self.free.push(i);
-            charge
-        } else {
-            0
+    /// Removes `key`; returns the bytes freed.
+    fn remove(&mut self, key: &Key) -> usize {
+        match self.map.remove(key) {
+            Some(e) => {
+                if let Some(s) = self.ring.get_mut(e.slot) {
+                    *s = None;
+                }
+                self.free.push(e.slot);
+                self.usage -= e.charge;
+                e.charge
+            }
+            None => 0,
         }
     }
 
@@ -83,21 +84,23 @@ impl Shard {
     fn make_room(&mut self, need: usize, cap: usize) -> usize {
         let mut freed = 0;
         // Two full sweeps always suffice: the first clears reference bits.
-        let mut steps = self.slots.len() * 2 + 1;
-        while self.usage + need > cap && steps > 0 && !self.slots.is_empty() {
+        let mut steps = self.ring.len() * 2 + 1;
+        while self.usage + need > cap && steps > 0 && !self.ring.is_empty() {
             steps -= 1;
-            let i = self.hand % self.slots.len();
-            self.hand = (i + 1) % self.slots.len();
-            let Some(slot) = self.slots.get_mut(i) else {
+            let i = self.hand % self.ring.len();
+            self.hand = (i + 1) % self.ring.len();
+            let Some(Some(key)) = self.ring.get(i).copied() else {
                 continue;
             };
-            if slot.block.is_none() {
-                continue;
-            }
-            if slot.referenced {
-                slot.referenced = false;
-            } else {
-                freed += self.remove_slot(i);
+            let evict = match self.map.get_mut(&key) {
+                Some(e) if e.referenced => {
+                    e.referenced = false;
+                    false
+                }
+                _ => true,
+            };
+            if evict {
+                freed += self.remove(&key);
             }
         }
         freed
@@ -185,13 +188,10 @@ impl BlockCache {
     pub(crate) fn get(&self, file_id: u64, offset: u64) -> Option<Arc<Block>> {
         let key = (file_id, offset);
         let mut shard = self.shard(key).lock();
-        let found = match shard.map.get(&key).copied() {
-            Some(i) => shard.slots.get_mut(i).and_then(|s| {
-                s.referenced = true;
-                s.block.clone()
-            }),
-            None => None,
-        };
+        let found = shard.map.get_mut(&key).map(|e| {
+            e.referenced = true;
+            Arc::clone(&e.block)
+        });
         drop(shard);
         if found.is_some() {
             self.hits.fetch_add(1, Ordering::Relaxed);
@@ -208,38 +208,32 @@ impl BlockCache {
         }
         let key = (file_id, offset);
         let mut shard = self.shard(key).lock();
-        let mut freed = 0usize;
-        if let Some(i) = shard.map.get(&key).copied() {
-            freed += shard.remove_slot(i);
-        }
+        let mut freed = shard.remove(&key);
         freed += shard.make_room(charge, self.shard_capacity);
-        if shard.usage + charge > self.shard_capacity {
-            drop(shard);
-            self.usage.fetch_sub(freed as u64, Ordering::Relaxed);
-            return;
-        }
-        let slot = Slot {
-            key,
-            block: Some(block),
-            charge,
-            referenced: false,
-        };
-        let i = match shard.free.pop() {
-            Some(i) => {
-                if let Some(s) = shard.slots.get_mut(i) {
-                    *s = slot;
+        if shard.usage + charge <= self.shard_capacity {
+            let slot = match shard.free.pop() {
+                Some(i) => i,
+                None => {
+                    shard.ring.push(None);
+                    shard.ring.len() - 1
                 }
-                i
+            };
+            if let Some(s) = shard.ring.get_mut(slot) {
+                *s = Some(key);
             }
-            None => {
-                shard.slots.push(slot);
-                shard.slots.len() - 1
-            }
-        };
-        shard.map.insert(key, i);
-        shard.usage += charge;
-        drop(shard);
-        self.usage.fetch_add(charge as u64, Ordering::Relaxed);
+            shard.map.insert(
+                key,
+                Entry {
+                    block,
+                    charge,
+                    referenced: false,
+                    slot,
+                },
+            );
+            shard.usage += charge;
+            self.usage.fetch_add(charge as u64, Ordering::Relaxed);
+        }
+        // Under the shard lock, so the total never transiently underflows.
         self.usage.fetch_sub(freed as u64, Ordering::Relaxed);
     }
 
@@ -247,11 +241,7 @@ impl BlockCache {
     pub(crate) fn erase(&self, file_id: u64, offset: u64) {
         let key = (file_id, offset);
         let mut shard = self.shard(key).lock();
-        let freed = match shard.map.get(&key).copied() {
-            Some(i) => shard.remove_slot(i),
-            None => 0,
-        };
-        drop(shard);
+        let freed = shard.remove(&key);
         if freed > 0 {
             self.usage.fetch_sub(freed as u64, Ordering::Relaxed);
         }
