@@ -427,3 +427,42 @@ fn read_errors_are_io_errors() {
     assert!(matches!(e, SstError::Io { .. }), "{e}");
     assert!(Table::open(&any, path, 1, ReaderOptions::default()).is_ok());
 }
+
+/// With data-block checksums off, damaged blocks reach the block decoder:
+/// bad varints, lengths and restart offsets must come back as errors (or,
+/// for damaged key or value bytes, as data), never as a panic.
+#[test]
+fn damaged_blocks_without_checksums_never_panic() {
+    let entries = test_entries();
+    for opts in option_sets() {
+        let good = table_bytes(&entries, opts);
+        let data_end = layout(&good).data_end;
+        let mut errors = 0;
+        for pos in 0..data_end {
+            for mask in [0x01u8, 0xff] {
+                let mut bad = good.clone();
+                bad[pos] ^= mask;
+                let ro = ReaderOptions {
+                    cache: None,
+                    verify_checksums: false,
+                };
+                let t = Table::open_bytes(bad, PathBuf::from("/t.sst"), 1, ro).unwrap();
+                for (k, _) in entries.iter().step_by(20) {
+                    errors += usize::from(t.get(k).is_err());
+                    let mut it = t.iter();
+                    let _ = it.seek(k);
+                    let _ = it.prev();
+                    let _ = it.seek_for_prev(k);
+                    let _ = it.next();
+                }
+                errors += usize::from(scan(&t).is_err());
+                errors += usize::from(scan_rev(&t).is_err());
+                assert!(
+                    t.verify().is_err(),
+                    "verify always checks checksums ({pos})"
+                );
+            }
+        }
+        assert!(errors > 0, "some damage must be visible to the decoder");
+    }
+}
