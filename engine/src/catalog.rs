@@ -45,7 +45,10 @@ pub(crate) struct Catalog {
 
 impl Default for Catalog {
     fn default() -> Self {
-        Catalog { next_table_id: 1, tables: Vec::new() }
+        Catalog {
+            next_table_id: 1,
+            tables: Vec::new(),
+        }
     }
 }
 
@@ -70,7 +73,10 @@ impl Catalog {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut body = Vec::with_capacity(256);
         put_u64(&mut body, self.next_table_id);
-        put_u32(&mut body, u32::try_from(self.tables.len()).unwrap_or(u32::MAX));
+        put_u32(
+            &mut body,
+            u32::try_from(self.tables.len()).unwrap_or(u32::MAX),
+        );
         for t in &self.tables {
             encode_table(&mut body, t);
         }
@@ -92,10 +98,16 @@ impl Catalog {
             reason,
         };
         if bytes.len() < HEADER_LEN + 4 {
-            return Err(corrupt(0, format!("file is {} bytes, shorter than a header", bytes.len())));
+            return Err(corrupt(
+                0,
+                format!("file is {} bytes, shorter than a header", bytes.len()),
+            ));
         }
         if &bytes[..8] != MAGIC {
-            return Err(corrupt(0, format!("bad magic {:02x?}, expected {MAGIC:02x?}", &bytes[..8])));
+            return Err(corrupt(
+                0,
+                format!("bad magic {:02x?}, expected {MAGIC:02x?}", &bytes[..8]),
+            ));
         }
         let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
         let body_len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
@@ -103,7 +115,10 @@ impl Catalog {
         if bytes.len() != expected {
             return Err(corrupt(
                 12,
-                format!("body length {body_len} implies a {expected}-byte file, found {} bytes", bytes.len()),
+                format!(
+                    "body length {body_len} implies a {expected}-byte file, found {} bytes",
+                    bytes.len()
+                ),
             ));
         }
         let crc_at = HEADER_LEN + body_len;
@@ -129,7 +144,10 @@ impl Catalog {
                 supported: VERSION,
             });
         }
-        let mut r = Reader { buf: &bytes[..crc_at], pos: HEADER_LEN };
+        let mut r = Reader {
+            buf: &bytes[..crc_at],
+            pos: HEADER_LEN,
+        };
         let decoded = (|| -> Result<Catalog, (usize, String)> {
             let next_table_id = r.u64()?;
             let count = r.u32()?;
@@ -138,19 +156,36 @@ impl Catalog {
                 let at = r.pos;
                 let t = decode_table(&mut r)?;
                 if t.id == 0 || t.id >= next_table_id {
-                    return Err((at, format!("table id {} not below next id {next_table_id}", t.id)));
+                    return Err((
+                        at,
+                        format!("table id {} not below next id {next_table_id}", t.id),
+                    ));
                 }
-                if tables.iter().any(|o| o.id == t.id || o.spec.name == t.spec.name) {
-                    return Err((at, format!("table {:?} (id {}) listed twice", t.spec.name, t.id)));
+                if tables
+                    .iter()
+                    .any(|o| o.id == t.id || o.spec.name == t.spec.name)
+                {
+                    return Err((
+                        at,
+                        format!("table {:?} (id {}) listed twice", t.spec.name, t.id),
+                    ));
                 }
-                t.spec.validate().map_err(|e| (at, format!("invalid table spec: {e}")))?;
+                t.spec
+                    .validate()
+                    .map_err(|e| (at, format!("invalid table spec: {e}")))?;
                 tables.push(t);
             }
             if r.pos != r.buf.len() {
-                return Err((r.pos, format!("{} bytes after the last table", r.buf.len() - r.pos)));
+                return Err((
+                    r.pos,
+                    format!("{} bytes after the last table", r.buf.len() - r.pos),
+                ));
             }
             tables.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
-            Ok(Catalog { next_table_id, tables })
+            Ok(Catalog {
+                next_table_id,
+                tables,
+            })
         })();
         decoded.map_err(|(offset, reason)| corrupt(offset, reason))
     }
@@ -203,7 +238,10 @@ fn encode_table(out: &mut Vec<u8>, t: &TableEntry) {
     );
     match s.capacity {
         CapacityMode::OnDemand => put_u8(out, 0),
-        CapacityMode::Provisioned { read_capacity_units, write_capacity_units } => {
+        CapacityMode::Provisioned {
+            read_capacity_units,
+            write_capacity_units,
+        } => {
             put_u8(out, 1);
             put_u64(out, read_capacity_units);
             put_u64(out, write_capacity_units);
@@ -217,7 +255,10 @@ fn encode_table(out: &mut Vec<u8>, t: &TableEntry) {
             put_attr(out, a);
         }
     }
-    put_u8(out, u8::try_from(s.local_secondary_indexes.len()).unwrap_or(u8::MAX));
+    put_u8(
+        out,
+        u8::try_from(s.local_secondary_indexes.len()).unwrap_or(u8::MAX),
+    );
     for lsi in &s.local_secondary_indexes {
         put_str(out, &lsi.name);
         put_attr(out, &lsi.sort_key);
@@ -245,7 +286,13 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn take(&mut self, n: usize) -> DecodeResult<&[u8]> {
         if self.buf.len() - self.pos < n {
-            return Err((self.pos, format!("truncated: need {n} bytes, {} left", self.buf.len() - self.pos)));
+            return Err((
+                self.pos,
+                format!(
+                    "truncated: need {n} bytes, {} left",
+                    self.buf.len() - self.pos
+                ),
+            ));
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;
@@ -333,14 +380,28 @@ fn decode_table(r: &mut Reader<'_>) -> DecodeResult<TableEntry> {
             2 => IndexProjection::All,
             other => return Err((at, format!("unknown projection byte {other}"))),
         };
-        lsis.push(LsiSpec { name, sort_key, projection });
+        lsis.push(LsiSpec {
+            name,
+            sort_key,
+            projection,
+        });
     }
-    let mut spec = TableSpec::new(name, KeySchema { partition_key, sort_key })
-        .partitions(partitions)
-        .durability(durability)
-        .capacity(capacity);
+    let mut spec = TableSpec::new(
+        name,
+        KeySchema {
+            partition_key,
+            sort_key,
+        },
+    )
+    .partitions(partitions)
+    .durability(durability)
+    .capacity(capacity);
     spec.local_secondary_indexes = lsis;
-    Ok(TableEntry { id, created_at_ms, spec })
+    Ok(TableEntry {
+        id,
+        created_at_ms,
+        spec,
+    })
 }
 
 #[cfg(test)]
@@ -348,22 +409,36 @@ mod tests {
     use super::*;
 
     fn sample() -> Catalog {
-        let a = TableSpec::new("alpha", KeySchema::composite("pk", KeyType::S, "sk", KeyType::N))
-            .partitions(7)
-            .durability(TableDurability::Buffered)
-            .capacity(CapacityMode::Provisioned { read_capacity_units: 5, write_capacity_units: 9 })
-            .lsi(LsiSpec::new("by_x", "x", KeyType::B).projection(IndexProjection::KeysOnly))
-            .lsi(
-                LsiSpec::new("by_y", "y", KeyType::S)
-                    .projection(IndexProjection::Include(vec!["a".into(), "é".into()])),
-            )
-            .lsi(LsiSpec::new("by_z", "z", KeyType::N));
+        let a = TableSpec::new(
+            "alpha",
+            KeySchema::composite("pk", KeyType::S, "sk", KeyType::N),
+        )
+        .partitions(7)
+        .durability(TableDurability::Buffered)
+        .capacity(CapacityMode::Provisioned {
+            read_capacity_units: 5,
+            write_capacity_units: 9,
+        })
+        .lsi(LsiSpec::new("by_x", "x", KeyType::B).projection(IndexProjection::KeysOnly))
+        .lsi(
+            LsiSpec::new("by_y", "y", KeyType::S)
+                .projection(IndexProjection::Include(vec!["a".into(), "é".into()])),
+        )
+        .lsi(LsiSpec::new("by_z", "z", KeyType::N));
         let b = TableSpec::new("beta", KeySchema::simple("id", KeyType::B));
         Catalog {
             next_table_id: 10,
             tables: vec![
-                TableEntry { id: 3, created_at_ms: 1_700_000_000_000, spec: a },
-                TableEntry { id: 9, created_at_ms: 1, spec: b },
+                TableEntry {
+                    id: 3,
+                    created_at_ms: 1_700_000_000_000,
+                    spec: a,
+                },
+                TableEntry {
+                    id: 9,
+                    created_at_ms: 1,
+                    spec: b,
+                },
             ],
         }
     }
@@ -375,7 +450,10 @@ mod tests {
         assert_eq!(&bytes[..8], MAGIC);
         assert_eq!(Catalog::decode(&bytes, Path::new("C")).unwrap(), c);
         let empty = Catalog::default();
-        assert_eq!(Catalog::decode(&empty.encode(), Path::new("C")).unwrap(), empty);
+        assert_eq!(
+            Catalog::decode(&empty.encode(), Path::new("C")).unwrap(),
+            empty
+        );
     }
 
     #[test]
@@ -385,10 +463,16 @@ mod tests {
             let mut b = bytes.clone();
             b[i] ^= 0x40;
             let err = Catalog::decode(&b, Path::new("C")).unwrap_err();
-            assert!(matches!(err, DbError::CatalogCorrupt { .. }), "byte {i}: {err}");
+            assert!(
+                matches!(err, DbError::CatalogCorrupt { .. }),
+                "byte {i}: {err}"
+            );
         }
         for len in 0..bytes.len() {
-            assert!(Catalog::decode(&bytes[..len], Path::new("C")).is_err(), "len {len}");
+            assert!(
+                Catalog::decode(&bytes[..len], Path::new("C")).is_err(),
+                "len {len}"
+            );
         }
     }
 
@@ -400,7 +484,17 @@ mod tests {
         let crc = crc32fast::hash(&b[..n - 4]);
         b[n - 4..].copy_from_slice(&crc.to_le_bytes());
         let err = Catalog::decode(&b, Path::new("C")).unwrap_err();
-        assert!(matches!(err, DbError::CatalogVersion { found: 2, supported: 1, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                DbError::CatalogVersion {
+                    found: 2,
+                    supported: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -198,14 +198,18 @@ impl Db {
             if !opts.create_if_missing {
                 return Err(DbError::NotFound { path });
             }
-            fs.create_dir_all(&path).map_err(|e| DbError::io(&path, e))?;
+            fs.create_dir_all(&path)
+                .map_err(|e| DbError::io(&path, e))?;
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 fs.sync_dir(parent).map_err(|e| DbError::io(parent, e))?;
             }
         }
         let lock_path = path.join(LOCK_FILE);
         let lock = fs.lock(&lock_path).map_err(|source| match source.kind() {
-            io::ErrorKind::WouldBlock => DbError::Locked { path: lock_path.clone(), source },
+            io::ErrorKind::WouldBlock => DbError::Locked {
+                path: lock_path.clone(),
+                source,
+            },
             _ => DbError::io(&lock_path, source),
         })?;
         let catalog_path = path.join(CATALOG_FILE);
@@ -224,7 +228,8 @@ impl Db {
             fs.remove_file(&tmp).map_err(|e| DbError::io(&tmp, e))?;
         }
         let tables_dir = path.join(TABLES_DIR);
-        fs.create_dir_all(&tables_dir).map_err(|e| DbError::io(&tables_dir, e))?;
+        fs.create_dir_all(&tables_dir)
+            .map_err(|e| DbError::io(&tables_dir, e))?;
         fs.sync_dir(&path).map_err(|e| DbError::io(&path, e))?;
         remove_orphans(fs.as_ref(), &tables_dir, &catalog)?;
 
@@ -235,7 +240,10 @@ impl Db {
                 opts.memtable_budget_bytes,
             )
         });
-        let hooks = Hooks { change_sink: opts.change_sink.clone(), capacity: opts.capacity_meter.clone() };
+        let hooks = Hooks {
+            change_sink: opts.change_sink.clone(),
+            capacity: opts.capacity_meter.clone(),
+        };
         let mut tables = BTreeMap::new();
         for t in &catalog.tables {
             let core = TableCore::open(
@@ -270,7 +278,11 @@ impl Db {
                 tree_opts: opts.tree,
                 shared,
                 hooks,
-                state: RwLock::new(DbState { closed: false, catalog, tables }),
+                state: RwLock::new(DbState {
+                    closed: false,
+                    catalog,
+                    tables,
+                }),
                 ddl: Mutex::new(()),
                 lock: Mutex::new(Some(lock)),
             }),
@@ -308,7 +320,9 @@ impl Db {
                 return Err(DbError::Closed);
             }
             if st.catalog.get(&spec.name).is_some() {
-                return Err(DbError::TableExists { table: spec.name.clone() });
+                return Err(DbError::TableExists {
+                    table: spec.name.clone(),
+                });
             }
             let id = st.catalog.next_table_id;
             // Ids are never reused, even when this create fails.
@@ -328,8 +342,13 @@ impl Db {
             inner.hooks.clone(),
         )
         .and_then(|core| {
-            fs.sync_dir(&self.tables_dir()).map_err(|e| DbError::io(self.tables_dir(), e))?;
-            catalog.tables.push(TableEntry { id, created_at_ms, spec: spec.clone() });
+            fs.sync_dir(&self.tables_dir())
+                .map_err(|e| DbError::io(self.tables_dir(), e))?;
+            catalog.tables.push(TableEntry {
+                id,
+                created_at_ms,
+                spec: spec.clone(),
+            });
             catalog.tables.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
             match catalog.store(fs.as_ref(), &inner.path.join(CATALOG_FILE)) {
                 Ok(()) => Ok(core),
@@ -355,7 +374,11 @@ impl Db {
         st.catalog.tables = catalog.tables;
         st.tables.insert(spec.name.clone(), Arc::new(core));
         tracing::info!(table = %spec.name, id, partitions = spec.partitions, "table created");
-        Ok(TableDescription { spec, table_id: id, created_at_ms })
+        Ok(TableDescription {
+            spec,
+            table_id: id,
+            created_at_ms,
+        })
     }
 
     /// Deletes a table and all its data. The catalog write is the commit point; the
@@ -377,7 +400,9 @@ impl Db {
                 .catalog
                 .get(name)
                 .cloned()
-                .ok_or_else(|| DbError::TableNotFound { table: name.to_owned() })?;
+                .ok_or_else(|| DbError::TableNotFound {
+                    table: name.to_owned(),
+                })?;
             let mut c = st.catalog.clone();
             c.tables.retain(|t| t.spec.name != name);
             (c, entry)
@@ -403,7 +428,11 @@ impl Db {
                 "could not remove a deleted table's directory; it is removed on the next open");
         }
         tracing::info!(table = name, id = entry.id, "table deleted");
-        Ok(TableDescription { spec: entry.spec, table_id: entry.id, created_at_ms: entry.created_at_ms })
+        Ok(TableDescription {
+            spec: entry.spec,
+            table_id: entry.id,
+            created_at_ms: entry.created_at_ms,
+        })
     }
 
     /// Describes a table.
@@ -415,8 +444,14 @@ impl Db {
         if st.closed {
             return Err(DbError::Closed);
         }
-        let t = st.catalog.get(name).ok_or_else(|| DbError::TableNotFound { table: name.to_owned() })?;
-        Ok(TableDescription { spec: t.spec.clone(), table_id: t.id, created_at_ms: t.created_at_ms })
+        let t = st.catalog.get(name).ok_or_else(|| DbError::TableNotFound {
+            table: name.to_owned(),
+        })?;
+        Ok(TableDescription {
+            spec: t.spec.clone(),
+            table_id: t.id,
+            created_at_ms: t.created_at_ms,
+        })
     }
 
     /// The names of all tables, sorted.
@@ -428,7 +463,12 @@ impl Db {
         if st.closed {
             return Err(DbError::Closed);
         }
-        Ok(st.catalog.tables.iter().map(|t| t.spec.name.clone()).collect())
+        Ok(st
+            .catalog
+            .tables
+            .iter()
+            .map(|t| t.spec.name.clone())
+            .collect())
     }
 
     /// A handle on a table.
@@ -444,7 +484,12 @@ impl Db {
         if st.closed {
             return Err(DbError::Closed);
         }
-        st.tables.get(name).cloned().ok_or_else(|| DbError::TableNotFound { table: name.to_owned() })
+        st.tables
+            .get(name)
+            .cloned()
+            .ok_or_else(|| DbError::TableNotFound {
+                table: name.to_owned(),
+            })
     }
 
     /// Reads up to 100 items from one or more tables (DynamoDB's `BatchGetItem`).
@@ -477,7 +522,9 @@ impl Db {
         for (name, req) in requests {
             let name = name.into();
             if tables.iter().any(|(c, _)| c.name() == name) {
-                return Err(DbError::invalid(format!("table {name} is listed twice in the batch")));
+                return Err(DbError::invalid(format!(
+                    "table {name} is listed twice in the batch"
+                )));
             }
             tables.push((self.core(&name)?, req));
         }
@@ -515,7 +562,9 @@ impl Db {
         for (name, reqs) in requests {
             let name = name.into();
             if tables.iter().any(|(c, _)| c.name() == name) {
-                return Err(DbError::invalid(format!("table {name} is listed twice in the batch")));
+                return Err(DbError::invalid(format!(
+                    "table {name} is listed twice in the batch"
+                )));
             }
             tables.push((self.core(&name)?, reqs));
         }
@@ -568,22 +617,34 @@ impl Drop for DbInner {
 
 /// Removes table directories the catalog does not name: what a crash during
 /// `create_table` (before the catalog write) or `delete_table` (after it) left.
-fn remove_orphans(fs: &dyn FileSystem, tables_dir: &Path, catalog: &Catalog) -> Result<(), DbError> {
-    let names = fs.list(tables_dir).map_err(|e| DbError::io(tables_dir, e))?;
+fn remove_orphans(
+    fs: &dyn FileSystem,
+    tables_dir: &Path,
+    catalog: &Catalog,
+) -> Result<(), DbError> {
+    let names = fs
+        .list(tables_dir)
+        .map_err(|e| DbError::io(tables_dir, e))?;
     let mut removed = false;
     for name in names {
-        let live = parse_table_dir_name(&name).is_some_and(|id| catalog.tables.iter().any(|t| t.id == id));
+        let live =
+            parse_table_dir_name(&name).is_some_and(|id| catalog.tables.iter().any(|t| t.id == id));
         if live {
             continue;
         }
         let p = tables_dir.join(&name);
         tracing::info!(path = %p.display(), "removing a table directory the catalog does not name");
-        let r = if fs.is_dir(&p) { fs.remove_dir_all(&p) } else { fs.remove_file(&p) };
+        let r = if fs.is_dir(&p) {
+            fs.remove_dir_all(&p)
+        } else {
+            fs.remove_file(&p)
+        };
         r.map_err(|e| DbError::io(&p, e))?;
         removed = true;
     }
     if removed {
-        fs.sync_dir(tables_dir).map_err(|e| DbError::io(tables_dir, e))?;
+        fs.sync_dir(tables_dir)
+            .map_err(|e| DbError::io(tables_dir, e))?;
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! and rename, simulated by `FaultFs`) leave the table either fully there or fully gone,
 //! with no orphan files after the next open; a damaged catalog is reported, not
 //! misread.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,19 +23,24 @@ fn opts(fs: &FaultFs) -> DbOptions {
 }
 
 fn new_spec() -> TableSpec {
-    TableSpec::new("fresh", KeySchema::composite("pk", KeyType::S, "sk", KeyType::N))
-        .partitions(2)
-        .lsi(LsiSpec::new("by_x", "x", KeyType::N))
+    TableSpec::new(
+        "fresh",
+        KeySchema::composite("pk", KeyType::S, "sk", KeyType::N),
+    )
+    .partitions(2)
+    .lsi(LsiSpec::new("by_x", "x", KeyType::N))
 }
 
 /// A database with one table "keep" holding 20 items, closed cleanly.
 fn base() -> FaultFs {
     let fs = FaultFs::new();
     let db = Db::open(db_dir(), opts(&fs)).unwrap();
-    db.create_table(TableSpec::new("keep", KeySchema::simple("id", KeyType::N)).partitions(3)).unwrap();
+    db.create_table(TableSpec::new("keep", KeySchema::simple("id", KeyType::N)).partitions(3))
+        .unwrap();
     let t = db.table("keep").unwrap();
     for i in 0..20 {
-        t.put_item(item! { "id" => i, "v" => i * 2 }, PutOptions::default()).unwrap();
+        t.put_item(item! { "id" => i, "v" => i * 2 }, PutOptions::default())
+            .unwrap();
     }
     db.close().unwrap();
     fs
@@ -48,14 +53,20 @@ fn table_dirs(fs: &FaultFs) -> Vec<String> {
 fn check_keep(db: &Db) {
     let t = db.table("keep").unwrap();
     for i in 0..20 {
-        let got = t.get_item(item! { "id" => i }, GetOptions::default()).unwrap().item;
+        let got = t
+            .get_item(item! { "id" => i }, GetOptions::default())
+            .unwrap()
+            .item;
         assert_eq!(got, Some(item! { "id" => i, "v" => i * 2 }));
     }
 }
 
 /// Every file under `dir`.
 fn files_under(fs: &FaultFs, dir: &Path) -> Vec<PathBuf> {
-    fs.all_files().into_iter().filter(|p| p.starts_with(dir)).collect()
+    fs.all_files()
+        .into_iter()
+        .filter(|p| p.starts_with(dir))
+        .collect()
 }
 
 #[test]
@@ -68,7 +79,10 @@ fn create_table_is_atomic_at_every_crash_point() {
     db.create_table(new_spec()).unwrap();
     let end = fs.points();
     drop(db);
-    assert!(end > start + 3, "create_table should sync files and directories");
+    assert!(
+        end > start + 3,
+        "create_table should sync files and directories"
+    );
     let mut saw_present = false;
     let mut saw_absent = false;
     for k in start..=end {
@@ -89,13 +103,25 @@ fn create_table_is_atomic_at_every_crash_point() {
                 assert_eq!(dirs.len(), 2, "crash point {k}: {dirs:?}");
                 // Fully usable.
                 let t = db.table("fresh").unwrap();
-                t.put_item(item! { "pk" => "a", "sk" => 1, "x" => 5 }, PutOptions::default()).unwrap();
-                let q = t.query("pk = :p", QueryOptions::default().index("by_x").value(":p", "a")).unwrap();
+                t.put_item(
+                    item! { "pk" => "a", "sk" => 1, "x" => 5 },
+                    PutOptions::default(),
+                )
+                .unwrap();
+                let q = t
+                    .query(
+                        "pk = :p",
+                        QueryOptions::default().index("by_x").value(":p", "a"),
+                    )
+                    .unwrap();
                 assert_eq!(q.count, 1);
             }
             Err(DbError::TableNotFound { .. }) => {
                 saw_absent = true;
-                assert!(created.is_err(), "crash point {k}: create_table succeeded but the table is gone");
+                assert!(
+                    created.is_err(),
+                    "crash point {k}: create_table succeeded but the table is gone"
+                );
                 // No orphan files: only the kept table's directory is left.
                 assert_eq!(dirs.len(), 1, "crash point {k}: {dirs:?}");
                 let orphans: Vec<_> = files_under(&after, &db_dir().join("tables"))
@@ -135,12 +161,19 @@ fn delete_table_is_atomic_at_every_crash_point() {
         match db.describe_table("keep") {
             Ok(_) => {
                 saw_present = true;
-                assert!(deleted.is_err(), "crash point {k}: delete_table succeeded but the table is back");
+                assert!(
+                    deleted.is_err(),
+                    "crash point {k}: delete_table succeeded but the table is back"
+                );
                 check_keep(&db);
             }
             Err(DbError::TableNotFound { .. }) => {
                 saw_absent = true;
-                assert!(table_dirs(&after).is_empty(), "crash point {k}: orphan {:?}", table_dirs(&after));
+                assert!(
+                    table_dirs(&after).is_empty(),
+                    "crash point {k}: orphan {:?}",
+                    table_dirs(&after)
+                );
                 assert!(files_under(&after, &db_dir().join("tables")).is_empty());
             }
             Err(e) => panic!("crash point {k}: {e}"),
@@ -167,7 +200,10 @@ fn damaged_catalog_is_reported() {
     // A truncated catalog too.
     let fs = base.recovered();
     fs.set_len_raw(&catalog, len - 3).unwrap();
-    assert!(matches!(Db::open(db_dir(), opts(&fs)), Err(DbError::CatalogCorrupt { .. })));
+    assert!(matches!(
+        Db::open(db_dir(), opts(&fs)),
+        Err(DbError::CatalogCorrupt { .. })
+    ));
     // And an intact one still opens.
     let db = Db::open(db_dir(), opts(&base.recovered())).unwrap();
     check_keep(&db);
@@ -194,5 +230,8 @@ fn stray_table_directories_are_removed_on_open() {
 fn lock_is_exclusive_on_the_fault_fs_too() {
     let fs = base();
     let _db = Db::open(db_dir(), opts(&fs)).unwrap();
-    assert!(matches!(Db::open(db_dir(), opts(&fs)), Err(DbError::Locked { .. })));
+    assert!(matches!(
+        Db::open(db_dir(), opts(&fs)),
+        Err(DbError::Locked { .. })
+    ));
 }

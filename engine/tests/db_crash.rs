@@ -5,7 +5,7 @@
 //! acknowledged write is there (an operation in flight may or may not be), and that
 //! every LSI holds exactly the entries of the recovered base items. Three rounds on
 //! the same database, so recovery of a recovered database is tested too.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -28,10 +28,13 @@ fn opts() -> DbOptions {
 }
 
 fn spec() -> TableSpec {
-    TableSpec::new("crash", KeySchema::composite("pk", KeyType::S, "sk", KeyType::N))
-        .partitions(3)
-        .lsi(LsiSpec::new("by_lsk", "lsk", KeyType::N))
-        .lsi(LsiSpec::new("by_v", "v", KeyType::N).projection(IndexProjection::KeysOnly))
+    TableSpec::new(
+        "crash",
+        KeySchema::composite("pk", KeyType::S, "sk", KeyType::N),
+    )
+    .partitions(3)
+    .lsi(LsiSpec::new("by_lsk", "lsk", KeyType::N))
+    .lsi(LsiSpec::new("by_v", "v", KeyType::N).projection(IndexProjection::KeysOnly))
 }
 
 fn pad(v: i64) -> String {
@@ -67,8 +70,18 @@ impl Op {
         let n = |i: usize| f.get(i)?.parse::<i64>().ok();
         let t = usize::try_from(n(1)?).ok()?;
         match *f.first()? {
-            "P" if f.len() == 5 => Some(Op::Put { t, sk: n(2)?, v: n(3)?, lsk: n(4)? }),
-            "U" if f.len() == 5 => Some(Op::Update { t, sk: n(2)?, v: n(3)?, lsk: n(4)? }),
+            "P" if f.len() == 5 => Some(Op::Put {
+                t,
+                sk: n(2)?,
+                v: n(3)?,
+                lsk: n(4)?,
+            }),
+            "U" if f.len() == 5 => Some(Op::Update {
+                t,
+                sk: n(2)?,
+                v: n(3)?,
+                lsk: n(4)?,
+            }),
             "D" if f.len() == 3 => Some(Op::Delete { t, sk: n(2)? }),
             _ => None,
         }
@@ -78,14 +91,17 @@ impl Op {
     fn apply(self, old: Option<&Item>) -> Option<Item> {
         match self {
             Op::Put { t, sk, v, lsk } => {
-                let mut it = item! { "pk" => format!("t{t}"), "sk" => sk, "v" => v, "pad" => pad(v) };
+                let mut it =
+                    item! { "pk" => format!("t{t}"), "sk" => sk, "v" => v, "pad" => pad(v) };
                 if lsk >= 0 {
                     it.insert("lsk", lsk);
                 }
                 Some(it)
             }
             Op::Update { t, sk, v, lsk } => {
-                let mut it = old.cloned().unwrap_or_else(|| item! { "pk" => format!("t{t}"), "sk" => sk });
+                let mut it = old
+                    .cloned()
+                    .unwrap_or_else(|| item! { "pk" => format!("t{t}"), "sk" => sk });
                 it.insert("v", v);
                 if lsk >= 0 {
                     it.insert("lsk", lsk);
@@ -103,7 +119,9 @@ impl Op {
 #[test]
 #[ignore = "run by db_crash_acknowledged_items_survive as a child process"]
 fn db_crash_child() {
-    let Ok(dir) = std::env::var(DIR_ENV) else { return };
+    let Ok(dir) = std::env::var(DIR_ENV) else {
+        return;
+    };
     let db = Db::open(&dir, opts()).unwrap();
     if db.describe_table("crash").is_err() {
         db.create_table(spec()).unwrap();
@@ -118,7 +136,11 @@ fn db_crash_child() {
                 loop {
                     let sk = rng.random_range(0..KEYS);
                     let v = rng.random_range(0..100_000i64);
-                    let lsk = if rng.random_bool(0.7) { rng.random_range(0..20i64) } else { -1 };
+                    let lsk = if rng.random_bool(0.7) {
+                        rng.random_range(0..20i64)
+                    } else {
+                        -1
+                    };
                     let op = match rng.random_range(0..10) {
                         0..=4 => Op::Put { t, sk, v, lsk },
                         5..=7 => Op::Update { t, sk, v, lsk },
@@ -128,11 +150,15 @@ fn db_crash_child() {
                     let k = item! { "pk" => format!("t{t}"), "sk" => sk };
                     match op {
                         Op::Put { .. } => {
-                            table.put_item(op.apply(None).unwrap(), PutOptions::default()).unwrap();
+                            table
+                                .put_item(op.apply(None).unwrap(), PutOptions::default())
+                                .unwrap();
                         }
                         Op::Update { .. } => {
                             let upd = if lsk >= 0 {
-                                UpdateOptions::default().update("SET v = :v, lsk = :l").value(":l", lsk)
+                                UpdateOptions::default()
+                                    .update("SET v = :v, lsk = :l")
+                                    .value(":l", lsk)
                             } else {
                                 UpdateOptions::default().update("SET v = :v REMOVE lsk")
                             };
@@ -157,7 +183,13 @@ fn db_crash_acknowledged_items_survive() {
     let mut state: BTreeMap<(usize, i64), Item> = BTreeMap::new();
     for round in 0..3 {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "db_crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "db_crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(DIR_ENV, dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -192,7 +224,10 @@ fn db_crash_acknowledged_items_survive() {
         child.wait().unwrap();
 
         // Per key: the acknowledged state, and the operation in flight, if any.
-        let mut acked = state.iter().map(|(k, v)| (*k, Some(v.clone()))).collect::<BTreeMap<_, _>>();
+        let mut acked = state
+            .iter()
+            .map(|(k, v)| (*k, Some(v.clone())))
+            .collect::<BTreeMap<_, _>>();
         let mut pending: BTreeMap<usize, Op> = BTreeMap::new();
         for l in &lines {
             if let Some(rest) = l.strip_prefix("B ") {
@@ -213,9 +248,18 @@ fn db_crash_acknowledged_items_survive() {
         for t in 0..THREADS {
             for sk in 0..KEYS {
                 let k = (t, sk);
-                let got = table.get_item(item! { "pk" => format!("t{t}"), "sk" => sk }, GetOptions::default()).unwrap().item;
+                let got = table
+                    .get_item(
+                        item! { "pk" => format!("t{t}"), "sk" => sk },
+                        GetOptions::default(),
+                    )
+                    .unwrap()
+                    .item;
                 let want = acked.get(&k).cloned().flatten();
-                let in_flight = pending.get(&t).filter(|op| op.key() == k).map(|op| op.apply(want.as_ref()));
+                let in_flight = pending
+                    .get(&t)
+                    .filter(|op| op.key() == k)
+                    .map(|op| op.apply(want.as_ref()));
                 assert!(
                     got == want || in_flight.as_ref() == Some(&got),
                     "round {round}, key {k:?}: recovered {got:?}, acknowledged {want:?}, in flight {in_flight:?}"
@@ -226,15 +270,33 @@ fn db_crash_acknowledged_items_survive() {
             }
             // Each LSI holds exactly the recovered base items' entries.
             let pk = format!("t{t}");
-            let base: Vec<&Item> = recovered.range((t, i64::MIN)..=(t, i64::MAX)).map(|(_, i)| i).collect();
+            let base: Vec<&Item> = recovered
+                .range((t, i64::MIN)..=(t, i64::MAX))
+                .map(|(_, i)| i)
+                .collect();
             for (index, attr) in [("by_lsk", "lsk"), ("by_v", "v")] {
                 let entries = table
-                    .query("pk = :p", QueryOptions::default().index(index).value(":p", pk.as_str()).select(Select::AllAttributes))
+                    .query(
+                        "pk = :p",
+                        QueryOptions::default()
+                            .index(index)
+                            .value(":p", pk.as_str())
+                            .select(Select::AllAttributes),
+                    )
                     .unwrap();
                 assert!(entries.last_evaluated_key.is_none());
-                let mut want: Vec<Item> = base.iter().filter(|i| i.contains_key(attr)).map(|i| (*i).clone()).collect();
+                let mut want: Vec<Item> = base
+                    .iter()
+                    .filter(|i| i.contains_key(attr))
+                    .map(|i| (*i).clone())
+                    .collect();
                 want.sort_by(|a, b| {
-                    let k = |i: &Item| (i.get(attr).unwrap().as_n().unwrap().clone(), i.get("sk").unwrap().as_n().unwrap().clone());
+                    let k = |i: &Item| {
+                        (
+                            *i.get(attr).unwrap().as_n().unwrap(),
+                            *i.get("sk").unwrap().as_n().unwrap(),
+                        )
+                    };
                     k(a).cmp(&k(b))
                 });
                 assert_eq!(entries.items, want, "round {round}: index {index} of {pk}");

@@ -3,7 +3,7 @@
 //! scans on a table with a sort key and an LSI, checked against an in-memory model,
 //! with the database closed or dropped and reopened in between. Small memtables make
 //! flushes and compactions happen along the way.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,7 +48,9 @@ fn query_all(t: &Table, pk: &str, opts: &QueryOptions, kc: &str) -> Vec<Item> {
     let mut out = Vec::new();
     let mut start = None;
     loop {
-        let page = t.query(kc, opts.clone().value(":pk", pk).start_after(start.take())).unwrap();
+        let page = t
+            .query(kc, opts.clone().value(":pk", pk).start_after(start.take()))
+            .unwrap();
         assert!(opts.limit.is_none_or(|l| page.scanned_count <= l));
         out.extend(page.items);
         match page.last_evaluated_key {
@@ -65,9 +67,19 @@ fn check_everything(t: &Table, model: &Model) {
         for s in 0..total {
             let mut start = None;
             loop {
-                let page = t.scan(ScanOptions::default().segment(s, total).limit(17).start_after(start.take())).unwrap();
+                let page = t
+                    .scan(
+                        ScanOptions::default()
+                            .segment(s, total)
+                            .limit(17)
+                            .start_after(start.take()),
+                    )
+                    .unwrap();
                 for i in page.items {
-                    let k = (i.get("pk").unwrap().as_s().unwrap().to_owned(), num(&i, "sk").unwrap());
+                    let k = (
+                        i.get("pk").unwrap().as_s().unwrap().to_owned(),
+                        num(&i, "sk").unwrap(),
+                    );
                     assert!(seen.insert(k, i).is_none(), "duplicate in segmented scan");
                 }
                 match page.last_evaluated_key {
@@ -76,11 +88,23 @@ fn check_everything(t: &Table, model: &Model) {
                 }
             }
         }
-        assert_eq!(&seen, model, "scan with {total} segments differs from the model");
+        assert_eq!(
+            &seen, model,
+            "scan with {total} segments differs from the model"
+        );
     }
     // The LSI holds exactly the items with an `lsk`.
-    let lsi_count = t.scan(ScanOptions::default().index("by_lsk").select(strata_engine::Select::Count)).unwrap();
-    assert_eq!(lsi_count.count, model.values().filter(|i| i.contains_key("lsk")).count());
+    let lsi_count = t
+        .scan(
+            ScanOptions::default()
+                .index("by_lsk")
+                .select(strata_engine::Select::Count),
+        )
+        .unwrap();
+    assert_eq!(
+        lsi_count.count,
+        model.values().filter(|i| i.contains_key("lsk")).count()
+    );
 }
 
 fn run(seed: u64, ops: usize) {
@@ -88,10 +112,16 @@ fn run(seed: u64, ops: usize) {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut db = open(dir.path());
     db.create_table(
-        TableSpec::new("model", KeySchema::composite("pk", KeyType::S, "sk", KeyType::N))
-            .partitions(3)
-            .durability(TableDurability::Buffered)
-            .lsi(LsiSpec::new("by_lsk", "lsk", KeyType::N).projection(IndexProjection::Include(vec!["v".into()]))),
+        TableSpec::new(
+            "model",
+            KeySchema::composite("pk", KeyType::S, "sk", KeyType::N),
+        )
+        .partitions(3)
+        .durability(TableDurability::Buffered)
+        .lsi(
+            LsiSpec::new("by_lsk", "lsk", KeyType::N)
+                .projection(IndexProjection::Include(vec!["v".into()])),
+        ),
     )
     .unwrap();
     let mut t = db.table("model").unwrap();
@@ -110,7 +140,10 @@ fn run(seed: u64, ops: usize) {
                 // Conditional put: create-only, or compare-and-set on v.
                 let it = random_item(&mut rng, &pk, sk);
                 let (opts, ok) = if rng.random_bool(0.5) {
-                    (PutOptions::default().condition("attribute_not_exists(pk)"), !model.contains_key(&mk))
+                    (
+                        PutOptions::default().condition("attribute_not_exists(pk)"),
+                        !model.contains_key(&mk),
+                    )
                 } else {
                     let x = rng.random_range(0..100i64);
                     let ok = model.get(&mk).and_then(|i| num(i, "v")) == Some(x);
@@ -121,7 +154,9 @@ fn run(seed: u64, ops: usize) {
                         assert!(ok, "op {op}: conditional put succeeded against the model");
                         model.insert(mk, it);
                     }
-                    Err(DbError::ConditionalCheckFailed { .. }) => assert!(!ok, "op {op}: condition failed against the model"),
+                    Err(DbError::ConditionalCheckFailed { .. }) => {
+                        assert!(!ok, "op {op}: condition failed against the model")
+                    }
                     Err(e) => panic!("{e}"),
                 }
             }
@@ -138,18 +173,29 @@ fn run(seed: u64, ops: usize) {
                 } else {
                     let l = rng.random_range(0..10i64);
                     new.insert("lsk", l);
-                    UpdateOptions::default().update("SET v = if_not_exists(v, :z) + :d, lsk = :l").value(":l", l)
+                    UpdateOptions::default()
+                        .update("SET v = if_not_exists(v, :z) + :d, lsk = :l")
+                        .value(":l", l)
                 };
                 let require_existing = rng.random_bool(0.3);
                 let opts = opts.value(":z", 0).value(":d", d);
-                let opts = if require_existing { opts.condition("attribute_exists(pk)") } else { opts };
-                match t.update_item(key(&pk, sk), opts.return_values(strata_engine::ReturnValues::AllNew)) {
+                let opts = if require_existing {
+                    opts.condition("attribute_exists(pk)")
+                } else {
+                    opts
+                };
+                match t.update_item(
+                    key(&pk, sk),
+                    opts.return_values(strata_engine::ReturnValues::AllNew),
+                ) {
                     Ok(out) => {
                         assert!(!require_existing || old.is_some());
                         assert_eq!(out.attributes.as_ref(), Some(&new), "op {op}");
                         model.insert(mk, new);
                     }
-                    Err(DbError::ConditionalCheckFailed { .. }) => assert!(require_existing && old.is_none()),
+                    Err(DbError::ConditionalCheckFailed { .. }) => {
+                        assert!(require_existing && old.is_none())
+                    }
                     Err(e) => panic!("{e}"),
                 }
             }
@@ -161,8 +207,15 @@ fn run(seed: u64, ops: usize) {
                 } else {
                     DeleteOptions::default()
                 };
-                let ok = !conditional || model.get(&mk).and_then(|i| num(i, "v")).is_some_and(|v| v < x);
-                match t.delete_item(key(&pk, sk), opts.return_values(strata_engine::ReturnValues::AllOld)) {
+                let ok = !conditional
+                    || model
+                        .get(&mk)
+                        .and_then(|i| num(i, "v"))
+                        .is_some_and(|v| v < x);
+                match t.delete_item(
+                    key(&pk, sk),
+                    opts.return_values(strata_engine::ReturnValues::AllOld),
+                ) {
                     Ok(out) => {
                         assert!(ok, "op {op}");
                         assert_eq!(out.attributes, model.remove(&mk));
@@ -172,7 +225,10 @@ fn run(seed: u64, ops: usize) {
                 }
             }
             65..=74 => {
-                let got = t.get_item(key(&pk, sk), GetOptions::default()).unwrap().item;
+                let got = t
+                    .get_item(key(&pk, sk), GetOptions::default())
+                    .unwrap()
+                    .item;
                 assert_eq!(got.as_ref(), model.get(&mk), "op {op}: get");
             }
             75..=86 => {
@@ -182,7 +238,10 @@ fn run(seed: u64, ops: usize) {
                 let hi = rng.random_range(lo..SKS);
                 let (kc, pred): (&str, Box<dyn Fn(i64) -> bool>) = match rng.random_range(0..4) {
                     0 => ("pk = :pk", Box::new(|_| true)),
-                    1 => ("pk = :pk AND sk BETWEEN :lo AND :hi", Box::new(move |s| s >= lo && s <= hi)),
+                    1 => (
+                        "pk = :pk AND sk BETWEEN :lo AND :hi",
+                        Box::new(move |s| s >= lo && s <= hi),
+                    ),
                     2 => ("pk = :pk AND sk < :hi", Box::new(move |s| s < hi)),
                     _ => ("pk = :pk AND sk >= :lo", Box::new(move |s| s >= lo)),
                 };

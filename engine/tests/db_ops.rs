@@ -1,5 +1,5 @@
 //! Integration tests per operation of the table API, including every validation error.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -10,8 +10,8 @@ use strata_engine::capacity::{OpInfo, OpKind};
 use strata_engine::{
     BatchGetRequest, CapacityMeter, Change, ChangeSink, ConsumedCapacity, Db, DbError, DbOptions,
     DeleteOptions, GetOptions, IndexProjection, KeyConditionInput, LsiSpec, ProjectionInput,
-    PutOptions, QueryOptions, ReturnValues, ScanOptions, Select, Table, TableDurability,
-    TableSpec, UpdateOptions, WriteRequest,
+    PutOptions, QueryOptions, ReturnValues, ScanOptions, Select, Table, TableDurability, TableSpec,
+    UpdateOptions, WriteRequest,
 };
 use strata_item::expr::{AttributePath, Condition, SortKeyCondition};
 use strata_item::{AttributeValue, Item, KeySchema, KeyType, PrimaryKey, item};
@@ -23,13 +23,16 @@ fn open(dir: &std::path::Path) -> Db {
 /// A table with a string partition key, a number sort key and two LSIs.
 fn music(db: &Db) -> Table {
     db.create_table(
-        TableSpec::new("music", KeySchema::composite("artist", KeyType::S, "n", KeyType::N))
-            .durability(TableDurability::Buffered)
-            .lsi(LsiSpec::new("by_title", "title", KeyType::S))
-            .lsi(
-                LsiSpec::new("by_year", "year", KeyType::N)
-                    .projection(IndexProjection::Include(vec!["genre".into()])),
-            ),
+        TableSpec::new(
+            "music",
+            KeySchema::composite("artist", KeyType::S, "n", KeyType::N),
+        )
+        .durability(TableDurability::Buffered)
+        .lsi(LsiSpec::new("by_title", "title", KeyType::S))
+        .lsi(
+            LsiSpec::new("by_year", "year", KeyType::N)
+                .projection(IndexProjection::Include(vec!["genre".into()])),
+        ),
     )
     .unwrap();
     db.table("music").unwrap()
@@ -48,7 +51,10 @@ fn get(t: &Table, k: Item) -> Option<Item> {
 }
 
 fn ns(items: &[Item]) -> Vec<i64> {
-    items.iter().map(|i| i.get("n").unwrap().as_n().unwrap().to_i64().unwrap()).collect()
+    items
+        .iter()
+        .map(|i| i.get("n").unwrap().as_n().unwrap().to_i64().unwrap())
+        .collect()
 }
 
 fn is_validation(e: &DbError) -> bool {
@@ -63,16 +69,30 @@ fn table_lifecycle() {
     let spec = TableSpec::new("users", KeySchema::simple("id", KeyType::S)).partitions(3);
     let d = db.create_table(spec.clone()).unwrap();
     assert_eq!(d.spec.partitions, 3);
-    assert!(matches!(db.create_table(spec.clone()), Err(DbError::TableExists { .. })));
+    assert!(matches!(
+        db.create_table(spec.clone()),
+        Err(DbError::TableExists { .. })
+    ));
     assert!(matches!(
         db.create_table(TableSpec::new("x", KeySchema::simple("id", KeyType::S))),
         Err(DbError::InvalidTableSpec { .. })
     ));
-    assert!(matches!(db.table("nope"), Err(DbError::TableNotFound { .. })));
-    assert!(matches!(db.describe_table("nope"), Err(DbError::TableNotFound { .. })));
-    assert!(matches!(db.delete_table("nope"), Err(DbError::TableNotFound { .. })));
+    assert!(matches!(
+        db.table("nope"),
+        Err(DbError::TableNotFound { .. })
+    ));
+    assert!(matches!(
+        db.describe_table("nope"),
+        Err(DbError::TableNotFound { .. })
+    ));
+    assert!(matches!(
+        db.delete_table("nope"),
+        Err(DbError::TableNotFound { .. })
+    ));
     let users = db.table("users").unwrap();
-    users.put_item(item! { "id" => "a", "v" => 1 }, PutOptions::default()).unwrap();
+    users
+        .put_item(item! { "id" => "a", "v" => 1 }, PutOptions::default())
+        .unwrap();
     assert_eq!(db.describe_table("users").unwrap().table_id, d.table_id);
     assert_eq!(db.list_tables().unwrap(), vec!["users"]);
 
@@ -83,7 +103,9 @@ fn table_lifecycle() {
     assert!(d2.table_id > d.table_id);
     let users = db.table("users").unwrap();
     assert_eq!(get(&users, item! { "id" => "a" }), None);
-    users.put_item(item! { "id" => "b" }, PutOptions::default()).unwrap();
+    users
+        .put_item(item! { "id" => "b" }, PutOptions::default())
+        .unwrap();
     db.close().unwrap();
     assert!(matches!(db.list_tables(), Err(DbError::Closed)));
     assert!(matches!(get_err(&users), DbError::Closed));
@@ -95,12 +117,15 @@ fn table_lifecycle() {
     assert_eq!(db.describe_table("users").unwrap().spec.partitions, 3);
     assert!(get(&db.table("users").unwrap(), item! { "id" => "b" }).is_some());
     // Only the live table's directory is left.
-    let dirs: Vec<_> = std::fs::read_dir(dir.path().join("tables")).unwrap().collect();
+    let dirs: Vec<_> = std::fs::read_dir(dir.path().join("tables"))
+        .unwrap()
+        .collect();
     assert_eq!(dirs.len(), 1);
 }
 
 fn get_err(t: &Table) -> DbError {
-    t.get_item(item! { "id" => "a" }, GetOptions::default()).unwrap_err()
+    t.get_item(item! { "id" => "a" }, GetOptions::default())
+        .unwrap_err()
 }
 
 #[test]
@@ -114,8 +139,14 @@ fn second_open_is_refused() {
     // After close the directory can be opened again.
     open(dir.path()).close().unwrap();
     let missing = dir.path().join("missing");
-    let opts = DbOptions { create_if_missing: false, ..DbOptions::default() };
-    assert!(matches!(Db::open(&missing, opts), Err(DbError::NotFound { .. })));
+    let opts = DbOptions {
+        create_if_missing: false,
+        ..DbOptions::default()
+    };
+    assert!(matches!(
+        Db::open(&missing, opts),
+        Err(DbError::NotFound { .. })
+    ));
 }
 
 #[test]
@@ -123,11 +154,14 @@ fn handles_keep_the_database_open() {
     let dir = tempfile::tempdir().unwrap();
     let table = {
         let db = open(dir.path());
-        db.create_table(TableSpec::new("users", KeySchema::simple("id", KeyType::S))).unwrap();
+        db.create_table(TableSpec::new("users", KeySchema::simple("id", KeyType::S)))
+            .unwrap();
         db.table("users").unwrap()
     };
     // The Db clone inside the handle keeps it open.
-    table.put_item(item! { "id" => "a" }, PutOptions::default()).unwrap();
+    table
+        .put_item(item! { "id" => "a" }, PutOptions::default())
+        .unwrap();
     assert!(Db::open(dir.path(), DbOptions::default()).is_err());
     drop(table);
     let db = open(dir.path());
@@ -150,25 +184,50 @@ fn put_and_get() {
 
     // ALL_OLD returns the replaced item.
     let s2 = song("abba", 1, "Waterloo (live)", 1974);
-    let out = t.put_item(s2.clone(), PutOptions::default().return_values(ReturnValues::AllOld)).unwrap();
+    let out = t
+        .put_item(
+            s2.clone(),
+            PutOptions::default().return_values(ReturnValues::AllOld),
+        )
+        .unwrap();
     assert_eq!(out.attributes, Some(s));
     // A PrimaryKey works as well as a key map.
-    let got = t.get_item(PrimaryKey::with_sort("abba", 1), GetOptions::default()).unwrap();
+    let got = t
+        .get_item(PrimaryKey::with_sort("abba", 1), GetOptions::default())
+        .unwrap();
     assert_eq!(got.item, Some(s2));
     // Eventually consistent reads cost half.
     assert_eq!(got.consumed_capacity.read_capacity_units, 0.5);
-    let got = t.get_item(key("abba", 1), GetOptions::default().consistent_read(true)).unwrap();
+    let got = t
+        .get_item(key("abba", 1), GetOptions::default().consistent_read(true))
+        .unwrap();
     assert_eq!(got.consumed_capacity.read_capacity_units, 1.0);
     // A missing item still costs the minimum.
-    let got = t.get_item(key("abba", 99), GetOptions::default().consistent_read(true)).unwrap();
-    assert_eq!((got.item, got.consumed_capacity.read_capacity_units), (None, 1.0));
+    let got = t
+        .get_item(key("abba", 99), GetOptions::default().consistent_read(true))
+        .unwrap();
+    assert_eq!(
+        (got.item, got.consumed_capacity.read_capacity_units),
+        (None, 1.0)
+    );
     // Projection.
     let got = t
-        .get_item(key("abba", 1), GetOptions::default().projection("title, #y").name("#y", "year"))
+        .get_item(
+            key("abba", 1),
+            GetOptions::default()
+                .projection("title, #y")
+                .name("#y", "year"),
+        )
         .unwrap();
-    assert_eq!(got.item, Some(item! { "title" => "Waterloo (live)", "year" => 1974 }));
+    assert_eq!(
+        got.item,
+        Some(item! { "title" => "Waterloo (live)", "year" => 1974 })
+    );
     let got = t
-        .get_item(key("abba", 1), GetOptions::default().projection(ProjectionInput::attributes(["len"])))
+        .get_item(
+            key("abba", 1),
+            GetOptions::default().projection(ProjectionInput::attributes(["len"])),
+        )
         .unwrap();
     assert_eq!(got.item, Some(item! { "len" => 201 }));
 
@@ -176,7 +235,9 @@ fn put_and_get() {
     let big = item! { "artist" => "big", "n" => 1, "blob" => vec![7u8; 9 * 1024 - 20] };
     let out = t.put_item(big.clone(), PutOptions::default()).unwrap();
     assert_eq!(out.consumed_capacity.table_capacity_units, 9.0);
-    let got = t.get_item(key("big", 1), GetOptions::default().consistent_read(true)).unwrap();
+    let got = t
+        .get_item(key("big", 1), GetOptions::default().consistent_read(true))
+        .unwrap();
     assert_eq!(got.consumed_capacity.read_capacity_units, 3.0);
 }
 
@@ -188,38 +249,90 @@ fn put_validation_errors_write_nothing() {
     let cases: Vec<(Item, &str)> = vec![
         (item! { "n" => 1 }, "Missing the key artist"),
         (item! { "artist" => "a" }, "Missing the key n"),
-        (item! { "artist" => 5, "n" => 1 }, "Type mismatch for key artist"),
-        (item! { "artist" => "a", "n" => "1" }, "Type mismatch for key n"),
+        (
+            item! { "artist" => 5, "n" => 1 },
+            "Type mismatch for key artist",
+        ),
+        (
+            item! { "artist" => "a", "n" => "1" },
+            "Type mismatch for key n",
+        ),
         (item! { "artist" => "", "n" => 1 }, "empty string value"),
-        (item! { "artist" => "a", "n" => 1, "blob" => vec![0u8; 400 * 1024] }, "maximum allowed size"),
-        (item! { "artist" => "a", "n" => 1, "s" => AttributeValue::Ss(BTreeSet::new()) }, "may not be empty"),
-        (item! { "artist" => "a", "n" => 1, "title" => 5 }, "Type mismatch for Index Key title"),
-        (item! { "artist" => "a", "n" => 1, "year" => "1999" }, "Type mismatch for Index Key year"),
-        (item! { "artist" => "a", "n" => 1, "title" => "" }, "secondary index key"),
+        (
+            item! { "artist" => "a", "n" => 1, "blob" => vec![0u8; 400 * 1024] },
+            "maximum allowed size",
+        ),
+        (
+            item! { "artist" => "a", "n" => 1, "s" => AttributeValue::Ss(BTreeSet::new()) },
+            "may not be empty",
+        ),
+        (
+            item! { "artist" => "a", "n" => 1, "title" => 5 },
+            "Type mismatch for Index Key title",
+        ),
+        (
+            item! { "artist" => "a", "n" => 1, "year" => "1999" },
+            "Type mismatch for Index Key year",
+        ),
+        (
+            item! { "artist" => "a", "n" => 1, "title" => "" },
+            "secondary index key",
+        ),
         // Fits 400 KB alone, not together with its ALL-projected by_title entry.
-        (item! { "artist" => "a", "n" => 1, "title" => "t", "blob" => vec![0u8; 250 * 1024] }, "index by_title"),
+        (
+            item! { "artist" => "a", "n" => 1, "title" => "t", "blob" => vec![0u8; 250 * 1024] },
+            "index by_title",
+        ),
     ];
     for (item, want) in cases {
         let err = t.put_item(item.clone(), PutOptions::default()).unwrap_err();
         assert!(is_validation(&err), "{err:?}");
-        assert!(err.to_string().contains(want), "{err} should contain {want:?}");
+        assert!(
+            err.to_string().contains(want),
+            "{err} should contain {want:?}"
+        );
     }
     // Return values other than NONE / ALL_OLD.
-    for rv in [ReturnValues::AllNew, ReturnValues::UpdatedOld, ReturnValues::UpdatedNew] {
-        let err = t.put_item(song("a", 1, "t", 1), PutOptions::default().return_values(rv)).unwrap_err();
-        assert!(err.to_string().contains("Return values set to invalid value"), "{err}");
+    for rv in [
+        ReturnValues::AllNew,
+        ReturnValues::UpdatedOld,
+        ReturnValues::UpdatedNew,
+    ] {
+        let err = t
+            .put_item(
+                song("a", 1, "t", 1),
+                PutOptions::default().return_values(rv),
+            )
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Return values set to invalid value"),
+            "{err}"
+        );
     }
     // Expression errors.
     let err = t
-        .put_item(song("a", 1, "t", 1), PutOptions::default().condition("attribute_not_exists("))
+        .put_item(
+            song("a", 1, "t", 1),
+            PutOptions::default().condition("attribute_not_exists("),
+        )
         .unwrap_err();
     assert!(matches!(err, DbError::Expression(_)), "{err}");
     let err = t
-        .put_item(song("a", 1, "t", 1), PutOptions::default().condition("n > :x"))
+        .put_item(
+            song("a", 1, "t", 1),
+            PutOptions::default().condition("n > :x"),
+        )
         .unwrap_err();
     assert!(err.to_string().contains("not defined"), "{err}");
     let err = t
-        .put_item(song("a", 1, "t", 1), PutOptions::default().condition("n > :x").value(":x", 1).value(":y", 2))
+        .put_item(
+            song("a", 1, "t", 1),
+            PutOptions::default()
+                .condition("n > :x")
+                .value(":x", 1)
+                .value(":y", 2),
+        )
         .unwrap_err();
     assert!(err.to_string().contains("unused"), "{err}");
     // Nothing of the above was written.
@@ -233,24 +346,59 @@ fn put_validation_errors_write_nothing() {
 fn conditional_put_idempotency() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
-    db.create_table(TableSpec::new("requests", KeySchema::simple("pk", KeyType::S))).unwrap();
+    db.create_table(TableSpec::new(
+        "requests",
+        KeySchema::simple("pk", KeyType::S),
+    ))
+    .unwrap();
     let t = db.table("requests").unwrap();
     let once = || PutOptions::default().condition("attribute_not_exists(pk)");
-    t.put_item(item! { "pk" => "req-1", "amount" => 10 }, once()).unwrap();
-    let err = t.put_item(item! { "pk" => "req-1", "amount" => 99 }, once()).unwrap_err();
-    assert!(matches!(err, DbError::ConditionalCheckFailed { .. }), "{err}");
+    t.put_item(item! { "pk" => "req-1", "amount" => 10 }, once())
+        .unwrap();
+    let err = t
+        .put_item(item! { "pk" => "req-1", "amount" => 99 }, once())
+        .unwrap_err();
+    assert!(
+        matches!(err, DbError::ConditionalCheckFailed { .. }),
+        "{err}"
+    );
     assert!(!err.is_validation());
-    assert_eq!(get(&t, item! { "pk" => "req-1" }), Some(item! { "pk" => "req-1", "amount" => 10 }));
+    assert_eq!(
+        get(&t, item! { "pk" => "req-1" }),
+        Some(item! { "pk" => "req-1", "amount" => 10 })
+    );
     // A typed condition works the same.
     let typed = Condition::AttributeNotExists(AttributePath::new("pk"));
-    let err = t.put_item(item! { "pk" => "req-1" }, PutOptions::default().condition(typed.clone())).unwrap_err();
+    let err = t
+        .put_item(
+            item! { "pk" => "req-1" },
+            PutOptions::default().condition(typed.clone()),
+        )
+        .unwrap_err();
     assert!(matches!(err, DbError::ConditionalCheckFailed { .. }));
-    t.put_item(item! { "pk" => "req-2" }, PutOptions::default().condition(typed)).unwrap();
+    t.put_item(
+        item! { "pk" => "req-2" },
+        PutOptions::default().condition(typed),
+    )
+    .unwrap();
     // Optimistic locking with a version attribute.
-    let v = |n: i64| PutOptions::default().condition("#v = :v").name("#v", "version").value(":v", n);
-    t.put_item(item! { "pk" => "req-1", "version" => 2 }, PutOptions::default()).unwrap();
-    assert!(t.put_item(item! { "pk" => "req-1", "version" => 3 }, v(1)).is_err());
-    t.put_item(item! { "pk" => "req-1", "version" => 3 }, v(2)).unwrap();
+    let v = |n: i64| {
+        PutOptions::default()
+            .condition("#v = :v")
+            .name("#v", "version")
+            .value(":v", n)
+    };
+    t.put_item(
+        item! { "pk" => "req-1", "version" => 2 },
+        PutOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        t.put_item(item! { "pk" => "req-1", "version" => 3 }, v(1))
+            .is_err()
+    );
+    t.put_item(item! { "pk" => "req-1", "version" => 3 }, v(2))
+        .unwrap();
 }
 
 #[test]
@@ -273,60 +421,133 @@ fn update_item() {
     assert_eq!(out.attributes, Some(created.clone()));
     // Return values.
     let upd = |rv| {
-        UpdateOptions::default().update("ADD plays :one").value(":one", 1).return_values(rv)
+        UpdateOptions::default()
+            .update("ADD plays :one")
+            .value(":one", 1)
+            .return_values(rv)
     };
-    assert_eq!(t.update_item(key("abba", 1), upd(ReturnValues::None)).unwrap().attributes, None);
     assert_eq!(
-        t.update_item(key("abba", 1), upd(ReturnValues::UpdatedOld)).unwrap().attributes,
+        t.update_item(key("abba", 1), upd(ReturnValues::None))
+            .unwrap()
+            .attributes,
+        None
+    );
+    assert_eq!(
+        t.update_item(key("abba", 1), upd(ReturnValues::UpdatedOld))
+            .unwrap()
+            .attributes,
         Some(item! { "plays" => 1 })
     );
     assert_eq!(
-        t.update_item(key("abba", 1), upd(ReturnValues::UpdatedNew)).unwrap().attributes,
+        t.update_item(key("abba", 1), upd(ReturnValues::UpdatedNew))
+            .unwrap()
+            .attributes,
         Some(item! { "plays" => 3 })
     );
-    let all_old = t.update_item(key("abba", 1), upd(ReturnValues::AllOld)).unwrap().attributes.unwrap();
+    let all_old = t
+        .update_item(key("abba", 1), upd(ReturnValues::AllOld))
+        .unwrap()
+        .attributes
+        .unwrap();
     assert_eq!(all_old.get("plays"), Some(&3.into()));
-    assert_eq!(get(&t, key("abba", 1)).unwrap().get("plays"), Some(&4.into()));
+    assert_eq!(
+        get(&t, key("abba", 1)).unwrap().get("plays"),
+        Some(&4.into())
+    );
     // REMOVE, with a condition.
     t.update_item(
         key("abba", 1),
-        UpdateOptions::default().update("REMOVE plays").condition("plays > :n").value(":n", 3),
+        UpdateOptions::default()
+            .update("REMOVE plays")
+            .condition("plays > :n")
+            .value(":n", 3),
     )
     .unwrap();
-    assert_eq!(get(&t, key("abba", 1)), Some(item! { "artist" => "abba", "n" => 1, "title" => "SOS" }));
+    assert_eq!(
+        get(&t, key("abba", 1)),
+        Some(item! { "artist" => "abba", "n" => 1, "title" => "SOS" })
+    );
     let err = t
         .update_item(
             key("abba", 1),
-            UpdateOptions::default().update("SET x = :n").condition("attribute_exists(plays)").value(":n", 3),
+            UpdateOptions::default()
+                .update("SET x = :n")
+                .condition("attribute_exists(plays)")
+                .value(":n", 3),
         )
         .unwrap_err();
     assert!(matches!(err, DbError::ConditionalCheckFailed { .. }));
     // No update expression: makes sure the item exists.
-    t.update_item(key("abba", 2), UpdateOptions::default()).unwrap();
+    t.update_item(key("abba", 2), UpdateOptions::default())
+        .unwrap();
     assert_eq!(get(&t, key("abba", 2)), Some(key("abba", 2)));
 
     // Errors, nothing written.
     let before = get(&t, key("abba", 1));
     let cases: Vec<(UpdateOptions, &str)> = vec![
-        (UpdateOptions::default().update("SET artist = :v").value(":v", "x"), "part of the key"),
-        (UpdateOptions::default().update("SET n = :v").value(":v", 3), "part of the key"),
-        (UpdateOptions::default().update("SET title = :v").value(":v", 3), "Type mismatch for Index Key title"),
-        (UpdateOptions::default().update("SET #y = :v").name("#y", "year").value(":v", "x"), "Type mismatch for Index Key year"),
-        (UpdateOptions::default().update("SET a = b"), "does not exist in the item"),
-        (UpdateOptions::default().update("SET title = title + :one").value(":one", 1), "incorrect data type"),
-        (UpdateOptions::default().update("SET big = :b").value(":b", vec![0u8; 400 * 1024]), "maximum allowed size"),
+        (
+            UpdateOptions::default()
+                .update("SET artist = :v")
+                .value(":v", "x"),
+            "part of the key",
+        ),
+        (
+            UpdateOptions::default().update("SET n = :v").value(":v", 3),
+            "part of the key",
+        ),
+        (
+            UpdateOptions::default()
+                .update("SET title = :v")
+                .value(":v", 3),
+            "Type mismatch for Index Key title",
+        ),
+        (
+            UpdateOptions::default()
+                .update("SET #y = :v")
+                .name("#y", "year")
+                .value(":v", "x"),
+            "Type mismatch for Index Key year",
+        ),
+        (
+            UpdateOptions::default().update("SET a = b"),
+            "does not exist in the item",
+        ),
+        (
+            UpdateOptions::default()
+                .update("SET title = title + :one")
+                .value(":one", 1),
+            "incorrect data type",
+        ),
+        (
+            UpdateOptions::default()
+                .update("SET big = :b")
+                .value(":b", vec![0u8; 400 * 1024]),
+            "maximum allowed size",
+        ),
         (UpdateOptions::default().update("SET"), "Syntax error"),
     ];
     for (opts, want) in cases {
         let err = t.update_item(key("abba", 1), opts).unwrap_err();
-        assert!(err.to_string().contains(want), "{err} should contain {want:?}");
+        assert!(
+            err.to_string().contains(want),
+            "{err} should contain {want:?}"
+        );
     }
     assert_eq!(get(&t, key("abba", 1)), before);
     // Keys must match the schema.
-    for bad in [item! { "artist" => "abba" }, item! { "artist" => "abba", "n" => 1, "x" => 1 }, item! { "artist" => "abba", "n" => "1" }] {
-        assert!(is_validation(&t.update_item(bad, UpdateOptions::default()).unwrap_err()));
+    for bad in [
+        item! { "artist" => "abba" },
+        item! { "artist" => "abba", "n" => 1, "x" => 1 },
+        item! { "artist" => "abba", "n" => "1" },
+    ] {
+        assert!(is_validation(
+            &t.update_item(bad, UpdateOptions::default()).unwrap_err()
+        ));
     }
-    assert!(is_validation(&t.get_item(PrimaryKey::partition_only("abba"), GetOptions::default()).unwrap_err()));
+    assert!(is_validation(
+        &t.get_item(PrimaryKey::partition_only("abba"), GetOptions::default())
+            .unwrap_err()
+    ));
 }
 
 #[test]
@@ -337,11 +558,28 @@ fn delete_item() {
     let s = song("abba", 1, "SOS", 1975);
     t.put_item(s.clone(), PutOptions::default()).unwrap();
     let err = t
-        .delete_item(key("abba", 1), DeleteOptions::default().condition("#y < :y").name("#y", "year").value(":y", 1970))
+        .delete_item(
+            key("abba", 1),
+            DeleteOptions::default()
+                .condition("#y < :y")
+                .name("#y", "year")
+                .value(":y", 1970),
+        )
         .unwrap_err();
     assert!(matches!(err, DbError::ConditionalCheckFailed { .. }));
-    assert!(t.delete_item(key("abba", 1), DeleteOptions::default().return_values(ReturnValues::AllNew)).is_err());
-    let out = t.delete_item(key("abba", 1), DeleteOptions::default().return_values(ReturnValues::AllOld)).unwrap();
+    assert!(
+        t.delete_item(
+            key("abba", 1),
+            DeleteOptions::default().return_values(ReturnValues::AllNew)
+        )
+        .is_err()
+    );
+    let out = t
+        .delete_item(
+            key("abba", 1),
+            DeleteOptions::default().return_values(ReturnValues::AllOld),
+        )
+        .unwrap();
     assert_eq!(out.attributes, Some(s));
     // Base item and both LSI entries deleted: 1 + 1 + 1 units.
     assert_eq!(out.consumed_capacity.write_capacity_units, 3.0);
@@ -350,14 +588,27 @@ fn delete_item() {
         assert_eq!(t.scan(ScanOptions::default().index(idx)).unwrap().count, 0);
     }
     // Deleting an absent item is fine and costs one unit.
-    let out = t.delete_item(key("abba", 1), DeleteOptions::default()).unwrap();
-    assert_eq!((out.attributes, out.consumed_capacity.write_capacity_units), (None, 1.0));
+    let out = t
+        .delete_item(key("abba", 1), DeleteOptions::default())
+        .unwrap();
+    assert_eq!(
+        (out.attributes, out.consumed_capacity.write_capacity_units),
+        (None, 1.0)
+    );
 }
 
 fn fill(t: &Table, artist: &str, n: i64) {
     for i in 0..n {
-        t.put_item(song(artist, i, &format!("title{:03}", (i * 7) % n), 1960 + i % 10), PutOptions::default())
-            .unwrap();
+        t.put_item(
+            song(
+                artist,
+                i,
+                &format!("title{:03}", (i * 7) % n),
+                1960 + i % 10,
+            ),
+            PutOptions::default(),
+        )
+        .unwrap();
     }
 }
 
@@ -369,17 +620,35 @@ fn query_ranges_directions_and_pages() {
     fill(&t, "abba", 50);
     fill(&t, "beatles", 20);
     let q = |kc: &str, o: QueryOptions| t.query(kc, o.value(":a", "abba")).unwrap();
-    assert_eq!(ns(&q("artist = :a", QueryOptions::default()).items), (0..50).collect::<Vec<_>>());
-    assert_eq!(ns(&q("artist = :a", QueryOptions::default().reverse()).items), (0..50).rev().collect::<Vec<_>>());
-    let r = q("artist = :a AND n BETWEEN :lo AND :hi", QueryOptions::default().value(":lo", 10).value(":hi", 12));
+    assert_eq!(
+        ns(&q("artist = :a", QueryOptions::default()).items),
+        (0..50).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        ns(&q("artist = :a", QueryOptions::default().reverse()).items),
+        (0..50).rev().collect::<Vec<_>>()
+    );
+    let r = q(
+        "artist = :a AND n BETWEEN :lo AND :hi",
+        QueryOptions::default().value(":lo", 10).value(":hi", 12),
+    );
     assert_eq!(ns(&r.items), vec![10, 11, 12]);
-    let r = q("artist = :a AND n < :x", QueryOptions::default().value(":x", 3).reverse());
+    let r = q(
+        "artist = :a AND n < :x",
+        QueryOptions::default().value(":x", 3).reverse(),
+    );
     assert_eq!(ns(&r.items), vec![2, 1, 0]);
-    let r = q("artist = :a AND n >= :x", QueryOptions::default().value(":x", 48));
+    let r = q(
+        "artist = :a AND n >= :x",
+        QueryOptions::default().value(":x", 48),
+    );
     assert_eq!(ns(&r.items), vec![48, 49]);
     // Typed key condition.
     let r = t
-        .query(KeyConditionInput::with_sort("beatles", SortKeyCondition::Gt(17.into())), QueryOptions::default())
+        .query(
+            KeyConditionInput::with_sort("beatles", SortKeyCondition::Gt(17.into())),
+            QueryOptions::default(),
+        )
         .unwrap();
     assert_eq!(ns(&r.items), vec![18, 19]);
     assert_eq!(r.consumed_capacity.read_capacity_units, 0.5);
@@ -413,17 +682,32 @@ fn query_ranges_directions_and_pages() {
         assert_eq!(pages, 8);
     }
     // Filter: applied after limit; count vs scanned_count.
-    let r = q("artist = :a", QueryOptions::default().filter("#y = :y").name("#y", "year").value(":y", 1961).limit(20));
+    let r = q(
+        "artist = :a",
+        QueryOptions::default()
+            .filter("#y = :y")
+            .name("#y", "year")
+            .value(":y", 1961)
+            .limit(20),
+    );
     assert_eq!((r.count, r.scanned_count), (2, 20));
     assert!(r.last_evaluated_key.is_some());
     // Select::Count.
     let r = q("artist = :a", QueryOptions::default().select(Select::Count));
-    assert_eq!((r.count, r.items.len(), r.last_evaluated_key), (50, 0, None));
+    assert_eq!(
+        (r.count, r.items.len(), r.last_evaluated_key),
+        (50, 0, None)
+    );
     // Projection.
-    let r = q("artist = :a AND n = :n", QueryOptions::default().projection("len").value(":n", 5));
+    let r = q(
+        "artist = :a AND n = :n",
+        QueryOptions::default().projection("len").value(":n", 5),
+    );
     assert_eq!(r.items, vec![item! { "len" => 205 }]);
     // Unknown partition key: empty.
-    let r = t.query("artist = :a", QueryOptions::default().value(":a", "nobody")).unwrap();
+    let r = t
+        .query("artist = :a", QueryOptions::default().value(":a", "nobody"))
+        .unwrap();
     assert_eq!((r.count, r.last_evaluated_key), (0, None));
 }
 
@@ -434,10 +718,25 @@ fn query_on_lsis() {
     let t = music(&db);
     fill(&t, "abba", 30);
     // An item without a title is absent from by_title (sparse).
-    t.put_item(item! { "artist" => "abba", "n" => 100, "year" => 1999 }, PutOptions::default()).unwrap();
-    let titles = t.query("artist = :a", QueryOptions::default().index("by_title").value(":a", "abba")).unwrap();
+    t.put_item(
+        item! { "artist" => "abba", "n" => 100, "year" => 1999 },
+        PutOptions::default(),
+    )
+    .unwrap();
+    let titles = t
+        .query(
+            "artist = :a",
+            QueryOptions::default()
+                .index("by_title")
+                .value(":a", "abba"),
+        )
+        .unwrap();
     assert_eq!(titles.count, 30);
-    let got: Vec<String> = titles.items.iter().map(|i| i.get("title").unwrap().as_s().unwrap().to_owned()).collect();
+    let got: Vec<String> = titles
+        .items
+        .iter()
+        .map(|i| i.get("title").unwrap().as_s().unwrap().to_owned())
+        .collect();
     let mut sorted = got.clone();
     sorted.sort();
     assert_eq!(got, sorted);
@@ -445,29 +744,67 @@ fn query_on_lsis() {
     let r = t
         .query(
             "artist = :a AND #y = :y",
-            QueryOptions::default().index("by_year").name("#y", "year").value(":a", "abba").value(":y", 1999),
+            QueryOptions::default()
+                .index("by_year")
+                .name("#y", "year")
+                .value(":a", "abba")
+                .value(":y", 1999),
         )
         .unwrap();
-    assert_eq!(r.items, vec![item! { "artist" => "abba", "n" => 100, "year" => 1999 }]);
+    assert_eq!(
+        r.items,
+        vec![item! { "artist" => "abba", "n" => 100, "year" => 1999 }]
+    );
     let r = t
-        .query("artist = :a AND #y = :y", QueryOptions::default().index("by_year").name("#y", "year")
-            .value(":a", "abba").value(":y", 1961))
+        .query(
+            "artist = :a AND #y = :y",
+            QueryOptions::default()
+                .index("by_year")
+                .name("#y", "year")
+                .value(":a", "abba")
+                .value(":y", 1961),
+        )
         .unwrap();
     assert_eq!(r.count, 3);
-    assert!(r.items.iter().all(|i| i.len() == 4 && i.contains_key("genre")));
-    assert!(r.consumed_capacity.local_secondary_indexes.contains_key("by_year"));
+    assert!(
+        r.items
+            .iter()
+            .all(|i| i.len() == 4 && i.contains_key("genre"))
+    );
+    assert!(
+        r.consumed_capacity
+            .local_secondary_indexes
+            .contains_key("by_year")
+    );
     assert_eq!(r.consumed_capacity.table_capacity_units, 0.0);
     // ALL_ATTRIBUTES on a non-ALL index fetches the items (and charges the table).
     let r = t
-        .query("artist = :a AND #y = :y", QueryOptions::default().index("by_year").name("#y", "year")
-            .value(":a", "abba").value(":y", 1961).select(Select::AllAttributes))
+        .query(
+            "artist = :a AND #y = :y",
+            QueryOptions::default()
+                .index("by_year")
+                .name("#y", "year")
+                .value(":a", "abba")
+                .value(":y", 1961)
+                .select(Select::AllAttributes),
+        )
         .unwrap();
-    assert!(r.items.iter().all(|i| i.contains_key("title") && i.contains_key("len")));
+    assert!(
+        r.items
+            .iter()
+            .all(|i| i.contains_key("title") && i.contains_key("len"))
+    );
     assert_eq!(r.consumed_capacity.table_capacity_units, 1.5);
     // A filter on a non-projected attribute fetches too.
     let r = t
-        .query("artist = :a", QueryOptions::default().index("by_year").value(":a", "abba")
-            .filter("len > :l").value(":l", 225))
+        .query(
+            "artist = :a",
+            QueryOptions::default()
+                .index("by_year")
+                .value(":a", "abba")
+                .filter("len > :l")
+                .value(":l", 225),
+        )
         .unwrap();
     assert_eq!(ns(&r.items), vec![26, 27, 28, 29]);
     // LSI pagination: the last evaluated key holds the index key too.
@@ -475,7 +812,14 @@ fn query_on_lsis() {
     let mut start = None;
     loop {
         let page = t
-            .query("artist = :a", QueryOptions::default().index("by_year").value(":a", "abba").limit(4).start_after(start.take()))
+            .query(
+                "artist = :a",
+                QueryOptions::default()
+                    .index("by_year")
+                    .value(":a", "abba")
+                    .limit(4)
+                    .start_after(start.take()),
+            )
             .unwrap();
         seen.extend(ns(&page.items));
         match page.last_evaluated_key {
@@ -491,13 +835,37 @@ fn query_on_lsis() {
     want.push(100);
     assert_eq!(seen, want);
     // Moving an item's LSI key moves its entry; removing it removes the entry.
-    t.update_item(key("abba", 0), UpdateOptions::default().update("SET title = :t").value(":t", "zzz")).unwrap();
+    t.update_item(
+        key("abba", 0),
+        UpdateOptions::default()
+            .update("SET title = :t")
+            .value(":t", "zzz"),
+    )
+    .unwrap();
     let last = t
-        .query("artist = :a", QueryOptions::default().index("by_title").value(":a", "abba").reverse().limit(1))
+        .query(
+            "artist = :a",
+            QueryOptions::default()
+                .index("by_title")
+                .value(":a", "abba")
+                .reverse()
+                .limit(1),
+        )
         .unwrap();
     assert_eq!(ns(&last.items), vec![0]);
-    t.update_item(key("abba", 0), UpdateOptions::default().update("REMOVE title")).unwrap();
-    let all = t.query("artist = :a", QueryOptions::default().index("by_title").value(":a", "abba")).unwrap();
+    t.update_item(
+        key("abba", 0),
+        UpdateOptions::default().update("REMOVE title"),
+    )
+    .unwrap();
+    let all = t
+        .query(
+            "artist = :a",
+            QueryOptions::default()
+                .index("by_title")
+                .value(":a", "abba"),
+        )
+        .unwrap();
     assert_eq!(all.count, 29);
 }
 
@@ -509,25 +877,131 @@ fn query_validation_errors() {
     fill(&t, "abba", 5);
     let q = |kc: &str, o: QueryOptions| t.query(kc, o).unwrap_err();
     let cases: Vec<(DbError, &str)> = vec![
-        (q("artist = :a", QueryOptions::default().value(":a", 5)), "does not match schema type"),
-        (q("artist = :a AND n = :n", QueryOptions::default().value(":a", "abba").value(":n", "x")), "does not match schema type"),
-        (q("artist = :a AND begins_with(n, :n)", QueryOptions::default().value(":a", "abba").value(":n", 1)), "begins_with"),
-        (q("n = :n", QueryOptions::default().value(":n", 1)), "missed key schema element"),
-        (q("artist = :a", QueryOptions::default().value(":a", "abba").limit(0)), "greater than or equal to 1"),
-        (q("artist = :a", QueryOptions::default().value(":a", "abba").index("nope")), "does not have the specified index"),
-        (q("artist = :a", QueryOptions::default().value(":a", "abba").select(Select::AllProjectedAttributes)), "IndexName"),
-        (q("artist = :a", QueryOptions::default().value(":a", "abba").select(Select::Count).projection("n")), "Cannot specify"),
-        (q("artist = :a", QueryOptions::default().value(":a", "abba").select(Select::SpecificAttributes)), "SPECIFIC_ATTRIBUTES"),
-        (q("artist = :a", QueryOptions::default().value(":a", "abba").start_after(Some(item! { "artist" => "abba" }))), "starting key is invalid"),
-        (q("artist = :a", QueryOptions::default().value(":a", "abba").start_after(Some(key("other", 1)))), "starting key is invalid"),
-        (q("artist = :a AND n > :n", QueryOptions::default().value(":a", "abba").value(":n", 3).start_after(Some(key("abba", 1)))), "range key predicate"),
-        (q("artist = :a", QueryOptions::default().value(":a", "").value(":a", "")), "empty string"),
-        (q("artist = :a", QueryOptions::default().value(":a", "abba").filter("#z = :a")), "not defined"),
-        (q("artist = :a", QueryOptions::default().value(":a", "abba").index("by_year").start_after(Some(key("abba", 1)))), "starting key is invalid"),
+        (
+            q("artist = :a", QueryOptions::default().value(":a", 5)),
+            "does not match schema type",
+        ),
+        (
+            q(
+                "artist = :a AND n = :n",
+                QueryOptions::default().value(":a", "abba").value(":n", "x"),
+            ),
+            "does not match schema type",
+        ),
+        (
+            q(
+                "artist = :a AND begins_with(n, :n)",
+                QueryOptions::default().value(":a", "abba").value(":n", 1),
+            ),
+            "begins_with",
+        ),
+        (
+            q("n = :n", QueryOptions::default().value(":n", 1)),
+            "missed key schema element",
+        ),
+        (
+            q(
+                "artist = :a",
+                QueryOptions::default().value(":a", "abba").limit(0),
+            ),
+            "greater than or equal to 1",
+        ),
+        (
+            q(
+                "artist = :a",
+                QueryOptions::default().value(":a", "abba").index("nope"),
+            ),
+            "does not have the specified index",
+        ),
+        (
+            q(
+                "artist = :a",
+                QueryOptions::default()
+                    .value(":a", "abba")
+                    .select(Select::AllProjectedAttributes),
+            ),
+            "IndexName",
+        ),
+        (
+            q(
+                "artist = :a",
+                QueryOptions::default()
+                    .value(":a", "abba")
+                    .select(Select::Count)
+                    .projection("n"),
+            ),
+            "Cannot specify",
+        ),
+        (
+            q(
+                "artist = :a",
+                QueryOptions::default()
+                    .value(":a", "abba")
+                    .select(Select::SpecificAttributes),
+            ),
+            "SPECIFIC_ATTRIBUTES",
+        ),
+        (
+            q(
+                "artist = :a",
+                QueryOptions::default()
+                    .value(":a", "abba")
+                    .start_after(Some(item! { "artist" => "abba" })),
+            ),
+            "starting key is invalid",
+        ),
+        (
+            q(
+                "artist = :a",
+                QueryOptions::default()
+                    .value(":a", "abba")
+                    .start_after(Some(key("other", 1))),
+            ),
+            "starting key is invalid",
+        ),
+        (
+            q(
+                "artist = :a AND n > :n",
+                QueryOptions::default()
+                    .value(":a", "abba")
+                    .value(":n", 3)
+                    .start_after(Some(key("abba", 1))),
+            ),
+            "range key predicate",
+        ),
+        (
+            q(
+                "artist = :a",
+                QueryOptions::default().value(":a", "").value(":a", ""),
+            ),
+            "empty string",
+        ),
+        (
+            q(
+                "artist = :a",
+                QueryOptions::default()
+                    .value(":a", "abba")
+                    .filter("#z = :a"),
+            ),
+            "not defined",
+        ),
+        (
+            q(
+                "artist = :a",
+                QueryOptions::default()
+                    .value(":a", "abba")
+                    .index("by_year")
+                    .start_after(Some(key("abba", 1))),
+            ),
+            "starting key is invalid",
+        ),
     ];
     for (err, want) in cases {
         assert!(err.is_validation(), "{err:?}");
-        assert!(err.to_string().contains(want), "{err} should contain {want:?}");
+        assert!(
+            err.to_string().contains(want),
+            "{err} should contain {want:?}"
+        );
     }
 }
 
@@ -536,8 +1010,11 @@ fn one_megabyte_page_cap_applies_before_the_filter() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
     db.create_table(
-        TableSpec::new("blobs", KeySchema::composite("pk", KeyType::S, "sk", KeyType::N))
-            .durability(TableDurability::Buffered),
+        TableSpec::new(
+            "blobs",
+            KeySchema::composite("pk", KeyType::S, "sk", KeyType::N),
+        )
+        .durability(TableDurability::Buffered),
     )
     .unwrap();
     let t = db.table("blobs").unwrap();
@@ -550,18 +1027,35 @@ fn one_megabyte_page_cap_applies_before_the_filter() {
     }
     // The page ends with the first item that brings the total to 1 MB.
     let mut total = 0;
-    let expect = sizes.iter().position(|s| {
-        total += s;
-        total >= 1 << 20
-    }).unwrap() + 1;
-    let page = t.query("pk = :p", QueryOptions::default().value(":p", "p")).unwrap();
+    let expect = sizes
+        .iter()
+        .position(|s| {
+            total += s;
+            total >= 1 << 20
+        })
+        .unwrap()
+        + 1;
+    let page = t
+        .query("pk = :p", QueryOptions::default().value(":p", "p"))
+        .unwrap();
     assert_eq!(page.count, expect);
-    assert_eq!(page.last_evaluated_key, Some(item! { "pk" => "p", "sk" => expect as i64 - 1 }));
+    assert_eq!(
+        page.last_evaluated_key,
+        Some(item! { "pk" => "p", "sk" => expect as i64 - 1 })
+    );
     let bytes: usize = sizes[..expect].iter().sum();
-    assert_eq!(page.consumed_capacity.read_capacity_units, bytes.div_ceil(4096) as f64 / 2.0);
+    assert_eq!(
+        page.consumed_capacity.read_capacity_units,
+        bytes.div_ceil(4096) as f64 / 2.0
+    );
     // With a filter that matches nothing, the cap still ends the page.
     let page = t
-        .query("pk = :p", QueryOptions::default().value(":p", "p").filter("attribute_exists(nothing)"))
+        .query(
+            "pk = :p",
+            QueryOptions::default()
+                .value(":p", "p")
+                .filter("attribute_exists(nothing)"),
+        )
         .unwrap();
     assert_eq!((page.count, page.scanned_count), (0, expect));
     assert!(page.last_evaluated_key.is_some());
@@ -572,7 +1066,13 @@ fn one_megabyte_page_cap_applies_before_the_filter() {
     let mut n = 0;
     let mut start = None;
     loop {
-        let page = t.scan(ScanOptions::default().start_after(start.take()).select(Select::Count)).unwrap();
+        let page = t
+            .scan(
+                ScanOptions::default()
+                    .start_after(start.take())
+                    .select(Select::Count),
+            )
+            .unwrap();
         n += page.count;
         match page.last_evaluated_key {
             Some(k) => start = Some(k),
@@ -597,9 +1097,19 @@ fn scan_segments_pages_and_errors() {
         for s in 0..total {
             let mut start = None;
             loop {
-                let page = t.scan(ScanOptions::default().segment(s, total).limit(5).start_after(start.take())).unwrap();
+                let page = t
+                    .scan(
+                        ScanOptions::default()
+                            .segment(s, total)
+                            .limit(5)
+                            .start_after(start.take()),
+                    )
+                    .unwrap();
                 for i in &page.items {
-                    let k = (i.get("artist").unwrap().as_s().unwrap().to_owned(), ns(std::slice::from_ref(i))[0]);
+                    let k = (
+                        i.get("artist").unwrap().as_s().unwrap().to_owned(),
+                        ns(std::slice::from_ref(i))[0],
+                    );
                     assert!(seen.insert(k), "segment {s}/{total} returned a duplicate");
                 }
                 match page.last_evaluated_key {
@@ -611,32 +1121,77 @@ fn scan_segments_pages_and_errors() {
         assert_eq!(seen.len(), 120, "total_segments {total}");
     }
     // Filter, projection, LSI scan.
-    let r = t.scan(ScanOptions::default().filter("n = :n").value(":n", 2).projection("artist")).unwrap();
+    let r = t
+        .scan(
+            ScanOptions::default()
+                .filter("n = :n")
+                .value(":n", 2)
+                .projection("artist"),
+        )
+        .unwrap();
     assert_eq!((r.count, r.scanned_count), (40, 120));
     assert!(r.items.iter().all(|i| i.len() == 1));
-    let r = t.scan(ScanOptions::default().index("by_title").select(Select::Count)).unwrap();
+    let r = t
+        .scan(
+            ScanOptions::default()
+                .index("by_title")
+                .select(Select::Count),
+        )
+        .unwrap();
     assert_eq!(r.count, 120);
     // Errors.
     let cases: Vec<(ScanOptions, &str)> = vec![
-        (ScanOptions { segment: Some(0), ..ScanOptions::default() }, "TotalSegments parameter is required"),
-        (ScanOptions { total_segments: Some(2), ..ScanOptions::default() }, "Segment parameter is required"),
+        (
+            ScanOptions {
+                segment: Some(0),
+                ..ScanOptions::default()
+            },
+            "TotalSegments parameter is required",
+        ),
+        (
+            ScanOptions {
+                total_segments: Some(2),
+                ..ScanOptions::default()
+            },
+            "Segment parameter is required",
+        ),
         (ScanOptions::default().segment(2, 2), "out of bounds"),
         (ScanOptions::default().segment(0, 0), "totalSegments"),
-        (ScanOptions::default().segment(0, 1_000_001), "totalSegments"),
-        (ScanOptions::default().limit(0), "greater than or equal to 1"),
+        (
+            ScanOptions::default().segment(0, 1_000_001),
+            "totalSegments",
+        ),
+        (
+            ScanOptions::default().limit(0),
+            "greater than or equal to 1",
+        ),
         (ScanOptions::default().index("nope"), "specified index"),
-        (ScanOptions::default().start_after(Some(item! { "artist" => "x" })), "starting key is invalid"),
+        (
+            ScanOptions::default().start_after(Some(item! { "artist" => "x" })),
+            "starting key is invalid",
+        ),
     ];
     for (o, want) in cases {
         let err = t.scan(o).unwrap_err();
         assert!(err.is_validation(), "{err:?}");
-        assert!(err.to_string().contains(want), "{err} should contain {want:?}");
+        assert!(
+            err.to_string().contains(want),
+            "{err} should contain {want:?}"
+        );
     }
     // A start key from another segment.
-    let first = t.scan(ScanOptions::default().segment(0, 2).limit(1)).unwrap();
+    let first = t
+        .scan(ScanOptions::default().segment(0, 2).limit(1))
+        .unwrap();
     let k = first.last_evaluated_key.unwrap();
-    let err = t.scan(ScanOptions::default().segment(1, 2).start_after(Some(k))).unwrap_err();
-    assert!(err.to_string().contains("does not map to the provided segment"), "{err}");
+    let err = t
+        .scan(ScanOptions::default().segment(1, 2).start_after(Some(k)))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not map to the provided segment"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -644,27 +1199,64 @@ fn batch_get_and_write() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
     let t = music(&db);
-    db.create_table(TableSpec::new("users", KeySchema::simple("id", KeyType::S))).unwrap();
+    db.create_table(TableSpec::new("users", KeySchema::simple("id", KeyType::S)))
+        .unwrap();
     let users = db.table("users").unwrap();
     let out = db
         .batch_write_item([
-            ("music", (0..10).map(|i| WriteRequest::Put(song("abba", i, "t", 1970))).collect::<Vec<_>>()),
-            ("users", vec![WriteRequest::Put(item! { "id" => "u1" }), WriteRequest::Put(item! { "id" => "u2" })]),
+            (
+                "music",
+                (0..10)
+                    .map(|i| WriteRequest::Put(song("abba", i, "t", 1970)))
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                "users",
+                vec![
+                    WriteRequest::Put(item! { "id" => "u1" }),
+                    WriteRequest::Put(item! { "id" => "u2" }),
+                ],
+            ),
         ])
         .unwrap();
     assert!(out.unprocessed_items.is_empty());
     assert_eq!(out.consumed_capacity.len(), 2);
     assert_eq!(out.consumed_capacity[0].write_capacity_units, 30.0);
     assert_eq!(t.scan(ScanOptions::default()).unwrap().count, 10);
-    assert_eq!(t.scan(ScanOptions::default().index("by_year")).unwrap().count, 10);
-    db.batch_write_item([("music", vec![WriteRequest::Delete(key("abba", 0).into()), WriteRequest::Delete(key("abba", 1).into())])])
-        .unwrap();
-    assert_eq!(t.scan(ScanOptions::default().index("by_title")).unwrap().count, 8);
+    assert_eq!(
+        t.scan(ScanOptions::default().index("by_year"))
+            .unwrap()
+            .count,
+        10
+    );
+    db.batch_write_item([(
+        "music",
+        vec![
+            WriteRequest::Delete(key("abba", 0).into()),
+            WriteRequest::Delete(key("abba", 1).into()),
+        ],
+    )])
+    .unwrap();
+    assert_eq!(
+        t.scan(ScanOptions::default().index("by_title"))
+            .unwrap()
+            .count,
+        8
+    );
 
     let out = db
         .batch_get_item([
-            ("music", BatchGetRequest::keys([key("abba", 1), key("abba", 2), key("abba", 3)])),
-            ("users", BatchGetRequest { consistent_read: true, ..BatchGetRequest::keys([item! { "id" => "u1" }]) }),
+            (
+                "music",
+                BatchGetRequest::keys([key("abba", 1), key("abba", 2), key("abba", 3)]),
+            ),
+            (
+                "users",
+                BatchGetRequest {
+                    consistent_read: true,
+                    ..BatchGetRequest::keys([item! { "id" => "u1" }])
+                },
+            ),
         ])
         .unwrap();
     assert_eq!(ns(&out.responses["music"]), vec![2, 3]);
@@ -673,63 +1265,133 @@ fn batch_get_and_write() {
     assert_eq!(out.consumed_capacity[1].read_capacity_units, 1.0);
     assert!(out.unprocessed_keys.is_empty());
     let out = db
-        .batch_get_item([("music", BatchGetRequest { projection: Some("title".into()), ..BatchGetRequest::keys([key("abba", 2)]) })])
+        .batch_get_item([(
+            "music",
+            BatchGetRequest {
+                projection: Some("title".into()),
+                ..BatchGetRequest::keys([key("abba", 2)])
+            },
+        )])
         .unwrap();
     assert_eq!(out.responses["music"], vec![item! { "title" => "t" }]);
 
     // Errors, nothing written.
-    let too_many: Vec<WriteRequest> = (0..26).map(|i| WriteRequest::Put(item! { "id" => format!("x{i}") })).collect();
-    assert!(matches!(db.batch_write_item([("users", too_many)]), Err(DbError::TooManyBatchItems { count: 26, max: 25, .. })));
+    let too_many: Vec<WriteRequest> = (0..26)
+        .map(|i| WriteRequest::Put(item! { "id" => format!("x{i}") }))
+        .collect();
     assert!(matches!(
-        db.batch_write_item([("users", vec![WriteRequest::Put(item! { "id" => "d" }), WriteRequest::Delete(item! { "id" => "d" }.into())])]),
+        db.batch_write_item([("users", too_many)]),
+        Err(DbError::TooManyBatchItems {
+            count: 26,
+            max: 25,
+            ..
+        })
+    ));
+    assert!(matches!(
+        db.batch_write_item([(
+            "users",
+            vec![
+                WriteRequest::Put(item! { "id" => "d" }),
+                WriteRequest::Delete(item! { "id" => "d" }.into())
+            ]
+        )]),
         Err(DbError::DuplicateBatchKeys { .. })
     ));
-    assert!(matches!(db.batch_write_item([("nope", vec![WriteRequest::Put(item! { "id" => "z" })])]), Err(DbError::TableNotFound { .. })));
+    assert!(matches!(
+        db.batch_write_item([("nope", vec![WriteRequest::Put(item! { "id" => "z" })])]),
+        Err(DbError::TableNotFound { .. })
+    ));
     let err = db
-        .batch_write_item([("users", vec![WriteRequest::Put(item! { "id" => "ok" }), WriteRequest::Put(item! { "id" => 5 })])])
+        .batch_write_item([(
+            "users",
+            vec![
+                WriteRequest::Put(item! { "id" => "ok" }),
+                WriteRequest::Put(item! { "id" => 5 }),
+            ],
+        )])
         .unwrap_err();
     assert!(err.is_validation());
-    let err = db.batch_write_item([("music", vec![WriteRequest::Put(item! { "artist" => "a", "n" => 1, "title" => 1 })])]).unwrap_err();
+    let err = db
+        .batch_write_item([(
+            "music",
+            vec![WriteRequest::Put(
+                item! { "artist" => "a", "n" => 1, "title" => 1 },
+            )],
+        )])
+        .unwrap_err();
     assert!(matches!(err, DbError::IndexKeyTypeMismatch { .. }));
-    assert!(db.batch_write_item(Vec::<(String, Vec<WriteRequest>)>::new()).is_err());
+    assert!(
+        db.batch_write_item(Vec::<(String, Vec<WriteRequest>)>::new())
+            .is_err()
+    );
     assert_eq!(get(&users, item! { "id" => "ok" }), None);
     assert_eq!(users.scan(ScanOptions::default()).unwrap().count, 2);
-    let keys: Vec<Item> = (0..101).map(|i| item! { "id" => format!("k{i}") }).collect();
-    assert!(matches!(db.batch_get_item([("users", BatchGetRequest::keys(keys))]), Err(DbError::TooManyBatchItems { count: 101, .. })));
+    let keys: Vec<Item> = (0..101)
+        .map(|i| item! { "id" => format!("k{i}") })
+        .collect();
     assert!(matches!(
-        db.batch_get_item([("users", BatchGetRequest::keys([item! { "id" => "a" }, item! { "id" => "a" }]))]),
+        db.batch_get_item([("users", BatchGetRequest::keys(keys))]),
+        Err(DbError::TooManyBatchItems { count: 101, .. })
+    ));
+    assert!(matches!(
+        db.batch_get_item([(
+            "users",
+            BatchGetRequest::keys([item! { "id" => "a" }, item! { "id" => "a" }])
+        )]),
         Err(DbError::DuplicateBatchKeys { .. })
     ));
-    assert!(db.batch_get_item([("users", BatchGetRequest::keys([item! { "idx" => "a" }]))]).unwrap_err().is_validation());
-    assert!(matches!(db.batch_get_item([("nope", BatchGetRequest::keys([item! { "id" => "a" }]))]), Err(DbError::TableNotFound { .. })));
+    assert!(
+        db.batch_get_item([("users", BatchGetRequest::keys([item! { "idx" => "a" }]))])
+            .unwrap_err()
+            .is_validation()
+    );
+    assert!(matches!(
+        db.batch_get_item([("nope", BatchGetRequest::keys([item! { "id" => "a" }]))]),
+        Err(DbError::TableNotFound { .. })
+    ));
 }
 
 #[test]
 fn batch_get_response_limit_returns_unprocessed_keys() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
-    db.create_table(TableSpec::new("blobs", KeySchema::simple("id", KeyType::N)).durability(TableDurability::Buffered)).unwrap();
+    db.create_table(
+        TableSpec::new("blobs", KeySchema::simple("id", KeyType::N))
+            .durability(TableDurability::Buffered),
+    )
+    .unwrap();
     let t = db.table("blobs").unwrap();
     for i in 0..45 {
-        t.put_item(item! { "id" => i, "blob" => vec![0u8; 399 * 1024] }, PutOptions::default()).unwrap();
+        t.put_item(
+            item! { "id" => i, "blob" => vec![0u8; 399 * 1024] },
+            PutOptions::default(),
+        )
+        .unwrap();
     }
     let keys: Vec<Item> = (0..45).map(|i| item! { "id" => i }).collect();
-    let out = db.batch_get_item([("blobs", BatchGetRequest::keys(keys))]).unwrap();
+    let out = db
+        .batch_get_item([("blobs", BatchGetRequest::keys(keys))])
+        .unwrap();
     let got = out.responses["blobs"].len();
     let left = out.unprocessed_keys["blobs"].keys.len();
     assert_eq!(got + left, 45);
     assert!(got < 45 && got * 399 * 1024 >= 16 << 20, "{got}");
 }
 
+/// Partition, old item, new item.
+type Recorded = (u32, Option<Item>, Option<Item>);
+
 #[derive(Debug, Default)]
 struct RecordingSink {
-    changes: Mutex<Vec<(u32, Option<Item>, Option<Item>)>>,
+    changes: Mutex<Vec<Recorded>>,
 }
 
 impl ChangeSink for RecordingSink {
     fn on_change(&self, c: &Change<'_>) {
         assert_eq!(c.table, "users");
-        self.changes.lock().push((c.partition, c.old.cloned(), c.new.cloned()));
+        self.changes
+            .lock()
+            .push((c.partition, c.old.cloned(), c.new.cloned()));
     }
 }
 
@@ -760,15 +1422,32 @@ fn change_feed_and_capacity_hooks() {
     let dir = tempfile::tempdir().unwrap();
     let sink = Arc::new(RecordingSink::default());
     let meter = Arc::new(Meter::default());
-    let db = Db::open(dir.path(), DbOptions::default().change_sink(sink.clone()).capacity_meter(meter.clone())).unwrap();
-    db.create_table(TableSpec::new("users", KeySchema::simple("id", KeyType::S))).unwrap();
+    let db = Db::open(
+        dir.path(),
+        DbOptions::default()
+            .change_sink(sink.clone())
+            .capacity_meter(meter.clone()),
+    )
+    .unwrap();
+    db.create_table(TableSpec::new("users", KeySchema::simple("id", KeyType::S)))
+        .unwrap();
     let t = db.table("users").unwrap();
-    t.put_item(item! { "id" => "a", "v" => 1 }, PutOptions::default()).unwrap();
-    t.update_item(item! { "id" => "a" }, UpdateOptions::default().update("SET v = :v").value(":v", 2)).unwrap();
+    t.put_item(item! { "id" => "a", "v" => 1 }, PutOptions::default())
+        .unwrap();
+    t.update_item(
+        item! { "id" => "a" },
+        UpdateOptions::default().update("SET v = :v").value(":v", 2),
+    )
+    .unwrap();
     // A failed condition changes nothing and is not reported, but is charged.
-    let _ = t.put_item(item! { "id" => "a" }, PutOptions::default().condition("attribute_not_exists(id)"));
-    t.delete_item(item! { "id" => "a" }, DeleteOptions::default()).unwrap();
-    t.delete_item(item! { "id" => "a" }, DeleteOptions::default()).unwrap();
+    let _ = t.put_item(
+        item! { "id" => "a" },
+        PutOptions::default().condition("attribute_not_exists(id)"),
+    );
+    t.delete_item(item! { "id" => "a" }, DeleteOptions::default())
+        .unwrap();
+    t.delete_item(item! { "id" => "a" }, DeleteOptions::default())
+        .unwrap();
     let changes = sink.changes.lock().clone();
     assert_eq!(changes.len(), 3);
     assert_eq!(changes[0].1, None);
@@ -776,11 +1455,14 @@ fn change_feed_and_capacity_hooks() {
     assert_eq!(changes[1].2, Some(item! { "id" => "a", "v" => 2 }));
     assert_eq!(changes[2].2, None);
     assert_eq!(meter.writes.load(Ordering::SeqCst), 5);
-    t.get_item(item! { "id" => "a" }, GetOptions::default()).unwrap();
+    t.get_item(item! { "id" => "a" }, GetOptions::default())
+        .unwrap();
     assert_eq!(*meter.consumed.lock(), 5.5);
     // A refusing meter throttles writes with nothing written.
     meter.refuse.store(true, Ordering::SeqCst);
-    let err = t.put_item(item! { "id" => "b" }, PutOptions::default()).unwrap_err();
+    let err = t
+        .put_item(item! { "id" => "b" }, PutOptions::default())
+        .unwrap_err();
     assert!(matches!(err, DbError::Throttled { .. }), "{err}");
     meter.refuse.store(false, Ordering::SeqCst);
     assert_eq!(get(&t, item! { "id" => "b" }), None);
@@ -794,10 +1476,15 @@ fn items_survive_flushes_compactions_and_reopen() {
         let db = Db::open(dir.path(), opts()).unwrap();
         let t = music(&db);
         for i in 0..600 {
-            t.put_item(song("abba", i, &format!("t{}", i % 50), 1960 + i % 30), PutOptions::default()).unwrap();
+            t.put_item(
+                song("abba", i, &format!("t{}", i % 50), 1960 + i % 30),
+                PutOptions::default(),
+            )
+            .unwrap();
         }
         for i in (0..600).step_by(3) {
-            t.delete_item(key("abba", i), DeleteOptions::default()).unwrap();
+            t.delete_item(key("abba", i), DeleteOptions::default())
+                .unwrap();
         }
         t.flush().unwrap();
         db.close().unwrap();
@@ -807,8 +1494,19 @@ fn items_survive_flushes_compactions_and_reopen() {
     let mut n = 0;
     let mut start = None;
     loop {
-        let page = t.query("artist = :a", QueryOptions::default().value(":a", "abba").start_after(start.take())).unwrap();
-        assert!(page.items.iter().all(|i| ns(std::slice::from_ref(i))[0] % 3 != 0));
+        let page = t
+            .query(
+                "artist = :a",
+                QueryOptions::default()
+                    .value(":a", "abba")
+                    .start_after(start.take()),
+            )
+            .unwrap();
+        assert!(
+            page.items
+                .iter()
+                .all(|i| ns(std::slice::from_ref(i))[0] % 3 != 0)
+        );
         n += page.count;
         match page.last_evaluated_key {
             Some(k) => start = Some(k),
@@ -816,6 +1514,14 @@ fn items_survive_flushes_compactions_and_reopen() {
         }
     }
     assert_eq!(n, 400);
-    let idx = t.query("artist = :a", QueryOptions::default().index("by_year").value(":a", "abba").select(Select::Count)).unwrap();
+    let idx = t
+        .query(
+            "artist = :a",
+            QueryOptions::default()
+                .index("by_year")
+                .value(":a", "abba")
+                .select(Select::Count),
+        )
+        .unwrap();
     assert_eq!(idx.count, 400);
 }

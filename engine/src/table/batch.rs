@@ -11,9 +11,7 @@ use strata_item::Item;
 use super::capacity::{ConsumedCapacity, OpKind, read_units};
 use super::core::TableCore;
 use super::error::DbError;
-use super::options::{
-    BatchGetOutput, BatchGetRequest, BatchWriteOutput, KeyInput, WriteRequest,
-};
+use super::options::{BatchGetOutput, BatchGetRequest, BatchWriteOutput, KeyInput, WriteRequest};
 use super::partition::Mutation;
 use super::request::{self, Exprs};
 use super::write::{Located, locate, resolve_key, validate_for_write};
@@ -53,14 +51,19 @@ pub(crate) fn batch_get(
         let parsed = request::parse(
             &req.names,
             &Default::default(),
-            Exprs { projection: req.projection.as_ref(), ..Exprs::default() },
+            Exprs {
+                projection: req.projection.as_ref(),
+                ..Exprs::default()
+            },
         )?;
         let mut seen = HashSet::new();
         let mut locs = Vec::with_capacity(req.keys.len());
         for k in &req.keys {
             let loc = locate(core, resolve_key(core, k.clone())?)?;
             if !seen.insert(loc.base_key.clone()) {
-                return Err(DbError::DuplicateBatchKeys { table: core.name().to_owned() });
+                return Err(DbError::DuplicateBatchKeys {
+                    table: core.name().to_owned(),
+                });
             }
             locs.push((loc, k.clone()));
         }
@@ -80,7 +83,10 @@ pub(crate) fn batch_get(
                 continue;
             }
             let item = parts[loc.partition as usize].read(core, &loc.base_key, None)?;
-            cap.add_table_read(read_units(item.as_ref().map_or(0, Item::size), req.consistent_read));
+            cap.add_table_read(read_units(
+                item.as_ref().map_or(0, Item::size),
+                req.consistent_read,
+            ));
             if let Some(i) = item {
                 bytes += i.size();
                 found.push(match &projection {
@@ -107,6 +113,10 @@ pub(crate) fn batch_get(
     Ok(out)
 }
 
+/// A table's validated write requests, grouped by partition: key and new item (`None`
+/// deletes).
+type ByPartition = BTreeMap<u32, Vec<(Located, Option<Item>)>>;
+
 pub(crate) fn batch_write(
     tables: Vec<(Arc<TableCore>, Vec<WriteRequest>)>,
 ) -> Result<BatchWriteOutput, DbError> {
@@ -124,7 +134,7 @@ pub(crate) fn batch_write(
         ));
     }
     // Validate everything first; group by partition.
-    let mut plans: Vec<(Arc<TableCore>, BTreeMap<u32, Vec<(Located, Option<Item>)>>)> = Vec::new();
+    let mut plans: Vec<(Arc<TableCore>, ByPartition)> = Vec::new();
     for (core, reqs) in tables {
         if reqs.is_empty() {
             return Err(DbError::invalid(format!(
@@ -133,7 +143,7 @@ pub(crate) fn batch_write(
             )));
         }
         let mut seen = HashSet::new();
-        let mut by_partition: BTreeMap<u32, Vec<(Located, Option<Item>)>> = BTreeMap::new();
+        let mut by_partition = ByPartition::new();
         for r in reqs {
             let (key, new) = match r {
                 WriteRequest::Put(item) => (validate_for_write(&core, &item)?, Some(item)),
@@ -141,9 +151,14 @@ pub(crate) fn batch_write(
             };
             let loc = locate(&core, key)?;
             if !seen.insert(loc.base_key.clone()) {
-                return Err(DbError::DuplicateBatchKeys { table: core.name().to_owned() });
+                return Err(DbError::DuplicateBatchKeys {
+                    table: core.name().to_owned(),
+                });
             }
-            by_partition.entry(loc.partition).or_default().push((loc, new));
+            by_partition
+                .entry(loc.partition)
+                .or_default()
+                .push((loc, new));
         }
         plans.push((core, by_partition));
     }

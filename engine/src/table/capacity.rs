@@ -68,7 +68,10 @@ pub struct ConsumedCapacity {
 impl ConsumedCapacity {
     /// Nothing consumed yet on `table`.
     pub fn new(table: &str) -> ConsumedCapacity {
-        ConsumedCapacity { table_name: table.to_owned(), ..ConsumedCapacity::default() }
+        ConsumedCapacity {
+            table_name: table.to_owned(),
+            ..ConsumedCapacity::default()
+        }
     }
 
     /// Adds read units consumed on the table.
@@ -87,7 +90,10 @@ impl ConsumedCapacity {
 
     /// Adds read units consumed on an LSI.
     pub fn add_index_read(&mut self, index: &str, units: f64) {
-        *self.local_secondary_indexes.entry(index.to_owned()).or_default() += units;
+        *self
+            .local_secondary_indexes
+            .entry(index.to_owned())
+            .or_default() += units;
         self.read_capacity_units += units;
         self.capacity_units += units;
     }
@@ -97,7 +103,10 @@ impl ConsumedCapacity {
         if units == 0.0 {
             return;
         }
-        *self.local_secondary_indexes.entry(index.to_owned()).or_default() += units;
+        *self
+            .local_secondary_indexes
+            .entry(index.to_owned())
+            .or_default() += units;
         self.write_capacity_units += units;
         self.capacity_units += units;
     }

@@ -73,7 +73,11 @@ impl TableCore {
                             tracing::warn!(error = %e, "closing a partition after a failed open");
                         }
                     }
-                    return Err(DbError::Storage { table: spec.name.clone(), partition: p, source });
+                    return Err(DbError::Storage {
+                        table: spec.name.clone(),
+                        partition: p,
+                        source,
+                    });
                 }
             }
         }
@@ -109,7 +113,9 @@ impl TableCore {
         })
         .map_err(|g| match &*g {
             TableState::Closed => DbError::Closed,
-            _ => DbError::TableNotFound { table: self.spec.name.clone() },
+            _ => DbError::TableNotFound {
+                table: self.spec.name.clone(),
+            },
         })
     }
 
@@ -117,7 +123,11 @@ impl TableCore {
     /// or `Closed`. Waits for operations in flight.
     pub(crate) fn shutdown(&self, deleted: bool) -> Result<(), DbError> {
         let mut st = self.state.write();
-        let next = if deleted { TableState::Deleted } else { TableState::Closed };
+        let next = if deleted {
+            TableState::Deleted
+        } else {
+            TableState::Closed
+        };
         let TableState::Open(parts) = std::mem::replace(&mut *st, next) else {
             return Ok(());
         };
@@ -137,7 +147,12 @@ impl TableCore {
     }
 
     fn op(&self, partition: Option<u32>, kind: OpKind) -> OpInfo<'_> {
-        OpInfo { table: &self.spec.name, table_id: self.id, partition, kind }
+        OpInfo {
+            table: &self.spec.name,
+            table_id: self.id,
+            partition,
+            kind,
+        }
     }
 
     /// Asks the capacity meter whether the operation may run.
@@ -145,16 +160,25 @@ impl TableCore {
         self.hooks
             .capacity
             .admit(&self.op(partition, kind))
-            .map_err(|reason| DbError::Throttled { table: self.spec.name.clone(), reason })
+            .map_err(|reason| DbError::Throttled {
+                table: self.spec.name.clone(),
+                reason,
+            })
     }
 
     /// Tells the capacity meter what the operation consumed.
     pub(crate) fn charge(&self, partition: Option<u32>, kind: OpKind, units: &ConsumedCapacity) {
-        self.hooks.capacity.consumed(&self.op(partition, kind), units);
+        self.hooks
+            .capacity
+            .consumed(&self.op(partition, kind), units);
     }
 
     /// Maps a tree error of partition `p`.
     pub(crate) fn storage(&self, partition: u32, source: crate::lsm::Error) -> DbError {
-        DbError::Storage { table: self.spec.name.clone(), partition, source }
+        DbError::Storage {
+            table: self.spec.name.clone(),
+            partition,
+            source,
+        }
     }
 }

@@ -227,12 +227,17 @@ pub enum DbError {
 impl DbError {
     /// An [`DbError::InvalidRequest`] with DynamoDB's message.
     pub(crate) fn invalid(message: impl Into<String>) -> DbError {
-        DbError::InvalidRequest { message: message.into() }
+        DbError::InvalidRequest {
+            message: message.into(),
+        }
     }
 
     /// An [`DbError::Io`] on `path`.
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> DbError {
-        DbError::Io { path: path.into(), source }
+        DbError::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// True for errors that mean "the request is wrong" (DynamoDB's

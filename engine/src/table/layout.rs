@@ -42,7 +42,10 @@ impl HashedKey {
     pub(crate) fn new(pk: &AttributeValue) -> Result<HashedKey, KeyEncodeError> {
         let mut encoded = Vec::with_capacity(32);
         encode_key_value(pk, &mut encoded)?;
-        Ok(HashedKey { hash: stable_hash(&encoded), encoded })
+        Ok(HashedKey {
+            hash: stable_hash(&encoded),
+            encoded,
+        })
     }
 
     /// The partition (0-based) this key belongs to among `partitions`.
@@ -83,7 +86,10 @@ pub(crate) fn segment_hash_range(s: u32, total: u32) -> (u64, Option<u64>) {
 }
 
 /// The key of a base item: `0x01 ++ be64(h) ++ encode(pk) [++ encode(sk)]`.
-pub(crate) fn base_key(pk: &HashedKey, sk: Option<&AttributeValue>) -> Result<Vec<u8>, KeyEncodeError> {
+pub(crate) fn base_key(
+    pk: &HashedKey,
+    sk: Option<&AttributeValue>,
+) -> Result<Vec<u8>, KeyEncodeError> {
     let mut k = base_prefix(pk);
     if let Some(sk) = sk {
         encode_key_value(sk, &mut k)?;
@@ -174,7 +180,10 @@ pub(crate) fn push_sort_value(key: &mut Vec<u8>, v: &AttributeValue) -> Result<(
 }
 
 /// Appends the encoding of a `begins_with` prefix.
-pub(crate) fn push_sort_prefix(key: &mut Vec<u8>, v: &AttributeValue) -> Result<(), KeyEncodeError> {
+pub(crate) fn push_sort_prefix(
+    key: &mut Vec<u8>,
+    v: &AttributeValue,
+) -> Result<(), KeyEncodeError> {
     encode_key_prefix(v, key)
 }
 
@@ -234,7 +243,10 @@ mod tests {
             }
             // Adjacent segments meet exactly.
             for s in 0..total.min(50) - 1 {
-                assert_eq!(segment_hash_range(s, total).1, Some(segment_hash_range(s + 1, total).0));
+                assert_eq!(
+                    segment_hash_range(s, total).1,
+                    Some(segment_hash_range(s + 1, total).0)
+                );
             }
         }
     }

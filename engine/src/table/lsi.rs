@@ -46,12 +46,12 @@ pub(crate) fn check_index_key(lsi: &LsiSpec, item: &Item) -> Result<(), DbError>
         reason,
     };
     match v {
-        AttributeValue::S(s) if s.is_empty() => {
-            Err(invalid("The AttributeValue for a key attribute cannot contain an empty string value".into()))
-        }
-        AttributeValue::B(b) if b.is_empty() => {
-            Err(invalid("The AttributeValue for a key attribute cannot contain an empty binary value".into()))
-        }
+        AttributeValue::S(s) if s.is_empty() => Err(invalid(
+            "The AttributeValue for a key attribute cannot contain an empty string value".into(),
+        )),
+        AttributeValue::B(b) if b.is_empty() => Err(invalid(
+            "The AttributeValue for a key attribute cannot contain an empty binary value".into(),
+        )),
         other if other.size() > MAX_SORT_KEY_BYTES => Err(invalid(format!(
             "the index key is {} bytes, more than {MAX_SORT_KEY_BYTES}",
             other.size()
@@ -118,7 +118,11 @@ pub(crate) fn entry(
     let key = lsi_key(index, pk, lsi_sk, table_sk).map_err(|e| DbError::invalid(e.to_string()))?;
     let projected = project(schema, lsi, item);
     let size = projected.size();
-    Ok(Some(LsiEntry { key, item: projected, size }))
+    Ok(Some(LsiEntry {
+        key,
+        item: projected,
+        size,
+    }))
 }
 
 /// Enforces DynamoDB's limit for tables with LSIs: for each index, the item plus its
@@ -149,14 +153,34 @@ pub(crate) struct IndexChange {
 /// The change to one index when an item goes from `old` to `new` entries.
 pub(crate) fn diff(old: Option<LsiEntry>, new: Option<LsiEntry>) -> IndexChange {
     match (old, new) {
-        (None, None) => IndexChange { delete: None, put: None, units: 0.0 },
-        (Some(o), None) => IndexChange { units: write_units(o.size), delete: Some(o.key), put: None },
-        (None, Some(n)) => IndexChange { units: write_units(n.size), delete: None, put: Some(n) },
+        (None, None) => IndexChange {
+            delete: None,
+            put: None,
+            units: 0.0,
+        },
+        (Some(o), None) => IndexChange {
+            units: write_units(o.size),
+            delete: Some(o.key),
+            put: None,
+        },
+        (None, Some(n)) => IndexChange {
+            units: write_units(n.size),
+            delete: None,
+            put: Some(n),
+        },
         (Some(o), Some(n)) if o.key == n.key => {
             if o.item == n.item {
-                IndexChange { delete: None, put: None, units: 0.0 }
+                IndexChange {
+                    delete: None,
+                    put: None,
+                    units: 0.0,
+                }
             } else {
-                IndexChange { units: write_units(o.size.max(n.size)), delete: None, put: Some(n) }
+                IndexChange {
+                    units: write_units(o.size.max(n.size)),
+                    delete: None,
+                    put: Some(n),
+                }
             }
         }
         (Some(o), Some(n)) => IndexChange {
@@ -180,7 +204,10 @@ mod tests {
     fn projections() {
         let it = item! { "pk" => "a", "sk" => 1, "d" => "x", "t" => "title", "o" => 5 };
         let keys = LsiSpec::new("idx", "d", KeyType::S).projection(IndexProjection::KeysOnly);
-        assert_eq!(project(&schema(), &keys, &it), item! { "pk" => "a", "sk" => 1, "d" => "x" });
+        assert_eq!(
+            project(&schema(), &keys, &it),
+            item! { "pk" => "a", "sk" => 1, "d" => "x" }
+        );
         let inc = LsiSpec::new("idx", "d", KeyType::S)
             .projection(IndexProjection::Include(vec!["t".into(), "missing".into()]));
         assert_eq!(
@@ -208,12 +235,18 @@ mod tests {
             Err(DbError::IndexKeyInvalid { .. })
         ));
         assert!(matches!(
-            check_index_key(&lsi, &item! { "pk" => "a", "sk" => 1, "d" => "x".repeat(1025) }),
+            check_index_key(
+                &lsi,
+                &item! { "pk" => "a", "sk" => 1, "d" => "x".repeat(1025) }
+            ),
             Err(DbError::IndexKeyInvalid { .. })
         ));
         let big = item! { "pk" => "a", "sk" => 1, "d" => "x", "blob" => vec![0u8; 250 * 1024] };
         let e = entry(&schema(), 0, &lsi, &pk, &big).unwrap().unwrap();
-        assert!(matches!(check_size(&lsi, &big, &e), Err(DbError::ItemTooLargeWithIndex { .. })));
+        assert!(matches!(
+            check_size(&lsi, &big, &e),
+            Err(DbError::ItemTooLargeWithIndex { .. })
+        ));
         let keys_only = lsi.clone().projection(IndexProjection::KeysOnly);
         let e = entry(&schema(), 0, &keys_only, &pk, &big).unwrap().unwrap();
         assert!(check_size(&keys_only, &big, &e).is_ok());
@@ -224,8 +257,14 @@ mod tests {
         let lsi = LsiSpec::new("idx", "d", KeyType::S);
         let pk = HashedKey::new(&"a".into()).unwrap();
         let e = |d: &str, extra: i32| {
-            entry(&schema(), 0, &lsi, &pk, &item! { "pk" => "a", "sk" => 1, "d" => d, "x" => extra })
-                .unwrap()
+            entry(
+                &schema(),
+                0,
+                &lsi,
+                &pk,
+                &item! { "pk" => "a", "sk" => 1, "d" => d, "x" => extra },
+            )
+            .unwrap()
         };
         assert_eq!(diff(None, None).units, 0.0);
         assert_eq!(diff(None, e("a", 1)).units, 1.0);
@@ -234,6 +273,9 @@ mod tests {
         let same_key = diff(e("a", 1), e("a", 2));
         assert_eq!((same_key.units, same_key.delete.is_none()), (1.0, true));
         let moved = diff(e("a", 1), e("b", 1));
-        assert_eq!((moved.units, moved.delete.is_some(), moved.put.is_some()), (2.0, true, true));
+        assert_eq!(
+            (moved.units, moved.delete.is_some(), moved.put.is_some()),
+            (2.0, true, true)
+        );
     }
 }

@@ -45,16 +45,17 @@ pub use capacity::{CapacityMeter, ConsumedCapacity, OpInfo, OpKind, UnmeteredCap
 pub use error::DbError;
 pub use feed::{Change, ChangeSink};
 pub use options::{
-    BatchGetOutput, BatchGetRequest, BatchWriteOutput, ConditionInput, DeleteOptions,
-    DeleteOutput, GetOptions, GetOutput, KeyConditionInput, KeyInput, ProjectionInput,
-    PutOptions, PutOutput, QueryOptions, QueryOutput, ReturnValues, ScanOptions, ScanOutput,
-    Select, UpdateInput, UpdateOptions, UpdateOutput, WriteRequest,
+    BatchGetOutput, BatchGetRequest, BatchWriteOutput, ConditionInput, DeleteOptions, DeleteOutput,
+    GetOptions, GetOutput, KeyConditionInput, KeyInput, ProjectionInput, PutOptions, PutOutput,
+    QueryOptions, QueryOutput, ReturnValues, ScanOptions, ScanOutput, Select, UpdateInput,
+    UpdateOptions, UpdateOutput, WriteRequest,
 };
 pub use page::PAGE_CAP_BYTES;
 pub use scan::MAX_TOTAL_SEGMENTS;
 pub use spec::{
-    CapacityMode, DEFAULT_PARTITIONS, GsiSpec, IndexProjection, LsiSpec, MAX_LOCAL_SECONDARY_INDEXES,
-    MAX_PARTITIONS, MAX_PROJECTED_ATTRIBUTES, TableDescription, TableDurability, TableSpec,
+    CapacityMode, DEFAULT_PARTITIONS, GsiSpec, IndexProjection, LsiSpec,
+    MAX_LOCAL_SECONDARY_INDEXES, MAX_PARTITIONS, MAX_PROJECTED_ATTRIBUTES, TableDescription,
+    TableDurability, TableSpec,
 };
 
 use self::core::TableCore;
@@ -152,7 +153,11 @@ impl Table {
     ///
     /// # Errors
     /// A key not matching the schema, expression errors, storage errors.
-    pub fn get_item(&self, key: impl Into<KeyInput>, opts: GetOptions) -> Result<GetOutput, DbError> {
+    pub fn get_item(
+        &self,
+        key: impl Into<KeyInput>,
+        opts: GetOptions,
+    ) -> Result<GetOutput, DbError> {
         read::get_item(&self.core, key.into(), opts)
     }
 

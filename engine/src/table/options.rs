@@ -133,7 +133,10 @@ pub enum KeyConditionInput {
 impl KeyConditionInput {
     /// All items with this partition key value.
     pub fn partition(value: impl Into<AttributeValue>) -> KeyConditionInput {
-        KeyConditionInput::Typed(KeyCondition { partition: value.into(), sort: None })
+        KeyConditionInput::Typed(KeyCondition {
+            partition: value.into(),
+            sort: None,
+        })
     }
 
     /// Items with this partition key value whose sort key satisfies `sort`.
@@ -144,8 +147,14 @@ impl KeyConditionInput {
     /// let kc = KeyConditionInput::with_sort("user#1", SortKeyCondition::BeginsWith("2024-".into()));
     /// # let _ = kc;
     /// ```
-    pub fn with_sort(value: impl Into<AttributeValue>, sort: SortKeyCondition) -> KeyConditionInput {
-        KeyConditionInput::Typed(KeyCondition { partition: value.into(), sort: Some(sort) })
+    pub fn with_sort(
+        value: impl Into<AttributeValue>,
+        sort: SortKeyCondition,
+    ) -> KeyConditionInput {
+        KeyConditionInput::Typed(KeyCondition {
+            partition: value.into(),
+            sort: Some(sort),
+        })
     }
 }
 
@@ -239,14 +248,22 @@ macro_rules! placeholder_setters {
     () => {
         /// Adds an `ExpressionAttributeNames` entry (`#name` -> attribute name).
         #[must_use]
-        pub fn name(mut self, placeholder: impl Into<String>, attribute: impl Into<String>) -> Self {
+        pub fn name(
+            mut self,
+            placeholder: impl Into<String>,
+            attribute: impl Into<String>,
+        ) -> Self {
             self.names.insert(placeholder.into(), attribute.into());
             self
         }
 
         /// Adds an `ExpressionAttributeValues` entry (`:value` -> value).
         #[must_use]
-        pub fn value(mut self, placeholder: impl Into<String>, value: impl Into<AttributeValue>) -> Self {
+        pub fn value(
+            mut self,
+            placeholder: impl Into<String>,
+            value: impl Into<AttributeValue>,
+        ) -> Self {
             self.values.insert(placeholder.into(), value.into());
             self
         }
@@ -656,7 +673,10 @@ impl BatchGetRequest {
         I: IntoIterator<Item = K>,
         K: Into<KeyInput>,
     {
-        BatchGetRequest { keys: keys.into_iter().map(Into::into).collect(), ..Default::default() }
+        BatchGetRequest {
+            keys: keys.into_iter().map(Into::into).collect(),
+            ..Default::default()
+        }
     }
 }
 

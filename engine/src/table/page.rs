@@ -47,7 +47,11 @@ pub(crate) fn resolve_select(
         Select::Count => "COUNT",
     };
     match (select, has_projection) {
-        (None, false) => Ok(if is_index { Select::AllProjectedAttributes } else { Select::AllAttributes }),
+        (None, false) => Ok(if is_index {
+            Select::AllProjectedAttributes
+        } else {
+            Select::AllAttributes
+        }),
         (None, true) | (Some(Select::SpecificAttributes), true) => Ok(Select::SpecificAttributes),
         (Some(Select::SpecificAttributes), false) => Err(DbError::invalid(
             "Must specify the ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
@@ -140,8 +144,10 @@ impl Page {
         self.bytes += entry.size();
         let full = if plan.fetch_base {
             let pk = schema.extract_key(&entry)?;
-            let hashed = HashedKey::new(&pk.partition).map_err(|e| DbError::invalid(e.to_string()))?;
-            let bk = base_key(&hashed, pk.sort.as_ref()).map_err(|e| DbError::invalid(e.to_string()))?;
+            let hashed =
+                HashedKey::new(&pk.partition).map_err(|e| DbError::invalid(e.to_string()))?;
+            let bk =
+                base_key(&hashed, pk.sort.as_ref()).map_err(|e| DbError::invalid(e.to_string()))?;
             let base = part.read(core, &bk, Some(snapshot))?;
             self.fetch_units += read_units(base.as_ref().map_or(0, Item::size), plan.consistent);
             // The entry and its item are written in one batch and read at one snapshot,
@@ -202,10 +208,22 @@ mod tests {
 
     #[test]
     fn select_rules() {
-        assert_eq!(resolve_select(None, false, false).unwrap(), Select::AllAttributes);
-        assert_eq!(resolve_select(None, false, true).unwrap(), Select::AllProjectedAttributes);
-        assert_eq!(resolve_select(None, true, true).unwrap(), Select::SpecificAttributes);
-        assert_eq!(resolve_select(Some(Select::Count), false, false).unwrap(), Select::Count);
+        assert_eq!(
+            resolve_select(None, false, false).unwrap(),
+            Select::AllAttributes
+        );
+        assert_eq!(
+            resolve_select(None, false, true).unwrap(),
+            Select::AllProjectedAttributes
+        );
+        assert_eq!(
+            resolve_select(None, true, true).unwrap(),
+            Select::SpecificAttributes
+        );
+        assert_eq!(
+            resolve_select(Some(Select::Count), false, false).unwrap(),
+            Select::Count
+        );
         assert!(resolve_select(Some(Select::Count), true, false).is_err());
         assert!(resolve_select(Some(Select::SpecificAttributes), false, false).is_err());
         assert!(resolve_select(Some(Select::AllProjectedAttributes), false, false).is_err());

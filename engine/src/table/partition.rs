@@ -48,12 +48,25 @@ pub(crate) struct Partition {
 }
 
 impl Partition {
-    pub(crate) fn open(dir: &Path, index: u32, opts: TreeOptions) -> Result<Partition, crate::lsm::Error> {
-        Ok(Partition { index, tree: Tree::open(dir, opts)?, write_lock: Mutex::new(()) })
+    pub(crate) fn open(
+        dir: &Path,
+        index: u32,
+        opts: TreeOptions,
+    ) -> Result<Partition, crate::lsm::Error> {
+        Ok(Partition {
+            index,
+            tree: Tree::open(dir, opts)?,
+            write_lock: Mutex::new(()),
+        })
     }
 
     /// Decodes a stored item (or index entry).
-    pub(crate) fn decode(&self, core: &TableCore, key: &[u8], value: &[u8]) -> Result<Item, DbError> {
+    pub(crate) fn decode(
+        &self,
+        core: &TableCore,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<Item, DbError> {
         codec::decode_item(value).map_err(|e| DbError::Corruption {
             table: core.name().to_owned(),
             partition: self.index,
@@ -68,7 +81,11 @@ impl Partition {
         key: &[u8],
         snapshot: Option<&Snapshot>,
     ) -> Result<Option<Item>, DbError> {
-        match self.tree.get(key, snapshot).map_err(|e| core.storage(self.index, e))? {
+        match self
+            .tree
+            .get(key, snapshot)
+            .map_err(|e| core.storage(self.index, e))?
+        {
             Some(v) => Ok(Some(self.decode(core, key, &v)?)),
             None => Ok(None),
         }
@@ -82,7 +99,9 @@ impl Partition {
         upper: Bound<&[u8]>,
         snapshot: Option<&Snapshot>,
     ) -> Result<TreeIter, DbError> {
-        self.tree.range(lower, upper, snapshot).map_err(|e| core.storage(self.index, e))
+        self.tree
+            .range(lower, upper, snapshot)
+            .map_err(|e| core.storage(self.index, e))
     }
 
     /// Applies mutations of distinct items of this partition as one atomic batch:
@@ -91,7 +110,11 @@ impl Partition {
     /// derives the LSI entry changes, commits one WAL batch, then reports each change to
     /// the change feed. Capacity is admitted before and charged after (also for a
     /// failed condition).
-    pub(crate) fn apply(&self, core: &TableCore, muts: Vec<Mutation<'_>>) -> Result<Vec<Applied>, DbError> {
+    pub(crate) fn apply(
+        &self,
+        core: &TableCore,
+        muts: Vec<Mutation<'_>>,
+    ) -> Result<Vec<Applied>, DbError> {
         core.admit(Some(self.index), OpKind::Write)?;
         let schema = &core.spec.key_schema;
         let lsis = &core.spec.local_secondary_indexes;
@@ -154,12 +177,18 @@ impl Partition {
                 None => {}
             }
             keys.push(m.key);
-            applied.push(Applied { old, new, capacity: cap });
+            applied.push(Applied {
+                old,
+                new,
+                capacity: cap,
+            });
         }
         let seqno = if batch.is_empty() {
             0
         } else {
-            self.tree.write(batch, core.durability).map_err(|e| core.storage(self.index, e))?
+            self.tree
+                .write(batch, core.durability)
+                .map_err(|e| core.storage(self.index, e))?
         };
         let mut total = ConsumedCapacity::new(core.name());
         for a in &applied {

@@ -9,7 +9,10 @@ use strata_item::{AttributeValue, Item, KeyAttribute, KeyRole, KeySchema};
 use super::capacity::OpKind;
 use super::core::TableCore;
 use super::error::DbError;
-use super::layout::{HashedKey, Space, after_extensions, base_key, lsi_key, prefix_successor, push_sort_prefix, push_sort_value};
+use super::layout::{
+    HashedKey, Space, after_extensions, base_key, lsi_key, prefix_successor, push_sort_prefix,
+    push_sort_value,
+};
 use super::options::{KeyConditionInput, QueryOptions, QueryOutput};
 use super::page::{Page, PagePlan, check_limit, needs_base, resolve_select};
 use super::request::{self, Exprs};
@@ -118,19 +121,30 @@ pub(crate) fn start_key_bytes(
     esk: &Item,
 ) -> Result<(Vec<u8>, HashedKey), DbError> {
     let schema = &core.spec.key_schema;
-    let invalid = |why: &str| DbError::invalid(format!("The provided starting key is invalid: {why}"));
+    let invalid =
+        |why: &str| DbError::invalid(format!("The provided starting key is invalid: {why}"));
     let expected = schema.attributes().count() + usize::from(lsi.is_some());
     let known = |n: &str| schema.is_key_attribute(n) || lsi.is_some_and(|l| l.sort_key.name == n);
     if esk.len() != expected || !esk.iter().all(|(n, _)| known(n)) {
-        return Err(invalid("The provided key element does not match the schema"));
+        return Err(invalid(
+            "The provided key element does not match the schema",
+        ));
     }
-    let pk = schema.extract_key(esk).map_err(|e| invalid(&e.to_string()))?;
+    let pk = schema
+        .extract_key(esk)
+        .map_err(|e| invalid(&e.to_string()))?;
     let hashed = HashedKey::new(&pk.partition).map_err(|e| invalid(&e.to_string()))?;
     let bytes = match (space, lsi) {
         (Space::Lsi(i), Some(l)) => {
-            let v = esk.get(&l.sort_key.name).ok_or_else(|| invalid("missing the index key"))?;
-            KeySchema::check_key_value(&l.sort_key, KeyRole::Sort, v).map_err(|e| invalid(&e.to_string()))?;
-            let table_sk = pk.sort.as_ref().ok_or_else(|| invalid("missing the sort key"))?;
+            let v = esk
+                .get(&l.sort_key.name)
+                .ok_or_else(|| invalid("missing the index key"))?;
+            KeySchema::check_key_value(&l.sort_key, KeyRole::Sort, v)
+                .map_err(|e| invalid(&e.to_string()))?;
+            let table_sk = pk
+                .sort
+                .as_ref()
+                .ok_or_else(|| invalid("missing the sort key"))?;
             lsi_key(i, &hashed, v, table_sk).map_err(|e| invalid(&e.to_string()))?
         }
         _ => base_key(&hashed, pk.sort.as_ref()).map_err(|e| invalid(&e.to_string()))?,
@@ -162,7 +176,9 @@ pub(crate) fn query(
     )?;
     check_limit(opts.limit)?;
     let select = resolve_select(opts.select, parsed.projection.is_some(), lsi.is_some())?;
-    let kc = parsed.key_condition.ok_or_else(|| DbError::invalid("a key condition is required"))?;
+    let kc = parsed
+        .key_condition
+        .ok_or_else(|| DbError::invalid("a key condition is required"))?;
     if !schema.partition_key.key_type.matches(&kc.partition) {
         return Err(type_mismatch());
     }
@@ -202,7 +218,13 @@ pub(crate) fn query(
     }
     let plan = PagePlan {
         lsi,
-        fetch_base: needs_base(schema, lsi, select, parsed.projection.as_ref(), parsed.filter.as_ref()),
+        fetch_base: needs_base(
+            schema,
+            lsi,
+            select,
+            parsed.projection.as_ref(),
+            parsed.filter.as_ref(),
+        ),
         filter: parsed.filter,
         projection: parsed.projection,
         select,
@@ -246,8 +268,10 @@ mod tests {
     fn ranges_select_exactly_the_matching_sort_keys() {
         let pk = HashedKey::new(&AttributeValue::from("p")).unwrap();
         let prefix = Space::Base.partition_prefix(&pk);
-        let values: Vec<AttributeValue> =
-            ["a", "ab", "abc", "b", "ba", "c"].iter().map(|s| AttributeValue::from(*s)).collect();
+        let values: Vec<AttributeValue> = ["a", "ab", "abc", "b", "ba", "c"]
+            .iter()
+            .map(|s| AttributeValue::from(*s))
+            .collect();
         let keys: Vec<Vec<u8>> = values
             .iter()
             .map(|v| {
@@ -276,6 +300,12 @@ mod tests {
         }
         let (lo, hi) = sort_range(&prefix, None).unwrap();
         assert!(keys.iter().all(|k| *k >= lo && *k < hi));
-        assert!(sort_range(&prefix, Some(&SortKeyCondition::Between("b".into(), "a".into()))).is_err());
+        assert!(
+            sort_range(
+                &prefix,
+                Some(&SortKeyCondition::Between("b".into(), "a".into()))
+            )
+            .is_err()
+        );
     }
 }

@@ -7,11 +7,18 @@ use super::options::{GetOptions, GetOutput, KeyInput};
 use super::request::{self, Exprs};
 use super::write::{locate, resolve_key};
 
-pub(crate) fn get_item(core: &TableCore, key: KeyInput, opts: GetOptions) -> Result<GetOutput, DbError> {
+pub(crate) fn get_item(
+    core: &TableCore,
+    key: KeyInput,
+    opts: GetOptions,
+) -> Result<GetOutput, DbError> {
     let parsed = request::parse(
         &opts.names,
         &Default::default(),
-        Exprs { projection: opts.projection.as_ref(), ..Exprs::default() },
+        Exprs {
+            projection: opts.projection.as_ref(),
+            ..Exprs::default()
+        },
     )?;
     let key = resolve_key(core, key)?;
     let loc = locate(core, key)?;
@@ -20,11 +27,17 @@ pub(crate) fn get_item(core: &TableCore, key: KeyInput, opts: GetOptions) -> Res
     core.admit(Some(loc.partition), OpKind::Read)?;
     let item = part.read(core, &loc.base_key, None)?;
     let mut cap = ConsumedCapacity::new(core.name());
-    cap.add_table_read(read_units(item.as_ref().map_or(0, |i| i.size()), opts.consistent_read));
+    cap.add_table_read(read_units(
+        item.as_ref().map_or(0, |i| i.size()),
+        opts.consistent_read,
+    ));
     core.charge(Some(loc.partition), OpKind::Read, &cap);
     let item = match (&parsed.projection, item) {
         (Some(p), Some(i)) => Some(p.apply(&i)),
         (_, i) => i,
     };
-    Ok(GetOutput { item, consumed_capacity: cap })
+    Ok(GetOutput {
+        item,
+        consumed_capacity: cap,
+    })
 }

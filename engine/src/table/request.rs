@@ -7,9 +7,7 @@ use strata_item::AttributeValue;
 use strata_item::expr::{Condition, KeyCondition, Projection, Substitutions, Update};
 
 use super::error::DbError;
-use super::options::{
-    ConditionInput, KeyConditionInput, ProjectionInput, UpdateInput,
-};
+use super::options::{ConditionInput, KeyConditionInput, ProjectionInput, UpdateInput};
 
 /// The expressions of one request, as given.
 #[derive(Debug, Default)]
@@ -94,7 +92,11 @@ pub(crate) fn condition_names(c: &Condition, out: &mut Vec<String>) {
             operand(left, out);
             operand(right, out);
         }
-        Condition::Between { operand: o, low, high } => {
+        Condition::Between {
+            operand: o,
+            low,
+            high,
+        } => {
             operand(o, out);
             operand(low, out);
             operand(high, out);

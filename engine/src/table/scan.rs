@@ -72,7 +72,13 @@ pub(crate) fn scan(core: &TableCore, opts: ScanOptions) -> Result<ScanOutput, Db
     };
     let plan = PagePlan {
         lsi,
-        fetch_base: needs_base(schema, lsi, select, parsed.projection.as_ref(), parsed.filter.as_ref()),
+        fetch_base: needs_base(
+            schema,
+            lsi,
+            select,
+            parsed.projection.as_ref(),
+            parsed.filter.as_ref(),
+        ),
         filter: parsed.filter,
         projection: parsed.projection,
         select,

@@ -202,7 +202,10 @@ impl TableSpec {
     /// # Errors
     /// [`DbError::InvalidTableSpec`] saying what is wrong.
     pub fn validate(&self) -> Result<(), DbError> {
-        let bad = |reason: String| DbError::InvalidTableSpec { table: self.name.clone(), reason };
+        let bad = |reason: String| DbError::InvalidTableSpec {
+            table: self.name.clone(),
+            reason,
+        };
         check_name("table", &self.name).map_err(bad)?;
         self.key_schema.validate().map_err(|e| bad(e.to_string()))?;
         if self.partitions == 0 || self.partitions > MAX_PARTITIONS {
@@ -217,8 +220,10 @@ impl TableSpec {
                     .to_owned(),
             ));
         }
-        if let CapacityMode::Provisioned { read_capacity_units, write_capacity_units } =
-            self.capacity
+        if let CapacityMode::Provisioned {
+            read_capacity_units,
+            write_capacity_units,
+        } = self.capacity
             && (read_capacity_units == 0 || write_capacity_units == 0)
         {
             return Err(bad(
@@ -317,8 +322,9 @@ pub(crate) fn check_name(what: &str, name: &str) -> Result<(), String> {
             name.len()
         ));
     }
-    if let Some(c) =
-        name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
     {
         return Err(format!(
             "{what} name {name:?} has the character {c:?}; allowed are a-z, A-Z, 0-9, '_', '-', '.'"
@@ -343,11 +349,20 @@ pub struct TableDescription {
 impl fmt::Display for TableDescription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.spec;
-        write!(f, "{} (id {}): {}", s.name, self.table_id, s.key_schema.partition_key.name)?;
+        write!(
+            f,
+            "{} (id {}): {}",
+            s.name, self.table_id, s.key_schema.partition_key.name
+        )?;
         if let Some(sk) = &s.key_schema.sort_key {
             write!(f, ", {}", sk.name)?;
         }
-        write!(f, "; {} partitions; {} LSIs", s.partitions, s.local_secondary_indexes.len())
+        write!(
+            f,
+            "; {} partitions; {} LSIs",
+            s.partitions,
+            s.local_secondary_indexes.len()
+        )
     }
 }
 
@@ -356,7 +371,10 @@ mod tests {
     use super::*;
 
     fn base() -> TableSpec {
-        TableSpec::new("tbl", KeySchema::composite("pk", KeyType::S, "sk", KeyType::N))
+        TableSpec::new(
+            "tbl",
+            KeySchema::composite("pk", KeyType::S, "sk", KeyType::N),
+        )
     }
 
     #[test]
@@ -375,23 +393,38 @@ mod tests {
     #[test]
     fn invalid_specs() {
         let cases: Vec<(TableSpec, &str)> = vec![
-            (TableSpec::new("ab", KeySchema::simple("pk", KeyType::S)), "3 to 255"),
-            (TableSpec::new("a b c", KeySchema::simple("pk", KeyType::S)), "character ' '"),
+            (
+                TableSpec::new("ab", KeySchema::simple("pk", KeyType::S)),
+                "3 to 255",
+            ),
+            (
+                TableSpec::new("a b c", KeySchema::simple("pk", KeyType::S)),
+                "character ' '",
+            ),
             (base().partitions(0), "partitions must be"),
             (base().partitions(MAX_PARTITIONS + 1), "partitions must be"),
             (
-                TableSpec::new("tbl", KeySchema::simple("pk", KeyType::S))
-                    .lsi(LsiSpec::new("idx", "a", KeyType::S)),
+                TableSpec::new("tbl", KeySchema::simple("pk", KeyType::S)).lsi(LsiSpec::new(
+                    "idx",
+                    "a",
+                    KeyType::S,
+                )),
                 "need a table with a sort key",
             ),
-            (base().lsi(LsiSpec::new("ix", "a", KeyType::S)), "index name"),
+            (
+                base().lsi(LsiSpec::new("ix", "a", KeyType::S)),
+                "index name",
+            ),
             (
                 base()
                     .lsi(LsiSpec::new("idx", "a", KeyType::S))
                     .lsi(LsiSpec::new("idx", "b", KeyType::S)),
                 "duplicate index name",
             ),
-            (base().lsi(LsiSpec::new("idx", "sk", KeyType::S)), "must differ"),
+            (
+                base().lsi(LsiSpec::new("idx", "sk", KeyType::S)),
+                "must differ",
+            ),
             (
                 base()
                     .lsi(LsiSpec::new("idx1", "a", KeyType::S))
@@ -420,7 +453,10 @@ mod tests {
                 "at least 1",
             ),
             (
-                TableSpec::new("tbl", KeySchema::composite("pk", KeyType::S, "pk", KeyType::S)),
+                TableSpec::new(
+                    "tbl",
+                    KeySchema::composite("pk", KeyType::S, "pk", KeyType::S),
+                ),
                 "same name",
             ),
         ];
@@ -432,13 +468,23 @@ mod tests {
         for i in 0..6 {
             six = six.lsi(LsiSpec::new(format!("idx{i}"), format!("a{i}"), KeyType::S));
         }
-        assert!(six.validate().unwrap_err().to_string().contains("at most 5"));
+        assert!(
+            six.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("at most 5")
+        );
         let mut gsi = base();
         gsi.global_secondary_indexes.push(GsiSpec {
             name: "gsi".into(),
             key_schema: KeySchema::simple("x", KeyType::S),
             projection: IndexProjection::All,
         });
-        assert!(gsi.validate().unwrap_err().to_string().contains("not supported yet"));
+        assert!(
+            gsi.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("not supported yet")
+        );
     }
 }

@@ -42,7 +42,12 @@ pub(crate) fn locate(core: &TableCore, key: PrimaryKey) -> Result<Located, DbErr
     let partition = hashed.partition(core.spec.partitions);
     let base_key =
         base_key(&hashed, key.sort.as_ref()).map_err(|e| DbError::invalid(e.to_string()))?;
-    Ok(Located { key, hashed, partition, base_key })
+    Ok(Located {
+        key,
+        hashed,
+        partition,
+        base_key,
+    })
 }
 
 /// Validates an item for writing: DynamoDB's item rules, the key schema, and the LSI
@@ -56,11 +61,17 @@ pub(crate) fn validate_for_write(core: &TableCore, item: &Item) -> Result<Primar
     Ok(key)
 }
 
-fn check_condition(core: &TableCore, cond: Option<&Condition>, old: Option<&Item>) -> Result<(), DbError> {
+fn check_condition(
+    core: &TableCore,
+    cond: Option<&Condition>,
+    old: Option<&Item>,
+) -> Result<(), DbError> {
     if let Some(c) = cond {
         let empty = Item::new();
         if !c.evaluate(old.unwrap_or(&empty))? {
-            return Err(DbError::ConditionalCheckFailed { table: core.name().to_owned() });
+            return Err(DbError::ConditionalCheckFailed {
+                table: core.name().to_owned(),
+            });
         }
     }
     Ok(())
@@ -77,15 +88,23 @@ fn only_none_or_all_old(r: ReturnValues) -> Result<(), DbError> {
 }
 
 fn single(mut v: Vec<Applied>) -> Result<Applied, DbError> {
-    v.pop().ok_or_else(|| DbError::invalid("internal: a single write applied nothing"))
+    v.pop()
+        .ok_or_else(|| DbError::invalid("internal: a single write applied nothing"))
 }
 
-pub(crate) fn put_item(core: &TableCore, item: Item, opts: PutOptions) -> Result<PutOutput, DbError> {
+pub(crate) fn put_item(
+    core: &TableCore,
+    item: Item,
+    opts: PutOptions,
+) -> Result<PutOutput, DbError> {
     only_none_or_all_old(opts.return_values)?;
     let parsed = request::parse(
         &opts.names,
         &opts.values,
-        Exprs { condition: opts.condition.as_ref(), ..Exprs::default() },
+        Exprs {
+            condition: opts.condition.as_ref(),
+            ..Exprs::default()
+        },
     )?;
     let key = validate_for_write(core, &item)?;
     let loc = locate(core, key)?;
@@ -122,7 +141,10 @@ pub(crate) fn delete_item(
     let parsed = request::parse(
         &opts.names,
         &opts.values,
-        Exprs { condition: opts.condition.as_ref(), ..Exprs::default() },
+        Exprs {
+            condition: opts.condition.as_ref(),
+            ..Exprs::default()
+        },
     )?;
     let key = resolve_key(core, key)?;
     let loc = locate(core, key)?;
@@ -214,5 +236,8 @@ pub(crate) fn update_item(
         ReturnValues::UpdatedOld => non_empty(updated_old),
         ReturnValues::UpdatedNew => non_empty(updated_new),
     };
-    Ok(UpdateOutput { attributes, consumed_capacity: applied.capacity })
+    Ok(UpdateOutput {
+        attributes,
+        consumed_capacity: applied.capacity,
+    })
 }
