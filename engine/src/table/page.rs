@@ -142,7 +142,10 @@ impl Page {
         let entry = part.decode(core, key, value)?;
         self.scanned += 1;
         self.bytes += entry.size();
-        let full = if plan.fetch_base {
+        // The base item, when the entry lacks attributes the request needs. The entry
+        // and its item are written in one batch and read at one snapshot, so the item
+        // exists; if it did not, the entry is what we have.
+        let fetched = if plan.fetch_base {
             let pk = schema.extract_key(&entry)?;
             let hashed =
                 HashedKey::new(&pk.partition).map_err(|e| DbError::invalid(e.to_string()))?;
@@ -150,33 +153,32 @@ impl Page {
                 base_key(&hashed, pk.sort.as_ref()).map_err(|e| DbError::invalid(e.to_string()))?;
             let base = part.read(core, &bk, Some(snapshot))?;
             self.fetch_units += read_units(base.as_ref().map_or(0, Item::size), plan.consistent);
-            // The entry and its item are written in one batch and read at one snapshot,
-            // so the item exists; if it did not, the entry is what we have.
-            base.unwrap_or_else(|| entry.clone())
+            base
         } else {
-            entry.clone()
+            None
         };
+        let full = fetched.as_ref().unwrap_or(&entry);
         let passes = match &plan.filter {
-            Some(f) => f.evaluate(&full)?,
+            Some(f) => f.evaluate(full)?,
             None => true,
         };
+        let full_page =
+            plan.limit.is_some_and(|l| self.scanned >= l) || self.bytes >= PAGE_CAP_BYTES;
+        if full_page {
+            self.last_key = Some(key_of(schema, plan.lsi, &entry));
+        }
         if passes {
             self.count += 1;
             match plan.select {
                 Select::Count => {}
                 Select::SpecificAttributes => {
                     if let Some(p) = &plan.projection {
-                        self.items.push(p.apply(&full));
+                        self.items.push(p.apply(full));
                     }
                 }
-                Select::AllAttributes => self.items.push(full),
-                Select::AllProjectedAttributes => self.items.push(entry.clone()),
+                Select::AllAttributes => self.items.push(fetched.unwrap_or(entry)),
+                Select::AllProjectedAttributes => self.items.push(entry),
             }
-        }
-        let full_page =
-            plan.limit.is_some_and(|l| self.scanned >= l) || self.bytes >= PAGE_CAP_BYTES;
-        if full_page {
-            self.last_key = Some(key_of(schema, plan.lsi, &entry));
         }
         Ok(full_page)
     }
