@@ -11,9 +11,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use strata_sstable::{
-    BlockCache, Compression, ReaderOptions, Table, TableBuilder, TableOptions,
-};
+use strata_sstable::{BlockCache, Compression, ReaderOptions, Table, TableBuilder, TableOptions};
 
 fn valid_table() -> &'static Vec<u8> {
     static T: OnceLock<Vec<u8>> = OnceLock::new();
@@ -30,7 +28,8 @@ fn valid_table() -> &'static Vec<u8> {
         let mut b = TableBuilder::new(fs.create(path).unwrap(), path.to_path_buf(), opts);
         for i in 0..200u32 {
             let k = format!("key{:05}", i * 7);
-            b.add(k.as_bytes(), &i.to_le_bytes().repeat(i as usize % 9)).unwrap();
+            b.add(k.as_bytes(), &i.to_le_bytes().repeat(i as usize % 9))
+                .unwrap();
         }
         b.finish().unwrap();
         fs.read_all(path).unwrap()
@@ -39,7 +38,10 @@ fn valid_table() -> &'static Vec<u8> {
 
 fn exercise(bytes: Vec<u8>, verify_checksums: bool, probes: &[u8]) {
     let cache = BlockCache::new(1 << 20);
-    let ro = ReaderOptions { cache: Some(cache), verify_checksums };
+    let ro = ReaderOptions {
+        cache: Some(cache),
+        verify_checksums,
+    };
     let Ok(t) = Table::open_bytes(bytes, PathBuf::from("/fuzz.sst"), 1, ro) else {
         return;
     };

@@ -17,8 +17,16 @@ fuzz_target!(|input: (u16, u8, u8, Vec<(Vec<u8>, Vec<u8>)>)| {
     let opts = TableOptions {
         block_size: usize::from(block_size % 8192) + 1,
         restart_interval: usize::from(restart % 32) + 1,
-        compression: if flags & 1 == 1 { Compression::Zstd { level: 1 } } else { Compression::None },
-        bloom_bits_per_key: if flags & 2 == 2 { 0 } else { u32::from(flags >> 4) + 1 },
+        compression: if flags & 1 == 1 {
+            Compression::Zstd { level: 1 }
+        } else {
+            Compression::None
+        },
+        bloom_bits_per_key: if flags & 2 == 2 {
+            0
+        } else {
+            u32::from(flags >> 4) + 1
+        },
         filter_ignore_suffix: usize::from((flags >> 2) & 3),
     };
     let fs: Arc<dyn FileSystem> = Arc::new(FaultFs::new());
@@ -29,7 +37,10 @@ fuzz_target!(|input: (u16, u8, u8, Vec<(Vec<u8>, Vec<u8>)>)| {
     }
     let info = b.finish().unwrap();
     assert_eq!(info.entries, model.len() as u64);
-    let ro = ReaderOptions { cache: Some(BlockCache::new(1 << 20)), ..ReaderOptions::default() };
+    let ro = ReaderOptions {
+        cache: Some(BlockCache::new(1 << 20)),
+        ..ReaderOptions::default()
+    };
     let t = Table::open(&fs, path, 1, ro).unwrap();
     t.verify().unwrap();
     let mut it = t.iter();
