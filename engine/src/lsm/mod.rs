@@ -11,7 +11,7 @@
 //! - [`bench`]: the db_bench-style workloads.
 
 mod batch;
-// pub mod bench;
+pub mod bench;
 mod coding;
 mod compaction;
 mod cursor;
