@@ -4,3 +4,19 @@
 pub mod lsm;
 
 pub use lsm::{Error, Tree, TreeOptions, WriteBatch};
+
+pub mod bench_items;
+mod catalog;
+mod db;
+pub mod table;
+
+pub use db::{Db, DbOptions};
+pub use table::capacity;
+pub use table::{
+    BatchGetOutput, BatchGetRequest, BatchWriteOutput, CapacityMeter, CapacityMode, Change,
+    ChangeSink, ConditionInput, ConsumedCapacity, DbError, DeleteOptions, DeleteOutput,
+    GetOptions, GetOutput, GsiSpec, IndexProjection, KeyConditionInput, KeyInput, LsiSpec,
+    ProjectionInput, PutOptions, PutOutput, QueryOptions, QueryOutput, ReturnValues,
+    ScanOptions, ScanOutput, Select, Table, TableDescription, TableDurability, TableSpec,
+    UpdateInput, UpdateOptions, UpdateOutput, WriteRequest,
+};
