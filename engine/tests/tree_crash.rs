@@ -9,7 +9,7 @@
 //!   (no holes), and none is partly applied.
 //!
 //! `STRATA_CRASH_SEED` replays a run.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -62,7 +62,10 @@ fn crash_child() {
     for id in start.. {
         let mut b = WriteBatch::new();
         for j in 0..batch_len(id) {
-            b.put(&key(id, j), &vec![(id % 251) as u8; 150 + (j as usize * 13) % 100]);
+            b.put(
+                &key(id, j),
+                &vec![(id % 251) as u8; 150 + (j as usize * 13) % 100],
+            );
         }
         tree.write(b, durability).unwrap();
         writeln!(out, "{id}").unwrap();
@@ -79,7 +82,10 @@ std::thread_local! {
 fn present_batches(dir: &Path) -> Vec<u64> {
     let tree = Tree::open(dir, options()).unwrap();
     let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
-    for kv in tree.range(Bound::Unbounded, Bound::Unbounded, None).unwrap() {
+    for kv in tree
+        .range(Bound::Unbounded, Bound::Unbounded, None)
+        .unwrap()
+    {
         let (k, v) = kv.unwrap();
         let s = std::str::from_utf8(&k).unwrap();
         let id: u64 = s[1..9].parse().unwrap();
@@ -87,7 +93,12 @@ fn present_batches(dir: &Path) -> Vec<u64> {
         *counts.entry(id).or_default() += 1;
     }
     for (&id, &n) in &counts {
-        assert_eq!(n, batch_len(id), "batch {id} is partly applied ({n} of {} keys)", batch_len(id));
+        assert_eq!(
+            n,
+            batch_len(id),
+            "batch {id} is partly applied ({n} of {} keys)",
+            batch_len(id)
+        );
     }
     let s = tree.stats();
     LEVEL_FILES.with(|c| c.set(s.files_per_level[1..].iter().sum()));
@@ -115,7 +126,10 @@ fn run(durability: &str, kills: usize, seed: u64) {
     for round in 0..kills {
         let child = Command::new(&exe)
             .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, format!("{},{durability},{next}", dir.path().display()))
+            .env(
+                CHILD_ENV,
+                format!("{},{durability},{next}", dir.path().display()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -144,31 +158,50 @@ fn run(durability: &str, kills: usize, seed: u64) {
         child.0.kill().unwrap(); // SIGKILL
         child.0.wait().unwrap();
         reader.join().unwrap();
-        let acked: Vec<u64> = rx.try_iter().filter_map(|l| l.trim().parse().ok()).collect();
+        let acked: Vec<u64> = rx
+            .try_iter()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
         acked_total += acked.len();
         let present = present_batches(dir.path());
         let present_set: std::collections::HashSet<u64> = present.iter().copied().collect();
         if durability == "sync" {
             for id in &acked {
-                assert!(present_set.contains(id), "round {round}: acknowledged batch {id} lost");
+                assert!(
+                    present_set.contains(id),
+                    "round {round}: acknowledged batch {id} lost"
+                );
             }
         }
         // No holes: batches 1..=max are all there.
         let max = present.last().copied().unwrap_or(0);
-        assert_eq!(present.len() as u64, max, "round {round}: recovered batches are not a prefix: {present:?}");
+        assert_eq!(
+            present.len() as u64,
+            max,
+            "round {round}: recovered batches are not a prefix: {present:?}"
+        );
         next = max + 1;
         if durability == "sync" {
             next = next.max(acked.last().map_or(0, |a| a + 1));
         }
     }
-    eprintln!("tree_crash {durability}: {kills} kills, {acked_total} acknowledged batches, {} recovered", next - 1);
+    eprintln!(
+        "tree_crash {durability}: {kills} kills, {acked_total} acknowledged batches, {} recovered",
+        next - 1
+    );
     assert!(acked_total > 0, "the child acknowledged nothing");
     let deeper = LEVEL_FILES.with(|c| c.get());
-    assert!(deeper > 0, "no table reached L1 or below: flush/compaction never ran");
+    assert!(
+        deeper > 0,
+        "no table reached L1 or below: flush/compaction never ran"
+    );
 }
 
 fn seed() -> u64 {
-    std::env::var("STRATA_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random)
+    std::env::var("STRATA_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random)
 }
 
 #[test]

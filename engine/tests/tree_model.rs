@@ -5,7 +5,7 @@
 //! with `STRATA_MODEL_STEPS=<n>`. Tiny memtables and table sizes make
 //! flushes, multi-level compactions and write stalls happen; the test
 //! asserts from the statistics that they did.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -73,7 +73,11 @@ fn check_scan(tree: &Tree, model: &Model, snap: Option<&Snapshot>, rng: &mut Std
         .collect();
     let mut it = tree.range(as_ref(&lo), as_ref(&hi), snap).unwrap();
     let mode = rng.random_range(0..3);
-    let limit = if rng.random_bool(0.3) { rng.random_range(0..10) } else { usize::MAX };
+    let limit = if rng.random_bool(0.3) {
+        rng.random_range(0..10)
+    } else {
+        usize::MAX
+    };
     let (mut front, mut back) = (Vec::new(), Vec::new());
     let mut n = 0;
     loop {
@@ -90,7 +94,11 @@ fn check_scan(tree: &Tree, model: &Model, snap: Option<&Snapshot>, rng: &mut Std
             None => break,
             Some(r) => {
                 let kv = r.unwrap();
-                if from_back { back.push(kv) } else { front.push(kv) }
+                if from_back {
+                    back.push(kv)
+                } else {
+                    front.push(kv)
+                }
             }
         }
         n += 1;
@@ -101,9 +109,17 @@ fn check_scan(tree: &Tree, model: &Model, snap: Option<&Snapshot>, rng: &mut Std
         assert_eq!(front, expect, "{ctx}: scan {lo:?}..{hi:?} mode {mode}");
     } else {
         let fl = front.len();
-        assert_eq!(front, expect[..fl.min(expect.len())], "{ctx}: limited front scan {lo:?}..{hi:?}");
+        assert_eq!(
+            front,
+            expect[..fl.min(expect.len())],
+            "{ctx}: limited front scan {lo:?}..{hi:?}"
+        );
         for (i, kv) in back.iter().enumerate() {
-            assert_eq!(Some(kv), expect.iter().rev().nth(i), "{ctx}: limited back scan {lo:?}..{hi:?}");
+            assert_eq!(
+                Some(kv),
+                expect.iter().rev().nth(i),
+                "{ctx}: limited back scan {lo:?}..{hi:?}"
+            );
         }
     }
 }
@@ -131,7 +147,9 @@ fn run(seed: u64, steps: usize) -> TreeStats {
         total.flushes += s.flushes;
         total.compactions += s.compactions;
         total.trivial_moves += s.trivial_moves;
-        total.max_compaction_output_level = total.max_compaction_output_level.max(s.max_compaction_output_level);
+        total.max_compaction_output_level = total
+            .max_compaction_output_level
+            .max(s.max_compaction_output_level);
         total.slowdown_writes += s.slowdown_writes;
         total.stopped_writes += s.stopped_writes;
         total.compaction_bytes_written += s.compaction_bytes_written;
@@ -142,7 +160,11 @@ fn run(seed: u64, steps: usize) -> TreeStats {
         match r {
             0..=399 => {
                 let mut b = WriteBatch::new();
-                let n = if rng.random_bool(0.2) { rng.random_range(1..20) } else { 1 };
+                let n = if rng.random_bool(0.2) {
+                    rng.random_range(1..20)
+                } else {
+                    1
+                };
                 let mut staged = Vec::new();
                 for _ in 0..n {
                     seq += 1;
@@ -156,7 +178,8 @@ fn run(seed: u64, steps: usize) -> TreeStats {
                         staged.push((k, Some(v)));
                     }
                 }
-                let d = [Durability::Sync, Durability::Buffered, Durability::None][rng.random_range(0..3)];
+                let d = [Durability::Sync, Durability::Buffered, Durability::None]
+                    [rng.random_range(0..3)];
                 tree.write(b, d).unwrap();
                 for (k, v) in staged {
                     match v {
@@ -167,7 +190,11 @@ fn run(seed: u64, steps: usize) -> TreeStats {
             }
             400..=649 => {
                 let k = key(&mut rng);
-                assert_eq!(tree.get(&k, None).unwrap(), model.get(&k).cloned(), "{ctx}: get {k:?}");
+                assert_eq!(
+                    tree.get(&k, None).unwrap(),
+                    model.get(&k).cloned(),
+                    "{ctx}: get {k:?}"
+                );
             }
             650..=759 => check_scan(&tree, &model, None, &mut rng, &ctx),
             760..=789 => {
@@ -181,7 +208,11 @@ fn run(seed: u64, steps: usize) -> TreeStats {
                     let (s, m) = &snaps[i];
                     if rng.random_bool(0.5) {
                         let k = key(&mut rng);
-                        assert_eq!(tree.get(&k, Some(s)).unwrap(), m.get(&k).cloned(), "{ctx}: snapshot get {k:?}");
+                        assert_eq!(
+                            tree.get(&k, Some(s)).unwrap(),
+                            m.get(&k).cloned(),
+                            "{ctx}: snapshot get {k:?}"
+                        );
                     } else {
                         check_scan(&tree, m, Some(s), &mut rng, &format!("{ctx} (snapshot)"));
                     }
@@ -235,7 +266,11 @@ fn run(seed: u64, steps: usize) -> TreeStats {
         .rev()
         .map(|r| r.unwrap())
         .collect();
-    assert_eq!(rev, expect.iter().rev().cloned().collect::<Vec<_>>(), "seed {seed}: final reverse scan");
+    assert_eq!(
+        rev,
+        expect.iter().rev().cloned().collect::<Vec<_>>(),
+        "seed {seed}: final reverse scan"
+    );
     accumulate(&mut total, &tree.stats());
     drop(snaps);
     tree.close().unwrap();
@@ -253,7 +288,10 @@ fn seeds() -> Vec<u64> {
 }
 
 fn steps() -> usize {
-    std::env::var("STRATA_MODEL_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(4000)
+    std::env::var("STRATA_MODEL_STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4000)
 }
 
 #[test]
@@ -264,14 +302,22 @@ fn random_operations_match_btreemap() {
         total.flushes += s.flushes;
         total.compactions += s.compactions;
         total.trivial_moves += s.trivial_moves;
-        total.max_compaction_output_level = total.max_compaction_output_level.max(s.max_compaction_output_level);
+        total.max_compaction_output_level = total
+            .max_compaction_output_level
+            .max(s.max_compaction_output_level);
         total.compaction_bytes_written += s.compaction_bytes_written;
     }
     eprintln!("{total:?}");
     assert!(total.flushes > 10, "flushes ran: {total:?}");
     assert!(total.compactions > 5, "compactions ran: {total:?}");
-    assert!(total.compaction_bytes_written > 0, "merging compactions ran: {total:?}");
-    assert!(total.max_compaction_output_level >= 2, "multi-level compaction ran: {total:?}");
+    assert!(
+        total.compaction_bytes_written > 0,
+        "merging compactions ran: {total:?}"
+    );
+    assert!(
+        total.max_compaction_output_level >= 2,
+        "multi-level compaction ran: {total:?}"
+    );
 }
 
 /// Fast writes with tiny memtables and triggers make writers slow down and
@@ -293,7 +339,8 @@ fn write_stalls_happen_and_lose_nothing() {
             std::thread::spawn(move || {
                 for i in 0..1500u32 {
                     let k = format!("t{t}-{i:05}");
-                    tree.put(k.as_bytes(), &[t as u8; 100], Durability::None).unwrap();
+                    tree.put(k.as_bytes(), &[t as u8; 100], Durability::None)
+                        .unwrap();
                 }
             })
         })
@@ -303,11 +350,18 @@ fn write_stalls_happen_and_lose_nothing() {
     }
     let s = tree.stats();
     eprintln!("{s:?}");
-    assert!(s.slowdown_writes + s.stopped_writes > 0, "stalls happened: {s:?}");
+    assert!(
+        s.slowdown_writes + s.stopped_writes > 0,
+        "stalls happened: {s:?}"
+    );
     for t in 0..4u8 {
         for i in 0..1500u32 {
             let k = format!("t{t}-{i:05}");
-            assert_eq!(tree.get(k.as_bytes(), None).unwrap(), Some(vec![t; 100]), "{k}");
+            assert_eq!(
+                tree.get(k.as_bytes(), None).unwrap(),
+                Some(vec![t; 100]),
+                "{k}"
+            );
         }
     }
     tree.close().unwrap();

@@ -135,7 +135,10 @@ impl WriteBatch {
                 return Err(format!("key of {} bytes exceeds {MAX_KEY_LEN}", k.len()));
             }
             if v.len() > MAX_VALUE_LEN {
-                return Err(format!("value of {} bytes exceeds {MAX_VALUE_LEN}", v.len()));
+                return Err(format!(
+                    "value of {} bytes exceeds {MAX_VALUE_LEN}",
+                    v.len()
+                ));
             }
         }
         Ok(())

@@ -148,7 +148,12 @@ fn ensure_filled(tree: &Tree, num: u64, opts: &BenchOptions) -> Result<()> {
 
 /// Runs workload `name` with `num` keys on the tree in `dir` (created if
 /// needed; read workloads reuse the data already there).
-pub fn run_workload(name: &str, num: u64, dir: &Path, opts: &BenchOptions) -> Result<WorkloadResult> {
+pub fn run_workload(
+    name: &str,
+    num: u64,
+    dir: &Path,
+    opts: &BenchOptions,
+) -> Result<WorkloadResult> {
     let tree = Tree::open(dir, opts.tree.clone())?;
     let mut rng = StdRng::seed_from_u64(opts.seed);
     let ops = opts.ops.unwrap_or(num);
@@ -158,7 +163,11 @@ pub fn run_workload(name: &str, num: u64, dir: &Path, opts: &BenchOptions) -> Re
         "fillseq" | "fillrandom" => {
             let start = Instant::now();
             for i in 0..num {
-                let k = if name == "fillseq" { i } else { rng.random_range(0..num.max(1)) };
+                let k = if name == "fillseq" {
+                    i
+                } else {
+                    rng.random_range(0..num.max(1))
+                };
                 tree.put(&key(k), &v, Durability::Buffered)?;
             }
             (num, start.elapsed())
@@ -167,7 +176,11 @@ pub fn run_workload(name: &str, num: u64, dir: &Path, opts: &BenchOptions) -> Re
             ensure_filled(&tree, num, opts)?;
             let start = Instant::now();
             for _ in 0..ops {
-                tree.put(&key(rng.random_range(0..num.max(1))), &v, Durability::Buffered)?;
+                tree.put(
+                    &key(rng.random_range(0..num.max(1))),
+                    &v,
+                    Durability::Buffered,
+                )?;
             }
             (ops, start.elapsed())
         }
@@ -177,7 +190,11 @@ pub fn run_workload(name: &str, num: u64, dir: &Path, opts: &BenchOptions) -> Re
             for _ in 0..ops {
                 let i = rng.random_range(0..num.max(1));
                 let (present, missing) = (key(i), missing_key(i));
-                let k: &[u8] = if name == "readrandom" { &present } else { &missing };
+                let k: &[u8] = if name == "readrandom" {
+                    &present
+                } else {
+                    &missing
+                };
                 if tree.get(k, None)?.is_some() {
                     found += 1;
                 }
@@ -221,7 +238,11 @@ pub fn run_workload(name: &str, num: u64, dir: &Path, opts: &BenchOptions) -> Re
                         s.spawn(move || -> Result<()> {
                             let mut rng = StdRng::seed_from_u64(opts.seed + t);
                             for _ in 0..ops / threads {
-                                tree.put(&key(rng.random_range(0..num.max(1))), &v, Durability::Sync)?;
+                                tree.put(
+                                    &key(rng.random_range(0..num.max(1))),
+                                    &v,
+                                    Durability::Sync,
+                                )?;
                             }
                             Ok(())
                         })
@@ -229,7 +250,11 @@ pub fn run_workload(name: &str, num: u64, dir: &Path, opts: &BenchOptions) -> Re
                     .collect();
                 handles
                     .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|_| Err(Error::InvalidArgument("bench thread panicked".into()))))
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(Error::InvalidArgument("bench thread panicked".into()))
+                        })
+                    })
                     .collect()
             });
             for r in res {
@@ -237,7 +262,11 @@ pub fn run_workload(name: &str, num: u64, dir: &Path, opts: &BenchOptions) -> Re
             }
             (ops / threads * threads, start.elapsed())
         }
-        other => return Err(Error::InvalidArgument(format!("unknown workload {other:?}"))),
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "unknown workload {other:?}"
+            )));
+        }
     };
     // Let background work settle so amplification figures are final.
     if name.starts_with("fill") || name == "overwrite" {
@@ -294,9 +323,17 @@ mod tests {
         };
         o.tree = TreeOptions::small_for_tests(strata_fs::default_fs());
         let other = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let r = run_workload("fillrandom", 2000, other.path(), &o).unwrap_or_else(|e| panic!("{e}"));
+        let r =
+            run_workload("fillrandom", 2000, other.path(), &o).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.ops, 2000);
-        for w in ["readrandom", "readmissing", "seekrandom", "readseq", "overwrite", "fillsync8"] {
+        for w in [
+            "readrandom",
+            "readmissing",
+            "seekrandom",
+            "readseq",
+            "overwrite",
+            "fillsync8",
+        ] {
             let r = run_workload(w, 2000, dir.path(), &o).unwrap_or_else(|e| panic!("{w}: {e}"));
             assert!(r.ops > 0, "{w}");
             match w {

@@ -37,7 +37,10 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn u8(&mut self) -> Result<u8, &'static str> {
-        let b = *self.buf.get(self.pos).ok_or("truncated (expected a byte)")?;
+        let b = *self
+            .buf
+            .get(self.pos)
+            .ok_or("truncated (expected a byte)")?;
         self.pos += 1;
         Ok(b)
     }
@@ -78,7 +81,10 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
         let end = self.pos.checked_add(n).ok_or("length overflows")?;
-        let s = self.buf.get(self.pos..end).ok_or("truncated (length runs past the end)")?;
+        let s = self
+            .buf
+            .get(self.pos..end)
+            .ok_or("truncated (length runs past the end)")?;
         self.pos = end;
         Ok(s)
     }

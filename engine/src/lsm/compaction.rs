@@ -48,14 +48,26 @@ fn key_range(files: &[Arc<TableHandle>]) -> Option<(Vec<u8>, Vec<u8>)> {
 }
 
 /// Builds a compaction of `inputs` at `level` into `level + 1`.
-pub(crate) fn with_inputs(version: &Version, level: usize, inputs: Vec<Arc<TableHandle>>) -> Option<Compaction> {
+pub(crate) fn with_inputs(
+    version: &Version,
+    level: usize,
+    inputs: Vec<Arc<TableHandle>>,
+) -> Option<Compaction> {
     let (lo, hi) = key_range(&inputs)?;
     let next = version.overlapping(level + 1, &lo, &hi);
-    Some(Compaction { level, inputs, next })
+    Some(Compaction {
+        level,
+        inputs,
+        next,
+    })
 }
 
 /// Picks the most urgent compaction, if any level is over its target.
-pub(crate) fn pick(version: &Version, opts: &TreeOptions, pointers: &[Vec<u8>]) -> Option<Compaction> {
+pub(crate) fn pick(
+    version: &Version,
+    opts: &TreeOptions,
+    pointers: &[Vec<u8>],
+) -> Option<Compaction> {
     let mut best: Option<(f64, usize)> = None;
     let l0 = version.levels[0].len() as f64 / opts.l0_compaction_trigger as f64;
     if l0 >= 1.0 {
@@ -160,7 +172,11 @@ impl TreeInner {
                     Vec::new()
                 }
             } else {
-                version.levels[level].iter().filter(|t| in_range(t)).cloned().collect()
+                version.levels[level]
+                    .iter()
+                    .filter(|t| in_range(t))
+                    .cloned()
+                    .collect()
             };
             if let Some(c) = with_inputs(&version, level, inputs) {
                 self.run_compaction(&version, c)?;
@@ -180,10 +196,10 @@ impl TreeInner {
         for t in &c.next {
             edit.deleted.push((out_level as u8, t.meta.number));
         }
-        if c.level > 0 {
-            if let Some(max) = c.inputs.iter().map(|t| &t.meta.largest).max() {
-                edit.compact_pointers.push((c.level as u8, max.clone()));
-            }
+        if c.level > 0
+            && let Some(max) = c.inputs.iter().map(|t| &t.meta.largest).max()
+        {
+            edit.compact_pointers.push((c.level as u8, max.clone()));
         }
         if c.trivial_move() {
             let t = &c.inputs[0];
@@ -193,8 +209,15 @@ impl TreeInner {
             drop(vs);
             Counters::add(&self.counters.compactions, 1);
             Counters::add(&self.counters.trivial_moves, 1);
-            self.counters.max_output_level.fetch_max(out_level as u64, Ordering::Relaxed);
-            tracing::debug!(file = t.meta.number, from = c.level, to = out_level, "moved table");
+            self.counters
+                .max_output_level
+                .fetch_max(out_level as u64, Ordering::Relaxed);
+            tracing::debug!(
+                file = t.meta.number,
+                from = c.level,
+                to = out_level,
+                "moved table"
+            );
             self.wake_writers();
             return Ok(());
         }
@@ -222,7 +245,7 @@ impl TreeInner {
             merged.seek_to_first()?;
             while merged.valid() {
                 n += 1;
-                if n % 4096 == 0 {
+                if n.is_multiple_of(4096) {
                     self.check_open()?;
                 }
                 let key = merged.key();
@@ -230,17 +253,22 @@ impl TreeInner {
                     return Err(Error::Corruption {
                         path: self.dir.clone(),
                         offset: 0,
-                        reason: format!("malformed internal key {:02x?} during compaction", &key[..key.len().min(64)]),
+                        reason: format!(
+                            "malformed internal key {:02x?} during compaction",
+                            &key[..key.len().min(64)]
+                        ),
                     });
                 };
                 if filter.keep(p.escaped, p.seq, p.kind) {
                     let new_user = last_user.as_slice() != p.escaped;
-                    if let Some(o) = &current {
-                        if new_user && o.builder.estimated_size() >= self.opts.target_file_size_base {
-                            if let Some(o) = current.take() {
-                                finished.push(self.finish_output(o)?);
-                            }
-                        }
+                    let full = current.as_ref().is_some_and(|o| {
+                        o.builder.estimated_size() >= self.opts.target_file_size_base
+                    });
+                    if new_user
+                        && full
+                        && let Some(o) = current.take()
+                    {
+                        finished.push(self.finish_output(o)?);
                     }
                     if current.is_none() {
                         current = Some(self.new_output()?);
@@ -294,7 +322,9 @@ impl TreeInner {
         Counters::add(&self.counters.compactions, 1);
         Counters::add(&self.counters.compaction_bytes, written);
         Counters::add(&self.counters.compaction_read_bytes, read_bytes);
-        self.counters.max_output_level.fetch_max(out_level as u64, Ordering::Relaxed);
+        self.counters
+            .max_output_level
+            .fetch_max(out_level as u64, Ordering::Relaxed);
         tracing::debug!(dir = %self.dir.display(), level = c.level, inputs = c.inputs.len(),
             next = c.next.len(), outputs = handles.len(), read_bytes, written, "compaction done");
         self.wake_writers();

@@ -226,7 +226,9 @@ impl Cursor for VecCursor {
         Ok(())
     }
     fn next(&mut self) -> Result<()> {
-        self.pos = self.pos.and_then(|p| (p + 1 < self.items.len()).then_some(p + 1));
+        self.pos = self
+            .pos
+            .and_then(|p| (p + 1 < self.items.len()).then_some(p + 1));
         Ok(())
     }
     fn prev(&mut self) -> Result<()> {

@@ -168,7 +168,6 @@ pub(crate) fn unescape(escaped: &[u8]) -> Option<Vec<u8>> {
     unescape_into(escaped, &mut out).then_some(out)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,14 +191,23 @@ mod tests {
         let mut items = Vec::new();
         for _ in 0..3000 {
             let len = rng.random_range(0..4);
-            let k: Vec<u8> = (0..len).map(|_| [0u8, 1, 0xFF, b'a'][rng.random_range(0..4)]).collect();
+            let k: Vec<u8> = (0..len)
+                .map(|_| [0u8, 1, 0xFF, b'a'][rng.random_range(0..4)])
+                .collect();
             let seq = rng.random_range(0..5u64);
-            let kind = if rng.random_bool(0.5) { ValueKind::Put } else { ValueKind::Delete };
+            let kind = if rng.random_bool(0.5) {
+                ValueKind::Put
+            } else {
+                ValueKind::Delete
+            };
             items.push((k, seq, kind));
         }
         for w in items.windows(2) {
             let (a, b) = (&w[0], &w[1]);
-            let expect = a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then((b.2 as u8).cmp(&(a.2 as u8)));
+            let expect =
+                a.0.cmp(&b.0)
+                    .then(b.1.cmp(&a.1))
+                    .then((b.2 as u8).cmp(&(a.2 as u8)));
             let got = encode(&a.0, a.1, a.2).cmp(&encode(&b.0, b.1, b.2));
             assert_eq!(got, expect, "{a:?} vs {b:?}");
         }

@@ -91,7 +91,8 @@ impl ManifestState {
                 e.added.push((l as u8, m.clone()));
             }
             if !self.compact_pointers[l].is_empty() {
-                e.compact_pointers.push((l as u8, self.compact_pointers[l].clone()));
+                e.compact_pointers
+                    .push((l as u8, self.compact_pointers[l].clone()));
             }
         }
         e
@@ -151,8 +152,12 @@ impl ManifestWriter {
         fs.sync_dir(dir)
             .map_err(|e| Error::io("syncing the tree directory", dir, e))?;
         let current = dir.join(CURRENT);
-        strata_fs::write_atomic(fs.as_ref(), &current, format!("{}\n", manifest_name(number)).as_bytes())
-            .map_err(|e| Error::io("switching CURRENT to the new manifest", &current, e))?;
+        strata_fs::write_atomic(
+            fs.as_ref(),
+            &current,
+            format!("{}\n", manifest_name(number)).as_bytes(),
+        )
+        .map_err(|e| Error::io("switching CURRENT to the new manifest", &current, e))?;
         Ok(ManifestWriter {
             file,
             path,
@@ -186,7 +191,10 @@ impl ManifestWriter {
 
 /// Reads `CURRENT` and the manifest it names. `Ok(None)` when there is no
 /// `CURRENT` (a new tree).
-pub(crate) fn recover(fs: &Arc<dyn FileSystem>, dir: &Path) -> Result<Option<(u64, ManifestState)>> {
+pub(crate) fn recover(
+    fs: &Arc<dyn FileSystem>,
+    dir: &Path,
+) -> Result<Option<(u64, ManifestState)>> {
     let current = dir.join(CURRENT);
     if !fs.exists(&current) {
         return Ok(None);
@@ -203,8 +211,11 @@ pub(crate) fn recover(fs: &Arc<dyn FileSystem>, dir: &Path) -> Result<Option<(u6
     let name = text
         .strip_suffix('\n')
         .ok_or_else(|| corrupt(format!("CURRENT does not end with a newline: {text:?}")))?;
-    let number = parse_manifest_name(name)
-        .ok_or_else(|| corrupt(format!("CURRENT names {name:?}, expected MANIFEST-<number>")))?;
+    let number = parse_manifest_name(name).ok_or_else(|| {
+        corrupt(format!(
+            "CURRENT names {name:?}, expected MANIFEST-<number>"
+        ))
+    })?;
     let path = dir.join(name);
     let data = fs
         .read_all(&path)
@@ -223,10 +234,20 @@ pub(crate) fn decode_manifest(path: &Path, data: &[u8]) -> Result<ManifestState>
         reason,
     };
     if data.len() < FILE_HEADER_LEN {
-        return Err(corrupt(0, format!("file of {} bytes is shorter than the header", data.len())));
+        return Err(corrupt(
+            0,
+            format!("file of {} bytes is shorter than the header", data.len()),
+        ));
     }
     if data[..8] != MANIFEST_MAGIC {
-        return Err(corrupt(0, format!("bad magic {:02x?}, expected {:02x?}", &data[..8], MANIFEST_MAGIC)));
+        return Err(corrupt(
+            0,
+            format!(
+                "bad magic {:02x?}, expected {:02x?}",
+                &data[..8],
+                MANIFEST_MAGIC
+            ),
+        ));
     }
     let hcrc = u32::from_le_bytes([data[12], data[13], data[14], data[15]]);
     if crc32fast::hash(&data[..12]) != hcrc {
@@ -234,7 +255,10 @@ pub(crate) fn decode_manifest(path: &Path, data: &[u8]) -> Result<ManifestState>
     }
     let version = u32::from_le_bytes([data[8], data[9], data[10], data[11]]);
     if version != MANIFEST_VERSION {
-        return Err(corrupt(8, format!("format version {version}, this build reads {MANIFEST_VERSION}")));
+        return Err(corrupt(
+            8,
+            format!("format version {version}, this build reads {MANIFEST_VERSION}"),
+        ));
     }
     let mut state = ManifestState::default();
     let mut pos = FILE_HEADER_LEN;
@@ -252,7 +276,10 @@ pub(crate) fn decode_manifest(path: &Path, data: &[u8]) -> Result<ManifestState>
             return Err(corrupt(pos, "record header checksum mismatch".into()));
         }
         if len > MAX_RECORD {
-            return Err(corrupt(pos, format!("record length {len} exceeds {MAX_RECORD}")));
+            return Err(corrupt(
+                pos,
+                format!("record length {len} exceeds {MAX_RECORD}"),
+            ));
         }
         let start = pos + RECORD_HEADER_LEN;
         let end = start + len as usize;
@@ -262,13 +289,22 @@ pub(crate) fn decode_manifest(path: &Path, data: &[u8]) -> Result<ManifestState>
         }
         let payload = &data[start..end];
         if crc32fast::hash(payload) != crc {
-            return Err(corrupt(pos, format!("record checksum mismatch (record of {len} bytes)")));
+            return Err(corrupt(
+                pos,
+                format!("record checksum mismatch (record of {len} bytes)"),
+            ));
         }
         let edit = VersionEdit::decode(payload)
             .map_err(|(off, reason)| corrupt(start + off, format!("bad version edit: {reason}")))?;
         for &(level, number) in &edit.deleted {
-            if !state.levels[level as usize].iter().any(|m| m.number == number) {
-                return Err(corrupt(pos, format!("edit deletes table {number} not live at L{level}")));
+            if !state.levels[level as usize]
+                .iter()
+                .any(|m| m.number == number)
+            {
+                return Err(corrupt(
+                    pos,
+                    format!("edit deletes table {number} not live at L{level}"),
+                ));
             }
         }
         state.apply(&edit);
@@ -276,7 +312,10 @@ pub(crate) fn decode_manifest(path: &Path, data: &[u8]) -> Result<ManifestState>
         pos = end;
     }
     if records == 0 {
-        return Err(corrupt(FILE_HEADER_LEN, "manifest holds no snapshot record".into()));
+        return Err(corrupt(
+            FILE_HEADER_LEN,
+            "manifest holds no snapshot record".into(),
+        ));
     }
     Ok(state)
 }

@@ -13,9 +13,9 @@ use crossbeam_skiplist::SkipSet;
 use crossbeam_skiplist::set::Entry;
 
 use super::cursor::Cursor;
-use super::shared::WriteBufferManager;
 use super::error::Result;
 use super::ikey::{self, SeqNo, TRAILER_LEN, ValueKind};
+use super::shared::WriteBufferManager;
 
 /// Per-entry overhead counted against the memtable size (skip-list node,
 /// pointers, allocation header): an estimate, like RocksDB's arena accounting.
@@ -130,10 +130,10 @@ impl Memtable {
 
     pub(crate) fn seal(&self, end_lsn: u64) {
         self.end_lsn.store(end_lsn, AtOrd::Release);
-        if !self.sealed.swap(true, AtOrd::Relaxed) {
-            if let Some(b) = &self.budget {
-                b.sealed(self.approx_bytes.load(AtOrd::Relaxed));
-            }
+        if !self.sealed.swap(true, AtOrd::Relaxed)
+            && let Some(b) = &self.budget
+        {
+            b.sealed(self.approx_bytes.load(AtOrd::Relaxed));
         }
     }
 
@@ -142,11 +142,20 @@ impl Memtable {
     }
 
     pub(crate) fn seq_range(&self) -> (SeqNo, SeqNo) {
-        (self.min_seq.load(AtOrd::Relaxed), self.max_seq.load(AtOrd::Relaxed))
+        (
+            self.min_seq.load(AtOrd::Relaxed),
+            self.max_seq.load(AtOrd::Relaxed),
+        )
     }
 
     /// Inserts one entry. Returns the bytes charged.
-    pub(crate) fn insert(&self, user_key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) -> usize {
+    pub(crate) fn insert(
+        &self,
+        user_key: &[u8],
+        seq: SeqNo,
+        kind: ValueKind,
+        value: &[u8],
+    ) -> usize {
         let klen = ikey::escaped_len(user_key) + TRAILER_LEN;
         let mut buf = Vec::with_capacity(klen + value.len());
         ikey::encode_into(user_key, seq, kind, &mut buf);
@@ -200,7 +209,9 @@ pub(crate) struct MemCursor {
 
 impl std::fmt::Debug for MemCursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemCursor").field("valid", &self.entry.is_some()).finish()
+        f.debug_struct("MemCursor")
+            .field("valid", &self.entry.is_some())
+            .finish()
     }
 }
 

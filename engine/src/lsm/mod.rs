@@ -43,7 +43,7 @@ pub use rate_limiter::RateLimiter;
 pub use shared::{SharedResources, WriteBufferManager};
 pub use snapshot::Snapshot;
 pub use stats::TreeStats;
+pub use strata_wal::{Durability, RecoveryMode};
 pub use tree::Tree;
 pub use tree_iter::TreeIter;
 pub use version::NUM_LEVELS;
-pub use strata_wal::{Durability, RecoveryMode};

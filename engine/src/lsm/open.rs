@@ -1,8 +1,8 @@
 //! Opening a tree: lock, manifest recovery, orphan removal, WAL replay.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::{Condvar, Mutex, RwLock};
 use strata_wal::{Wal, WalOptions};
@@ -17,7 +17,9 @@ use super::shared::{BufferOwner, SharedResources};
 use super::snapshot::SnapshotList;
 use super::stats::Counters;
 use super::super_version::SuperVersion;
-use super::tree::{StallState, Tree, TreeInner, VersionSet, WriterState, parse_table_name, table_name};
+use super::tree::{
+    StallState, Tree, TreeInner, VersionSet, WriterState, parse_table_name, table_name,
+};
 use super::version::{TableHandle, Version};
 
 static NEXT_TREE_ID: AtomicU64 = AtomicU64::new(1);
@@ -54,7 +56,9 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
                 return Err(Error::Corruption {
                     path: dir.join(manifest::CURRENT),
                     offset: 0,
-                    reason: format!("CURRENT is missing but table {t} exists; refusing to start empty"),
+                    reason: format!(
+                        "CURRENT is missing but table {t} exists; refusing to start empty"
+                    ),
                 });
             }
             (
@@ -110,7 +114,9 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
         SharedResources::new(
             8 << 20,
             std::thread::available_parallelism().map_or(2, |n| n.get()),
-            opts.memtable_size.saturating_mul(opts.max_write_buffer_number).saturating_mul(2),
+            opts.memtable_size
+                .saturating_mul(opts.max_write_buffer_number)
+                .saturating_mul(2),
         )
     });
     let tree_id = NEXT_TREE_ID.fetch_add(1, Ordering::Relaxed);
@@ -166,13 +172,17 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
                 return Err(Error::Corruption {
                     path,
                     offset: h.table.file_size(),
-                    reason: format!("table is {} bytes, the manifest says {}", h.table.file_size(), meta.size),
+                    reason: format!(
+                        "table is {} bytes, the manifest says {}",
+                        h.table.file_size(),
+                        meta.size
+                    ),
                 });
             }
             version.levels[level].push(h);
         }
     }
-    version.levels[0].sort_by(|a, b| b.meta.number.cmp(&a.meta.number));
+    version.levels[0].sort_by_key(|t| std::cmp::Reverse(t.meta.number));
     for l in &mut version.levels[1..] {
         l.sort_by(|a, b| a.meta.smallest.cmp(&b.meta.smallest));
     }
@@ -189,8 +199,7 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
             offset: off as u64,
             reason: format!("WAL record {lsn} is not a valid write batch: {reason}"),
         })?;
-        let mut seq = batch.first_seq;
-        for op in batch.ops() {
+        for (seq, op) in (batch.first_seq..).zip(batch.ops()) {
             let (kind, k, v) = op.map_err(|reason| Error::Corruption {
                 path: wal_dir.clone(),
                 offset: 0,
@@ -200,7 +209,6 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
                 mem.insert(k, seq, kind, v);
             }
             last_seq = last_seq.max(seq);
-            seq += 1;
         }
         replayed += 1;
         if mem.approximate_size() >= inner.opts.memtable_size {

@@ -82,10 +82,16 @@ impl fmt::Debug for TreeOptions {
             .field("memtable_size", &self.memtable_size)
             .field("max_write_buffer_number", &self.max_write_buffer_number)
             .field("l0_compaction_trigger", &self.l0_compaction_trigger)
-            .field("l0_slowdown_writes_trigger", &self.l0_slowdown_writes_trigger)
+            .field(
+                "l0_slowdown_writes_trigger",
+                &self.l0_slowdown_writes_trigger,
+            )
             .field("l0_stop_writes_trigger", &self.l0_stop_writes_trigger)
             .field("max_bytes_for_level_base", &self.max_bytes_for_level_base)
-            .field("max_bytes_for_level_multiplier", &self.max_bytes_for_level_multiplier)
+            .field(
+                "max_bytes_for_level_multiplier",
+                &self.max_bytes_for_level_multiplier,
+            )
             .field("target_file_size_base", &self.target_file_size_base)
             .field("compaction_rate_limit", &self.compaction_rate_limit)
             .field("shared", &self.shared.is_some())
@@ -148,8 +154,12 @@ impl TreeOptions {
         self.memtable_size = self.memtable_size.max(1024);
         self.max_write_buffer_number = self.max_write_buffer_number.max(2);
         self.l0_compaction_trigger = self.l0_compaction_trigger.max(1);
-        self.l0_slowdown_writes_trigger = self.l0_slowdown_writes_trigger.max(self.l0_compaction_trigger);
-        self.l0_stop_writes_trigger = self.l0_stop_writes_trigger.max(self.l0_slowdown_writes_trigger);
+        self.l0_slowdown_writes_trigger = self
+            .l0_slowdown_writes_trigger
+            .max(self.l0_compaction_trigger);
+        self.l0_stop_writes_trigger = self
+            .l0_stop_writes_trigger
+            .max(self.l0_slowdown_writes_trigger);
         self.max_bytes_for_level_base = self.max_bytes_for_level_base.max(1024);
         self.max_bytes_for_level_multiplier = self.max_bytes_for_level_multiplier.max(2);
         self.target_file_size_base = self.target_file_size_base.max(1024);

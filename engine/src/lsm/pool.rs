@@ -118,11 +118,11 @@ fn worker(inner: &Inner) {
                 if let Some(j) = st.high.pop_front() {
                     break (j, false);
                 }
-                if st.running_low < inner.max_low {
-                    if let Some(j) = st.low.pop_front() {
-                        st.running_low += 1;
-                        break (j, true);
-                    }
+                if st.running_low < inner.max_low
+                    && let Some(j) = st.low.pop_front()
+                {
+                    st.running_low += 1;
+                    break (j, true);
                 }
                 inner.cv.wait(&mut st);
             }
@@ -171,21 +171,31 @@ mod tests {
         let done = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = crossbeam_channel::bounded::<()>(0);
         // A long "compaction" blocks; a "flush" submitted after must still run.
-        pool.submit(Priority::Low, Box::new(move || {
-            let _ = rx.recv();
-        }));
+        pool.submit(
+            Priority::Low,
+            Box::new(move || {
+                let _ = rx.recv();
+            }),
+        );
         let (ftx, frx) = crossbeam_channel::bounded(1);
         pool.submit(Priority::Low, Box::new(|| {}));
-        pool.submit(Priority::High, Box::new(move || {
-            let _ = ftx.send(());
-        }));
-        frx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        pool.submit(
+            Priority::High,
+            Box::new(move || {
+                let _ = ftx.send(());
+            }),
+        );
+        frx.recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap();
         tx.send(()).unwrap();
         for _ in 0..10 {
             let d = Arc::clone(&done);
-            pool.submit(Priority::Low, Box::new(move || {
-                d.fetch_add(1, Ordering::SeqCst);
-            }));
+            pool.submit(
+                Priority::Low,
+                Box::new(move || {
+                    d.fetch_add(1, Ordering::SeqCst);
+                }),
+            );
         }
         let start = std::time::Instant::now();
         while done.load(Ordering::SeqCst) < 10 && start.elapsed().as_secs() < 10 {

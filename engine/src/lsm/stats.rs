@@ -72,7 +72,13 @@ impl TreeStats {
     /// (an estimate of the live data size, as RocksDB reports it); 0 when
     /// there is nothing on disk.
     pub fn space_amplification(&self) -> f64 {
-        let last = self.bytes_per_level.iter().rev().find(|&&b| b > 0).copied().unwrap_or(0);
+        let last = self
+            .bytes_per_level
+            .iter()
+            .rev()
+            .find(|&&b| b > 0)
+            .copied()
+            .unwrap_or(0);
         if last == 0 {
             return 0.0;
         }

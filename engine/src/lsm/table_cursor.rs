@@ -146,7 +146,9 @@ impl Cursor for LevelCursor {
         self.skip_backward()
     }
     fn seek(&mut self, key: &[u8]) -> Result<()> {
-        let i = self.files.partition_point(|f| f.meta.largest.as_slice() < key);
+        let i = self
+            .files
+            .partition_point(|f| f.meta.largest.as_slice() < key);
         if i >= self.files.len() {
             self.cur = None;
             return Ok(());
@@ -158,7 +160,9 @@ impl Cursor for LevelCursor {
         self.skip_forward()
     }
     fn seek_for_prev(&mut self, key: &[u8]) -> Result<()> {
-        let i = self.files.partition_point(|f| f.meta.smallest.as_slice() <= key);
+        let i = self
+            .files
+            .partition_point(|f| f.meta.smallest.as_slice() <= key);
         if i == 0 {
             self.cur = None;
             return Ok(());

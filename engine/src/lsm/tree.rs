@@ -84,6 +84,7 @@ pub(crate) struct StallState {
 ///     .collect();
 /// assert_eq!(keys, vec![b"cherry".to_vec(), b"banana".to_vec()]);
 /// tree.close().unwrap();
+/// drop(tree); // the directory stays locked until the last handle is dropped
 ///
 /// // Reopening finds everything.
 /// let tree = Tree::open(dir.path(), TreeOptions::default()).unwrap();
@@ -97,7 +98,9 @@ pub struct Tree {
 
 impl std::fmt::Debug for Tree {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tree").field("dir", &self.inner.dir).finish_non_exhaustive()
+        f.debug_struct("Tree")
+            .field("dir", &self.inner.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -154,7 +157,9 @@ pub(crate) struct TreeInner {
 
 impl std::fmt::Debug for TreeInner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TreeInner").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("TreeInner")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -325,7 +330,8 @@ impl Tree {
 
     /// Flushes memtables, stops background work and closes the WAL. Later
     /// calls on any clone fail with [`Error::Closed`]. Reopening replays
-    /// nothing.
+    /// nothing. The directory lock is released when the last clone is
+    /// dropped.
     pub fn close(&self) -> Result<()> {
         self.inner.close()
     }
@@ -474,11 +480,9 @@ impl TreeInner {
             self.wal.append(rec, wal_mode).map_err(|e| self.poison(e))?;
             Counters::add(&self.counters.wal_bytes, rec.len() as u64);
             let mem = &w.active;
-            let mut seq = first;
-            for op in batch.ops() {
+            for (seq, op) in (first..).zip(batch.ops()) {
                 let (kind, k, v) = op.map_err(|e| Error::InvalidArgument(e.to_string()))?;
                 mem.insert(k, seq, kind, v);
-                seq += 1;
             }
             w.next_seq = first + count;
             let last = first + count - 1;
@@ -493,7 +497,10 @@ impl TreeInner {
         }
         Counters::add(&self.counters.user_bytes, user_bytes);
         if slowed || stopped {
-            Counters::add(&self.counters.stall_micros, start.elapsed().as_micros() as u64);
+            Counters::add(
+                &self.counters.stall_micros,
+                start.elapsed().as_micros() as u64,
+            );
         }
         if sealed {
             self.schedule_flush();
@@ -545,17 +552,18 @@ impl TreeInner {
             }
         }
         for t in &sv.version.levels[0] {
-            if t.meta.smallest_user() <= escaped && escaped <= t.meta.largest_user() {
-                if let Some(r) = found(table_get(t, &seek, escaped)?) {
-                    return Ok(r);
-                }
+            if t.meta.smallest_user() <= escaped
+                && escaped <= t.meta.largest_user()
+                && let Some(r) = found(table_get(t, &seek, escaped)?)
+            {
+                return Ok(r);
             }
         }
         for level in 1..NUM_LEVELS {
-            if let Some(t) = sv.version.find_in_level(level, escaped) {
-                if let Some(r) = found(table_get(t, &seek, escaped)?) {
-                    return Ok(r);
-                }
+            if let Some(t) = sv.version.find_in_level(level, escaped)
+                && let Some(r) = found(table_get(t, &seek, escaped)?)
+            {
+                return Ok(r);
             }
         }
         Ok(None)
@@ -616,7 +624,10 @@ impl TreeInner {
         }
         let needed = {
             let sv = self.sv.read();
-            let vs_ptrs = self.versions.try_lock().map(|vs| vs.state.compact_pointers.clone());
+            let vs_ptrs = self
+                .versions
+                .try_lock()
+                .map(|vs| vs.state.compact_pointers.clone());
             let ptrs = vs_ptrs.unwrap_or_default();
             super::compaction::pick(&sv.version, &self.opts, &ptrs).is_some()
         };
@@ -727,12 +738,12 @@ impl TreeInner {
                     tracing::warn!(path = %p.display(), error = %e, "could not delete the old manifest");
                 }
             }
-        } else if let Some(m) = vs.manifest.as_mut() {
-            if let Err(e) = m.append(&edit) {
-                // The manifest's tail is unknown now: the next edit rewrites it.
-                vs.manifest = None;
-                return Err(e);
-            }
+        } else if let Some(m) = vs.manifest.as_mut()
+            && let Err(e) = m.append(&edit)
+        {
+            // The manifest's tail is unknown now: the next edit rewrites it.
+            vs.manifest = None;
+            return Err(e);
         }
         vs.state = new_state;
         let mut sv = self.sv.write();
@@ -800,7 +811,8 @@ impl BufferOwner for TreeInner {
     }
 
     fn request_flush(&self) {
-        if self.closed.load(Ordering::Acquire) || self.switch_requested.swap(true, Ordering::AcqRel) {
+        if self.closed.load(Ordering::Acquire) || self.switch_requested.swap(true, Ordering::AcqRel)
+        {
             return;
         }
         submit(self, Priority::High, |t| {

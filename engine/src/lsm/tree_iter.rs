@@ -101,7 +101,10 @@ impl TreeIter {
         Error::Corruption {
             path: self.dir.clone(),
             offset: 0,
-            reason: format!("malformed internal key {:02x?} in a merged scan", &key[..key.len().min(64)]),
+            reason: format!(
+                "malformed internal key {:02x?} in a merged scan",
+                &key[..key.len().min(64)]
+            ),
         }
     }
 
@@ -167,10 +170,10 @@ impl TreeIter {
             if above_upper(&self.upper, p.escaped) {
                 return Ok(None);
             }
-            if let Some(b) = &self.back_last {
-                if p.escaped >= b.as_slice() {
-                    return Ok(None);
-                }
+            if let Some(b) = &self.back_last
+                && p.escaped >= b.as_slice()
+            {
+                return Ok(None);
             }
             let last = self.front_last.get_or_insert_with(Vec::new);
             last.clear();
@@ -239,10 +242,10 @@ impl TreeIter {
                 if below_lower(&self.lower, p.escaped) {
                     return Ok(None);
                 }
-                if let Some(f) = &self.front_last {
-                    if p.escaped <= f.as_slice() {
-                        return Ok(None);
-                    }
+                if let Some(f) = &self.front_last
+                    && p.escaped <= f.as_slice()
+                {
+                    return Ok(None);
                 }
                 cur = Some(p.escaped.to_vec());
             }

@@ -147,7 +147,7 @@ impl Version {
     }
 
     fn sort(&mut self) {
-        self.levels[0].sort_by(|a, b| b.meta.number.cmp(&a.meta.number));
+        self.levels[0].sort_by_key(|t| std::cmp::Reverse(t.meta.number));
         for l in &mut self.levels[1..] {
             l.sort_by(|a, b| a.meta.smallest.cmp(&b.meta.smallest));
         }
@@ -225,7 +225,11 @@ impl VersionEdit {
         let mut e = VersionEdit::default();
         let level = |r: &mut Reader<'_>| -> Result<u8, &'static str> {
             let l = r.u8()?;
-            if (l as usize) < NUM_LEVELS { Ok(l) } else { Err("level out of range") }
+            if (l as usize) < NUM_LEVELS {
+                Ok(l)
+            } else {
+                Err("level out of range")
+            }
         };
         while !r.is_empty() {
             let at = r.pos();
