@@ -160,6 +160,15 @@ impl ItemWorkload {
         Ok(())
     }
 
+    /// Flushes the table's memtables, so that reads come from SSTables (through the
+    /// block cache) rather than from memory.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn flush(&self) -> Result<(), DbError> {
+        self.table.flush()
+    }
+
     fn one(&self, op: ItemOp, rng: &mut StdRng) -> Result<u64, DbError> {
         match op {
             ItemOp::Put => {

@@ -1525,3 +1525,51 @@ fn items_survive_flushes_compactions_and_reopen() {
         .unwrap();
     assert_eq!(idx.count, 400);
 }
+
+#[test]
+fn handles_are_send_sync_and_writers_serialise_per_item() {
+    fn send_sync<T: Send + Sync + Clone>() {}
+    send_sync::<Db>();
+    send_sync::<Table>();
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.create_table(
+        TableSpec::new("counters", KeySchema::simple("id", KeyType::S))
+            .durability(TableDurability::Buffered),
+    )
+    .unwrap();
+    let t = db.table("counters").unwrap();
+    // Optimistic read-modify-write from 4 threads: read the counter, write it back + 1
+    // only if it is unchanged. The partition lock makes check-and-write atomic, so no
+    // increment is lost.
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            let t = t.clone();
+            s.spawn(move || {
+                let mut done = 0;
+                while done < 100 {
+                    let cur = t
+                        .get_item(item! { "id" => "c" }, GetOptions::default())
+                        .unwrap()
+                        .item
+                        .and_then(|i| i.get("n").and_then(|v| v.as_n()).and_then(|n| n.to_i64()))
+                        .unwrap_or(0);
+                    let cond = if cur == 0 {
+                        PutOptions::default().condition("attribute_not_exists(n)")
+                    } else {
+                        PutOptions::default()
+                            .condition("n = :cur")
+                            .value(":cur", cur)
+                    };
+                    match t.put_item(item! { "id" => "c", "n" => cur + 1 }, cond) {
+                        Ok(_) => done += 1,
+                        Err(DbError::ConditionalCheckFailed { .. }) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            });
+        }
+    });
+    let n = get(&t, item! { "id" => "c" }).unwrap();
+    assert_eq!(n.get("n"), Some(&400.into()));
+}
