@@ -14,9 +14,9 @@ pub use db::{Db, DbOptions};
 pub use table::capacity;
 pub use table::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, CapacityMeter, CapacityMode, Change,
-    ChangeSink, ConditionInput, ConsumedCapacity, DbError, DeleteOptions, DeleteOutput,
-    GetOptions, GetOutput, GsiSpec, IndexProjection, KeyConditionInput, KeyInput, LsiSpec,
-    ProjectionInput, PutOptions, PutOutput, QueryOptions, QueryOutput, ReturnValues,
-    ScanOptions, ScanOutput, Select, Table, TableDescription, TableDurability, TableSpec,
-    UpdateInput, UpdateOptions, UpdateOutput, WriteRequest,
+    ChangeSink, ConditionInput, ConsumedCapacity, DbError, DeleteOptions, DeleteOutput, GetOptions,
+    GetOutput, GsiSpec, IndexProjection, KeyConditionInput, KeyInput, LsiSpec, ProjectionInput,
+    PutOptions, PutOutput, QueryOptions, QueryOutput, ReturnValues, ScanOptions, ScanOutput,
+    Select, Table, TableDescription, TableDurability, TableSpec, UpdateInput, UpdateOptions,
+    UpdateOutput, WriteRequest,
 };
