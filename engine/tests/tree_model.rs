@@ -366,3 +366,42 @@ fn write_stalls_happen_and_lose_nothing() {
     }
     tree.close().unwrap();
 }
+
+/// Trees sharing one pool, cache and memtable budget: the budget makes the
+/// largest memtable flush even though no tree reached its own limit.
+#[test]
+fn shared_resources_budget_flushes_across_trees() {
+    use strata_engine::lsm::SharedResources;
+    let fs = FaultFs::new();
+    let shared = SharedResources::new(1 << 20, 2, 64 << 10);
+    let trees: Vec<Tree> = (0..8)
+        .map(|i| {
+            let mut o = TreeOptions::small_for_tests(Arc::new(fs.clone()) as Arc<dyn FileSystem>);
+            o.memtable_size = 1 << 20; // never reached by one tree
+            o.shared = Some(shared.clone());
+            Tree::open(Path::new(&format!("/multi/{i}")), o).unwrap()
+        })
+        .collect();
+    for round in 0..200u32 {
+        for (i, t) in trees.iter().enumerate() {
+            t.put(
+                format!("k{round:05}").as_bytes(),
+                &[i as u8; 200],
+                Durability::None,
+            )
+            .unwrap();
+        }
+    }
+    let start = std::time::Instant::now();
+    while trees.iter().map(|t| t.stats().flushes).sum::<u64>() == 0
+        && start.elapsed().as_secs() < 10
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let flushes: u64 = trees.iter().map(|t| t.stats().flushes).sum();
+    assert!(flushes > 0, "the shared budget never forced a flush");
+    for (i, t) in trees.iter().enumerate() {
+        assert_eq!(t.get(b"k00199", None).unwrap(), Some(vec![i as u8; 200]));
+        t.close().unwrap();
+    }
+}
