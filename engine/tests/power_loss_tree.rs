@@ -16,7 +16,7 @@
 //! Set `STRATA_CRASH_SAMPLE=N` to try only N random points (for larger
 //! workloads: `STRATA_CRASH_BATCHES=2000 STRATA_CRASH_SAMPLE=3000`), and
 //! `STRATA_CRASH_SEED` to choose the sample.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -96,10 +96,10 @@ struct Progress {
 fn run_workload(fs: &FaultFs, batches: usize, durability: Durability) -> (Progress, bool) {
     let mut p = Progress::default();
     let r = workload(fs, batches, durability, &mut p);
-    if let Err(e) = &r {
-        if std::env::var("STRATA_CRASH_VERBOSE").is_ok() || !fs.has_crashed() {
-            eprintln!("workload stopped after {} batches: {e}", p.acked);
-        }
+    if let Err(e) = &r
+        && (std::env::var("STRATA_CRASH_VERBOSE").is_ok() || !fs.has_crashed())
+    {
+        eprintln!("workload stopped after {} batches: {e}", p.acked);
     }
     (p, r.is_ok())
 }
@@ -149,7 +149,10 @@ fn workload(
 
 fn read_all(tree: &Tree) -> Model {
     let mut m = Model::new();
-    for kv in tree.range(Bound::Unbounded, Bound::Unbounded, None).unwrap() {
+    for kv in tree
+        .range(Bound::Unbounded, Bound::Unbounded, None)
+        .unwrap()
+    {
         let (k, v) = kv.unwrap();
         m.insert(k, v);
     }
@@ -170,7 +173,11 @@ fn check_recovered(fs: &FaultFs, p: Progress, batches: usize, what: &str) -> usi
     let state = read_all(&tree);
     // Point reads must agree with the scan.
     for (k, v) in &state {
-        assert_eq!(tree.get(k, None).unwrap().as_ref(), Some(v), "{what}: get {k:?}");
+        assert_eq!(
+            tree.get(k, None).unwrap().as_ref(),
+            Some(v),
+            "{what}: get {k:?}"
+        );
     }
     let mut model = model_after(p.durable);
     let mut n = p.durable;
@@ -204,7 +211,11 @@ fn check_recovered(fs: &FaultFs, p: Progress, batches: usize, what: &str) -> usi
     );
     let mut expected = model.clone();
     expected.insert(b"after-recovery".to_vec(), b"1".to_vec());
-    assert_eq!(read_all(&tree), expected, "{what}: state after second power loss");
+    assert_eq!(
+        read_all(&tree),
+        expected,
+        "{what}: state after second power loss"
+    );
     tree.close().unwrap();
     n
 }
@@ -225,7 +236,9 @@ fn enumerate(durability: Durability, batches: usize) {
         (0..total + 2).collect()
     } else {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        (0..sample).map(|_| rng.random_range(0..total + 2)).collect()
+        (0..sample)
+            .map(|_| rng.random_range(0..total + 2))
+            .collect()
     };
     let mut crashed = 0;
     for &k in &points {
@@ -236,11 +249,20 @@ fn enumerate(durability: Durability, batches: usize) {
             crashed += 1;
         }
         let after = fs.recovered();
-        check_recovered(&after, p, batches, &format!("{durability:?} crash at point {k}/{total}"));
+        check_recovered(
+            &after,
+            p,
+            batches,
+            &format!("{durability:?} crash at point {k}/{total}"),
+        );
     }
     // Background work makes the point count vary a little from run to run,
     // but nearly every chosen point must have been reached.
-    assert!(crashed * 10 >= points.len() * 8, "only {crashed} of {} points crashed", points.len());
+    assert!(
+        crashed * 10 >= points.len() * 8,
+        "only {crashed} of {} points crashed",
+        points.len()
+    );
 }
 
 #[test]
