@@ -371,3 +371,37 @@ fn recovered_batches_of(tree: &Tree) -> Vec<Vec<u8>> {
         .into_iter()
         .collect()
 }
+
+#[test]
+fn wal_retention_floor_holds_segments_until_released() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let dir = Path::new("/db");
+    let fs = FaultFs::new();
+    let floor = Arc::new(AtomicU64::new(1));
+    let mut o = options(&fs);
+    o.wal_segment_size = 8 << 10;
+    let f = Arc::clone(&floor);
+    o.wal_retention_floor = Some(Arc::new(move || f.load(Ordering::SeqCst)));
+    let tree = Tree::open(dir, o).unwrap();
+    for id in 1..=200 {
+        tree.write(batch(id), Durability::None).unwrap();
+    }
+    tree.flush().unwrap();
+    let segments = || {
+        fs.list(&dir.join("wal"))
+            .unwrap()
+            .iter()
+            .filter(|n| n.ends_with(".wal"))
+            .count()
+    };
+    let held = segments();
+    assert!(held > 3, "the floor keeps every segment: {held}");
+    floor.store(tree.wal_next_lsn(), Ordering::SeqCst);
+    tree.apply_wal_retention().unwrap();
+    let after = segments();
+    assert!(
+        after < held,
+        "releasing the floor deletes flushed segments: {held} -> {after}"
+    );
+    tree.close().unwrap();
+}

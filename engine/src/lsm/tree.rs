@@ -328,6 +328,16 @@ impl Tree {
         self.inner.wal.next_lsn()
     }
 
+    /// Deletes WAL segments that are fully flushed and below the
+    /// [`TreeOptions::wal_retention_floor`] now. Flushes do this on their
+    /// own; call it when a consumer's floor advanced without a flush.
+    pub fn apply_wal_retention(&self) -> Result<()> {
+        self.inner.check_open()?;
+        let flushed = self.inner.versions.lock().state.flushed_lsn;
+        self.inner.truncate_wal(flushed);
+        Ok(())
+    }
+
     /// Flushes memtables, stops background work and closes the WAL. Later
     /// calls on any clone fail with [`Error::Closed`]. Reopening replays
     /// nothing. The directory lock is released when the last clone is
