@@ -1,0 +1,396 @@
+//! Crash-point enumeration at the database level (issue 7).
+//!
+//! A deterministic workload runs against `FaultFs`: a table with a sort key and
+//! an LSI (`Sync`), puts, updates (`SET v = v + :one`), deletes, table flushes,
+//! a second table created, written and deleted in the middle, and a close and
+//! reopen. A first run counts the crash points (file syncs, directory syncs,
+//! renames); then for every point the workload is run again with power lost
+//! just before it, the database is reopened on what survived, and the contract
+//! is checked:
+//!
+//! - every acknowledged write is present, the one in flight may or may not be,
+//!   nothing else (the table equals the model after `acked` or `acked + 1`
+//!   operations): no partial write, no resurrected delete;
+//! - the LSI holds exactly the entries derived from the recovered items;
+//! - the catalog is consistent: the second table exists exactly when its
+//!   creation was acknowledged and its deletion was not (in-flight ones may go
+//!   either way), and a deleted table leaves no files behind;
+//! - the recovered database accepts writes, and a `Sync` write made then
+//!   survives a second power loss.
+//!
+//! `STRATA_CRASH_SAMPLE=N` tries N random points instead of all of them, and
+//! `STRATA_CRASH_OPS=N` sets the workload's length (default 90).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use rand::{Rng, SeedableRng};
+use strata_engine::{
+    Db, DbError, DbOptions, DeleteOptions, KeyConditionInput, LsiSpec, PutOptions, QueryOptions,
+    ScanOptions, TableSpec, UpdateOptions,
+};
+use strata_fs::{FaultFs, FileSystem};
+use strata_item::{AttributeValue, Item, KeySchema, KeyType, item};
+
+const DB: &str = "/db";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn options(fs: &FaultFs) -> DbOptions {
+    let mut o = DbOptions::small(Arc::new(fs.clone()));
+    o.tree.memtable_size = 4096;
+    o
+}
+
+fn main_spec() -> TableSpec {
+    TableSpec::new(
+        "main",
+        KeySchema::composite("pk", KeyType::S, "sk", KeyType::N),
+    )
+    .partitions(2)
+    .lsi(LsiSpec::new("by_x", "x", KeyType::N))
+}
+
+fn side_spec() -> TableSpec {
+    TableSpec::new("side", KeySchema::simple("id", KeyType::N)).partitions(2)
+}
+
+/// One step of the workload.
+#[derive(Debug, Clone)]
+enum Op {
+    Put(Item),
+    Update { pk: String, sk: i64 },
+    Delete { pk: String, sk: i64 },
+    Flush,
+    CreateSide,
+    PutSide(i64),
+    DeleteSide,
+    Reopen,
+}
+
+fn op(i: usize, n: usize) -> Op {
+    if i == n / 3 {
+        return Op::CreateSide;
+    }
+    if i > n / 3 && i < n / 3 + 5 {
+        return Op::PutSide(i as i64);
+    }
+    if i == 2 * n / 3 {
+        return Op::DeleteSide;
+    }
+    if i == n / 2 {
+        return Op::Reopen;
+    }
+    let pk = format!("p{}", i % 4);
+    let sk = ((i * 7) % 11) as i64;
+    match i % 9 {
+        0..=4 => {
+            let mut it = item! { "pk" => pk, "sk" => sk, "v" => i as i64,
+            "pad" => "y".repeat(i % 50) };
+            // Every third item has no LSI key (sparse index).
+            if i % 3 != 0 {
+                it.insert("x", ((i * 5) % 13) as i64);
+            }
+            Op::Put(it)
+        }
+        5 | 6 => Op::Update { pk, sk },
+        7 => Op::Delete { pk, sk },
+        _ => Op::Flush,
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Model {
+    t: BTreeMap<(String, i64), Item>,
+    side: Option<BTreeMap<i64, Item>>,
+}
+
+impl Model {
+    fn apply(&mut self, o: &Op) {
+        match o {
+            Op::Put(it) => {
+                let pk = it.get("pk").and_then(|v| v.as_s()).unwrap().to_string();
+                let sk = num(it.get("sk").unwrap());
+                self.t.insert((pk, sk), it.clone());
+            }
+            Op::Update { pk, sk } => {
+                let it = self
+                    .t
+                    .entry((pk.clone(), *sk))
+                    .or_insert_with(|| item! { "pk" => pk.clone(), "sk" => *sk });
+                let v = it.get("v").map_or(0, num);
+                it.insert("v", v + 1);
+            }
+            Op::Delete { pk, sk } => {
+                self.t.remove(&(pk.clone(), *sk));
+            }
+            Op::CreateSide => self.side = Some(BTreeMap::new()),
+            Op::PutSide(id) => {
+                if let Some(s) = self.side.as_mut() {
+                    s.insert(*id, item! { "id" => *id, "w" => "side" });
+                }
+            }
+            Op::DeleteSide => self.side = None,
+            Op::Flush | Op::Reopen => {}
+        }
+    }
+}
+
+fn num(v: &AttributeValue) -> i64 {
+    match v {
+        AttributeValue::N(n) => n.to_string().parse().unwrap(),
+        other => panic!("not a number: {other:?}"),
+    }
+}
+
+fn model_after(n: usize, total: usize) -> Model {
+    let mut m = Model::default();
+    for i in 0..n {
+        m.apply(&op(i, total));
+    }
+    m
+}
+
+fn execute(db: &mut Db, fs: &FaultFs, o: &Op) -> Result<(), DbError> {
+    match o {
+        Op::Put(it) => {
+            db.table("main")?
+                .put_item(it.clone(), PutOptions::default())?;
+        }
+        Op::Update { pk, sk } => {
+            let opts = UpdateOptions::default()
+                .update("SET v = if_not_exists(v, :zero) + :one")
+                .value(":zero", 0)
+                .value(":one", 1);
+            db.table("main")?
+                .update_item(item! { "pk" => pk.clone(), "sk" => *sk }, opts)?;
+        }
+        Op::Delete { pk, sk } => {
+            db.table("main")?.delete_item(
+                item! { "pk" => pk.clone(), "sk" => *sk },
+                DeleteOptions::default(),
+            )?;
+        }
+        Op::Flush => db.table("main")?.flush()?,
+        Op::CreateSide => {
+            db.create_table(side_spec())?;
+        }
+        Op::PutSide(id) => {
+            db.table("side")?
+                .put_item(item! { "id" => *id, "w" => "side" }, PutOptions::default())?;
+        }
+        Op::DeleteSide => {
+            db.delete_table("side")?;
+        }
+        Op::Reopen => {
+            db.close()?;
+            *db = Db::open(DB, options(fs))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the workload until it ends or fails; returns how many operations
+/// were acknowledged.
+fn run(fs: &FaultFs, total: usize) -> (usize, Option<DbError>) {
+    let mut acked = 0;
+    let result = (|| {
+        let mut db = Db::open(DB, options(fs))?;
+        db.create_table(main_spec())?;
+        acked = 0;
+        for i in 0..total {
+            execute(&mut db, fs, &op(i, total))?;
+            acked = i + 1;
+        }
+        db.close()?;
+        Ok::<(), DbError>(())
+    })();
+    (acked, result.err())
+}
+
+fn read_table(db: &Db) -> BTreeMap<(String, i64), Item> {
+    let t = db.table("main").unwrap();
+    let mut out = BTreeMap::new();
+    let mut start = None;
+    loop {
+        let page = t
+            .scan(ScanOptions::default().start_after(start.take()))
+            .unwrap();
+        for it in page.items {
+            let pk = it.get("pk").and_then(|v| v.as_s()).unwrap().to_string();
+            let sk = num(it.get("sk").unwrap());
+            out.insert((pk, sk), it);
+        }
+        match page.last_evaluated_key {
+            Some(k) => start = Some(k),
+            None => break,
+        }
+    }
+    out
+}
+
+/// The LSI must hold exactly the recovered items that have `x`, in `x` order.
+fn check_lsi(db: &Db, items: &BTreeMap<(String, i64), Item>, what: &str) {
+    let t = db.table("main").unwrap();
+    for p in 0..4 {
+        let pk = format!("p{p}");
+        let got: Vec<(i64, i64)> = t
+            .query(
+                KeyConditionInput::partition(pk.as_str()),
+                QueryOptions::default().index("by_x"),
+            )
+            .unwrap()
+            .items
+            .iter()
+            .map(|it| (num(it.get("x").unwrap()), num(it.get("sk").unwrap())))
+            .collect();
+        let mut want: Vec<(i64, i64)> = items
+            .iter()
+            .filter(|((k, _), it)| *k == pk && it.contains_key("x"))
+            .map(|((_, sk), it)| (num(it.get("x").unwrap()), *sk))
+            .collect();
+        want.sort();
+        assert_eq!(got, want, "{what}: LSI entries of {pk}");
+    }
+}
+
+fn check(fs: &FaultFs, acked: usize, total: usize, what: &str) {
+    let db = match Db::open(DB, options(fs)) {
+        Ok(db) => db,
+        Err(e) => panic!("{what}: reopen failed: {e}"),
+    };
+    if db.list_tables().unwrap().is_empty() {
+        assert_eq!(acked, 0, "{what}: the main table vanished");
+        return;
+    }
+    let items = read_table(&db);
+    let side = if db.list_tables().unwrap().iter().any(|n| n == "side") {
+        let t = db.table("side").unwrap();
+        let mut m = BTreeMap::new();
+        for it in t.scan(ScanOptions::default()).unwrap().items {
+            m.insert(num(it.get("id").unwrap()), it);
+        }
+        Some(m)
+    } else {
+        None
+    };
+    let got = Model {
+        t: items.clone(),
+        side,
+    };
+    let a = model_after(acked, total);
+    let mut b = a.clone();
+    if acked < total {
+        b.apply(&op(acked, total));
+    }
+    assert!(
+        got == a || got == b,
+        "{what}: recovered state is neither the model after {acked} operations nor after {}\n\
+         got {} items, side {:?}; want {} or {} items",
+        acked + 1,
+        got.t.len(),
+        got.side.as_ref().map(BTreeMap::len),
+        a.t.len(),
+        b.t.len()
+    );
+    check_lsi(&db, &items, what);
+    // A deleted table leaves no files behind (after the reopen's cleanup).
+    let table_dirs = fs.list(&Path::new(DB).join("tables")).unwrap_or_default();
+    assert_eq!(
+        table_dirs.len(),
+        db.list_tables().unwrap().len(),
+        "{what}: table directories {table_dirs:?} vs catalog {:?}",
+        db.list_tables().unwrap()
+    );
+    // A Sync write after recovery survives a second power loss.
+    db.table("main")
+        .unwrap()
+        .put_item(item! { "pk" => "after", "sk" => 1 }, PutOptions::default())
+        .unwrap();
+    let again = fs.recovered();
+    drop(db);
+    let db = Db::open(DB, options(&again)).unwrap();
+    let got = db
+        .table("main")
+        .unwrap()
+        .get_item(item! { "pk" => "after", "sk" => 1 }, Default::default())
+        .unwrap()
+        .item;
+    assert!(got.is_some(), "{what}: Sync write after recovery lost");
+    db.close().unwrap();
+}
+
+#[test]
+fn every_crash_point_of_an_item_workload() {
+    let total = env_usize("STRATA_CRASH_OPS", 90);
+    let fs = FaultFs::new();
+    let (acked, err) = run(&fs, total);
+    assert!(err.is_none(), "workload fails without faults: {err:?}");
+    assert_eq!(acked, total);
+    let points = fs.points();
+    eprintln!("{total} operations, {points} crash points");
+    check(&fs.recovered(), acked, total, "no crash");
+
+    let sample = env_usize("STRATA_CRASH_SAMPLE", 0);
+    let chosen: Vec<u64> = if sample == 0 {
+        (0..points + 2).collect()
+    } else {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(env_usize("STRATA_CRASH_SEED", 1) as u64);
+        (0..sample)
+            .map(|_| rng.random_range(0..points + 2))
+            .collect()
+    };
+    for k in chosen {
+        let fs = FaultFs::new();
+        fs.crash_at_point(k);
+        let (acked, _) = run(&fs, total);
+        check(
+            &fs.recovered(),
+            acked,
+            total,
+            &format!("crash at point {k}/{points}"),
+        );
+    }
+}
+
+#[test]
+fn injected_io_errors_at_the_database_level() {
+    use strata_fs::{FaultKind, FaultOp};
+    let total = 60;
+    let fs = FaultFs::new();
+    let (acked, err) = run(&fs, total);
+    assert!(err.is_none() && acked == total);
+    let mut surfaced = 0;
+    for op in [
+        FaultOp::Write,
+        FaultOp::Sync,
+        FaultOp::SyncDir,
+        FaultOp::Rename,
+        FaultOp::Create,
+    ] {
+        let count = fs.op_count(op);
+        let step = (count / 25).max(1);
+        for n in (1..=count).step_by(step as usize) {
+            let fs = FaultFs::new();
+            fs.inject(op, n, FaultKind::Eio);
+            let (acked, err) = run(&fs, total);
+            if err.is_some() {
+                surfaced += 1;
+            }
+            check(
+                &fs.recovered(),
+                acked,
+                total,
+                &format!("EIO on {op:?} #{n}"),
+            );
+        }
+    }
+    assert!(surfaced > 0, "no injected error reached the caller");
+}
