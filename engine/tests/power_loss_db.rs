@@ -95,7 +95,7 @@ fn op(i: usize, n: usize) -> Op {
             let mut it = item! { "pk" => pk, "sk" => sk, "v" => i as i64,
             "pad" => "y".repeat(i % 50) };
             // Every third item has no LSI key (sparse index).
-            if i % 3 != 0 {
+            if !i.is_multiple_of(3) {
                 it.insert("x", ((i * 5) % 13) as i64);
             }
             Op::Put(it)
