@@ -139,6 +139,7 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
             version: Arc::new(Version::default()),
         })),
         visible_seq: AtomicU64::new(0),
+        publish: Mutex::new(super::tree::Publish::default()),
         next_file: AtomicU64::new(state.next_file_number),
         next_mem_id: AtomicU64::new(1),
         versions: Mutex::new(VersionSet {
@@ -238,6 +239,7 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
         vs.state = state;
     }
     inner.visible_seq.store(last_seq, Ordering::Release);
+    inner.publish.lock().done = last_seq;
     {
         let mut w = inner.writer.lock();
         w.next_seq = last_seq + 1;

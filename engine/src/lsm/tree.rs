@@ -45,6 +45,15 @@ pub(crate) struct VersionSet {
     pub state: ManifestState,
 }
 
+/// Commits not yet visible, and the highest finished one.
+#[derive(Debug, Default)]
+pub(crate) struct Publish {
+    /// First sequence numbers of `Sync` commits waiting for their fsync.
+    pub inflight: std::collections::BTreeSet<SeqNo>,
+    /// Highest last sequence number of a finished commit.
+    pub done: SeqNo,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct StallState {
     pub bg_error: Option<(&'static str, String)>,
@@ -133,6 +142,9 @@ pub(crate) struct TreeInner {
     pub sv: RwLock<Arc<SuperVersion>>,
     /// Highest sequence number visible to new reads.
     pub visible_seq: AtomicU64,
+    /// Orders publication: a commit becomes visible only when every earlier
+    /// commit has (a `Sync` commit after its fsync).
+    pub publish: Mutex<Publish>,
     pub next_file: AtomicU64,
     pub next_mem_id: AtomicU64,
     pub versions: Mutex<VersionSet>,
@@ -451,7 +463,7 @@ impl TreeInner {
         let start = Instant::now();
         let (mut slowed, mut stopped) = (false, false);
         let user_bytes = batch.approximate_size() as u64;
-        let (last, sealed) = loop {
+        let (first, last, sealed) = loop {
             self.throttle_l0(&mut slowed, &mut stopped)?;
             let mut w = self.writer.lock();
             let mut sealed = false;
@@ -496,14 +508,18 @@ impl TreeInner {
             }
             w.next_seq = first + count;
             let last = first + count - 1;
-            if durability != Durability::Sync {
-                self.visible_seq.fetch_max(last, Ordering::AcqRel);
+            if durability == Durability::Sync {
+                self.publish.lock().inflight.insert(first);
+            } else {
+                self.published(None, last);
             }
-            break (last, sealed);
+            break (first, last, sealed);
         };
         if durability == Durability::Sync {
+            // On failure the commit stays in flight: nothing at or after it
+            // becomes visible (the tree is poisoned; reopen to recover).
             self.wal.sync().map_err(|e| self.poison(e))?;
-            self.visible_seq.fetch_max(last, Ordering::AcqRel);
+            self.published(Some(first), last);
         }
         Counters::add(&self.counters.user_bytes, user_bytes);
         if slowed || stopped {
@@ -520,6 +536,23 @@ impl TreeInner {
             wbm.flush_largest();
         }
         Ok(last)
+    }
+
+    /// Records a finished commit and advances the visible sequence number
+    /// up to (not past) the oldest commit still waiting for its fsync, so a
+    /// reader never sees a `Sync` write before it is durable, nor a later
+    /// write before an earlier one.
+    fn published(&self, inflight_first: Option<SeqNo>, last: SeqNo) {
+        let mut p = self.publish.lock();
+        if let Some(f) = inflight_first {
+            p.inflight.remove(&f);
+        }
+        p.done = p.done.max(last);
+        let visible = match p.inflight.first() {
+            Some(&f) => p.done.min(f - 1),
+            None => p.done,
+        };
+        self.visible_seq.fetch_max(visible, Ordering::AcqRel);
     }
 
     /// Makes the active memtable immutable and starts a fresh one. Caller
