@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use strata_fs::FileSystem;
 use strata_sstable::TableOptions;
-use strata_wal::{Durability, RecoveryMode};
+use strata_wal::RecoveryMode;
 
 use super::ikey::TRAILER_LEN;
 use super::shared::SharedResources;
@@ -69,8 +69,6 @@ pub struct TreeOptions {
     /// `Env` thread pools + `block_cache` + `write_buffer_manager`). `None`
     /// gives the tree private ones.
     pub shared: Option<SharedResources>,
-    /// Durability used for the tree's own internal writes during `close`.
-    pub default_durability: Durability,
     /// Consumers that need WAL records kept (RocksDB: none; like
     /// `WAL_ttl_seconds` but driven by a consumer). See [`WalRetentionFloor`].
     pub wal_retention_floor: Option<WalRetentionFloor>,
@@ -119,7 +117,6 @@ impl Default for TreeOptions {
             compaction_rate_limit: None,
             verify_checksums: true,
             shared: None,
-            default_durability: Durability::Sync,
             wal_retention_floor: None,
         }
     }
