@@ -8,7 +8,7 @@
 //!   records the live tables.
 //! - [`SharedResources`]: a block cache, background pool and memtable budget
 //!   that many trees share.
-//! - [`bench`]: the db_bench-style workloads.
+//! - [`bench`](mod@bench): the db_bench-style workloads.
 
 mod batch;
 pub mod bench;
