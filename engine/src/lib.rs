@@ -20,3 +20,8 @@ pub use table::{
     Select, Table, TableDescription, TableDurability, TableSpec, UpdateInput, UpdateOptions,
     UpdateOutput, WriteRequest,
 };
+
+/// The README's embedding example, compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExample;

@@ -147,7 +147,8 @@ pub struct Wal {
     inner: Arc<Inner>,
     flusher: Mutex<Option<JoinHandle<()>>>,
     flusher_started: AtomicBool,
-    _lock: Box<dyn FileLock>,
+    /// Released by `close`, so the log can be reopened while this handle lives.
+    dir_lock: Mutex<Option<Box<dyn FileLock>>>,
 }
 
 /// Creates `dir` if needed and makes every new directory level durable.
@@ -277,7 +278,7 @@ impl Wal {
             inner: Arc::new(inner),
             flusher: Mutex::new(None),
             flusher_started: AtomicBool::new(false),
-            _lock: lock,
+            dir_lock: Mutex::new(Some(lock)),
         };
         Ok((wal, rec.report))
     }
@@ -459,6 +460,7 @@ impl Wal {
         {
             tracing::error!("WAL background flusher panicked");
         }
+        drop(self.dir_lock.lock().take());
         result
     }
 

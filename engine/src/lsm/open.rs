@@ -159,7 +159,7 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
         counters: Counters::default(),
         jobs: Arc::default(),
         weak: weak.clone(),
-        _lock: lock,
+        dir_lock: Mutex::new(Some(lock)),
         opts,
     });
 

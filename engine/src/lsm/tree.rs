@@ -164,7 +164,9 @@ pub(crate) struct TreeInner {
     /// until no job holds the tree.
     pub jobs: Arc<JobTracker>,
     pub weak: Weak<TreeInner>,
-    pub _lock: Box<dyn FileLock>,
+    /// The directory lock; released by `close` (or when the last handle
+    /// drops), so the tree can be reopened in the same process.
+    pub dir_lock: Mutex<Option<Box<dyn FileLock>>>,
 }
 
 impl std::fmt::Debug for TreeInner {
@@ -750,6 +752,9 @@ impl TreeInner {
             Ok(())
         };
         let closed = self.wal.close().map_err(Error::from);
+        // Nothing of this instance writes any more: let the directory be
+        // opened again, even while stale handles of this one are alive.
+        drop(self.dir_lock.lock().take());
         flushed.and(closed)
     }
 
