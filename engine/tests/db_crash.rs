@@ -3,7 +3,7 @@
 //! operation before it starts and once it is acknowledged; the parent kills it with
 //! SIGKILL at a random moment, reopens the database and checks that every
 //! acknowledged write is there (an operation in flight may or may not be), and that
-//! every LSI holds exactly the entries of the recovered base items. Three rounds on
+//! every LSI holds exactly the entries of the recovered base items. Ten rounds on
 //! the same database, so recovery of a recovered database is tested too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -181,7 +181,7 @@ fn db_crash_acknowledged_items_survive() {
     let mut rng = StdRng::seed_from_u64(7);
     // The verified state of every key before the round.
     let mut state: BTreeMap<(usize, i64), Item> = BTreeMap::new();
-    for round in 0..3 {
+    for round in 0..10 {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
