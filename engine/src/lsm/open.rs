@@ -140,6 +140,7 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
         })),
         visible_seq: AtomicU64::new(0),
         publish: Mutex::new(super::tree::Publish::default()),
+        publish_cv: Condvar::new(),
         next_file: AtomicU64::new(state.next_file_number),
         next_mem_id: AtomicU64::new(1),
         versions: Mutex::new(VersionSet {

@@ -145,6 +145,9 @@ pub(crate) struct TreeInner {
     /// Orders publication: a commit becomes visible only when every earlier
     /// commit has (a `Sync` commit after its fsync).
     pub publish: Mutex<Publish>,
+    /// Signalled (under `publish`) when `visible_seq` advances or the tree
+    /// is poisoned: writers wait on it until their commit is visible.
+    pub publish_cv: Condvar,
     pub next_file: AtomicU64,
     pub next_mem_id: AtomicU64,
     pub versions: Mutex<VersionSet>,
@@ -403,6 +406,10 @@ impl TreeInner {
         tracing::error!(dir = %self.dir.display(), error = %msg, "WAL failure: the tree is poisoned for writes");
         *self.poisoned.lock() = Some(msg);
         self.stall_cv.notify_all();
+        {
+            let _p = self.publish.lock();
+            self.publish_cv.notify_all();
+        }
         Error::Wal(e)
     }
 
@@ -523,6 +530,9 @@ impl TreeInner {
             self.wal.sync().map_err(|e| self.poison(e))?;
             self.published(Some(first), last);
         }
+        // An earlier commit may still wait for its fsync: return only once
+        // this one is visible, so the caller reads its own write.
+        self.wait_visible(last)?;
         Counters::add(&self.counters.user_bytes, user_bytes);
         if slowed || stopped {
             Counters::add(
@@ -555,6 +565,23 @@ impl TreeInner {
             None => p.done,
         };
         self.visible_seq.fetch_max(visible, Ordering::AcqRel);
+        self.publish_cv.notify_all();
+    }
+
+    /// Waits until `visible_seq >= last`. Fails when the tree is poisoned
+    /// meanwhile: an earlier commit then never becomes visible, nor this one.
+    fn wait_visible(&self, last: SeqNo) -> Result<()> {
+        if self.visible_seq.load(Ordering::Acquire) >= last {
+            return Ok(());
+        }
+        let mut p = self.publish.lock();
+        while self.visible_seq.load(Ordering::Acquire) < last {
+            if let Some(msg) = self.poisoned.lock().as_ref() {
+                return Err(Error::Poisoned(msg.clone()));
+            }
+            self.publish_cv.wait_for(&mut p, Duration::from_millis(50));
+        }
+        Ok(())
     }
 
     /// Makes the active memtable immutable and starts a fresh one. Caller
