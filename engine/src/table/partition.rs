@@ -152,7 +152,7 @@ impl Partition {
                         lsi::check_index_key(spec, n)?;
                         let e = lsi::entry(schema, idx, spec, &m.hashed, n)?;
                         if let Some(e) = &e {
-                            lsi::check_size(spec, n, e)?;
+                            lsi::check_size(spec, n, e.size)?;
                         }
                         e
                     }

@@ -50,13 +50,18 @@ pub(crate) fn locate(core: &TableCore, key: PrimaryKey) -> Result<Located, DbErr
     })
 }
 
-/// Validates an item for writing: DynamoDB's item rules, the key schema, and the LSI
-/// key attributes. Returns its primary key.
+/// Validates an item for writing: DynamoDB's item rules, the key schema, the LSI
+/// key attributes, and the 400 KB limit counting each LSI entry (so that a batch is
+/// rejected before any of its partitions is written). Returns its primary key.
 pub(crate) fn validate_for_write(core: &TableCore, item: &Item) -> Result<PrimaryKey, DbError> {
-    let key = validate_item(item, Some(&core.spec.key_schema))?
+    let schema = &core.spec.key_schema;
+    let key = validate_item(item, Some(schema))?
         .ok_or_else(|| DbError::invalid("item has no primary key"))?;
     for spec in &core.spec.local_secondary_indexes {
         lsi::check_index_key(spec, item)?;
+        if item.contains_key(&spec.sort_key.name) {
+            lsi::check_size(spec, item, lsi::project(schema, spec, item).size())?;
+        }
     }
     Ok(key)
 }
