@@ -244,3 +244,47 @@ fn lsi_write_units() {
         .unwrap();
     assert_eq!(out.consumed_capacity.write_capacity_units, 3.0);
 }
+
+/// DynamoDB's Query: "A filter expression cannot contain partition key or sort key
+/// attributes" (of the index queried); Scan allows them.
+#[test]
+fn query_filter_on_key_attributes_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let t = with_lsi(&db, "tbl");
+    t.put_item(
+        item! { "pk" => "a", "sk" => 1, "d" => "x", "e" => 1 },
+        PutOptions::default(),
+    )
+    .unwrap();
+    let q = |index: Option<&str>, filter: &str| {
+        let mut o = QueryOptions::default()
+            .name("#p", "pk")
+            .value(":p", "a")
+            .value(":v", 1)
+            .filter(filter);
+        if let Some(i) = index {
+            o = o.index(i);
+        }
+        t.query("#p = :p", o)
+    };
+    for (index, filter) in [
+        (None, "sk = :v"),
+        (None, "#p = :v"),
+        (Some("by_e"), "e = :v"),
+        (Some("by_e"), "attribute_exists(#p) AND sk = :v OR e = :v"),
+    ] {
+        let r = q(index, filter);
+        assert!(
+            matches!(r, Err(DbError::InvalidRequest { .. })),
+            "{index:?} {filter}: {r:?}"
+        );
+    }
+    // Non-key attributes of the index are fine, as is a scan filter on keys.
+    assert_eq!(q(None, "e = :v").unwrap().count, 1);
+    assert_eq!(q(Some("by_e"), "sk = :v").unwrap().count, 1);
+    let s = t
+        .scan(ScanOptions::default().filter("sk = :v").value(":v", 1))
+        .unwrap();
+    assert_eq!(s.count, 1);
+}

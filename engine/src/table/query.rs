@@ -15,7 +15,7 @@ use super::layout::{
 };
 use super::options::{KeyConditionInput, QueryOptions, QueryOutput};
 use super::page::{Page, PagePlan, check_limit, needs_base, resolve_select};
-use super::request::{self, Exprs};
+use super::request::{self, Exprs, condition_names};
 use super::spec::LsiSpec;
 
 /// The index a query or scan reads: the table (`None`) or an LSI with its number.
@@ -175,6 +175,17 @@ pub(crate) fn query(
         },
     )?;
     check_limit(opts.limit)?;
+    // DynamoDB: a query's filter cannot name the key attributes of the index queried.
+    if let Some(f) = &parsed.filter {
+        let mut names = Vec::new();
+        condition_names(f, &mut names);
+        let is_key = |n: &str| n == schema.partition_key.name || sort.is_some_and(|a| a.name == n);
+        if let Some(k) = names.iter().find(|n| is_key(n)) {
+            return Err(DbError::invalid(format!(
+                "Filter Expression can only contain non-primary key attributes: Primary key attribute: {k}"
+            )));
+        }
+    }
     let select = resolve_select(opts.select, parsed.projection.is_some(), lsi.is_some())?;
     let kc = parsed
         .key_condition
