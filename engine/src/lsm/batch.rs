@@ -164,6 +164,16 @@ impl<'a> DecodedBatch<'a> {
         }
         let first_seq = r.fixed_u64().map_err(|e| (1, e.to_string()))?;
         let count = r.fixed_u32().map_err(|e| (9, e.to_string()))?;
+        // Sequence numbers must fit the internal-key trailer: a record with a
+        // valid checksum but an impossible range is corruption, not an
+        // overflow.
+        let last = first_seq.checked_add(u64::from(count).saturating_sub(1));
+        if first_seq == 0 || last.is_none_or(|l| l > super::ikey::MAX_SEQNO) {
+            return Err((
+                1,
+                format!("batch sequence numbers {first_seq} + {count} are out of range"),
+            ));
+        }
         let d = DecodedBatch {
             first_seq,
             count,
@@ -240,6 +250,20 @@ mod tests {
         assert_eq!(ops[0], (ValueKind::Put, &b"k1"[..], &b"v1"[..]));
         assert_eq!(ops[1], (ValueKind::Delete, &b"k2"[..], &b""[..]));
         assert_eq!(ops[2], (ValueKind::Put, &b""[..], &b""[..]));
+    }
+
+    /// Regression (review): a checksummed record with a first sequence number
+    /// near `u64::MAX` overflowed during WAL replay instead of being reported.
+    #[test]
+    fn rejects_out_of_range_sequence_numbers() {
+        let mut b = WriteBatch::new();
+        b.put(b"a", b"1").put(b"b", b"2");
+        for first in [0, u64::MAX, u64::MAX - 1, super::super::ikey::MAX_SEQNO] {
+            let rec = b.seal(first).to_vec();
+            assert!(DecodedBatch::decode(&rec).is_err(), "first_seq {first}");
+        }
+        let rec = b.seal(super::super::ikey::MAX_SEQNO - 1).to_vec();
+        assert!(DecodedBatch::decode(&rec).is_ok());
     }
 
     #[test]

@@ -15,17 +15,27 @@ pub(crate) struct SnapshotList {
 }
 
 impl SnapshotList {
-    pub(crate) fn acquire(self: &Arc<Self>, seq: SeqNo) -> Snapshot {
-        *self.pinned.lock().entry(seq).or_insert(0) += 1;
+    /// Pins the sequence number `current()` returns, reading it under the
+    /// list's lock so that a concurrent [`SnapshotList::smallest`] either
+    /// sees the new snapshot or computed its bound from an older (smaller)
+    /// sequence number.
+    pub(crate) fn acquire(self: &Arc<Self>, current: impl FnOnce() -> SeqNo) -> Snapshot {
+        let mut pinned = self.pinned.lock();
+        let seq = current();
+        *pinned.entry(seq).or_insert(0) += 1;
+        drop(pinned);
         Snapshot {
             seq,
             list: Arc::clone(self),
         }
     }
 
-    /// The oldest pinned sequence number, if any.
-    pub(crate) fn oldest(&self) -> Option<SeqNo> {
-        self.pinned.lock().keys().next().copied()
+    /// The smallest sequence number a reader may read at: the oldest pinned
+    /// one, or `current()` (read under the lock, see [`SnapshotList::acquire`]).
+    pub(crate) fn smallest(&self, current: impl FnOnce() -> SeqNo) -> SeqNo {
+        let pinned = self.pinned.lock();
+        let now = current();
+        pinned.keys().next().map_or(now, |&s| s.min(now))
     }
 
     pub(crate) fn count(&self) -> usize {

@@ -294,15 +294,19 @@ impl Tree {
 
     /// The value of `key` at `snapshot` (or now).
     pub fn get(&self, key: &[u8], snapshot: Option<&Snapshot>) -> Result<Option<Vec<u8>>> {
+        // The view first, then the sequence number: a compaction installed
+        // before the view was taken computed its bound from an older
+        // sequence number, so it kept every version a read at `seq` needs.
+        let sv = self.inner.current_sv();
         let seq = self.inner.read_seq(snapshot)?;
-        self.inner.get_at(key, seq)
+        self.inner.get_in(&sv, key, seq)
     }
 
     /// Pins the current sequence number until the snapshot is dropped.
     pub fn snapshot(&self) -> Snapshot {
         self.inner
             .snapshots
-            .acquire(self.inner.visible_seq.load(Ordering::Acquire))
+            .acquire(|| self.inner.visible_seq.load(Ordering::Acquire))
     }
 
     /// Iterates `[lower, upper]` (per the bounds) at `snapshot` (or now),
@@ -313,8 +317,9 @@ impl Tree {
         upper: Bound<&[u8]>,
         snapshot: Option<&Snapshot>,
     ) -> Result<TreeIter> {
-        let seq = self.inner.read_seq(snapshot)?;
+        // The view before the sequence number, as in `get`.
         let sv = self.inner.current_sv();
+        let seq = self.inner.read_seq(snapshot)?;
         Ok(TreeIter::new(sv, seq, self.inner.dir.clone(), lower, upper))
     }
 
@@ -605,8 +610,12 @@ impl TreeInner {
         });
     }
 
-    pub(crate) fn get_at(&self, key: &[u8], seq: SeqNo) -> Result<Option<Vec<u8>>> {
-        let sv = self.current_sv();
+    pub(crate) fn get_in(
+        &self,
+        sv: &SuperVersion,
+        key: &[u8],
+        seq: SeqNo,
+    ) -> Result<Option<Vec<u8>>> {
         let mut seek = Vec::with_capacity(ikey::escaped_len(key) + ikey::TRAILER_LEN);
         ikey::seek_key_into(key, seq, &mut seek);
         let escaped = ikey::escaped_part(&seek);
@@ -851,8 +860,8 @@ impl TreeInner {
 
     /// The smallest sequence number a reader may still read at.
     pub(crate) fn smallest_snapshot(&self) -> SeqNo {
-        let visible = self.visible_seq.load(Ordering::Acquire);
-        self.snapshots.oldest().map_or(visible, |s| s.min(visible))
+        self.snapshots
+            .smallest(|| self.visible_seq.load(Ordering::Acquire))
     }
 }
 
