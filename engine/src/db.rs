@@ -407,12 +407,27 @@ impl Db {
             c.tables.retain(|t| t.spec.name != name);
             (c, entry)
         };
-        catalog.store(inner.fs.as_ref(), &inner.path.join(CATALOG_FILE))?;
+        let stored = catalog.store(inner.fs.as_ref(), &inner.path.join(CATALOG_FILE));
         let core = {
             let mut st = inner.state.write();
             st.catalog.tables = catalog.tables;
             st.tables.remove(name)
         };
+        if let Err(e) = stored {
+            // The new catalog may or may not be durable (the rename may have
+            // happened before the directory sync failed). Either way no write
+            // may be acknowledged into this table any more: it is gone from
+            // this process, its partitions are closed (their data kept), and
+            // the next open decides from the catalog on disk — the table is
+            // back with everything written before this call, or its
+            // directory is removed as an orphan.
+            if let Some(core) = core
+                && let Err(close) = core.shutdown(true)
+            {
+                tracing::warn!(table = name, error = %close, "closing a table whose deletion failed");
+            }
+            return Err(e);
+        }
         if let Some(core) = core
             && let Err(e) = core.shutdown(true)
         {

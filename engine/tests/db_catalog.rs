@@ -235,3 +235,31 @@ fn lock_is_exclusive_on_the_fault_fs_too() {
         Err(DbError::Locked { .. })
     ));
 }
+
+/// Regression (review): when the catalog write of `delete_table` failed after
+/// its rename (here: the directory sync fails), the table stayed open in
+/// memory and accepted writes that a reopen would then lose along with the
+/// table. Now the table is closed in this process whatever happened, and the
+/// next open decides from the catalog on disk.
+#[test]
+fn failed_delete_table_accepts_no_more_writes() {
+    use strata_fs::{FaultKind, FaultOp};
+    let fs = base().recovered();
+    let db = Db::open(db_dir(), opts(&fs)).unwrap();
+    let keep = db.table("keep").unwrap();
+    fs.inject(FaultOp::SyncDir, 1, FaultKind::Eio);
+    assert!(db.delete_table("keep").is_err());
+    assert!(
+        keep.put_item(item! { "id" => 99, "v" => 1 }, PutOptions::default())
+            .is_err(),
+        "a write into a table whose deletion failed was acknowledged"
+    );
+    assert!(db.table("keep").is_err());
+    // Power loss: the rename was never made durable, so the table is back
+    // with everything written before the delete.
+    let after = fs.recovered();
+    drop((keep, db));
+    let db = Db::open(db_dir(), opts(&after)).unwrap();
+    check_keep(&db);
+    db.close().unwrap();
+}
