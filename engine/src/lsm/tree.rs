@@ -788,9 +788,15 @@ impl TreeInner {
             Ok(())
         };
         let closed = self.wal.close().map_err(Error::from);
+        // A `compact_range` or `flush` running on another clone's thread sees
+        // `closed` and stops; wait for it, so that nothing of this instance
+        // touches the manifest or table files once the lock is released.
+        let compaction_done = self.compaction_lock.lock();
+        let flush_done = self.flush_lock.lock();
         // Nothing of this instance writes any more: let the directory be
         // opened again, even while stale handles of this one are alive.
         drop(self.dir_lock.lock().take());
+        drop((flush_done, compaction_done));
         flushed.and(closed)
     }
 
