@@ -12,7 +12,7 @@ use super::options::{
     DeleteOptions, DeleteOutput, KeyInput, PutOptions, PutOutput, ReturnValues, UpdateOptions,
     UpdateOutput,
 };
-use super::partition::{Applied, Mutation};
+use super::partition::{Applied, Decide, Mutation};
 use super::request::{self, Exprs};
 
 /// A primary key with where it lives.
@@ -92,8 +92,29 @@ fn only_none_or_all_old(r: ReturnValues) -> Result<(), DbError> {
     }
 }
 
-fn single(mut v: Vec<Applied>) -> Result<Applied, DbError> {
-    v.pop()
+/// Applies one mutation, decided by `decide` from the old item, to the item at
+/// `key` under its partition's lock (put, delete and update all go through here).
+fn apply_single<'a>(
+    core: &'a TableCore,
+    key: PrimaryKey,
+    decide: Decide<'a>,
+) -> Result<Applied, DbError> {
+    let loc = locate(core, key)?;
+    let parts = core.partitions()?;
+    let part = parts
+        .get(loc.partition as usize)
+        .ok_or_else(|| DbError::invalid(format!("internal: no partition {}", loc.partition)))?;
+    let mut applied = part.apply(
+        core,
+        vec![Mutation {
+            key: loc.key,
+            hashed: loc.hashed,
+            base_key: loc.base_key,
+            decide,
+        }],
+    )?;
+    applied
+        .pop()
         .ok_or_else(|| DbError::invalid("internal: a single write applied nothing"))
 }
 
@@ -112,22 +133,15 @@ pub(crate) fn put_item(
         },
     )?;
     let key = validate_for_write(core, &item)?;
-    let loc = locate(core, key)?;
-    let parts = core.partitions()?;
-    let part = &parts[loc.partition as usize];
     let cond = parsed.condition;
-    let applied = single(part.apply(
+    let applied = apply_single(
         core,
-        vec![Mutation {
-            key: loc.key,
-            hashed: loc.hashed,
-            base_key: loc.base_key,
-            decide: Box::new(move |old| {
-                check_condition(core, cond.as_ref(), old)?;
-                Ok(Some(item))
-            }),
-        }],
-    )?)?;
+        key,
+        Box::new(move |old| {
+            check_condition(core, cond.as_ref(), old)?;
+            Ok(Some(item))
+        }),
+    )?;
     Ok(PutOutput {
         attributes: match opts.return_values {
             ReturnValues::AllOld => applied.old,
@@ -152,22 +166,15 @@ pub(crate) fn delete_item(
         },
     )?;
     let key = resolve_key(core, key)?;
-    let loc = locate(core, key)?;
-    let parts = core.partitions()?;
-    let part = &parts[loc.partition as usize];
     let cond = parsed.condition;
-    let applied = single(part.apply(
+    let applied = apply_single(
         core,
-        vec![Mutation {
-            key: loc.key,
-            hashed: loc.hashed,
-            base_key: loc.base_key,
-            decide: Box::new(move |old| {
-                check_condition(core, cond.as_ref(), old)?;
-                Ok(None)
-            }),
-        }],
-    )?)?;
+        key,
+        Box::new(move |old| {
+            check_condition(core, cond.as_ref(), old)?;
+            Ok(None)
+        }),
+    )?;
     Ok(DeleteOutput {
         attributes: match opts.return_values {
             ReturnValues::AllOld => applied.old,
@@ -203,35 +210,28 @@ pub(crate) fn update_item(
         }
     }
     let key_item = key.to_item(schema);
-    let loc = locate(core, key)?;
-    let parts = core.partitions()?;
-    let part = &parts[loc.partition as usize];
     let cond = parsed.condition;
     let update = parsed.update;
     // The partial old/new items for UPDATED_OLD / UPDATED_NEW, filled by `decide`.
     let updated = std::cell::RefCell::new((Item::new(), Item::new()));
-    let applied = single(part.apply(
+    let applied = apply_single(
         core,
-        vec![Mutation {
-            key: loc.key,
-            hashed: loc.hashed,
-            base_key: loc.base_key,
-            decide: Box::new(|old| {
-                check_condition(core, cond.as_ref(), old)?;
-                let base = old.cloned().unwrap_or(key_item);
-                let new = match &update {
-                    Some(u) => {
-                        let outcome = u.apply(&base)?;
-                        *updated.borrow_mut() = (outcome.updated_old, outcome.updated_new);
-                        outcome.item
-                    }
-                    None => base,
-                };
-                validate_for_write(core, &new)?;
-                Ok(Some(new))
-            }),
-        }],
-    )?)?;
+        key,
+        Box::new(|old| {
+            check_condition(core, cond.as_ref(), old)?;
+            let base = old.cloned().unwrap_or(key_item);
+            let new = match &update {
+                Some(u) => {
+                    let outcome = u.apply(&base)?;
+                    *updated.borrow_mut() = (outcome.updated_old, outcome.updated_new);
+                    outcome.item
+                }
+                None => base,
+            };
+            validate_for_write(core, &new)?;
+            Ok(Some(new))
+        }),
+    )?;
     let (updated_old, updated_new) = updated.into_inner();
     let non_empty = |i: Item| (!i.is_empty()).then_some(i);
     let attributes = match opts.return_values {
