@@ -18,10 +18,13 @@ use strata_fs::{FileLock, FileSystem};
 
 use crate::catalog::{CATALOG_FILE, Catalog, TableEntry};
 use crate::lsm::{SharedResources, TreeOptions};
-use crate::table::core::{Hooks, TableCore};
+use crate::table::core::{Existing, Hooks, OpenEnv, TableCore};
+use crate::table::gate::Shut;
+use crate::table::names::validate_table_name;
 use crate::table::{
-    BatchGetOutput, BatchGetRequest, BatchWriteOutput, CapacityMeter, ChangeSink, DbError, Table,
-    TableDescription, TableSpec, UnmeteredCapacity, WriteRequest, batch_get, batch_write,
+    BatchGetOutput, BatchGetRequest, BatchKind, BatchWriteOutput, CapacityMeter, ChangeSink,
+    DbError, Table, TableDescription, TableSpec, UnmeteredCapacity, WriteRequest, batch_get,
+    batch_write, check_batch_shape,
 };
 
 /// Name of the lock file.
@@ -194,10 +197,13 @@ impl Db {
     pub fn open(path: impl AsRef<Path>, opts: DbOptions) -> Result<Db, DbError> {
         let path = path.as_ref().to_path_buf();
         let fs = Arc::clone(&opts.fs);
+        // A refused open leaves the directory as it found it: no directory, lock file
+        // or catalog is created unless a database is to be created.
+        let has_db = fs.is_dir(&path) && fs.exists(&path.join(CATALOG_FILE));
+        if !has_db && !opts.create_if_missing {
+            return Err(DbError::NotFound { path });
+        }
         if !fs.is_dir(&path) {
-            if !opts.create_if_missing {
-                return Err(DbError::NotFound { path });
-            }
             fs.create_dir_all(&path)
                 .map_err(|e| DbError::io(&path, e))?;
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -205,6 +211,7 @@ impl Db {
             }
         }
         let lock_path = path.join(LOCK_FILE);
+        let lock_existed = fs.exists(&lock_path);
         let lock = fs.lock(&lock_path).map_err(|source| match source.kind() {
             io::ErrorKind::WouldBlock => DbError::Locked {
                 path: lock_path.clone(),
@@ -212,81 +219,37 @@ impl Db {
             },
             _ => DbError::io(&lock_path, source),
         })?;
-        let catalog_path = path.join(CATALOG_FILE);
-        let catalog = if fs.exists(&catalog_path) {
-            Catalog::load(fs.as_ref(), &catalog_path)?
-        } else if opts.create_if_missing {
-            let c = Catalog::default();
-            c.store(fs.as_ref(), &catalog_path)?;
-            tracing::info!(path = %path.display(), "created a new database");
-            c
-        } else {
-            return Err(DbError::NotFound { path });
-        };
-        let tmp = path.join(format!("{CATALOG_FILE}.tmp"));
-        if fs.exists(&tmp) {
-            fs.remove_file(&tmp).map_err(|e| DbError::io(&tmp, e))?;
-        }
-        let tables_dir = path.join(TABLES_DIR);
-        fs.create_dir_all(&tables_dir)
-            .map_err(|e| DbError::io(&tables_dir, e))?;
-        fs.sync_dir(&path).map_err(|e| DbError::io(&path, e))?;
-        remove_orphans(fs.as_ref(), &tables_dir, &catalog)?;
-
-        let shared = opts.shared.clone().unwrap_or_else(|| {
-            SharedResources::new(
-                opts.block_cache_bytes,
-                opts.background_threads.max(1),
-                opts.memtable_budget_bytes,
-            )
-        });
-        let hooks = Hooks {
-            change_sink: opts.change_sink.clone(),
-            capacity: opts.capacity_meter.clone(),
-        };
-        let mut tables = BTreeMap::new();
-        for t in &catalog.tables {
-            let core = TableCore::open(
-                &fs,
-                &tables_dir.join(table_dir_name(t.id)),
-                t.id,
-                t.spec.clone(),
-                &opts.tree,
-                &shared,
-                hooks.clone(),
-            );
-            match core {
-                Ok(c) => {
-                    tables.insert(t.spec.name.clone(), Arc::new(c));
+        match open_locked(&path, &opts) {
+            Ok(st) => {
+                tracing::info!(path = %path.display(), tables = st.tables.len(), "database open");
+                let shared = st.shared;
+                Ok(Db {
+                    inner: Arc::new(DbInner {
+                        path,
+                        fs,
+                        tree_opts: opts.tree,
+                        shared,
+                        hooks: st.hooks,
+                        state: RwLock::new(DbState {
+                            closed: false,
+                            catalog: st.catalog,
+                            tables: st.tables,
+                        }),
+                        ddl: Mutex::new(()),
+                        lock: Mutex::new(Some(lock)),
+                    }),
+                })
+            }
+            Err(e) => {
+                // Remove the lock file this call created (while still holding it).
+                if !lock_existed && let Err(rm) = fs.remove_file(&lock_path) {
+                    tracing::warn!(path = %lock_path.display(), error = %rm,
+                        "could not remove the lock file of a refused open");
                 }
-                Err(e) => {
-                    for c in tables.values() {
-                        let c: &Arc<TableCore> = c;
-                        if let Err(e) = c.shutdown(false) {
-                            tracing::warn!(error = %e, "closing a table after a failed open");
-                        }
-                    }
-                    return Err(e);
-                }
+                drop(lock);
+                Err(e)
             }
         }
-        tracing::info!(path = %path.display(), tables = tables.len(), "database open");
-        Ok(Db {
-            inner: Arc::new(DbInner {
-                path,
-                fs,
-                tree_opts: opts.tree,
-                shared,
-                hooks,
-                state: RwLock::new(DbState {
-                    closed: false,
-                    catalog,
-                    tables,
-                }),
-                ddl: Mutex::new(()),
-                lock: Mutex::new(Some(lock)),
-            }),
-        })
     }
 
     /// The database directory.
@@ -312,6 +275,7 @@ impl Db {
     /// I/O and storage errors (the table is then not created).
     pub fn create_table(&self, spec: TableSpec) -> Result<TableDescription, DbError> {
         spec.validate()?;
+        self.check_not_in_callback("create_table")?;
         let inner = &self.inner;
         let _ddl = inner.ddl.lock();
         let (mut catalog, id) = {
@@ -332,16 +296,13 @@ impl Db {
         let created_at_ms = now_ms();
         let dir = self.tables_dir().join(table_dir_name(id));
         let fs = &inner.fs;
-        let core = TableCore::open(
+        let env = OpenEnv {
             fs,
-            &dir,
-            id,
-            spec.clone(),
-            &inner.tree_opts,
-            &inner.shared,
-            inner.hooks.clone(),
-        )
-        .and_then(|core| {
+            tree_opts: &inner.tree_opts,
+            shared: &inner.shared,
+            hooks: &inner.hooks,
+        };
+        let core = TableCore::open(&env, &dir, id, spec.clone(), Existing::Create).and_then(|core| {
             fs.sync_dir(&self.tables_dir())
                 .map_err(|e| DbError::io(self.tables_dir(), e))?;
             catalog.tables.push(TableEntry {
@@ -353,7 +314,7 @@ impl Db {
             match catalog.store(fs.as_ref(), &inner.path.join(CATALOG_FILE)) {
                 Ok(()) => Ok(core),
                 Err(e) => {
-                    if let Err(close) = core.shutdown(true) {
+                    if let Err(close) = core.shutdown(Shut::Closed) {
                         tracing::warn!(error = %close, "closing a table whose creation failed");
                     }
                     Err(e)
@@ -381,17 +342,29 @@ impl Db {
         })
     }
 
-    /// Deletes a table and all its data. The catalog write is the commit point; the
-    /// directory is removed after it (or, after a crash, on the next open). Handles on
-    /// the table fail with [`DbError::TableNotFound`] afterwards.
+    /// Deletes a table and all its data (DynamoDB's `DeleteTable`).
+    ///
+    /// From the moment this is called every new operation on the table fails with
+    /// [`DbError::TableNotFound`] (DynamoDB's table is `DELETING`); the operations
+    /// already running finish (each is a bounded amount of work: one write, one batch,
+    /// one page), so this returns promptly however busy the table is. The catalog
+    /// write is the commit point; the directory is removed after it (or, after a
+    /// crash, on the next open).
     ///
     /// # Errors
-    /// [`DbError::TableNotFound`], [`DbError::Closed`], I/O errors writing the catalog
-    /// (the table is then still there).
+    /// A validation error ([`DbError::is_validation`]) for a name that breaks
+    /// DynamoDB's naming rule, checked before anything is looked up;
+    /// [`DbError::TableNotFound`]; [`DbError::Closed`]; [`DbError::InvalidRequest`]
+    /// when called from a change sink or capacity meter callback of this database
+    /// (it would wait for itself); I/O errors writing the catalog (the table is then
+    /// closed in this process, and the next open finds it or not, as the catalog on
+    /// disk says).
     pub fn delete_table(&self, name: &str) -> Result<TableDescription, DbError> {
+        validate_table_name(name)?;
+        self.check_not_in_callback("delete_table")?;
         let inner = &self.inner;
         let _ddl = inner.ddl.lock();
-        let (catalog, entry) = {
+        let (catalog, entry, core) = {
             let st = inner.state.read();
             if st.closed {
                 return Err(DbError::Closed);
@@ -405,34 +378,30 @@ impl Db {
                 })?;
             let mut c = st.catalog.clone();
             c.tables.retain(|t| t.spec.name != name);
-            (c, entry)
+            (c, entry, st.tables.get(name).cloned())
         };
+        // New operations fail from here on; wait for those in flight, so that no
+        // write is acknowledged into the table once the catalog no longer has it.
+        if let Some(core) = &core {
+            core.stop(Shut::Deleted)?;
+        }
         let stored = catalog.store(inner.fs.as_ref(), &inner.path.join(CATALOG_FILE));
-        let core = {
+        {
             let mut st = inner.state.write();
             st.catalog.tables = catalog.tables;
-            st.tables.remove(name)
-        };
-        if let Err(e) = stored {
-            // The new catalog may or may not be durable (the rename may have
-            // happened before the directory sync failed). Either way no write
-            // may be acknowledged into this table any more: it is gone from
-            // this process, its partitions are closed (their data kept), and
-            // the next open decides from the catalog on disk — the table is
-            // back with everything written before this call, or its
-            // directory is removed as an orphan.
-            if let Some(core) = core
-                && let Err(close) = core.shutdown(true)
-            {
-                tracing::warn!(table = name, error = %close, "closing a table whose deletion failed");
-            }
-            return Err(e);
+            st.tables.remove(name);
         }
-        if let Some(core) = core
-            && let Err(e) = core.shutdown(true)
+        // Whether or not the catalog write succeeded, the table is gone from this
+        // process: if it failed, the new catalog may or may not be durable (the
+        // rename may have happened before the directory sync failed); the next open
+        // decides from the catalog on disk — the table is back with everything
+        // written before this call, or its directory is removed as an orphan.
+        if let Some(core) = &core
+            && let Err(e) = core.shutdown(Shut::Deleted)
         {
             tracing::warn!(table = name, error = %e, "closing a deleted table's partitions");
         }
+        stored?;
         let dir = self.tables_dir().join(table_dir_name(entry.id));
         let removed = inner
             .fs
@@ -453,8 +422,10 @@ impl Db {
     /// Describes a table.
     ///
     /// # Errors
-    /// [`DbError::TableNotFound`], [`DbError::Closed`].
+    /// A validation error for a name that breaks DynamoDB's naming rule;
+    /// [`DbError::TableNotFound`]; [`DbError::Closed`].
     pub fn describe_table(&self, name: &str) -> Result<TableDescription, DbError> {
+        validate_table_name(name)?;
         let st = self.inner.state.read();
         if st.closed {
             return Err(DbError::Closed);
@@ -489,12 +460,22 @@ impl Db {
     /// A handle on a table.
     ///
     /// # Errors
-    /// [`DbError::TableNotFound`], [`DbError::Closed`].
+    /// A validation error for a name that breaks DynamoDB's naming rule;
+    /// [`DbError::TableNotFound`]; [`DbError::Closed`].
     pub fn table(&self, name: &str) -> Result<Table, DbError> {
         Ok(Table::new(self.clone(), self.core(name)?))
     }
 
+    /// Fails when the calling thread is inside an operation on one of this
+    /// database's tables (a change sink or capacity meter callback): `what` (a
+    /// `create_table`, `delete_table` or `close`) could wait for that operation, which
+    /// waits for the callback.
+    fn check_not_in_callback(&self, what: &str) -> Result<(), DbError> {
+        self.inner.check_not_in_callback(what).map(|_closed| ())
+    }
+
     fn core(&self, name: &str) -> Result<Arc<TableCore>, DbError> {
+        validate_table_name(name)?;
         let st = self.inner.state.read();
         if st.closed {
             return Err(DbError::Closed);
@@ -533,16 +514,16 @@ impl Db {
         I: IntoIterator<Item = (S, BatchGetRequest)>,
         S: Into<String>,
     {
-        let mut tables: Vec<(Arc<TableCore>, BatchGetRequest)> = Vec::new();
-        for (name, req) in requests {
-            let name = name.into();
-            if tables.iter().any(|(c, _)| c.name() == name) {
-                return Err(DbError::invalid(format!(
-                    "table {name} is listed twice in the batch"
-                )));
-            }
-            tables.push((self.core(&name)?, req));
-        }
+        let requests: Vec<(String, BatchGetRequest)> =
+            requests.into_iter().map(|(n, r)| (n.into(), r)).collect();
+        check_batch_shape(
+            BatchKind::Get,
+            requests.iter().map(|(n, r)| (n.as_str(), r.keys.len())),
+        )?;
+        let tables = requests
+            .into_iter()
+            .map(|(name, req)| Ok((self.core(&name)?, req)))
+            .collect::<Result<Vec<_>, DbError>>()?;
         batch_get(&tables)
     }
 
@@ -573,16 +554,16 @@ impl Db {
         I: IntoIterator<Item = (S, Vec<WriteRequest>)>,
         S: Into<String>,
     {
-        let mut tables: Vec<(Arc<TableCore>, Vec<WriteRequest>)> = Vec::new();
-        for (name, reqs) in requests {
-            let name = name.into();
-            if tables.iter().any(|(c, _)| c.name() == name) {
-                return Err(DbError::invalid(format!(
-                    "table {name} is listed twice in the batch"
-                )));
-            }
-            tables.push((self.core(&name)?, reqs));
-        }
+        let requests: Vec<(String, Vec<WriteRequest>)> =
+            requests.into_iter().map(|(n, r)| (n.into(), r)).collect();
+        check_batch_shape(
+            BatchKind::Write,
+            requests.iter().map(|(n, r)| (n.as_str(), r.len())),
+        )?;
+        let tables = requests
+            .into_iter()
+            .map(|(name, reqs)| Ok((self.core(&name)?, reqs)))
+            .collect::<Result<Vec<_>, DbError>>()?;
         batch_write(tables)
     }
 
@@ -590,15 +571,40 @@ impl Db {
     /// directory lock. Every clone and table handle fails with [`DbError::Closed`]
     /// afterwards. Closing twice is fine.
     ///
+    /// Returns promptly however busy the tables are: from the moment this is called
+    /// every new operation fails with [`DbError::Closed`]; operations already running
+    /// finish (each a bounded amount of work) and what they acknowledged is flushed,
+    /// also for [`TableDurability::Buffered`](crate::TableDurability::Buffered) tables.
+    ///
     /// # Errors
-    /// The first storage error closing a partition (the others are still closed).
+    /// [`DbError::InvalidRequest`] when called from a change sink or capacity meter
+    /// callback of this database (it would wait for itself; nothing is closed then);
+    /// the first storage error closing a partition (the others are still closed).
     pub fn close(&self) -> Result<(), DbError> {
         self.inner.close()
     }
 }
 
 impl DbInner {
+    /// See [`Db::check_not_in_callback`]. `Ok(true)` when the database is closed.
+    fn check_not_in_callback(&self, what: &str) -> Result<bool, DbError> {
+        let st = self.state.read();
+        if st.closed {
+            return Ok(true);
+        }
+        if let Some(core) = st.tables.values().find(|c| c.check_not_inside().is_err()) {
+            return Err(DbError::invalid(format!(
+                "{what} cannot be called from inside an operation on table {} (a change sink or capacity meter callback): it would wait for that operation",
+                core.name()
+            )));
+        }
+        Ok(false)
+    }
+
     fn close(&self) -> Result<(), DbError> {
+        if self.check_not_in_callback("close")? {
+            return Ok(());
+        }
         let _ddl = self.ddl.lock();
         let tables = {
             let mut st = self.state.write();
@@ -608,9 +614,13 @@ impl DbInner {
             st.closed = true;
             std::mem::take(&mut st.tables)
         };
+        // Every table refuses new operations at once; then each drains and closes.
+        for core in tables.values() {
+            core.refuse_new(Shut::Closed);
+        }
         let mut first_err = None;
         for core in tables.values() {
-            if let Err(e) = core.shutdown(false) {
+            if let Err(e) = core.shutdown(Shut::Closed) {
                 tracing::warn!(table = core.name(), error = %e, "closing a table failed");
                 first_err.get_or_insert(e);
             }
@@ -628,6 +638,106 @@ impl Drop for DbInner {
             tracing::warn!(path = %self.path.display(), error = %e, "closing the database on drop failed");
         }
     }
+}
+
+/// What [`open_locked`] opened.
+struct Opened {
+    catalog: Catalog,
+    tables: BTreeMap<String, Arc<TableCore>>,
+    shared: SharedResources,
+    hooks: Hooks,
+}
+
+/// The part of [`Db::open`] under the directory lock: loads (or creates) the catalog,
+/// opens every table, and only then removes what an interrupted `create_table`,
+/// `delete_table` or catalog write left behind — a refused open (a damaged catalog
+/// or partition, a missing table directory) changes nothing but what the partitions'
+/// own recovery changes.
+fn open_locked(path: &Path, opts: &DbOptions) -> Result<Opened, DbError> {
+    let fs = &opts.fs;
+    let catalog_path = path.join(CATALOG_FILE);
+    let catalog = if fs.exists(&catalog_path) {
+        Catalog::load(fs.as_ref(), &catalog_path)?
+    } else if opts.create_if_missing {
+        let c = Catalog::default();
+        c.store(fs.as_ref(), &catalog_path)?;
+        tracing::info!(path = %path.display(), "created a new database");
+        c
+    } else {
+        return Err(DbError::NotFound {
+            path: path.to_path_buf(),
+        });
+    };
+    let shared = opts.shared.clone().unwrap_or_else(|| {
+        SharedResources::new(
+            opts.block_cache_bytes,
+            opts.background_threads.max(1),
+            opts.memtable_budget_bytes,
+        )
+    });
+    let hooks = Hooks {
+        change_sink: opts.change_sink.clone(),
+        capacity: opts.capacity_meter.clone(),
+    };
+    let tables_dir = path.join(TABLES_DIR);
+    let mut tables: BTreeMap<String, Arc<TableCore>> = BTreeMap::new();
+    for t in &catalog.tables {
+        let env = OpenEnv {
+            fs,
+            tree_opts: &opts.tree,
+            shared: &shared,
+            hooks: &hooks,
+        };
+        let core = TableCore::open(
+            &env,
+            &tables_dir.join(table_dir_name(t.id)),
+            t.id,
+            t.spec.clone(),
+            Existing::MustExist,
+        );
+        match core {
+            Ok(c) => {
+                tables.insert(t.spec.name.clone(), Arc::new(c));
+            }
+            Err(e) => {
+                for c in tables.values() {
+                    if let Err(e) = c.shutdown(Shut::Closed) {
+                        tracing::warn!(error = %e, "closing a table after a failed open");
+                    }
+                }
+                return Err(e);
+            }
+        }
+    }
+    let cleaned = clean_up(fs.as_ref(), path, &catalog);
+    if let Err(e) = cleaned {
+        for c in tables.values() {
+            if let Err(e) = c.shutdown(Shut::Closed) {
+                tracing::warn!(error = %e, "closing a table after a failed open");
+            }
+        }
+        return Err(e);
+    }
+    Ok(Opened {
+        catalog,
+        tables,
+        shared,
+        hooks,
+    })
+}
+
+/// Removes a catalog temp file and the table directories the catalog does not name,
+/// and makes sure the tables directory exists.
+fn clean_up(fs: &dyn FileSystem, path: &Path, catalog: &Catalog) -> Result<(), DbError> {
+    let tmp = path.join(format!("{CATALOG_FILE}.tmp"));
+    if fs.exists(&tmp) {
+        fs.remove_file(&tmp).map_err(|e| DbError::io(&tmp, e))?;
+    }
+    let tables_dir = path.join(TABLES_DIR);
+    fs.create_dir_all(&tables_dir)
+        .map_err(|e| DbError::io(&tables_dir, e))?;
+    fs.sync_dir(path).map_err(|e| DbError::io(path, e))?;
+    remove_orphans(fs, &tables_dir, catalog)
 }
 
 /// Removes table directories the catalog does not name: what a crash during

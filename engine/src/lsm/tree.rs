@@ -498,7 +498,11 @@ impl TreeInner {
                     continue;
                 }
             }
-            // Re-check under the write lock: a WAL failure poisons the tree.
+            // Re-check under the write lock. `close` marks the tree closed before it
+            // takes this lock to seal the memtable it flushes: a writer that gets the
+            // lock after that would add to a memtable nobody flushes.
+            self.check_open()?;
+            // A WAL failure poisons the tree.
             if let Some(p) = self.poisoned.lock().as_ref() {
                 return Err(Error::Poisoned(p.clone()));
             }

@@ -12,7 +12,8 @@ use super::capacity::{ConsumedCapacity, OpKind, read_units};
 use super::core::TableCore;
 use super::error::DbError;
 use super::options::{BatchGetOutput, BatchGetRequest, BatchWriteOutput, KeyInput, WriteRequest};
-use super::partition::Mutation;
+use super::names::validate_table_name;
+use super::partition::{Mutation, Partition};
 use super::request::{self, Exprs};
 use super::write::{Located, locate, resolve_key, validate_for_write};
 
@@ -23,31 +24,63 @@ pub const MAX_BATCH_WRITE_REQUESTS: usize = 25;
 /// Response size after which the remaining keys are returned unprocessed.
 pub const MAX_BATCH_GET_RESPONSE_BYTES: usize = 16 << 20;
 
-pub(crate) fn batch_get(
-    tables: &[(Arc<TableCore>, BatchGetRequest)],
-) -> Result<BatchGetOutput, DbError> {
-    let count: usize = tables.iter().map(|(_, r)| r.keys.len()).sum();
-    if count > MAX_BATCH_GET_KEYS {
+/// Which batch operation [`check_batch_shape`] checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BatchKind {
+    Get,
+    Write,
+}
+
+/// Checks what a batch request says before any table is looked up: the table
+/// names (DynamoDB's naming rule, each table once), the number of requests (at least
+/// one per table, at most the limit in all). `tables` gives each table's name and
+/// request count.
+pub(crate) fn check_batch_shape<'a>(
+    kind: BatchKind,
+    tables: impl Iterator<Item = (&'a str, usize)>,
+) -> Result<(), DbError> {
+    let (operation, max, what) = match kind {
+        BatchKind::Get => ("BatchGetItem", MAX_BATCH_GET_KEYS, "key"),
+        BatchKind::Write => ("BatchWriteItem", MAX_BATCH_WRITE_REQUESTS, "request"),
+    };
+    let mut names: HashSet<&str> = HashSet::new();
+    let mut count = 0usize;
+    for (name, n) in tables {
+        validate_table_name(name)?;
+        if !names.insert(name) {
+            return Err(DbError::invalid(format!(
+                "table {name} is listed twice in the batch"
+            )));
+        }
+        if n == 0 {
+            return Err(DbError::invalid(format!(
+                "1 validation error detected: the {what} list of table {name} must have at least 1 {what}"
+            )));
+        }
+        count = count.saturating_add(n);
+    }
+    if count > max {
         return Err(DbError::TooManyBatchItems {
-            operation: "BatchGetItem",
+            operation,
             count,
-            max: MAX_BATCH_GET_KEYS,
+            max,
         });
     }
     if count == 0 {
         return Err(DbError::invalid(
-            "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: Member must have length greater than or equal to 1",
+            "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
         ));
     }
+    Ok(())
+}
+
+/// Reads a batch whose shape [`check_batch_shape`] accepted.
+pub(crate) fn batch_get(
+    tables: &[(Arc<TableCore>, BatchGetRequest)],
+) -> Result<BatchGetOutput, DbError> {
     // Validate everything first.
     let mut plans = Vec::with_capacity(tables.len());
     for (core, req) in tables {
-        if req.keys.is_empty() {
-            return Err(DbError::invalid(format!(
-                "1 validation error detected: the key list of table {} must have at least 1 key",
-                core.name()
-            )));
-        }
         let parsed = request::parse(
             &req.names,
             &Default::default(),
@@ -69,10 +102,15 @@ pub(crate) fn batch_get(
         }
         plans.push((core, req, parsed.projection, locs));
     }
+    // Every table at once, before anything is read: a table being deleted fails the
+    // whole batch.
+    let guards = plans
+        .iter()
+        .map(|(core, ..)| core.partitions())
+        .collect::<Result<Vec<_>, DbError>>()?;
     let mut out = BatchGetOutput::default();
     let mut bytes = 0usize;
-    for (core, req, projection, locs) in plans {
-        let parts = core.partitions()?;
+    for ((core, req, projection, locs), parts) in plans.into_iter().zip(guards) {
         core.admit(None, OpKind::Read)?;
         let mut cap = ConsumedCapacity::new(core.name());
         let mut found = Vec::new();
@@ -82,7 +120,7 @@ pub(crate) fn batch_get(
                 unprocessed.push(original);
                 continue;
             }
-            let item = parts[loc.partition as usize].read(core, &loc.base_key, None)?;
+            let item = partition(core, &parts, loc.partition)?.read(core, &loc.base_key, None)?;
             cap.add_table_read(read_units(
                 item.as_ref().map_or(0, Item::size),
                 req.consistent_read,
@@ -117,31 +155,14 @@ pub(crate) fn batch_get(
 /// deletes).
 type ByPartition = BTreeMap<u32, Vec<(Located, Option<Item>)>>;
 
+/// Writes a batch whose shape [`check_batch_shape`] accepted.
 pub(crate) fn batch_write(
     tables: Vec<(Arc<TableCore>, Vec<WriteRequest>)>,
 ) -> Result<BatchWriteOutput, DbError> {
-    let count: usize = tables.iter().map(|(_, r)| r.len()).sum();
-    if count > MAX_BATCH_WRITE_REQUESTS {
-        return Err(DbError::TooManyBatchItems {
-            operation: "BatchWriteItem",
-            count,
-            max: MAX_BATCH_WRITE_REQUESTS,
-        });
-    }
-    if count == 0 {
-        return Err(DbError::invalid(
-            "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
-        ));
-    }
     // Validate everything first; group by partition.
-    let mut plans: Vec<(Arc<TableCore>, ByPartition)> = Vec::new();
+    let mut cores: Vec<Arc<TableCore>> = Vec::with_capacity(tables.len());
+    let mut groups: Vec<ByPartition> = Vec::with_capacity(tables.len());
     for (core, reqs) in tables {
-        if reqs.is_empty() {
-            return Err(DbError::invalid(format!(
-                "1 validation error detected: the request list of table {} must have at least 1 request",
-                core.name()
-            )));
-        }
         let mut seen = HashSet::new();
         let mut by_partition = ByPartition::new();
         for r in reqs {
@@ -160,11 +181,18 @@ pub(crate) fn batch_write(
                 .or_default()
                 .push((loc, new));
         }
-        plans.push((core, by_partition));
+        cores.push(core);
+        groups.push(by_partition);
     }
+    // Every table at once, before anything is written: a table being deleted (or a
+    // database being closed) fails the whole batch with nothing written, and a
+    // deletion waits for the batch to finish instead of cutting it in two.
+    let guards = cores
+        .iter()
+        .map(|core| core.partitions())
+        .collect::<Result<Vec<_>, DbError>>()?;
     let mut out = BatchWriteOutput::default();
-    for (core, by_partition) in plans {
-        let parts = core.partitions()?;
+    for ((core, by_partition), parts) in cores.iter().zip(groups).zip(guards) {
         let mut cap = ConsumedCapacity::new(core.name());
         for (p, items) in by_partition {
             let muts: Vec<Mutation<'_>> = items
@@ -176,11 +204,25 @@ pub(crate) fn batch_write(
                     decide: Box::new(move |_old| Ok(new)),
                 })
                 .collect();
-            for a in parts[p as usize].apply(&core, muts)? {
+            for a in partition(core, &parts, p)?.apply(core, muts)? {
                 cap.merge(&a.capacity);
             }
         }
         out.consumed_capacity.push(cap);
     }
     Ok(out)
+}
+
+/// Partition `p` of a table (an internal error if the layout computed a wrong one).
+fn partition<'a>(
+    core: &TableCore,
+    parts: &'a [Partition],
+    p: u32,
+) -> Result<&'a Partition, DbError> {
+    parts.get(p as usize).ok_or_else(|| {
+        DbError::invalid(format!(
+            "internal: table {} has no partition {p}",
+            core.name()
+        ))
+    })
 }

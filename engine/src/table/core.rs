@@ -13,6 +13,7 @@ use crate::lsm::{SharedResources, TreeOptions};
 use super::capacity::{CapacityMeter, ConsumedCapacity, OpInfo, OpKind};
 use super::error::DbError;
 use super::feed::ChangeSink;
+use super::gate::{GateToken, OpGate, Shut};
 use super::partition::Partition;
 use super::spec::{TableDurability, TableSpec};
 
@@ -25,21 +26,55 @@ pub(crate) struct Hooks {
     pub capacity: Arc<dyn CapacityMeter>,
 }
 
-#[derive(Debug)]
-enum TableState {
-    Open(Vec<Partition>),
-    Deleted,
-    Closed,
-}
-
 /// An open table.
+///
+/// Operations enter through `gate` (never blocking) and then read `parts`; a
+/// shutdown shuts the gate, waits for the operations already admitted, and only then
+/// takes `parts` (uncontended by then) to close and drop the partitions.
 #[derive(Debug)]
 pub(crate) struct TableCore {
     pub id: u64,
     pub spec: TableSpec,
     pub durability: Durability,
     pub hooks: Hooks,
-    state: RwLock<TableState>,
+    gate: OpGate,
+    /// `None` once shut down.
+    parts: RwLock<Option<Vec<Partition>>>,
+}
+
+/// The partitions of an open table, held open (against `delete_table` and `close`)
+/// while this lives. Dereferences to the partitions.
+pub(crate) struct Partitions<'a> {
+    // Field order matters: the read guard is released before the gate token.
+    parts: MappedRwLockReadGuard<'a, [Partition]>,
+    _token: GateToken<'a>,
+}
+
+impl std::ops::Deref for Partitions<'_> {
+    type Target = [Partition];
+
+    fn deref(&self) -> &[Partition] {
+        &self.parts
+    }
+}
+
+/// What every table of a `Db` is opened with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OpenEnv<'a> {
+    pub fs: &'a Arc<dyn FileSystem>,
+    pub tree_opts: &'a TreeOptions,
+    pub shared: &'a SharedResources,
+    pub hooks: &'a Hooks,
+}
+
+/// Whether [`TableCore::open`] creates the table's directories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Existing {
+    /// A table the catalog names: its directories were made durable before the
+    /// catalog named it, so a missing one is damage, not something to recreate empty.
+    MustExist,
+    /// A table being created.
+    Create,
 }
 
 /// The directory name of a partition inside its table's directory.
@@ -48,22 +83,39 @@ pub(crate) fn partition_dir_name(index: u32) -> String {
 }
 
 impl TableCore {
-    /// Opens (creating if needed) every partition tree of a table in `dir`.
+    /// Opens every partition tree of a table in `dir` (creating them for
+    /// [`Existing::Create`]).
     pub(crate) fn open(
-        fs: &Arc<dyn FileSystem>,
+        env: &OpenEnv<'_>,
         dir: &Path,
         id: u64,
         spec: TableSpec,
-        tree_opts: &TreeOptions,
-        shared: &SharedResources,
-        hooks: Hooks,
+        existing: Existing,
     ) -> Result<TableCore, DbError> {
-        fs.create_dir_all(dir).map_err(|e| DbError::io(dir, e))?;
+        let fs = env.fs;
+        match existing {
+            Existing::Create => fs.create_dir_all(dir).map_err(|e| DbError::io(dir, e))?,
+            Existing::MustExist => {
+                for p in 0..spec.partitions {
+                    let pdir = dir.join(partition_dir_name(p));
+                    if !fs.is_dir(&pdir) {
+                        return Err(DbError::Corruption {
+                            table: spec.name.clone(),
+                            partition: p,
+                            reason: format!(
+                                "the catalog names the table but its partition directory {} is missing",
+                                pdir.display()
+                            ),
+                        });
+                    }
+                }
+            }
+        }
         let mut parts = Vec::with_capacity(spec.partitions as usize);
         for p in 0..spec.partitions {
-            let mut opts = tree_opts.clone();
+            let mut opts = env.tree_opts.clone();
             opts.fs = Arc::clone(fs);
-            opts.shared = Some(shared.clone());
+            opts.shared = Some(env.shared.clone());
             let pdir = dir.join(partition_dir_name(p));
             match Partition::open(&pdir, p, opts) {
                 Ok(part) => parts.push(part),
@@ -91,8 +143,9 @@ impl TableCore {
             id,
             spec,
             durability,
-            hooks,
-            state: RwLock::new(TableState::Open(parts)),
+            hooks: env.hooks.clone(),
+            gate: OpGate::default(),
+            parts: RwLock::new(Some(parts)),
         })
     }
 
@@ -101,34 +154,75 @@ impl TableCore {
         &self.spec.name
     }
 
-    /// The partitions, held open (against `delete_table` and `close`) while the guard
-    /// lives.
-    pub(crate) fn partitions(&self) -> Result<MappedRwLockReadGuard<'_, [Partition]>, DbError> {
-        // Recursive read: a batch may hold this table's guard while taking it again;
-        // a waiting `delete_table` must not deadlock it.
-        let guard = self.state.read_recursive();
-        RwLockReadGuard::try_map(guard, |s| match s {
-            TableState::Open(p) => Some(p.as_slice()),
-            _ => None,
-        })
-        .map_err(|g| match &*g {
-            TableState::Closed => DbError::Closed,
-            _ => DbError::TableNotFound {
+    fn shut_error(&self, why: Shut) -> DbError {
+        match why {
+            Shut::Closed => DbError::Closed,
+            Shut::Deleted => DbError::TableNotFound {
                 table: self.spec.name.clone(),
             },
+        }
+    }
+
+    /// The partitions, held open (against `delete_table` and `close`) while the
+    /// guard lives. Never blocks: once the table is being deleted (closed) this fails
+    /// at once with `TableNotFound` (`Closed`). A callback of an operation (change
+    /// sink, capacity meter) may take it again.
+    pub(crate) fn partitions(&self) -> Result<Partitions<'_>, DbError> {
+        let token = self.gate.enter().map_err(|why| self.shut_error(why))?;
+        // Admitted: no shutdown takes the write lock before the token is dropped.
+        let guard = self.parts.read_recursive();
+        let parts = RwLockReadGuard::try_map(guard, |p| p.as_deref())
+            .map_err(|_| self.shut_error(Shut::Closed))?;
+        Ok(Partitions {
+            parts,
+            _token: token,
         })
     }
 
-    /// Closes every partition; later operations fail with `TableNotFound` (`deleted`)
-    /// or `Closed`. Waits for operations in flight.
-    pub(crate) fn shutdown(&self, deleted: bool) -> Result<(), DbError> {
-        let mut st = self.state.write();
-        let next = if deleted {
-            TableState::Deleted
-        } else {
-            TableState::Closed
-        };
-        let TableState::Open(parts) = std::mem::replace(&mut *st, next) else {
+    /// Refuses every later operation (they fail with `TableNotFound` if `why` is
+    /// `Deleted`, else `Closed`) and waits for the operations in flight, which are
+    /// bounded: a page of a query or scan, a batch, one write. Idempotent (the first
+    /// reason stays).
+    ///
+    /// # Errors
+    /// [`DbError::InvalidRequest`] when called from inside an operation on this table
+    /// (a change sink or capacity meter callback): it would wait for itself. Nothing
+    /// is changed then.
+    pub(crate) fn stop(&self, why: Shut) -> Result<(), DbError> {
+        self.check_not_inside()?;
+        self.gate.shut(why);
+        self.gate.wait_idle();
+        Ok(())
+    }
+
+    /// Refuses every later operation (see [`TableCore::stop`]) without waiting for
+    /// those in flight.
+    pub(crate) fn refuse_new(&self, why: Shut) {
+        self.gate.shut(why);
+    }
+
+    /// Fails if the calling thread is inside an operation on this table.
+    pub(crate) fn check_not_inside(&self) -> Result<(), DbError> {
+        if self.gate.held_by_current_thread() {
+            return Err(DbError::invalid(format!(
+                "table {} cannot be deleted or closed from inside one of its own operations (a change sink or capacity meter callback): it would wait for itself",
+                self.spec.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Stops the table (see [`TableCore::stop`]) and closes every partition, which
+    /// flushes its memtables (so `Buffered` writes acknowledged before survive) and
+    /// releases its files. Later calls do nothing.
+    ///
+    /// # Errors
+    /// As [`TableCore::stop`]; the first partition that fails to close (the others are
+    /// still closed).
+    pub(crate) fn shutdown(&self, why: Shut) -> Result<(), DbError> {
+        self.stop(why)?;
+        // Uncontended: every admitted operation has left and no new one reads `parts`.
+        let Some(parts) = self.parts.write().take() else {
             return Ok(());
         };
         let mut first_err = None;

@@ -5,12 +5,14 @@
 //! | module | job |
 //! |---|---|
 //! | `spec` | [`TableSpec`], [`LsiSpec`], [`TableDescription`] and their validation |
+//! | `names` | the naming rule of tables and indexes, checked before any lookup |
 //! | `error` | [`DbError`] |
 //! | `layout` | the partition hash and the key layout inside a partition's tree |
 //! | `capacity` | capacity units and the [`CapacityMeter`] hook |
 //! | `feed` | the per-partition change feed ([`ChangeSink`]) |
 //! | `options` | per-operation options and results |
 //! | `request` | parsing a request's expressions with shared placeholders |
+//! | `gate` | admits operations until a table is deleted or closed; drains them |
 //! | `core` | an open table: its partitions and hooks |
 //! | `partition` | one partition's tree and its read-modify-write path |
 //! | `lsi` | local secondary index entries |
@@ -23,8 +25,10 @@ pub mod capacity;
 pub(crate) mod core;
 mod error;
 mod feed;
+pub(crate) mod gate;
 pub(crate) mod layout;
 mod lsi;
+pub(crate) mod names;
 mod options;
 mod page;
 pub(crate) mod partition;
@@ -40,7 +44,7 @@ use std::sync::Arc;
 use strata_item::Item;
 
 pub use batch::{MAX_BATCH_GET_KEYS, MAX_BATCH_GET_RESPONSE_BYTES, MAX_BATCH_WRITE_REQUESTS};
-pub(crate) use batch::{batch_get, batch_write};
+pub(crate) use batch::{BatchKind, batch_get, batch_write, check_batch_shape};
 pub use capacity::{CapacityMeter, ConsumedCapacity, OpInfo, OpKind, UnmeteredCapacity};
 pub use error::DbError;
 pub use feed::{Change, ChangeSink};
@@ -50,6 +54,7 @@ pub use options::{
     QueryOptions, QueryOutput, ReturnValues, ScanOptions, ScanOutput, Select, UpdateInput,
     UpdateOptions, UpdateOutput, WriteRequest,
 };
+pub use names::{MAX_NAME_LEN, MIN_NAME_LEN};
 pub use page::PAGE_CAP_BYTES;
 pub use scan::MAX_TOTAL_SEGMENTS;
 pub use spec::{

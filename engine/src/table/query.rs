@@ -9,6 +9,7 @@ use strata_item::{AttributeValue, Item, KeyAttribute, KeyRole, KeySchema};
 use super::capacity::OpKind;
 use super::core::TableCore;
 use super::error::DbError;
+use super::names::validate_index_name;
 use super::layout::{
     HashedKey, Space, after_extensions, base_key, lsi_key, prefix_successor, push_sort_prefix,
     push_sort_value,
@@ -19,6 +20,7 @@ use super::request::{self, Exprs, condition_names};
 use super::spec::LsiSpec;
 
 /// The index a query or scan reads: the table (`None`) or an LSI with its number.
+/// The name is checked against the naming rule before it is looked up.
 pub(crate) fn resolve_index<'a>(
     core: &'a TableCore,
     index_name: Option<&str>,
@@ -26,6 +28,7 @@ pub(crate) fn resolve_index<'a>(
     match index_name {
         None => Ok((Space::Base, None)),
         Some(name) => {
+            validate_index_name(name)?;
             let (i, lsi) = core
                 .spec
                 .local_secondary_indexes
@@ -158,6 +161,8 @@ pub(crate) fn query(
     opts: QueryOptions,
 ) -> Result<QueryOutput, DbError> {
     let schema = &core.spec.key_schema;
+    // What needs no lookup first.
+    check_limit(opts.limit)?;
     let (space, lsi) = resolve_index(core, opts.index_name.as_deref())?;
     let sort = sort_attr(schema, lsi);
     let parsed = request::parse(
@@ -174,7 +179,6 @@ pub(crate) fn query(
             ..Exprs::default()
         },
     )?;
-    check_limit(opts.limit)?;
     // DynamoDB: a query's filter cannot name the key attributes of the index queried.
     if let Some(f) = &parsed.filter {
         let mut names = Vec::new();

@@ -19,7 +19,8 @@ pub const MAX_TOTAL_SEGMENTS: u32 = 1_000_000;
 
 pub(crate) fn scan(core: &TableCore, opts: ScanOptions) -> Result<ScanOutput, DbError> {
     let schema = &core.spec.key_schema;
-    let (space, lsi) = resolve_index(core, opts.index_name.as_deref())?;
+    // What needs no lookup first.
+    check_limit(opts.limit)?;
     let (segment, total) = match (opts.segment, opts.total_segments) {
         (None, None) => (0, 1),
         (Some(s), Some(t)) => {
@@ -55,7 +56,7 @@ pub(crate) fn scan(core: &TableCore, opts: ScanOptions) -> Result<ScanOutput, Db
             ..Exprs::default()
         },
     )?;
-    check_limit(opts.limit)?;
+    let (space, lsi) = resolve_index(core, opts.index_name.as_deref())?;
     let select = resolve_select(opts.select, parsed.projection.is_some(), lsi.is_some())?;
     let n = core.spec.partitions;
     let (first_partition, start) = match &opts.exclusive_start_key {

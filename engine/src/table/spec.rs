@@ -6,6 +6,7 @@ use std::fmt;
 use strata_item::{KeyAttribute, KeySchema, KeyType};
 
 use super::error::DbError;
+use super::names::check_name;
 
 /// Default number of hash partitions of a new table.
 pub const DEFAULT_PARTITIONS: u32 = 4;
@@ -311,26 +312,6 @@ impl TableSpec {
         }
         Ok(())
     }
-}
-
-/// DynamoDB's naming rule for tables and indexes: 3 to 255 characters of
-/// `a-z A-Z 0-9 _ - .`.
-pub(crate) fn check_name(what: &str, name: &str) -> Result<(), String> {
-    if name.len() < 3 || name.len() > 255 {
-        return Err(format!(
-            "{what} name must be 3 to 255 characters, got {} ({name:?})",
-            name.len()
-        ));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
-    {
-        return Err(format!(
-            "{what} name {name:?} has the character {c:?}; allowed are a-z, A-Z, 0-9, '_', '-', '.'"
-        ));
-    }
-    Ok(())
 }
 
 /// What `describe_table` reports.
