@@ -302,25 +302,26 @@ impl Db {
             shared: &inner.shared,
             hooks: &inner.hooks,
         };
-        let core = TableCore::open(&env, &dir, id, spec.clone(), Existing::Create).and_then(|core| {
-            fs.sync_dir(&self.tables_dir())
-                .map_err(|e| DbError::io(self.tables_dir(), e))?;
-            catalog.tables.push(TableEntry {
-                id,
-                created_at_ms,
-                spec: spec.clone(),
-            });
-            catalog.tables.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
-            match catalog.store(fs.as_ref(), &inner.path.join(CATALOG_FILE)) {
-                Ok(()) => Ok(core),
-                Err(e) => {
-                    if let Err(close) = core.shutdown(Shut::Closed) {
-                        tracing::warn!(error = %close, "closing a table whose creation failed");
+        let core =
+            TableCore::open(&env, &dir, id, spec.clone(), Existing::Create).and_then(|core| {
+                fs.sync_dir(&self.tables_dir())
+                    .map_err(|e| DbError::io(self.tables_dir(), e))?;
+                catalog.tables.push(TableEntry {
+                    id,
+                    created_at_ms,
+                    spec: spec.clone(),
+                });
+                catalog.tables.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+                match catalog.store(fs.as_ref(), &inner.path.join(CATALOG_FILE)) {
+                    Ok(()) => Ok(core),
+                    Err(e) => {
+                        if let Err(close) = core.shutdown(Shut::Closed) {
+                            tracing::warn!(error = %close, "closing a table whose creation failed");
+                        }
+                        Err(e)
                     }
-                    Err(e)
                 }
-            }
-        });
+            });
         let core = match core {
             Ok(c) => c,
             Err(e) => {

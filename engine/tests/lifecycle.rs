@@ -18,12 +18,12 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use strata_engine::capacity::OpInfo;
+use strata_engine::lsm::Durability;
 use strata_engine::{
     BatchGetRequest, CapacityMeter, Change, ChangeSink, Db, DbError, DbOptions, GetOptions,
     LsiSpec, PutOptions, QueryOptions, ScanOptions, Table, TableDurability, TableSpec, Tree,
     TreeOptions, WriteRequest,
 };
-use strata_engine::lsm::Durability;
 use strata_item::{AttributeValue, Item, KeySchema, KeyType, item};
 
 /// Generous bound to tell a hang from slowness.
@@ -43,10 +43,13 @@ fn within_bound<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 's
 }
 
 fn spec(name: &str, durability: TableDurability) -> TableSpec {
-    TableSpec::new(name, KeySchema::composite("pk", KeyType::S, "sk", KeyType::N))
-        .durability(durability)
-        .partitions(4)
-        .lsi(LsiSpec::new("by_v", "v", KeyType::N))
+    TableSpec::new(
+        name,
+        KeySchema::composite("pk", KeyType::S, "sk", KeyType::N),
+    )
+    .durability(durability)
+    .partitions(4)
+    .lsi(LsiSpec::new("by_v", "v", KeyType::N))
 }
 
 fn open(dir: &Path) -> Db {
@@ -362,7 +365,8 @@ fn batch_write_across_a_table_being_deleted_is_all_or_nothing() {
     let db = open(dir.path());
     // `keep` syncs (its part of a batch takes a while), so that a deletion of `gone`
     // often lands while a batch is between its two tables.
-    db.create_table(spec("keep", TableDurability::Sync)).unwrap();
+    db.create_table(spec("keep", TableDurability::Sync))
+        .unwrap();
     db.create_table(spec("gone", TableDurability::Buffered))
         .unwrap();
     let started = Arc::new(AtomicUsize::new(0));
@@ -407,7 +411,10 @@ fn batch_write_across_a_table_being_deleted_is_all_or_nothing() {
                 .unwrap()
                 .item
                 .is_some();
-            assert_eq!(there, ok, "batch w{w} #{i}: written {there}, acknowledged {ok}");
+            assert_eq!(
+                there, ok,
+                "batch w{w} #{i}: written {there}, acknowledged {ok}"
+            );
         }
     }
     db.close().unwrap();
@@ -529,7 +536,8 @@ fn close_returns_while_a_capacity_meter_calls_back_in() {
     let opts = DbOptions::small(strata_fs::default_fs()).capacity_meter(meter.clone());
     let db = Db::open(dir.path(), opts).unwrap();
     meter.db.set(db.clone()).unwrap();
-    db.create_table(spec("meter", TableDurability::Sync)).unwrap();
+    db.create_table(spec("meter", TableDurability::Sync))
+        .unwrap();
     let table = db.table("meter").unwrap();
     let done = Arc::new(AtomicBool::new(false));
     let started = Arc::new(AtomicUsize::new(0));
@@ -691,7 +699,9 @@ fn every_name_taking_entry_point_validates_the_name_before_looking_it_up() {
             n,
             t.query(
                 "pk = :p",
-                QueryOptions::default().value(":p", "w0-1").index(n.to_owned()),
+                QueryOptions::default()
+                    .value(":p", "w0-1")
+                    .index(n.to_owned()),
             ),
         );
         assert_validation("scan index", n, t.scan(ScanOptions::default().index(n)));
@@ -707,7 +717,10 @@ fn every_name_taking_entry_point_validates_the_name_before_looking_it_up() {
         db.delete_table("nope"),
         Err(DbError::TableNotFound { .. })
     ));
-    assert!(matches!(db.table("nope"), Err(DbError::TableNotFound { .. })));
+    assert!(matches!(
+        db.table("nope"),
+        Err(DbError::TableNotFound { .. })
+    ));
     assert!(matches!(
         db.describe_table("nope"),
         Err(DbError::TableNotFound { .. })
@@ -860,7 +873,8 @@ fn open_without_create_if_missing_leaves_an_empty_or_missing_directory_alone() {
 /// A database with one table and data, closed.
 fn closed_db(dir: &Path) {
     let db = open(dir);
-    db.create_table(spec("data", TableDurability::Sync)).unwrap();
+    db.create_table(spec("data", TableDurability::Sync))
+        .unwrap();
     let t = db.table("data").unwrap();
     for i in 0..20 {
         t.put_item(row(0, i), PutOptions::default()).unwrap();

@@ -153,6 +153,12 @@ pub struct OpInfo<'a> {
 /// conditional write failed, which DynamoDB charges too). The default implementation
 /// ([`UnmeteredCapacity`]) admits everything; the capacity issue implements token
 /// buckets on this trait.
+///
+/// Both are called inside the operation (the table is held open, and `consumed` of a
+/// write runs under the partition lock): they must be quick. They may read tables;
+/// `create_table`, `delete_table` and `Db::close` called from them fail with
+/// [`DbError::InvalidRequest`](crate::DbError::InvalidRequest) instead of waiting for
+/// the operation that calls them.
 pub trait CapacityMeter: Send + Sync + Debug {
     /// May this operation run now?
     ///

@@ -35,7 +35,12 @@ pub struct Change<'a> {
 /// readers, once per changed item, in the partition's write order. So for one
 /// partition the calls are serialised and ordered by `seqno`; different partitions call
 /// concurrently. The sink must be quick and must not call back into the same table's
-/// write path (it would deadlock); a real consumer queues the change and returns.
+/// write path (it would deadlock on the partition lock); a real consumer queues the
+/// change and returns. Reads of any table from the sink are fine (they fail at once
+/// with `TableNotFound` or `Closed` once the table is being deleted or the database
+/// closed). `create_table`, `delete_table` and `Db::close` called from the sink fail
+/// with [`DbError::InvalidRequest`](crate::DbError::InvalidRequest): they would wait
+/// for the operation that is calling the sink.
 /// Writes that change nothing (a failed condition) are not reported.
 pub trait ChangeSink: Send + Sync + Debug {
     /// One change was applied.

@@ -43,18 +43,18 @@ use std::sync::Arc;
 
 use strata_item::Item;
 
-pub use batch::{MAX_BATCH_GET_KEYS, MAX_BATCH_GET_RESPONSE_BYTES, MAX_BATCH_WRITE_REQUESTS};
 pub(crate) use batch::{BatchKind, batch_get, batch_write, check_batch_shape};
+pub use batch::{MAX_BATCH_GET_KEYS, MAX_BATCH_GET_RESPONSE_BYTES, MAX_BATCH_WRITE_REQUESTS};
 pub use capacity::{CapacityMeter, ConsumedCapacity, OpInfo, OpKind, UnmeteredCapacity};
 pub use error::DbError;
 pub use feed::{Change, ChangeSink};
+pub use names::{MAX_NAME_LEN, MIN_NAME_LEN};
 pub use options::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, ConditionInput, DeleteOptions, DeleteOutput,
     GetOptions, GetOutput, KeyConditionInput, KeyInput, ProjectionInput, PutOptions, PutOutput,
     QueryOptions, QueryOutput, ReturnValues, ScanOptions, ScanOutput, Select, UpdateInput,
     UpdateOptions, UpdateOutput, WriteRequest,
 };
-pub use names::{MAX_NAME_LEN, MIN_NAME_LEN};
 pub use page::PAGE_CAP_BYTES;
 pub use scan::MAX_TOTAL_SEGMENTS;
 pub use spec::{

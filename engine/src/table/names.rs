@@ -125,7 +125,10 @@ mod tests {
         let long = "y".repeat(100_000);
         let e = validate_table_name(&long).unwrap_err();
         assert!(e.to_string().contains("less than or equal to 255"));
-        assert!(e.to_string().len() < 600, "the message shows a bounded prefix");
+        assert!(
+            e.to_string().len() < 600,
+            "the message shows a bounded prefix"
+        );
         assert!(validate_table_name("ok_name").is_ok());
     }
 

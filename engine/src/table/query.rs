@@ -9,11 +9,11 @@ use strata_item::{AttributeValue, Item, KeyAttribute, KeyRole, KeySchema};
 use super::capacity::OpKind;
 use super::core::TableCore;
 use super::error::DbError;
-use super::names::validate_index_name;
 use super::layout::{
     HashedKey, Space, after_extensions, base_key, lsi_key, prefix_successor, push_sort_prefix,
     push_sort_value,
 };
+use super::names::validate_index_name;
 use super::options::{KeyConditionInput, QueryOptions, QueryOutput};
 use super::page::{Page, PagePlan, check_limit, needs_base, resolve_select};
 use super::request::{self, Exprs, condition_names};
