@@ -190,6 +190,12 @@ fn delete_under_write_load(durability: TableDurability) {
     db.create_table(spec("busy", durability)).unwrap();
     let again = db.table("busy").unwrap();
     assert_eq!(again.scan(ScanOptions::default()).unwrap().count, 0);
+    // A handle on the deleted table does not reach the new one.
+    assert!(matches!(
+        table.put_item(row(0, 0), PutOptions::default()),
+        Err(DbError::TableNotFound { .. })
+    ));
+    assert_eq!(again.scan(ScanOptions::default()).unwrap().count, 0);
     db.close().unwrap();
 }
 

@@ -18,6 +18,7 @@
 use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
@@ -74,7 +75,9 @@ impl OpGate {
     /// Admits an operation, or says why the gate is shut. Never blocks.
     pub(crate) fn enter(&self) -> Result<GateToken<'_>, Shut> {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
-        HELD.with(|h| h.borrow_mut().push(self.addr()));
+        // `try_with`: during thread teardown the list may be gone; the token still
+        // counts, only the self-wait check loses this entry.
+        let _ = HELD.try_with(|h| h.borrow_mut().push(self.addr()));
         // From here on, dropping the token undoes the two steps above.
         let token = GateToken {
             gate: self,
@@ -100,7 +103,7 @@ impl OpGate {
     /// itself.
     pub(crate) fn held_by_current_thread(&self) -> bool {
         let me = self.addr();
-        HELD.with(|h| h.borrow().contains(&me))
+        HELD.try_with(|h| h.borrow().contains(&me)).unwrap_or(false)
     }
 
     /// Waits until no admitted operation is in flight. Call after [`shut`]
@@ -110,7 +113,9 @@ impl OpGate {
     pub(crate) fn wait_idle(&self) {
         let mut g = self.idle.lock();
         while self.in_flight.load(Ordering::SeqCst) != 0 {
-            self.idle_cv.wait(&mut g);
+            // The wake-up is ordered (see `GateToken::drop`); the timeout only
+            // re-checks, it is not needed for progress.
+            self.idle_cv.wait_for(&mut g, Duration::from_millis(50));
         }
     }
 }
@@ -119,7 +124,7 @@ impl Drop for GateToken<'_> {
     fn drop(&mut self) {
         let gate = self.gate;
         let me = gate.addr();
-        HELD.with(|h| {
+        let _ = HELD.try_with(|h| {
             let mut h = h.borrow_mut();
             if let Some(i) = h.iter().rposition(|&a| a == me) {
                 h.swap_remove(i);
@@ -138,7 +143,6 @@ impl Drop for GateToken<'_> {
 mod tests {
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
-    use std::time::Duration;
 
     use super::*;
 
