@@ -17,6 +17,7 @@ use parking_lot::{Mutex, RwLock};
 use strata_fs::{FileLock, FileSystem};
 
 use crate::catalog::{CATALOG_FILE, Catalog, TableEntry};
+use crate::recovery_report::{DbRecoveryReport, PartitionRecovery};
 use crate::lsm::{SharedResources, TreeOptions};
 use crate::table::core::{Hooks, TableCore};
 use crate::table::{
@@ -53,6 +54,12 @@ pub struct DbOptions {
     pub change_sink: Option<Arc<dyn ChangeSink>>,
     /// Admits operations and is told what they consumed (default: admits everything).
     pub capacity_meter: Arc<dyn CapacityMeter>,
+    /// Refuse to open (changing nothing on disk) when recovery would drop data that
+    /// may have been acknowledged: in a `Sync` table anything but a torn WAL tail, in
+    /// a `Buffered` table any dropped WAL byte (default false: open, and report what
+    /// was dropped in [`Db::recovery_report`]). Corruption is an error either way
+    /// unless `tree.wal_recovery_mode` salvages. See `docs/recovery.md`.
+    pub refuse_open_on_loss: bool,
 }
 
 impl Default for DbOptions {
@@ -67,6 +74,7 @@ impl Default for DbOptions {
             memtable_budget_bytes: 256 << 20,
             change_sink: None,
             capacity_meter: Arc::new(UnmeteredCapacity),
+            refuse_open_on_loss: false,
         }
     }
 }
@@ -125,6 +133,7 @@ struct DbInner {
     /// Serialises create_table and delete_table.
     ddl: Mutex<()>,
     lock: Mutex<Option<Box<dyn FileLock>>>,
+    recovery: DbRecoveryReport,
 }
 
 /// An open database: a directory of tables.
@@ -163,6 +172,26 @@ struct DbInner {
 #[derive(Debug, Clone)]
 pub struct Db {
     inner: Arc<DbInner>,
+}
+
+/// The recovery reports of every partition where recovery did something.
+fn collect_recovery(tables: &BTreeMap<String, Arc<TableCore>>) -> DbRecoveryReport {
+    let mut report = DbRecoveryReport::default();
+    for (name, core) in tables {
+        if let Ok(parts) = core.partitions() {
+            for p in parts.iter() {
+                let r = p.tree.recovery_report();
+                if !r.is_clean() {
+                    report.partitions.push(PartitionRecovery {
+                        table: name.clone(),
+                        partition: p.index,
+                        report: r,
+                    });
+                }
+            }
+        }
+    }
+    report
 }
 
 fn now_ms() -> u64 {
@@ -246,12 +275,18 @@ impl Db {
         };
         let mut tables = BTreeMap::new();
         for t in &catalog.tables {
+            let mut tree_opts = opts.tree.clone();
+            tree_opts.wal_loss_policy = crate::recovery_report::loss_policy(
+                opts.refuse_open_on_loss,
+                t.spec.durability,
+                opts.tree.wal_loss_policy,
+            );
             let core = TableCore::open(
                 &fs,
                 &tables_dir.join(table_dir_name(t.id)),
                 t.id,
                 t.spec.clone(),
-                &opts.tree,
+                &tree_opts,
                 &shared,
                 hooks.clone(),
             );
@@ -270,6 +305,7 @@ impl Db {
                 }
             }
         }
+        let recovery = collect_recovery(&tables);
         tracing::info!(path = %path.display(), tables = tables.len(), "database open");
         Ok(Db {
             inner: Arc::new(DbInner {
@@ -285,8 +321,16 @@ impl Db {
                 }),
                 ddl: Mutex::new(()),
                 lock: Mutex::new(Some(lock)),
+                recovery,
             }),
         })
+    }
+
+    /// What recovery dropped, skipped or ignored when this `Db` opened, per table and
+    /// partition: WAL segment, offset, bytes (and records, when countable) and why;
+    /// a torn manifest append. Empty after a clean shutdown. See `docs/recovery.md`.
+    pub fn recovery_report(&self) -> &DbRecoveryReport {
+        &self.inner.recovery
     }
 
     /// The database directory.
