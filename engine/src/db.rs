@@ -17,8 +17,8 @@ use parking_lot::{Mutex, RwLock};
 use strata_fs::{FileLock, FileSystem};
 
 use crate::catalog::{CATALOG_FILE, Catalog, TableEntry};
-use crate::recovery_report::{DbRecoveryReport, PartitionRecovery};
 use crate::lsm::{SharedResources, TreeOptions};
+use crate::recovery_report::{DbRecoveryReport, PartitionRecovery};
 use crate::table::core::{Hooks, TableCore};
 use crate::table::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, CapacityMeter, ChangeSink, DbError, Table,

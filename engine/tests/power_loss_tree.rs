@@ -171,8 +171,8 @@ fn check_recovered(fs: &FaultFs, p: Progress, batches: usize, what: &str) -> usi
     // but a torn tail opens, and the report holds no corruption.
     let mut strict = options(fs);
     strict.wal_loss_policy = WalLossPolicy::RefuseUnlessTornTail;
-    let tree = Tree::open(Path::new(DIR), strict)
-        .unwrap_or_else(|e| panic!("{what}: reopen failed: {e}"));
+    let tree =
+        Tree::open(Path::new(DIR), strict).unwrap_or_else(|e| panic!("{what}: reopen failed: {e}"));
     let report = tree.recovery_report();
     assert!(
         !report.has_corruption(),

@@ -200,7 +200,11 @@ fn a_clean_reopen_reads_everything_and_reports_nothing() {
     }));
     let db = Db::open(DB, options(&fs)).unwrap();
     assert_eq!(read_all(&db).unwrap(), model);
-    assert!(db.recovery_report().is_clean(), "{:?}", db.recovery_report());
+    assert!(
+        db.recovery_report().is_clean(),
+        "{:?}",
+        db.recovery_report()
+    );
 }
 
 /// One table with one partition: 40 items, a flush, 40 more, a flush, 5
@@ -260,7 +264,10 @@ fn manifest_with_its_last_flush_edit_cut_off_fails_clearly_and_changes_nothing()
     assert_eq!(read_table(&db, "one").unwrap(), want);
     drop(db);
     let first_segment = wal_segments(&fs)[&part][0].clone();
-    assert!(!first_segment.ends_with("000001.wal"), "no segment was deleted");
+    assert!(
+        !first_segment.ends_with("000001.wal"),
+        "no segment was deleted"
+    );
     cut_last_manifest_edit(&fs, &part);
     let before = snapshot(&fs, Path::new(DB));
     let err = open_with_segments(&fs, 512).unwrap_err();
@@ -336,7 +343,9 @@ fn a_flip_in_the_body_of_the_last_wal_segment_is_never_a_silent_rollback() {
                             .recovery_report()
                             .partitions
                             .iter()
-                            .find(|p| p.partition == index && table_dir.ends_with(table_dir_of(&p.table)))
+                            .find(|p| {
+                                p.partition == index && table_dir.ends_with(table_dir_of(&p.table))
+                            })
                             .unwrap_or_else(|| panic!("{what}: data lost without a report"));
                         let d = &entry.report.wal.dropped[0];
                         assert_eq!(d.kind, DropKind::TornTail, "{what}");
@@ -394,7 +403,11 @@ fn salvage_keeps_the_records_after_a_flip_reports_it_and_leaves_a_clean_log() {
         // Salvage flushed what it kept and dropped the damaged segments: a
         // default open is clean and reads the same.
         let db = Db::open(DB, options(&img)).unwrap();
-        assert!(db.recovery_report().is_clean(), "{:?}", db.recovery_report());
+        assert!(
+            db.recovery_report().is_clean(),
+            "{:?}",
+            db.recovery_report()
+        );
         assert_eq!(read_all(&db).unwrap(), got);
     }
     assert!(salvaged_trials > 3);

@@ -278,9 +278,7 @@ fn scan_segment(
                                     bytes: file_len - good_len,
                                     records: None,
                                     kind: DropKind::Corruption,
-                                    reason: format!(
-                                        "{what}; skipped to the end of the segment"
-                                    ),
+                                    reason: format!("{what}; skipped to the end of the segment"),
                                 });
                                 reader.seek(file_len);
                             }

@@ -226,10 +226,9 @@ impl Wal {
             return Err(WalError::InvalidOptions("segment_size must be > 0".into()).into());
         }
         if opts.max_record_size > u32::MAX as usize {
-            return Err(WalError::InvalidOptions(
-                "max_record_size must be at most 4 GiB".into(),
-            )
-            .into());
+            return Err(
+                WalError::InvalidOptions("max_record_size must be at most 4 GiB".into()).into(),
+            );
         }
         let fs = Arc::clone(&opts.fs);
         create_dir_durably(&*fs, dir)?;

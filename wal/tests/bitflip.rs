@@ -134,13 +134,18 @@ fn check_flip(base: &FaultFs, segs: &[PathBuf], si: usize, off: u64, bit: u8, re
                 .unwrap();
             assert_eq!(&got[missing..], &records[missing + 1..], "{what}");
             if missing + 1 < records.len() && report.dropped[0].kind == DropKind::Corruption {
-                assert!(report.salvaged_records > 0 || !is_last, "{what}: {report:?}");
+                assert!(
+                    report.salvaged_records > 0 || !is_last,
+                    "{what}: {report:?}"
+                );
             }
             if !is_last {
                 assert_eq!(report.dropped[0].records, Some(1), "{what}: {report:?}");
             }
         }
-        Err(WalError::Corruption { segment, offset, .. }) => {
+        Err(WalError::Corruption {
+            segment, offset, ..
+        }) => {
             // A damaged segment header is not salvageable.
             assert_eq!(&segment, path, "{what}");
             assert!(off < 32 && offset < 32, "{what}");

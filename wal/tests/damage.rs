@@ -215,7 +215,8 @@ fn a_missing_or_emptied_middle_segment_is_an_lsn_gap() {
     let segs = segment_files(&fs, dir());
     // Truncated to exactly its header: a valid, empty segment, but the next
     // one starts 5 LSNs later.
-    fs.set_len_raw(&segs[1], SEGMENT_HEADER_SIZE as u64).unwrap();
+    fs.set_len_raw(&segs[1], SEGMENT_HEADER_SIZE as u64)
+        .unwrap();
     for mode in [
         RecoveryMode::TolerateCorruptedTail,
         RecoveryMode::AbsoluteConsistency,
@@ -256,8 +257,11 @@ fn the_last_segment_cut_at_a_record_boundary_is_undetectable_here() {
         u64::from_le_bytes(b[16..24].try_into().unwrap())
     };
     fs.set_len_raw(last, SEGMENT_HEADER_SIZE as u64).unwrap();
-    let (wal, report) = Wal::open(dir(), mode_opts(&fs, RecoveryMode::TolerateCorruptedTail, 500))
-        .unwrap();
+    let (wal, report) = Wal::open(
+        dir(),
+        mode_opts(&fs, RecoveryMode::TolerateCorruptedTail, 500),
+    )
+    .unwrap();
     assert!(report.is_clean());
     assert_eq!(report.next_lsn, first_lsn_of_last);
     assert_eq!(wal.next_lsn(), first_lsn_of_last);
@@ -292,12 +296,18 @@ fn open_checked_sees_the_planned_report_and_a_refusal_changes_nothing() {
 #[test]
 fn start_lsn_follows_truncate_before() {
     let (fs, _) = build(30, 500);
-    let (wal, _) = Wal::open(dir(), mode_opts(&fs, RecoveryMode::TolerateCorruptedTail, 500))
-        .unwrap();
+    let (wal, _) = Wal::open(
+        dir(),
+        mode_opts(&fs, RecoveryMode::TolerateCorruptedTail, 500),
+    )
+    .unwrap();
     wal.truncate_before(12).unwrap();
     drop(wal);
-    let (_, report) = Wal::open(dir(), mode_opts(&fs, RecoveryMode::TolerateCorruptedTail, 500))
-        .unwrap();
+    let (_, report) = Wal::open(
+        dir(),
+        mode_opts(&fs, RecoveryMode::TolerateCorruptedTail, 500),
+    )
+    .unwrap();
     assert_eq!(report.start_lsn, 11);
     assert_eq!(report.first_lsn, Some(11));
     assert_eq!(report.next_lsn, 31);

@@ -285,7 +285,10 @@ pub(crate) fn decode_manifest(
     };
     while pos < data.len() {
         if data[pos..].iter().all(|&b| b == 0) {
-            tail = torn(pos, "the file ends in zero bytes where a record would start");
+            tail = torn(
+                pos,
+                "the file ends in zero bytes where a record would start",
+            );
             break;
         }
         if data.len() - pos < RECORD_HEADER_LEN {
@@ -403,7 +406,10 @@ mod tests {
             assert_eq!(s.levels[0][0].number, 3, "cut {cut}");
             if cut > last_start {
                 let t = tail.unwrap();
-                assert_eq!((t.offset, t.bytes), (last_start as u64, (cut - last_start) as u64));
+                assert_eq!(
+                    (t.offset, t.bytes),
+                    (last_start as u64, (cut - last_start) as u64)
+                );
             }
         }
         // Zero bytes after the last record (allocated, never written): torn.
