@@ -18,6 +18,7 @@ use strata_fs::{FileLock, FileSystem};
 
 use crate::catalog::{CATALOG_FILE, Catalog, TableEntry};
 use crate::lsm::{SharedResources, TreeOptions};
+use crate::recovery_report::{DbRecoveryReport, PartitionRecovery};
 use crate::table::core::{Existing, Hooks, OpenEnv, TableCore};
 use crate::table::gate::Shut;
 use crate::table::names::validate_table_name;
@@ -56,6 +57,12 @@ pub struct DbOptions {
     pub change_sink: Option<Arc<dyn ChangeSink>>,
     /// Admits operations and is told what they consumed (default: admits everything).
     pub capacity_meter: Arc<dyn CapacityMeter>,
+    /// Refuse to open (changing nothing on disk) when recovery would drop data that
+    /// may have been acknowledged: in a `Sync` table anything but a torn WAL tail, in
+    /// a `Buffered` table any dropped WAL byte (default false: open, and report what
+    /// was dropped in [`Db::recovery_report`]). Corruption is an error either way
+    /// unless `tree.wal_recovery_mode` salvages. See `docs/recovery.md`.
+    pub refuse_open_on_loss: bool,
 }
 
 impl Default for DbOptions {
@@ -70,6 +77,7 @@ impl Default for DbOptions {
             memtable_budget_bytes: 256 << 20,
             change_sink: None,
             capacity_meter: Arc::new(UnmeteredCapacity),
+            refuse_open_on_loss: false,
         }
     }
 }
@@ -128,6 +136,7 @@ struct DbInner {
     /// Serialises create_table and delete_table.
     ddl: Mutex<()>,
     lock: Mutex<Option<Box<dyn FileLock>>>,
+    recovery: DbRecoveryReport,
 }
 
 /// An open database: a directory of tables.
@@ -166,6 +175,26 @@ struct DbInner {
 #[derive(Debug, Clone)]
 pub struct Db {
     inner: Arc<DbInner>,
+}
+
+/// The recovery reports of every partition where recovery did something.
+fn collect_recovery(tables: &BTreeMap<String, Arc<TableCore>>) -> DbRecoveryReport {
+    let mut report = DbRecoveryReport::default();
+    for (name, core) in tables {
+        if let Ok(parts) = core.partitions() {
+            for p in parts.iter() {
+                let r = p.tree.recovery_report();
+                if !r.is_clean() {
+                    report.partitions.push(PartitionRecovery {
+                        table: name.clone(),
+                        partition: p.index,
+                        report: r,
+                    });
+                }
+            }
+        }
+    }
+    report
 }
 
 fn now_ms() -> u64 {
@@ -221,6 +250,7 @@ impl Db {
         })?;
         match open_locked(&path, &opts) {
             Ok(st) => {
+                let recovery = collect_recovery(&st.tables);
                 tracing::info!(path = %path.display(), tables = st.tables.len(), "database open");
                 let shared = st.shared;
                 Ok(Db {
@@ -237,6 +267,7 @@ impl Db {
                         }),
                         ddl: Mutex::new(()),
                         lock: Mutex::new(Some(lock)),
+                        recovery,
                     }),
                 })
             }
@@ -250,6 +281,13 @@ impl Db {
                 Err(e)
             }
         }
+    }
+
+    /// What recovery dropped, skipped or ignored when this `Db` opened, per table and
+    /// partition: WAL segment, offset, bytes (and records, when countable) and why;
+    /// a torn manifest append. Empty after a clean shutdown. See `docs/recovery.md`.
+    pub fn recovery_report(&self) -> &DbRecoveryReport {
+        &self.inner.recovery
     }
 
     /// The database directory.
@@ -683,9 +721,15 @@ fn open_locked(path: &Path, opts: &DbOptions) -> Result<Opened, DbError> {
     let tables_dir = path.join(TABLES_DIR);
     let mut tables: BTreeMap<String, Arc<TableCore>> = BTreeMap::new();
     for t in &catalog.tables {
+        let mut tree_opts = opts.tree.clone();
+        tree_opts.wal_loss_policy = crate::recovery_report::loss_policy(
+            opts.refuse_open_on_loss,
+            t.spec.durability,
+            opts.tree.wal_loss_policy,
+        );
         let env = OpenEnv {
             fs,
-            tree_opts: &opts.tree,
+            tree_opts: &tree_opts,
             shared: &shared,
             hooks: &hooks,
         };

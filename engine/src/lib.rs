@@ -8,9 +8,11 @@ pub use lsm::{Error, Tree, TreeOptions, WriteBatch};
 pub mod bench_items;
 mod catalog;
 mod db;
+mod recovery_report;
 pub mod table;
 
 pub use db::{Db, DbOptions};
+pub use recovery_report::{DbRecoveryReport, PartitionRecovery};
 pub use table::capacity;
 pub use table::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, CapacityMeter, CapacityMode, Change,

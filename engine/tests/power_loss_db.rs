@@ -262,10 +262,19 @@ fn check_lsi(db: &Db, items: &BTreeMap<(String, i64), Item>, what: &str) {
 }
 
 fn check(fs: &FaultFs, acked: usize, total: usize, what: &str) {
-    let db = match Db::open(DB, options(fs)) {
+    // A power loss never loses an acknowledged `Sync` write, so refusing to
+    // open on loss must not refuse, and nothing is reported as corruption.
+    let mut strict = options(fs);
+    strict.refuse_open_on_loss = true;
+    let db = match Db::open(DB, strict) {
         Ok(db) => db,
         Err(e) => panic!("{what}: reopen failed: {e}"),
     };
+    assert!(
+        !db.recovery_report().has_corruption(),
+        "{what}: a power loss was reported as corruption: {:?}",
+        db.recovery_report()
+    );
     if db.list_tables().unwrap().is_empty() {
         assert_eq!(acked, 0, "{what}: the main table vanished");
         return;

@@ -3,7 +3,8 @@
 //! the records again gives back the same bytes (the format is canonical), up to
 //! zero padding at the end. The same bytes as the only segment of a log on
 //! the in-memory file system: `Wal::open` agrees with the reader in every
-//! recovery mode, and never panics.
+//! recovery mode (a torn tail is cut, damage followed by a valid fragment is
+//! refused or salvaged), and never panics.
 #![no_main]
 
 use std::path::Path;
@@ -56,6 +57,7 @@ fuzz_target!(|data: &[u8]| {
     let absolute = open(data, RecoveryMode::AbsoluteConsistency);
     let tolerate = open(data, RecoveryMode::TolerateCorruptedTail);
     let point = open(data, RecoveryMode::PointInTime);
+    let salvage = open(data, RecoveryMode::SkipCorruptedRecords);
     match &parsed {
         Ok(seg) => {
             let clean = seg.end == SegmentEnd::Clean;
@@ -63,8 +65,24 @@ fuzz_target!(|data: &[u8]| {
             if let Some(a) = &absolute {
                 assert_eq!(a, &seg.records);
             }
-            // The only segment is the last one: its tail is cut, records kept.
-            assert_eq!(tolerate.as_ref(), Some(&seg.records));
+            // The only segment is the last one: a torn tail (nothing valid
+            // after the damage) is cut and the records kept; damage followed
+            // by a valid fragment is corruption, which only PointInTime
+            // (dropping what follows) and salvage (skipping it) accept.
+            let torn = match &seg.end {
+                SegmentEnd::Corrupt { valid_after, .. } => valid_after.is_none(),
+                _ => true,
+            };
+            if torn {
+                assert_eq!(tolerate.as_ref(), Some(&seg.records));
+                assert_eq!(salvage.as_ref(), Some(&seg.records));
+            } else {
+                assert!(tolerate.is_none());
+                // Salvage keeps at least the records before the damage.
+                let s = salvage.expect("salvage opens a log with a good header");
+                assert!(s.len() >= seg.records.len());
+                assert_eq!(&s[..seg.records.len()], &seg.records[..]);
+            }
             assert_eq!(point.as_ref(), Some(&seg.records));
         }
         Err(_) => {
@@ -74,6 +92,7 @@ fuzz_target!(|data: &[u8]| {
             let torn = data.len() < 32 || data.iter().all(|&b| b == 0);
             assert_eq!(tolerate.is_some(), torn);
             assert_eq!(point.is_some(), torn);
+            assert_eq!(salvage.is_some(), torn);
             if let Some(t) = tolerate {
                 assert!(t.is_empty());
             }

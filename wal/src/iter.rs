@@ -93,7 +93,7 @@ impl WalIter {
                 return Err(WalError::corruption(&meta.path, offset, reason));
             }
         }
-        self.reader = Some(SegmentReader::new(src));
+        self.reader = Some(SegmentReader::with_skips(src, meta.skips.clone()));
         Ok(())
     }
 
@@ -122,8 +122,17 @@ impl WalIter {
                 Ok(None) => {
                     let len = reader.file_len();
                     let path = path.clone();
+                    let skipped = !self.segments[self.idx].skips.is_empty();
                     self.reader = None;
                     self.idx += 1;
+                    if let Some(next) = self.segments.get(self.idx)
+                        && skipped
+                        && next.first_lsn > self.lsn
+                    {
+                        // Salvage skipped damaged records in this segment; the
+                        // next segment's header says where the LSNs resume.
+                        self.lsn = next.first_lsn;
+                    }
                     if let Some(next) = self.segments.get(self.idx)
                         && next.first_lsn != self.lsn
                     {

@@ -15,7 +15,12 @@
 //! - [`Wal::iter_from`] reads records back; [`Wal::truncate_before`] deletes
 //!   segments that are no longer needed.
 //! - [`Wal::open`] recovers per the [`RecoveryMode`] and returns a
-//!   [`RecoveryReport`] of what was dropped.
+//!   [`RecoveryReport`] of what was dropped and why ([`DropKind`]): a torn
+//!   tail (damage at the end of the last segment with nothing valid after
+//!   it) is cut; damage followed by valid data is corruption (an error, or
+//!   skipped by [`RecoveryMode::SkipCorruptedRecords`]).
+//!   [`Wal::open_checked`] lets the caller veto recovery before anything on
+//!   disk changes.
 //! - An I/O error during an append or sync poisons the log: every later append
 //!   and sync fails with [`WalError::Poisoned`] until it is reopened, so an
 //!   acknowledged record is never silently lost.
@@ -46,5 +51,5 @@ pub use format::{
 pub use iter::WalIter;
 pub use options::{Durability, RecoveryMode, WalOptions};
 pub use reader::{SegmentContents, SegmentEnd, encode_segment_bytes, read_segment_bytes};
-pub use recovery::{DroppedRange, RecoveryReport};
+pub use recovery::{DropKind, DroppedRange, RecoveryReport};
 pub use wal::{LOCK_FILE_NAME, Wal, WalStats};

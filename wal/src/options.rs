@@ -35,19 +35,36 @@ pub enum Durability {
 /// `WALRecoveryMode`, same names).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum RecoveryMode {
-    /// A torn or corrupt tail after the last good record of the *last*
-    /// segment is cut off (the file is truncated) and reported in the
-    /// [`RecoveryReport`](crate::RecoveryReport); corruption anywhere else is
-    /// an error. This is what a power loss during unsynced writes leaves.
+    /// A torn tail of the *last* segment (damaged or incomplete bytes after
+    /// its last good record with no valid fragment after them) is cut off
+    /// (the file is truncated) and reported in the
+    /// [`RecoveryReport`](crate::RecoveryReport). Damage followed by valid
+    /// data, and damage anywhere but the last segment's tail, is corruption:
+    /// an error naming the segment and offset, nothing changed on disk. This
+    /// is what a power loss during unsynced writes leaves.
     #[default]
     TolerateCorruptedTail,
-    /// Any corruption, including a torn tail, is an error; nothing is changed
+    /// Any damage, including a torn tail, is an error; nothing is changed
     /// on disk.
     AbsoluteConsistency,
-    /// Recovery stops at the first corruption in any segment: everything
+    /// Recovery stops at the first problem in any segment: everything
     /// before it is kept, the damaged segment is truncated there and every
     /// later segment is deleted. Each drop is reported.
     PointInTime,
+    /// Salvage: damaged records are skipped and the records after them kept.
+    /// Reading resumes at the next valid record start in the segment (or the
+    /// next segment); each skipped range is reported as
+    /// [`DropKind::Corruption`](crate::DropKind::Corruption) and the records
+    /// kept after damage are counted in
+    /// [`RecoveryReport::salvaged_records`](crate::RecoveryReport::salvaged_records).
+    /// A torn tail is cut as in `TolerateCorruptedTail`. Damaged segment
+    /// headers and LSN gaps between segments that no skipped range explains
+    /// are still errors. The damaged bytes stay in their segment (appends go
+    /// to a new segment), so until the caller has moved the records elsewhere
+    /// and deleted the segment with [`Wal::truncate_before`](crate::Wal::truncate_before),
+    /// every other mode refuses to open the log. RocksDB:
+    /// `kSkipAnyCorruptedRecords`.
+    SkipCorruptedRecords,
 }
 
 /// Options for [`Wal::open`](crate::Wal::open).

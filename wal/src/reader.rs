@@ -98,6 +98,74 @@ fn all_zero_from<S: Source>(src: &S, mut offset: u64) -> io::Result<bool> {
     Ok(true)
 }
 
+/// Finds the first offset `>= from` (and after the segment header) where a
+/// fragment passes every check a reader applies to a single fragment: flags,
+/// type, length within its block and the file, FIRST and MIDDLE filling their
+/// block, and the checksum. MIDDLE and LAST fragments can only begin at a
+/// block boundary (a FIRST fills the rest of its block), so they are looked
+/// for only there; FULL and FIRST fragments at every offset. With
+/// `record_starts_only`, only FULL and FIRST fragments count.
+///
+/// Recovery uses it to tell a torn tail (nothing valid after the damage)
+/// from corruption (complete, checksummed data follows it, which a crash
+/// cannot leave behind), and salvage to find where to resume. A match inside
+/// the payload of a damaged record needs the payload to hold a complete
+/// fragment with a valid 32-bit checksum.
+pub(crate) fn find_valid_fragment<S: Source>(
+    src: &S,
+    from: u64,
+    record_starts_only: bool,
+) -> io::Result<Option<u64>> {
+    let len = src.len();
+    let h = FRAGMENT_HEADER_SIZE as u64;
+    let mut p = from.max(SEGMENT_HEADER_SIZE as u64);
+    let mut block = vec![0u8; BLOCK_SIZE];
+    while p + h <= len {
+        let block_start = p - p % BLOCK_SIZE as u64;
+        let n = usize::try_from((len - block_start).min(BLOCK_SIZE as u64)).unwrap_or(BLOCK_SIZE);
+        src.read_exact_at(block_start, &mut block[..n])?;
+        let first = usize::try_from(p - block_start).unwrap_or(BLOCK_SIZE);
+        let bytes = &block[..n];
+        for i in first..n {
+            if fragment_valid_at(bytes, i, record_starts_only) {
+                return Ok(Some(block_start + i as u64));
+            }
+        }
+        p = block_start + BLOCK_SIZE as u64;
+    }
+    Ok(None)
+}
+
+/// Whether a fragment at offset `i` of a block (of which `block` is the
+/// stored prefix) is valid on its own.
+fn fragment_valid_at(block: &[u8], i: usize, record_starts_only: bool) -> bool {
+    let leftover = BLOCK_SIZE - i;
+    if leftover < FRAGMENT_HEADER_SIZE || i + FRAGMENT_HEADER_SIZE > block.len() {
+        return false;
+    }
+    let header = &block[i..i + FRAGMENT_HEADER_SIZE];
+    let (stored_crc, len, kind, flags) = decode_fragment_header(header);
+    if flags & !KNOWN_FLAGS != 0 {
+        return false;
+    }
+    let fills_block = FRAGMENT_HEADER_SIZE + len == leftover;
+    let plausible = match kind {
+        TYPE_FULL => true,
+        TYPE_FIRST => fills_block,
+        TYPE_MIDDLE => !record_starts_only && i == 0 && fills_block,
+        TYPE_LAST => !record_starts_only && i == 0,
+        _ => false,
+    };
+    if !plausible || FRAGMENT_HEADER_SIZE + len > leftover {
+        return false;
+    }
+    let payload_at = i + FRAGMENT_HEADER_SIZE;
+    let Some(payload) = block.get(payload_at..payload_at + len) else {
+        return false;
+    };
+    fragment_crc(&header[4..8], payload) == stored_crc
+}
+
 /// Reads the records of one segment after its header, one block at a time.
 #[derive(Debug)]
 pub(crate) struct SegmentReader<S> {
@@ -109,11 +177,20 @@ pub(crate) struct SegmentReader<S> {
     block: Vec<u8>,
     block_start: u64,
     block_loaded: bool,
+    /// Damaged ranges `(start, resume)` that salvage recovery decided to
+    /// skip: when a record would start at `start`, reading resumes at `resume`.
+    skips: Vec<(u64, u64)>,
 }
 
 impl<S: Source> SegmentReader<S> {
     /// A reader positioned after the segment header.
     pub(crate) fn new(src: S) -> Self {
+        Self::with_skips(src, Vec::new())
+    }
+
+    /// A reader that jumps over the damaged ranges in `skips` (sorted
+    /// `(start, resume)` pairs found by salvage recovery).
+    pub(crate) fn with_skips(src: S, skips: Vec<(u64, u64)>) -> Self {
         let len = src.len();
         SegmentReader {
             src,
@@ -122,7 +199,18 @@ impl<S: Source> SegmentReader<S> {
             block: Vec::with_capacity(BLOCK_SIZE),
             block_start: 0,
             block_loaded: false,
+            skips,
         }
+    }
+
+    /// Continues reading at `pos` (the start of a record).
+    pub(crate) fn seek(&mut self, pos: u64) {
+        self.pos = pos;
+    }
+
+    /// The underlying source.
+    pub(crate) fn source(&self) -> &S {
+        &self.src
     }
 
     /// The length of the segment as seen by this reader.
@@ -154,6 +242,9 @@ impl<S: Source> SegmentReader<S> {
     ) -> Result<Option<u64>, ScanError> {
         if let Some(o) = out.as_deref_mut() {
             o.clear();
+        }
+        if let Some(&(_, resume)) = self.skips.iter().find(|(start, _)| *start == self.pos) {
+            self.pos = resume;
         }
         // Offset of the FIRST fragment of the record being assembled.
         let mut record_start: Option<u64> = None;
@@ -318,6 +409,11 @@ pub enum SegmentEnd {
         good_len: u64,
         /// What was wrong.
         reason: String,
+        /// The offset of the first valid fragment at or after `offset`, if
+        /// any. `None`: nothing valid follows the damage, so in the last
+        /// segment it is a torn tail; `Some`: complete, checksummed data
+        /// follows, which only corruption leaves behind.
+        valid_after: Option<u64>,
     },
 }
 
@@ -381,6 +477,8 @@ pub fn read_segment_bytes(bytes: &[u8]) -> Result<SegmentContents, crate::WalErr
                 });
             }
             Err(ScanError::Corrupt { offset, reason }) => {
+                let valid_after = find_valid_fragment(&bytes, offset, false)
+                    .map_err(|e| crate::WalError::io(memory, e))?;
                 return Ok(SegmentContents {
                     first_lsn,
                     records,
@@ -388,6 +486,7 @@ pub fn read_segment_bytes(bytes: &[u8]) -> Result<SegmentContents, crate::WalErr
                         offset,
                         good_len,
                         reason,
+                        valid_after,
                     },
                 });
             }

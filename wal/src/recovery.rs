@@ -1,17 +1,51 @@
 //! Recovery: scanning every segment at open and handling damage per the
 //! [`RecoveryMode`].
+//!
+//! Recovery is planned first ([`plan`]: reads only) and applied after
+//! ([`apply`]: truncations and deletions), so a caller can inspect the
+//! planned [`RecoveryReport`] and refuse to go on with nothing changed on
+//! disk ([`Wal::open_checked`](crate::Wal::open_checked)).
+//!
+//! The rule that tells a torn tail from corruption: a crash can only tear the
+//! *end* of the log, so damage followed by any valid fragment (a complete,
+//! checksummed piece of a record) is corruption; damage with nothing valid
+//! after it, at the end of the last segment, is a torn tail.
 
 use std::path::{Path, PathBuf};
 
 use strata_fs::FileSystem;
 
 use crate::format::SEGMENT_HEADER_SIZE;
-use crate::reader::{HeaderState, ScanError, SegmentReader, read_header};
+use crate::reader::{HeaderState, ScanError, SegmentReader, find_valid_fragment, read_header};
 use crate::segment::{SegmentMeta, parse_segment_name};
 use crate::{Lsn, RecoveryMode, WalError};
 
+/// Why recovery dropped a range of bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DropKind {
+    /// Incomplete or unreadable bytes at the end of the last segment with no
+    /// valid fragment after them: what a crash during an unsynced write
+    /// leaves. Holds only records whose write had not completed; with
+    /// `Durability::Sync` none of them was acknowledged, with `Buffered` or
+    /// `None` some may have been.
+    TornTail,
+    /// A segment file with an incomplete header (shorter than a header, or
+    /// all zero): a crash while the segment was created. Holds no record.
+    TornCreation,
+    /// Damaged bytes with valid data after them (or in a segment that is not
+    /// the last): corruption, not a crash. The records in them are lost
+    /// (`RecoveryMode::SkipCorruptedRecords` keeps what follows;
+    /// `RecoveryMode::PointInTime` drops it too).
+    Corruption,
+    /// A whole segment, or the rest of one, dropped by
+    /// `RecoveryMode::PointInTime` because it follows the first problem.
+    AfterStop,
+}
+
 /// A range of bytes recovery dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DroppedRange {
     /// The segment file.
     pub segment: PathBuf,
@@ -20,12 +54,21 @@ pub struct DroppedRange {
     pub offset: u64,
     /// How many bytes were dropped.
     pub bytes: u64,
+    /// How many records the bytes held, when that can be counted: for a
+    /// skipped range in a segment that is not the last (from the next
+    /// segment's first LSN). `None` when it cannot be known (a torn tail
+    /// holds at most a part of a record per unsynced write; damaged bytes in
+    /// the last segment may have held any number).
+    pub records: Option<u64>,
+    /// Torn tail, torn creation, corruption or dropped after a stop.
+    pub kind: DropKind,
     /// Why, including where the damage was found.
     pub reason: String,
 }
 
 /// What [`Wal::open`](crate::Wal::open) found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecoveryReport {
     /// Records present in the log after recovery.
     pub records: u64,
@@ -33,16 +76,50 @@ pub struct RecoveryReport {
     pub last_lsn: Option<Lsn>,
     /// The LSN of the first record present, if any.
     pub first_lsn: Option<Lsn>,
+    /// The oldest position the log covers: the first LSN of its first
+    /// segment (even an empty one), or `next_lsn` when no segment survives.
+    /// Every record from here to `next_lsn - 1` is present, except those in
+    /// ranges of kind [`DropKind::Corruption`] skipped by salvage.
+    pub start_lsn: Lsn,
+    /// The LSN the next appended record gets.
+    pub next_lsn: Lsn,
     /// Segment files present after recovery (before a new one is created).
     pub segments: usize,
-    /// What was cut off or deleted, in log order. Empty after a clean shutdown.
+    /// What was cut off, skipped or deleted, in log order. Empty after a
+    /// clean shutdown.
     pub dropped: Vec<DroppedRange>,
+    /// Records kept by `RecoveryMode::SkipCorruptedRecords` that follow
+    /// skipped damage in their segment. When non-zero, the LSNs of the records
+    /// after the first skipped range are positional over the records present
+    /// and may be lower than the LSNs those records were appended with.
+    pub salvaged_records: u64,
 }
 
 impl RecoveryReport {
     /// True when nothing was dropped.
     pub fn is_clean(&self) -> bool {
         self.dropped.is_empty()
+    }
+
+    /// Total bytes dropped.
+    pub fn dropped_bytes(&self) -> u64 {
+        self.dropped.iter().map(|d| d.bytes).sum()
+    }
+
+    /// True when something other than a torn tail or a torn segment creation
+    /// was dropped: damage that a crash cannot explain, whose records may
+    /// have been acknowledged whatever their durability.
+    pub fn has_corruption(&self) -> bool {
+        self.dropped
+            .iter()
+            .any(|d| matches!(d.kind, DropKind::Corruption | DropKind::AfterStop))
+    }
+
+    /// True when a torn tail with at least one byte was cut off.
+    pub fn has_torn_tail(&self) -> bool {
+        self.dropped
+            .iter()
+            .any(|d| d.kind == DropKind::TornTail && d.bytes > 0)
     }
 }
 
@@ -54,7 +131,19 @@ pub(crate) struct Recovered {
     pub(crate) next_lsn: Lsn,
     /// The number a newly created segment gets.
     pub(crate) next_number: u64,
+    /// Appends must go to a new segment: the last one has skipped damage.
+    pub(crate) rotate: bool,
     pub(crate) report: RecoveryReport,
+}
+
+/// Recovery worked out but not yet applied to the disk.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) recovered: Recovered,
+    /// Segment files to delete (in log order; deleted newest first).
+    remove: Vec<PathBuf>,
+    /// A segment to cut at a length.
+    truncate: Option<(PathBuf, u64)>,
 }
 
 /// The segment files in `dir`, sorted by number.
@@ -71,27 +160,144 @@ pub(crate) fn list_segments(
     Ok(segs)
 }
 
-/// What to do when a problem is found.
-enum Stop {
-    /// Drop the bytes of this segment from `good_len` on, and every later segment.
-    At {
-        good_len: Option<u64>,
-        reason: String,
-    },
+/// Where recovery stopped: drop segment `index` from `good_len` (`None`:
+/// the whole file) and every later segment.
+struct Stop {
+    index: usize,
+    good_len: Option<u64>,
+    kind: DropKind,
+    reason: String,
 }
 
-/// Scans and repairs the log in `dir`.
-pub(crate) fn recover(
-    fs: &dyn FileSystem,
-    dir: &Path,
+/// The outcome of scanning one segment's records.
+struct Scan {
+    count: u64,
+    /// Skipped damaged ranges `(start, resume)` (salvage only).
+    skips: Vec<(u64, u64)>,
+    skip_reports: Vec<DroppedRange>,
+    salvaged: u64,
+    /// Damage that ends the segment: `(good_len, kind, reason)`.
+    end: Option<(u64, DropKind, String)>,
+}
+
+fn describe(offset: u64, reason: &str, valid_after: Option<u64>) -> String {
+    match valid_after {
+        Some(v) => format!(
+            "damage at offset {offset}: {reason}; a valid fragment follows at offset {v}, so this is corruption, not a torn tail"
+        ),
+        None => format!("damage at offset {offset}: {reason}; nothing valid follows it"),
+    }
+}
+
+/// Reads one segment's records, handling damage per `mode`.
+fn scan_segment(
+    reader: &mut SegmentReader<std::sync::Arc<dyn strata_fs::RandomAccessFile>>,
+    path: &Path,
     mode: RecoveryMode,
-) -> Result<Recovered, WalError> {
+    is_last: bool,
+) -> Result<Scan, WalError> {
+    let mut scan = Scan {
+        count: 0,
+        skips: Vec::new(),
+        skip_reports: Vec::new(),
+        salvaged: 0,
+        end: None,
+    };
+    let mut good_len = SEGMENT_HEADER_SIZE as u64;
+    loop {
+        match reader.next_record(None) {
+            Ok(Some(end)) => {
+                scan.count += 1;
+                if !scan.skips.is_empty() {
+                    scan.salvaged += 1;
+                }
+                good_len = end;
+            }
+            Ok(None) => return Ok(scan),
+            Err(ScanError::Io(e)) => return Err(WalError::io(path, e)),
+            Err(ScanError::Corrupt { offset, reason }) => {
+                let valid_after = find_valid_fragment(reader.source(), offset, false)
+                    .map_err(|e| WalError::io(path, e))?;
+                let what = describe(offset, &reason, valid_after);
+                let torn = is_last && valid_after.is_none();
+                match mode {
+                    RecoveryMode::AbsoluteConsistency => {
+                        return Err(WalError::corruption(path, offset, what));
+                    }
+                    RecoveryMode::TolerateCorruptedTail => {
+                        if !torn {
+                            return Err(WalError::corruption(path, offset, what));
+                        }
+                        scan.end = Some((good_len, DropKind::TornTail, what));
+                        return Ok(scan);
+                    }
+                    RecoveryMode::PointInTime => {
+                        let kind = if torn {
+                            DropKind::TornTail
+                        } else {
+                            DropKind::Corruption
+                        };
+                        scan.end = Some((good_len, kind, what));
+                        return Ok(scan);
+                    }
+                    RecoveryMode::SkipCorruptedRecords => {
+                        if torn {
+                            scan.end = Some((good_len, DropKind::TornTail, what));
+                            return Ok(scan);
+                        }
+                        let resume = find_valid_fragment(reader.source(), offset, true)
+                            .map_err(|e| WalError::io(path, e))?
+                            .filter(|&r| r > good_len);
+                        let file_len = reader.file_len();
+                        match resume {
+                            Some(r) => {
+                                scan.skips.push((good_len, r));
+                                scan.skip_reports.push(DroppedRange {
+                                    segment: path.to_path_buf(),
+                                    offset: good_len,
+                                    bytes: r - good_len,
+                                    records: None,
+                                    kind: DropKind::Corruption,
+                                    reason: format!(
+                                        "{what}; skipped, reading resumes at offset {r}"
+                                    ),
+                                });
+                                reader.seek(r);
+                            }
+                            None if is_last => {
+                                // Valid fragments follow but no record starts:
+                                // nothing to keep, cut the segment here.
+                                scan.end = Some((good_len, DropKind::Corruption, what));
+                                return Ok(scan);
+                            }
+                            None => {
+                                scan.skips.push((good_len, file_len));
+                                scan.skip_reports.push(DroppedRange {
+                                    segment: path.to_path_buf(),
+                                    offset: good_len,
+                                    bytes: file_len - good_len,
+                                    records: None,
+                                    kind: DropKind::Corruption,
+                                    reason: format!("{what}; skipped to the end of the segment"),
+                                });
+                                reader.seek(file_len);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Scans the log in `dir` and works out what recovery must do, changing
+/// nothing on disk.
+pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Result<Plan, WalError> {
     let files = list_segments(fs, dir)?;
     let mut survivors: Vec<SegmentMeta> = Vec::new();
     let mut report = RecoveryReport::default();
     let mut expected: Option<Lsn> = None;
-    // Set when recovery stops early: (index of the damaged segment, what to keep of it).
-    let mut stop: Option<(usize, Stop)> = None;
+    let mut stop: Option<Stop> = None;
     let mut torn_first_creation = false;
     let n = files.len();
 
@@ -107,95 +313,91 @@ pub(crate) fn recover(
                     crate::reader::Source::len(&src)
                 );
                 if mode == RecoveryMode::AbsoluteConsistency
-                    || (mode == RecoveryMode::TolerateCorruptedTail && !is_last)
+                    || (mode != RecoveryMode::PointInTime && !is_last)
                 {
                     return Err(WalError::corruption(path, 0, reason));
                 }
                 torn_first_creation = i == 0 && *number == 1;
-                stop = Some((
-                    i,
-                    Stop::At {
-                        good_len: None,
-                        reason,
-                    },
-                ));
+                stop = Some(Stop {
+                    index: i,
+                    good_len: None,
+                    kind: DropKind::TornCreation,
+                    reason,
+                });
                 break;
             }
             HeaderState::Bad((offset, reason)) => {
                 if mode != RecoveryMode::PointInTime {
                     return Err(WalError::corruption(path, offset, reason));
                 }
-                let reason = format!("segment header at offset {offset}: {reason}");
-                stop = Some((
-                    i,
-                    Stop::At {
-                        good_len: None,
-                        reason,
-                    },
-                ));
+                stop = Some(Stop {
+                    index: i,
+                    good_len: None,
+                    kind: DropKind::Corruption,
+                    reason: format!("segment header at offset {offset}: {reason}"),
+                });
                 break;
             }
         };
         if let Some(exp) = expected
             && first_lsn != exp
         {
-            let reason = format!(
-                "segment starts at LSN {first_lsn} but the previous segment ends before LSN {exp} (missing or foreign segment)"
-            );
-            if mode != RecoveryMode::PointInTime {
-                return Err(WalError::corruption(path, 16, reason));
-            }
-            stop = Some((
-                i,
-                Stop::At {
+            let prev_skipped = survivors.last().is_some_and(|s| !s.skips.is_empty());
+            if prev_skipped && first_lsn > exp {
+                // Salvage skipped damage in the previous segment: this header
+                // says how many records the skipped ranges held.
+                let lost = first_lsn - exp;
+                let prev_ranges: Vec<&mut DroppedRange> = report
+                    .dropped
+                    .iter_mut()
+                    .filter(|d| survivors.last().is_some_and(|s| s.path == d.segment))
+                    .collect();
+                let count = prev_ranges.len();
+                for d in prev_ranges {
+                    if count == 1 {
+                        d.records = Some(lost);
+                    }
+                    d.reason
+                        .push_str(&format!(" ({lost} records lost in this segment in all)"));
+                }
+            } else {
+                let reason = format!(
+                    "segment starts at LSN {first_lsn} but the previous segment ends before LSN {exp} (missing or foreign segment)"
+                );
+                if mode != RecoveryMode::PointInTime {
+                    return Err(WalError::corruption(path, 16, reason));
+                }
+                stop = Some(Stop {
+                    index: i,
                     good_len: None,
+                    kind: DropKind::Corruption,
                     reason,
-                },
-            ));
-            break;
+                });
+                break;
+            }
         }
         let mut reader = SegmentReader::new(src);
-        let mut count: u64 = 0;
-        let mut good_len = SEGMENT_HEADER_SIZE as u64;
-        let mut damage = None;
-        loop {
-            match reader.next_record(None) {
-                Ok(Some(end)) => {
-                    count += 1;
-                    good_len = end;
-                }
-                Ok(None) => break,
-                Err(ScanError::Io(e)) => return Err(WalError::io(path, e)),
-                Err(ScanError::Corrupt { offset, reason }) => {
-                    damage = Some((offset, reason));
-                    break;
-                }
-            }
-        }
+        let scan = scan_segment(&mut reader, path, mode, is_last)?;
         survivors.push(SegmentMeta {
             number: *number,
             path: path.clone(),
             first_lsn,
+            skips: scan.skips,
         });
-        expected = Some(first_lsn + count);
-        report.records += count;
-        if let Some((offset, reason)) = damage {
-            let tolerated = match mode {
-                RecoveryMode::AbsoluteConsistency => false,
-                RecoveryMode::TolerateCorruptedTail => is_last,
-                RecoveryMode::PointInTime => true,
-            };
-            if !tolerated {
-                return Err(WalError::corruption(path, offset, reason));
-            }
-            let reason = format!("damage at offset {offset}: {reason}");
-            stop = Some((
-                i,
-                Stop::At {
-                    good_len: Some(good_len),
-                    reason,
-                },
-            ));
+        expected = Some(first_lsn + scan.count);
+        if scan.count > 0 && report.first_lsn.is_none() {
+            report.first_lsn = Some(first_lsn);
+        }
+        report.records += scan.count;
+        report.salvaged_records += scan.salvaged;
+        report.dropped.extend(scan.skip_reports);
+        if let Some((good_len, kind, reason)) = scan.end {
+            stop = Some(Stop {
+                index: i,
+                good_len: Some(good_len),
+                kind,
+                reason,
+            });
             break;
         }
     }
@@ -203,35 +405,36 @@ pub(crate) fn recover(
     // Work out what to cut before changing anything on disk.
     let mut remove: Vec<PathBuf> = Vec::new();
     let mut truncate: Option<(PathBuf, u64)> = None;
-    if let Some((i, Stop::At { good_len, reason })) = stop {
-        let (_, path) = &files[i];
+    if let Some(Stop {
+        index,
+        good_len,
+        kind,
+        reason,
+    }) = stop
+    {
+        let (_, path) = &files[index];
         let len = fs.file_size(path).map_err(|e| WalError::io(path, e))?;
+        let offset = good_len.unwrap_or(0);
+        report.dropped.push(DroppedRange {
+            segment: path.clone(),
+            offset,
+            bytes: len.saturating_sub(offset),
+            records: None,
+            kind,
+            reason: reason.clone(),
+        });
         match good_len {
-            Some(good) => {
-                report.dropped.push(DroppedRange {
-                    segment: path.clone(),
-                    offset: good,
-                    bytes: len.saturating_sub(good),
-                    reason: reason.clone(),
-                });
-                truncate = Some((path.clone(), good));
-            }
-            None => {
-                report.dropped.push(DroppedRange {
-                    segment: path.clone(),
-                    offset: 0,
-                    bytes: len,
-                    reason: reason.clone(),
-                });
-                remove.push(path.clone());
-            }
+            Some(good) => truncate = Some((path.clone(), good)),
+            None => remove.push(path.clone()),
         }
-        for (_, later) in &files[i + 1..] {
+        for (_, later) in &files[index + 1..] {
             let len = fs.file_size(later).map_err(|e| WalError::io(later, e))?;
             report.dropped.push(DroppedRange {
                 segment: later.clone(),
                 offset: 0,
                 bytes: len,
+                records: None,
+                kind: DropKind::AfterStop,
                 reason: format!(
                     "follows the point where recovery stopped ({}: {reason})",
                     path.display()
@@ -260,42 +463,55 @@ pub(crate) fn recover(
         }
     };
 
-    for d in &report.dropped {
+    let next_number = survivors
+        .last()
+        .map(|s| s.number + 1)
+        .or_else(|| files.first().map(|(n, _)| *n))
+        .unwrap_or(1);
+    let rotate = survivors.last().is_some_and(|s| !s.skips.is_empty());
+    report.segments = survivors.len();
+    report.next_lsn = next_lsn;
+    report.start_lsn = survivors.first().map_or(next_lsn, |s| s.first_lsn);
+    if report.records > 0 {
+        report.last_lsn = Some(next_lsn - 1);
+    }
+    Ok(Plan {
+        recovered: Recovered {
+            segments: survivors,
+            next_lsn,
+            next_number,
+            rotate,
+            report,
+        },
+        remove,
+        truncate,
+    })
+}
+
+/// Carries out a [`plan`]: deletes the dropped segments and cuts the damaged
+/// one.
+pub(crate) fn apply(fs: &dyn FileSystem, dir: &Path, plan: Plan) -> Result<Recovered, WalError> {
+    for d in &plan.recovered.report.dropped {
         tracing::warn!(
             segment = %d.segment.display(),
             offset = d.offset,
             bytes = d.bytes,
+            kind = ?d.kind,
             reason = %d.reason,
             "WAL recovery dropped data"
         );
     }
     // Delete later segments first (newest first), then cut the damaged one:
     // a crash in between leaves a log that recovers the same way.
-    for path in remove.iter().rev() {
+    for path in plan.remove.iter().rev() {
         fs.remove_file(path).map_err(|e| WalError::io(path, e))?;
     }
-    if !remove.is_empty() {
+    if !plan.remove.is_empty() {
         fs.sync_dir(dir).map_err(|e| WalError::io(dir, e))?;
     }
-    if let Some((path, len)) = truncate {
+    if let Some((path, len)) = plan.truncate {
         fs.truncate(&path, len)
             .map_err(|e| WalError::io(&path, e))?;
     }
-
-    let next_number = survivors
-        .last()
-        .map(|s| s.number + 1)
-        .or_else(|| files.first().map(|(n, _)| *n))
-        .unwrap_or(1);
-    report.segments = survivors.len();
-    if report.records > 0 {
-        report.last_lsn = Some(next_lsn - 1);
-        report.first_lsn = Some(next_lsn - report.records);
-    }
-    Ok(Recovered {
-        segments: survivors,
-        next_lsn,
-        next_number,
-        report,
-    })
+    Ok(plan.recovered)
 }

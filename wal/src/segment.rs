@@ -13,6 +13,10 @@ pub(crate) struct SegmentMeta {
     pub(crate) number: u64,
     pub(crate) path: PathBuf,
     pub(crate) first_lsn: Lsn,
+    /// Damaged ranges `(start, resume)` salvage recovery skips when reading.
+    /// When non-empty, the next segment may start at a higher LSN than this
+    /// one's records reach (the skipped ranges held the records in between).
+    pub(crate) skips: Vec<(u64, u64)>,
 }
 
 /// The file name of segment `number`: six or more decimal digits and `.wal`.

@@ -11,7 +11,7 @@ use strata_fs::{FileLock, FileSystem, WritableFile};
 
 use crate::format::{SEGMENT_HEADER_SIZE, frame_record};
 use crate::iter::WalIter;
-use crate::recovery::{RecoveryReport, recover};
+use crate::recovery::{RecoveryReport, apply, plan};
 use crate::segment::{SegmentMeta, create_segment};
 use crate::{Durability, Lsn, WalError, WalOptions};
 
@@ -182,15 +182,53 @@ impl Wal {
     /// it: every segment is scanned and checked, damage is handled per
     /// [`WalOptions::recovery_mode`], and the report says what was dropped.
     /// Appends go to the end of the last good segment, or to a new segment
-    /// when there is none.
+    /// when there is none (or when salvage skipped damage in the last one).
     pub fn open(dir: &Path, opts: WalOptions) -> Result<(Wal, RecoveryReport), WalError> {
+        Self::open_checked(dir, opts, |_| Ok(()))
+    }
+
+    /// Like [`Wal::open`], but first shows `check` the [`RecoveryReport`]
+    /// recovery *would* produce, before anything on disk is changed (no torn
+    /// tail cut, no segment deleted). If `check` returns an error, the log is
+    /// left exactly as it was and the error is returned. A caller uses it to
+    /// refuse recovery that would lose data it cannot afford to lose, or to
+    /// check that the log still covers the positions it needs.
+    ///
+    /// ```
+    /// use strata_wal::{Durability, Wal, WalError, WalOptions};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (wal, _) = Wal::open(dir.path(), WalOptions::default()).unwrap();
+    /// wal.append(b"x", Durability::Sync).unwrap();
+    /// wal.close().unwrap();
+    /// drop(wal);
+    /// // Refuse to open unless the log still holds LSN 1.
+    /// let (wal, report) = Wal::open_checked(dir.path(), WalOptions::default(), |r| {
+    ///     if r.start_lsn > 1 {
+    ///         return Err(WalError::InvalidOptions("LSN 1 is gone".into()));
+    ///     }
+    ///     Ok(())
+    /// })
+    /// .unwrap();
+    /// assert_eq!((report.start_lsn, report.next_lsn), (1, 2));
+    /// # drop(wal);
+    /// ```
+    pub fn open_checked<E, F>(
+        dir: &Path,
+        opts: WalOptions,
+        check: F,
+    ) -> Result<(Wal, RecoveryReport), E>
+    where
+        E: From<WalError>,
+        F: FnOnce(&RecoveryReport) -> Result<(), E>,
+    {
         if opts.segment_size == 0 {
-            return Err(WalError::InvalidOptions("segment_size must be > 0".into()));
+            return Err(WalError::InvalidOptions("segment_size must be > 0".into()).into());
         }
         if opts.max_record_size > u32::MAX as usize {
-            return Err(WalError::InvalidOptions(
-                "max_record_size must be at most 4 GiB".into(),
-            ));
+            return Err(
+                WalError::InvalidOptions("max_record_size must be at most 4 GiB".into()).into(),
+            );
         }
         let fs = Arc::clone(&opts.fs);
         create_dir_durably(&*fs, dir)?;
@@ -198,11 +236,14 @@ impl Wal {
         let lock = fs
             .lock(&lock_path)
             .map_err(|e| WalError::io(&lock_path, e))?;
-        let rec = recover(&*fs, dir, opts.recovery_mode)?;
+        let plan = plan(&*fs, dir, opts.recovery_mode)?;
+        check(&plan.recovered.report)?;
+        let rec = apply(&*fs, dir, plan)?;
         let stats = Counters::default();
         let mut segments = rec.segments;
         let next_lsn = rec.next_lsn;
-        let (active, seg_offset, seg_first_lsn) = match segments.last() {
+        let reuse_last = if rec.rotate { None } else { segments.last() };
+        let (active, seg_offset, seg_first_lsn) = match reuse_last {
             Some(last) => {
                 let file = fs
                     .open_append(&last.path)
@@ -228,6 +269,7 @@ impl Wal {
                     number: rec.next_number,
                     path: path.clone(),
                     first_lsn: next_lsn,
+                    skips: Vec::new(),
                 });
                 (
                     Active {
@@ -625,6 +667,7 @@ impl Inner {
                 number,
                 path: path.clone(),
                 first_lsn: end,
+                skips: Vec::new(),
             });
             *a = Active { file, path, number };
         }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use common::*;
 use strata_fs::{FaultFs, FileSystem};
-use strata_wal::{BLOCK_SIZE, Durability, RecoveryMode, Wal, WalError, WalOptions};
+use strata_wal::{BLOCK_SIZE, DropKind, Durability, RecoveryMode, Wal, WalError, WalOptions};
 
 fn open_mode(
     fs: &FaultFs,
@@ -63,43 +63,94 @@ fn check_flip(base: &FaultFs, segs: &[PathBuf], si: usize, off: u64, bit: u8, re
         Err(e) => panic!("{what}: {e}"),
     }
 
-    for mode in [
-        RecoveryMode::TolerateCorruptedTail,
-        RecoveryMode::PointInTime,
-    ] {
-        let img = base.recovered();
-        img.flip_byte(path, off, 1 << bit).unwrap();
-        match open_mode(&img, mode) {
-            Ok((wal, report)) => {
-                assert!(
-                    mode == RecoveryMode::PointInTime || is_last,
-                    "{what}: {mode:?} accepted damage in a non-last segment"
-                );
-                assert!(
-                    !report.dropped.is_empty(),
-                    "{what}: {mode:?} flip not reported"
-                );
-                assert_eq!(&report.dropped[0].segment, path, "{what}");
-                let got = read_all(&wal);
-                assert_eq!(got.len() as u64, report.records);
-                for (i, (lsn, r)) in got.iter().enumerate() {
-                    assert_eq!(*lsn, i as u64 + 1, "{what}");
-                    assert_eq!(r, &records[i], "{what}: {mode:?} returned a changed record");
-                }
+    // TolerateCorruptedTail: only damage to the very last record (nothing
+    // valid after it) is a torn tail; anything else is an error.
+    let img = base.recovered();
+    img.flip_byte(path, off, 1 << bit).unwrap();
+    match open_mode(&img, RecoveryMode::TolerateCorruptedTail) {
+        Ok((wal, report)) => {
+            assert!(is_last, "{what}: damage in a non-last segment accepted");
+            assert_eq!(report.dropped.len(), 1, "{what}: {report:?}");
+            assert_eq!(report.dropped[0].kind, DropKind::TornTail, "{what}");
+            assert_eq!(&report.dropped[0].segment, path, "{what}");
+            let got = read_all(&wal);
+            assert_eq!(
+                got.len(),
+                records.len() - 1,
+                "{what}: a flip before the last record was taken for a torn tail"
+            );
+            for (i, (lsn, r)) in got.iter().enumerate() {
+                assert_eq!(*lsn, i as u64 + 1, "{what}");
+                assert_eq!(r, &records[i], "{what}: returned a changed record");
             }
-            Err(WalError::Corruption { segment, .. }) => {
-                // TolerateCorruptedTail refuses damage outside the last
-                // segment's records; PointInTime only when no segment with a
-                // readable header is left before the damage.
-                assert_eq!(&segment, path, "{what}: {mode:?}");
-                if mode == RecoveryMode::PointInTime {
-                    assert!(si == 0 && off < 32, "{what}");
-                } else {
-                    assert!(!is_last || off < 32, "{what}");
-                }
-            }
-            Err(e) => panic!("{what}: {mode:?}: {e}"),
         }
+        Err(WalError::Corruption { segment, .. }) => {
+            assert_eq!(&segment, path, "{what}");
+        }
+        Err(e) => panic!("{what}: {e}"),
+    }
+
+    // PointInTime: keeps the records before the damage.
+    let img = base.recovered();
+    img.flip_byte(path, off, 1 << bit).unwrap();
+    match open_mode(&img, RecoveryMode::PointInTime) {
+        Ok((wal, report)) => {
+            assert!(!report.dropped.is_empty(), "{what}: flip not reported");
+            assert_eq!(&report.dropped[0].segment, path, "{what}");
+            let got = read_all(&wal);
+            assert_eq!(got.len() as u64, report.records);
+            for (i, (lsn, r)) in got.iter().enumerate() {
+                assert_eq!(*lsn, i as u64 + 1, "{what}");
+                assert_eq!(r, &records[i], "{what}: returned a changed record");
+            }
+        }
+        Err(WalError::Corruption { segment, .. }) => {
+            // Only when no segment with a readable header is left before the
+            // damage.
+            assert_eq!(&segment, path, "{what}");
+            assert!(si == 0 && off < 32, "{what}");
+        }
+        Err(e) => panic!("{what}: PointInTime: {e}"),
+    }
+
+    // SkipCorruptedRecords: exactly the damaged record is lost; every other
+    // record comes back unchanged and in order.
+    let img = base.recovered();
+    img.flip_byte(path, off, 1 << bit).unwrap();
+    match open_mode(&img, RecoveryMode::SkipCorruptedRecords) {
+        Ok((wal, report)) => {
+            assert!(!report.dropped.is_empty(), "{what}: flip not reported");
+            assert_eq!(&report.dropped[0].segment, path, "{what}");
+            let got: Vec<Vec<u8>> = read_all(&wal).into_iter().map(|(_, r)| r).collect();
+            assert_eq!(got.len() as u64, report.records, "{what}");
+            if got.len() == records.len() {
+                // Damage to trailer padding holds no record.
+                assert_eq!(&got, records, "{what}");
+                return;
+            }
+            assert_eq!(got.len(), records.len() - 1, "{what}: {report:?}");
+            let missing = (0..records.len())
+                .find(|&i| got.get(i) != Some(&records[i]))
+                .unwrap();
+            assert_eq!(&got[missing..], &records[missing + 1..], "{what}");
+            if missing + 1 < records.len() && report.dropped[0].kind == DropKind::Corruption {
+                assert!(
+                    report.salvaged_records > 0 || !is_last,
+                    "{what}: {report:?}"
+                );
+            }
+            if !is_last {
+                assert_eq!(report.dropped[0].records, Some(1), "{what}: {report:?}");
+            }
+        }
+        Err(WalError::Corruption {
+            segment, offset, ..
+        }) => {
+            // A damaged segment header is not salvageable.
+            assert_eq!(&segment, path, "{what}");
+            assert!(off < 32 && offset < 32, "{what}");
+        }
+        Err(e) => panic!("{what}: SkipCorruptedRecords: {e}"),
     }
 }
 

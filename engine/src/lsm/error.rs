@@ -43,6 +43,29 @@ pub enum Error {
         /// What was wrong: expected versus found.
         reason: String,
     },
+    /// The WAL does not hold every record replay needs: its oldest segment
+    /// starts after the manifest's flushed position, or it ends before it.
+    /// Nothing on disk was changed.
+    #[error("WAL in {} does not cover replay: expected LSN {expected}, found {found}: {reason}", dir.display())]
+    WalGap {
+        /// The WAL directory.
+        dir: PathBuf,
+        /// The position replay must start from (the manifest's flushed LSN).
+        expected: u64,
+        /// The WAL's first LSN (or its end, when it ends too early).
+        found: u64,
+        /// What is missing.
+        reason: String,
+    },
+    /// Recovery would drop data that the options say must not be lost
+    /// ([`WalLossPolicy`](super::WalLossPolicy)). Nothing on disk was changed.
+    #[error("refusing to open {}: {reason}", dir.display())]
+    RecoveryRefused {
+        /// The directory whose recovery was refused.
+        dir: PathBuf,
+        /// What would have been dropped.
+        reason: String,
+    },
     /// The tree's WAL failed earlier; the tree refuses further writes rather
     /// than risk losing an acknowledged one. Reopen the tree to recover.
     #[error("the tree is poisoned for writes after a WAL failure: {0}")]
@@ -81,7 +104,7 @@ impl Error {
     /// WAL or an SSTable).
     pub fn is_corruption(&self) -> bool {
         match self {
-            Error::Corruption { .. } => true,
+            Error::Corruption { .. } | Error::WalGap { .. } => true,
             Error::Wal(e) => matches!(e, WalError::Corruption { .. }),
             Error::Sst(e) => matches!(e, SstError::Corruption { .. }),
             _ => false,

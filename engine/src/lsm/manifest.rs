@@ -15,6 +15,7 @@ use strata_fs::{FileSystem, WritableFile};
 
 use super::error::{Error, Result};
 use super::ikey::SeqNo;
+use super::recovery::ManifestTail;
 use super::version::{FileMeta, NUM_LEVELS, VersionEdit};
 
 /// The first 8 bytes of every manifest file.
@@ -189,12 +190,13 @@ impl ManifestWriter {
     }
 }
 
+/// A recovered manifest: its number, the state it describes, and the torn
+/// append at its end that was ignored, if any.
+pub(crate) type Recovered = (u64, ManifestState, Option<ManifestTail>);
+
 /// Reads `CURRENT` and the manifest it names. `Ok(None)` when there is no
-/// `CURRENT` (a new tree).
-pub(crate) fn recover(
-    fs: &Arc<dyn FileSystem>,
-    dir: &Path,
-) -> Result<Option<(u64, ManifestState)>> {
+/// `CURRENT` (a new tree). Reads only.
+pub(crate) fn recover(fs: &Arc<dyn FileSystem>, dir: &Path) -> Result<Option<Recovered>> {
     let current = dir.join(CURRENT);
     if !fs.exists(&current) {
         return Ok(None);
@@ -220,14 +222,22 @@ pub(crate) fn recover(
     let data = fs
         .read_all(&path)
         .map_err(|e| Error::io("reading the manifest named by CURRENT", &path, e))?;
-    let state = decode_manifest(&path, &data)?;
-    Ok(Some((number, state)))
+    let (state, tail) = decode_manifest(&path, &data)?;
+    Ok(Some((number, state, tail)))
 }
 
-/// Replays a whole manifest file. A record cut short by the end of the file
-/// (a torn append that was never acknowledged) ends the log; any other
-/// damage is an error naming the offset.
-pub(crate) fn decode_manifest(path: &Path, data: &[u8]) -> Result<ManifestState> {
+/// Replays a whole manifest file.
+///
+/// A torn append — a record cut short by the end of the file, or a tail of
+/// zero bytes (allocated but never written) — ends the log and is returned
+/// as a [`ManifestTail`]: nothing valid can follow it. Any other damage
+/// (a checksum mismatch with non-zero bytes, an edit that does not decode)
+/// is an error naming the offset, even in the last record: every edit is
+/// fsynced before it takes effect, so a complete record is never torn.
+pub(crate) fn decode_manifest(
+    path: &Path,
+    data: &[u8],
+) -> Result<(ManifestState, Option<ManifestTail>)> {
     let corrupt = |offset: usize, reason: String| Error::Corruption {
         path: path.to_path_buf(),
         offset: offset as u64,
@@ -263,9 +273,26 @@ pub(crate) fn decode_manifest(path: &Path, data: &[u8]) -> Result<ManifestState>
     let mut state = ManifestState::default();
     let mut pos = FILE_HEADER_LEN;
     let mut records = 0u64;
+    let mut tail = None;
+    let torn = |pos: usize, reason: &str| {
+        tracing::warn!(path = %path.display(), offset = pos, reason, "manifest ends in a torn append; ignoring it");
+        Some(ManifestTail {
+            path: path.to_path_buf(),
+            offset: pos as u64,
+            bytes: (data.len() - pos) as u64,
+            reason: reason.to_owned(),
+        })
+    };
     while pos < data.len() {
+        if data[pos..].iter().all(|&b| b == 0) {
+            tail = torn(
+                pos,
+                "the file ends in zero bytes where a record would start",
+            );
+            break;
+        }
         if data.len() - pos < RECORD_HEADER_LEN {
-            tracing::warn!(path = %path.display(), offset = pos, "manifest ends in a torn record header; ignoring it");
+            tail = torn(pos, "the file ends inside a record header");
             break;
         }
         let h = &data[pos..pos + RECORD_HEADER_LEN];
@@ -284,7 +311,7 @@ pub(crate) fn decode_manifest(path: &Path, data: &[u8]) -> Result<ManifestState>
         let start = pos + RECORD_HEADER_LEN;
         let end = start + len as usize;
         if end > data.len() {
-            tracing::warn!(path = %path.display(), offset = pos, "manifest ends in a torn record; ignoring it");
+            tail = torn(pos, "the file ends inside a record's payload");
             break;
         }
         let payload = &data[start..end];
@@ -317,7 +344,7 @@ pub(crate) fn decode_manifest(path: &Path, data: &[u8]) -> Result<ManifestState>
             "manifest holds no snapshot record".into(),
         ));
     }
-    Ok(state)
+    Ok((state, tail))
 }
 
 #[cfg(test)]
@@ -357,7 +384,8 @@ mod tests {
             ..Default::default()
         };
         w.append(&e).unwrap();
-        let (n, got) = recover(&fs, dir).unwrap().unwrap();
+        let (n, got, tail) = recover(&fs, dir).unwrap().unwrap();
+        assert_eq!(tail, None);
         assert_eq!(n, 4);
         assert!(got.levels[0].is_empty());
         assert_eq!(got.levels[1][0].number, 6);
@@ -374,9 +402,22 @@ mod tests {
             p.len() + RECORD_HEADER_LEN
         };
         for cut in last_start..data.len() {
-            let s = decode_manifest(&path, &data[..cut]).unwrap();
+            let (s, tail) = decode_manifest(&path, &data[..cut]).unwrap();
             assert_eq!(s.levels[0][0].number, 3, "cut {cut}");
+            if cut > last_start {
+                let t = tail.unwrap();
+                assert_eq!(
+                    (t.offset, t.bytes),
+                    (last_start as u64, (cut - last_start) as u64)
+                );
+            }
         }
+        // Zero bytes after the last record (allocated, never written): torn.
+        let mut z = data.clone();
+        z.extend([0u8; 40]);
+        let (s, tail) = decode_manifest(&path, &z).unwrap();
+        assert!(s.levels[0].is_empty());
+        assert_eq!(tail.unwrap().offset, data.len() as u64);
         // Every flipped byte is detected.
         for off in 0..data.len() {
             let mut d = data.clone();

@@ -1,11 +1,12 @@
-//! Opening a tree: lock, manifest recovery, orphan removal, WAL replay.
+//! Opening a tree: lock, manifest recovery, WAL recovery with its coverage
+//! check, orphan removal, WAL replay (`docs/recovery.md`).
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::{Condvar, Mutex, RwLock};
-use strata_wal::{Wal, WalOptions};
+use strata_wal::{RecoveryMode, Wal, WalOptions};
 
 use super::batch::DecodedBatch;
 use super::error::{Error, Result};
@@ -13,6 +14,7 @@ use super::manifest::{self, ManifestState, ManifestWriter};
 use super::memtable::Memtable;
 use super::options::TreeOptions;
 use super::rate_limiter::RateLimiter;
+use super::recovery::{TreeRecoveryReport, check_wal};
 use super::shared::{BufferOwner, SharedResources};
 use super::snapshot::SnapshotList;
 use super::stats::Counters;
@@ -45,12 +47,14 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
         }
     })?;
 
-    // 1. The manifest.
+    // Nothing on disk changes until every check has passed (steps 1-3), so
+    // that an open refused for damage leaves the files as they were.
+    // 1. The manifest (reads only).
     let names = fs
         .list(dir)
         .map_err(|e| Error::io("listing the tree directory", dir, e))?;
-    let (old_manifest, mut state) = match manifest::recover(&fs, dir)? {
-        Some((n, s)) => (Some(n), s),
+    let (old_manifest, mut state, manifest_tail) = match manifest::recover(&fs, dir)? {
+        Some((n, s, tail)) => (Some(n), s, tail),
         None => {
             if let Some(t) = names.iter().find(|n| parse_table_name(n).is_some()) {
                 return Err(Error::Corruption {
@@ -67,25 +71,13 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
                     next_file_number: 1,
                     ..ManifestState::default()
                 },
+                None,
             )
         }
     };
     state.next_file_number = state.next_file_number.max(1);
-
-    // 2. Orphans: temp files, tables not in the manifest, stale manifests.
     let live: std::collections::HashSet<u64> =
         state.levels.iter().flatten().map(|m| m.number).collect();
-    for name in &names {
-        let orphan = name.ends_with(".tmp")
-            || parse_table_name(name).is_some_and(|n| !live.contains(&n))
-            || manifest::parse_manifest_name(name).is_some_and(|n| Some(n) != old_manifest);
-        if orphan {
-            let p = dir.join(name);
-            tracing::info!(path = %p.display(), "removing orphan file");
-            fs.remove_file(&p)
-                .map_err(|e| Error::io("removing an orphan file", &p, e))?;
-        }
-    }
     for n in &live {
         if !names.contains(&table_name(*n)) {
             return Err(Error::Corruption {
@@ -96,7 +88,8 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
         }
     }
 
-    // 3. The WAL.
+    // 2. The WAL: plan its recovery, check that it covers the flushed
+    //    position and drops nothing the policy forbids, then apply it.
     let wal_opts = WalOptions {
         fs: Arc::clone(&fs),
         segment_size: opts.wal_segment_size,
@@ -105,9 +98,32 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
         ..WalOptions::default()
     };
     let wal_dir = dir.join(WAL_DIR);
-    let (wal, report) = Wal::open(&wal_dir, wal_opts)?;
-    if !report.dropped.is_empty() {
-        tracing::warn!(dir = %wal_dir.display(), dropped = ?report.dropped, "WAL recovery dropped damaged records");
+    let salvage_mode = opts.wal_recovery_mode == RecoveryMode::SkipCorruptedRecords;
+    let (wal, wal_report) = Wal::open_checked(&wal_dir, wal_opts, |r| {
+        check_wal(
+            &wal_dir,
+            r,
+            state.flushed_lsn,
+            salvage_mode && r.has_corruption(),
+            opts.wal_loss_policy,
+        )
+    })?;
+    let salvaged = salvage_mode && wal_report.has_corruption();
+    if !wal_report.dropped.is_empty() {
+        tracing::warn!(dir = %wal_dir.display(), dropped = ?wal_report.dropped, "WAL recovery dropped damaged records");
+    }
+
+    // 3. Orphans: temp files, tables not in the manifest, stale manifests.
+    for name in &names {
+        let orphan = name.ends_with(".tmp")
+            || parse_table_name(name).is_some_and(|n| !live.contains(&n))
+            || manifest::parse_manifest_name(name).is_some_and(|n| Some(n) != old_manifest);
+        if orphan {
+            let p = dir.join(name);
+            tracing::info!(path = %p.display(), "removing orphan file");
+            fs.remove_file(&p)
+                .map_err(|e| Error::io("removing an orphan file", &p, e))?;
+        }
     }
 
     let shared = opts.shared.clone().unwrap_or_else(|| {
@@ -161,6 +177,7 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
         jobs: Arc::default(),
         weak: weak.clone(),
         dir_lock: Mutex::new(Some(lock)),
+        recovery: Mutex::new(TreeRecoveryReport::default()),
         opts,
     });
 
@@ -194,7 +211,15 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
     let mut mem = Arc::new(Memtable::new(0, Some(Arc::clone(&wbm))));
     let mut last_seq = state.last_seq.max(state.flushed_seq);
     let mut replayed = 0u64;
-    for rec in inner.wal.iter_from(state.flushed_lsn.max(1))? {
+    // After salvage, LSNs past skipped damage are positional and may be lower
+    // than the flushed position: replay everything (entries at or below the
+    // flushed sequence number are skipped either way).
+    let replay_from = if salvaged {
+        wal_report.start_lsn
+    } else {
+        state.flushed_lsn.max(1)
+    };
+    for rec in inner.wal.iter_from(replay_from)? {
         let (lsn, bytes) = rec?;
         let batch = DecodedBatch::decode(&bytes).map_err(|(off, reason)| Error::Corruption {
             path: wal_dir.clone(),
@@ -226,6 +251,14 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
 
     // 6. A fresh manifest holding the recovered state.
     state.last_seq = last_seq;
+    if salvaged {
+        // Positions in the salvaged log restart from its own numbering.
+        state.flushed_lsn = if mem.is_empty() && imms.is_empty() {
+            inner.wal.next_lsn()
+        } else {
+            replay_from
+        };
+    }
     let manifest_number = inner.next_file.fetch_add(1, Ordering::AcqRel);
     state.next_file_number = inner.next_file.load(Ordering::Acquire);
     let writer = ManifestWriter::create(&inner.fs, dir, manifest_number, &state)?;
@@ -254,6 +287,20 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
     let owner: Arc<dyn BufferOwner> = inner.clone();
     wbm.register(Arc::downgrade(&owner));
     drop(owner);
+    *inner.recovery.lock() = TreeRecoveryReport {
+        wal: wal_report,
+        manifest_tail,
+        replay_from,
+        replayed_records: replayed,
+        salvaged,
+    };
+    if salvaged {
+        // Move what salvage kept into tables and drop the damaged segments,
+        // so that the next open (in any mode) finds a clean log.
+        inner.flush_all()?;
+        let flushed = inner.versions.lock().state.flushed_lsn;
+        inner.truncate_wal(flushed);
+    }
     if !inner.current_sv().imms.is_empty() {
         inner.schedule_flush();
     }

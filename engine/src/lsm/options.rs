@@ -9,6 +9,7 @@ use strata_sstable::TableOptions;
 use strata_wal::RecoveryMode;
 
 use super::ikey::TRAILER_LEN;
+use super::recovery::WalLossPolicy;
 use super::shared::SharedResources;
 
 /// Supplies the smallest WAL LSN some consumer outside the tree still needs
@@ -32,7 +33,12 @@ pub struct TreeOptions {
     /// Default 64 MiB.
     pub wal_segment_size: u64,
     /// How a damaged WAL is handled on open (RocksDB: `wal_recovery_mode`).
+    /// See `docs/recovery.md`.
     pub wal_recovery_mode: RecoveryMode,
+    /// Whether open refuses (changing nothing on disk) when WAL recovery
+    /// would drop bytes. Default [`WalLossPolicy::Report`]. RocksDB: none
+    /// (closest is `wal_recovery_mode = kAbsoluteConsistency`).
+    pub wal_loss_policy: WalLossPolicy,
     /// Interval of the WAL's background sync for `Buffered` writes (RocksDB:
     /// `wal_bytes_per_sync`, by time instead of bytes). Default 100 ms.
     pub wal_buffered_sync_interval: std::time::Duration,
@@ -105,6 +111,7 @@ impl Default for TreeOptions {
             max_write_buffer_number: 2,
             wal_segment_size: 64 << 20,
             wal_recovery_mode: RecoveryMode::default(),
+            wal_loss_policy: WalLossPolicy::default(),
             wal_buffered_sync_interval: std::time::Duration::from_millis(100),
             l0_compaction_trigger: 4,
             l0_slowdown_writes_trigger: 20,

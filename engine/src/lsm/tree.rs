@@ -170,6 +170,8 @@ pub(crate) struct TreeInner {
     /// The directory lock; released by `close` (or when the last handle
     /// drops), so the tree can be reopened in the same process.
     pub dir_lock: Mutex<Option<Box<dyn FileLock>>>,
+    /// What recovery found when the tree opened.
+    pub recovery: Mutex<super::recovery::TreeRecoveryReport>,
 }
 
 impl std::fmt::Debug for TreeInner {
@@ -342,6 +344,14 @@ impl Tree {
     /// The tree's statistics.
     pub fn stats(&self) -> TreeStats {
         self.inner.stats()
+    }
+
+    /// What recovery found and did when this tree opened: WAL bytes cut,
+    /// skipped or deleted (per segment, with offsets and reasons), a torn
+    /// manifest append that was ignored, where replay started. See
+    /// `docs/recovery.md`.
+    pub fn recovery_report(&self) -> super::recovery::TreeRecoveryReport {
+        self.inner.recovery.lock().clone()
     }
 
     /// The WAL's next LSN (for consumers that track WAL positions, such as
