@@ -3,14 +3,16 @@
 
 pub mod lsm;
 
-pub use lsm::{Error, Tree, TreeOptions, WriteBatch};
+pub use lsm::{Error, Problem, ProblemKind, Severity, Tree, TreeOptions, VerifyReport, WriteBatch};
 
 pub mod bench_items;
 mod catalog;
 mod db;
 pub mod table;
+mod verify;
 
 pub use db::{Db, DbOptions};
+pub use verify::verify_dir;
 pub use table::capacity;
 pub use table::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, CapacityMeter, CapacityMode, Change,

@@ -31,6 +31,7 @@ mod super_version;
 mod table_cursor;
 mod tree;
 mod tree_iter;
+pub(crate) mod verify;
 mod version;
 
 pub use batch::{MAX_KEY_LEN, MAX_VALUE_LEN, WriteBatch};
@@ -46,4 +47,5 @@ pub use stats::TreeStats;
 pub use strata_wal::{Durability, RecoveryMode};
 pub use tree::Tree;
 pub use tree_iter::TreeIter;
+pub use verify::{Problem, ProblemKind, Severity, VerifyReport};
 pub use version::NUM_LEVELS;
