@@ -140,8 +140,12 @@ fn verify_db(path: &Path, fs: &Arc<dyn FileSystem>, open: &[Arc<TableCore>]) -> 
                     continue;
                 }
             },
-            // The catalog is unreadable: check whatever partitions there are.
-            (None, Some(_)) => None,
+            // The catalog is unreadable: an open table knows its partition
+            // count; otherwise check whatever partitions there are.
+            (None, Some(id)) => open
+                .iter()
+                .find(|c| c.id == id)
+                .map(|c| c.spec.partitions),
             (_, None) => {
                 report.add(
                     &dir,

@@ -60,10 +60,13 @@ pub(super) fn check(
             }
             continue;
         }
-        if let (Some(n), Some(m)) = (parse_manifest_name(name), manifest)
-            && n == m.number
-        {
-            continue;
+        if let Some(n) = parse_manifest_name(name) {
+            match manifest {
+                Some(m) if m.number == n => continue,
+                Some(_) => {}
+                // `CURRENT` is unreadable: which manifest is live is unknown.
+                None => continue,
+            }
         }
         report.add(
             dir.join(name),
