@@ -12,7 +12,6 @@ pub mod table;
 mod verify;
 
 pub use db::{Db, DbOptions};
-pub use verify::verify_dir;
 pub use table::capacity;
 pub use table::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, CapacityMeter, CapacityMode, Change,
@@ -22,6 +21,7 @@ pub use table::{
     Select, Table, TableDescription, TableDurability, TableSpec, UpdateInput, UpdateOptions,
     UpdateOutput, WriteRequest,
 };
+pub use verify::verify_dir;
 
 /// The README's embedding example, compiled as a doctest so it cannot rot.
 #[cfg(doctest)]

@@ -142,10 +142,7 @@ fn verify_db(path: &Path, fs: &Arc<dyn FileSystem>, open: &[Arc<TableCore>]) -> 
             },
             // The catalog is unreadable: an open table knows its partition
             // count; otherwise check whatever partitions there are.
-            (None, Some(id)) => open
-                .iter()
-                .find(|c| c.id == id)
-                .map(|c| c.spec.partitions),
+            (None, Some(id)) => open.iter().find(|c| c.id == id).map(|c| c.spec.partitions),
             (_, None) => {
                 report.add(
                     &dir,

@@ -143,10 +143,18 @@ fn errors_on(report: &VerifyReport, path: &Path) -> Vec<Problem> {
 
 /// Verifies the closed database and expects an error on `path` at an offset
 /// within `range`.
-fn expect_error_in(fs: &Arc<dyn FileSystem>, path: &Path, range: std::ops::Range<u64>) -> VerifyReport {
+fn expect_error_in(
+    fs: &Arc<dyn FileSystem>,
+    path: &Path,
+    range: std::ops::Range<u64>,
+) -> VerifyReport {
     let report = verify_dir(DB, fs).unwrap();
     let errors = errors_on(&report, path);
-    assert!(!errors.is_empty(), "damage to {} not reported\n{report}", path.display());
+    assert!(
+        !errors.is_empty(),
+        "damage to {} not reported\n{report}",
+        path.display()
+    );
     assert!(
         errors
             .iter()
@@ -176,7 +184,11 @@ fn a_clean_database_verifies_clean_open_and_closed() {
     let before = snapshot(&image, Path::new(DB));
     let closed = verify_dir(DB, &image).unwrap();
     assert!(closed.problems.is_empty(), "{closed}");
-    assert_eq!(snapshot(&image, Path::new(DB)), before, "verify_dir changed files");
+    assert_eq!(
+        snapshot(&image, Path::new(DB)),
+        before,
+        "verify_dir changed files"
+    );
     // Every file but the lock files is read completely.
     let files: Vec<&PathBuf> = before
         .keys()
@@ -188,7 +200,10 @@ fn a_clean_database_verifies_clean_open_and_closed() {
     let bytes: u64 = files.iter().map(|p| before[*p].len() as u64).sum();
     assert_eq!(closed.files_checked, files.len() as u64, "{closed}");
     assert_eq!(closed.bytes_checked, bytes);
-    assert!(closed.to_string().contains("0 errors, 0 warnings"), "{closed}");
+    assert!(
+        closed.to_string().contains("0 errors, 0 warnings"),
+        "{closed}"
+    );
 
     // The scrubbed image opens and holds everything.
     let db2 = Db::open(DB, options(Arc::clone(&image))).unwrap();
@@ -270,7 +285,8 @@ struct SstLayout {
 fn sst_layout(bytes: &[u8]) -> SstLayout {
     let f = bytes.len() - 76;
     let u = |at: usize| u64::from_le_bytes(bytes[f + at..f + at + 8].try_into().unwrap());
-    let t = Table::open_bytes(bytes.to_vec(), "/x.sst".into(), 1, ReaderOptions::default()).unwrap();
+    let t =
+        Table::open_bytes(bytes.to_vec(), "/x.sst".into(), 1, ReaderOptions::default()).unwrap();
     let p = t.properties();
     SstLayout {
         data_end: p.data_bytes,
@@ -412,7 +428,10 @@ fn damaged_wal_segments_are_reported_with_file_and_offset() {
     // error, not a torn tail (recovery must not take it for one either).
     let fs = copy(&base);
     let len = fs.read_all(newest).unwrap().len();
-    assert!(len > 400, "newest segment holds several records ({len} bytes)");
+    assert!(
+        len > 400,
+        "newest segment holds several records ({len} bytes)"
+    );
     flip(&fs, newest, 60);
     let r = expect_error_in(&fs, newest, 32..61);
     assert!(r.errors().all(|e| e.kind == ProblemKind::Corruption), "{r}");
@@ -440,7 +459,8 @@ fn damaged_wal_segments_are_reported_with_file_and_offset() {
     fs.remove_file(mid).unwrap();
     let r = verify_dir(DB, &fs).unwrap();
     assert!(
-        r.errors().any(|e| e.kind == ProblemKind::WalGap && e.path == *newest),
+        r.errors()
+            .any(|e| e.kind == ProblemKind::WalGap && e.path == *newest),
         "{r}"
     );
 
@@ -564,7 +584,10 @@ fn damage_under_an_open_database_is_reported() {
     let errors = errors_on(&r, &path);
     assert_eq!(errors.len(), 2, "{r}");
     assert!(errors.iter().all(|e| e.offset == Some(0)), "{r}");
-    assert!(errors.iter().any(|e| e.detail.contains("whole-file")), "{r}");
+    assert!(
+        errors.iter().any(|e| e.detail.contains("whole-file")),
+        "{r}"
+    );
     db.close().unwrap();
 }
 
@@ -622,4 +645,3 @@ fn verify_on_a_closed_db_is_an_error() {
     db.close().unwrap();
     assert!(matches!(db.verify(), Err(strata_engine::DbError::Closed)));
 }
-

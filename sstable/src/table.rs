@@ -571,7 +571,11 @@ impl Table {
         check("entries", p.entries, t.entries);
         check("key bytes", p.raw_key_bytes, t.key_bytes);
         check("value bytes", p.raw_value_bytes, t.value_bytes);
-        check("uncompressed data bytes", p.raw_data_bytes, t.raw_data_bytes);
+        check(
+            "uncompressed data bytes",
+            p.raw_data_bytes,
+            t.raw_data_bytes,
+        );
         if t.first_key != p.smallest_key {
             problems.push(self.corrupt(
                 at,

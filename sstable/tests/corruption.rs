@@ -167,7 +167,10 @@ fn every_flipped_byte_fails_the_normal_read_path() {
                 let mut bad = good.clone();
                 bad[pos] ^= mask;
                 let what = format!("{opts:?}: flip {mask:#x} at {pos}");
-                assert!(normal_reads_fail(bad, &entries, &what), "{what}: undetected");
+                assert!(
+                    normal_reads_fail(bad, &entries, &what),
+                    "{what}: undetected"
+                );
                 trials += 1;
             }
         }

@@ -175,9 +175,7 @@ pub fn scan_segment_bytes(bytes: &[u8]) -> SegmentScan {
 /// records in the same block is found too. A cheap filter (type, flags,
 /// length) rejects almost every offset before a CRC is computed.
 fn next_intact_fragment(bytes: &[u8], from: u64) -> Option<u64> {
-    let start = usize::try_from(from)
-        .ok()?
-        .max(SEGMENT_HEADER_SIZE);
+    let start = usize::try_from(from).ok()?.max(SEGMENT_HEADER_SIZE);
     let last = bytes.len().checked_sub(FRAGMENT_HEADER_SIZE)?;
     (start..=last)
         .find(|&pos| intact_fragment_at(bytes, pos))
@@ -273,7 +271,10 @@ mod tests {
             }
             match d.kind {
                 SegmentDamageKind::Corruption { next_valid } => {
-                    assert!(d.offset <= pos as u64 && next_valid > d.offset, "{pos}: {d:?}");
+                    assert!(
+                        d.offset <= pos as u64 && next_valid > d.offset,
+                        "{pos}: {d:?}"
+                    );
                 }
                 ref other => panic!("flip at {pos}: {other:?}"),
             }

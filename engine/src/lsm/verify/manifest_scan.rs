@@ -132,7 +132,9 @@ pub(super) fn scan(path: &Path, data: &[u8], report: &mut VerifyReport) -> Optio
                 path,
                 Some(pos as u64),
                 ProblemKind::Corruption,
-                format!("record header checksum mismatch; the {left} bytes from here cannot be read"),
+                format!(
+                    "record header checksum mismatch; the {left} bytes from here cannot be read"
+                ),
             );
             return None;
         }

@@ -144,11 +144,7 @@ fn compare_properties(table: &Table, m: &FileMeta, path: &Path, report: &mut Ver
         differ("entries", m.entries.to_string(), p.entries.to_string());
     }
     if m.smallest != p.smallest_key {
-        differ(
-            "smallest key",
-            hex(&m.smallest),
-            hex(&p.smallest_key),
-        );
+        differ("smallest key", hex(&m.smallest), hex(&p.smallest_key));
     }
     if m.largest != p.largest_key {
         differ("largest key", hex(&m.largest), hex(&p.largest_key));

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use strata_fs::FileSystem;
-use strata_wal::{LOCK_FILE_NAME, SegmentDamageKind, SegmentScan, scan_segment_bytes, segment_number};
+use strata_wal::{
+    LOCK_FILE_NAME, SegmentDamageKind, SegmentScan, scan_segment_bytes, segment_number,
+};
 
 use super::report::{ProblemKind, VerifyReport};
 use super::{Mode, io_kind};
