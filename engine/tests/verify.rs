@@ -326,11 +326,7 @@ fn damaged_sstable_parts_are_reported_with_file_and_offset() {
         ("magic", good.len() as u64 - 1, l.footer..good.len() as u64),
     ];
     for (what, pos, range) in cases {
-        let fs: Arc<dyn FileSystem> = Arc::new(FaultFs::new());
-        for (p, b) in snapshot(&base, Path::new(DB)) {
-            fs.create_dir_all(p.parent().unwrap()).unwrap();
-            write(&fs, &p, &b);
-        }
+        let fs = copy(&base);
         flip(&fs, &path, pos as usize);
         let r = expect_error_in(&fs, &path, range.clone());
         assert!(

@@ -72,6 +72,31 @@ fn check_damaged(bytes: Vec<u8>, entries: &[Kv], what: &str) {
     assert!(t.verify().is_err(), "{what}: verify passed a damaged file");
 }
 
+/// A table of `entries` in 256-byte blocks with a filter of `bloom_bits`
+/// bits per key (0: none).
+fn small_blocks(entries: &[Kv], bloom_bits: u32) -> Vec<u8> {
+    table_bytes(
+        entries,
+        TableOptions {
+            block_size: 256,
+            bloom_bits_per_key: bloom_bits,
+            ..TableOptions::default()
+        },
+    )
+}
+
+/// The offsets of the data-block problems among `errs`.
+fn data_block_offsets(errs: &[SstError]) -> Vec<u64> {
+    errs.iter()
+        .filter_map(|e| match e {
+            SstError::Corruption { offset, reason, .. } if reason.contains("data block") => {
+                Some(*offset)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn test_entries() -> Vec<Kv> {
     numbered(120, 24)
 }
@@ -184,13 +209,7 @@ fn every_flipped_byte_fails_the_normal_read_path() {
 #[test]
 fn damaged_filter_padding_is_reported_at_open() {
     let entries = test_entries();
-    let good = table_bytes(
-        &entries,
-        TableOptions {
-            block_size: 256,
-            ..TableOptions::default()
-        },
-    );
+    let good = small_blocks(&entries, 10);
     let l = layout(&good);
     let (fstart, _) = l.filter.unwrap();
     assert!(fstart > l.data_end, "this table has padding");
@@ -211,36 +230,20 @@ fn damaged_filter_padding_is_reported_at_open() {
 #[test]
 fn verify_all_reports_each_damaged_block() {
     let entries = test_entries();
-    let good = table_bytes(
-        &entries,
-        TableOptions {
-            block_size: 256,
-            bloom_bits_per_key: 0,
-            ..TableOptions::default()
-        },
-    );
+    let good = small_blocks(&entries, 0);
     let t = open_bytes(good.clone()).unwrap();
     assert!(t.verify_all().is_empty());
     let blocks = t.properties().data_blocks;
     assert!(blocks >= 4);
-    // Damage the first byte of blocks 1 and 3 (block starts from a clean
-    // iteration of the block boundaries is not public; use the offsets in
-    // the errors of single-block damage instead).
+    // Damage two different data blocks, first one at a time (to learn
+    // each block's offset from its error), then both together.
     let mut offsets = Vec::new();
     for pos in [300usize, 900] {
         let mut bad = good.clone();
         bad[pos] ^= 0x04;
         let t = open_bytes(bad).unwrap();
         let errs = t.verify_all();
-        let block_errs: Vec<u64> = errs
-            .iter()
-            .filter_map(|e| match e {
-                SstError::Corruption { offset, reason, .. } if reason.contains("data block") => {
-                    Some(*offset)
-                }
-                _ => None,
-            })
-            .collect();
+        let block_errs = data_block_offsets(&errs);
         assert_eq!(block_errs.len(), 1, "{errs:?}");
         assert!(block_errs[0] <= pos as u64);
         assert!(errs.iter().any(|e| e.to_string().contains("whole-file")));
@@ -252,28 +255,13 @@ fn verify_all_reports_each_damaged_block() {
     bad[900] ^= 0x04;
     let t = open_bytes(bad).unwrap();
     let errs = t.verify_all();
-    let found: Vec<u64> = errs
-        .iter()
-        .filter_map(|e| match e {
-            SstError::Corruption { offset, reason, .. } if reason.contains("data block") => {
-                Some(*offset)
-            }
-            _ => None,
-        })
-        .collect();
-    assert_eq!(found, offsets, "{errs:?}");
+    assert_eq!(data_block_offsets(&errs), offsets, "{errs:?}");
 }
 
 #[test]
 fn each_region_fails_where_expected() {
     let entries = test_entries();
-    let good = table_bytes(
-        &entries,
-        TableOptions {
-            block_size: 256,
-            ..TableOptions::default()
-        },
-    );
+    let good = small_blocks(&entries, 10);
     let l = layout(&good);
     let (fstart, fend) = l.filter.unwrap();
     // Filter, index, properties and footer damage is caught at open.
@@ -362,13 +350,7 @@ fn a_valid_block_in_the_wrong_place_fails() {
 fn unknown_block_flags_are_rejected() {
     // Rewrite the first data block's trailer with flags = 1 and a matching CRC.
     let entries = test_entries();
-    let good = table_bytes(
-        &entries,
-        TableOptions {
-            block_size: 256,
-            ..TableOptions::default()
-        },
-    );
+    let good = small_blocks(&entries, 10);
     // Parse block 0's size from the index via a clean open: the first block
     // ends where its trailer starts; find it by scanning candidate sizes.
     let mut found = false;
