@@ -325,8 +325,8 @@ impl Db {
     ///
     /// let dir = tempfile::tempdir()?;
     /// let db = Db::open(dir.path(), DbOptions::default())?;
-    /// db.create_table(TableSpec::new("t", KeySchema::simple("id", KeyType::S)))?;
-    /// db.table("t")?.put_item(item! { "id" => "a" }, PutOptions::default())?;
+    /// db.create_table(TableSpec::new("users", KeySchema::simple("id", KeyType::S)))?;
+    /// db.table("users")?.put_item(item! { "id" => "a" }, PutOptions::default())?;
     /// let report = db.verify()?;
     /// assert!(report.is_clean(), "{report}");
     /// for problem in report.warnings() {

@@ -48,7 +48,7 @@ use crate::table::core::{TableCore, partition_dir_name};
 ///
 /// let fs: Arc<dyn FileSystem> = Arc::new(FaultFs::new());
 /// let db = Db::open("/db", DbOptions::default().fs(Arc::clone(&fs)))?;
-/// db.create_table(TableSpec::new("t", KeySchema::simple("id", KeyType::S)))?;
+/// db.create_table(TableSpec::new("users", KeySchema::simple("id", KeyType::S)))?;
 /// db.close()?;
 /// drop(db);
 ///
@@ -67,21 +67,18 @@ pub fn verify_dir(
             path: path.to_path_buf(),
         });
     }
-    Ok(verify_db(path, fs, &[]))
+    Ok(verify_open(path, fs, &[]))
 }
 
-/// Checks the files of an open database whose tables are `open`: their
-/// partitions are checked through their trees (flush and compaction paused
-/// per partition, the active WAL segment's tail tolerated).
+/// Checks the files of the database in `path`. The tables in `open` are
+/// open in this process: their partitions are checked through their trees
+/// (flush and compaction paused per partition, the active WAL segment's tail
+/// tolerated); everything else as closed files.
 pub(crate) fn verify_open(
     path: &Path,
     fs: &Arc<dyn FileSystem>,
     open: &[Arc<TableCore>],
 ) -> VerifyReport {
-    verify_db(path, fs, open)
-}
-
-fn verify_db(path: &Path, fs: &Arc<dyn FileSystem>, open: &[Arc<TableCore>]) -> VerifyReport {
     let mut report = VerifyReport::default();
     let catalog_path = path.join(CATALOG_FILE);
     let catalog = read_whole(fs.as_ref(), &catalog_path, &mut report).and_then(|bytes| {
