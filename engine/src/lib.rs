@@ -3,13 +3,14 @@
 
 pub mod lsm;
 
-pub use lsm::{Error, Tree, TreeOptions, WriteBatch};
+pub use lsm::{Error, Problem, ProblemKind, Severity, Tree, TreeOptions, VerifyReport, WriteBatch};
 
 pub mod bench_items;
 mod catalog;
 mod db;
 mod recovery_report;
 pub mod table;
+mod verify;
 
 pub use db::{Db, DbOptions};
 pub use recovery_report::{DbRecoveryReport, PartitionRecovery};
@@ -22,6 +23,7 @@ pub use table::{
     Select, Table, TableDescription, TableDurability, TableSpec, UpdateInput, UpdateOptions,
     UpdateOutput, WriteRequest,
 };
+pub use verify::verify_dir;
 
 /// The README's embedding example, compiled as a doctest so it cannot rot.
 #[cfg(doctest)]

@@ -289,6 +289,7 @@ impl Table {
                     "filter block does not end where the index starts".to_string(),
                 ));
             }
+            check_padding(file, data_end, f.offset, &path)?;
             let fdata = read_block(&map, f, footer.index.offset, &path, true, "filter")?;
             let BlockData::Mapped { start, .. } = fdata else {
                 return Err(corrupt(f.offset, "filter block is compressed".to_string()));
@@ -456,13 +457,26 @@ impl Table {
     /// Checks the whole file: the whole-file checksum, every block's
     /// checksum, every entry's encoding, that keys strictly increase across
     /// the file and agree with the index and the properties, and that the
-    /// filter admits every key.
+    /// filter admits every key. Returns the first problem; see
+    /// [`Table::verify_all`] for all of them.
     pub fn verify(&self) -> Result<(), SstError> {
+        match self.verify_all().into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Like [`Table::verify`], but goes on after a damaged data block and
+    /// returns every problem found, in file order (the whole-file checksum
+    /// first): a scrub wants to know how much of the file is damaged, not
+    /// only that it is. Empty when the file is intact.
+    pub fn verify_all(&self) -> Vec<SstError> {
+        let mut problems = Vec::new();
         let file = self.map.bytes();
         let footer_start = file.len().saturating_sub(FOOTER_SIZE);
         let sum = xxh3_64(file.get(..footer_start).unwrap_or(&[]));
         if sum != self.footer.file_checksum {
-            return Err(self.corrupt(
+            problems.push(self.corrupt(
                 0,
                 format!(
                     "whole-file checksum mismatch: footer says {:#018x}, bytes hash to {sum:#018x}",
@@ -470,72 +484,123 @@ impl Table {
                 ),
             ));
         }
-        let mut entries = 0u64;
-        let mut prev: Vec<u8> = Vec::new();
-        let mut it = BlockIter::default();
+        let mut totals = Totals::default();
+        let mut damaged_blocks = 0usize;
         for (i, &handle) in self.index.handles.iter().enumerate() {
-            let block = self.read_data_block(handle, true)?;
-            it.set_block(Arc::clone(&block));
-            let mut first = true;
-            it.seek_to_first()
-                .map_err(|e| self.block_error(handle, Some(&block), e))?;
-            while it.valid() {
-                let key = it.key();
-                if entries > 0 && key <= prev.as_slice() {
-                    return Err(self.corrupt(
-                        handle.offset,
-                        format!("keys out of order in data block {i}"),
-                    ));
-                }
-                if first && i > 0 && key <= self.index.key(i - 1) {
-                    return Err(self.corrupt(
-                        handle.offset,
-                        format!("first key of data block {i} is not above the previous separator"),
-                    ));
-                }
-                if key > self.index.key(i) {
-                    return Err(self.corrupt(
-                        handle.offset,
-                        format!("a key of data block {i} is above its index separator"),
-                    ));
-                }
-                if !self.may_contain(self.filter_key(key)) {
-                    return Err(self.corrupt(
-                        self.footer.filter.offset,
-                        format!("the filter does not admit a key of data block {i}"),
-                    ));
-                }
-                if entries == 0 && key != self.props.smallest_key.as_slice() {
-                    return Err(self.corrupt(
-                        self.footer.properties.offset,
-                        "smallest key in the properties is not the first key".to_string(),
-                    ));
-                }
-                first = false;
-                entries += 1;
-                prev.clear();
-                prev.extend_from_slice(key);
-                it.next()
-                    .map_err(|e| self.block_error(handle, Some(&block), e))?;
+            if let Err(e) = self.verify_block(i, handle, &mut totals) {
+                problems.push(e);
+                damaged_blocks += 1;
             }
         }
-        if entries != self.props.entries {
-            return Err(self.corrupt(
-                self.footer.properties.offset,
-                format!(
-                    "properties say {} entries, the blocks hold {entries}",
-                    self.props.entries
-                ),
+        if damaged_blocks == 0 {
+            problems.extend(self.check_totals(&totals));
+        }
+        problems
+    }
+
+    /// Checks data block `i`: its checksum, entries, key order (within the
+    /// block, against the previous block's keys and the index separators)
+    /// and filter; adds its entries to `totals`.
+    fn verify_block(
+        &self,
+        i: usize,
+        handle: BlockHandle,
+        totals: &mut Totals,
+    ) -> Result<(), SstError> {
+        let block = self.read_data_block(handle, true)?;
+        let mut it = BlockIter::default();
+        it.set_block(Arc::clone(&block));
+        let mut first = true;
+        it.seek_to_first()
+            .map_err(|e| self.block_error(handle, Some(&block), e))?;
+        while it.valid() {
+            let key = it.key();
+            if totals.entries > 0 && key <= totals.last_key.as_slice() {
+                return Err(self.corrupt(
+                    handle.offset,
+                    format!("keys out of order in data block {i}"),
+                ));
+            }
+            if first && i > 0 && key <= self.index.key(i - 1) {
+                return Err(self.corrupt(
+                    handle.offset,
+                    format!("first key of data block {i} is not above the previous separator"),
+                ));
+            }
+            if key > self.index.key(i) {
+                return Err(self.corrupt(
+                    handle.offset,
+                    format!("a key of data block {i} is above its index separator"),
+                ));
+            }
+            if !self.may_contain(self.filter_key(key)) {
+                return Err(self.corrupt(
+                    self.footer.filter.offset,
+                    format!("the filter does not admit a key of data block {i}"),
+                ));
+            }
+            if totals.entries == 0 {
+                totals.first_key = key.to_vec();
+            }
+            first = false;
+            totals.entries += 1;
+            totals.key_bytes += key.len() as u64;
+            totals.value_bytes += it.value().len() as u64;
+            totals.last_key.clear();
+            totals.last_key.extend_from_slice(key);
+            it.next()
+                .map_err(|e| self.block_error(handle, Some(&block), e))?;
+        }
+        totals.raw_data_bytes += block.bytes().len() as u64;
+        Ok(())
+    }
+
+    /// Compares what the data blocks hold with the properties.
+    fn check_totals(&self, t: &Totals) -> Vec<SstError> {
+        let p = &self.props;
+        let at = self.footer.properties.offset;
+        let mut problems = Vec::new();
+        let mut check = |what: &str, recorded: u64, found: u64| {
+            if recorded != found {
+                problems.push(self.corrupt(
+                    at,
+                    format!("properties say {recorded} {what}, the data blocks hold {found}"),
+                ));
+            }
+        };
+        check("entries", p.entries, t.entries);
+        check("key bytes", p.raw_key_bytes, t.key_bytes);
+        check("value bytes", p.raw_value_bytes, t.value_bytes);
+        check(
+            "uncompressed data bytes",
+            p.raw_data_bytes,
+            t.raw_data_bytes,
+        );
+        if t.first_key != p.smallest_key {
+            problems.push(self.corrupt(
+                at,
+                "smallest key in the properties is not the first key".to_string(),
             ));
         }
-        if entries > 0 && prev != self.props.largest_key {
-            return Err(self.corrupt(
-                self.footer.properties.offset,
+        if t.last_key != p.largest_key {
+            problems.push(self.corrupt(
+                at,
                 "largest key in the properties is not the last key".to_string(),
             ));
         }
-        Ok(())
+        problems
     }
+}
+
+/// What [`Table::verify_all`] counts while reading the data blocks.
+#[derive(Debug, Default)]
+struct Totals {
+    entries: u64,
+    key_bytes: u64,
+    value_bytes: u64,
+    raw_data_bytes: u64,
+    first_key: Vec<u8>,
+    last_key: Vec<u8>,
 }
 
 impl Drop for Table {
@@ -546,6 +611,35 @@ impl Drop for Table {
                 cache.erase(self.file_id, h.offset);
             }
         }
+    }
+}
+
+/// Checks the padding between the data region (ending at `from`) and the
+/// filter block (at `to`): no checksum covers it, so every byte must be the
+/// zero the builder wrote. `from..to` has already been checked to be fewer
+/// than 64 bytes inside the file.
+fn check_padding(file: &[u8], from: u64, to: u64, path: &Path) -> Result<(), SstError> {
+    let pad = usize::try_from(from)
+        .ok()
+        .zip(usize::try_from(to).ok())
+        .and_then(|(a, b)| file.get(a..b));
+    let Some(pad) = pad else {
+        return Err(SstError::Corruption {
+            path: path.to_path_buf(),
+            offset: from,
+            reason: format!("filter padding {from}..{to} lies outside the file"),
+        });
+    };
+    match pad.iter().position(|&b| b != 0) {
+        None => Ok(()),
+        Some(i) => Err(SstError::Corruption {
+            path: path.to_path_buf(),
+            offset: from + i as u64,
+            reason: format!(
+                "non-zero byte {:#04x} in the zero padding before the filter block ({from}..{to})",
+                pad[i]
+            ),
+        }),
     }
 }
 

@@ -72,6 +72,31 @@ fn check_damaged(bytes: Vec<u8>, entries: &[Kv], what: &str) {
     assert!(t.verify().is_err(), "{what}: verify passed a damaged file");
 }
 
+/// A table of `entries` in 256-byte blocks with a filter of `bloom_bits`
+/// bits per key (0: none).
+fn small_blocks(entries: &[Kv], bloom_bits: u32) -> Vec<u8> {
+    table_bytes(
+        entries,
+        TableOptions {
+            block_size: 256,
+            bloom_bits_per_key: bloom_bits,
+            ..TableOptions::default()
+        },
+    )
+}
+
+/// The offsets of the data-block problems among `errs`.
+fn data_block_offsets(errs: &[SstError]) -> Vec<u64> {
+    errs.iter()
+        .filter_map(|e| match e {
+            SstError::Corruption { offset, reason, .. } if reason.contains("data block") => {
+                Some(*offset)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn test_entries() -> Vec<Kv> {
     numbered(120, 24)
 }
@@ -113,16 +138,130 @@ fn every_flipped_byte_is_detected() {
     }
 }
 
+/// Opens a damaged table and reads it the way a database does (open, then
+/// a full forward scan, a full reverse scan and a point read of every key;
+/// no `verify`). Returns true when some step failed; panics if any step
+/// returned data other than the original entries.
+fn normal_reads_fail(bytes: Vec<u8>, entries: &[Kv], what: &str) -> bool {
+    let t = match open_bytes(bytes) {
+        Err(e) => {
+            assert!(e.is_corruption(), "{what}: not a corruption error: {e}");
+            return true;
+        }
+        Ok(t) => t,
+    };
+    let mut failed = false;
+    match scan(&t) {
+        Ok(all) => assert_eq!(all, entries, "{what}: scan returned wrong data"),
+        Err(_) => failed = true,
+    }
+    match scan_rev(&t) {
+        Ok(all) => assert_eq!(all, entries, "{what}: reverse scan returned wrong data"),
+        Err(_) => failed = true,
+    }
+    for (k, v) in entries {
+        match t.get(k) {
+            Ok(Some(got)) => assert_eq!(&got, v, "{what}: wrong value for {k:?}"),
+            Ok(None) => panic!("{what}: present key {k:?} not found and no error"),
+            Err(_) => failed = true,
+        }
+    }
+    failed
+}
+
+/// Every byte of a table is guarded by a check on the normal read path
+/// (a block CRC, the footer CRC, the zero padding check, the layout checks):
+/// a flipped bit anywhere — data blocks, trailers, padding, filter, index,
+/// properties, footer — makes open or a full read fail, without `verify`
+/// and its whole-file checksum. Every trial reads back exactly the original
+/// entries where it reads at all.
+#[test]
+fn every_flipped_byte_fails_the_normal_read_path() {
+    let entries = test_entries();
+    let mut trials = 0usize;
+    let mut padded = 0usize;
+    for opts in option_sets() {
+        let good = table_bytes(&entries, opts.clone());
+        let l = layout(&good);
+        if let Some((fstart, _)) = l.filter {
+            padded += fstart - l.data_end;
+        }
+        assert!(!normal_reads_fail(good.clone(), &entries, "intact"));
+        for pos in 0..good.len() {
+            for mask in [0x01u8, 0x80, 0xff] {
+                let mut bad = good.clone();
+                bad[pos] ^= mask;
+                let what = format!("{opts:?}: flip {mask:#x} at {pos}");
+                assert!(
+                    normal_reads_fail(bad, &entries, &what),
+                    "{what}: undetected"
+                );
+                trials += 1;
+            }
+        }
+    }
+    assert!(padded > 0, "the option sets must produce filter padding");
+    assert!(trials > 10_000, "{trials} trials");
+}
+
+/// The padding before the filter block is checked at open, with the offset of
+/// the damaged byte.
+#[test]
+fn damaged_filter_padding_is_reported_at_open() {
+    let entries = test_entries();
+    let good = small_blocks(&entries, 10);
+    let l = layout(&good);
+    let (fstart, _) = l.filter.unwrap();
+    assert!(fstart > l.data_end, "this table has padding");
+    for pos in l.data_end..fstart {
+        let mut bad = good.clone();
+        bad[pos] = 0x20;
+        match open_bytes(bad).unwrap_err() {
+            SstError::Corruption { offset, reason, .. } => {
+                assert_eq!(offset, pos as u64);
+                assert!(reason.contains("padding"), "{reason}");
+            }
+            other => panic!("{other}"),
+        }
+    }
+}
+
+/// `verify_all` reports every damaged data block, not only the first.
+#[test]
+fn verify_all_reports_each_damaged_block() {
+    let entries = test_entries();
+    let good = small_blocks(&entries, 0);
+    let t = open_bytes(good.clone()).unwrap();
+    assert!(t.verify_all().is_empty());
+    let blocks = t.properties().data_blocks;
+    assert!(blocks >= 4);
+    // Damage two different data blocks, first one at a time (to learn
+    // each block's offset from its error), then both together.
+    let mut offsets = Vec::new();
+    for pos in [300usize, 900] {
+        let mut bad = good.clone();
+        bad[pos] ^= 0x04;
+        let t = open_bytes(bad).unwrap();
+        let errs = t.verify_all();
+        let block_errs = data_block_offsets(&errs);
+        assert_eq!(block_errs.len(), 1, "{errs:?}");
+        assert!(block_errs[0] <= pos as u64);
+        assert!(errs.iter().any(|e| e.to_string().contains("whole-file")));
+        offsets.push(block_errs[0]);
+    }
+    assert_ne!(offsets[0], offsets[1]);
+    let mut bad = good.clone();
+    bad[300] ^= 0x04;
+    bad[900] ^= 0x04;
+    let t = open_bytes(bad).unwrap();
+    let errs = t.verify_all();
+    assert_eq!(data_block_offsets(&errs), offsets, "{errs:?}");
+}
+
 #[test]
 fn each_region_fails_where_expected() {
     let entries = test_entries();
-    let good = table_bytes(
-        &entries,
-        TableOptions {
-            block_size: 256,
-            ..TableOptions::default()
-        },
-    );
+    let good = small_blocks(&entries, 10);
     let l = layout(&good);
     let (fstart, fend) = l.filter.unwrap();
     // Filter, index, properties and footer damage is caught at open.
@@ -211,13 +350,7 @@ fn a_valid_block_in_the_wrong_place_fails() {
 fn unknown_block_flags_are_rejected() {
     // Rewrite the first data block's trailer with flags = 1 and a matching CRC.
     let entries = test_entries();
-    let good = table_bytes(
-        &entries,
-        TableOptions {
-            block_size: 256,
-            ..TableOptions::default()
-        },
-    );
+    let good = small_blocks(&entries, 10);
     // Parse block 0's size from the index via a clean open: the first block
     // ends where its trailer starts; find it by scanning candidate sizes.
     let mut found = false;

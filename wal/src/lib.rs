@@ -36,6 +36,7 @@ mod iter;
 mod options;
 mod reader;
 mod recovery;
+mod scan;
 mod segment;
 mod wal;
 
@@ -52,4 +53,5 @@ pub use iter::WalIter;
 pub use options::{Durability, RecoveryMode, WalOptions};
 pub use reader::{SegmentContents, SegmentEnd, encode_segment_bytes, read_segment_bytes};
 pub use recovery::{DropKind, DroppedRange, RecoveryReport};
+pub use scan::{SegmentDamage, SegmentDamageKind, SegmentScan, scan_segment_bytes, segment_number};
 pub use wal::{LOCK_FILE_NAME, Wal, WalStats};

@@ -32,6 +32,7 @@ mod super_version;
 mod table_cursor;
 mod tree;
 mod tree_iter;
+pub(crate) mod verify;
 mod version;
 
 pub use batch::{MAX_KEY_LEN, MAX_VALUE_LEN, WriteBatch};
@@ -48,4 +49,5 @@ pub use stats::TreeStats;
 pub use strata_wal::{DropKind, DroppedRange, Durability, RecoveryMode, RecoveryReport};
 pub use tree::Tree;
 pub use tree_iter::TreeIter;
+pub use verify::{Problem, ProblemKind, Severity, VerifyReport};
 pub use version::NUM_LEVELS;
