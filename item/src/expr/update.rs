@@ -250,13 +250,17 @@ fn eval_operand(op: &UpdateOperand, item: &Item) -> Result<AttributeValue, ExprE
             Some(v) => Ok(v.clone()),
             None => eval_operand(default, item),
         },
-        UpdateOperand::ListAppend(a, b) => match (eval_operand(a, item)?, eval_operand(b, item)?) {
-            (AttributeValue::L(mut x), AttributeValue::L(y)) => {
-                x.extend(y);
-                Ok(AttributeValue::L(x))
+        UpdateOperand::ListAppend(a, b) => {
+            let (mut a, mut b) = (eval_operand(a, item)?, eval_operand(b, item)?);
+            match (a.as_l_mut(), b.as_l_mut()) {
+                (Some(x), Some(y)) => {
+                    let mut x = std::mem::take(x);
+                    x.append(y);
+                    Ok(AttributeValue::L(x))
+                }
+                _ => Err(ExprError::IncorrectOperandType),
             }
-            _ => Err(ExprError::IncorrectOperandType),
-        },
+        }
     }
 }
 
