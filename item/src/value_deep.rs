@@ -278,25 +278,6 @@ pub(crate) fn size(v: &AttributeValue) -> usize {
     total
 }
 
-/// How many levels `v` spans, counting `v` itself as level 1 (DynamoDB's count), or
-/// `None` as soon as it passes `limit` levels. Walks at most `limit` levels deep.
-pub(crate) fn levels_within(v: &AttributeValue, limit: usize) -> Option<usize> {
-    let mut deepest = 0usize;
-    let mut stack = vec![(v, 1usize)];
-    while let Some((v, level)) = stack.pop() {
-        if level > limit {
-            return None;
-        }
-        deepest = deepest.max(level);
-        match v {
-            AttributeValue::L(l) => stack.extend(l.iter().map(|e| (e, level + 1))),
-            AttributeValue::M(m) => stack.extend(m.values().map(|e| (e, level + 1))),
-            _ => {}
-        }
-    }
-    Some(deepest)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,8 +320,6 @@ mod tests {
             "M({\"k\": Bool(true)})"
         );
         assert!(format!("{:?}", deep(100)).contains('…'));
-        assert_eq!(levels_within(&deep(5), 32), Some(6));
-        assert_eq!(levels_within(&deep(40), 32), None);
         assert_eq!(size(&deep(2)), deep(2).size());
     }
 
