@@ -343,11 +343,11 @@ fn size_calls(c: &Condition) -> usize {
 /// see [`Condition::check`].
 pub(crate) fn typed_condition(c: &Condition, kind: ExprKind) -> Result<(), ExprError> {
     let mut diag = Diag::default();
+    // The operator count first, as the string path reports it (from the parser) before
+    // resolving any leaf. Every node is one operator or function, as the parser counts.
     let mut operators_seen = 0usize;
-    // Leaves in source order: the right operand of AND/OR is pushed first.
     let mut stack = vec![c];
     while let Some(c) = stack.pop() {
-        // Every node is one operator or function, as the parser counts them.
         operators_seen += 1;
         match c {
             Condition::Not(x) => stack.push(x),
@@ -355,8 +355,20 @@ pub(crate) fn typed_condition(c: &Condition, kind: ExprKind) -> Result<(), ExprE
                 stack.push(b);
                 stack.push(a);
             }
+            leaf_cond => operators_seen += size_calls(leaf_cond),
+        }
+    }
+    operators(&mut diag, kind, operators_seen);
+    // Then the leaves in source order (the right operand of AND/OR is pushed first).
+    stack.push(c);
+    while let Some(c) = stack.pop() {
+        match c {
+            Condition::Not(x) => stack.push(x),
+            Condition::And(a, b) | Condition::Or(a, b) => {
+                stack.push(b);
+                stack.push(a);
+            }
             leaf_cond => {
-                operators_seen += size_calls(leaf_cond);
                 let mut local = Diag::default();
                 for p in leaf_paths(leaf_cond) {
                     path(&mut local, kind, p);
@@ -366,7 +378,6 @@ pub(crate) fn typed_condition(c: &Condition, kind: ExprKind) -> Result<(), ExprE
             }
         }
     }
-    operators(&mut diag, kind, operators_seen);
     diag.finish(super::resolve::CONDITION_ORDER)
 }
 
