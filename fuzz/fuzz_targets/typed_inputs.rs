@@ -104,13 +104,17 @@ impl Builder {
                 }
                 1 => {
                     let n = usize::from(b.byte().unwrap_or(0) % 4);
-                    self.values.push(AttributeValue::from(["", "a", "ab", "b"][n]));
+                    self.values
+                        .push(AttributeValue::from(["", "a", "ab", "b"][n]));
                 }
-                2 => self.values.push(AttributeValue::Bool(b.byte().unwrap_or(0) % 2 == 1)),
+                2 => self
+                    .values
+                    .push(AttributeValue::Bool(b.byte().unwrap_or(0) % 2 == 1)),
                 3 => self.values.push(AttributeValue::Null),
                 4 => {
                     let n = usize::from(b.byte().unwrap_or(0) % 3);
-                    let set: BTreeSet<String> = ["a", "b"].iter().take(n).map(|s| s.to_string()).collect();
+                    let set: BTreeSet<String> =
+                        ["a", "b"].iter().take(n).map(|s| s.to_string()).collect();
                     self.values.push(AttributeValue::Ss(set));
                 }
                 5 => {
@@ -176,12 +180,15 @@ impl Builder {
                 }
                 15 => {
                     let (high, low, operand) = (self.operand(), self.operand(), self.operand());
-                    self.conditions.push(Condition::Between { operand, low, high });
+                    self.conditions
+                        .push(Condition::Between { operand, low, high });
                 }
                 16 => {
                     let n = self.budget(b.count());
                     let operand = self.operand();
-                    let list = (0..n).map(|i| Operand::Value(AttributeValue::from(i))).collect();
+                    let list = (0..n)
+                        .map(|i| Operand::Value(AttributeValue::from(i)))
+                        .collect();
                     self.conditions.push(Condition::In { operand, list });
                 }
                 17 => {
@@ -191,7 +198,8 @@ impl Builder {
                         1 => Condition::AttributeNotExists(p),
                         _ => Condition::AttributeType {
                             path: p,
-                            type_name: ["S", "N", "L", "XX"][usize::from(b.byte().unwrap_or(0) % 4)],
+                            type_name: ["S", "N", "L", "XX"]
+                                [usize::from(b.byte().unwrap_or(0) % 4)],
                         },
                     };
                     self.conditions.push(c);
@@ -199,9 +207,15 @@ impl Builder {
                 18 => {
                     let (second, first) = (self.operand(), self.operand());
                     self.conditions.push(if b.byte().unwrap_or(0) % 2 == 0 {
-                        Condition::BeginsWith { operand: first, prefix: second }
+                        Condition::BeginsWith {
+                            operand: first,
+                            prefix: second,
+                        }
                     } else {
-                        Condition::Contains { operand: first, value: second }
+                        Condition::Contains {
+                            operand: first,
+                            value: second,
+                        }
                     });
                 }
                 19 => {
@@ -214,11 +228,13 @@ impl Builder {
                 }
                 20 => {
                     let (b_, a) = (self.condition(), self.condition());
-                    self.conditions.push(Condition::And(Box::new(a), Box::new(b_)));
+                    self.conditions
+                        .push(Condition::And(Box::new(a), Box::new(b_)));
                 }
                 21 => {
                     let (b_, a) = (self.condition(), self.condition());
-                    self.conditions.push(Condition::Or(Box::new(a), Box::new(b_)));
+                    self.conditions
+                        .push(Condition::Or(Box::new(a), Box::new(b_)));
                 }
                 22 => {
                     // A chain: n times (c AND leaf) or (leaf OR c).
@@ -294,12 +310,14 @@ fn exercise(data: &[u8]) {
 
     let mut values = values.into_iter();
     let partition = values.next().unwrap_or(AttributeValue::from("p"));
-    let sort = values.next().map(|v| match data.first().copied().unwrap_or(0) % 4 {
-        0 => SortKeyCondition::Lt(v),
-        1 => SortKeyCondition::BeginsWith(v),
-        2 => SortKeyCondition::Between(v, values.next().unwrap_or(AttributeValue::Null)),
-        _ => SortKeyCondition::Eq(v),
-    });
+    let sort = values
+        .next()
+        .map(|v| match data.first().copied().unwrap_or(0) % 4 {
+            0 => SortKeyCondition::Lt(v),
+            1 => SortKeyCondition::BeginsWith(v),
+            2 => SortKeyCondition::Between(v, values.next().unwrap_or(AttributeValue::Null)),
+            _ => SortKeyCondition::Eq(v),
+        });
     let kc = KeyCondition { partition, sort };
     let _ = kc.check();
     drop(conditions);

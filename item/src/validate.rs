@@ -255,8 +255,11 @@ mod tests {
         }
         assert!(validate_item(&item! { "deep" => empty_at_32.clone() }, None).is_ok());
         assert!(
-            validate_item(&item! { "deep" => AttributeValue::L(vec![empty_at_32]) }, None)
-                .is_err()
+            validate_item(
+                &item! { "deep" => AttributeValue::L(vec![empty_at_32]) },
+                None
+            )
+            .is_err()
         );
         assert!(validate_item(&item! { "x".repeat(65535) => 1 }, None).is_ok());
         // Exactly 400 KB is fine: name 3 bytes + value.

@@ -131,9 +131,9 @@ impl Clone for AttributeValue {
                 done = match stack.pop() {
                     Some(CloneFrame::List(_, out)) => Some(AttributeValue::L(out)),
                     // Sorted and unique: collecting builds the map in linear time.
-                    Some(CloneFrame::Map(_, out, _)) => {
-                        Some(AttributeValue::M(out.into_iter().collect::<BTreeMap<_, _>>()))
-                    }
+                    Some(CloneFrame::Map(_, out, _)) => Some(AttributeValue::M(
+                        out.into_iter().collect::<BTreeMap<_, _>>(),
+                    )),
                     None => done,
                 };
             }
@@ -201,14 +201,8 @@ impl fmt::Debug for DebugAt<'_> {
             AttributeValue::L(_) | AttributeValue::M(_) if level >= MAX_DEBUG_DEPTH => {
                 f.write_str("…")
             }
-            AttributeValue::L(l) => f
-                .debug_tuple("L")
-                .field(&DebugList(l, level + 1))
-                .finish(),
-            AttributeValue::M(m) => f
-                .debug_tuple("M")
-                .field(&DebugMap(m, level + 1))
-                .finish(),
+            AttributeValue::L(l) => f.debug_tuple("L").field(&DebugList(l, level + 1)).finish(),
+            AttributeValue::M(m) => f.debug_tuple("M").field(&DebugMap(m, level + 1)).finish(),
         }
     }
 }
@@ -309,7 +303,10 @@ mod tests {
             AttributeValue::M(BTreeMap::from([("b".to_string(), 1.into())]))
         );
         assert_eq!(
-            format!("{:?}", AttributeValue::L(vec!["a".into(), AttributeValue::Null])),
+            format!(
+                "{:?}",
+                AttributeValue::L(vec!["a".into(), AttributeValue::Null])
+            ),
             "L([S(\"a\"), Null])"
         );
         assert_eq!(

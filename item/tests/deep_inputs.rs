@@ -61,7 +61,10 @@ fn a_thousand_nots_are_too_many_operators() {
             expr::parse_condition(&src, &none, &HashMap::new()).unwrap_err(),
             expr::parse_filter(&src, &none, &HashMap::new()).unwrap_err(),
         ] {
-            assert!(matches!(e, ExprError::TooManyOperators { count: 1001, .. }), "{e}");
+            assert!(
+                matches!(e, ExprError::TooManyOperators { count: 1001, .. }),
+                "{e}"
+            );
         }
         let e = expr::parse_key_condition(&src, &none, &HashMap::new(), "a", None).unwrap_err();
         assert!(matches!(e, ExprError::TooManyOperators { .. }), "{e}");
@@ -88,12 +91,18 @@ fn deep_expression_attribute_values_are_rejected_before_they_are_copied() {
             &expr::parse_condition("a = :v", &none, &vals).unwrap_err(),
             ":v",
         );
-        assert_invalid_value(&expr::parse_filter("a = :v", &none, &vals).unwrap_err(), ":v");
+        assert_invalid_value(
+            &expr::parse_filter("a = :v", &none, &vals).unwrap_err(),
+            ":v",
+        );
         assert_invalid_value(
             &expr::parse_key_condition("pk = :v", &none, &vals, "pk", None).unwrap_err(),
             ":v",
         );
-        assert_invalid_value(&expr::parse_update("SET d = :v", &none, &vals).unwrap_err(), ":v");
+        assert_invalid_value(
+            &expr::parse_update("SET d = :v", &none, &vals).unwrap_err(),
+            ":v",
+        );
         // Without validate_keys (a Substitutions used directly) the resolver still checks
         // the value before copying it.
         for parse in [
@@ -118,9 +127,12 @@ fn nesting_is_counted_as_dynamodb_counts_it() {
         assert!(expr::parse_update("SET d = :v", &none, &ok).is_ok());
         assert!(validate_item(&Item::builder().attr("d", deep_value(31)).build(), None).is_ok());
         let bad = values(vec![(":v", deep_value(32))]);
-        assert_invalid_value(&expr::parse_update("SET d = :v", &none, &bad).unwrap_err(), ":v");
-        let e = validate_item(&Item::builder().attr("d", deep_value(32)).build(), None)
-            .unwrap_err();
+        assert_invalid_value(
+            &expr::parse_update("SET d = :v", &none, &bad).unwrap_err(),
+            ":v",
+        );
+        let e =
+            validate_item(&Item::builder().attr("d", deep_value(32)).build(), None).unwrap_err();
         assert!(matches!(e, ValidationError::TooDeep { .. }), "{e}");
         assert!(e.to_string().contains(NESTING), "{e}");
     });
@@ -147,12 +159,18 @@ fn empty_sets_and_empty_names_are_rejected_everywhere() {
     assert_eq!(e.to_string(), want);
     let nested = values(vec![(":n", AV::L(vec![AV::Ns(BTreeSet::new())]))]);
     let e = expr::parse_update("SET a = :n", &none, &nested).unwrap_err();
-    assert!(e.to_string().contains("An number set  may not be empty for key :n"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("An number set  may not be empty for key :n"),
+        "{e}"
+    );
 
     let names = HashMap::from([("#e".to_string(), String::new())]);
     let want = "ExpressionAttributeNames contains invalid value: Empty attribute name for key #e";
     assert_eq!(
-        expr::parse_projection("#e", &names).unwrap_err().to_string(),
+        expr::parse_projection("#e", &names)
+            .unwrap_err()
+            .to_string(),
         want
     );
     assert_eq!(
@@ -179,7 +197,10 @@ fn typed_conditions_of_any_depth_are_checked_evaluated_and_dropped() {
             nots = Condition::Not(Box::new(nots));
         }
         let e = nots.check(ExprKind::Condition).unwrap_err();
-        assert!(matches!(e, ExprError::TooManyOperators { count: 10_001, .. }), "{e}");
+        assert!(
+            matches!(e, ExprError::TooManyOperators { count: 10_001, .. }),
+            "{e}"
+        );
         // Evaluation does not recurse either (an even number of NOTs).
         assert!(!nots.matches(&Item::new()));
         drop(nots);
@@ -262,16 +283,24 @@ fn typed_key_conditions_and_projections_are_checked() {
             ExprError::PathTooDeep { .. }
         ));
         // Projecting with a long path over a deep item does not recurse either.
-        assert!(p.apply(&Item::builder().attr("a", deep_value(10_000)).build()).is_empty());
+        assert!(
+            p.apply(&Item::builder().attr("a", deep_value(10_000)).build())
+                .is_empty()
+        );
         let cloned = p.clone();
         assert_eq!(cloned, p);
         drop(p);
 
         // Many paths: checked without comparing every pair.
-        let many = Projection::new((0..100_000).map(|i| AttributePath::new(format!("a{i}"))).collect());
+        let many = Projection::new(
+            (0..100_000)
+                .map(|i| AttributePath::new(format!("a{i}")))
+                .collect(),
+        );
         assert_eq!(many.check(), Ok(()));
-        let mut clash: Vec<AttributePath> =
-            (0..5_000).map(|i| AttributePath::new(format!("a{i}"))).collect();
+        let mut clash: Vec<AttributePath> = (0..5_000)
+            .map(|i| AttributePath::new(format!("a{i}")))
+            .collect();
         clash.push(AttributePath::new("a17").key("x"));
         assert!(matches!(
             Projection::new(clash).check().unwrap_err(),
@@ -285,13 +314,20 @@ fn deep_projection_strings_are_rejected() {
     on_small_stack(|| {
         let src = vec!["a"; 2000].join(".");
         let e = expr::parse_projection(&src, &HashMap::new()).unwrap_err();
-        assert!(matches!(e, ExprError::PathTooDeep { depth: 2000, .. }), "{e}");
+        assert!(
+            matches!(e, ExprError::PathTooDeep { depth: 2000, .. }),
+            "{e}"
+        );
         let src = format!("a{}", "[0]".repeat(1300));
         let e = expr::parse_projection(&src, &HashMap::new()).unwrap_err();
         assert!(matches!(e, ExprError::PathTooDeep { .. }), "{e}");
         let src = format!("{}a{}", "(".repeat(2000), ")".repeat(2000));
         assert!(expr::parse_condition(&src, &HashMap::new(), &HashMap::new()).is_err());
-        let src = format!("SET a = {}b{}", "list_append(".repeat(500), ", c)".repeat(500));
+        let src = format!(
+            "SET a = {}b{}",
+            "list_append(".repeat(500),
+            ", c)".repeat(500)
+        );
         assert!(expr::parse_update(&src, &HashMap::new(), &HashMap::new()).is_err());
     });
 }

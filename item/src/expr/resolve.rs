@@ -242,7 +242,6 @@ impl<'r, 'a> Resolver<'r, 'a> {
     pub(crate) fn value_defined(&mut self, placeholder: &str) -> bool {
         self.subs.value(placeholder).is_some()
     }
-
 }
 
 #[cfg(test)]
