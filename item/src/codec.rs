@@ -195,7 +195,52 @@ fn put_number(out: &mut Vec<u8>, n: &Number) {
     out.extend_from_slice(&m.to_le_bytes()[..len]);
 }
 
+/// A list or map being encoded: the elements still to write.
+enum EncodeFrame<'a> {
+    List(std::slice::Iter<'a, AttributeValue>),
+    Map(std::collections::btree_map::Iter<'a, String, AttributeValue>),
+}
+
+/// Encodes a value of any depth with an explicit stack (no recursion per level).
 fn encode_value(v: &AttributeValue, out: &mut Vec<u8>) {
+    let mut stack: Vec<EncodeFrame<'_>> = Vec::new();
+    let mut next = Some(v);
+    loop {
+        if let Some(v) = next.take() {
+            match v {
+                AttributeValue::L(l) => {
+                    out.push(T_L);
+                    put_varint(out, l.len() as u64);
+                    stack.push(EncodeFrame::List(l.iter()));
+                }
+                AttributeValue::M(m) => {
+                    out.push(T_M);
+                    put_varint(out, m.len() as u64);
+                    stack.push(EncodeFrame::Map(m.iter()));
+                }
+                leaf => encode_leaf(leaf, out),
+            }
+        }
+        let Some(top) = stack.last_mut() else {
+            return;
+        };
+        match top {
+            EncodeFrame::List(it) => next = it.next(),
+            EncodeFrame::Map(it) => {
+                next = it.next().map(|(k, e)| {
+                    put_bytes(out, k.as_bytes());
+                    e
+                });
+            }
+        }
+        if next.is_none() {
+            stack.pop();
+        }
+    }
+}
+
+/// Encodes a value that is not a list or map.
+fn encode_leaf(v: &AttributeValue, out: &mut Vec<u8>) {
     match v {
         AttributeValue::S(s) => {
             out.push(T_S);
@@ -211,21 +256,6 @@ fn encode_value(v: &AttributeValue, out: &mut Vec<u8>) {
         }
         AttributeValue::Bool(b) => out.push(if *b { T_TRUE } else { T_FALSE }),
         AttributeValue::Null => out.push(T_NULL),
-        AttributeValue::L(l) => {
-            out.push(T_L);
-            put_varint(out, l.len() as u64);
-            for e in l {
-                encode_value(e, out);
-            }
-        }
-        AttributeValue::M(m) => {
-            out.push(T_M);
-            put_varint(out, m.len() as u64);
-            for (k, e) in m {
-                put_bytes(out, k.as_bytes());
-                encode_value(e, out);
-            }
-        }
         AttributeValue::Ss(s) => {
             out.push(T_SS);
             put_varint(out, s.len() as u64);
@@ -247,6 +277,8 @@ fn encode_value(v: &AttributeValue, out: &mut Vec<u8>) {
                 put_bytes(out, e);
             }
         }
+        // Containers are written by `encode_value`.
+        AttributeValue::L(_) | AttributeValue::M(_) => {}
     }
 }
 

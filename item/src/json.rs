@@ -32,7 +32,6 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::validate::MAX_NESTING_DEPTH;
 use crate::{AttributeValue, Item, Number, NumberError};
 
 /// Why JSON is not a valid DynamoDB attribute value or item.
@@ -113,7 +112,7 @@ pub enum JsonErrorKind {
     },
     /// Lists and maps nested deeper than DynamoDB allows.
     #[error(
-        "One or more parameter values were invalid: Nested levels have exceeded supported limits"
+        "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit"
     )]
     TooDeep,
     /// The text is not JSON at all.
@@ -166,36 +165,97 @@ impl AttributeValue {
         value_from_json(v, &Path::Root("value"), 0)
     }
 
-    /// DynamoDB's JSON form of this value.
+    /// DynamoDB's JSON form of this value (built without recursion, so any depth works;
+    /// note that a `serde_json::Value` itself drops recursively).
     pub fn to_dynamo_json(&self) -> Value {
-        let (k, v) = match self {
-            AttributeValue::S(s) => ("S", Value::String(s.clone())),
-            AttributeValue::N(n) => ("N", Value::String(n.to_string())),
-            AttributeValue::B(b) => ("B", Value::String(base64_encode(b))),
-            AttributeValue::Bool(b) => ("BOOL", Value::Bool(*b)),
-            AttributeValue::Null => ("NULL", Value::Bool(true)),
-            AttributeValue::L(l) => (
-                "L",
-                Value::Array(l.iter().map(Self::to_dynamo_json).collect()),
+        /// A list or map being converted: elements still to visit, and the output so far.
+        enum Frame<'a> {
+            List(std::slice::Iter<'a, AttributeValue>, Vec<Value>),
+            Map(
+                std::collections::btree_map::Iter<'a, String, AttributeValue>,
+                Map<String, Value>,
+                String,
             ),
-            AttributeValue::M(m) => ("M", Value::Object(map_to_json(m))),
-            AttributeValue::Ss(s) => (
-                "SS",
-                Value::Array(s.iter().map(|e| Value::String(e.clone())).collect()),
-            ),
-            AttributeValue::Ns(s) => (
-                "NS",
-                Value::Array(s.iter().map(|e| Value::String(e.to_string())).collect()),
-            ),
-            AttributeValue::Bs(s) => (
-                "BS",
-                Value::Array(s.iter().map(|e| Value::String(base64_encode(e))).collect()),
-            ),
-        };
-        let mut m = Map::with_capacity(1);
-        m.insert(k.to_owned(), v);
-        Value::Object(m)
+        }
+        let mut stack: Vec<Frame<'_>> = Vec::new();
+        let mut next = self;
+        loop {
+            let mut done = match next {
+                AttributeValue::L(l) => {
+                    stack.push(Frame::List(l.iter(), Vec::with_capacity(l.len())));
+                    None
+                }
+                AttributeValue::M(m) => {
+                    stack.push(Frame::Map(m.iter(), Map::new(), String::new()));
+                    None
+                }
+                leaf => Some(leaf_to_json(leaf)),
+            };
+            loop {
+                let Some(top) = stack.last_mut() else {
+                    return done.unwrap_or(Value::Null);
+                };
+                match top {
+                    Frame::List(it, out) => {
+                        out.extend(done.take());
+                        if let Some(child) = it.next() {
+                            next = child;
+                            break;
+                        }
+                    }
+                    Frame::Map(it, out, key) => {
+                        if let Some(v) = done.take() {
+                            out.insert(std::mem::take(key), v);
+                        }
+                        if let Some((k, child)) = it.next() {
+                            key.clone_from(k);
+                            next = child;
+                            break;
+                        }
+                    }
+                }
+                done = match stack.pop() {
+                    Some(Frame::List(_, out)) => Some(typed_json("L", Value::Array(out))),
+                    Some(Frame::Map(_, out, _)) => Some(typed_json("M", Value::Object(out))),
+                    None => done,
+                };
+            }
+        }
     }
+}
+
+/// `{"<descriptor>": v}`.
+fn typed_json(descriptor: &str, v: Value) -> Value {
+    let mut m = Map::with_capacity(1);
+    m.insert(descriptor.to_owned(), v);
+    Value::Object(m)
+}
+
+/// DynamoDB's JSON form of a value that is not a list or map.
+fn leaf_to_json(v: &AttributeValue) -> Value {
+    let (k, v) = match v {
+        AttributeValue::S(s) => ("S", Value::String(s.clone())),
+        AttributeValue::N(n) => ("N", Value::String(n.to_string())),
+        AttributeValue::B(b) => ("B", Value::String(base64_encode(b))),
+        AttributeValue::Bool(b) => ("BOOL", Value::Bool(*b)),
+        AttributeValue::Null => ("NULL", Value::Bool(true)),
+        AttributeValue::Ss(s) => (
+            "SS",
+            Value::Array(s.iter().map(|e| Value::String(e.clone())).collect()),
+        ),
+        AttributeValue::Ns(s) => (
+            "NS",
+            Value::Array(s.iter().map(|e| Value::String(e.to_string())).collect()),
+        ),
+        AttributeValue::Bs(s) => (
+            "BS",
+            Value::Array(s.iter().map(|e| Value::String(base64_encode(e))).collect()),
+        ),
+        // Containers are converted by `to_dynamo_json`.
+        AttributeValue::L(_) => ("L", Value::Array(Vec::new())),
+        AttributeValue::M(_) => ("M", Value::Object(Map::new())),
+    };
+    typed_json(k, v)
 }
 
 fn map_to_json(m: &BTreeMap<String, AttributeValue>) -> Map<String, Value> {
@@ -285,6 +345,10 @@ fn array_of<'v>(
 
 /// `depth` counts the lists and maps enclosing the value.
 fn value_from_json(v: &Value, path: &Path<'_>, depth: usize) -> Result<AttributeValue, JsonError> {
+    // Checked before anything else: recursion stops at DynamoDB's 32 levels.
+    if crate::validate::too_deep(depth) {
+        return Err(err(path, JsonErrorKind::TooDeep));
+    }
     let Value::Object(obj) = v else {
         return Err(err(path, JsonErrorKind::NotAnObject { got: json_type(v) }));
     };
@@ -331,9 +395,6 @@ fn value_from_json(v: &Value, path: &Path<'_>, depth: usize) -> Result<Attribute
             }
         },
         "L" => {
-            if depth >= MAX_NESTING_DEPTH {
-                return Err(err(path, JsonErrorKind::TooDeep));
-            }
             let arr = array_of(inner, "L", path)?;
             let mut l = Vec::with_capacity(arr.len());
             for (i, e) in arr.iter().enumerate() {
@@ -342,9 +403,6 @@ fn value_from_json(v: &Value, path: &Path<'_>, depth: usize) -> Result<Attribute
             AttributeValue::L(l)
         }
         "M" => {
-            if depth >= MAX_NESTING_DEPTH {
-                return Err(err(path, JsonErrorKind::TooDeep));
-            }
             let Value::Object(m) = inner else {
                 return Err(err(
                     path,
@@ -502,9 +560,16 @@ pub fn base64_decode(s: &str) -> Result<Vec<u8>, &'static str> {
     Ok(out)
 }
 
-impl serde::Serialize for AttributeValue {
+/// Deepest level [`serde::Serialize`] writes (the value itself is level 1): twice
+/// DynamoDB's 32, so every storable value serializes, while recursion stays bounded.
+pub const MAX_SERIALIZE_DEPTH: usize = 64;
+
+/// A value at nesting level `.1`, serialized with its level checked first.
+struct SerializeAt<'a>(&'a AttributeValue, usize);
+
+impl serde::Serialize for SerializeAt<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
+        use serde::ser::{Error, SerializeMap};
         struct B64<'a>(&'a [u8]);
         impl serde::Serialize for B64<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -521,20 +586,42 @@ impl serde::Serialize for AttributeValue {
                 s.collect_seq(self.0.clone())
             }
         }
+        struct Entries<'a>(&'a BTreeMap<String, AttributeValue>, usize);
+        impl serde::Serialize for Entries<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map(self.0.iter().map(|(k, v)| (k, SerializeAt(v, self.1))))
+            }
+        }
+        let (v, level) = (self.0, self.1);
+        if level > MAX_SERIALIZE_DEPTH {
+            return Err(S::Error::custom(format!(
+                "attribute value nested deeper than {MAX_SERIALIZE_DEPTH} levels"
+            )));
+        }
         let mut m = s.serialize_map(Some(1))?;
-        match self {
+        match v {
             AttributeValue::S(v) => m.serialize_entry("S", v)?,
             AttributeValue::N(v) => m.serialize_entry("N", v)?,
             AttributeValue::B(v) => m.serialize_entry("B", &B64(v))?,
             AttributeValue::Bool(v) => m.serialize_entry("BOOL", v)?,
             AttributeValue::Null => m.serialize_entry("NULL", &true)?,
-            AttributeValue::L(v) => m.serialize_entry("L", v)?,
-            AttributeValue::M(v) => m.serialize_entry("M", v)?,
+            AttributeValue::L(v) => {
+                m.serialize_entry("L", &Seq(v.iter().map(|e| SerializeAt(e, level + 1))))?;
+            }
+            AttributeValue::M(v) => m.serialize_entry("M", &Entries(v, level + 1))?,
             AttributeValue::Ss(v) => m.serialize_entry("SS", v)?,
             AttributeValue::Ns(v) => m.serialize_entry("NS", v)?,
             AttributeValue::Bs(v) => m.serialize_entry("BS", &Seq(v.iter().map(|b| B64(b))))?,
         }
         m.end()
+    }
+}
+
+impl serde::Serialize for AttributeValue {
+    /// DynamoDB's JSON form. Values nested deeper than [`MAX_SERIALIZE_DEPTH`] levels are
+    /// an error of the serializer (recursion stays bounded).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        SerializeAt(self, 1).serialize(s)
     }
 }
 
@@ -675,8 +762,10 @@ mod tests {
             assert_eq!(e.path, want_path, "{j}");
             assert!(e.to_string().contains(want), "{e} should contain {want}");
         }
+        // DynamoDB's count: the value is level 1, so 31 wrappers around a scalar are
+        // accepted and 32 are not.
         let mut deep = json!({"NULL": true});
-        for _ in 0..32 {
+        for _ in 0..31 {
             deep = json!({"L": [deep]});
         }
         assert!(AttributeValue::from_dynamo_json(&deep).is_ok());

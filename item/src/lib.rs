@@ -37,6 +37,7 @@ pub mod number;
 mod schema;
 pub mod validate;
 mod value;
+mod value_deep;
 
 pub mod expr;
 

@@ -5,7 +5,9 @@
 //! 1. every attribute name (top level and inside maps) is non-empty and at most 65535 bytes;
 //! 2. no set is empty (sets cannot hold duplicates in memory; the JSON reader rejects
 //!    duplicate elements);
-//! 3. lists and maps nest at most [`MAX_NESTING_DEPTH`] (32) levels;
+//! 3. values nest at most [`MAX_NESTING_DEPTH`] (32) levels, counted as DynamoDB counts
+//!    them: an attribute's value is level 1, an element of a list or map at level `n` is
+//!    at level `n + 1`. So 31 lists or maps may wrap a scalar, 32 may not;
 //! 4. the item's size ([`Item::size`]) is at most [`MAX_ITEM_SIZE`] (400 KB = 409600 bytes);
 //! 5. with a key schema: the key attributes are present, `S`/`N`/`B` as declared, non-empty,
 //!    and within the key size limits ([`KeySchema::extract_key`]).
@@ -16,8 +18,16 @@ use crate::{AttributeValue, Item, KeyError, KeySchema, PrimaryKey};
 
 /// Largest item DynamoDB stores: 400 KB.
 pub const MAX_ITEM_SIZE: usize = 400 * 1024;
-/// Deepest nesting of lists and maps DynamoDB accepts.
+/// Deepest level a value may sit at, counting an attribute's value as level 1 (DynamoDB's
+/// count): at most 31 lists or maps around a scalar.
 pub const MAX_NESTING_DEPTH: usize = 32;
+
+/// Whether a value enclosed by `enclosing` lists and maps is past [`MAX_NESTING_DEPTH`]
+/// (it sits at level `enclosing + 1`). The one statement of the rule: the item check, the
+/// JSON reader and the expression value check all use it.
+pub(crate) fn too_deep(enclosing: usize) -> bool {
+    enclosing >= MAX_NESTING_DEPTH
+}
 /// Longest attribute name (in UTF-8 bytes) outside the key: 64 KB - 1.
 pub const MAX_ATTRIBUTE_NAME_BYTES: usize = 65535;
 
@@ -62,12 +72,12 @@ pub enum ValidationError {
         /// The duplicated element as text.
         shown: String,
     },
-    /// Lists and maps nest deeper than 32 levels.
+    /// A value sits deeper than level 32 (the attribute's value being level 1).
     #[error(
-        "One or more parameter values were invalid: Nested levels have exceeded supported limits (at {path}: more than 32 levels)"
+        "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit (at {path})"
     )]
     TooDeep {
-        /// Where the 33rd level starts.
+        /// The path of the first value at level 33 (its path is built only up to there).
         path: String,
     },
     /// The item is larger than 400 KB.
@@ -138,12 +148,16 @@ fn check_name(name: &str, path: impl FnOnce() -> String) -> Result<(), Validatio
 }
 
 /// `depth` counts the lists and maps enclosing `v`. The path is built only on error:
-/// `path(())` returns the path of `v`.
+/// `path(())` returns the path of `v`. Recursion is bounded: the depth is checked first,
+/// so this never goes more than [`MAX_NESTING_DEPTH`] calls deep.
 fn check_value(
     v: &AttributeValue,
     depth: usize,
     path: &mut dyn FnMut(()) -> String,
 ) -> Result<(), ValidationError> {
+    if too_deep(depth) {
+        return Err(ValidationError::TooDeep { path: path(()) });
+    }
     match v {
         AttributeValue::Ss(s) if s.is_empty() => Err(ValidationError::EmptySet {
             path: path(()),
@@ -158,18 +172,12 @@ fn check_value(
             kind: "binary",
         }),
         AttributeValue::L(l) => {
-            if depth >= MAX_NESTING_DEPTH {
-                return Err(ValidationError::TooDeep { path: path(()) });
-            }
             for (i, e) in l.iter().enumerate() {
                 check_value(e, depth + 1, &mut |_| format!("{}[{i}]", path(())))?;
             }
             Ok(())
         }
         AttributeValue::M(m) => {
-            if depth >= MAX_NESTING_DEPTH {
-                return Err(ValidationError::TooDeep { path: path(()) });
-            }
             for (k, e) in m {
                 check_name(k, || path(()))?;
                 check_value(e, depth + 1, &mut |_| format!("{}.{k}", path(())))?;
@@ -226,8 +234,8 @@ mod tests {
                 "cannot be empty (at m)",
             ),
             (
-                item! { "deep" => nested(33) },
-                "Nested levels have exceeded",
+                item! { "deep" => nested(32) },
+                "Nesting Levels have exceeded supported limits",
             ),
             (
                 item! { "big" => "x".repeat(MAX_ITEM_SIZE) },
@@ -238,7 +246,21 @@ mod tests {
             let err = validate_item(&item, None).unwrap_err().to_string();
             assert!(err.contains(want), "{err:?} should contain {want:?}");
         }
-        assert!(validate_item(&item! { "deep" => nested(32) }, None).is_ok());
+        // DynamoDB's count: 31 wrappers around a scalar are fine, 32 are not; an empty
+        // list at level 32 is fine too.
+        assert!(validate_item(&item! { "deep" => nested(31) }, None).is_ok());
+        let mut empty_at_32 = AttributeValue::L(vec![]);
+        for _ in 0..31 {
+            empty_at_32 = AttributeValue::L(vec![empty_at_32]);
+        }
+        assert!(validate_item(&item! { "deep" => empty_at_32.clone() }, None).is_ok());
+        assert!(
+            validate_item(
+                &item! { "deep" => AttributeValue::L(vec![empty_at_32]) },
+                None
+            )
+            .is_err()
+        );
         assert!(validate_item(&item! { "x".repeat(65535) => 1 }, None).is_ok());
         // Exactly 400 KB is fine: name 3 bytes + value.
         assert!(validate_item(&item! { "big" => "x".repeat(MAX_ITEM_SIZE - 3) }, None).is_ok());

@@ -44,7 +44,12 @@ fn strict_set<T: Ord>(
 /// let n = AttributeValue::from(42);
 /// assert_eq!(n.as_n(), Some(&Number::from(42)));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Values may nest lists and maps to any depth in memory (DynamoDB stores at most 32
+/// levels, see [`crate::validate`]). `Clone`, `PartialEq`, `Drop` and [`size`](Self::size)
+/// walk nested values with an explicit stack, so a value nested 100,000 levels deep is
+/// cloned, compared and dropped without exhausting the thread's stack; `Debug` prints at
+/// most 40 levels and shows deeper ones as `…`.
 pub enum AttributeValue {
     /// String (`S`): UTF-8 text.
     S(String),
@@ -108,19 +113,7 @@ impl AttributeValue {
     /// assert_eq!(l.size(), 3 + (1 + 2) + (1 + 1));
     /// ```
     pub fn size(&self) -> usize {
-        match self {
-            AttributeValue::S(s) => s.len(),
-            AttributeValue::N(n) => number_size(n),
-            AttributeValue::B(b) => b.len(),
-            AttributeValue::Bool(_) | AttributeValue::Null => 1,
-            AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + v.size()).sum::<usize>(),
-            AttributeValue::M(m) => {
-                3 + m.iter().map(|(k, v)| 1 + k.len() + v.size()).sum::<usize>()
-            }
-            AttributeValue::Ss(s) => s.iter().map(String::len).sum(),
-            AttributeValue::Ns(s) => s.iter().map(number_size).sum(),
-            AttributeValue::Bs(s) => s.iter().map(Vec::len).sum(),
-        }
+        crate::value_deep::size(self)
     }
 
     /// The string, if this is an `S`.

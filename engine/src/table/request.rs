@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use strata_item::AttributeValue;
-use strata_item::expr::{Condition, KeyCondition, Projection, Substitutions, Update};
+use strata_item::expr::{Condition, ExprKind, KeyCondition, Projection, Substitutions, Update};
 
 use super::error::DbError;
 use super::options::{ConditionInput, KeyConditionInput, ProjectionInput, UpdateInput};
@@ -46,7 +46,10 @@ pub(crate) fn parse(
     if let Some((kc, pk, sk)) = exprs.key_condition {
         out.key_condition = Some(match kc {
             KeyConditionInput::Expression(s) => subs.parse_key_condition(s, pk, sk)?,
-            KeyConditionInput::Typed(k) => k.clone(),
+            KeyConditionInput::Typed(k) => {
+                k.check()?;
+                k.clone()
+            }
         });
     }
     if let Some(u) = exprs.update {
@@ -58,19 +61,28 @@ pub(crate) fn parse(
     if let Some(c) = exprs.condition {
         out.condition = Some(match c {
             ConditionInput::Expression(s) => subs.parse_condition(s)?,
-            ConditionInput::Typed(c) => c.clone(),
+            ConditionInput::Typed(c) => {
+                c.check(ExprKind::Condition)?;
+                c.clone()
+            }
         });
     }
     if let Some(c) = exprs.filter {
         out.filter = Some(match c {
             ConditionInput::Expression(s) => subs.parse_filter(s)?,
-            ConditionInput::Typed(c) => c.clone(),
+            ConditionInput::Typed(c) => {
+                c.check(ExprKind::Filter)?;
+                c.clone()
+            }
         });
     }
     if let Some(p) = exprs.projection {
         out.projection = Some(match p {
             ProjectionInput::Expression(s) => subs.parse_projection(s)?,
-            ProjectionInput::Typed(p) => p.clone(),
+            ProjectionInput::Typed(p) => {
+                p.check()?;
+                p.clone()
+            }
         });
     }
     subs.check_all_used()?;

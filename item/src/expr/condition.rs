@@ -5,12 +5,14 @@ use std::cmp::Ordering;
 
 use crate::{AttributeValue, Item};
 
+use super::check;
 use super::compare;
 use super::error::{ExprError, ExprKind};
 use super::parser::{self, Comparator, RawCall, RawCond, RawOperand};
 use super::path::AttributePath;
 use super::resolve::{CONDITION_ORDER, Cat, Resolver};
 use super::subst::Substitutions;
+use super::tree_drop::{Detach, drop_iteratively, take_if_deep};
 
 /// Most operands after `IN`.
 pub const MAX_IN_OPERANDS: usize = 100;
@@ -46,6 +48,11 @@ pub(crate) fn update_arity(name: &str) -> Option<usize> {
 }
 
 /// An operand of a comparison or function.
+///
+/// `Drop` never recurses (a chain of 100,000 `Size`s drops fine); the derived `Clone`,
+/// `PartialEq` and `Debug` do, so check a condition built in Rust with
+/// [`Condition::check`] before copying or comparing it: a condition that passes has at
+/// most 300 operators, hence at most 300 levels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operand {
     /// A document path into the item.
@@ -58,7 +65,7 @@ pub enum Operand {
 
 impl Operand {
     /// The type a literal operand is known to have at parse time.
-    fn static_type(&self) -> Option<&'static str> {
+    pub(crate) fn static_type(&self) -> Option<&'static str> {
         match self {
             Operand::Path(_) => None,
             Operand::Value(v) => Some(v.type_name()),
@@ -66,12 +73,41 @@ impl Operand {
         }
     }
 
+    /// The operand's value in `item`. A chain of `size()`s is unwound with a loop.
     fn eval<'a>(&'a self, item: &'a Item) -> Option<Cow<'a, AttributeValue>> {
-        match self {
-            Operand::Path(p) => p.get(item).map(Cow::Borrowed),
-            Operand::Value(v) => Some(Cow::Borrowed(v)),
-            Operand::Size(inner) => compare::size(inner.eval(item)?.as_ref()).map(Cow::Owned),
+        let mut sizes = 0usize;
+        let mut cur = self;
+        while let Operand::Size(inner) = cur {
+            sizes += 1;
+            cur = inner;
         }
+        let mut v = match cur {
+            Operand::Path(p) => Cow::Borrowed(p.get(item)?),
+            Operand::Value(v) => Cow::Borrowed(v),
+            Operand::Size(_) => return None,
+        };
+        for _ in 0..sizes {
+            v = Cow::Owned(compare::size(v.as_ref())?);
+        }
+        Some(v)
+    }
+}
+
+impl Detach for Operand {
+    fn has_children(&self) -> bool {
+        matches!(self, Operand::Size(inner) if matches!(**inner, Operand::Size(_)))
+    }
+
+    fn detach_children(&mut self, out: &mut Vec<Operand>) {
+        if let Operand::Size(inner) = self {
+            take_if_deep(&mut **inner, || Operand::Value(AttributeValue::Null), out);
+        }
+    }
+}
+
+impl Drop for Operand {
+    fn drop(&mut self) {
+        drop_iteratively(self);
     }
 }
 
@@ -98,6 +134,11 @@ impl Operand {
 /// assert!(!cond.evaluate(&cheap)?);
 /// # Ok::<(), strata_item::expr::ExprError>(())
 /// ```
+///
+/// A condition built in Rust (rather than parsed) is checked by the same rules as an
+/// expression string with [`Condition::check`]. Dropping and evaluating never recurse;
+/// the derived `Clone`, `PartialEq` and `Debug` recurse once per level, which a
+/// condition that passed [`Condition::check`] bounds (at most 300 operators).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Condition {
     /// `left op right`.
@@ -158,7 +199,74 @@ pub enum Condition {
     Or(Box<Condition>, Box<Condition>),
 }
 
+impl Detach for Condition {
+    fn has_children(&self) -> bool {
+        matches!(
+            self,
+            Condition::Not(_) | Condition::And(..) | Condition::Or(..)
+        )
+    }
+
+    fn detach_children(&mut self, out: &mut Vec<Condition>) {
+        let leaf = || Condition::AttributeExists(AttributePath::empty());
+        match self {
+            Condition::Not(c) => take_if_deep(&mut **c, leaf, out),
+            Condition::And(a, b) | Condition::Or(a, b) => {
+                take_if_deep(&mut **a, leaf, out);
+                take_if_deep(&mut **b, leaf, out);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Drop for Condition {
+    fn drop(&mut self) {
+        drop_iteratively(self);
+    }
+}
+
+/// What is left to do while a condition is evaluated with an explicit stack.
+enum EvalStep<'c> {
+    Eval(&'c Condition),
+    Negate,
+    /// The right operand of an AND, evaluated only if the left one held.
+    AndThen(&'c Condition),
+    /// The right operand of an OR, evaluated only if the left one did not hold.
+    OrElse(&'c Condition),
+}
+
 impl Condition {
+    /// Checks a condition built in Rust by exactly the rules an expression string is
+    /// checked by when parsed as `kind` ([`ExprKind::Condition`] or
+    /// [`ExprKind::Filter`]): at most 300 operators and functions, at most 100 `IN`
+    /// operands, document paths at most 32 levels deep with list indexes up to
+    /// 2^31 - 1, no empty attribute name, valid values (no empty set, at most 32 levels),
+    /// operand types of functions and ordering operators, BETWEEN bounds in order,
+    /// distinct operands. The walk uses a heap stack, so any depth is rejected cleanly.
+    ///
+    /// ```
+    /// use strata_item::expr::{AttributePath, Condition, ExprKind};
+    ///
+    /// let ok = Condition::Not(Box::new(Condition::AttributeExists(AttributePath::new("a"))));
+    /// assert!(ok.check(ExprKind::Condition).is_ok());
+    ///
+    /// let mut deep = Condition::AttributeExists(AttributePath::new("a"));
+    /// for _ in 0..10_000 {
+    ///     deep = Condition::Not(Box::new(deep));
+    /// }
+    /// assert_eq!(
+    ///     deep.check(ExprKind::Condition).unwrap_err().to_string(),
+    ///     "Invalid ConditionExpression: The expression contains too many operators; operator count: 10001"
+    /// );
+    /// ```
+    ///
+    /// # Errors
+    /// The error DynamoDB would report for the string form of the condition.
+    pub fn check(&self, kind: ExprKind) -> Result<(), ExprError> {
+        check::typed_condition(self, kind)
+    }
+
     /// Evaluates the condition against an item (an absent item is an empty one).
     ///
     /// Follows DynamoDB: a comparison with a missing attribute or between values of
@@ -171,8 +279,44 @@ impl Condition {
         Ok(self.matches(item))
     }
 
-    /// Evaluates the condition against an item.
+    /// Evaluates the condition against an item (with a heap stack: any depth works).
     pub fn matches(&self, item: &Item) -> bool {
+        let mut steps = vec![EvalStep::Eval(self)];
+        let mut result = false;
+        while let Some(step) = steps.pop() {
+            match step {
+                EvalStep::Eval(Condition::Not(c)) => {
+                    steps.push(EvalStep::Negate);
+                    steps.push(EvalStep::Eval(c));
+                }
+                EvalStep::Eval(Condition::And(a, b)) => {
+                    steps.push(EvalStep::AndThen(b));
+                    steps.push(EvalStep::Eval(a));
+                }
+                EvalStep::Eval(Condition::Or(a, b)) => {
+                    steps.push(EvalStep::OrElse(b));
+                    steps.push(EvalStep::Eval(a));
+                }
+                EvalStep::Eval(leaf) => result = leaf.leaf_matches(item),
+                EvalStep::Negate => result = !result,
+                EvalStep::AndThen(b) => {
+                    if result {
+                        steps.push(EvalStep::Eval(b));
+                    }
+                }
+                EvalStep::OrElse(b) => {
+                    if !result {
+                        steps.push(EvalStep::Eval(b));
+                    }
+                }
+            }
+        }
+        result
+    }
+
+    /// Evaluates a comparison, BETWEEN, IN or function (`false` for NOT/AND/OR, which
+    /// [`matches`](Self::matches) handles).
+    fn leaf_matches(&self, item: &Item) -> bool {
         match self {
             Condition::Compare { op, left, right } => {
                 let (Some(a), Some(b)) = (left.eval(item), right.eval(item)) else {
@@ -231,9 +375,7 @@ impl Condition {
                     _ => false,
                 }
             }
-            Condition::Not(c) => !c.matches(item),
-            Condition::And(a, b) => a.matches(item) && b.matches(item),
-            Condition::Or(a, b) => a.matches(item) || b.matches(item),
+            Condition::Not(_) | Condition::And(..) | Condition::Or(..) => false,
         }
     }
 }
@@ -250,7 +392,7 @@ pub(crate) fn parse(
         r.diag
             .report(Cat::Parens, ExprError::RedundantParentheses { kind });
     }
-    r.check_operator_count(facts.operators);
+    check::operators(&mut r.diag, kind, facts.operators);
     let cond = resolve_cond(&mut r, &raw);
     r.diag.finish(CONDITION_ORDER)?;
     Ok(cond)
@@ -258,62 +400,72 @@ pub(crate) fn parse(
 
 /// A stand-in returned next to a reported error; never evaluated.
 fn placeholder_condition() -> Condition {
-    Condition::AttributeExists(AttributePath::new(""))
+    Condition::AttributeExists(AttributePath::empty())
 }
 
-/// Ordering operators need strings, numbers or binaries: a literal of another
-/// type is rejected when the expression is parsed.
-fn check_orderable(r: &mut Resolver<'_, '_>, operator: &str, operands: &[&Operand]) {
-    for o in operands {
-        if let Some(t) = o.static_type().filter(|t| !matches!(*t, "S" | "N" | "B")) {
-            operand_type_error(r, operator, t);
-        }
-    }
+/// What is left to do while a raw condition is resolved with an explicit stack.
+enum ResolveStep<'a> {
+    Visit(&'a RawCond),
+    Not,
+    And,
+    Or,
 }
 
-fn check_distinct(r: &mut Resolver<'_, '_>, operator: &str, a: &Operand, b: &Operand) {
-    if let (Operand::Path(x), Operand::Path(y)) = (a, b)
-        && x == y
-    {
-        r.diag.report(
-            Cat::Distinct,
-            ExprError::NotDistinct {
-                kind: r.kind,
-                operator: operator.to_string(),
-                path: x.dynamo_format(),
-            },
-        );
-    }
-}
-
+/// Resolves a raw condition tree bottom-up with heap stacks (a 4 KB expression can hold
+/// 1,000 `NOT`s, and the operator limit is reported only after resolving). Each leaf is
+/// resolved and checked ([`check::leaf`]) in its own diagnostics scope, in source order.
 pub(crate) fn resolve_cond(r: &mut Resolver<'_, '_>, raw: &RawCond) -> Condition {
-    match raw {
-        RawCond::Not(c) => Condition::Not(Box::new(resolve_cond(r, c))),
-        RawCond::And(a, b) => {
-            Condition::And(Box::new(resolve_cond(r, a)), Box::new(resolve_cond(r, b)))
-        }
-        RawCond::Or(a, b) => {
-            Condition::Or(Box::new(resolve_cond(r, a)), Box::new(resolve_cond(r, b)))
-        }
-        leaf => {
-            let outer = std::mem::take(&mut r.diag);
-            let cond = resolve_leaf(r, leaf);
-            let local = std::mem::replace(&mut r.diag, outer);
-            r.diag.absorb_leaf(local);
-            cond
+    let mut steps = vec![ResolveStep::Visit(raw)];
+    let mut done: Vec<Condition> = Vec::new();
+    while let Some(step) = steps.pop() {
+        match step {
+            ResolveStep::Visit(RawCond::Not(c)) => {
+                steps.push(ResolveStep::Not);
+                steps.push(ResolveStep::Visit(c));
+            }
+            ResolveStep::Visit(RawCond::And(a, b)) => {
+                steps.push(ResolveStep::And);
+                steps.push(ResolveStep::Visit(b));
+                steps.push(ResolveStep::Visit(a));
+            }
+            ResolveStep::Visit(RawCond::Or(a, b)) => {
+                steps.push(ResolveStep::Or);
+                steps.push(ResolveStep::Visit(b));
+                steps.push(ResolveStep::Visit(a));
+            }
+            ResolveStep::Visit(leaf) => {
+                let outer = std::mem::take(&mut r.diag);
+                let cond = resolve_leaf(r, leaf);
+                check::leaf(&mut r.diag, r.kind, &cond);
+                let local = std::mem::replace(&mut r.diag, outer);
+                r.diag.absorb_leaf(local);
+                done.push(cond);
+            }
+            ResolveStep::Not => {
+                let c = done.pop().unwrap_or_else(placeholder_condition);
+                done.push(Condition::Not(Box::new(c)));
+            }
+            ResolveStep::And | ResolveStep::Or => {
+                let b = done.pop().unwrap_or_else(placeholder_condition);
+                let a = done.pop().unwrap_or_else(placeholder_condition);
+                done.push(if matches!(step, ResolveStep::And) {
+                    Condition::And(Box::new(a), Box::new(b))
+                } else {
+                    Condition::Or(Box::new(a), Box::new(b))
+                });
+            }
         }
     }
+    done.pop().unwrap_or_else(placeholder_condition)
 }
 
+/// Resolves one leaf's placeholders and function shape; its remaining rules are
+/// [`check::leaf`]'s.
 fn resolve_leaf(r: &mut Resolver<'_, '_>, raw: &RawCond) -> Condition {
     match raw {
         RawCond::Compare(op, a, b) => {
             let left = operand(r, a);
             let right = operand(r, b);
-            check_distinct(r, op.symbol(), &left, &right);
-            if !matches!(op, Comparator::Eq | Comparator::Ne) {
-                check_orderable(r, op.symbol(), &[&left, &right]);
-            }
             Condition::Compare {
                 op: *op,
                 left,
@@ -324,30 +476,6 @@ fn resolve_leaf(r: &mut Resolver<'_, '_>, raw: &RawCond) -> Condition {
             let operand_ = operand(r, a);
             let low = operand(r, lo);
             let high = operand(r, hi);
-            check_orderable(r, "BETWEEN", &[&operand_, &low, &high]);
-            if let (Operand::Value(l), Operand::Value(h)) = (&low, &high)
-                && !r.diag.has(Cat::UndefinedValue)
-            {
-                if l.type_name() != h.type_name() {
-                    r.diag.report(
-                        Cat::Function,
-                        ExprError::BetweenTypes {
-                            kind: r.kind,
-                            lower: compare::format_value(l),
-                            upper: compare::format_value(h),
-                        },
-                    );
-                } else if compare::order(l, h) == Some(Ordering::Greater) {
-                    r.diag.report(
-                        Cat::Function,
-                        ExprError::BetweenOrder {
-                            kind: r.kind,
-                            lower: compare::format_value(l),
-                            upper: compare::format_value(h),
-                        },
-                    );
-                }
-            }
             Condition::Between {
                 operand: operand_,
                 low,
@@ -357,15 +485,6 @@ fn resolve_leaf(r: &mut Resolver<'_, '_>, raw: &RawCond) -> Condition {
         RawCond::In(a, list) => {
             let operand_ = operand(r, a);
             let list: Vec<Operand> = list.iter().map(|o| operand(r, o)).collect();
-            if list.len() > MAX_IN_OPERANDS {
-                r.diag.report(
-                    Cat::Limits,
-                    ExprError::TooManyInOperands {
-                        kind: r.kind,
-                        count: list.len(),
-                    },
-                );
-            }
             Condition::In {
                 operand: operand_,
                 list,
@@ -373,7 +492,7 @@ fn resolve_leaf(r: &mut Resolver<'_, '_>, raw: &RawCond) -> Condition {
         }
         RawCond::Call(call) => condition_call(r, call),
         // Not leaves; `resolve_cond` handles them.
-        RawCond::Not(_) | RawCond::And(..) | RawCond::Or(..) => resolve_cond(r, raw),
+        RawCond::Not(_) | RawCond::And(..) | RawCond::Or(..) => placeholder_condition(),
     }
 }
 
@@ -467,20 +586,18 @@ fn operand_type_error(r: &mut Resolver<'_, '_>, function: &str, operand_type: &s
     );
 }
 
-fn requires_path(r: &mut Resolver<'_, '_>, function: &str, op: Operand) -> AttributePath {
-    match op {
-        Operand::Path(p) => p,
-        _ => {
-            r.diag.report(
-                Cat::Function,
-                ExprError::RequiresPath {
-                    kind: r.kind,
-                    function: function.to_string(),
-                },
-            );
-            AttributePath::new("")
-        }
+fn requires_path(r: &mut Resolver<'_, '_>, function: &str, mut op: Operand) -> AttributePath {
+    if let Operand::Path(p) = &mut op {
+        return std::mem::replace(p, AttributePath::empty());
     }
+    r.diag.report(
+        Cat::Function,
+        ExprError::RequiresPath {
+            kind: r.kind,
+            function: function.to_string(),
+        },
+    );
+    AttributePath::empty()
 }
 
 fn size_call(r: &mut Resolver<'_, '_>, call: &RawCall) -> Operand {
@@ -492,9 +609,9 @@ fn size_call(r: &mut Resolver<'_, '_>, call: &RawCall) -> Operand {
     let Some(arg) = args.next() else {
         return Operand::Value(AttributeValue::Null);
     };
-    if let Some(t @ ("N" | "BOOL" | "NULL")) = arg.static_type() {
-        operand_type_error(r, "size", t);
-    }
+    // Checked here too (not only with the leaf) because a misused `size()` (say, in
+    // `attribute_exists(size(:n))`) leaves no `Size` in the resolved leaf.
+    check::size_arg(&mut r.diag, r.kind, &arg);
     Operand::Size(Box::new(arg))
 }
 
@@ -524,8 +641,10 @@ fn condition_call(r: &mut Resolver<'_, '_>, call: &RawCall) -> Condition {
     let (Some(first), second) = (args.next(), args.next()) else {
         return placeholder_condition();
     };
-    if let Some(second) = &second {
-        check_distinct(r, name, &first, second);
+    // begins_with and contains are checked with the leaf ([`check::leaf`]); only the
+    // string form can give attribute_type a path where its type name goes.
+    if let (Some(second), "attribute_type") = (&second, name) {
+        check::distinct(&mut r.diag, r.kind, name, &first, second);
     }
     match (name, second) {
         ("attribute_exists", None) => Condition::AttributeExists(requires_path(r, name, first)),
@@ -535,21 +654,7 @@ fn condition_call(r: &mut Resolver<'_, '_>, call: &RawCall) -> Condition {
         ("attribute_type", Some(t)) => {
             let path = requires_path(r, name, first);
             let type_name = match &t {
-                Operand::Value(AttributeValue::S(s)) => {
-                    match TYPE_NAMES.iter().find(|n| **n == s.as_str()) {
-                        Some(n) => n,
-                        None => {
-                            r.diag.report(
-                                Cat::Function,
-                                ExprError::InvalidTypeName {
-                                    kind: r.kind,
-                                    type_name: s.clone(),
-                                },
-                            );
-                            "S"
-                        }
-                    }
-                }
+                Operand::Value(AttributeValue::S(s)) => check::type_name(&mut r.diag, r.kind, s),
                 other => {
                     let t = other
                         .static_type()
@@ -560,17 +665,10 @@ fn condition_call(r: &mut Resolver<'_, '_>, call: &RawCall) -> Condition {
             };
             Condition::AttributeType { path, type_name }
         }
-        ("begins_with", Some(prefix)) => {
-            for op in [&first, &prefix] {
-                if let Some(t) = op.static_type().filter(|t| *t != "S" && *t != "B") {
-                    operand_type_error(r, name, t);
-                }
-            }
-            Condition::BeginsWith {
-                operand: first,
-                prefix,
-            }
-        }
+        ("begins_with", Some(prefix)) => Condition::BeginsWith {
+            operand: first,
+            prefix,
+        },
         ("contains", Some(value)) => Condition::Contains {
             operand: first,
             value,

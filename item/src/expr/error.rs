@@ -135,6 +135,41 @@ pub enum ExprError {
         key: String,
     },
 
+    /// An ExpressionAttributeNames entry stands for an empty attribute name.
+    #[error("ExpressionAttributeNames contains invalid value: Empty attribute name for key {key}")]
+    EmptyNameValue {
+        /// The placeholder, with its `#`.
+        key: String,
+    },
+
+    /// An ExpressionAttributeValues entry is not a valid attribute value (an empty set, or
+    /// nested deeper than 32 levels).
+    #[error("ExpressionAttributeValues contains invalid value: {reason} for key {key}")]
+    InvalidValue {
+        /// The placeholder, with its `:`.
+        key: String,
+        /// DynamoDB's description of the problem.
+        reason: String,
+    },
+
+    /// A value written into an expression built in Rust is not a valid attribute value
+    /// (the typed counterpart of [`ExprError::InvalidValue`]).
+    #[error("Invalid {kind}: {reason}")]
+    InvalidOperandValue {
+        /// Which expression.
+        kind: ExprKind,
+        /// DynamoDB's description of the problem.
+        reason: String,
+    },
+
+    /// A document path of an expression built in Rust has an empty attribute name (the
+    /// typed counterpart of [`ExprError::EmptyNameValue`]).
+    #[error("Invalid {kind}: An attribute name in a document path is empty")]
+    EmptyPathName {
+        /// Which expression.
+        kind: ExprKind,
+    },
+
     /// Two pairs of parentheses around the same thing.
     #[error("Invalid {kind}: The expression has redundant parentheses;")]
     RedundantParentheses {

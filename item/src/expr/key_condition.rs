@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 
 use crate::{AttributeValue, Item};
 
+use super::check;
 use super::compare;
 use super::condition::{self, Condition, Operand};
 use super::error::{ExprError, ExprKind};
@@ -100,6 +101,70 @@ pub struct KeyCondition {
 }
 
 impl KeyCondition {
+    /// Checks a key condition built in Rust by the rules its string form
+    /// (`pk = :p AND sk <op> :v`) is checked by: valid values (no empty set, at most 32
+    /// levels), ordering comparisons and BETWEEN on strings, numbers or binaries only,
+    /// BETWEEN bounds of one type and in order, `begins_with` on a string or binary.
+    /// Whether the values have the key attributes' types is the table's check.
+    ///
+    /// ```
+    /// use strata_item::expr::{KeyCondition, SortKeyCondition};
+    ///
+    /// let ok = KeyCondition { partition: "a".into(), sort: Some(SortKeyCondition::Between(1.into(), 2.into())) };
+    /// assert!(ok.check().is_ok());
+    /// let reversed = KeyCondition { partition: "a".into(), sort: Some(SortKeyCondition::Between(2.into(), 1.into())) };
+    /// assert!(reversed.check().is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// The error DynamoDB would report for the string form.
+    pub fn check(&self) -> Result<(), ExprError> {
+        let kind = ExprKind::KeyCondition;
+        // The values first, before anything copies them.
+        check::typed_value(kind, &self.partition)?;
+        if let Some(sort) = &self.sort {
+            for v in sort.values() {
+                check::typed_value(kind, v)?;
+            }
+        }
+        check::typed_condition(&self.as_condition(), kind)
+    }
+
+    /// The condition this key condition is the typed form of, with `pk` and `sk` standing
+    /// for the key attributes.
+    fn as_condition(&self) -> Condition {
+        let sk = || Operand::Path(AttributePath::new("sk"));
+        let value = |v: &AttributeValue| Operand::Value(v.clone());
+        let cmp = |op, v: &AttributeValue| Condition::Compare {
+            op,
+            left: sk(),
+            right: value(v),
+        };
+        let partition = Condition::Compare {
+            op: Comparator::Eq,
+            left: Operand::Path(AttributePath::new("pk")),
+            right: value(&self.partition),
+        };
+        let sort = match &self.sort {
+            None => return partition,
+            Some(SortKeyCondition::Eq(v)) => cmp(Comparator::Eq, v),
+            Some(SortKeyCondition::Lt(v)) => cmp(Comparator::Lt, v),
+            Some(SortKeyCondition::Le(v)) => cmp(Comparator::Le, v),
+            Some(SortKeyCondition::Gt(v)) => cmp(Comparator::Gt, v),
+            Some(SortKeyCondition::Ge(v)) => cmp(Comparator::Ge, v),
+            Some(SortKeyCondition::Between(lo, hi)) => Condition::Between {
+                operand: sk(),
+                low: value(lo),
+                high: value(hi),
+            },
+            Some(SortKeyCondition::BeginsWith(p)) => Condition::BeginsWith {
+                operand: sk(),
+                prefix: value(p),
+            },
+        };
+        Condition::And(Box::new(partition), Box::new(sort))
+    }
+
     /// Whether an item satisfies the key condition, given the key attribute names.
     pub fn matches(&self, item: &Item, partition_key: &str, sort_key: Option<&str>) -> bool {
         if item.get(partition_key) != Some(&self.partition) {
@@ -133,21 +198,25 @@ fn invalid_operator(c: &Condition) -> Option<&'static str> {
     }
 }
 
-fn first_invalid_operator(c: &Condition) -> Option<&'static str> {
-    match c {
-        Condition::And(a, b) => first_invalid_operator(a).or_else(|| first_invalid_operator(b)),
-        other => invalid_operator(other),
+/// The operands of the AND tree at the top of `c`, in source order (walked with a heap
+/// stack).
+fn flatten(c: &Condition) -> Vec<&Condition> {
+    let mut out = Vec::new();
+    let mut stack = vec![c];
+    while let Some(c) = stack.pop() {
+        match c {
+            Condition::And(a, b) => {
+                stack.push(b);
+                stack.push(a);
+            }
+            other => out.push(other),
+        }
     }
+    out
 }
 
-fn flatten<'c>(c: &'c Condition, out: &mut Vec<&'c Condition>) {
-    match c {
-        Condition::And(a, b) => {
-            flatten(a, out);
-            flatten(b, out);
-        }
-        other => out.push(other),
-    }
+fn first_invalid_operator(c: &Condition) -> Option<&'static str> {
+    flatten(c).into_iter().find_map(invalid_operator)
 }
 
 /// One checked leaf: the key attribute it constrains and how.
@@ -232,9 +301,7 @@ pub(crate) fn parse(
             operator: op.to_string(),
         });
     }
-    let mut leaves = Vec::new();
-    flatten(&cond, &mut leaves);
-    let leaves = leaves
+    let leaves = flatten(&cond)
         .into_iter()
         .map(check_leaf)
         .collect::<Result<Vec<_>, _>>()?;

@@ -60,6 +60,7 @@ use std::collections::HashMap;
 
 use crate::AttributeValue;
 
+mod check;
 mod compare;
 mod condition;
 mod error;
@@ -71,6 +72,7 @@ mod projection;
 mod reserved;
 mod resolve;
 mod subst;
+mod tree_drop;
 mod update;
 
 pub use condition::{Condition, MAX_IN_OPERANDS, Operand};

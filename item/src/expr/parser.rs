@@ -32,6 +32,7 @@
 
 use super::error::{ExprError, ExprKind};
 use super::lexer::{Tok, Token, tokenize};
+use super::tree_drop::{Detach, drop_iteratively, take_if_deep};
 
 /// Deepest nesting of parentheses and function calls the parser follows.
 ///
@@ -128,6 +129,31 @@ pub(crate) enum RawCond {
     Not(Box<RawCond>),
     And(Box<RawCond>, Box<RawCond>),
     Or(Box<RawCond>, Box<RawCond>),
+}
+
+impl Detach for RawCond {
+    fn has_children(&self) -> bool {
+        matches!(self, RawCond::Not(_) | RawCond::And(..) | RawCond::Or(..))
+    }
+
+    fn detach_children(&mut self, out: &mut Vec<RawCond>) {
+        let leaf = || RawCond::In(RawOperand::Value(String::new()), Vec::new());
+        match self {
+            RawCond::Not(c) => take_if_deep(&mut **c, leaf, out),
+            RawCond::And(a, b) | RawCond::Or(a, b) => {
+                take_if_deep(&mut **a, leaf, out);
+                take_if_deep(&mut **b, leaf, out);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Drop for RawCond {
+    /// A 4 KB condition can chain 1,000 `NOT`s; dropping it must not recurse.
+    fn drop(&mut self) {
+        drop_iteratively(self);
+    }
 }
 
 /// The four clauses of an update expression.
@@ -763,11 +789,11 @@ mod tests {
         let (c, _) =
             parse_condition("NOT a = :x AND b = :y OR c = :z", ExprKind::Condition).unwrap();
         // ((NOT a=x) AND b=y) OR c=z
-        let RawCond::Or(l, _) = c else {
+        let RawCond::Or(l, _) = &c else {
             panic!("{c:?}")
         };
-        let RawCond::And(ll, _) = *l else { panic!() };
-        assert!(matches!(*ll, RawCond::Not(_)));
+        let RawCond::And(ll, _) = &**l else { panic!() };
+        assert!(matches!(**ll, RawCond::Not(_)));
     }
 
     #[test]

@@ -47,6 +47,14 @@ impl AttributePath {
         }
     }
 
+    /// A path with no elements: a stand-in that allocates nothing (for leaves left behind
+    /// while a tree is dropped, and next to reported errors). Never evaluated.
+    pub(crate) fn empty() -> AttributePath {
+        AttributePath {
+            elements: Vec::new(),
+        }
+    }
+
     /// This path followed by a map key.
     #[must_use]
     pub fn key(mut self, name: impl Into<String>) -> AttributePath {
@@ -287,32 +295,58 @@ pub(crate) fn relate(a: &[PathElement], b: &[PathElement]) -> PathRelation {
     PathRelation::Overlap
 }
 
+/// Above this many paths [`check_paths`] sorts instead of comparing every pair. A 4 KB
+/// expression holds at most 2,048 paths, so expression strings always get the pairwise
+/// scan (and DynamoDB's choice of pair in the message); only a projection built in Rust
+/// can be larger.
+const PAIRWISE_LIMIT: usize = 2048;
+
 /// Checks a list of paths pairwise the way DynamoDB does: the first overlap found
-/// is reported, else the first conflict.
+/// is reported, else the first conflict. Past [`PAIRWISE_LIMIT`] paths, the same
+/// problems are found in O(n log n) by comparing neighbours in sorted order (a path and
+/// its extensions, and the last key and first index under one parent, are neighbours),
+/// and the pair reported is one such neighbouring pair.
 pub(crate) fn check_paths(
     paths: &[&AttributePath],
     kind: super::ExprKind,
 ) -> Result<(), ExprError> {
+    if paths.len() > PAIRWISE_LIMIT {
+        let mut sorted = paths.to_vec();
+        sorted.sort();
+        return first_clash(sorted.windows(2).map(|w| (w[0], w[1])), kind);
+    }
+    first_clash(
+        paths
+            .iter()
+            .enumerate()
+            .flat_map(|(j, later)| paths[..j].iter().map(move |earlier| (*earlier, *later))),
+        kind,
+    )
+}
+
+/// The first overlapping pair, else the first conflicting pair.
+fn first_clash<'p>(
+    pairs: impl Iterator<Item = (&'p AttributePath, &'p AttributePath)>,
+    kind: super::ExprKind,
+) -> Result<(), ExprError> {
     let mut conflict: Option<ExprError> = None;
-    for (j, later) in paths.iter().enumerate() {
-        for earlier in &paths[..j] {
-            match relate(earlier.elements(), later.elements()) {
-                PathRelation::Disjoint => {}
-                PathRelation::Overlap => {
-                    return Err(ExprError::PathOverlap {
+    for (earlier, later) in pairs {
+        match relate(earlier.elements(), later.elements()) {
+            PathRelation::Disjoint => {}
+            PathRelation::Overlap => {
+                return Err(ExprError::PathOverlap {
+                    kind,
+                    first: earlier.dynamo_format(),
+                    second: later.dynamo_format(),
+                });
+            }
+            PathRelation::Conflict => {
+                if conflict.is_none() {
+                    conflict = Some(ExprError::PathConflict {
                         kind,
                         first: earlier.dynamo_format(),
                         second: later.dynamo_format(),
                     });
-                }
-                PathRelation::Conflict => {
-                    if conflict.is_none() {
-                        conflict = Some(ExprError::PathConflict {
-                            kind,
-                            first: earlier.dynamo_format(),
-                            second: later.dynamo_format(),
-                        });
-                    }
                 }
             }
         }

@@ -9,18 +9,20 @@
 
 use crate::AttributeValue;
 
+use super::check;
 use super::error::{ExprError, ExprKind};
 use super::parser::{RawElem, RawPath};
-use super::path::{AttributePath, MAX_PATH_DEPTH, PathElement};
+use super::path::{AttributePath, PathElement};
 use super::reserved::is_reserved;
 use super::subst::Substitutions;
-
-/// The largest list index DynamoDB accepts in a path.
-const MAX_LIST_INDEX: u32 = i32::MAX as u32;
 
 /// Categories of semantic errors, for ranking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cat {
+    /// Request parameters DynamoDB checks before parsing: ExpressionAttributeNames
+    /// standing for empty names, ExpressionAttributeValues that are not valid values
+    /// (and their counterparts in expressions built in Rust).
+    Request,
     Parens,
     UnknownFunction,
     Misused,
@@ -52,6 +54,7 @@ pub(crate) const LEAF_ORDER: &[Cat] = &[
 
 /// Rank of categories for conditions, filters and key conditions.
 pub(crate) const CONDITION_ORDER: &[Cat] = &[
+    Cat::Request,
     Cat::Parens,
     Cat::UnknownFunction,
     Cat::Misused,
@@ -62,6 +65,7 @@ pub(crate) const CONDITION_ORDER: &[Cat] = &[
 
 /// Rank of categories for update expressions.
 pub(crate) const UPDATE_ORDER: &[Cat] = &[
+    Cat::Request,
     Cat::Reserved,
     Cat::UnknownFunction,
     Cat::Section,
@@ -78,6 +82,7 @@ pub(crate) const UPDATE_ORDER: &[Cat] = &[
 
 /// Rank of categories for projection expressions.
 pub(crate) const PROJECTION_ORDER: &[Cat] = &[
+    Cat::Request,
     Cat::Reserved,
     Cat::UndefinedName,
     Cat::PathClash,
@@ -169,7 +174,12 @@ impl<'r, 'a> Resolver<'r, 'a> {
                     PathElement::Name(n.clone())
                 }
                 RawElem::Placeholder(p) => match self.subs.name(p) {
-                    Some(n) => PathElement::Name(n.to_string()),
+                    Some(n) => {
+                        if let Err(e) = check::name_entry(p, n) {
+                            self.diag.report(Cat::Request, e);
+                        }
+                        PathElement::Name(n.to_string())
+                    }
                     None => {
                         self.diag.report(
                             Cat::UndefinedName,
@@ -181,9 +191,11 @@ impl<'r, 'a> Resolver<'r, 'a> {
                         PathElement::Name(p.clone())
                     }
                 },
+                // Indexes past DynamoDB's range are reported by `check::path`; here only
+                // the ones that do not even fit a `u32`.
                 RawElem::Index(digits) => match digits.parse::<u32>() {
-                    Ok(i) if i <= MAX_LIST_INDEX => PathElement::Index(i),
-                    _ => {
+                    Ok(i) => PathElement::Index(i),
+                    Err(_) => {
                         self.diag.report(
                             Cat::Limits,
                             ExprError::ListIndexOutOfRange {
@@ -196,26 +208,23 @@ impl<'r, 'a> Resolver<'r, 'a> {
                 },
             });
         }
-        if elements.len() > MAX_PATH_DEPTH {
-            self.diag.report(
-                Cat::Limits,
-                ExprError::PathTooDeep {
-                    kind: self.kind,
-                    depth: elements.len(),
-                },
-            );
-        }
-        match AttributePath::from_elements(elements) {
-            Some(p) => p,
-            // The grammar always starts a path with a name; keep going with a stand-in.
-            None => AttributePath::new(""),
-        }
+        // The grammar always starts a path with a name; keep going with a stand-in.
+        let path = AttributePath::from_elements(elements).unwrap_or_else(AttributePath::empty);
+        check::path(&mut self.diag, self.kind, &path);
+        path
     }
 
-    /// Resolves `:placeholder`; a missing one is reported and stands in as NULL.
+    /// Resolves `:placeholder`; a missing or invalid one is reported and stands in as
+    /// NULL. The value is checked (no empty set, at most 32 levels) before it is copied.
     pub(crate) fn value(&mut self, placeholder: &str) -> AttributeValue {
         match self.subs.value(placeholder) {
-            Some(v) => v.clone(),
+            Some(v) => match check::value_entry(placeholder, v) {
+                Ok(()) => v.clone(),
+                Err(e) => {
+                    self.diag.report(Cat::Request, e);
+                    AttributeValue::Null
+                }
+            },
             None => {
                 self.diag.report(
                     Cat::UndefinedValue,
@@ -232,18 +241,6 @@ impl<'r, 'a> Resolver<'r, 'a> {
     /// Whether `:placeholder` resolves (without marking anything).
     pub(crate) fn value_defined(&mut self, placeholder: &str) -> bool {
         self.subs.value(placeholder).is_some()
-    }
-
-    pub(crate) fn check_operator_count(&mut self, operators: usize) {
-        if operators > super::MAX_OPERATORS {
-            self.diag.report(
-                Cat::Limits,
-                ExprError::TooManyOperators {
-                    kind: self.kind,
-                    count: operators,
-                },
-            );
-        }
     }
 }
 

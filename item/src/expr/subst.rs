@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::AttributeValue;
 
+use super::check;
 use super::condition::Condition;
 use super::error::{ExprError, ExprKind};
 use super::key_condition::KeyCondition;
@@ -85,11 +86,37 @@ impl<'a> Substitutions<'a> {
         Substitutions::from_options(None, None)
     }
 
-    /// Checks that every key is `#word` / `:word` (letters, digits, `_`), as DynamoDB does
-    /// before parsing any expression.
+    /// Checks the request's placeholders as DynamoDB does before parsing any expression:
+    /// every key is `#word` / `:word` (letters, digits, `_`), no name entry stands for an
+    /// empty name, and every value is a valid attribute value (no empty set, at most 32
+    /// levels deep, counted as for items). Values are checked without copying them and
+    /// without recursing past 32 levels.
+    ///
+    /// ```
+    /// use std::collections::{BTreeSet, HashMap};
+    /// use strata_item::AttributeValue;
+    /// use strata_item::expr::Substitutions;
+    ///
+    /// let names = HashMap::from([("#n".to_string(), String::new())]);
+    /// let err = Substitutions::new(&names, &HashMap::new()).validate_keys().unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "ExpressionAttributeNames contains invalid value: Empty attribute name for key #n"
+    /// );
+    ///
+    /// let values = HashMap::from([(":s".to_string(), AttributeValue::Ss(BTreeSet::new()))]);
+    /// let err = Substitutions::new(&HashMap::new(), &values).validate_keys().unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "ExpressionAttributeValues contains invalid value: One or more parameter values \
+    ///      were invalid: An string set  may not be empty for key :s"
+    /// );
+    /// ```
     ///
     /// # Errors
-    /// [`ExprError::InvalidPlaceholderKey`] naming the first bad key (in sorted order).
+    /// [`ExprError::InvalidPlaceholderKey`] naming the first bad key (in sorted order),
+    /// then [`ExprError::EmptyNameValue`] or [`ExprError::InvalidValue`] for the first bad
+    /// entry (in sorted key order).
     pub fn validate_keys(&self) -> Result<(), ExprError> {
         if let Some(names) = self.names {
             let mut keys: Vec<&String> = names.keys().collect();
@@ -109,6 +136,20 @@ impl<'a> Substitutions<'a> {
                     parameter: "ExpressionAttributeValues",
                     key: k.clone(),
                 });
+            }
+        }
+        if let Some(names) = self.names {
+            let mut entries: Vec<(&String, &String)> = names.iter().collect();
+            entries.sort();
+            for (k, n) in entries {
+                check::name_entry(k, n)?;
+            }
+        }
+        if let Some(values) = self.values {
+            let mut entries: Vec<(&String, &AttributeValue)> = values.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            for (k, v) in entries {
+                check::value_entry(k, v)?;
             }
         }
         Ok(())

@@ -11,8 +11,13 @@ use super::path::{AttributePath, check_paths};
 use super::projection::PathTree;
 use super::resolve::{Cat, Resolver, UPDATE_ORDER};
 use super::subst::Substitutions;
+use super::tree_drop::{Detach, drop_iteratively, take_if_deep};
 
 /// An operand on the right of `SET path =`.
+///
+/// Only the parser puts operands into an [`Update`] (its nesting is bounded by the
+/// expression's 4 KB, 300 operators and 64 levels of parentheses and calls). One built by
+/// hand still drops without recursion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpdateOperand {
     /// The current value at a path (it must exist).
@@ -23,6 +28,33 @@ pub enum UpdateOperand {
     IfNotExists(AttributePath, Box<UpdateOperand>),
     /// `list_append(a, b)`.
     ListAppend(Box<UpdateOperand>, Box<UpdateOperand>),
+}
+
+impl Detach for UpdateOperand {
+    fn has_children(&self) -> bool {
+        matches!(
+            self,
+            UpdateOperand::IfNotExists(..) | UpdateOperand::ListAppend(..)
+        )
+    }
+
+    fn detach_children(&mut self, out: &mut Vec<UpdateOperand>) {
+        let leaf = || UpdateOperand::Value(AttributeValue::Null);
+        match self {
+            UpdateOperand::IfNotExists(_, b) => take_if_deep(&mut **b, leaf, out),
+            UpdateOperand::ListAppend(a, b) => {
+                take_if_deep(&mut **a, leaf, out);
+                take_if_deep(&mut **b, leaf, out);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Drop for UpdateOperand {
+    fn drop(&mut self) {
+        drop_iteratively(self);
+    }
 }
 
 /// The value of a SET action.
@@ -250,13 +282,17 @@ fn eval_operand(op: &UpdateOperand, item: &Item) -> Result<AttributeValue, ExprE
             Some(v) => Ok(v.clone()),
             None => eval_operand(default, item),
         },
-        UpdateOperand::ListAppend(a, b) => match (eval_operand(a, item)?, eval_operand(b, item)?) {
-            (AttributeValue::L(mut x), AttributeValue::L(y)) => {
-                x.extend(y);
-                Ok(AttributeValue::L(x))
+        UpdateOperand::ListAppend(a, b) => {
+            let (mut a, mut b) = (eval_operand(a, item)?, eval_operand(b, item)?);
+            match (a.as_l_mut(), b.as_l_mut()) {
+                (Some(x), Some(y)) => {
+                    let mut x = std::mem::take(x);
+                    x.append(y);
+                    Ok(AttributeValue::L(x))
+                }
+                _ => Err(ExprError::IncorrectOperandType),
             }
-            _ => Err(ExprError::IncorrectOperandType),
-        },
+        }
     }
 }
 
@@ -349,7 +385,7 @@ pub(crate) fn parse(expr: &str, subs: &mut Substitutions<'_>) -> Result<Update, 
         r.diag
             .report(Cat::Parens, ExprError::RedundantParentheses { kind });
     }
-    r.check_operator_count(facts.operators);
+    super::check::operators(&mut r.diag, kind, facts.operators);
 
     let mut seen: Vec<SectionKind> = Vec::new();
     let mut actions = Vec::new();
@@ -488,11 +524,11 @@ fn operand(r: &mut Resolver<'_, '_>, raw: &RawOperand) -> (UpdateOperand, Option
                 return stand_in;
             }
             let mut args = args.into_iter();
-            let (Some((a, ta)), Some((b, tb))) = (args.next(), args.next()) else {
+            let (Some((mut a, ta)), Some((b, tb))) = (args.next(), args.next()) else {
                 return stand_in;
             };
             if name == "if_not_exists" {
-                let UpdateOperand::Path(p) = a else {
+                let UpdateOperand::Path(p) = &mut a else {
                     r.diag.report(
                         Cat::Function,
                         ExprError::RequiresPath {
@@ -504,6 +540,7 @@ fn operand(r: &mut Resolver<'_, '_>, raw: &RawOperand) -> (UpdateOperand, Option
                 };
                 // DynamoDB checks only literal operands at parse time; what a
                 // function yields is checked when the update is applied.
+                let p = std::mem::replace(p, AttributePath::empty());
                 (UpdateOperand::IfNotExists(p, Box::new(b)), None)
             } else {
                 for t in [ta, tb].into_iter().flatten() {
