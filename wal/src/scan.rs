@@ -2,15 +2,12 @@
 //! where the records stop — whether intact fragments follow the damage (so
 //! that it cannot be a torn tail) or not.
 //!
-//! Read-only and self-contained: recovery does not use it; tools (the
-//! engine's `Db::verify`, the CLI's `verify`) do.
+//! Read-only: tools (the engine's `Db::verify`, the CLI's `verify`) use it;
+//! it classifies damage by the same rule as recovery (`reader::find_valid_fragment`).
 
 use crate::Lsn;
-use crate::format::{
-    BLOCK_SIZE, FRAGMENT_HEADER_SIZE, KNOWN_FLAGS, SEGMENT_HEADER_SIZE, TYPE_FULL, TYPE_LAST,
-    decode_fragment_header, fragment_crc,
-};
-use crate::reader::{HeaderState, ScanError, SegmentReader, read_header};
+use crate::format::SEGMENT_HEADER_SIZE;
+use crate::reader::{HeaderState, ScanError, SegmentReader, find_valid_fragment, read_header};
 use crate::segment::parse_segment_name;
 
 /// What is wrong with a part of a segment, as [`scan_segment_bytes`] classifies it.
@@ -145,9 +142,11 @@ pub fn scan_segment_bytes(bytes: &[u8]) -> SegmentScan {
             }
             Ok(None) => return scan,
             Err(ScanError::Corrupt { offset, reason }) => {
-                let kind = match next_intact_fragment(bytes, offset) {
-                    Some(next_valid) => SegmentDamageKind::Corruption { next_valid },
-                    None => SegmentDamageKind::TornTail,
+                // The same rule recovery applies: intact data after the damage
+                // is corruption, nothing intact after it a torn tail.
+                let kind = match find_valid_fragment(&bytes, offset, false) {
+                    Ok(Some(next_valid)) => SegmentDamageKind::Corruption { next_valid },
+                    Ok(None) | Err(_) => SegmentDamageKind::TornTail,
                 };
                 scan.damage.push(SegmentDamage {
                     offset,
@@ -168,46 +167,11 @@ pub fn scan_segment_bytes(bytes: &[u8]) -> SegmentScan {
     }
 }
 
-/// The offset of the first intact fragment (well-formed header, checksum
-/// matching, inside its block) at or after `from`, if any.
-///
-/// Every offset is tried, not only block starts, so that damage followed by
-/// records in the same block is found too. A cheap filter (type, flags,
-/// length) rejects almost every offset before a CRC is computed.
-fn next_intact_fragment(bytes: &[u8], from: u64) -> Option<u64> {
-    let start = usize::try_from(from).ok()?.max(SEGMENT_HEADER_SIZE);
-    let last = bytes.len().checked_sub(FRAGMENT_HEADER_SIZE)?;
-    (start..=last)
-        .find(|&pos| intact_fragment_at(bytes, pos))
-        .map(|pos| pos as u64)
-}
-
-fn intact_fragment_at(bytes: &[u8], pos: usize) -> bool {
-    let in_block = pos % BLOCK_SIZE;
-    if in_block + FRAGMENT_HEADER_SIZE > BLOCK_SIZE {
-        return false;
-    }
-    let Some(header) = bytes.get(pos..pos + FRAGMENT_HEADER_SIZE) else {
-        return false;
-    };
-    let (stored, len, kind, flags) = decode_fragment_header(header);
-    if !(TYPE_FULL..=TYPE_LAST).contains(&kind)
-        || flags & !KNOWN_FLAGS != 0
-        || in_block + FRAGMENT_HEADER_SIZE + len > BLOCK_SIZE
-    {
-        return false;
-    }
-    let payload_at = pos + FRAGMENT_HEADER_SIZE;
-    match bytes.get(payload_at..payload_at + len) {
-        Some(payload) => fragment_crc(&header[4..8], payload) == stored,
-        None => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::encode_segment_bytes;
+    use crate::format::BLOCK_SIZE;
 
     fn records(n: usize, size: usize) -> Vec<Vec<u8>> {
         (0..n)
