@@ -22,10 +22,12 @@ use super::version::{FileMeta, NUM_LEVELS, VersionEdit};
 pub const MANIFEST_MAGIC: [u8; 8] = *b"STRATAMF";
 /// The manifest format version this code writes and reads.
 pub const MANIFEST_VERSION: u32 = 1;
-const FILE_HEADER_LEN: usize = 16;
-const RECORD_HEADER_LEN: usize = 12;
+/// Manifest file header: magic, version, CRC.
+pub(crate) const FILE_HEADER_LEN: usize = 16;
+/// Record header: length, payload CRC, header CRC.
+pub(crate) const RECORD_HEADER_LEN: usize = 12;
 /// Largest record accepted when reading (a snapshot of a huge tree fits).
-const MAX_RECORD: u32 = 1 << 30;
+pub(crate) const MAX_RECORD: u32 = 1 << 30;
 
 pub(crate) const CURRENT: &str = "CURRENT";
 

@@ -12,16 +12,11 @@ use strata_fs::FileSystem;
 
 use super::report::{ProblemKind, VerifyReport};
 use super::{read_whole, short};
-use crate::lsm::manifest::{CURRENT, ManifestState, parse_manifest_name};
+use crate::lsm::manifest::{
+    CURRENT, FILE_HEADER_LEN, MAX_RECORD, ManifestState, RECORD_HEADER_LEN, parse_manifest_name,
+};
 use crate::lsm::version::VersionEdit;
 use crate::lsm::{MANIFEST_MAGIC, MANIFEST_VERSION};
-
-/// Manifest file header: magic, version, CRC.
-const FILE_HEADER_LEN: usize = 16;
-/// Record header: length, payload CRC, header CRC.
-const RECORD_HEADER_LEN: usize = 12;
-/// Largest record a reader accepts.
-const MAX_RECORD: u32 = 1 << 30;
 
 /// The live manifest as the scrub found it.
 #[derive(Debug)]
