@@ -1231,6 +1231,24 @@ fn rejections_of_large_inputs_do_not_echo_them() {
                     )])
                     .map(drop),
             ),
+            ("a 100 KB table name", t.db().table(&huge).map(drop)),
+            (
+                "a 100 KB table name to describe",
+                t.db().describe_table(&huge).map(drop),
+            ),
+            (
+                "a 100 KB table name to delete",
+                t.db().delete_table(&huge).map(drop),
+            ),
+            (
+                "a 100 KB table name to create",
+                t.db()
+                    .create_table(TableSpec::new(
+                        huge.clone(),
+                        KeySchema::simple("pk", KeyType::S),
+                    ))
+                    .map(drop),
+            ),
         ];
         let long = long_messages(&t, &before, results);
         assert!(long.is_empty(), "messages too long: {long:#?}");

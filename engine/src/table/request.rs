@@ -46,6 +46,8 @@ pub(crate) fn parse(
     if let Some((kc, pk, sk)) = exprs.key_condition {
         out.key_condition = Some(match kc {
             KeyConditionInput::Expression(s) => subs.parse_key_condition(s, pk, sk)?,
+            // Typed inputs are checked before they are copied: the derived `Clone` of a
+            // condition recurses once per level, and a checked one has at most 301.
             KeyConditionInput::Typed(k) => {
                 k.check()?;
                 k.clone()
@@ -55,6 +57,8 @@ pub(crate) fn parse(
     if let Some(u) = exprs.update {
         out.update = Some(match u {
             UpdateInput::Expression(s) => subs.parse_update(s)?,
+            // Only the parser builds an `Update`: its values passed the depth check and
+            // its operands nest at most 64 calls, so copying it cannot go deep.
             UpdateInput::Parsed(u) => u.clone(),
         });
     }
