@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use strata_engine::{
-    BatchGetRequest, ConditionInput, Db, DbError, DbOptions, DeleteOptions, GetOptions, KeyInput,
-    LsiSpec, ProjectionInput, PutOptions, QueryOptions, ScanOptions, Table, TableSpec,
-    UpdateOptions, WriteRequest,
+    BatchGetRequest, ConditionInput, Db, DbError, DbOptions, DeleteOptions, GetOptions,
+    KeyConditionInput, KeyInput, LsiSpec, ProjectionInput, PutOptions, QueryOptions, ScanOptions,
+    Table, TableSpec, UpdateOptions, WriteRequest,
 };
 use strata_fs::FaultFs;
 use strata_item::expr::{
@@ -169,6 +169,74 @@ fn bad_keys(bad: &AV) -> Vec<KeyInput> {
     ]
 }
 
+/// The placeholders of a request.
+#[derive(Default)]
+struct Placeholders {
+    names: HashMap<String, String>,
+    values: HashMap<String, AV>,
+}
+
+/// Runs every operation that takes a condition or a filter (conditional put, delete
+/// and update; query and scan filters) with the condition `cond()` and the
+/// placeholders `p`. The query's key condition is typed, so that it adds none.
+fn every_condition(
+    t: &Table,
+    cond: &dyn Fn() -> ConditionInput,
+    p: &Placeholders,
+) -> Vec<Result<(), DbError>> {
+    let k = || key("p".into(), 1.into());
+    vec![
+        t.put_item(
+            item! { "pk" => "p", "sk" => 9 },
+            PutOptions {
+                condition: Some(cond()),
+                names: p.names.clone(),
+                values: p.values.clone(),
+                ..PutOptions::default()
+            },
+        )
+        .map(drop),
+        t.delete_item(
+            k(),
+            DeleteOptions {
+                condition: Some(cond()),
+                names: p.names.clone(),
+                values: p.values.clone(),
+                ..DeleteOptions::default()
+            },
+        )
+        .map(drop),
+        t.update_item(
+            k(),
+            UpdateOptions {
+                update: Some("REMOVE x".into()),
+                condition: Some(cond()),
+                names: p.names.clone(),
+                values: p.values.clone(),
+                ..UpdateOptions::default()
+            },
+        )
+        .map(drop),
+        t.query(
+            KeyConditionInput::partition("p"),
+            QueryOptions {
+                filter: Some(cond()),
+                names: p.names.clone(),
+                values: p.values.clone(),
+                ..QueryOptions::default()
+            },
+        )
+        .map(drop),
+        t.scan(ScanOptions {
+            filter: Some(cond()),
+            names: p.names.clone(),
+            values: p.values.clone(),
+            ..ScanOptions::default()
+        })
+        .map(drop),
+    ]
+}
+
 #[test]
 fn items_may_nest_31_levels_but_not_32() {
     let (db, t) = fixture();
@@ -181,8 +249,8 @@ fn items_may_nest_31_levels_but_not_32() {
             .item
             .unwrap();
         assert!(one.get("d") == Some(&deep_value(31)));
-        assert!(before.0.iter().any(|i| *i == one));
-        assert!(before.1.iter().any(|i| *i == one));
+        assert!(before.0.contains(&one));
+        assert!(before.1.contains(&one));
         let page = t
             .query("pk = :p", QueryOptions::default().value(":p", "p"))
             .unwrap();
@@ -496,27 +564,32 @@ fn deep_expression_attribute_values_are_rejected_by_every_operation() {
             let v = deep_value(levels);
             let k = || key("p".into(), 1.into());
             let vals = values(&[(":v", v.clone())]);
-            let mut results: Vec<Result<(), DbError>> = Vec::new();
-            let mut put = PutOptions::default().condition("a = :v");
-            put.values = vals.clone();
-            results.push(t.put_item(item! { "pk" => "p", "sk" => 9 }, put).map(drop));
-            let mut del = DeleteOptions::default().condition("a <> :v");
-            del.values = vals.clone();
-            results.push(t.delete_item(k(), del).map(drop));
-            for (update, condition) in [
-                ("SET d = :v", None),
-                ("SET d = list_append(:v, d)", None),
-                ("SET d = if_not_exists(d, :v)", None),
-                ("ADD n :v", None),
-                ("DELETE s :v", None),
-                ("SET x = :x", Some("contains(a, :v)")),
-                ("SET x = :x", Some("size(a) > :v")),
+            let p = Placeholders {
+                values: vals.clone(),
+                ..Placeholders::default()
+            };
+            let mut results = Vec::new();
+            for cond in [
+                "a = :v",
+                "contains(a, :v)",
+                "size(a) > :v",
+                "a BETWEEN :v AND :v",
+                // Unused: still checked, before anything else looks at it.
+                "attribute_exists(a)",
             ] {
-                let mut opts = UpdateOptions::default().update(update);
-                if let Some(c) = condition {
-                    opts = opts.condition(c).value(":x", 1);
-                }
-                opts.values.extend(vals.clone());
+                results.extend(every_condition(&t, &|| cond.into(), &p));
+            }
+            for update in [
+                "SET d = :v",
+                "SET d = list_append(:v, d)",
+                "SET d = if_not_exists(d, :v)",
+                "ADD n :v",
+                "DELETE s :v",
+            ] {
+                let opts = UpdateOptions {
+                    values: vals.clone(),
+                    ..UpdateOptions::default().update(update)
+                };
                 results.push(t.update_item(k(), opts).map(drop));
             }
             for kc in [
@@ -524,25 +597,15 @@ fn deep_expression_attribute_values_are_rejected_by_every_operation() {
                 "pk = :p AND sk = :v",
                 "pk = :p AND begins_with(sk, :v)",
             ] {
-                let mut q = QueryOptions::default();
-                q.values = vals.clone();
+                let mut q = QueryOptions {
+                    values: vals.clone(),
+                    ..QueryOptions::default()
+                };
                 if kc.contains(":p") {
                     q = q.value(":p", "p");
                 }
                 results.push(t.query(kc, q).map(drop));
             }
-            let mut q = QueryOptions::default()
-                .value(":p", "p")
-                .filter("a IN (:v, :p)");
-            q.values.extend(vals.clone());
-            results.push(t.query("pk = :p", q).map(drop));
-            // Unused: still checked, before anything else looks at it.
-            let mut q = QueryOptions::default().value(":p", "p");
-            q.values.extend(vals.clone());
-            results.push(t.query("pk = :p", q).map(drop));
-            let mut s = ScanOptions::default().filter("a BETWEEN :v AND :v");
-            s.values = vals.clone();
-            results.push(t.scan(s).map(drop));
             for r in results {
                 let e = rejected(&t, &before, r);
                 assert!(matches!(e, DbError::Expression(_)), "{e}");
@@ -569,33 +632,9 @@ fn long_operator_chains_in_strings_are_too_many_operators() {
         let parens = format!("{}a < b{}", "(".repeat(1500), ")".repeat(1500));
         for src in [nots(1_000), ands, parens] {
             assert!(src.len() <= expr::MAX_EXPRESSION_BYTES);
-            let results: Vec<Result<(), DbError>> = vec![
-                t.put_item(
-                    item! { "pk" => "p", "sk" => 9 },
-                    PutOptions::default().condition(src.as_str()),
-                )
-                .map(drop),
-                t.delete_item(k(), DeleteOptions::default().condition(src.as_str()))
-                    .map(drop),
-                t.update_item(
-                    k(),
-                    UpdateOptions::default()
-                        .update("SET x = :x")
-                        .value(":x", 1)
-                        .condition(src.as_str()),
-                )
-                .map(drop),
-                t.query(
-                    "pk = :p",
-                    QueryOptions::default()
-                        .value(":p", "p")
-                        .filter(src.as_str()),
-                )
-                .map(drop),
-                t.query(src.as_str(), QueryOptions::default()).map(drop),
-                t.scan(ScanOptions::default().filter(src.as_str()))
-                    .map(drop),
-            ];
+            let mut results =
+                every_condition(&t, &|| src.as_str().into(), &Placeholders::default());
+            results.push(t.query(src.as_str(), QueryOptions::default()).map(drop));
             for r in results {
                 let e = rejected(&t, &before, r);
                 assert!(matches!(e, DbError::Expression(_)), "{e}");
@@ -709,51 +748,12 @@ fn typed_conditions_and_filters_of_any_depth_are_rejected() {
     let (db, t) = fixture();
     on_small_stack(move || {
         let before = contents(&t);
-        let k = || key("p".into(), 1.into());
         for (what, c) in deep_typed_conditions() {
-            let c = ConditionInput::Typed(c);
-            let results: Vec<Result<(), DbError>> = vec![
-                t.put_item(
-                    item! { "pk" => "p", "sk" => 9 },
-                    PutOptions {
-                        condition: Some(c.clone_checked()),
-                        ..PutOptions::default()
-                    },
-                )
-                .map(drop),
-                t.delete_item(
-                    k(),
-                    DeleteOptions {
-                        condition: Some(c.clone_checked()),
-                        ..DeleteOptions::default()
-                    },
-                )
-                .map(drop),
-                t.update_item(
-                    k(),
-                    UpdateOptions {
-                        condition: Some(c.clone_checked()),
-                        ..UpdateOptions::default()
-                    }
-                    .update("SET x = :x")
-                    .value(":x", 1),
-                )
-                .map(drop),
-                t.query(
-                    "pk = :p",
-                    QueryOptions {
-                        filter: Some(c.clone_checked()),
-                        ..QueryOptions::default()
-                    }
-                    .value(":p", "p"),
-                )
-                .map(drop),
-                t.scan(ScanOptions {
-                    filter: Some(c),
-                    ..ScanOptions::default()
-                })
-                .map(drop),
-            ];
+            let results = every_condition(
+                &t,
+                &|| ConditionInput::Typed(copy_condition(&c)),
+                &Placeholders::default(),
+            );
             for r in results {
                 let e = rejected(&t, &before, r);
                 assert!(matches!(e, DbError::Expression(_)), "{what}: {e}");
@@ -763,23 +763,8 @@ fn typed_conditions_and_filters_of_any_depth_are_rejected() {
     db.close().unwrap();
 }
 
-/// Moving a typed input between options without `Clone` (whose derived form recurses
+/// Copies an operand with a loop over `size()` nesting (the derived `Clone` recurses
 /// once per level: it is only for inputs that passed their checks).
-trait CloneChecked {
-    fn clone_checked(&self) -> Self;
-}
-
-impl CloneChecked for ConditionInput {
-    /// Rebuilds the condition by hand, with a loop over `NOT`/`AND`/`OR` chains and
-    /// `size()` nesting, so a 100,000-level input can be given to several operations.
-    fn clone_checked(&self) -> Self {
-        match self {
-            ConditionInput::Expression(s) => ConditionInput::Expression(s.clone()),
-            ConditionInput::Typed(c) => ConditionInput::Typed(copy_condition(c)),
-        }
-    }
-}
-
 fn copy_operand(o: &Operand) -> Operand {
     let mut sizes = 0;
     let mut o = o;
@@ -799,7 +784,8 @@ fn copy_operand(o: &Operand) -> Operand {
 }
 
 /// Copies a condition whose `NOT`/`AND`/`OR` nodes form a chain (each has at most one
-/// non-leaf child), as every condition of [`deep_typed_conditions`] does.
+/// non-leaf child), as every condition of [`deep_typed_conditions`] does, with a loop:
+/// one 100,000-level input can then be given to several operations.
 fn copy_condition(c: &Condition) -> Condition {
     enum Step {
         Not,
@@ -904,6 +890,9 @@ fn typed_key_conditions_with_deep_values_are_rejected() {
     db.close().unwrap();
 }
 
+/// Makes the same projection input again for each operation.
+type MakeProjection = Box<dyn Fn() -> ProjectionInput>;
+
 #[test]
 fn long_and_deep_projections_are_rejected() {
     let (db, t) = fixture();
@@ -920,7 +909,7 @@ fn long_and_deep_projections_are_rejected() {
                 long.key("b")
             };
         }
-        let projections: Vec<(&str, Box<dyn Fn() -> ProjectionInput>)> = vec![
+        let projections: Vec<(&str, MakeProjection)> = vec![
             (
                 "a 2,000-name string path",
                 Box::new(move || dotted.as_str().into()),
@@ -1014,26 +1003,21 @@ fn empty_sets_and_empty_names_are_rejected_by_every_operation() {
         ];
         for set in empty_sets {
             let vals = values(&[(":s", set)]);
-            let mut results: Vec<Result<(), DbError>> = Vec::new();
-            for cond in ["contains(a, :s)", "a = :s", "attribute_exists(a)"] {
-                let mut put = PutOptions::default().condition(cond);
-                put.values = vals.clone();
-                results.push(t.put_item(item! { "pk" => "p", "sk" => 9 }, put).map(drop));
-                let mut del = DeleteOptions::default().condition(cond);
-                del.values = vals.clone();
-                results.push(t.delete_item(k(), del).map(drop));
+            let p = Placeholders {
+                values: vals.clone(),
+                ..Placeholders::default()
+            };
+            let mut results = Vec::new();
+            for cond in ["contains(a, :s)", "a <> :s", "attribute_exists(a)"] {
+                results.extend(every_condition(&t, &|| cond.into(), &p));
             }
             for update in ["ADD s :s", "DELETE s :s", "SET s = :s", "REMOVE s"] {
-                let mut opts = UpdateOptions::default().update(update);
-                opts.values = vals.clone();
+                let opts = UpdateOptions {
+                    values: vals.clone(),
+                    ..UpdateOptions::default().update(update)
+                };
                 results.push(t.update_item(k(), opts).map(drop));
             }
-            let mut q = QueryOptions::default().value(":p", "p").filter("a <> :s");
-            q.values.extend(vals.clone());
-            results.push(t.query("pk = :p", q).map(drop));
-            let mut s = ScanOptions::default().filter("attribute_exists(a)");
-            s.values = vals.clone();
-            results.push(t.scan(s).map(drop));
             for r in results {
                 let e = rejected(&t, &before, r);
                 assert!(matches!(e, DbError::Expression(_)), "{e}");
@@ -1045,23 +1029,12 @@ fn empty_sets_and_empty_names_are_rejected_by_every_operation() {
         let want =
             "ExpressionAttributeNames contains invalid value: Empty attribute name for key #e";
         let empty_name = || HashMap::from([("#e".to_string(), String::new())]);
-        let results: Vec<Result<(), DbError>> = vec![
-            t.put_item(
-                item! { "pk" => "p", "sk" => 9 },
-                PutOptions {
-                    names: empty_name(),
-                    ..PutOptions::default().condition("attribute_not_exists(#e)")
-                },
-            )
-            .map(drop),
-            t.delete_item(
-                k(),
-                DeleteOptions {
-                    names: empty_name(),
-                    ..DeleteOptions::default().condition("attribute_exists(#e)")
-                },
-            )
-            .map(drop),
+        let p = Placeholders {
+            names: empty_name(),
+            ..Placeholders::default()
+        };
+        let mut results = every_condition(&t, &|| "attribute_exists(#e)".into(), &p);
+        results.extend([
             t.update_item(
                 k(),
                 UpdateOptions {
@@ -1094,11 +1067,6 @@ fn empty_sets_and_empty_names_are_rejected_by_every_operation() {
                 },
             )
             .map(drop),
-            t.scan(ScanOptions {
-                names: empty_name(),
-                ..ScanOptions::default().filter("attribute_exists(#e)")
-            })
-            .map(drop),
             t.db()
                 .batch_get_item([(
                     TABLE,
@@ -1109,7 +1077,7 @@ fn empty_sets_and_empty_names_are_rejected_by_every_operation() {
                     },
                 )])
                 .map(drop),
-        ];
+        ]);
         for r in results {
             let e = rejected(&t, &before, r);
             assert_eq!(e.to_string(), want);
