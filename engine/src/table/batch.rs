@@ -92,7 +92,7 @@ pub(crate) fn batch_get(
         let mut seen = HashSet::new();
         let mut locs = Vec::with_capacity(req.keys.len());
         for k in &req.keys {
-            let loc = locate(core, resolve_key(core, k.clone())?)?;
+            let loc = locate(core, resolve_key(core, k)?)?;
             if !seen.insert(loc.base_key.clone()) {
                 return Err(DbError::DuplicateBatchKeys {
                     table: core.name().to_owned(),
@@ -168,7 +168,7 @@ pub(crate) fn batch_write(
         for r in reqs {
             let (key, new) = match r {
                 WriteRequest::Put(item) => (validate_for_write(&core, &item)?, Some(item)),
-                WriteRequest::Delete(k) => (resolve_key(&core, k)?, None),
+                WriteRequest::Delete(k) => (resolve_key(&core, &k)?, None),
             };
             let loc = locate(&core, key)?;
             if !seen.insert(loc.base_key.clone()) {

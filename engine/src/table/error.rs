@@ -132,10 +132,11 @@ pub enum DbError {
         index: String,
     },
 
-    /// `create_table` was given a spec DynamoDB would refuse.
-    #[error("invalid table spec for {table:?}: {reason}")]
+    /// `create_table` was given a spec DynamoDB would refuse. The message shows at
+    /// most 255 characters of the name (a name breaking the rule may be any length).
+    #[error("invalid table spec for {:?}: {reason}", super::names::shown(.table))]
     InvalidTableSpec {
-        /// The table.
+        /// The table's name as given.
         table: String,
         /// What is wrong.
         reason: String,

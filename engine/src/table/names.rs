@@ -85,7 +85,7 @@ pub(crate) fn validate_index_name(name: &str) -> Result<(), DbError> {
 }
 
 /// A name as shown in a message: at most `MAX_NAME_LEN` characters.
-fn shown(name: &str) -> String {
+pub(crate) fn shown(name: &str) -> String {
     let mut s: String = name.chars().take(MAX_NAME_LEN).collect();
     if s.len() < name.len() {
         s.push_str("...");

@@ -20,7 +20,7 @@ pub(crate) fn get_item(
             ..Exprs::default()
         },
     )?;
-    let key = resolve_key(core, key)?;
+    let key = resolve_key(core, &key)?;
     let loc = locate(core, key)?;
     let parts = core.partitions()?;
     let part = &parts[loc.partition as usize];

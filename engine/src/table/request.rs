@@ -46,6 +46,8 @@ pub(crate) fn parse(
     if let Some((kc, pk, sk)) = exprs.key_condition {
         out.key_condition = Some(match kc {
             KeyConditionInput::Expression(s) => subs.parse_key_condition(s, pk, sk)?,
+            // Typed inputs are checked before they are copied: the derived `Clone` of a
+            // condition recurses once per level, and a checked one has at most 301.
             KeyConditionInput::Typed(k) => {
                 k.check()?;
                 k.clone()
@@ -55,6 +57,8 @@ pub(crate) fn parse(
     if let Some(u) = exprs.update {
         out.update = Some(match u {
             UpdateInput::Expression(s) => subs.parse_update(s)?,
+            // Only the parser builds an `Update`: its values passed the depth check and
+            // its operands nest at most 64 calls, so copying it cannot go deep.
             UpdateInput::Parsed(u) => u.clone(),
         });
     }
@@ -89,52 +93,129 @@ pub(crate) fn parse(
     Ok(out)
 }
 
-/// The top-level attribute names a condition reads.
+/// The top-level attribute names a condition reads, in source order.
+///
+/// Walks the condition with a heap stack (no recursion), so any depth is safe; in
+/// practice it runs on checked conditions only (at most 300 operators).
 pub(crate) fn condition_names(c: &Condition, out: &mut Vec<String>) {
     use strata_item::expr::Operand;
-    fn operand(o: &Operand, out: &mut Vec<String>) {
-        match o {
-            Operand::Path(p) => out.push(p.top_level_name().to_owned()),
-            Operand::Value(_) => {}
-            Operand::Size(inner) => operand(inner, out),
-        }
+    /// What is left to visit; pushed in reverse so that it pops in source order.
+    enum Node<'a> {
+        Cond(&'a Condition),
+        Operand(&'a Operand),
     }
-    match c {
-        Condition::Compare { left, right, .. } => {
-            operand(left, out);
-            operand(right, out);
-        }
-        Condition::Between {
-            operand: o,
-            low,
-            high,
-        } => {
-            operand(o, out);
-            operand(low, out);
-            operand(high, out);
-        }
-        Condition::In { operand: o, list } => {
-            operand(o, out);
-            for l in list {
-                operand(l, out);
+    let mut stack = vec![Node::Cond(c)];
+    while let Some(node) = stack.pop() {
+        let c = match node {
+            Node::Operand(Operand::Path(p)) => {
+                out.push(p.top_level_name().to_owned());
+                continue;
+            }
+            Node::Operand(Operand::Value(_)) => continue,
+            Node::Operand(Operand::Size(inner)) => {
+                stack.push(Node::Operand(inner));
+                continue;
+            }
+            Node::Cond(c) => c,
+        };
+        match c {
+            Condition::Compare { left, right, .. } => {
+                stack.extend([Node::Operand(right), Node::Operand(left)]);
+            }
+            Condition::Between { operand, low, high } => {
+                stack.extend([
+                    Node::Operand(high),
+                    Node::Operand(low),
+                    Node::Operand(operand),
+                ]);
+            }
+            Condition::In { operand, list } => {
+                stack.extend(list.iter().rev().map(Node::Operand));
+                stack.push(Node::Operand(operand));
+            }
+            Condition::AttributeExists(p) | Condition::AttributeNotExists(p) => {
+                out.push(p.top_level_name().to_owned());
+            }
+            Condition::AttributeType { path, .. } => out.push(path.top_level_name().to_owned()),
+            Condition::BeginsWith { operand, prefix } => {
+                stack.extend([Node::Operand(prefix), Node::Operand(operand)]);
+            }
+            Condition::Contains { operand, value } => {
+                stack.extend([Node::Operand(value), Node::Operand(operand)]);
+            }
+            Condition::Not(c) => stack.push(Node::Cond(c)),
+            Condition::And(a, b) | Condition::Or(a, b) => {
+                stack.extend([Node::Cond(b), Node::Cond(a)]);
             }
         }
-        Condition::AttributeExists(p) | Condition::AttributeNotExists(p) => {
-            out.push(p.top_level_name().to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use strata_item::expr::{AttributePath, Comparator, Operand, parse_condition};
+
+    use super::*;
+
+    fn names_of(c: &Condition) -> Vec<String> {
+        let mut out = Vec::new();
+        condition_names(c, &mut out);
+        out
+    }
+
+    #[test]
+    fn names_in_source_order() {
+        let c = parse_condition(
+            "(a < :v AND NOT b BETWEEN c AND d) OR size(e) IN (f, :v, g) OR begins_with(h, i) \
+             AND contains(j, k) AND attribute_exists(l.m) AND attribute_type(n, :t)",
+            &HashMap::new(),
+            &HashMap::from([
+                (":v".to_string(), AttributeValue::from(1)),
+                (":t".to_string(), AttributeValue::from("S")),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            names_of(&c),
+            [
+                "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "n"
+            ]
+        );
+    }
+
+    #[test]
+    fn deep_conditions_are_walked_without_recursion() {
+        let leaf = Condition::AttributeExists(AttributePath::new("x"));
+        let mut c = leaf.clone();
+        for i in 0..100_000 {
+            c = if i % 2 == 0 {
+                Condition::Not(Box::new(c))
+            } else {
+                Condition::And(Box::new(leaf.clone()), Box::new(c))
+            };
         }
-        Condition::AttributeType { path, .. } => out.push(path.top_level_name().to_owned()),
-        Condition::BeginsWith { operand: o, prefix } => {
-            operand(o, out);
-            operand(prefix, out);
+        let mut size = Operand::Path(AttributePath::new("y"));
+        for _ in 0..100_000 {
+            size = Operand::Size(Box::new(size));
         }
-        Condition::Contains { operand: o, value } => {
-            operand(o, out);
-            operand(value, out);
-        }
-        Condition::Not(c) => condition_names(c, out),
-        Condition::And(a, b) | Condition::Or(a, b) => {
-            condition_names(a, out);
-            condition_names(b, out);
-        }
+        let c = Condition::Or(
+            Box::new(c),
+            Box::new(Condition::Compare {
+                op: Comparator::Eq,
+                left: size,
+                right: Operand::Value(AttributeValue::from(1)),
+            }),
+        );
+        let names = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || names_of(&c))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(names.len(), 50_002);
+        assert_eq!(names.last().map(String::as_str), Some("y"));
+        assert!(names[..50_001].iter().all(|n| n == "x"));
     }
 }

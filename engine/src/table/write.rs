@@ -24,14 +24,16 @@ pub(crate) struct Located {
     pub base_key: Vec<u8>,
 }
 
-/// Checks a key given on its own against the table's schema.
-pub(crate) fn resolve_key(core: &TableCore, key: KeyInput) -> Result<PrimaryKey, DbError> {
+/// Checks a key given on its own against the table's schema, and copies its values
+/// only once they passed (a key value is a scalar of at most 2 KB; the caller's input
+/// may be anything).
+pub(crate) fn resolve_key(core: &TableCore, key: &KeyInput) -> Result<PrimaryKey, DbError> {
     let schema = &core.spec.key_schema;
     match key {
-        KeyInput::Map(m) => Ok(schema.key_from_key_map(&m)?),
+        KeyInput::Map(m) => Ok(schema.key_from_key_map(m)?),
         KeyInput::Key(k) => {
-            schema.check_key(&k)?;
-            Ok(k)
+            schema.check_key(k)?;
+            Ok(k.clone())
         }
     }
 }
@@ -165,7 +167,7 @@ pub(crate) fn delete_item(
             ..Exprs::default()
         },
     )?;
-    let key = resolve_key(core, key)?;
+    let key = resolve_key(core, &key)?;
     let cond = parsed.condition;
     let applied = apply_single(
         core,
@@ -198,7 +200,7 @@ pub(crate) fn update_item(
             ..Exprs::default()
         },
     )?;
-    let key = resolve_key(core, key)?;
+    let key = resolve_key(core, &key)?;
     let schema = &core.spec.key_schema;
     if let Some(u) = &parsed.update {
         for name in u.top_level_names() {
