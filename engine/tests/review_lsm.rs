@@ -127,3 +127,28 @@ fn acknowledged_write_is_visible_to_the_writer_despite_inflight_sync() {
         &stale[..stale.len().min(5)]
     );
 }
+
+/// Dropping the last handle without `close` (a simulated process crash) while
+/// flushes and compactions run must leave the directory openable at once: a
+/// background job's last reference to the tree must not hold the directory
+/// lock (seen as a rare `Locked` on reopen in `tree_model`).
+#[test]
+fn reopen_right_after_dropping_a_busy_tree_is_never_locked() {
+    let fs = FaultFs::new();
+    let dir = Path::new("/db");
+    for round in 0..400u32 {
+        let tree = match Tree::open(dir, small(&fs)) {
+            Ok(t) => t,
+            Err(e) => panic!("round {round}: reopen failed: {e}"),
+        };
+        for i in 0..200u32 {
+            let k = format!("k{:05}", (i * 7919 + round) % 3000);
+            tree.put(k.as_bytes(), &[round as u8; 64], Durability::None)
+                .unwrap();
+        }
+        if round % 3 == 0 {
+            tree.flush().unwrap();
+        }
+        drop(tree);
+    }
+}

@@ -126,6 +126,10 @@ impl Drop for HandleToken {
             if let Err(e) = inner.wal.close() {
                 tracing::warn!(error = %e, "closing the WAL of a dropped tree failed");
             }
+            // Without this, a background job finishing its last step still
+            // holds the tree (and its directory lock) for a moment after the
+            // last handle is gone, and an immediate reopen fails with `Locked`.
+            inner.release_dir_lock();
         }
     }
 }
@@ -802,16 +806,24 @@ impl TreeInner {
             Ok(())
         };
         let closed = self.wal.close().map_err(Error::from);
+        self.release_dir_lock();
+        flushed.and(closed)
+    }
+
+    /// Releases the directory lock once nothing of this instance can write any
+    /// more. Call after [`shutdown_background`](Self::shutdown_background) and
+    /// the WAL's close.
+    fn release_dir_lock(&self) {
         // A `compact_range` or `flush` running on another clone's thread sees
         // `closed` and stops; wait for it, so that nothing of this instance
         // touches the manifest or table files once the lock is released.
         let compaction_done = self.compaction_lock.lock();
         let flush_done = self.flush_lock.lock();
-        // Nothing of this instance writes any more: let the directory be
-        // opened again, even while stale handles of this one are alive.
+        // Let the directory be opened again, even while stale handles of this
+        // one (iterators, snapshots, a background job's last reference) are
+        // alive.
         drop(self.dir_lock.lock().take());
         drop((flush_done, compaction_done));
-        flushed.and(closed)
     }
 
     /// Applies `edit` durably (manifest append or rewrite) and installs the
