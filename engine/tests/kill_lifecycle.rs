@@ -192,6 +192,8 @@ struct Round {
     deletes: usize,
     creates: usize,
     reopens: usize,
+    /// The last DDL line the child printed: where in its loop it was killed.
+    last_ddl: String,
 }
 
 /// Applies the child's output to `model`.
@@ -200,6 +202,12 @@ fn apply(lines: &[String], model: &mut Model) -> Round {
     let mut deleted = BTreeSet::new();
     for l in lines {
         let (tag, rest) = l.split_once(' ').unwrap_or((l.as_str(), ""));
+        if matches!(
+            tag,
+            "BDEL" | "DEL" | "BCRE" | "CRE" | "BCLOSE" | "CLOSED" | "OPEN"
+        ) {
+            r.last_ddl.clone_from(l);
+        }
         match tag {
             "BDEL" => {
                 r.deleting.insert(rest.to_owned());
@@ -360,8 +368,8 @@ fn kill_lifecycle_ddl_and_writes_survive_sigkill() {
 
         let r = apply(&lines, &mut model);
         eprintln!(
-            "kill_lifecycle: round {round}: {} acknowledged writes, {} refused, {} deletes, {} creates, {} reopens; killed during {:?} {:?}",
-            r.acked, r.failed, r.deletes, r.creates, r.reopens, r.deleting, r.creating
+            "kill_lifecycle: round {round}: {} acknowledged writes, {} refused, {} deletes, {} creates, {} reopens; killed after {:?}",
+            r.acked, r.failed, r.deletes, r.creates, r.reopens, r.last_ddl
         );
         let (db, t) = open_after_kill(dir.path(), &opts(), TableDurability::Sync);
         tally.add(t);
