@@ -4,33 +4,45 @@
 //! compactions frequent, so kills land inside them too), reopens the tree and
 //! checks the durability contract:
 //!
-//! - `Sync`: every acknowledged batch is present, no batch is partly applied.
-//! - `Buffered`: the recovered batches are a prefix of the written sequence
-//!   (no holes), and none is partly applied.
+//! - every acknowledged batch is present — for `Buffered` too: a SIGKILL keeps
+//!   the page cache, and a `Buffered` write is acknowledged once handed to it;
+//! - the recovered batches are a prefix of the written sequence (no holes),
+//!   and none is partly applied;
+//! - the reopen is done with the strictest loss policy that a kill allows
+//!   (`RefuseUnlessTornTail` for `Sync`: must open; `RefuseAny` for `Buffered`:
+//!   refuses exactly when the kill tore the WAL's tail, and then the tree is
+//!   opened with `Report`), and the recovery report holds at most a torn tail
+//!   or torn creation at the end of the newest WAL segment and a torn manifest
+//!   append (see `kill_common` for why nothing else can be torn).
 //!
 //! `STRATA_CRASH_SEED` replays a run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod kill_common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::ops::Bound;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use kill_common::{KillOnDrop, Tally, check_tree_report, newest_segments, serial};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use strata_engine::lsm::{Durability, Tree, TreeOptions, WriteBatch};
+use strata_engine::Error;
+use strata_engine::lsm::{Durability, Tree, TreeOptions, WalLossPolicy, WriteBatch};
 
 const CHILD_ENV: &str = "STRATA_CRASH_CHILD";
 
-fn options() -> TreeOptions {
+/// Tree options for values `scale` times the usual size (memtables, files
+/// and WAL segments scaled alike).
+fn options(scale: usize) -> TreeOptions {
     let mut o = TreeOptions::small_for_tests(strata_fs::default_fs());
-    o.memtable_size = 24 << 10;
-    o.target_file_size_base = 16 << 10;
-    o.max_bytes_for_level_base = 48 << 10;
-    o.wal_segment_size = 32 << 10;
+    o.memtable_size = (24 << 10) * scale;
+    o.target_file_size_base = (16 << 10) * scale as u64;
+    o.max_bytes_for_level_base = (48 << 10) * scale as u64;
+    o.wal_segment_size = (32 << 10) * scale as u64;
     o
 }
 
@@ -44,6 +56,7 @@ fn key(id: u64, j: u64) -> Vec<u8> {
 
 /// The child: writes batches from `start` until killed.
 #[test]
+#[ignore = "run by the tree_crash tests as a child process"]
 fn crash_child() {
     let Ok(spec) = std::env::var(CHILD_ENV) else {
         return; // Not a child: nothing to do as a normal test.
@@ -55,7 +68,8 @@ fn crash_child() {
         _ => Durability::Buffered,
     };
     let start: u64 = parts.next().unwrap().parse().unwrap();
-    let tree = Tree::open(Path::new(&dir), options()).unwrap();
+    let scale: usize = parts.next().unwrap().parse().unwrap();
+    let tree = Tree::open(Path::new(&dir), options(scale)).unwrap();
     let mut out = std::io::stdout().lock();
     writeln!(out, "ready").unwrap();
     out.flush().unwrap();
@@ -64,7 +78,7 @@ fn crash_child() {
         for j in 0..batch_len(id) {
             b.put(
                 &key(id, j),
-                &vec![(id % 251) as u8; 150 + (j as usize * 13) % 100],
+                &vec![(id % 251) as u8; (150 + (j as usize * 13) % 100) * scale],
             );
         }
         tree.write(b, durability).unwrap();
@@ -78,9 +92,37 @@ std::thread_local! {
     static LEVEL_FILES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
+/// Opens the killed tree with the strictest loss policy a kill allows for
+/// `durability` and checks the recovery report (see the module documentation).
+fn open_after_kill(dir: &Path, durability: &str, scale: usize, tally: &mut Tally) -> Tree {
+    let newest = newest_segments(dir);
+    let mut strict = options(scale);
+    strict.wal_loss_policy = if durability == "sync" {
+        WalLossPolicy::RefuseUnlessTornTail
+    } else {
+        WalLossPolicy::RefuseAny
+    };
+    let (tree, refused) = match Tree::open(dir, strict) {
+        Ok(t) => (t, false),
+        Err(Error::RecoveryRefused { reason, .. }) if durability == "buffered" => {
+            assert!(reason.contains("TornTail"), "refused for {reason}");
+            (Tree::open(dir, options(scale)).unwrap(), true)
+        }
+        Err(e) => panic!("reopening after a SIGKILL failed: {e}"),
+    };
+    let report = tree.recovery_report();
+    let t = check_tree_report("tree", &report, &newest);
+    if refused {
+        assert!(t.torn_tails > 0, "refused, but no torn tail: {report:?}");
+        tally.refused += 1;
+    }
+    tally.add(t);
+    tree
+}
+
 /// Reads back which batches are present, checking none is partial.
-fn present_batches(dir: &Path) -> Vec<u64> {
-    let tree = Tree::open(dir, options()).unwrap();
+fn present_batches(dir: &Path, durability: &str, scale: usize, tally: &mut Tally) -> Vec<u64> {
+    let tree = open_after_kill(dir, durability, scale, tally);
     let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
     for kv in tree
         .range(Bound::Unbounded, Bound::Unbounded, None)
@@ -106,36 +148,23 @@ fn present_batches(dir: &Path) -> Vec<u64> {
     counts.into_keys().collect()
 }
 
-/// Kills the child if the parent panics.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn run(durability: &str, kills: usize, seed: u64) {
+/// Returns what recovery cut over all kills.
+fn run(durability: &str, kills: usize, seed: u64, scale: usize) -> Tally {
+    let _serial = serial();
     eprintln!("tree_crash {durability}: seed {seed} (STRATA_CRASH_SEED to replay)");
     let mut rng = StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut next = 1u64;
     let mut acked_total = 0usize;
+    let mut tally = Tally::default();
     for round in 0..kills {
-        let child = Command::new(&exe)
-            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-            .env(
+        let (mut child, stdout) = KillOnDrop::spawn(
+            "crash_child",
+            &[(
                 CHILD_ENV,
-                format!("{},{durability},{next}", dir.path().display()),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut child = KillOnDrop(child);
-        let stdout = child.0.stdout.take().unwrap();
+                format!("{},{durability},{next},{scale}", dir.path().display()),
+            )],
+        );
         let (tx, rx) = mpsc::channel();
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -155,23 +184,20 @@ fn run(durability: &str, kills: usize, seed: u64) {
             }
         }
         std::thread::sleep(Duration::from_millis(rng.random_range(20..300)));
-        child.0.kill().unwrap(); // SIGKILL
-        child.0.wait().unwrap();
+        child.kill(); // SIGKILL
         reader.join().unwrap();
         let acked: Vec<u64> = rx
             .try_iter()
             .filter_map(|l| l.trim().parse().ok())
             .collect();
         acked_total += acked.len();
-        let present = present_batches(dir.path());
+        let present = present_batches(dir.path(), durability, scale, &mut tally);
         let present_set: std::collections::HashSet<u64> = present.iter().copied().collect();
-        if durability == "sync" {
-            for id in &acked {
-                assert!(
-                    present_set.contains(id),
-                    "round {round}: acknowledged batch {id} lost"
-                );
-            }
+        for id in &acked {
+            assert!(
+                present_set.contains(id),
+                "round {round}: acknowledged batch {id} lost"
+            );
         }
         // No holes: batches 1..=max are all there.
         let max = present.last().copied().unwrap_or(0);
@@ -181,20 +207,18 @@ fn run(durability: &str, kills: usize, seed: u64) {
             "round {round}: recovered batches are not a prefix: {present:?}"
         );
         next = max + 1;
-        if durability == "sync" {
-            next = next.max(acked.last().map_or(0, |a| a + 1));
-        }
     }
     eprintln!(
-        "tree_crash {durability}: {kills} kills, {acked_total} acknowledged batches, {} recovered",
+        "tree_crash {durability} (values x{scale}): {kills} kills, {acked_total} acknowledged batches, {} recovered; recovery: {tally:?}",
         next - 1
     );
     assert!(acked_total > 0, "the child acknowledged nothing");
     let deeper = LEVEL_FILES.with(|c| c.get());
     assert!(
-        deeper > 0,
+        scale > 1 || deeper > 0,
         "no table reached L1 or below: flush/compaction never ran"
     );
+    tally
 }
 
 fn seed() -> u64 {
@@ -206,16 +230,20 @@ fn seed() -> u64 {
 
 #[test]
 fn sigkill_sync_writes_keep_every_acknowledged_batch() {
-    if std::env::var(CHILD_ENV).is_ok() {
-        return;
-    }
-    run("sync", 20, seed());
+    run("sync", 20, seed(), 1);
 }
 
 #[test]
-fn sigkill_buffered_writes_recover_a_prefix() {
-    if std::env::var(CHILD_ENV).is_ok() {
-        return;
-    }
-    run("buffered", 12, seed());
+fn sigkill_buffered_writes_keep_every_acknowledged_batch() {
+    run("buffered", 12, seed(), 1);
+}
+
+/// Batches of up to half a megabyte, so that a kill often lands inside the
+/// WAL's `write()` and tears the newest segment's tail: the torn tail must be
+/// cut (and nothing else), every acknowledged batch must survive, and
+/// `RefuseAny` must refuse exactly those opens.
+#[test]
+fn sigkill_large_buffered_batches_tear_only_the_newest_tail() {
+    let tally = run("buffered", 12, seed(), 256);
+    eprintln!("large batches: {tally:?}");
 }
