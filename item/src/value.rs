@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::Number;
+use crate::{Number, echo};
 use crate::validate::ValidationError;
 
 /// Collects a set, rejecting duplicates and emptiness.
@@ -261,7 +261,7 @@ impl AttributeValue {
         S: Into<String>,
     {
         strict_set(items.into_iter().map(Into::into), "string", |s: &String| {
-            s.clone()
+            echo::owned(s)
         })
         .map(AttributeValue::Ss)
     }
@@ -295,7 +295,7 @@ impl AttributeValue {
         strict_set(
             items.into_iter().map(Into::into),
             "binary",
-            |b: &Vec<u8>| format!("{b:?}"),
+            |b: &Vec<u8>| echo::display_within(format_args!("{b:?}"), echo::MAX_VALUE_SHOWN),
         )
         .map(AttributeValue::Bs)
     }
