@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{Number, echo};
 use crate::validate::ValidationError;
+use crate::{Number, echo};
 
 /// Collects a set, rejecting duplicates and emptiness.
 fn strict_set<T: Ord>(

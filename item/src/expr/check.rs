@@ -12,8 +12,8 @@
 
 use std::cmp::Ordering;
 
-use crate::{AttributeValue, echo};
 use crate::validate::{ValidationError, validate_value};
+use crate::{AttributeValue, echo};
 
 use super::compare;
 use super::condition::{Condition, MAX_IN_OPERANDS, Operand, TYPE_NAMES};

@@ -239,20 +239,31 @@ mod tests {
         let set = AttributeValue::string_set(["a", "b"]);
         let map = AttributeValue::M([("k".to_string(), set)].into());
         let list = AttributeValue::L(vec![map, AttributeValue::Null, n("-2.5")]);
-        assert_eq!(format_value(&list), "{L:[{M:{k={SS:[a, b]}}}, {NULL:true}, {N:-2.5}]}");
+        assert_eq!(
+            format_value(&list),
+            "{L:[{M:{k={SS:[a, b]}}}, {NULL:true}, {N:-2.5}]}"
+        );
     }
 
     #[test]
     fn formatting_is_bounded() {
+        use std::collections::BTreeMap;
+
         let s = format_value(&"x".repeat(400_000).into());
         assert!(s.len() < echo::MAX_VALUE_SHOWN + 32, "{}", s.len());
         // The string, then its closing brace, are left out.
         let shown = echo::MAX_VALUE_SHOWN - 3;
-        assert!(s.ends_with(&format!("…({} more bytes)", 400_000 - shown + 1)), "{s}");
+        assert!(
+            s.ends_with(&format!("…({} more bytes)", 400_000 - shown + 1)),
+            "{s}"
+        );
 
         let b = format_value(&AttributeValue::B(vec![7; 300_000]));
         assert!(b.len() < echo::MAX_VALUE_SHOWN + 32, "{}", b.len());
-        assert!(b.ends_with(&format!("…({} more bytes)", 400_000 - shown + 1)), "{b}");
+        assert!(
+            b.ends_with(&format!("…({} more bytes)", 400_000 - shown + 1)),
+            "{b}"
+        );
         let full = base64(&[7; 300]);
         assert!(full.starts_with(b.trim_start_matches("{B:").split('…').next().unwrap()));
 
@@ -260,6 +271,14 @@ mod tests {
         for _ in 0..100_000 {
             deep = AttributeValue::L(vec![deep]);
         }
+        let wide: BTreeMap<String, AttributeValue> = (0..10_000)
+            .map(|i| (format!("k{i}"), AttributeValue::string_set(["s"])))
+            .collect();
+        let w = format_value(&AttributeValue::M(wide));
+        assert!(w.starts_with("{M:{k0={SS:[s]}, k1={SS:[s]}"), "{w}");
+        assert!(w.ends_with("…(more)"), "{w}");
+        assert!(w.len() < echo::MAX_VALUE_SHOWN + 32, "{}", w.len());
+
         let d = format_value(&deep);
         assert!(d.ends_with("…(more)"), "{d}");
         assert!(d.len() < echo::MAX_VALUE_SHOWN + 32, "{}", d.len());
