@@ -28,17 +28,19 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
+use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
+use crate::echo::{self, Bounded};
 use crate::{AttributeValue, Item, Number, NumberError};
 
 /// Why JSON is not a valid DynamoDB attribute value or item.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind} (at {path})")]
 pub struct JsonError {
-    /// Where in the input: `item`, `item.a.L[3]`, `value.M.x`, ...
+    /// Where in the input: `item`, `item.a.L[3]`, `value.M.x`, ... (cut to a fixed size,
+    /// see [`crate::echo`]).
     pub path: String,
     /// What is wrong.
     pub kind: JsonErrorKind,
@@ -139,19 +141,40 @@ enum Path<'a> {
     Index(&'a Path<'a>, usize),
 }
 
-impl fmt::Display for Path<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Path::Root(r) => f.write_str(r),
-            Path::Field(p, name) => write!(f, "{p}.{name}"),
-            Path::Index(p, i) => write!(f, "{p}[{i}]"),
+impl Path<'_> {
+    /// The path as errors show it (`item.a.L[3]`), at most [`echo::MAX_PATH_SHOWN`] bytes
+    /// with each name cut by [`echo::shown`], however long the names are.
+    fn text(&self) -> String {
+        let mut steps = Vec::new();
+        let mut cur = self;
+        loop {
+            steps.push(cur);
+            match cur {
+                Path::Root(_) => break,
+                Path::Field(p, _) | Path::Index(p, _) => cur = p,
+            }
         }
+        let mut out = Bounded::new(echo::MAX_PATH_SHOWN);
+        for step in steps.iter().rev() {
+            match step {
+                Path::Root(r) => out.push_str(r),
+                Path::Field(_, name) => {
+                    out.push_str(".");
+                    out.push_name(name);
+                }
+                Path::Index(_, i) => {
+                    // Writing into a `Bounded` never fails.
+                    let _ = write!(out, "[{i}]");
+                }
+            }
+        }
+        out.finish()
     }
 }
 
 fn err(path: &Path<'_>, kind: JsonErrorKind) -> JsonError {
     JsonError {
-        path: path.to_string(),
+        path: path.text(),
         kind,
     }
 }
@@ -285,7 +308,7 @@ impl Item {
     pub fn from_dynamo_json_str(s: &str) -> Result<Item, JsonError> {
         let v: Value = serde_json::from_str(s).map_err(|e| JsonError {
             path: "item".to_owned(),
-            kind: JsonErrorKind::Syntax(e.to_string()),
+            kind: JsonErrorKind::Syntax(echo::display_within(e, echo::MAX_VALUE_SHOWN)),
         })?;
         Item::from_dynamo_json(&v)
     }
@@ -422,7 +445,7 @@ fn value_from_json(v: &Value, path: &Path<'_>, depth: usize) -> Result<Attribute
                 "string",
                 path,
                 |e, p| Ok(str_of(e, "SS", p)?.to_owned()),
-                |s| format!("[{s}]"),
+                |s| format!("[{}]", echo::shown(s)),
             )?;
             AttributeValue::Ss(set)
         }
@@ -447,7 +470,10 @@ fn value_from_json(v: &Value, path: &Path<'_>, depth: usize) -> Result<Attribute
                     base64_decode(str_of(e, "BS", p)?)
                         .map_err(|reason| err(p, JsonErrorKind::Base64 { reason }))
                 },
-                |b| format!("[{}]", base64_encode(b)),
+                |b| {
+                    let text = base64_encode(b);
+                    format!("[{}]", echo::shown_within(&text, echo::MAX_VALUE_SHOWN))
+                },
             )?;
             AttributeValue::Bs(set)
         }
@@ -455,7 +481,7 @@ fn value_from_json(v: &Value, path: &Path<'_>, depth: usize) -> Result<Attribute
             return Err(err(
                 path,
                 JsonErrorKind::UnknownType {
-                    name: other.to_owned(),
+                    name: echo::owned(other),
                 },
             ));
         }

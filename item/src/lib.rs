@@ -8,6 +8,7 @@
 //! - [`codec`]: the binary item format stored on disk (`docs/item-codec.md`).
 //! - [`json`] (feature `serde`, on by default): DynamoDB's JSON form of values and items.
 //! - [`expr`]: the expression language (parse and evaluate).
+//! - [`echo`]: how errors quote caller input (cut to a fixed size).
 //!
 //! ```
 //! use strata_item::{codec, item, key, validate_item, KeySchema, KeyType, Number};
@@ -29,6 +30,7 @@
 //! language; everything else holds values, numbers, items, keys and codecs.
 
 pub mod codec;
+pub mod echo;
 mod item;
 #[cfg(feature = "serde")]
 pub mod json;

@@ -48,9 +48,6 @@ pub const MAX_EXPONENT: i32 = 125;
 /// Smallest decimal exponent of the leading digit (`1E-130`).
 pub const MIN_EXPONENT: i32 = -130;
 
-/// Longest input echoed back inside a [`NumberError::Invalid`] message.
-const MAX_ECHO: usize = 64;
-
 /// Powers of ten that fit in a `u128`: `POW10[i] = 10^i` for `i` in `0..=38`.
 const POW10: [u128; 39] = {
     let mut t = [1u128; 39];
@@ -72,7 +69,7 @@ pub enum NumberError {
     /// The text is not a decimal number (empty, spaces, `NaN`, `Infinity`, stray characters).
     #[error("The parameter cannot be converted to a numeric value: {input}")]
     Invalid {
-        /// The offending text (cut to 64 characters).
+        /// The offending text, cut by [`crate::echo::shown`].
         input: String,
     },
     /// More than 38 significant digits in the text.
@@ -216,7 +213,7 @@ impl Number {
     pub fn parse(s: &str) -> Result<Number, NumberError> {
         let b = s.as_bytes();
         let invalid = || NumberError::Invalid {
-            input: s.chars().take(MAX_ECHO).collect(),
+            input: crate::echo::owned(s),
         };
         let mut i = 0;
         let mut neg = false;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::{AttributeValue, Item};
+use crate::{AttributeValue, Item, echo};
 
 /// Most bytes a partition key value may have (DynamoDB: 2048).
 pub const MAX_PARTITION_KEY_BYTES: usize = 2048;
@@ -98,7 +98,8 @@ impl fmt::Display for KeyRole {
 }
 
 /// Why an item (or a key) does not fit a key schema. Messages follow DynamoDB's
-/// `ValidationException` wording.
+/// `ValidationException` wording. Attribute names are cut to a fixed size
+/// ([`crate::echo`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
@@ -276,7 +277,7 @@ impl KeySchema {
             return Err(KeyError::InvalidSchema {
                 reason: format!(
                     "partition key and sort key have the same name {:?}",
-                    sk.name
+                    echo::shown(&sk.name)
                 ),
             });
         }
@@ -305,7 +306,7 @@ impl KeySchema {
     ) -> Result<(), KeyError> {
         if !attr.key_type.matches(v) {
             return Err(KeyError::TypeMismatch {
-                name: attr.name.clone(),
+                name: echo::owned(&attr.name),
                 expected: attr.key_type,
                 actual: v.type_name(),
             });
@@ -313,12 +314,12 @@ impl KeySchema {
         let size = match v {
             AttributeValue::S(s) if s.is_empty() => {
                 return Err(KeyError::EmptyString {
-                    name: attr.name.clone(),
+                    name: echo::owned(&attr.name),
                 });
             }
             AttributeValue::B(b) if b.is_empty() => {
                 return Err(KeyError::EmptyBinary {
-                    name: attr.name.clone(),
+                    name: echo::owned(&attr.name),
                 });
             }
             other => other.size(),
@@ -326,12 +327,12 @@ impl KeySchema {
         match role {
             KeyRole::Partition if size > MAX_PARTITION_KEY_BYTES => {
                 Err(KeyError::PartitionKeyTooLarge {
-                    name: attr.name.clone(),
+                    name: echo::owned(&attr.name),
                     size,
                 })
             }
             KeyRole::Sort if size > MAX_SORT_KEY_BYTES => Err(KeyError::SortKeyTooLarge {
-                name: attr.name.clone(),
+                name: echo::owned(&attr.name),
                 size,
             }),
             _ => Ok(()),
@@ -346,7 +347,7 @@ impl KeySchema {
     pub fn extract_key(&self, item: &Item) -> Result<PrimaryKey, KeyError> {
         let get = |attr: &KeyAttribute, role| -> Result<AttributeValue, KeyError> {
             let v = item.get(&attr.name).ok_or_else(|| KeyError::Missing {
-                name: attr.name.clone(),
+                name: echo::owned(&attr.name),
             })?;
             Self::check_key_value(attr, role, v)?;
             Ok(v.clone())

@@ -14,6 +14,9 @@
 //!
 //! Numbers need no check here: a [`crate::Number`] is valid by construction.
 
+use std::fmt::Write as _;
+
+use crate::echo::{self, Bounded};
 use crate::{AttributeValue, Item, KeyError, KeySchema, PrimaryKey};
 
 /// Largest item DynamoDB stores: 400 KB.
@@ -32,7 +35,8 @@ pub(crate) fn too_deep(enclosing: usize) -> bool {
 pub const MAX_ATTRIBUTE_NAME_BYTES: usize = 65535;
 
 /// Why an item breaks DynamoDB's rules. Messages follow DynamoDB's `ValidationException`
-/// wording, with the offending attribute path added.
+/// wording, with the offending attribute path added. Paths and quoted elements are cut
+/// to a fixed size ([`crate::echo`]), however long the attribute names are.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ValidationError {
@@ -69,7 +73,7 @@ pub enum ValidationError {
         "One or more parameter values were invalid: Input collection [{shown}] contains duplicates."
     )]
     DuplicateInSet {
-        /// The duplicated element as text.
+        /// The duplicated element as text, cut to a fixed size ([`crate::echo`]).
         shown: String,
     },
     /// A value sits deeper than level 32 (the attribute's value being level 1).
@@ -112,9 +116,12 @@ pub fn validate_item(
     item: &Item,
     schema: Option<&KeySchema>,
 ) -> Result<Option<PrimaryKey>, ValidationError> {
+    let mut steps = Vec::new();
     for (name, v) in item {
-        check_name(name, || "<item>".to_owned())?;
-        check_value(v, 0, &mut |_| name.clone())?;
+        check_name(name, &[Step::Root("<item>")])?;
+        steps.clear();
+        steps.push(Step::Name(name));
+        check_value(v, 0, &mut steps)?;
     }
     let size = item.size();
     if size > MAX_ITEM_SIZE {
@@ -131,61 +138,105 @@ pub fn validate_item(
 /// # Errors
 /// See [`ValidationError`]; paths start at `<value>`.
 pub fn validate_value(v: &AttributeValue) -> Result<(), ValidationError> {
-    check_value(v, 0, &mut |_| "<value>".to_owned())
+    check_value(v, 0, &mut vec![Step::Root("<value>")])
 }
 
-fn check_name(name: &str, path: impl FnOnce() -> String) -> Result<(), ValidationError> {
+/// One step of the path to a value. The steps are kept as references while the value is
+/// walked; the path text is written only for an error, and then cut to a fixed size
+/// ([`path_text`]).
+#[derive(Debug, Clone, Copy)]
+enum Step<'a> {
+    /// `<item>` or `<value>`.
+    Root(&'static str),
+    /// An attribute name: top level, or a key of a map.
+    Name(&'a str),
+    /// A list index.
+    Index(usize),
+}
+
+/// The path of `steps` as errors show it (`a.b[3]`), at most
+/// [`echo::MAX_PATH_SHOWN`] bytes and each name cut by [`echo::shown`]: 32 names of 60 KB
+/// give a path of half a kilobyte, and are not copied to find that out.
+fn path_text(steps: &[Step<'_>]) -> String {
+    let mut out = Bounded::new(echo::MAX_PATH_SHOWN);
+    for (i, step) in steps.iter().enumerate() {
+        match step {
+            Step::Root(r) => out.push_str(r),
+            Step::Name(n) => {
+                if i > 0 {
+                    out.push_str(".");
+                }
+                out.push_name(n);
+            }
+            Step::Index(x) => {
+                // Writing into a `Bounded` never fails.
+                let _ = write!(out, "[{x}]");
+            }
+        }
+    }
+    out.finish()
+}
+
+/// `path` is where the map holding `name` is.
+fn check_name(name: &str, path: &[Step<'_>]) -> Result<(), ValidationError> {
     if name.is_empty() {
-        return Err(ValidationError::EmptyAttributeName { path: path() });
+        return Err(ValidationError::EmptyAttributeName {
+            path: path_text(path),
+        });
     }
     if name.len() > MAX_ATTRIBUTE_NAME_BYTES {
         return Err(ValidationError::AttributeNameTooLong {
-            path: path(),
+            path: path_text(path),
             len: name.len(),
         });
     }
     Ok(())
 }
 
-/// `depth` counts the lists and maps enclosing `v`. The path is built only on error:
-/// `path(())` returns the path of `v`. Recursion is bounded: the depth is checked first,
-/// so this never goes more than [`MAX_NESTING_DEPTH`] calls deep.
-fn check_value(
-    v: &AttributeValue,
+/// `depth` counts the lists and maps enclosing `v`; `steps` is the path of `v`.
+/// Recursion is bounded: the depth is checked first, so this never goes more than
+/// [`MAX_NESTING_DEPTH`] calls deep.
+fn check_value<'a>(
+    v: &'a AttributeValue,
     depth: usize,
-    path: &mut dyn FnMut(()) -> String,
+    steps: &mut Vec<Step<'a>>,
 ) -> Result<(), ValidationError> {
     if too_deep(depth) {
-        return Err(ValidationError::TooDeep { path: path(()) });
+        return Err(ValidationError::TooDeep {
+            path: path_text(steps),
+        });
+    }
+    let empty_set = match v {
+        AttributeValue::Ss(s) if s.is_empty() => Some("string"),
+        AttributeValue::Ns(s) if s.is_empty() => Some("number"),
+        AttributeValue::Bs(s) if s.is_empty() => Some("binary"),
+        _ => None,
+    };
+    if let Some(kind) = empty_set {
+        return Err(ValidationError::EmptySet {
+            path: path_text(steps),
+            kind,
+        });
     }
     match v {
-        AttributeValue::Ss(s) if s.is_empty() => Err(ValidationError::EmptySet {
-            path: path(()),
-            kind: "string",
-        }),
-        AttributeValue::Ns(s) if s.is_empty() => Err(ValidationError::EmptySet {
-            path: path(()),
-            kind: "number",
-        }),
-        AttributeValue::Bs(s) if s.is_empty() => Err(ValidationError::EmptySet {
-            path: path(()),
-            kind: "binary",
-        }),
         AttributeValue::L(l) => {
             for (i, e) in l.iter().enumerate() {
-                check_value(e, depth + 1, &mut |_| format!("{}[{i}]", path(())))?;
+                steps.push(Step::Index(i));
+                check_value(e, depth + 1, steps)?;
+                steps.pop();
             }
-            Ok(())
         }
         AttributeValue::M(m) => {
             for (k, e) in m {
-                check_name(k, || path(()))?;
-                check_value(e, depth + 1, &mut |_| format!("{}.{k}", path(())))?;
+                check_name(k, steps)?;
+                steps.push(Step::Name(k));
+                check_value(e, depth + 1, steps)?;
+                steps.pop();
             }
-            Ok(())
         }
-        _ => Ok(()),
+        _ => {}
     }
+    Ok(())
 }
 
 #[cfg(test)]

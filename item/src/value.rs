@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::Number;
 use crate::validate::ValidationError;
+use crate::{Number, echo};
 
 /// Collects a set, rejecting duplicates and emptiness.
 fn strict_set<T: Ord>(
@@ -261,7 +261,7 @@ impl AttributeValue {
         S: Into<String>,
     {
         strict_set(items.into_iter().map(Into::into), "string", |s: &String| {
-            s.clone()
+            echo::owned(s)
         })
         .map(AttributeValue::Ss)
     }
@@ -295,7 +295,7 @@ impl AttributeValue {
         strict_set(
             items.into_iter().map(Into::into),
             "binary",
-            |b: &Vec<u8>| format!("{b:?}"),
+            |b: &Vec<u8>| echo::display_within(format_args!("{b:?}"), echo::MAX_VALUE_SHOWN),
         )
         .map(AttributeValue::Bs)
     }

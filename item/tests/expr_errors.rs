@@ -765,7 +765,8 @@ fn unused_and_malformed_placeholders() {
     assert_eq!(
         err,
         ExprError::UnusedValues {
-            keys: vec![":b".into(), ":c".into()]
+            keys: vec![":b".into(), ":c".into()],
+            total: 2,
         }
     );
     let err = strata_item::expr::parse_projection("a", &names(&[("x", "a")])).unwrap_err();

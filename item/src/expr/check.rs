@@ -12,8 +12,8 @@
 
 use std::cmp::Ordering;
 
-use crate::AttributeValue;
 use crate::validate::{ValidationError, validate_value};
+use crate::{AttributeValue, echo};
 
 use super::compare;
 use super::condition::{Condition, MAX_IN_OPERANDS, Operand, TYPE_NAMES};
@@ -29,7 +29,7 @@ pub(crate) const MAX_LIST_INDEX: u32 = i32::MAX as u32;
 pub(crate) fn name_entry(key: &str, name: &str) -> Result<(), ExprError> {
     if name.is_empty() {
         return Err(ExprError::EmptyNameValue {
-            key: key.to_string(),
+            key: echo::owned(key),
         });
     }
     Ok(())
@@ -41,7 +41,7 @@ pub(crate) fn value_entry(key: &str, v: &AttributeValue) -> Result<(), ExprError
     match value_problem(v) {
         None => Ok(()),
         Some(reason) => Err(ExprError::InvalidValue {
-            key: key.to_string(),
+            key: echo::owned(key),
             reason,
         }),
     }
@@ -117,7 +117,7 @@ pub(crate) fn type_name(diag: &mut Diag, kind: ExprKind, name: &str) -> &'static
                 Cat::Function,
                 ExprError::InvalidTypeName {
                     kind,
-                    type_name: name.to_string(),
+                    type_name: echo::owned(name),
                 },
             );
             "S"

@@ -7,7 +7,9 @@
 //!   pair is simply not in order, so the comparison is false rather than an error.
 
 use std::cmp::Ordering;
+use std::fmt::Write as _;
 
+use crate::echo::{self, Bounded};
 use crate::{AttributeValue, Number};
 
 /// Order of two values of the same scalar type (S, N, B); `None` otherwise.
@@ -82,39 +84,79 @@ fn base64(data: &[u8]) -> String {
     out
 }
 
-/// A value as DynamoDB prints it inside error messages: `{S:abc}`, `{N:1.5}`.
+/// A value as DynamoDB prints it inside error messages: `{S:abc}`, `{N:1.5}`, cut to
+/// [`echo::MAX_VALUE_SHOWN`] bytes while it is written (a 400 KB string is never copied).
 pub(crate) fn format_value(v: &AttributeValue) -> String {
-    let body = match v {
-        AttributeValue::S(s) => s.clone(),
-        AttributeValue::N(n) => n.to_string(),
-        AttributeValue::B(b) => base64(b),
-        AttributeValue::Bool(b) => b.to_string(),
-        AttributeValue::Null => "true".to_string(),
-        AttributeValue::Ss(s) => format!("[{}]", s.iter().cloned().collect::<Vec<_>>().join(", ")),
-        AttributeValue::Ns(s) => format!(
-            "[{}]",
-            s.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        AttributeValue::Bs(s) => format!(
-            "[{}]",
-            s.iter().map(|b| base64(b)).collect::<Vec<_>>().join(", ")
-        ),
-        AttributeValue::L(l) => format!(
-            "[{}]",
-            l.iter().map(format_value).collect::<Vec<_>>().join(", ")
-        ),
-        AttributeValue::M(m) => format!(
-            "{{{}}}",
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", format_value(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    format!("{{{}:{body}}}", v.type_name())
+    let mut out = Bounded::new(echo::MAX_VALUE_SHOWN);
+    write_value(&mut out, v);
+    out.finish()
+}
+
+/// Writes `v` into `out`. Each level writes its `{T:[` before going deeper and nothing
+/// goes deeper once `out` is full, so the recursion is at most about
+/// `MAX_VALUE_SHOWN / 4` levels deep whatever the value's depth.
+fn write_value(out: &mut Bounded, v: &AttributeValue) {
+    if out.is_full() {
+        out.stop();
+        return;
+    }
+    out.push_str("{");
+    out.push_str(v.type_name());
+    out.push_str(":");
+    match v {
+        AttributeValue::S(s) => out.push_str(s),
+        AttributeValue::N(n) => {
+            // Writing into a `Bounded` never fails.
+            let _ = write!(out, "{n}");
+        }
+        AttributeValue::B(b) => push_base64(out, b),
+        AttributeValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        AttributeValue::Null => out.push_str("true"),
+        AttributeValue::Ss(s) => write_list(out, "[]", s, |out, x| out.push_str(x)),
+        AttributeValue::Ns(s) => write_list(out, "[]", s, |out, n| {
+            let _ = write!(out, "{n}");
+        }),
+        AttributeValue::Bs(s) => write_list(out, "[]", s, |out, b| push_base64(out, b)),
+        AttributeValue::L(l) => write_list(out, "[]", l, write_value),
+        AttributeValue::M(m) => write_list(out, "{}", m, |out, (k, v)| {
+            out.push_str(k);
+            out.push_str("=");
+            write_value(out, v);
+        }),
+    }
+    out.push_str("}");
+}
+
+/// Writes `items` between the two brackets of `brackets`, separated by `", "`; stops
+/// at the first item that finds `out` full.
+fn write_list<I: IntoIterator>(
+    out: &mut Bounded,
+    brackets: &str,
+    items: I,
+    mut each: impl FnMut(&mut Bounded, I::Item),
+) {
+    let (open, close) = brackets.split_at(1);
+    out.push_str(open);
+    for (i, x) in items.into_iter().enumerate() {
+        if out.is_full() {
+            out.stop();
+            return;
+        }
+        if i > 0 {
+            out.push_str(", ");
+        }
+        each(out, x);
+    }
+    out.push_str(close);
+}
+
+/// Writes the base64 text of `data`, encoding only what can be shown: a prefix of whole
+/// 3-byte groups encodes to a prefix of the full text, and the rest is only counted.
+fn push_base64(out: &mut Bounded, data: &[u8]) {
+    let encoded = data.len().min((echo::MAX_VALUE_SHOWN / 4 + 1) * 3);
+    let text = base64(data.get(..encoded).unwrap_or(data));
+    out.push_str(&text);
+    out.skip(data.len().div_ceil(3) * 4 - text.len());
 }
 
 #[cfg(test)]
@@ -194,5 +236,51 @@ mod tests {
         assert_eq!(base64(b"abcd"), "YWJjZA==");
         assert_eq!(base64(b"abc"), "YWJj");
         assert_eq!(base64(b""), "");
+        let set = AttributeValue::string_set(["a", "b"]);
+        let map = AttributeValue::M([("k".to_string(), set)].into());
+        let list = AttributeValue::L(vec![map, AttributeValue::Null, n("-2.5")]);
+        assert_eq!(
+            format_value(&list),
+            "{L:[{M:{k={SS:[a, b]}}}, {NULL:true}, {N:-2.5}]}"
+        );
+    }
+
+    #[test]
+    fn formatting_is_bounded() {
+        use std::collections::BTreeMap;
+
+        let s = format_value(&"x".repeat(400_000).into());
+        assert!(s.len() < echo::MAX_VALUE_SHOWN + 32, "{}", s.len());
+        // The string, then its closing brace, are left out.
+        let shown = echo::MAX_VALUE_SHOWN - 3;
+        assert!(
+            s.ends_with(&format!("…({} more bytes)", 400_000 - shown + 1)),
+            "{s}"
+        );
+
+        let b = format_value(&AttributeValue::B(vec![7; 300_000]));
+        assert!(b.len() < echo::MAX_VALUE_SHOWN + 32, "{}", b.len());
+        assert!(
+            b.ends_with(&format!("…({} more bytes)", 400_000 - shown + 1)),
+            "{b}"
+        );
+        let full = base64(&[7; 300]);
+        assert!(full.starts_with(b.trim_start_matches("{B:").split('…').next().unwrap()));
+
+        let mut deep = AttributeValue::from(1);
+        for _ in 0..100_000 {
+            deep = AttributeValue::L(vec![deep]);
+        }
+        let wide: BTreeMap<String, AttributeValue> = (0..10_000)
+            .map(|i| (format!("k{i}"), AttributeValue::string_set(["s"])))
+            .collect();
+        let w = format_value(&AttributeValue::M(wide));
+        assert!(w.starts_with("{M:{k0={SS:[s]}, k1={SS:[s]}"), "{w}");
+        assert!(w.ends_with("…(more)"), "{w}");
+        assert!(w.len() < echo::MAX_VALUE_SHOWN + 32, "{}", w.len());
+
+        let d = format_value(&deep);
+        assert!(d.ends_with("…(more)"), "{d}");
+        assert!(d.len() < echo::MAX_VALUE_SHOWN + 32, "{}", d.len());
     }
 }

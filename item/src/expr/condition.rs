@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-use crate::{AttributeValue, Item};
+use crate::{AttributeValue, Item, echo};
 
 use super::check;
 use super::compare;
@@ -505,12 +505,12 @@ fn check_function_name(r: &mut Resolver<'_, '_>, name: &str) -> bool {
     let err = if update_arity(name).is_some() {
         ExprError::FunctionNotAllowedInCondition {
             kind: r.kind,
-            function: name.to_string(),
+            function: echo::owned(name),
         }
     } else {
         ExprError::InvalidFunction {
             kind: r.kind,
-            function: name.to_string(),
+            function: echo::owned(name),
         }
     };
     r.diag.report(Cat::UnknownFunction, err);
@@ -529,7 +529,7 @@ fn operand(r: &mut Resolver<'_, '_>, raw: &RawOperand) -> Operand {
                 Cat::Misused,
                 ExprError::FunctionMisused {
                     kind: r.kind,
-                    function: call.name.clone(),
+                    function: echo::owned(&call.name),
                 },
             );
             if check_function_name(r, &call.name) {
@@ -568,7 +568,7 @@ fn check_arity(r: &mut Resolver<'_, '_>, name: &str, want: usize, got: usize) ->
         Cat::OperandCount,
         ExprError::OperandCount {
             kind: r.kind,
-            function: name.to_string(),
+            function: echo::owned(name),
             count: got,
         },
     );

@@ -5,6 +5,10 @@
 //! unchanged. Parse-time errors carry the [`ExprKind`] of the expression they
 //! came from, which DynamoDB puts in front of the message
 //! (`Invalid ConditionExpression: ...`).
+//!
+//! Text taken from the caller (names, placeholder keys, tokens, paths, values) is cut
+//! to a fixed size by [`crate::echo`] when the error is built, so no message or field
+//! grows with the input; inputs of ordinary size are quoted unchanged.
 
 use std::fmt;
 
@@ -113,17 +117,23 @@ pub enum ExprError {
     },
 
     /// Names given in ExpressionAttributeNames that no expression of the request used.
-    #[error("Value provided in ExpressionAttributeNames unused in expressions: keys: {{{}}}", .keys.join(", "))]
+    #[error("Value provided in ExpressionAttributeNames unused in expressions: keys: {{{}}}", crate::echo::join_listed(.keys, *.total))]
     UnusedNames {
-        /// The unused placeholders, sorted.
+        /// The first unused placeholders in sorted order: at most
+        /// [`crate::echo::MAX_LISTED`], each cut by [`crate::echo::shown`].
         keys: Vec<String>,
+        /// How many placeholders were unused (the message says how many it leaves out).
+        total: usize,
     },
 
     /// Values given in ExpressionAttributeValues that no expression of the request used.
-    #[error("Value provided in ExpressionAttributeValues unused in expressions: keys: {{{}}}", .keys.join(", "))]
+    #[error("Value provided in ExpressionAttributeValues unused in expressions: keys: {{{}}}", crate::echo::join_listed(.keys, *.total))]
     UnusedValues {
-        /// The unused placeholders, sorted.
+        /// The first unused placeholders in sorted order: at most
+        /// [`crate::echo::MAX_LISTED`], each cut by [`crate::echo::shown`].
         keys: Vec<String>,
+        /// How many placeholders were unused (the message says how many it leaves out).
+        total: usize,
     },
 
     /// A placeholder key in ExpressionAttributeNames/Values is not `#word` / `:word`.
@@ -494,6 +504,7 @@ mod tests {
         );
         let e = ExprError::UnusedValues {
             keys: vec![":a".into(), ":c".into()],
+            total: 2,
         };
         assert_eq!(
             e.to_string(),

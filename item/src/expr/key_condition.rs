@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use crate::{AttributeValue, Item};
+use crate::{AttributeValue, Item, echo};
 
 use super::check;
 use super::compare;
@@ -351,7 +351,7 @@ pub(crate) fn parse(
     match partition {
         Some(partition) => Ok(KeyCondition { partition, sort }),
         None => Err(ExprError::KeyConditionMissingKey {
-            key: partition_key.to_string(),
+            key: echo::owned(partition_key),
         }),
     }
 }

@@ -30,6 +30,8 @@
 //! sum     := operand (('+' | '-') operand)?
 //! ```
 
+use crate::echo;
+
 use super::error::{ExprError, ExprKind};
 use super::lexer::{Tok, Token, tokenize};
 use super::tree_drop::{Detach, drop_iteratively, take_if_deep};
@@ -306,12 +308,12 @@ impl<'s> Parser<'s> {
         let token = if t.tok == Tok::Eof {
             "<EOF>".to_string()
         } else {
-            self.src.get(t.start..t.end).unwrap_or("").to_string()
+            echo::owned(self.src.get(t.start..t.end).unwrap_or(""))
         };
         ExprError::Syntax {
             kind: self.kind,
             token,
-            near: self.src.get(start..end).unwrap_or("").to_string(),
+            near: echo::owned(self.src.get(start..end).unwrap_or("")),
             offset: t.start,
         }
     }

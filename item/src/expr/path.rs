@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::fmt::Write as _;
 
+use crate::echo::{self, Bounded};
 use crate::{AttributeValue, Item};
 
 use super::error::ExprError;
@@ -190,7 +192,8 @@ impl AttributePath {
         }
     }
 
-    /// The path as DynamoDB prints it in error messages: `[a, b, [3]]`.
+    /// The path as DynamoDB prints it in error messages: `[a, b, [3]]`, cut to a fixed
+    /// size ([`format_elements`]).
     pub(crate) fn dynamo_format(&self) -> String {
         format_elements(&self.elements)
     }
@@ -198,23 +201,25 @@ impl AttributePath {
 
 static EMPTY_NAME: PathElement = PathElement::Name(String::new());
 
+/// The elements as DynamoDB prints a path in messages, cut to
+/// [`echo::MAX_PATH_SHOWN`] bytes (each name to [`echo::MAX_SHOWN`]) while it is built.
 pub(crate) fn format_elements(elements: &[PathElement]) -> String {
-    let mut s = String::from("[");
+    let mut s = Bounded::new(echo::MAX_PATH_SHOWN);
+    s.push_str("[");
     for (i, e) in elements.iter().enumerate() {
         if i > 0 {
             s.push_str(", ");
         }
         match e {
-            PathElement::Name(n) => s.push_str(n),
+            PathElement::Name(n) => s.push_name(n),
             PathElement::Index(i) => {
-                s.push('[');
-                s.push_str(&i.to_string());
-                s.push(']');
+                // Not written at all once the text is full (only counted).
+                let _ = write!(s, "[{i}]");
             }
         }
     }
-    s.push(']');
-    s
+    s.push_str("]");
+    s.finish()
 }
 
 impl fmt::Display for AttributePath {

@@ -7,7 +7,7 @@
 //! reserved word before an undefined placeholder, ...). [`Diag`] keeps the first
 //! error of each category and picks by rank at the end.
 
-use crate::AttributeValue;
+use crate::{AttributeValue, echo};
 
 use super::check;
 use super::error::{ExprError, ExprKind};
@@ -185,7 +185,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
                             Cat::UndefinedName,
                             ExprError::UndefinedName {
                                 kind: self.kind,
-                                name: p.clone(),
+                                name: echo::owned(p),
                             },
                         );
                         PathElement::Name(p.clone())
@@ -200,7 +200,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
                             Cat::Limits,
                             ExprError::ListIndexOutOfRange {
                                 kind: self.kind,
-                                index: digits.clone(),
+                                index: echo::owned(digits),
                             },
                         );
                         PathElement::Index(0)
@@ -230,7 +230,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
                     Cat::UndefinedValue,
                     ExprError::UndefinedValue {
                         kind: self.kind,
-                        name: placeholder.to_string(),
+                        name: echo::owned(placeholder),
                     },
                 );
                 AttributeValue::Null

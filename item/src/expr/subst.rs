@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::AttributeValue;
+use crate::{AttributeValue, echo};
 
 use super::check;
 use super::condition::Condition;
@@ -57,6 +57,23 @@ fn valid_key(key: &str, sigil: char) -> bool {
     chars.next() == Some(sigil)
         && key.len() > 1
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The unused keys among `keys`: the first few in sorted order (cut for a message) and
+/// how many there are; `None` if every key was used.
+fn unused<'k>(
+    keys: impl Iterator<Item = &'k String>,
+    used: &BTreeSet<String>,
+) -> Option<(Vec<String>, usize)> {
+    let mut unused: Vec<&str> = keys
+        .filter(|k| !used.contains(*k))
+        .map(String::as_str)
+        .collect();
+    if unused.is_empty() {
+        return None;
+    }
+    unused.sort_unstable();
+    Some((echo::listed(unused.iter().copied()), unused.len()))
 }
 
 impl<'a> Substitutions<'a> {
@@ -124,7 +141,7 @@ impl<'a> Substitutions<'a> {
             if let Some(k) = keys.into_iter().find(|k| !valid_key(k, '#')) {
                 return Err(ExprError::InvalidPlaceholderKey {
                     parameter: "ExpressionAttributeNames",
-                    key: k.clone(),
+                    key: echo::owned(k),
                 });
             }
         }
@@ -134,7 +151,7 @@ impl<'a> Substitutions<'a> {
             if let Some(k) = keys.into_iter().find(|k| !valid_key(k, ':')) {
                 return Err(ExprError::InvalidPlaceholderKey {
                     parameter: "ExpressionAttributeValues",
-                    key: k.clone(),
+                    key: echo::owned(k),
                 });
             }
         }
@@ -176,30 +193,18 @@ impl<'a> Substitutions<'a> {
     /// Errors if some name or value was never used by the expressions parsed so far.
     ///
     /// # Errors
-    /// [`ExprError::UnusedNames`] (checked first) or [`ExprError::UnusedValues`], listing
-    /// the unused keys sorted.
+    /// [`ExprError::UnusedNames`] (checked first) or [`ExprError::UnusedValues`], naming
+    /// the first few unused keys in sorted order and counting all of them.
     pub fn check_all_used(&self) -> Result<(), ExprError> {
-        if let Some(names) = self.names {
-            let mut unused: Vec<String> = names
-                .keys()
-                .filter(|k| !self.used_names.contains(*k))
-                .cloned()
-                .collect();
-            if !unused.is_empty() {
-                unused.sort();
-                return Err(ExprError::UnusedNames { keys: unused });
-            }
+        if let Some(names) = self.names
+            && let Some((keys, total)) = unused(names.keys(), &self.used_names)
+        {
+            return Err(ExprError::UnusedNames { keys, total });
         }
-        if let Some(values) = self.values {
-            let mut unused: Vec<String> = values
-                .keys()
-                .filter(|k| !self.used_values.contains(*k))
-                .cloned()
-                .collect();
-            if !unused.is_empty() {
-                unused.sort();
-                return Err(ExprError::UnusedValues { keys: unused });
-            }
+        if let Some(values) = self.values
+            && let Some((keys, total)) = unused(values.keys(), &self.used_values)
+        {
+            return Err(ExprError::UnusedValues { keys, total });
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::{AttributeValue, Item};
+use crate::{AttributeValue, Item, echo};
 
 use super::condition::{condition_arity, update_arity};
 use super::error::{ExprError, ExprKind};
@@ -501,12 +501,12 @@ fn operand(r: &mut Resolver<'_, '_>, raw: &RawOperand) -> (UpdateOperand, Option
                 let err = if condition_arity(name).is_some() {
                     ExprError::FunctionNotAllowedInUpdate {
                         kind: r.kind,
-                        function: name.to_string(),
+                        function: echo::owned(name),
                     }
                 } else {
                     ExprError::InvalidFunction {
                         kind: r.kind,
-                        function: name.to_string(),
+                        function: echo::owned(name),
                     }
                 };
                 r.diag.report(Cat::UnknownFunction, err);
@@ -517,7 +517,7 @@ fn operand(r: &mut Resolver<'_, '_>, raw: &RawOperand) -> (UpdateOperand, Option
                     Cat::OperandCount,
                     ExprError::OperandCount {
                         kind: r.kind,
-                        function: name.to_string(),
+                        function: echo::owned(name),
                         count: args.len(),
                     },
                 );
@@ -533,7 +533,7 @@ fn operand(r: &mut Resolver<'_, '_>, raw: &RawOperand) -> (UpdateOperand, Option
                         Cat::Function,
                         ExprError::RequiresPath {
                             kind: r.kind,
-                            function: name.to_string(),
+                            function: echo::owned(name),
                         },
                     );
                     return stand_in;
@@ -549,7 +549,7 @@ fn operand(r: &mut Resolver<'_, '_>, raw: &RawOperand) -> (UpdateOperand, Option
                             Cat::Function,
                             ExprError::OperandType {
                                 kind: r.kind,
-                                function: name.to_string(),
+                                function: echo::owned(name),
                                 operand_type: t.to_string(),
                             },
                         );
