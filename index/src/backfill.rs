@@ -80,7 +80,8 @@ impl BackfillBatch {
 /// the progress becomes [`BackfillPhase::Done`].
 ///
 /// ```
-/// use strata_index::{backfill_page, BackfillPhase, BackfillProgress, GsiDef};
+/// use strata_index::meta::{BackfillPhase, BackfillProgress};
+/// use strata_index::{backfill_page, GsiDef};
 /// use strata_item::{item, KeySchema, KeyType};
 ///
 /// let base = KeySchema::simple("id", KeyType::S);

@@ -403,7 +403,7 @@ mod tests {
             .partitions(MAX_GSI_PARTITIONS)
             .validate(&base())
             .unwrap();
-        GsiDef::new(&"n".repeat(255), KeySchema::simple("g", KeyType::B))
+        GsiDef::new("n".repeat(255), KeySchema::simple("g", KeyType::B))
             .projection(Projection::KeysOnly)
             .partitions(1)
             .validate(&base())

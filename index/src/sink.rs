@@ -69,8 +69,8 @@ pub enum Change {
     Delta {
         /// The index it is for.
         index: String,
-        /// What to do.
-        delta: IndexDelta,
+        /// What to do (boxed: an entry holds a whole projected item).
+        delta: Box<IndexDelta>,
     },
 }
 
