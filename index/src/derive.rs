@@ -1,5 +1,5 @@
 //! What a change of a base item does to one index: the entry to delete and the entry to
-//! put ([`derive`]), and the write-time check of an item's index key attributes
+//! put ([`derive()`]), and the write-time check of an item's index key attributes
 //! ([`check_item`]).
 
 use strata_item::key::KeyEncodeError;
@@ -200,7 +200,7 @@ pub fn derive(
     delta(base, old, new, old_entry, new_entry)
 }
 
-/// [`derive`] for changes already committed (the maintainer's and the backfill's
+/// [`derive()`] for changes already committed (the maintainer's and the backfill's
 /// view): a new item with an invalid index key attribute has no entry (DynamoDB skips
 /// such items in a backfill) instead of being an error. Also says whether the new item
 /// was skipped for that reason.

@@ -8,7 +8,7 @@
 //! `docs/gsi-format.md`.
 //!
 //! - [`GsiDef`], [`Projection`], [`validate_all`]: what an index is, DynamoDB's rules.
-//! - [`derive`], [`check_item`]: what a base change does to an index ([`IndexDelta`]).
+//! - [`derive()`], [`check_item`]: what a base change does to an index ([`IndexDelta`]).
 //! - [`project`]: the item an entry holds.
 //! - [`EntryKey`], [`KeyRange`], [`gsi_partition`]: where entries live, query ranges.
 //! - [`meta`]: checkpoints, backfill progress and partition headers.

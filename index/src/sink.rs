@@ -64,7 +64,7 @@ pub enum Change {
         /// The item after the write.
         new: Option<Item>,
     },
-    /// A delta computed at write time (by [`crate::derive`]) for the index named
+    /// A delta computed at write time (by [`crate::derive()`]) for the index named
     /// `index`; a maintainer ignores deltas of other indexes.
     Delta {
         /// The index it is for.
