@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use strata_fs::{FileSystem, RandomAccessFile};
 
+use crate::format::SEGMENT_HEADER_SIZE;
 use crate::reader::{HeaderState, ScanError, SegmentReader, read_header};
 use crate::segment::SegmentMeta;
 use crate::{Lsn, WalError};
@@ -24,7 +25,29 @@ pub struct WalIter {
     /// The LSN of the next record the reader returns.
     lsn: Lsn,
     reader: Option<SegmentReader<Arc<dyn RandomAccessFile>>>,
+    /// Byte offset in segment `idx` of the record with LSN `lsn`, when the
+    /// iterator resumes a [`WalPosition`] (used when that segment is opened).
+    resume_offset: Option<u64>,
     done: bool,
+}
+
+/// Where a [`WalIter`] stopped: the LSN of the next record and, when known,
+/// the segment and byte offset it starts at, so that
+/// [`Wal::iter_at`](crate::Wal::iter_at) resumes there without re-reading the
+/// segment from its start. Only meaningful for the [`Wal`](crate::Wal) whose
+/// iterator produced it (its fields are private for that reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalPosition {
+    pub(crate) lsn: Lsn,
+    /// `(segment number, byte offset of the record with LSN `lsn`)`.
+    pub(crate) at: Option<(u64, u64)>,
+}
+
+impl WalPosition {
+    /// The LSN of the record at this position.
+    pub fn lsn(&self) -> Lsn {
+        self.lsn
+    }
 }
 
 impl WalIter {
@@ -49,8 +72,51 @@ impl WalIter {
             end,
             lsn,
             reader: None,
+            resume_offset: None,
             done,
         }
+    }
+
+    /// An iterator that starts at `pos` (which must lie in `segments`, and
+    /// `segments[idx].number == pos.at.0`).
+    pub(crate) fn resume(
+        fs: Arc<dyn FileSystem>,
+        segments: Vec<SegmentMeta>,
+        idx: usize,
+        pos: WalPosition,
+        end: Lsn,
+    ) -> Self {
+        let mut it = WalIter::new(fs, segments, pos.lsn, end);
+        it.idx = idx;
+        it.lsn = pos.lsn;
+        it.resume_offset = pos.at.map(|(_, off)| off);
+        it
+    }
+
+    /// Stops the iteration before `end` (never extends it).
+    pub fn until(mut self, end: Lsn) -> Self {
+        self.end = self.end.min(end);
+        if self.from >= self.end {
+            self.done = true;
+        }
+        self
+    }
+
+    /// The position of the next record this iterator would return (after the
+    /// last one it returned). After an error item it is unspecified.
+    pub fn position(&self) -> WalPosition {
+        let lsn = self.lsn.max(self.from);
+        let at = match (&self.reader, self.segments.get(self.idx)) {
+            // Still skipping records below `from`: no byte offset for `from`.
+            _ if self.lsn < self.from => None,
+            (Some(r), Some(s)) => Some((s.number, r.pos())),
+            (None, Some(s)) if self.resume_offset.is_none() && s.first_lsn == self.lsn => {
+                Some((s.number, SEGMENT_HEADER_SIZE as u64))
+            }
+            (None, Some(s)) => self.resume_offset.map(|off| (s.number, off)),
+            (_, None) => None,
+        };
+        WalPosition { lsn, at }
     }
 
     fn open_segment(&mut self) -> Result<(), WalError> {
@@ -74,7 +140,9 @@ impl WalIter {
             .open_read(&meta.path)
             .map_err(|e| WalError::io(&meta.path, e))?;
         match read_header(&src).map_err(|e| WalError::io(&meta.path, e))? {
-            HeaderState::Valid(first) if first == meta.first_lsn && first == self.lsn => {}
+            HeaderState::Valid(first)
+                if first == meta.first_lsn
+                    && (first == self.lsn || (self.resume_offset.is_some() && first <= self.lsn)) => {}
             HeaderState::Valid(first) => {
                 return Err(WalError::corruption(
                     &meta.path,
@@ -93,7 +161,11 @@ impl WalIter {
                 return Err(WalError::corruption(&meta.path, offset, reason));
             }
         }
-        self.reader = Some(SegmentReader::with_skips(src, meta.skips.clone()));
+        let mut reader = SegmentReader::with_skips(src, meta.skips.clone());
+        if let Some(off) = self.resume_offset.take() {
+            reader.seek(off);
+        }
+        self.reader = Some(reader);
         Ok(())
     }
 
