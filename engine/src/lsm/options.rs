@@ -97,8 +97,8 @@ pub struct TreeOptions {
     /// none). `None` by default.
     ///
     /// Threading: it is called with no lock of the tree held, from the
-    /// thread that made the log durable: a writer after its commit (so a
-    /// `Sync` write returns only after the hook has run), a flush thread,
+    /// thread that made the log durable: a writer after its commit, a flush
+    /// thread,
     /// a caller of [`Tree::sync_wal`](super::Tree::sync_wal), `read_log` or
     /// `close`, or the WAL's background sync thread. Calls may run
     /// concurrently and arrive out of order; every call reports a position
