@@ -217,7 +217,9 @@ fn log_data_is_never_visible_and_consumes_no_sequence_number() {
     let s1 = tree.put(b"a", b"1", Durability::Sync).unwrap();
     // Log data whose bytes look like keys and internal keys.
     let mut b = WriteBatch::new();
-    b.log_data(b"a").log_data(b"b").log_data(b"a\x00\x01\x00\x00\x00\x00\x00\x00\x01\x01");
+    b.log_data(b"a")
+        .log_data(b"b")
+        .log_data(b"a\x00\x01\x00\x00\x00\x00\x00\x00\x01\x01");
     let s2 = tree.write(b, Durability::Sync).unwrap();
     assert_eq!(s2, s1, "a log-data-only batch consumes no sequence number");
     let mut b = WriteBatch::new();
@@ -225,9 +227,12 @@ fn log_data_is_never_visible_and_consumes_no_sequence_number() {
     let s3 = tree.write(b, Durability::Buffered).unwrap();
     assert_eq!(s3, s1 + 1);
     assert_eq!(tree.stats().last_seq, s3);
-    let only: Model = [(b"a".to_vec(), b"1".to_vec()), (b"d".to_vec(), b"4".to_vec())]
-        .into_iter()
-        .collect();
+    let only: Model = [
+        (b"a".to_vec(), b"1".to_vec()),
+        (b"d".to_vec(), b"4".to_vec()),
+    ]
+    .into_iter()
+    .collect();
     let check = |tree: &Tree, what: &str| {
         assert_eq!(read_all(tree), only, "{what}: range");
         for k in [&b"b"[..], b"c", b"e", b"", b"a\x00"] {
@@ -458,7 +463,11 @@ fn concurrent_reader_sees_every_batch_once() {
                 }
                 let mut flag = wake.0.lock().unwrap();
                 if !*flag {
-                    flag = wake.1.wait_timeout(flag, Duration::from_millis(20)).unwrap().0;
+                    flag = wake
+                        .1
+                        .wait_timeout(flag, Duration::from_millis(20))
+                        .unwrap()
+                        .0;
                 }
                 *flag = false;
             }
@@ -502,7 +511,10 @@ fn concurrent_reader_sees_every_batch_once() {
         next[t] += 1;
     }
     assert!(tree.stats().flushes > 0);
-    assert!(tree.log_start_lsn() > 1, "the reader's retention released nothing");
+    assert!(
+        tree.log_start_lsn() > 1,
+        "the reader's retention released nothing"
+    );
     tree.close().unwrap();
 }
 
@@ -553,7 +565,10 @@ fn crash_workload(fs: &FaultFs, batches: usize, durability: Durability, read: &m
 
 fn check_after_power_loss(fs: &FaultFs, read: &[LogRecord], what: &str) {
     if !fs.exists(Path::new(DIR)) {
-        assert!(read.is_empty(), "{what}: directory lost after records were read");
+        assert!(
+            read.is_empty(),
+            "{what}: directory lost after records were read"
+        );
         return;
     }
     let mut o = crash_options(fs);
@@ -595,7 +610,11 @@ fn enumerate_crashes(durability: Durability) {
     let after = fs.recovered();
     check_after_power_loss(&after, &read, "no crash");
     let tree = Tree::open(Path::new(DIR), crash_options(&after)).unwrap();
-    assert_eq!(read_from(&tree, 0, 100).len(), batches, "no crash: closed log");
+    assert_eq!(
+        read_from(&tree, 0, 100).len(),
+        batches,
+        "no crash: closed log"
+    );
     tree.close().unwrap();
     drop(tree);
     let total = fs.points();
@@ -613,7 +632,10 @@ fn enumerate_crashes(durability: Durability) {
             &format!("{durability:?} crash at point {k}/{total}"),
         );
     }
-    assert!(crashed as u64 >= total * 8 / 10, "only {crashed} of {total} points crashed");
+    assert!(
+        crashed as u64 >= total * 8 / 10,
+        "only {crashed} of {total} points crashed"
+    );
 }
 
 #[test]

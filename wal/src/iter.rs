@@ -142,7 +142,8 @@ impl WalIter {
         match read_header(&src).map_err(|e| WalError::io(&meta.path, e))? {
             HeaderState::Valid(first)
                 if first == meta.first_lsn
-                    && (first == self.lsn || (self.resume_offset.is_some() && first <= self.lsn)) => {}
+                    && (first == self.lsn
+                        || (self.resume_offset.is_some() && first <= self.lsn)) => {}
             HeaderState::Valid(first) => {
                 return Err(WalError::corruption(
                     &meta.path,

@@ -329,16 +329,28 @@ mod tests {
         assert_eq!(d.first_seq, 77);
         assert_eq!(d.count, 3);
         let ops: Vec<_> = d.ops().map(|r| r.unwrap()).collect();
-        assert_eq!(ops[0], BatchOp::Write(ValueKind::Put, &b"k1"[..], &b"v1"[..]));
-        assert_eq!(ops[1], BatchOp::Write(ValueKind::Delete, &b"k2"[..], &b""[..]));
+        assert_eq!(
+            ops[0],
+            BatchOp::Write(ValueKind::Put, &b"k1"[..], &b"v1"[..])
+        );
+        assert_eq!(
+            ops[1],
+            BatchOp::Write(ValueKind::Delete, &b"k2"[..], &b""[..])
+        );
         assert_eq!(ops[2], BatchOp::Write(ValueKind::Put, &b""[..], &b""[..]));
-        assert_eq!(rec[0], BATCH_FORMAT, "no log data: format 1 (readable by old code)");
+        assert_eq!(
+            rec[0], BATCH_FORMAT,
+            "no log data: format 1 (readable by old code)"
+        );
     }
 
     #[test]
     fn log_data_roundtrip_and_format() {
         let mut b = WriteBatch::new();
-        b.put(b"k", b"v").log_data(b"blob").delete(b"d").log_data(b"");
+        b.put(b"k", b"v")
+            .log_data(b"blob")
+            .delete(b"d")
+            .log_data(b"");
         assert_eq!((b.len(), b.write_count()), (4, 2));
         let rec = b.seal(5).to_vec();
         assert_eq!(rec[0], BATCH_FORMAT_LOG_DATA);
@@ -356,7 +368,10 @@ mod tests {
         // Log data only.
         let mut only = WriteBatch::new();
         only.log_data(b"marker");
-        assert_eq!((only.len(), only.write_count(), only.is_empty()), (1, 0, false));
+        assert_eq!(
+            (only.len(), only.write_count(), only.is_empty()),
+            (1, 0, false)
+        );
         assert!(DecodedBatch::decode(only.seal(9)).is_ok());
         // `clear` returns to format 1.
         b.clear();
@@ -377,13 +392,6 @@ mod tests {
         rec[0] = 3;
         let err = DecodedBatch::decode(&rec).unwrap_err();
         assert!(err.1.contains("batch format 3"), "{err:?}");
-    }
-
-    #[test]
-    fn validate_limits_log_data() {
-        let mut b = WriteBatch::new();
-        b.log_data(&vec![0u8; 16]);
-        assert!(b.validate().is_ok());
     }
 
     /// Regression (review): a checksummed record with a first sequence number

@@ -72,8 +72,8 @@ impl LogRecord {
 
     /// Decodes the batch record at `lsn`.
     pub(crate) fn decode(lsn: Lsn, bytes: &[u8]) -> std::result::Result<LogRecord, String> {
-        let batch = DecodedBatch::decode(bytes)
-            .map_err(|(off, reason)| format!("byte {off}: {reason}"))?;
+        let batch =
+            DecodedBatch::decode(bytes).map_err(|(off, reason)| format!("byte {off}: {reason}"))?;
         let mut entries = Vec::with_capacity(batch.count as usize);
         for op in batch.ops() {
             entries.push(match op.map_err(str::to_owned)? {
@@ -298,6 +298,9 @@ mod tests {
             assert_eq!(got[0].lsn, after + 1);
         }
         assert!(hints.positions.lock().len() <= MAX_HINTS);
-        assert!(hints.take(4).is_some(), "the last read left a hint for LSN 4");
+        assert!(
+            hints.take(4).is_some(),
+            "the last read left a hint for LSN 4"
+        );
     }
 }
