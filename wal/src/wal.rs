@@ -471,14 +471,7 @@ impl Wal {
     /// segment the iterator had not opened yet.
     pub fn iter_from(&self, from: Lsn) -> Result<WalIter, WalError> {
         let inner = &*self.inner;
-        let end = {
-            let mut st = inner.state.lock();
-            if st.poison.is_none() && !st.closed && st.written_lsn < st.next_lsn {
-                let target = st.next_lsn;
-                inner.drive(&mut st, Goal::Written(target))?;
-            }
-            st.written_lsn
-        };
+        let end = self.write_out_buffered()?;
         let segments = inner.segments.lock().clone();
         Ok(WalIter::new(Arc::clone(&inner.fs), segments, from, end))
     }
@@ -492,14 +485,7 @@ impl Wal {
             return self.iter_from(pos.lsn);
         };
         let inner = &*self.inner;
-        let end = {
-            let mut st = inner.state.lock();
-            if st.poison.is_none() && !st.closed && st.written_lsn < st.next_lsn {
-                let target = st.next_lsn;
-                inner.drive(&mut st, Goal::Written(target))?;
-            }
-            st.written_lsn
-        };
+        let end = self.write_out_buffered()?;
         let segments = inner.segments.lock().clone();
         let found = segments
             .iter()
@@ -514,6 +500,19 @@ impl Wal {
             )),
             None => Ok(WalIter::new(Arc::clone(&inner.fs), segments, pos.lsn, end)),
         }
+    }
+
+    /// Hands buffered records to the OS (unless the log is closed or
+    /// poisoned) and returns the end of what was written: the bound of a new
+    /// iterator.
+    fn write_out_buffered(&self) -> Result<Lsn, WalError> {
+        let inner = &*self.inner;
+        let mut st = inner.state.lock();
+        if st.poison.is_none() && !st.closed && st.written_lsn < st.next_lsn {
+            let target = st.next_lsn;
+            inner.drive(&mut st, Goal::Written(target))?;
+        }
+        Ok(st.written_lsn)
     }
 
     /// Deletes, oldest first, the segments all of whose records have LSNs
