@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use strata_fs::{FileSystem, RandomAccessFile};
 
+use crate::format::SEGMENT_HEADER_SIZE;
 use crate::reader::{HeaderState, ScanError, SegmentReader, read_header};
 use crate::segment::SegmentMeta;
 use crate::{Lsn, WalError};
@@ -24,7 +25,29 @@ pub struct WalIter {
     /// The LSN of the next record the reader returns.
     lsn: Lsn,
     reader: Option<SegmentReader<Arc<dyn RandomAccessFile>>>,
+    /// Byte offset in segment `idx` of the record with LSN `lsn`, when the
+    /// iterator resumes a [`WalPosition`] (used when that segment is opened).
+    resume_offset: Option<u64>,
     done: bool,
+}
+
+/// Where a [`WalIter`] stopped: the LSN of the next record and, when known,
+/// the segment and byte offset it starts at, so that
+/// [`Wal::iter_at`](crate::Wal::iter_at) resumes there without re-reading the
+/// segment from its start. Only meaningful for the [`Wal`](crate::Wal) whose
+/// iterator produced it (its fields are private for that reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalPosition {
+    pub(crate) lsn: Lsn,
+    /// `(segment number, byte offset of the record with LSN `lsn`)`.
+    pub(crate) at: Option<(u64, u64)>,
+}
+
+impl WalPosition {
+    /// The LSN of the record at this position.
+    pub fn lsn(&self) -> Lsn {
+        self.lsn
+    }
 }
 
 impl WalIter {
@@ -49,8 +72,51 @@ impl WalIter {
             end,
             lsn,
             reader: None,
+            resume_offset: None,
             done,
         }
+    }
+
+    /// An iterator that starts at `pos` (which must lie in `segments`, and
+    /// `segments[idx].number == pos.at.0`).
+    pub(crate) fn resume(
+        fs: Arc<dyn FileSystem>,
+        segments: Vec<SegmentMeta>,
+        idx: usize,
+        pos: WalPosition,
+        end: Lsn,
+    ) -> Self {
+        let mut it = WalIter::new(fs, segments, pos.lsn, end);
+        it.idx = idx;
+        it.lsn = pos.lsn;
+        it.resume_offset = pos.at.map(|(_, off)| off);
+        it
+    }
+
+    /// Stops the iteration before `end` (never extends it).
+    pub fn until(mut self, end: Lsn) -> Self {
+        self.end = self.end.min(end);
+        if self.from >= self.end {
+            self.done = true;
+        }
+        self
+    }
+
+    /// The position of the next record this iterator would return (after the
+    /// last one it returned). After an error item it is unspecified.
+    pub fn position(&self) -> WalPosition {
+        let lsn = self.lsn.max(self.from);
+        let at = match (&self.reader, self.segments.get(self.idx)) {
+            // Still skipping records below `from`: no byte offset for `from`.
+            _ if self.lsn < self.from => None,
+            (Some(r), Some(s)) => Some((s.number, r.pos())),
+            (None, Some(s)) if self.resume_offset.is_none() && s.first_lsn == self.lsn => {
+                Some((s.number, SEGMENT_HEADER_SIZE as u64))
+            }
+            (None, Some(s)) => self.resume_offset.map(|off| (s.number, off)),
+            (_, None) => None,
+        };
+        WalPosition { lsn, at }
     }
 
     fn open_segment(&mut self) -> Result<(), WalError> {
@@ -74,7 +140,10 @@ impl WalIter {
             .open_read(&meta.path)
             .map_err(|e| WalError::io(&meta.path, e))?;
         match read_header(&src).map_err(|e| WalError::io(&meta.path, e))? {
-            HeaderState::Valid(first) if first == meta.first_lsn && first == self.lsn => {}
+            HeaderState::Valid(first)
+                if first == meta.first_lsn
+                    && (first == self.lsn
+                        || (self.resume_offset.is_some() && first <= self.lsn)) => {}
             HeaderState::Valid(first) => {
                 return Err(WalError::corruption(
                     &meta.path,
@@ -93,7 +162,11 @@ impl WalIter {
                 return Err(WalError::corruption(&meta.path, offset, reason));
             }
         }
-        self.reader = Some(SegmentReader::with_skips(src, meta.skips.clone()));
+        let mut reader = SegmentReader::with_skips(src, meta.skips.clone());
+        if let Some(off) = self.resume_offset.take() {
+            reader.seek(off);
+        }
+        self.reader = Some(reader);
         Ok(())
     }
 
@@ -177,3 +250,56 @@ impl Iterator for WalIter {
 }
 
 impl std::iter::FusedIterator for WalIter {}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use crate::{Durability, Wal, WalOptions};
+
+    /// `iter_at` resumes at the recorded byte offset (within a segment, at a
+    /// segment's end, across rotation) and yields exactly what `iter_from`
+    /// does; `until` bounds an iterator.
+    #[test]
+    fn resume_at_position_matches_iter_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = WalOptions {
+            segment_size: 300,
+            ..WalOptions::default()
+        };
+        let (wal, _) = Wal::open(dir.path(), opts).unwrap();
+        let recs: Vec<Vec<u8>> = (0..60u8).map(|i| vec![i; usize::from(i) * 3]).collect();
+        for r in &recs {
+            wal.append(r, Durability::Sync).unwrap();
+        }
+        assert!(wal.segment_count() > 3);
+        for start in 1..=60u64 {
+            for step in [1usize, 4, 17] {
+                let mut it = wal.iter_from(start).unwrap().until(start + step as u64);
+                let got: Vec<_> = it.by_ref().map(|r| r.unwrap()).collect();
+                assert_eq!(got.len(), step.min(61 - start as usize));
+                let pos = it.position();
+                assert_eq!(pos.lsn(), start + got.len() as u64);
+                assert!(
+                    pos.at.is_some(),
+                    "no byte offset after reading from {start}"
+                );
+                let resumed: Vec<_> = wal.iter_at(pos).unwrap().map(|r| r.unwrap()).collect();
+                let fresh: Vec<_> = wal
+                    .iter_from(pos.lsn())
+                    .unwrap()
+                    .map(|r| r.unwrap())
+                    .collect();
+                assert_eq!(resumed, fresh, "resume from {start} + {step}");
+            }
+        }
+        // A position in a deleted segment falls back to iter_from.
+        let mut it = wal.iter_from(2).unwrap().until(3);
+        assert_eq!(it.next().unwrap().unwrap().0, 2);
+        let pos = it.position();
+        wal.truncate_before(40).unwrap();
+        let first = wal.first_lsn();
+        assert!(first > 3);
+        let got: Vec<_> = wal.iter_at(pos).unwrap().map(|r| r.unwrap().0).collect();
+        assert_eq!(got.first(), Some(&first));
+    }
+}

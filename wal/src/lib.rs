@@ -12,8 +12,11 @@
 //!   `Sync` (fsynced), `Buffered` (written to the OS, fsynced by a background
 //!   thread) or `None` (held in memory until the next write). Concurrent
 //!   `Sync` appends share one fsync (group commit); see [`Wal::stats`].
-//! - [`Wal::iter_from`] reads records back; [`Wal::truncate_before`] deletes
-//!   segments that are no longer needed.
+//! - [`Wal::iter_from`] reads records back (and [`Wal::iter_at`] resumes
+//!   where an earlier iterator stopped, see [`WalIter::position`]);
+//!   [`Wal::truncate_before`] deletes segments that are no longer needed.
+//! - [`Wal::synced_lsn`] says what is durable; [`Wal::set_sync_listener`]
+//!   is told when the background flusher makes more durable.
 //! - [`Wal::open`] recovers per the [`RecoveryMode`] and returns a
 //!   [`RecoveryReport`] of what was dropped and why ([`DropKind`]): a torn
 //!   tail (damage at the end of the last segment with nothing valid after
@@ -49,9 +52,9 @@ pub use error::WalError;
 pub use format::{
     BLOCK_SIZE, FORMAT_VERSION, FRAGMENT_HEADER_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_MAGIC,
 };
-pub use iter::WalIter;
+pub use iter::{WalIter, WalPosition};
 pub use options::{Durability, RecoveryMode, WalOptions};
 pub use reader::{SegmentContents, SegmentEnd, encode_segment_bytes, read_segment_bytes};
 pub use recovery::{DropKind, DroppedRange, RecoveryReport};
 pub use scan::{SegmentDamage, SegmentDamageKind, SegmentScan, scan_segment_bytes, segment_number};
-pub use wal::{LOCK_FILE_NAME, Wal, WalStats};
+pub use wal::{LOCK_FILE_NAME, SyncListener, Wal, WalStats};

@@ -208,6 +208,11 @@ impl<S: Source> SegmentReader<S> {
         self.pos = pos;
     }
 
+    /// The offset of the next byte to parse (after the last record read).
+    pub(crate) fn pos(&self) -> u64 {
+        self.pos
+    }
+
     /// The underlying source.
     pub(crate) fn source(&self) -> &S {
         &self.src

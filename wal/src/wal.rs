@@ -10,10 +10,14 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 use strata_fs::{FileLock, FileSystem, WritableFile};
 
 use crate::format::{SEGMENT_HEADER_SIZE, frame_record};
-use crate::iter::WalIter;
+use crate::iter::{WalIter, WalPosition};
 use crate::recovery::{RecoveryReport, apply, plan};
 use crate::segment::{SegmentMeta, create_segment};
 use crate::{Durability, Lsn, WalError, WalOptions};
+
+/// Told by the background flusher, after each sync it made, the new
+/// [`Wal::synced_lsn`]; see [`Wal::set_sync_listener`].
+pub type SyncListener = Arc<dyn Fn(Lsn) + Send + Sync>;
 
 /// The name of the lock file that keeps two processes from opening one log.
 pub const LOCK_FILE_NAME: &str = "wal.lock";
@@ -111,6 +115,7 @@ struct Inner {
     stats: Counters,
     stop: Mutex<bool>,
     stop_cv: Condvar,
+    sync_listener: Mutex<Option<SyncListener>>,
 }
 
 /// A segmented, checksummed write-ahead log with group commit.
@@ -242,6 +247,17 @@ impl Wal {
         let stats = Counters::default();
         let mut segments = rec.segments;
         let next_lsn = rec.next_lsn;
+        // Recovered records count as synced (`synced_lsn` starts at
+        // `next_lsn`), so make that true: after a process crash the last
+        // segment's tail may still sit unsynced in the OS cache. (Earlier
+        // segments were fsynced before the next one was created.)
+        if let Some(last) = segments.last() {
+            let mut f = fs
+                .open_append(&last.path)
+                .map_err(|e| WalError::io(&last.path, e))?;
+            f.sync().map_err(|e| WalError::io(&last.path, e))?;
+            bump(&stats.syncs, 1);
+        }
         let reuse_last = if rec.rotate { None } else { segments.last() };
         let (active, seg_offset, seg_first_lsn) = match reuse_last {
             Some(last) => {
@@ -315,6 +331,7 @@ impl Wal {
             stats,
             stop: Mutex::new(false),
             stop_cv: Condvar::new(),
+            sync_listener: Mutex::new(None),
         };
         let wal = Wal {
             inner: Arc::new(inner),
@@ -398,6 +415,26 @@ impl Wal {
         self.inner.state.lock().synced_lsn
     }
 
+    /// The LSN of the oldest record still in the log (the first LSN of the
+    /// oldest segment; equal to [`Wal::next_lsn`] when the log holds no
+    /// record). Records below it were deleted by [`Wal::truncate_before`]
+    /// (or never existed).
+    pub fn first_lsn(&self) -> Lsn {
+        let first = self.inner.segments.lock().first().map(|s| s.first_lsn);
+        first.unwrap_or_else(|| self.next_lsn())
+    }
+
+    /// Registers `listener`, called by the background flusher thread after
+    /// each of its successful syncs with the new [`Wal::synced_lsn`], with no
+    /// lock of the log held. Syncs made by callers of [`Wal::append`],
+    /// [`Wal::sync`] or [`Wal::close`] are not reported (those callers can
+    /// read [`Wal::synced_lsn`] when they return). The listener must be
+    /// quick: the next background sync waits for it. Replaces an earlier
+    /// listener.
+    pub fn set_sync_listener(&self, listener: SyncListener) {
+        *self.inner.sync_listener.lock() = Some(listener);
+    }
+
     /// The directory holding the segments.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
@@ -434,16 +471,48 @@ impl Wal {
     /// segment the iterator had not opened yet.
     pub fn iter_from(&self, from: Lsn) -> Result<WalIter, WalError> {
         let inner = &*self.inner;
-        let end = {
-            let mut st = inner.state.lock();
-            if st.poison.is_none() && !st.closed && st.written_lsn < st.next_lsn {
-                let target = st.next_lsn;
-                inner.drive(&mut st, Goal::Written(target))?;
-            }
-            st.written_lsn
-        };
+        let end = self.write_out_buffered()?;
         let segments = inner.segments.lock().clone();
         Ok(WalIter::new(Arc::clone(&inner.fs), segments, from, end))
+    }
+
+    /// Like [`Wal::iter_from`]`(pos.lsn())`, but starts reading at the byte
+    /// offset recorded in `pos` (from [`WalIter::position`] of an iterator of
+    /// this log) instead of scanning its segment from the start. When that
+    /// segment is gone or unknown it falls back to [`Wal::iter_from`].
+    pub fn iter_at(&self, pos: WalPosition) -> Result<WalIter, WalError> {
+        let Some((number, _)) = pos.at else {
+            return self.iter_from(pos.lsn);
+        };
+        let inner = &*self.inner;
+        let end = self.write_out_buffered()?;
+        let segments = inner.segments.lock().clone();
+        let found = segments
+            .iter()
+            .position(|s| s.number == number && s.first_lsn <= pos.lsn);
+        match found {
+            Some(idx) => Ok(WalIter::resume(
+                Arc::clone(&inner.fs),
+                segments,
+                idx,
+                pos,
+                end,
+            )),
+            None => Ok(WalIter::new(Arc::clone(&inner.fs), segments, pos.lsn, end)),
+        }
+    }
+
+    /// Hands buffered records to the OS (unless the log is closed or
+    /// poisoned) and returns the end of what was written: the bound of a new
+    /// iterator.
+    fn write_out_buffered(&self) -> Result<Lsn, WalError> {
+        let inner = &*self.inner;
+        let mut st = inner.state.lock();
+        if st.poison.is_none() && !st.closed && st.written_lsn < st.next_lsn {
+            let target = st.next_lsn;
+            inner.drive(&mut st, Goal::Written(target))?;
+        }
+        Ok(st.written_lsn)
     }
 
     /// Deletes, oldest first, the segments all of whose records have LSNs
@@ -696,6 +765,13 @@ impl Inner {
         let end = st.next_lsn;
         if let Err(e) = self.drive(&mut st, Goal::Synced(end)) {
             tracing::error!(error = %e, "WAL background sync failed");
+            return;
+        }
+        let synced = st.synced_lsn;
+        drop(st);
+        let listener = self.sync_listener.lock().clone();
+        if let Some(l) = listener {
+            l(synced);
         }
     }
 }

@@ -1,53 +1,77 @@
-//! Write batches: an ordered group of puts and deletes applied atomically.
+//! Write batches: an ordered group of puts, deletes and WAL-only log data
+//! applied atomically.
 //!
 //! A batch is kept in its WAL encoding from the start (like LevelDB's
 //! `WriteBatch::rep_`), so committing it copies nothing: the tree fills in the
 //! first sequence number and hands the bytes to the WAL as one record.
 //!
 //! ```text
-//! record  = format:u8 (=1) | first_seq:u64 LE | count:u32 LE | entry*
-//! entry   = kind:u8 | varint key_len | key | (varint value_len | value  if kind = Put)
+//! record  = format:u8 (1 or 2) | first_seq:u64 LE | count:u32 LE | entry*
+//! entry   = kind:u8 | varint len | bytes | (varint value_len | value  if kind = Put)
+//! kind    = 0 Delete, 1 Put, 2 LogData (format 2 only)
 //! ```
 //!
-//! The WAL frames and checksums the record; see `docs/internal-keys.md`.
+//! Format 1 batches hold puts and deletes only; a batch holding log data is
+//! written as format 2, which older code refuses as an unknown batch format.
+//! Only puts and deletes consume sequence numbers. The WAL frames and
+//! checksums the record; see `docs/internal-keys.md`.
 
 use super::coding::{Reader, put_bytes};
 use super::ikey::{SeqNo, ValueKind};
 
-/// Format byte at the start of every batch record.
+/// Format byte of a batch of puts and deletes only.
 pub(crate) const BATCH_FORMAT: u8 = 1;
+/// Format byte of a batch that holds log data (it may hold puts and deletes
+/// too).
+pub(crate) const BATCH_FORMAT_LOG_DATA: u8 = 2;
+/// Entry kind byte of log data (puts and deletes use their [`ValueKind`]).
+const KIND_LOG_DATA: u8 = 2;
 /// Bytes before the first entry.
 pub(crate) const HEADER_LEN: usize = 1 + 8 + 4;
 
 /// The largest user key the tree accepts (bytes).
 pub const MAX_KEY_LEN: usize = 1 << 20;
-/// The largest value the tree accepts (bytes).
+/// The largest value (and the largest log-data blob) the tree accepts
+/// (bytes).
 pub const MAX_VALUE_LEN: usize = 1 << 30;
 
-/// An atomic group of puts and deletes, committed with [`Tree::write`].
+/// An atomic group of puts, deletes and log data, committed with
+/// [`Tree::write`].
 ///
 /// Operations apply in the order they were added; a later operation on the
 /// same key wins. After a crash either all of a batch or none of it is there.
 ///
+/// [`log_data`](WriteBatch::log_data) adds a blob that is written to the WAL
+/// with the batch but never applied to the tree (RocksDB's `PutLogData`):
+/// it is invisible to reads and never reaches an SSTable; a consumer of the
+/// log reads it back with [`Tree::read_log`].
+///
 /// [`Tree::write`]: super::Tree::write
+/// [`Tree::read_log`]: super::Tree::read_log
 ///
 /// ```
 /// use strata_engine::lsm::WriteBatch;
 /// let mut b = WriteBatch::new();
 /// b.put(b"a", b"1");
 /// b.delete(b"b");
-/// assert_eq!(b.len(), 2);
+/// b.log_data(b"index delta for a");
+/// assert_eq!(b.len(), 3);
+/// assert_eq!(b.write_count(), 2);
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct WriteBatch {
     rep: Vec<u8>,
+    /// Entries of every kind.
     count: u32,
+    /// Puts and deletes (the sequence numbers the batch consumes).
+    writes: u32,
 }
 
 impl std::fmt::Debug for WriteBatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriteBatch")
             .field("count", &self.count)
+            .field("writes", &self.writes)
             .field("bytes", &self.rep.len())
             .finish()
     }
@@ -70,7 +94,11 @@ impl WriteBatch {
         let mut rep = Vec::with_capacity(HEADER_LEN + bytes);
         rep.push(BATCH_FORMAT);
         rep.extend_from_slice(&[0u8; 12]);
-        WriteBatch { rep, count: 0 }
+        WriteBatch {
+            rep,
+            count: 0,
+            writes: 0,
+        }
     }
 
     /// Adds a put of `value` under `key`.
@@ -79,6 +107,7 @@ impl WriteBatch {
         put_bytes(&mut self.rep, key);
         put_bytes(&mut self.rep, value);
         self.count += 1;
+        self.writes += 1;
         self
     }
 
@@ -87,15 +116,36 @@ impl WriteBatch {
         self.rep.push(ValueKind::Delete as u8);
         put_bytes(&mut self.rep, key);
         self.count += 1;
+        self.writes += 1;
         self
     }
 
-    /// The number of operations.
+    /// Adds `data` as log data: written to the WAL in this batch's record
+    /// (so it is exactly as durable and atomic as the batch's puts and
+    /// deletes), never applied to the memtable, never visible to `get` or
+    /// `range`, never in an SSTable, and consuming no sequence number. WAL
+    /// replay at open skips it; [`Tree::read_log`](super::Tree::read_log)
+    /// returns it. A batch may hold only log data (a marker in the log).
+    pub fn log_data(&mut self, data: &[u8]) -> &mut Self {
+        self.rep[0] = BATCH_FORMAT_LOG_DATA;
+        self.rep.push(KIND_LOG_DATA);
+        put_bytes(&mut self.rep, data);
+        self.count += 1;
+        self
+    }
+
+    /// The number of entries (puts, deletes and log data).
     pub fn len(&self) -> usize {
         self.count as usize
     }
 
-    /// True when the batch holds no operation.
+    /// The number of puts and deletes: the sequence numbers the batch
+    /// consumes when committed.
+    pub fn write_count(&self) -> usize {
+        self.writes as usize
+    }
+
+    /// True when the batch holds no entry.
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
@@ -105,10 +155,12 @@ impl WriteBatch {
         self.rep.len()
     }
 
-    /// Removes all operations.
+    /// Removes all entries.
     pub fn clear(&mut self) {
         self.rep.truncate(HEADER_LEN);
+        self.rep[0] = BATCH_FORMAT;
         self.count = 0;
+        self.writes = 0;
     }
 
     /// Fills in the header for a commit at `first_seq` and returns the record.
@@ -118,19 +170,24 @@ impl WriteBatch {
         &self.rep
     }
 
-    /// Iterates the operations of the batch (before sealing: sequence numbers
+    /// Iterates the entries of the batch (before sealing: sequence numbers
     /// are assigned by the caller).
     pub(crate) fn ops(&self) -> BatchOps<'_> {
         BatchOps {
             r: Reader::new(&self.rep[HEADER_LEN..]),
             left: self.count,
+            log_data_allowed: true,
         }
     }
 
-    /// Checks the limits on keys and values.
+    /// Checks the limits on keys, values and log data.
     pub(crate) fn validate(&self) -> Result<(), String> {
         for op in self.ops() {
-            let (_, k, v) = op.map_err(|e| format!("malformed batch: {e}"))?;
+            let op = op.map_err(|e| format!("malformed batch: {e}"))?;
+            let (k, v) = match op {
+                BatchOp::Write(_, k, v) => (k, v),
+                BatchOp::LogData(d) => (&[][..], d),
+            };
             if k.len() > MAX_KEY_LEN {
                 return Err(format!("key of {} bytes exceeds {MAX_KEY_LEN}", k.len()));
             }
@@ -145,11 +202,22 @@ impl WriteBatch {
     }
 }
 
+/// One decoded entry of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BatchOp<'a> {
+    /// A put (key, value) or a delete (key, empty): consumes a sequence
+    /// number and goes to the memtable.
+    Write(ValueKind, &'a [u8], &'a [u8]),
+    /// WAL-only data: no sequence number, never in the memtable.
+    LogData(&'a [u8]),
+}
+
 /// A decoded batch record read back from the WAL.
 #[derive(Debug)]
 pub(crate) struct DecodedBatch<'a> {
     pub first_seq: SeqNo,
     pub count: u32,
+    log_data_allowed: bool,
     body: &'a [u8],
 }
 
@@ -159,14 +227,17 @@ impl<'a> DecodedBatch<'a> {
     pub(crate) fn decode(rec: &'a [u8]) -> Result<DecodedBatch<'a>, (usize, String)> {
         let mut r = Reader::new(rec);
         let fmt = r.u8().map_err(|e| (0, e.to_string()))?;
-        if fmt != BATCH_FORMAT {
-            return Err((0, format!("batch format {fmt}, expected {BATCH_FORMAT}")));
+        if fmt != BATCH_FORMAT && fmt != BATCH_FORMAT_LOG_DATA {
+            return Err((
+                0,
+                format!("batch format {fmt}, expected {BATCH_FORMAT} or {BATCH_FORMAT_LOG_DATA}"),
+            ));
         }
         let first_seq = r.fixed_u64().map_err(|e| (1, e.to_string()))?;
         let count = r.fixed_u32().map_err(|e| (9, e.to_string()))?;
         // Sequence numbers must fit the internal-key trailer: a record with a
         // valid checksum but an impossible range is corruption, not an
-        // overflow.
+        // overflow. (`count` bounds the puts and deletes.)
         let last = first_seq.checked_add(u64::from(count).saturating_sub(1));
         if first_seq == 0 || last.is_none_or(|l| l > super::ikey::MAX_SEQNO) {
             return Err((
@@ -177,6 +248,7 @@ impl<'a> DecodedBatch<'a> {
         let d = DecodedBatch {
             first_seq,
             count,
+            log_data_allowed: fmt == BATCH_FORMAT_LOG_DATA,
             body: &rec[HEADER_LEN..],
         };
         let mut n = 0u32;
@@ -195,19 +267,22 @@ impl<'a> DecodedBatch<'a> {
         BatchOps {
             r: Reader::new(self.body),
             left: self.count,
+            log_data_allowed: self.log_data_allowed,
         }
     }
 }
 
-/// Iterator over `(kind, key, value)` of a batch; value is empty for deletes.
+/// Iterator over the entries of a batch.
 #[derive(Debug)]
 pub(crate) struct BatchOps<'a> {
     r: Reader<'a>,
     left: u32,
+    /// False for format 1 records, which cannot hold log data.
+    log_data_allowed: bool,
 }
 
 impl<'a> Iterator for BatchOps<'a> {
-    type Item = Result<(ValueKind, &'a [u8], &'a [u8]), &'static str>;
+    type Item = Result<BatchOp<'a>, &'static str>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.r.is_empty() {
@@ -219,13 +294,20 @@ impl<'a> Iterator for BatchOps<'a> {
         }
         self.left -= 1;
         let res = (|| {
-            let kind = ValueKind::from_u8(self.r.u8()?).ok_or("unknown entry kind")?;
+            let kind = self.r.u8()?;
+            if kind == KIND_LOG_DATA {
+                if !self.log_data_allowed {
+                    return Err("log data in a format 1 batch");
+                }
+                return Ok(BatchOp::LogData(self.r.bytes()?));
+            }
+            let kind = ValueKind::from_u8(kind).ok_or("unknown entry kind")?;
             let key = self.r.bytes()?;
             let value = match kind {
                 ValueKind::Put => self.r.bytes()?,
                 ValueKind::Delete => &[][..],
             };
-            Ok((kind, key, value))
+            Ok(BatchOp::Write(kind, key, value))
         })();
         if res.is_err() {
             self.r = Reader::new(&[]);
@@ -247,9 +329,69 @@ mod tests {
         assert_eq!(d.first_seq, 77);
         assert_eq!(d.count, 3);
         let ops: Vec<_> = d.ops().map(|r| r.unwrap()).collect();
-        assert_eq!(ops[0], (ValueKind::Put, &b"k1"[..], &b"v1"[..]));
-        assert_eq!(ops[1], (ValueKind::Delete, &b"k2"[..], &b""[..]));
-        assert_eq!(ops[2], (ValueKind::Put, &b""[..], &b""[..]));
+        assert_eq!(
+            ops[0],
+            BatchOp::Write(ValueKind::Put, &b"k1"[..], &b"v1"[..])
+        );
+        assert_eq!(
+            ops[1],
+            BatchOp::Write(ValueKind::Delete, &b"k2"[..], &b""[..])
+        );
+        assert_eq!(ops[2], BatchOp::Write(ValueKind::Put, &b""[..], &b""[..]));
+        assert_eq!(
+            rec[0], BATCH_FORMAT,
+            "no log data: format 1 (readable by old code)"
+        );
+    }
+
+    #[test]
+    fn log_data_roundtrip_and_format() {
+        let mut b = WriteBatch::new();
+        b.put(b"k", b"v")
+            .log_data(b"blob")
+            .delete(b"d")
+            .log_data(b"");
+        assert_eq!((b.len(), b.write_count()), (4, 2));
+        let rec = b.seal(5).to_vec();
+        assert_eq!(rec[0], BATCH_FORMAT_LOG_DATA);
+        let d = DecodedBatch::decode(&rec).unwrap();
+        let ops: Vec<_> = d.ops().map(|r| r.unwrap()).collect();
+        assert_eq!(
+            ops,
+            vec![
+                BatchOp::Write(ValueKind::Put, &b"k"[..], &b"v"[..]),
+                BatchOp::LogData(&b"blob"[..]),
+                BatchOp::Write(ValueKind::Delete, &b"d"[..], &b""[..]),
+                BatchOp::LogData(&b""[..]),
+            ]
+        );
+        // Log data only.
+        let mut only = WriteBatch::new();
+        only.log_data(b"marker");
+        assert_eq!(
+            (only.len(), only.write_count(), only.is_empty()),
+            (1, 0, false)
+        );
+        assert!(DecodedBatch::decode(only.seal(9)).is_ok());
+        // `clear` returns to format 1.
+        b.clear();
+        b.put(b"a", b"b");
+        assert_eq!(b.seal(1)[0], BATCH_FORMAT);
+    }
+
+    /// A format 1 record holding a log-data entry is corruption (format 1
+    /// never held one), and an unknown format byte is refused by name.
+    #[test]
+    fn log_data_needs_format_2() {
+        let mut b = WriteBatch::new();
+        b.log_data(b"x");
+        let mut rec = b.seal(1).to_vec();
+        rec[0] = BATCH_FORMAT;
+        let err = DecodedBatch::decode(&rec).unwrap_err();
+        assert!(err.1.contains("log data in a format 1 batch"), "{err:?}");
+        rec[0] = 3;
+        let err = DecodedBatch::decode(&rec).unwrap_err();
+        assert!(err.1.contains("batch format 3"), "{err:?}");
     }
 
     /// Regression (review): a checksummed record with a first sequence number

@@ -86,6 +86,17 @@ pub enum Error {
     /// directory.
     #[error("the tree at {0} is already open (LOCK is held)")]
     Locked(PathBuf),
+    /// [`Tree::read_log`](super::Tree::read_log) was asked for records that
+    /// the WAL no longer holds: segments below the retention floor and the
+    /// flushed position were deleted. The consumer must rebuild from the
+    /// tree's contents instead.
+    #[error("the log no longer holds LSN {requested}: its oldest record is LSN {oldest}")]
+    LogTruncated {
+        /// The first LSN the read needed.
+        requested: u64,
+        /// The oldest LSN the log still holds.
+        oldest: u64,
+    },
     /// A caller-supplied argument is out of range (e.g. a key too large).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -3,6 +3,9 @@
 //!
 //! - [`Tree`]: open, write ([`WriteBatch`]), get, range scans (both
 //!   directions), snapshots, flush, compaction, statistics, close.
+//! - The durable log: [`Tree::read_log`] returns committed batches
+//!   ([`LogRecord`]: puts, deletes and WAL-only log data) by WAL position,
+//!   for consumers such as secondary-index maintainers.
 //! - Internal keys (`ikey`) order versions newest first inside bytewise
 //!   SSTables (`docs/internal-keys.md`); the manifest (`docs/manifest-format.md`)
 //!   records the live tables.
@@ -18,6 +21,7 @@ mod cursor;
 mod error;
 mod flush;
 mod ikey;
+mod log_reader;
 mod manifest;
 mod memtable;
 mod open;
@@ -38,6 +42,7 @@ mod version;
 pub use batch::{MAX_KEY_LEN, MAX_VALUE_LEN, WriteBatch};
 pub use error::{Error, Result};
 pub use ikey::{MAX_SEQNO, SeqNo, ValueKind};
+pub use log_reader::{DurableHook, LogEntry, LogRecord};
 pub use manifest::{MANIFEST_MAGIC, MANIFEST_VERSION};
 pub use options::{TreeOptions, WalRetentionFloor};
 pub use pool::BackgroundPool;
@@ -46,7 +51,7 @@ pub use recovery::{ManifestTail, TreeRecoveryReport, WalLossPolicy};
 pub use shared::{SharedResources, WriteBufferManager};
 pub use snapshot::Snapshot;
 pub use stats::TreeStats;
-pub use strata_wal::{DropKind, DroppedRange, Durability, RecoveryMode, RecoveryReport};
+pub use strata_wal::{DropKind, DroppedRange, Durability, Lsn, RecoveryMode, RecoveryReport};
 pub use tree::Tree;
 pub use tree_iter::TreeIter;
 pub use verify::{Problem, ProblemKind, Severity, VerifyReport};

@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use parking_lot::{Condvar, Mutex, RwLock};
 use strata_wal::{RecoveryMode, Wal, WalOptions};
 
-use super::batch::DecodedBatch;
+use super::batch::{BatchOp, DecodedBatch};
 use super::error::{Error, Result};
+use super::log_reader::{DurableNotifier, LogHints};
 use super::manifest::{self, ManifestState, ManifestWriter};
 use super::memtable::Memtable;
 use super::options::TreeOptions;
@@ -136,6 +137,13 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
         )
     });
     let tree_id = NEXT_TREE_ID.fetch_add(1, Ordering::Relaxed);
+    // The WAL's background sync thread reports what it made durable; it
+    // holds no lock of the tree when it does.
+    let durable = Arc::new(DurableNotifier::new(opts.on_durable.clone()));
+    if opts.on_durable.is_some() {
+        let d = Arc::clone(&durable);
+        wal.set_sync_listener(Arc::new(move |synced| d.advance(synced)));
+    }
     let wbm = Arc::clone(shared.write_buffer_manager());
 
     let inner = Arc::new_cyclic(|weak| TreeInner {
@@ -178,6 +186,8 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
         weak: weak.clone(),
         dir_lock: Mutex::new(Some(lock)),
         recovery: Mutex::new(TreeRecoveryReport::default()),
+        log_hints: LogHints::default(),
+        durable: Arc::clone(&durable),
         opts,
     });
 
@@ -226,16 +236,22 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
             offset: off as u64,
             reason: format!("WAL record {lsn} is not a valid write batch: {reason}"),
         })?;
-        for (seq, op) in (batch.first_seq..).zip(batch.ops()) {
-            let (kind, k, v) = op.map_err(|reason| Error::Corruption {
+        let mut seq = batch.first_seq;
+        for op in batch.ops() {
+            let op = op.map_err(|reason| Error::Corruption {
                 path: wal_dir.clone(),
                 offset: 0,
                 reason: format!("WAL record {lsn}: {reason}"),
             })?;
+            // Log data stays in the WAL (for `read_log`); it is not replayed.
+            let BatchOp::Write(kind, k, v) = op else {
+                continue;
+            };
             if seq > state.flushed_seq {
                 mem.insert(k, seq, kind, v);
             }
             last_seq = last_seq.max(seq);
+            seq += 1;
         }
         replayed += 1;
         if mem.approximate_size() >= inner.opts.memtable_size {

@@ -14,8 +14,21 @@ use super::shared::SharedResources;
 
 /// Supplies the smallest WAL LSN some consumer outside the tree still needs
 /// (for example a global secondary index that has not yet applied the
-/// changes). The tree never deletes WAL segments holding records at or above
-/// it. Called after every flush.
+/// changes): a consumer whose checkpoint is the [`LogRecord::lsn`] of the
+/// last record it applied returns `checkpoint + 1`. LSNs are the positions
+/// of [`Tree::read_log`], so the floor is in the same unit.
+///
+/// The tree never deletes a WAL segment holding a record at or above the
+/// floor (nor one holding unflushed records), through flushes and reopens:
+/// segments are only deleted by a flush or by [`Tree::apply_wal_retention`],
+/// which call the floor first. Return `u64::MAX` when no consumer needs
+/// anything; return 0 to keep everything. It is called from flush threads
+/// (with the tree's flush lock held) and from `apply_wal_retention` callers:
+/// it must be quick and must not call back into the tree.
+///
+/// [`LogRecord::lsn`]: super::LogRecord::lsn
+/// [`Tree::read_log`]: super::Tree::read_log
+/// [`Tree::apply_wal_retention`]: super::Tree::apply_wal_retention
 pub type WalRetentionFloor = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// Options for [`Tree::open`](super::Tree::open).
@@ -78,6 +91,22 @@ pub struct TreeOptions {
     /// Consumers that need WAL records kept (RocksDB: none; like
     /// `WAL_ttl_seconds` but driven by a consumer). See [`WalRetentionFloor`].
     pub wal_retention_floor: Option<WalRetentionFloor>,
+    /// Called with the new [`Tree::durable_lsn`](super::Tree::durable_lsn)
+    /// whenever the durable part of the log grows, so that log consumers
+    /// need not poll [`Tree::read_log`](super::Tree::read_log) (RocksDB:
+    /// none). `None` by default.
+    ///
+    /// Threading: it is called with no lock of the tree held, from the
+    /// thread that made the log durable: a writer after its commit, a flush
+    /// thread,
+    /// a caller of [`Tree::sync_wal`](super::Tree::sync_wal), `read_log` or
+    /// `close`, or the WAL's background sync thread. Calls may run
+    /// concurrently and arrive out of order; every call reports a position
+    /// higher than any earlier call has (an advance is reported once), so
+    /// treat it as a wake-up and read the position again. It must be quick
+    /// (set a flag, notify a condition variable, queue a job); it may call
+    /// the tree's read methods but should not write to the tree.
+    pub on_durable: Option<super::log_reader::DurableHook>,
 }
 
 impl fmt::Debug for TreeOptions {
@@ -99,6 +128,8 @@ impl fmt::Debug for TreeOptions {
             .field("target_file_size_base", &self.target_file_size_base)
             .field("compaction_rate_limit", &self.compaction_rate_limit)
             .field("shared", &self.shared.is_some())
+            .field("wal_retention_floor", &self.wal_retention_floor.is_some())
+            .field("on_durable", &self.on_durable.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -125,6 +156,7 @@ impl Default for TreeOptions {
             verify_checksums: true,
             shared: None,
             wal_retention_floor: None,
+            on_durable: None,
         }
     }
 }

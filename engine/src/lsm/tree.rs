@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, RwLock};
 use strata_fs::{FileLock, FileSystem};
-use strata_wal::{Durability, Wal};
+use strata_wal::{Durability, Lsn, Wal};
 
-use super::batch::WriteBatch;
+use super::batch::{BatchOp, WriteBatch};
 use super::error::{Error, Result};
 use super::ikey::{self, SeqNo};
+use super::log_reader::{DurableNotifier, LogHints, LogRecord};
 use super::manifest::{ManifestState, ManifestWriter};
 use super::memtable::{Lookup, Memtable};
 use super::options::TreeOptions;
@@ -176,6 +177,10 @@ pub(crate) struct TreeInner {
     pub dir_lock: Mutex<Option<Box<dyn FileLock>>>,
     /// What recovery found when the tree opened.
     pub recovery: Mutex<super::recovery::TreeRecoveryReport>,
+    /// Where log reads stopped (see [`Tree::read_log`]).
+    pub log_hints: LogHints,
+    /// Reports durable-position advances to [`TreeOptions::on_durable`].
+    pub durable: Arc<DurableNotifier>,
 }
 
 impl std::fmt::Debug for TreeInner {
@@ -277,9 +282,10 @@ impl Tree {
     }
 
     /// Commits a batch atomically with the given durability and returns the
-    /// sequence number of its last operation. `Sync` returns once the batch
-    /// is on stable storage (concurrent `Sync` writers share fsyncs through
-    /// the WAL's group commit).
+    /// sequence number of its last put or delete. `Sync` returns once the
+    /// batch is on stable storage (concurrent `Sync` writers share fsyncs
+    /// through the WAL's group commit). A batch of log data only consumes no
+    /// sequence number and returns the last one given out before it.
     pub fn write(&self, batch: WriteBatch, durability: Durability) -> Result<SeqNo> {
         self.inner.write(batch, durability)
     }
@@ -366,12 +372,88 @@ impl Tree {
 
     /// Deletes WAL segments that are fully flushed and below the
     /// [`TreeOptions::wal_retention_floor`] now. Flushes do this on their
-    /// own; call it when a consumer's floor advanced without a flush.
+    /// own; a log consumer calls it after advancing its checkpoint (and so
+    /// its floor), so that segments it no longer needs are released without
+    /// waiting for the next flush. Safe to call from any thread at any time,
+    /// concurrently with writes, flushes and [`Tree::read_log`].
     pub fn apply_wal_retention(&self) -> Result<()> {
         self.inner.check_open()?;
         let flushed = self.inner.versions.lock().state.flushed_lsn;
         self.inner.truncate_wal(flushed);
         Ok(())
+    }
+
+    /// Reads up to `max_records` committed batches from the log, oldest
+    /// first: those with LSN greater than `after` (pass 0 to start at the
+    /// oldest record the log holds, or a [`LogRecord::lsn`] to continue
+    /// after it). Every returned record is durable: a crash or power loss
+    /// cannot remove it (`Sync` writes are durable when they return;
+    /// `Buffered` and `None` writes once a later WAL sync covers them: the
+    /// WAL's background sync, a flush, a `Sync` write, or
+    /// [`Tree::sync_wal`]). Records reach up to [`Tree::durable_lsn`]; an
+    /// empty result means nothing durable follows `after` yet.
+    ///
+    /// Works concurrently with writers, flushes, compactions and WAL segment
+    /// deletion, and across reopens: LSNs are stable, and segments at or
+    /// above the [`TreeOptions::wal_retention_floor`] are kept. Sequential
+    /// reads resume at the byte offset where the previous read stopped.
+    ///
+    /// Errors: [`Error::LogTruncated`] when the log no longer holds the
+    /// record after `after` (its segment was deleted); [`Error::InvalidArgument`]
+    /// when `after` lies beyond the end of the log; corruption with the WAL
+    /// path when a record does not decode.
+    ///
+    /// ```
+    /// use strata_engine::lsm::{Durability, LogEntry, Tree, TreeOptions, WriteBatch};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let tree = Tree::open(dir.path(), TreeOptions::default()).unwrap();
+    /// let mut b = WriteBatch::new();
+    /// b.put(b"k", b"v").log_data(b"index delta");
+    /// tree.write(b, Durability::Sync).unwrap();
+    /// let recs = tree.read_log(0, 100).unwrap();
+    /// assert_eq!(recs.len(), 1);
+    /// assert_eq!(recs[0].entries[1], LogEntry::LogData(b"index delta".to_vec()));
+    /// // Log data is never visible to reads.
+    /// assert_eq!(tree.get(b"k", None).unwrap(), Some(b"v".to_vec()));
+    /// // Continue after the last record read: nothing new yet.
+    /// assert!(tree.read_log(recs[0].lsn, 100).unwrap().is_empty());
+    /// ```
+    pub fn read_log(&self, after: Lsn, max_records: usize) -> Result<Vec<LogRecord>> {
+        self.inner.check_open()?;
+        let wal_dir = self.inner.dir.join(super::open::WAL_DIR);
+        let r = super::log_reader::read_log(
+            &self.inner.wal,
+            &self.inner.log_hints,
+            &wal_dir,
+            after,
+            max_records,
+        );
+        // Reading writes buffered records to the OS, and may sync them.
+        self.inner.notify_durable();
+        r
+    }
+
+    /// The highest LSN whose record is durable (0 when the log holds none):
+    /// [`Tree::read_log`] returns records up to it.
+    pub fn durable_lsn(&self) -> Lsn {
+        super::log_reader::durable_lsn(&self.inner.wal)
+    }
+
+    /// The LSN of the oldest record the log still holds; [`Tree::read_log`]
+    /// with `after` below `log_start_lsn() - 1` fails with
+    /// [`Error::LogTruncated`].
+    pub fn log_start_lsn(&self) -> Lsn {
+        self.inner.wal.first_lsn()
+    }
+
+    /// Writes and fsyncs everything appended to the WAL so far, making every
+    /// acknowledged write durable; returns the new [`Tree::durable_lsn`].
+    pub fn sync_wal(&self) -> Result<Lsn> {
+        self.inner.check_open()?;
+        self.inner.wal.sync().map_err(|e| self.inner.poison(e))?;
+        self.inner.notify_durable();
+        Ok(self.durable_lsn())
     }
 
     /// Flushes memtables, stops background work and closes the WAL. Later
@@ -384,6 +466,14 @@ impl Tree {
 }
 
 impl TreeInner {
+    /// Tells the [`TreeOptions::on_durable`] hook if the durable position
+    /// advanced. Call with no lock of the tree held.
+    pub(crate) fn notify_durable(&self) {
+        if self.durable.enabled() {
+            self.durable.advance(self.wal.synced_lsn());
+        }
+    }
+
     pub(crate) fn current_sv(&self) -> Arc<SuperVersion> {
         Arc::clone(&self.sv.read())
     }
@@ -521,7 +611,8 @@ impl TreeInner {
                 return Err(Error::Poisoned(p.clone()));
             }
             let first = w.next_seq;
-            let count = batch.len() as u64;
+            // Only puts and deletes consume sequence numbers; log data does not.
+            let count = batch.write_count() as u64;
             let rec = batch.seal(first);
             // The record is appended under the write lock (so WAL order is
             // sequence order). A `Sync` commit only queues it there and syncs
@@ -534,9 +625,20 @@ impl TreeInner {
             self.wal.append(rec, wal_mode).map_err(|e| self.poison(e))?;
             Counters::add(&self.counters.wal_bytes, rec.len() as u64);
             let mem = &w.active;
-            for (seq, op) in (first..).zip(batch.ops()) {
-                let (kind, k, v) = op.map_err(|e| Error::InvalidArgument(e.to_string()))?;
-                mem.insert(k, seq, kind, v);
+            let mut seq = first;
+            for op in batch.ops() {
+                // Log data goes to the WAL only (see `WriteBatch::log_data`).
+                if let BatchOp::Write(kind, k, v) =
+                    op.map_err(|e| Error::InvalidArgument(e.to_string()))?
+                {
+                    mem.insert(k, seq, kind, v);
+                    seq += 1;
+                }
+            }
+            if count == 0 {
+                // Log data only: nothing becomes visible, no sequence number
+                // is used; the record is ordered in the WAL like any other.
+                break (first, first - 1, sealed);
             }
             w.next_seq = first + count;
             let last = first + count - 1;
@@ -547,15 +649,23 @@ impl TreeInner {
             }
             break (first, last, sealed);
         };
+        let writes = last >= first;
         if durability == Durability::Sync {
             // On failure the commit stays in flight: nothing at or after it
             // becomes visible (the tree is poisoned; reopen to recover).
             self.wal.sync().map_err(|e| self.poison(e))?;
-            self.published(Some(first), last);
+            if writes {
+                self.published(Some(first), last);
+            }
         }
         // An earlier commit may still wait for its fsync: return only once
         // this one is visible, so the caller reads its own write.
-        self.wait_visible(last)?;
+        if writes {
+            self.wait_visible(last)?;
+        }
+        // The append or sync above may have made more of the log durable
+        // (also other writers' records, in a group commit).
+        self.notify_durable();
         Counters::add(&self.counters.user_bytes, user_bytes);
         if slowed || stopped {
             Counters::add(
@@ -743,7 +853,10 @@ impl TreeInner {
         if self.closed.load(Ordering::Acquire) {
             return;
         }
-        if let Err(e) = self.flush_imms() {
+        let flushed = self.flush_imms();
+        // A flush syncs the WAL first.
+        self.notify_durable();
+        if let Err(e) = flushed {
             self.set_bg_error("flush", &e);
             return;
         }
@@ -776,7 +889,10 @@ impl TreeInner {
                 self.switch_memtable(&mut w);
             }
         }
-        self.flush_imms()?;
+        let flushed = self.flush_imms();
+        // A flush syncs the WAL first.
+        self.notify_durable();
+        flushed?;
         self.maybe_schedule_compaction();
         Ok(())
     }
@@ -806,6 +922,7 @@ impl TreeInner {
             Ok(())
         };
         let closed = self.wal.close().map_err(Error::from);
+        self.notify_durable();
         self.release_dir_lock();
         flushed.and(closed)
     }
