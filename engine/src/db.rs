@@ -17,6 +17,8 @@ use parking_lot::{Mutex, RwLock};
 use strata_fs::{FileLock, FileSystem};
 
 use crate::catalog::{CATALOG_FILE, Catalog, TableEntry};
+use crate::gsi::Waker;
+use crate::gsi::service::GsiService;
 use crate::lsm::{SharedResources, TreeOptions};
 use crate::recovery_report::{DbRecoveryReport, PartitionRecovery};
 use crate::table::core::{Existing, Hooks, OpenEnv, TableCore};
@@ -132,6 +134,8 @@ struct DbInner {
     tree_opts: TreeOptions,
     shared: SharedResources,
     hooks: Hooks,
+    /// The GSI maintainer thread.
+    gsi: Arc<GsiService>,
     state: RwLock<DbState>,
     /// Serialises create_table and delete_table.
     ddl: Mutex<()>,
@@ -248,10 +252,27 @@ impl Db {
             },
             _ => DbError::io(&lock_path, source),
         })?;
-        match open_locked(&path, &opts) {
-            Ok(st) => {
+        let opened = open_locked(&path, &opts).and_then(|st| {
+            let gsi = GsiService::new(Arc::clone(&st.hooks.gsi_waker));
+            match gsi.start() {
+                Ok(()) => Ok((st, gsi)),
+                Err(e) => {
+                    for c in st.tables.values() {
+                        if let Err(e) = c.shutdown(Shut::Closed) {
+                            tracing::warn!(error = %e, "closing a table after a failed open");
+                        }
+                    }
+                    Err(DbError::io(&path, e))
+                }
+            }
+        });
+        match opened {
+            Ok((st, gsi)) => {
                 let recovery = collect_recovery(&st.tables);
                 tracing::info!(path = %path.display(), tables = st.tables.len(), "database open");
+                for core in st.tables.values() {
+                    gsi.register(core);
+                }
                 let shared = st.shared;
                 Ok(Db {
                     inner: Arc::new(DbInner {
@@ -260,6 +281,7 @@ impl Db {
                         tree_opts: opts.tree,
                         shared,
                         hooks: st.hooks,
+                        gsi,
                         state: RwLock::new(DbState {
                             closed: false,
                             catalog: st.catalog,
@@ -426,9 +448,11 @@ impl Db {
                 return Err(e);
             }
         };
+        let core = Arc::new(core);
+        inner.gsi.register(&core);
         let mut st = inner.state.write();
         st.catalog.tables = catalog.tables;
-        st.tables.insert(spec.name.clone(), Arc::new(core));
+        st.tables.insert(spec.name.clone(), core);
         tracing::info!(table = %spec.name, id, partitions = spec.partitions, "table created");
         Ok(TableDescription {
             spec,
@@ -479,6 +503,7 @@ impl Db {
         // write is acknowledged into the table once the catalog no longer has it.
         if let Some(core) = &core {
             core.stop(Shut::Deleted)?;
+            inner.gsi.unregister(core.id);
         }
         let stored = catalog.store(inner.fs.as_ref(), &inner.path.join(CATALOG_FILE));
         {
@@ -709,6 +734,8 @@ impl DbInner {
             st.closed = true;
             std::mem::take(&mut st.tables)
         };
+        // The maintainer stops first (it holds no table open between rounds).
+        self.gsi.shutdown();
         // Every table refuses new operations at once; then each drains and closes.
         for core in tables.values() {
             core.refuse_new(Shut::Closed);
@@ -773,6 +800,7 @@ fn open_locked(path: &Path, opts: &DbOptions) -> Result<Opened, DbError> {
     let hooks = Hooks {
         change_sink: opts.change_sink.clone(),
         capacity: opts.capacity_meter.clone(),
+        gsi_waker: Arc::new(Waker::default()),
     };
     let tables_dir = path.join(TABLES_DIR);
     let mut tables: BTreeMap<String, Arc<TableCore>> = BTreeMap::new();

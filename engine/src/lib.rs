@@ -8,6 +8,7 @@ pub use lsm::{Error, Problem, ProblemKind, Severity, Tree, TreeOptions, VerifyRe
 pub mod bench_items;
 mod catalog;
 mod db;
+mod gsi;
 mod recovery_report;
 pub mod table;
 mod verify;

@@ -17,6 +17,7 @@ use super::error::DbError;
 use super::feed::Change;
 use super::layout::HashedKey;
 use super::lsi;
+use crate::gsi::delta as gsi_delta;
 
 /// Decides the new item from the old one (`None`: absent / delete). Errors abort the
 /// whole batch with nothing written.
@@ -167,6 +168,14 @@ impl Partition {
                 }
                 cap.add_index_write(&spec.name, change.units);
             }
+            for (def, spec) in core.gsi_defs.iter().zip(&core.spec.global_secondary_indexes) {
+                let d = strata_index::derive(def, schema, old.as_ref(), new.as_ref())
+                    .map_err(derive_error)?;
+                if !d.is_empty() {
+                    batch.log_data(&gsi_delta::encode(&def.name, &d));
+                }
+                cap.add_gsi_write(&spec.name, d.write_units as f64);
+            }
             match &new {
                 Some(n) => {
                     batch.put(&m.base_key, &codec::encode_item(n));
@@ -211,6 +220,33 @@ impl Partition {
             }
         }
         Ok(applied)
+    }
+}
+
+/// A write-time derivation error as the writer sees it (DynamoDB's messages).
+fn derive_error(e: strata_index::DeriveError) -> DbError {
+    match e {
+        strata_index::DeriveError::IndexKeyTypeMismatch {
+            index,
+            attribute,
+            expected,
+            actual,
+        } => DbError::IndexKeyTypeMismatch {
+            index,
+            attribute,
+            expected,
+            actual,
+        },
+        strata_index::DeriveError::IndexKeyInvalid {
+            index,
+            attribute,
+            reason,
+        } => DbError::IndexKeyInvalid {
+            index,
+            attribute,
+            reason,
+        },
+        other => DbError::invalid(other.to_string()),
     }
 }
 
