@@ -458,6 +458,7 @@ impl Db {
             spec,
             table_id: id,
             created_at_ms,
+            global_secondary_indexes: Vec::new(),
         })
     }
 
@@ -536,6 +537,7 @@ impl Db {
             spec: entry.spec,
             table_id: entry.id,
             created_at_ms: entry.created_at_ms,
+            global_secondary_indexes: Vec::new(),
         })
     }
 
@@ -546,18 +548,91 @@ impl Db {
     /// [`DbError::TableNotFound`]; [`DbError::Closed`].
     pub fn describe_table(&self, name: &str) -> Result<TableDescription, DbError> {
         validate_table_name(name)?;
-        let st = self.inner.state.read();
-        if st.closed {
-            return Err(DbError::Closed);
-        }
-        let t = st.catalog.get(name).ok_or_else(|| DbError::TableNotFound {
-            table: name.to_owned(),
-        })?;
+        let (entry, core) = {
+            let st = self.inner.state.read();
+            if st.closed {
+                return Err(DbError::Closed);
+            }
+            let t = st.catalog.get(name).ok_or_else(|| DbError::TableNotFound {
+                table: name.to_owned(),
+            })?;
+            (t.clone(), st.tables.get(name).cloned())
+        };
+        let global_secondary_indexes = match core {
+            Some(c) if !entry.spec.global_secondary_indexes.is_empty() => {
+                crate::gsi::status::describe(&c)?
+            }
+            _ => Vec::new(),
+        };
         Ok(TableDescription {
-            spec: t.spec.clone(),
-            table_id: t.id,
-            created_at_ms: t.created_at_ms,
+            spec: entry.spec,
+            table_id: entry.id,
+            created_at_ms: entry.created_at_ms,
+            global_secondary_indexes,
         })
+    }
+
+    /// Blocks until every global secondary index of `table` has applied every write
+    /// acknowledged before this call (GSIs are maintained asynchronously; reads of a
+    /// GSI are eventually consistent). The base tables' WALs are synced first, so
+    /// `Buffered` writes count too. A table without GSIs returns at once.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata_engine::{Db, DbOptions, GsiSpec, PutOptions, QueryOptions, TableSpec};
+    /// use strata_item::{item, KeySchema, KeyType};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), DbOptions::default())?;
+    /// db.create_table(TableSpec::new("users", KeySchema::simple("id", KeyType::S))
+    ///     .gsi(GsiSpec::new("by_city", KeySchema::simple("city", KeyType::S))))?;
+    /// let users = db.table("users")?;
+    /// users.put_item(item! { "id" => "u1", "city" => "Oslo" }, PutOptions::default())?;
+    /// db.wait_for_indexes("users", Duration::from_secs(30))?;
+    /// let page = users.query("city = :c", QueryOptions::default().index("by_city").value(":c", "Oslo"))?;
+    /// assert_eq!(page.items, vec![item! { "id" => "u1", "city" => "Oslo" }]);
+    /// assert!(db.verify_index("users", "by_city")?.is_clean());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DbError::IndexWaitTimeout`] (or [`DbError::IndexMaintenance`] when the
+    /// maintainer keeps failing) after `timeout`; [`DbError::TableNotFound`];
+    /// [`DbError::Closed`]; storage errors syncing the base WALs.
+    pub fn wait_for_indexes(&self, table: &str, timeout: std::time::Duration) -> Result<(), DbError> {
+        let core = self.core(table)?;
+        if core.spec.global_secondary_indexes.is_empty() {
+            return Ok(());
+        }
+        let waker = Arc::clone(&self.inner.hooks.gsi_waker);
+        crate::gsi::status::wait_caught_up(&core, &|| waker.wake(), timeout)
+    }
+
+    /// Derives global secondary index `index` of `table` from a scan of the table and
+    /// compares it, entry by entry, with what the index holds: missing, unexpected
+    /// (stale or duplicate) and differing entries. Meaningful once the index has caught
+    /// up ([`Db::wait_for_indexes`]) and while no write runs (the two scans are not one
+    /// snapshot). Holds the whole derived index in memory.
+    ///
+    /// # Errors
+    /// [`DbError::IndexNotFound`] (also for a local secondary index),
+    /// [`DbError::TableNotFound`], [`DbError::Closed`], storage errors.
+    pub fn verify_index(
+        &self,
+        table: &str,
+        index: &str,
+    ) -> Result<crate::gsi::check::IndexVerifyReport, DbError> {
+        let core = self.core(table)?;
+        let ordinal = core
+            .spec
+            .global_secondary_indexes
+            .iter()
+            .position(|g| g.name == index)
+            .ok_or_else(|| DbError::IndexNotFound {
+                table: table.to_owned(),
+                index: index.to_owned(),
+            })?;
+        crate::gsi::check::verify_index(&core, ordinal)
     }
 
     /// The names of all tables, sorted.

@@ -14,6 +14,8 @@ pub mod table;
 mod verify;
 
 pub use db::{Db, DbOptions};
+pub use gsi::check::{IndexDifference, IndexVerifyReport, MAX_LISTED_DIFFERENCES};
+pub use gsi::status::{GsiDescription, IndexStatus};
 pub use recovery_report::{DbRecoveryReport, PartitionRecovery};
 pub use table::capacity;
 pub use table::{

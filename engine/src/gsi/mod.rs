@@ -9,13 +9,17 @@
 //! | `shadow` | a GSI's partition trees and the `IndexSink` over them |
 //! | `source` | the `ChangeSource` over the base partitions' logs |
 //! | `service` | the Db's maintainer thread: steps every table's GSIs, moves WAL floors |
-//! | `check` | `verify_index`: the index derived from a base scan vs the shadow trees |
+//! | `status` | `describe_table`'s GSI figures, `wait_for_indexes` |
 //! | `read` | query and scan of a GSI |
+//! | `check` | `verify_index`: the index derived from a base scan vs the shadow trees |
 
 pub(crate) mod delta;
+pub(crate) mod read;
+pub(crate) mod check;
 pub(crate) mod service;
 mod shadow;
 mod source;
+pub(crate) mod status;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -405,6 +405,9 @@ pub struct TableDescription {
     pub table_id: u64,
     /// Creation time, milliseconds since the Unix epoch.
     pub created_at_ms: u64,
+    /// Each GSI's status, size and lag, in spec order (empty when the table has none,
+    /// and in the descriptions `create_table` and `delete_table` return).
+    pub global_secondary_indexes: Vec<crate::gsi::status::GsiDescription>,
 }
 
 impl fmt::Display for TableDescription {
@@ -420,9 +423,10 @@ impl fmt::Display for TableDescription {
         }
         write!(
             f,
-            "; {} partitions; {} LSIs",
+            "; {} partitions; {} LSIs; {} GSIs",
             s.partitions,
-            s.local_secondary_indexes.len()
+            s.local_secondary_indexes.len(),
+            s.global_secondary_indexes.len()
         )
     }
 }
