@@ -224,7 +224,7 @@ impl Partition {
 }
 
 /// A write-time derivation error as the writer sees it (DynamoDB's messages).
-fn derive_error(e: strata_index::DeriveError) -> DbError {
+pub(crate) fn derive_error(e: strata_index::DeriveError) -> DbError {
     match e {
         strata_index::DeriveError::IndexKeyTypeMismatch {
             index,
