@@ -389,6 +389,13 @@ fn open_gsis(
 ) -> Result<Vec<GsiShadow>, DbError> {
     let mut out: Vec<GsiShadow> = Vec::with_capacity(spec.global_secondary_indexes.len());
     let create = existing == Existing::Create;
+    // An index's torn WAL tail holds nothing that cannot be derived again from the
+    // base WAL (from the durable checkpoint): never refuse to open for one.
+    let mut tree_opts = tree_opts.clone();
+    if tree_opts.wal_loss_policy == crate::lsm::WalLossPolicy::RefuseAny {
+        tree_opts.wal_loss_policy = crate::lsm::WalLossPolicy::RefuseUnlessTornTail;
+    }
+    let tree_opts = &tree_opts;
     for (i, g) in spec.global_secondary_indexes.iter().enumerate() {
         let gdir = gsi_dir(dir, i);
         if create {
