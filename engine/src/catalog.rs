@@ -468,9 +468,12 @@ mod tests {
         )
         .lsi(LsiSpec::new("by_z", "z", KeyType::N))
         .gsi(
-            GsiSpec::new("by_g", KeySchema::composite("g", KeyType::S, "h", KeyType::N))
-                .partitions(3)
-                .projection(IndexProjection::Include(vec!["c".into()])),
+            GsiSpec::new(
+                "by_g",
+                KeySchema::composite("g", KeyType::S, "h", KeyType::N),
+            )
+            .partitions(3)
+            .projection(IndexProjection::Include(vec!["c".into()])),
         )
         .gsi(GsiSpec::new("by_k", KeySchema::simple("k", KeyType::B)));
         let b = TableSpec::new("beta", KeySchema::simple("id", KeyType::B));

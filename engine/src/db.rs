@@ -599,7 +599,11 @@ impl Db {
     /// [`DbError::IndexWaitTimeout`] (or [`DbError::IndexMaintenance`] when the
     /// maintainer keeps failing) after `timeout`; [`DbError::TableNotFound`];
     /// [`DbError::Closed`]; storage errors syncing the base WALs.
-    pub fn wait_for_indexes(&self, table: &str, timeout: std::time::Duration) -> Result<(), DbError> {
+    pub fn wait_for_indexes(
+        &self,
+        table: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(), DbError> {
         let core = self.core(table)?;
         if core.spec.global_secondary_indexes.is_empty() {
             return Ok(());

@@ -36,8 +36,11 @@ fn spec(durability: TableDurability) -> TableSpec {
     .durability(durability)
     .lsi(LsiSpec::new("by_l", "l", KeyType::N))
     .gsi(
-        GsiSpec::new("by_g_h", KeySchema::composite("g", KeyType::S, "h", KeyType::N))
-            .partitions(3),
+        GsiSpec::new(
+            "by_g_h",
+            KeySchema::composite("g", KeyType::S, "h", KeyType::N),
+        )
+        .partitions(3),
     )
     .gsi(
         GsiSpec::new("by_g", KeySchema::simple("g", KeyType::S))
@@ -49,7 +52,10 @@ fn spec(durability: TableDurability) -> TableSpec {
             .projection(IndexProjection::Include(vec!["t".into()]))
             .partitions(1),
     )
-    .gsi(GsiSpec::new("by_sk", KeySchema::composite("sk", KeyType::N, "pk", KeyType::S)))
+    .gsi(GsiSpec::new(
+        "by_sk",
+        KeySchema::composite("sk", KeyType::N, "pk", KeyType::S),
+    ))
 }
 
 const GSIS: [&str; 4] = ["by_g_h", "by_g", "by_c", "by_sk"];
@@ -135,7 +141,7 @@ fn every_projection_and_sparse_items() {
     );
     // INCLUDE t.
     assert_eq!(
-        q("by_c", "c = :v", AttributeValue::B(vec![1u8, 2].into())),
+        q("by_c", "c = :v", AttributeValue::B(vec![1u8, 2])),
         vec![item! { "pk" => "a", "sk" => 1, "c" => vec![1u8, 2], "t" => "tt" }]
     );
     // Inverted: every item has sk and pk.
@@ -172,22 +178,34 @@ fn wrong_typed_index_attributes_are_rejected_with_nothing_written() {
     let good = item! { "pk" => "a", "sk" => 1, "g" => "x", "h" => 1 };
     t.put_item(good.clone(), PutOptions::default()).unwrap();
     let err = t
-        .put_item(item! { "pk" => "b", "sk" => 1, "g" => 7 }, PutOptions::default())
+        .put_item(
+            item! { "pk" => "b", "sk" => 1, "g" => 7 },
+            PutOptions::default(),
+        )
         .unwrap_err();
     assert!(
         matches!(&err, DbError::IndexKeyTypeMismatch { index, attribute, .. } if index == "by_g_h" && attribute == "g"),
         "{err}"
     );
     assert!(err.is_validation());
-    assert!(err.to_string().contains("Type mismatch for Index Key g Expected: S Actual: N"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("Type mismatch for Index Key g Expected: S Actual: N"),
+        "{err}"
+    );
     let err = t
-        .put_item(item! { "pk" => "b", "sk" => 1, "g" => "" }, PutOptions::default())
+        .put_item(
+            item! { "pk" => "b", "sk" => 1, "g" => "" },
+            PutOptions::default(),
+        )
         .unwrap_err();
     assert!(matches!(err, DbError::IndexKeyInvalid { .. }), "{err}");
     let err = t
         .update_item(
             item! { "pk" => "a", "sk" => 1 },
-            UpdateOptions::default().update("SET h = :h").value(":h", "str"),
+            UpdateOptions::default()
+                .update("SET h = :h")
+                .value(":h", "str"),
         )
         .unwrap_err();
     assert!(matches!(err, DbError::IndexKeyTypeMismatch { .. }), "{err}");
@@ -195,14 +213,20 @@ fn wrong_typed_index_attributes_are_rejected_with_nothing_written() {
     let mut reqs: Vec<WriteRequest> = (0..10)
         .map(|i| WriteRequest::Put(item! { "pk" => format!("p{i}"), "sk" => 1, "g" => "ok" }))
         .collect();
-    reqs.push(WriteRequest::Put(item! { "pk" => "q", "sk" => 1, "c" => "not binary" }));
+    reqs.push(WriteRequest::Put(
+        item! { "pk" => "q", "sk" => 1, "c" => "not binary" },
+    ));
     let err = db.batch_write_item([("things", reqs)]).unwrap_err();
     assert!(matches!(err, DbError::IndexKeyTypeMismatch { .. }), "{err}");
     let all = t.scan(ScanOptions::default()).unwrap();
     assert_eq!(all.items, vec![good.clone()]);
     wait_and_verify(&db, "things");
     assert_eq!(
-        query_all(&t, "g = :g", QueryOptions::default().index("by_g_h").value(":g", "x")),
+        query_all(
+            &t,
+            "g = :g",
+            QueryOptions::default().index("by_g_h").value(":g", "x")
+        ),
         vec![good]
     );
     db.close().unwrap();
@@ -264,7 +288,10 @@ fn pagination_over_duplicate_index_keys_both_directions() {
     let page = t
         .query(
             "g = :g",
-            QueryOptions::default().index("by_g_h").value(":g", "same").limit(2),
+            QueryOptions::default()
+                .index("by_g_h")
+                .value(":g", "same")
+                .limit(2),
         )
         .unwrap();
     let lek = page.last_evaluated_key.unwrap();
@@ -273,7 +300,10 @@ fn pagination_over_duplicate_index_keys_both_directions() {
     assert_eq!(names, vec!["g", "h", "pk", "sk"]);
     // Scans of every GSI, segmented and paged, give every entry once.
     for total in [1u32, 4] {
-        assert_eq!(sorted(scan_all(&t, "by_g_h", total, 3)), sorted(want.clone()));
+        assert_eq!(
+            sorted(scan_all(&t, "by_g_h", total, 3)),
+            sorted(want.clone())
+        );
         assert_eq!(scan_all(&t, "by_sk", total, 5).len(), 40);
     }
     wait_and_verify(&db, "things");
@@ -288,10 +318,17 @@ fn key_changes_and_deletes_leave_no_stale_entries() {
     let t = db.table("things").unwrap();
     let k = item! { "pk" => "a", "sk" => 1 };
     let g_of = |t: &Table, g: &str| {
-        query_all(t, "g = :g", QueryOptions::default().index("by_g").value(":g", g))
+        query_all(
+            t,
+            "g = :g",
+            QueryOptions::default().index("by_g").value(":g", g),
+        )
     };
     let cap = t
-        .put_item(item! { "pk" => "a", "sk" => 1, "g" => "x", "h" => 1 }, PutOptions::default())
+        .put_item(
+            item! { "pk" => "a", "sk" => 1, "g" => "x", "h" => 1 },
+            PutOptions::default(),
+        )
         .unwrap()
         .consumed_capacity;
     // by_g_h, by_g, by_sk: one new entry each.
@@ -302,7 +339,12 @@ fn key_changes_and_deletes_leave_no_stale_entries() {
     assert_eq!(cap.write_capacity_units, 4.0);
     // Key change: delete + put in the indexes keyed by g.
     let cap = t
-        .update_item(k.clone(), UpdateOptions::default().update("SET g = :g").value(":g", "y"))
+        .update_item(
+            k.clone(),
+            UpdateOptions::default()
+                .update("SET g = :g")
+                .value(":g", "y"),
+        )
         .unwrap()
         .consumed_capacity;
     assert_eq!(cap.global_secondary_indexes.get("by_g"), Some(&2.0));
@@ -310,7 +352,10 @@ fn key_changes_and_deletes_leave_no_stale_entries() {
     assert_eq!(cap.global_secondary_indexes.get("by_sk"), Some(&1.0));
     db.wait_for_indexes("things", WAIT).unwrap();
     assert!(g_of(&t, "x").is_empty());
-    assert_eq!(g_of(&t, "y"), vec![item! { "pk" => "a", "sk" => 1, "g" => "y" }]);
+    assert_eq!(
+        g_of(&t, "y"),
+        vec![item! { "pk" => "a", "sk" => 1, "g" => "y" }]
+    );
     // Removing the indexed attribute removes the entry.
     t.update_item(k.clone(), UpdateOptions::default().update("REMOVE g"))
         .unwrap();
@@ -318,9 +363,15 @@ fn key_changes_and_deletes_leave_no_stale_entries() {
     assert!(g_of(&t, "y").is_empty());
     wait_and_verify(&db, "things");
     // Deleting the item removes every entry.
-    t.put_item(item! { "pk" => "a", "sk" => 1, "g" => "z", "h" => 2 }, PutOptions::default())
-        .unwrap();
-    let cap = t.delete_item(k, DeleteOptions::default()).unwrap().consumed_capacity;
+    t.put_item(
+        item! { "pk" => "a", "sk" => 1, "g" => "z", "h" => 2 },
+        PutOptions::default(),
+    )
+    .unwrap();
+    let cap = t
+        .delete_item(k, DeleteOptions::default())
+        .unwrap()
+        .consumed_capacity;
     assert_eq!(cap.global_secondary_indexes.get("by_g"), Some(&1.0));
     db.wait_for_indexes("things", WAIT).unwrap();
     assert!(g_of(&t, "z").is_empty());
@@ -340,7 +391,10 @@ fn dynamodb_read_rules_for_gsis() {
     let err = t
         .query(
             "g = :g",
-            QueryOptions::default().index("by_g").value(":g", "x").consistent_read(true),
+            QueryOptions::default()
+                .index("by_g")
+                .value(":g", "x")
+                .consistent_read(true),
         )
         .unwrap_err();
     assert_eq!(
@@ -351,15 +405,24 @@ fn dynamodb_read_rules_for_gsis() {
     let err = t
         .scan(ScanOptions::default().index("by_g").consistent_read(true))
         .unwrap_err();
-    assert!(err.to_string().contains("Consistent reads are not supported"));
+    assert!(
+        err.to_string()
+            .contains("Consistent reads are not supported")
+    );
     // KEYS_ONLY cannot return other attributes.
     let err = t
         .query(
             "g = :g",
-            QueryOptions::default().index("by_g").value(":g", "x").projection("o"),
+            QueryOptions::default()
+                .index("by_g")
+                .value(":g", "x")
+                .projection("o"),
         )
         .unwrap_err();
-    assert!(err.to_string().contains("does not project attribute o"), "{err}");
+    assert!(
+        err.to_string().contains("does not project attribute o"),
+        "{err}"
+    );
     let err = t
         .query(
             "g = :g",
@@ -373,14 +436,20 @@ fn dynamodb_read_rules_for_gsis() {
     // Projected attributes are fine; so is everything on an ALL index.
     t.query(
         "c = :g",
-        QueryOptions::default().index("by_c").value(":g", vec![1u8]).projection("t, pk"),
+        QueryOptions::default()
+            .index("by_c")
+            .value(":g", vec![1u8])
+            .projection("t, pk"),
     )
     .map(|_| ())
     .unwrap_or_else(|e| panic!("{e}"));
     // The key condition names the index's keys.
     assert!(
-        t.query("pk = :p", QueryOptions::default().index("by_g").value(":p", "a"))
-            .is_err()
+        t.query(
+            "pk = :p",
+            QueryOptions::default().index("by_g").value(":p", "a")
+        )
+        .is_err()
     );
     // A filter cannot name the index's key attributes.
     let err = t
@@ -395,7 +464,10 @@ fn dynamodb_read_rules_for_gsis() {
         .unwrap_err();
     assert!(err.to_string().contains("Filter Expression"), "{err}");
     assert!(matches!(
-        t.query("g = :g", QueryOptions::default().index("nope").value(":g", "x")),
+        t.query(
+            "g = :g",
+            QueryOptions::default().index("nope").value(":g", "x")
+        ),
         Err(DbError::IndexNotFound { .. })
     ));
     assert!(matches!(
@@ -432,7 +504,11 @@ fn filters_and_counts_on_a_gsi() {
         .unwrap();
     assert_eq!((page.count, page.scanned_count), (10, 20));
     assert!(page.items.is_empty());
-    assert!(page.consumed_capacity.global_secondary_indexes.contains_key("by_g_h"));
+    assert!(
+        page.consumed_capacity
+            .global_secondary_indexes
+            .contains_key("by_g_h")
+    );
     db.close().unwrap();
 }
 
@@ -478,7 +554,7 @@ fn random_item(rng: &mut StdRng) -> Item {
         it.insert("h", rng.random_range(0..4i64));
     }
     if rng.random_bool(0.3) {
-        it.insert("c", AttributeValue::B(vec![rng.random_range(0..3u8)].into()));
+        it.insert("c", AttributeValue::B(vec![rng.random_range(0..3u8)]));
     }
     if rng.random_bool(0.5) {
         it.insert("t", "x".repeat(rng.random_range(1..200usize)));
@@ -508,8 +584,11 @@ fn model_concurrent_writers_with_reopens() {
                         let pk = format!("p{}", w + 4 * rng.random_range(0..3u64));
                         let sk = rng.random_range(0..20i64);
                         if rng.random_bool(0.2) {
-                            t.delete_item(item! { "pk" => pk.as_str(), "sk" => sk }, DeleteOptions::default())
-                                .unwrap();
+                            t.delete_item(
+                                item! { "pk" => pk.as_str(), "sk" => sk },
+                                DeleteOptions::default(),
+                            )
+                            .unwrap();
                             model.lock().remove(&(pk, sk));
                         } else {
                             let mut it = random_item(&mut rng);
@@ -530,7 +609,10 @@ fn model_concurrent_writers_with_reopens() {
             let got = query_all(
                 &t,
                 "g = :g",
-                QueryOptions::default().index("by_g_h").value(":g", gv.as_str()).limit(9),
+                QueryOptions::default()
+                    .index("by_g_h")
+                    .value(":g", gv.as_str())
+                    .limit(9),
             );
             let want: Vec<Item> = m
                 .values()
@@ -557,10 +639,16 @@ fn model_concurrent_writers_with_reopens() {
 fn delete_table_removes_the_index_files_and_a_new_table_starts_empty() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
-    let id = db.create_table(spec(TableDurability::Sync)).unwrap().table_id;
+    let id = db
+        .create_table(spec(TableDurability::Sync))
+        .unwrap()
+        .table_id;
     let t = db.table("things").unwrap();
-    t.put_item(item! { "pk" => "a", "sk" => 1, "g" => "x", "h" => 1 }, PutOptions::default())
-        .unwrap();
+    t.put_item(
+        item! { "pk" => "a", "sk" => 1, "g" => "x", "h" => 1 },
+        PutOptions::default(),
+    )
+    .unwrap();
     let table_dir = dir.path().join("tables").join(format!("t{id:08}"));
     assert!(table_dir.join("gsi").join("g00").join("p0002").is_dir());
     assert!(table_dir.join("gsi").join("g03").join("p0003").is_dir());

@@ -68,9 +68,12 @@ fn main_spec() -> TableSpec {
     .lsi(LsiSpec::new("by_x", "x", KeyType::N))
     .gsi(GsiSpec::new("g_x", KeySchema::simple("x", KeyType::N)).partitions(2))
     .gsi(
-        GsiSpec::new("g_v", KeySchema::composite("v", KeyType::N, "pk", KeyType::S))
-            .projection(IndexProjection::KeysOnly)
-            .partitions(3),
+        GsiSpec::new(
+            "g_v",
+            KeySchema::composite("v", KeyType::N, "pk", KeyType::S),
+        )
+        .projection(IndexProjection::KeysOnly)
+        .partitions(3),
     )
 }
 

@@ -169,7 +169,9 @@ pub(crate) fn verify_index(core: &TableCore, ordinal: usize) -> Result<IndexVeri
                     expected.insert(e.at.bytes, (e.at.partition, key, e.item));
                 }
                 Ok(None) => {}
-                Err(DeriveError::IndexKeyTypeMismatch { .. } | DeriveError::IndexKeyInvalid { .. }) => {
+                Err(
+                    DeriveError::IndexKeyTypeMismatch { .. } | DeriveError::IndexKeyInvalid { .. },
+                ) => {
                     report.skipped_items += 1;
                 }
                 Err(e) => {

@@ -34,8 +34,11 @@ pub(crate) fn encode(name: &str, delta: &IndexDelta) -> Vec<u8> {
     out.push(DELTA_VERSION);
     out.push(name.len() as u8);
     out.extend_from_slice(name);
-    let flags = if delta.delete.is_some() { HAS_DELETE } else { 0 }
-        | if delta.put.is_some() { HAS_PUT } else { 0 };
+    let flags = if delta.delete.is_some() {
+        HAS_DELETE
+    } else {
+        0
+    } | if delta.put.is_some() { HAS_PUT } else { 0 };
     out.push(flags);
     if let Some(d) = &delta.delete {
         put_bytes(&mut out, &d.bytes);

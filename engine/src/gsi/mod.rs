@@ -13,16 +13,16 @@
 //! | `read` | query and scan of a GSI |
 //! | `check` | `verify_index`: the index derived from a base scan vs the shadow trees |
 
+pub(crate) mod check;
 pub(crate) mod delta;
 pub(crate) mod read;
-pub(crate) mod check;
 pub(crate) mod service;
 mod shadow;
 mod source;
 pub(crate) mod status;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
@@ -95,13 +95,16 @@ impl TableGsi {
                 })?;
                 // Backfill comes with update_table; an index created with its table has
                 // checkpoints from the start.
-                let min = cps
-                    .and_then(|c| c.into_iter().min())
-                    .ok_or_else(|| DbError::Corruption {
-                        table: spec.name.clone(),
-                        partition: p,
-                        reason: format!("index {}: no checkpoint for this base partition", g.def.name),
-                    })?;
+                let min =
+                    cps.and_then(|c| c.into_iter().min())
+                        .ok_or_else(|| DbError::Corruption {
+                            table: spec.name.clone(),
+                            partition: p,
+                            reason: format!(
+                                "index {}: no checkpoint for this base partition",
+                                g.def.name
+                            ),
+                        })?;
                 floor[p as usize] = floor[p as usize].min(min);
                 per.push(AtomicU64::new(min));
             }
@@ -109,7 +112,13 @@ impl TableGsi {
         }
         let floors = floor
             .into_iter()
-            .map(|f| AtomicU64::new(if gsis.is_empty() { 0 } else { f.saturating_add(1) }))
+            .map(|f| {
+                AtomicU64::new(if gsis.is_empty() {
+                    0
+                } else {
+                    f.saturating_add(1)
+                })
+            })
             .collect();
         let maintainers = gsis
             .iter()

@@ -23,8 +23,7 @@ use crate::table::{
 };
 
 /// DynamoDB's message for a consistent read of a GSI.
-const NO_CONSISTENT_READS: &str =
-    "Consistent reads are not supported on global secondary indexes";
+const NO_CONSISTENT_READS: &str = "Consistent reads are not supported on global secondary indexes";
 
 /// The position of GSI `name` in the table's spec.
 pub(crate) fn gsi_ordinal(core: &TableCore, name: Option<&str>) -> Option<usize> {
@@ -77,7 +76,9 @@ fn start_key(base: &KeySchema, spec: &GsiSpec, esk: &Item) -> Result<EntryKey, D
     names.dedup();
     let known = |n: &str| names.contains(&n);
     if esk.len() != names.len() || !esk.iter().all(|(n, _)| known(n)) {
-        return Err(invalid("The provided key element does not match the schema"));
+        return Err(invalid(
+            "The provided key element does not match the schema",
+        ));
     }
     let index = spec
         .key_schema
@@ -185,9 +186,9 @@ pub(crate) fn query(
                     "The provided starting key is invalid: its partition key does not match the query's",
                 ));
             }
-            let bytes = key
-                .encode()
-                .map_err(|e| DbError::invalid(format!("The provided starting key is invalid: {e}")))?;
+            let bytes = key.encode().map_err(|e| {
+                DbError::invalid(format!("The provided starting key is invalid: {e}"))
+            })?;
             if !range.contains(&bytes) {
                 return Err(DbError::invalid(
                     "The provided starting key does not match the range key predicate",
@@ -249,7 +250,11 @@ pub(crate) fn query(
 }
 
 /// One page of a scan (or a scan segment) of GSI `ordinal`: its partitions in order.
-pub(crate) fn scan(core: &TableCore, ordinal: usize, opts: ScanOptions) -> Result<ScanOutput, DbError> {
+pub(crate) fn scan(
+    core: &TableCore,
+    ordinal: usize,
+    opts: ScanOptions,
+) -> Result<ScanOutput, DbError> {
     let base = &core.spec.key_schema;
     let spec = &core.spec.global_secondary_indexes[ordinal];
     let def = &core.gsi_defs[ordinal];
@@ -273,7 +278,8 @@ pub(crate) fn scan(core: &TableCore, ordinal: usize, opts: ScanOptions) -> Resul
     let (first, start) = match &opts.exclusive_start_key {
         Some(esk) => {
             let key = start_key(base, spec, esk)?;
-            let invalid = |e: String| DbError::invalid(format!("The provided starting key is invalid: {e}"));
+            let invalid =
+                |e: String| DbError::invalid(format!("The provided starting key is invalid: {e}"));
             let hash = key.hash().map_err(|e| invalid(e.to_string()))?;
             if segment_of(hash, total) != segment {
                 return Err(DbError::invalid(
@@ -307,7 +313,11 @@ pub(crate) fn scan(core: &TableCore, ordinal: usize, opts: ScanOptions) -> Resul
         };
         let snapshot = tree.snapshot();
         let iter = tree
-            .range(lower, Bound::Excluded(range.end.as_slice()), Some(&snapshot))
+            .range(
+                lower,
+                Bound::Excluded(range.end.as_slice()),
+                Some(&snapshot),
+            )
             .map_err(|e| core.index_storage(ordinal, g, e))?;
         for kv in iter {
             let (k, v) = kv.map_err(|e| core.index_storage(ordinal, g, e))?;

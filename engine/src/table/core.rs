@@ -199,7 +199,11 @@ impl TableCore {
         }
         Ok(TableCore {
             id,
-            gsi_defs: spec.global_secondary_indexes.iter().map(|g| g.def()).collect(),
+            gsi_defs: spec
+                .global_secondary_indexes
+                .iter()
+                .map(|g| g.def())
+                .collect(),
             spec,
             durability,
             hooks: env.hooks.clone(),
@@ -365,7 +369,7 @@ impl TableCore {
             table: self.spec.name.clone(),
             index: index.to_owned(),
             partition,
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -416,7 +420,7 @@ fn open_gsis(
                     table: spec.name.clone(),
                     index: g.name.clone(),
                     partition,
-                    source,
+                    source: Box::new(source),
                 });
             }
         }

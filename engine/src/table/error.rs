@@ -216,7 +216,9 @@ pub enum DbError {
     },
 
     /// A global secondary index's partition tree failed.
-    #[error("storage error in index {index} of table {table}, index partition {partition}: {source}")]
+    #[error(
+        "storage error in index {index} of table {table}, index partition {partition}: {source}"
+    )]
     IndexStorage {
         /// The table.
         table: String,
@@ -224,8 +226,8 @@ pub enum DbError {
         index: String,
         /// The index partition.
         partition: u32,
-        /// The tree's error.
-        source: crate::lsm::Error,
+        /// The tree's error (boxed: keeps `DbError` small).
+        source: Box<crate::lsm::Error>,
     },
 
     /// Maintaining a global secondary index failed (reading the base log, decoding a
@@ -241,7 +243,9 @@ pub enum DbError {
     },
 
     /// [`crate::Db::wait_for_indexes`] gave up: an index had not caught up in time.
-    #[error("index {index} of table {table} did not catch up within {timeout_ms} ms: {behind} base records not applied yet")]
+    #[error(
+        "index {index} of table {table} did not catch up within {timeout_ms} ms: {behind} base records not applied yet"
+    )]
     IndexWaitTimeout {
         /// The table.
         table: String,

@@ -168,7 +168,11 @@ impl Partition {
                 }
                 cap.add_index_write(&spec.name, change.units);
             }
-            for (def, spec) in core.gsi_defs.iter().zip(&core.spec.global_secondary_indexes) {
+            for (def, spec) in core
+                .gsi_defs
+                .iter()
+                .zip(&core.spec.global_secondary_indexes)
+            {
                 let d = strata_index::derive(def, schema, old.as_ref(), new.as_ref())
                     .map_err(derive_error)?;
                 if !d.is_empty() {

@@ -60,7 +60,10 @@ pub(crate) fn type_mismatch() -> DbError {
 }
 
 /// Checks a sort-key condition's operands against the sort attribute's type.
-pub(crate) fn check_sort_condition(attr: &KeyAttribute, cond: &SortKeyCondition) -> Result<(), DbError> {
+pub(crate) fn check_sort_condition(
+    attr: &KeyAttribute,
+    cond: &SortKeyCondition,
+) -> Result<(), DbError> {
     for v in cond.values() {
         if !attr.key_type.matches(v) {
             return Err(type_mismatch());
