@@ -166,7 +166,12 @@ fn every_projection_and_sparse_items() {
         ]
     );
     wait_and_verify(&db, "things");
+    // The scrub checks the GSI trees too, and finds nothing wrong or unknown.
+    let r = db.verify().unwrap();
+    assert!(r.is_clean() && r.warnings().count() == 0, "{r}");
     db.close().unwrap();
+    let r = strata_engine::verify_dir(dir.path(), &strata_fs::default_fs()).unwrap();
+    assert!(r.is_clean() && r.warnings().count() == 0, "{r}");
 }
 
 #[test]

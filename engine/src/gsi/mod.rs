@@ -28,7 +28,7 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 use strata_index::{Maintainer, load_checkpoints};
 
-pub(crate) use shadow::{GsiShadow, ShadowSink, gsi_dir};
+pub(crate) use shadow::{GSI_DIR, GsiShadow, ShadowSink, gsi_dir};
 pub(crate) use source::BaseSource;
 
 use crate::table::{DbError, TableSpec};
