@@ -17,7 +17,7 @@
 //!   equal the index derived from the recovered items (`verify_index`);
 //! - the catalog is consistent: the second table exists exactly when its
 //!   creation was acknowledged and its deletion was not (in-flight ones may go
-//!   either way), and a deleted table leaves no files behind;
+//!   either way), and a deleted table (with its GSI) leaves no files behind;
 //! - the recovered database accepts writes, and a `Sync` write made then
 //!   survives a second power loss.
 //!
@@ -78,7 +78,10 @@ fn main_spec() -> TableSpec {
 }
 
 fn side_spec() -> TableSpec {
-    TableSpec::new("side", KeySchema::simple("id", KeyType::N)).partitions(2)
+    // A GSI: its directories are created with the table and removed with it.
+    TableSpec::new("side", KeySchema::simple("id", KeyType::N))
+        .partitions(2)
+        .gsi(GsiSpec::new("side_w", KeySchema::simple("w", KeyType::S)).partitions(2))
 }
 
 /// One step of the workload.
@@ -305,6 +308,10 @@ fn check(fs: &FaultFs, acked: usize, total: usize, what: &str) {
         for it in t.scan(ScanOptions::default()).unwrap().items {
             m.insert(num(it.get("id").unwrap()), it);
         }
+        db.wait_for_indexes("side", std::time::Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{what}: waiting for the side GSI: {e}"));
+        let r = db.verify_index("side", "side_w").unwrap();
+        assert!(r.is_clean(), "{what}: {r}");
         Some(m)
     } else {
         None
