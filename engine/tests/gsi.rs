@@ -761,3 +761,42 @@ fn buffered_table_power_loss_at_random_moments() {
     // Something survived (the WAL's background sync, flushes): the check had data.
     assert!(entries > 0);
 }
+
+/// Items at the 400 KB limit: the ALL indexes hold the whole item, and the write units
+/// count each started KB of the projected entry.
+#[test]
+fn items_at_the_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.create_table(spec(TableDurability::Sync)).unwrap();
+    let t = db.table("things").unwrap();
+    let mut big =
+        item! { "pk" => "big", "sk" => 1, "g" => "x", "h" => 1, "c" => vec![9u8], "t" => "small" };
+    let room = 400 * 1024 - big.size() - "o".len() - 8;
+    big.insert("o", "w".repeat(room));
+    let size = big.size();
+    assert!(size <= 400 * 1024 && size > 399 * 1024, "{size}");
+    let cap = t
+        .put_item(big.clone(), PutOptions::default())
+        .unwrap()
+        .consumed_capacity;
+    let units = size.div_ceil(1024) as f64;
+    assert_eq!(cap.global_secondary_indexes.get("by_g_h"), Some(&units));
+    assert_eq!(cap.global_secondary_indexes.get("by_sk"), Some(&units));
+    assert_eq!(cap.global_secondary_indexes.get("by_g"), Some(&1.0));
+    assert_eq!(cap.global_secondary_indexes.get("by_c"), Some(&1.0));
+    db.wait_for_indexes("things", WAIT).unwrap();
+    assert_eq!(
+        query_all(
+            &t,
+            "g = :g",
+            QueryOptions::default().index("by_g_h").value(":g", "x")
+        ),
+        vec![big]
+    );
+    wait_and_verify(&db, "things");
+    db.close().unwrap();
+    let db = open(dir.path());
+    wait_and_verify(&db, "things");
+    db.close().unwrap();
+}
