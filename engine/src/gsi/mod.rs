@@ -21,9 +21,10 @@ mod shadow;
 mod source;
 pub(crate) mod status;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use strata_index::{Maintainer, load_checkpoints};
@@ -58,6 +59,9 @@ impl Waker {
     }
 }
 
+/// Most write times remembered per base partition.
+pub(crate) const MAX_WRITE_TIMES: usize = 4096;
+
 /// The maintenance state of one table's GSIs.
 #[derive(Debug)]
 pub(crate) struct TableGsi {
@@ -73,6 +77,10 @@ pub(crate) struct TableGsi {
     pub maintainers: Mutex<Vec<Maintainer>>,
     /// The last maintenance error per GSI (cleared by a successful round).
     pub errors: Mutex<Vec<Option<String>>>,
+    /// Per base partition: (LSN, time) of writes that carried index deltas, sampled
+    /// (at most one a millisecond, at most [`MAX_WRITE_TIMES`]), oldest first; what
+    /// every GSI has applied is pruned. For the age of the oldest unapplied write.
+    pub write_times: Vec<Mutex<VecDeque<(u64, Instant)>>>,
     /// Notified after every maintenance round (wait_for_indexes sleeps on it).
     pub progress: Condvar,
     pub progress_lock: Mutex<()>,
@@ -138,6 +146,7 @@ impl TableGsi {
             durable,
             maintainers: Mutex::new(maintainers),
             errors: Mutex::new(vec![None; gsis.len()]),
+            write_times: (0..n).map(|_| Mutex::new(VecDeque::new())).collect(),
             progress: Condvar::new(),
             progress_lock: Mutex::new(()),
         })
@@ -149,6 +158,52 @@ impl TableGsi {
             .get(g)
             .and_then(|v| v.get(p))
             .map_or(0, |a| a.load(Ordering::Acquire))
+    }
+
+    /// Notes that base partition `p` committed record `lsn` with index deltas now.
+    pub(crate) fn note_write(&self, p: u32, lsn: u64) {
+        let Some(q) = self.write_times.get(p as usize) else {
+            return;
+        };
+        let mut q = q.lock();
+        let now = Instant::now();
+        let recent = q
+            .back()
+            .is_some_and(|(_, t)| now.duration_since(*t) < Duration::from_millis(1));
+        if !recent && q.len() < MAX_WRITE_TIMES {
+            q.push_back((lsn, now));
+        }
+    }
+
+    /// Forgets the write times every GSI has applied.
+    pub(crate) fn prune_write_times(&self) {
+        for (p, q) in self.write_times.iter().enumerate() {
+            let done = (0..self.applied.len())
+                .map(|g| self.applied(g, p))
+                .min()
+                .unwrap_or(u64::MAX);
+            let mut q = q.lock();
+            while q.front().is_some_and(|(lsn, _)| *lsn <= done) {
+                q.pop_front();
+            }
+        }
+    }
+
+    /// How long the oldest write GSI `g` has not applied has waited (to within a
+    /// millisecond), if known: `None` when it applied everything noted (writes before
+    /// the table was opened are not noted).
+    pub(crate) fn oldest_unapplied_age(&self, g: usize) -> Option<Duration> {
+        self.write_times
+            .iter()
+            .enumerate()
+            .filter_map(|(p, q)| {
+                let applied = self.applied(g, p);
+                q.lock()
+                    .iter()
+                    .find(|(lsn, _)| *lsn > applied)
+                    .map(|(_, t)| t.elapsed())
+            })
+            .max()
     }
 
     /// Tells waiters that a round ended.

@@ -192,6 +192,7 @@ pub(crate) fn maintain_table(core: &TableCore) -> bool {
                 "releasing WAL segments after a GSI checkpoint failed");
         }
     }
+    gsi.prune_write_times();
     gsi.notify_progress();
     busy
 }

@@ -37,6 +37,10 @@ pub struct GsiDescription {
     /// Base WAL records not yet applied to the index, summed over base partitions (0:
     /// caught up with everything acknowledged).
     pub lag_records: u64,
+    /// How long the oldest write the index has not applied has waited (to within a
+    /// millisecond); `None` when caught up with every write made since the table was
+    /// opened (writes from before the open are in `lag_records` only).
+    pub oldest_unapplied_age: Option<std::time::Duration>,
     /// The last maintenance error, if the last round failed (it is retried).
     pub last_error: Option<String>,
 }
@@ -76,6 +80,7 @@ pub(crate) fn describe(core: &TableCore) -> Result<Vec<GsiDescription>, DbError>
             item_count,
             size_bytes,
             lag_records: lag(core, g, &written),
+            oldest_unapplied_age: core.gsi.oldest_unapplied_age(g),
             last_error: errors.get(g).cloned().flatten(),
         });
     }

@@ -121,6 +121,7 @@ impl Partition {
         let lsis = &core.spec.local_secondary_indexes;
         let _guard = self.write_lock.lock();
         let mut batch = WriteBatch::new();
+        let mut has_gsi_delta = false;
         let mut applied = Vec::with_capacity(muts.len());
         let mut keys = Vec::with_capacity(muts.len());
         for m in muts {
@@ -177,6 +178,7 @@ impl Partition {
                     .map_err(derive_error)?;
                 if !d.is_empty() {
                     batch.log_data(&gsi_delta::encode(&def.name, &d));
+                    has_gsi_delta = true;
                 }
                 cap.add_gsi_write(&spec.name, d.write_units as f64);
             }
@@ -199,9 +201,16 @@ impl Partition {
         let seqno = if batch.is_empty() {
             0
         } else {
-            self.tree
+            let seqno = self
+                .tree
                 .write(batch, core.durability)
-                .map_err(|e| core.storage(self.index, e))?
+                .map_err(|e| core.storage(self.index, e))?;
+            if has_gsi_delta {
+                // Under the write lock: the record just appended is the WAL's last.
+                core.gsi
+                    .note_write(self.index, self.tree.wal_next_lsn().saturating_sub(1));
+            }
+            seqno
         };
         let mut total = ConsumedCapacity::new(core.name());
         for a in &applied {
