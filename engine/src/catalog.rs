@@ -12,14 +12,18 @@ use std::path::Path;
 use strata_fs::FileSystem;
 use strata_item::{KeyAttribute, KeySchema, KeyType};
 
-use crate::table::{CapacityMode, DbError, IndexProjection, LsiSpec, TableDurability, TableSpec};
+use crate::table::{
+    CapacityMode, DbError, GsiSpec, IndexProjection, LsiSpec, TableDurability, TableSpec,
+};
 
 /// The catalog file's name in the database directory.
 pub(crate) const CATALOG_FILE: &str = "CATALOG";
 /// First eight bytes of a catalog.
 pub(crate) const MAGIC: &[u8; 8] = b"STRATCAT";
-/// The format version this build writes and reads.
-pub(crate) const VERSION: u32 = 1;
+/// The format version this build writes (2: tables carry global secondary indexes).
+pub(crate) const VERSION: u32 = 2;
+/// The oldest format version this build reads (1: no global secondary indexes).
+pub(crate) const MIN_VERSION: u32 = 1;
 /// Header: magic, version, body length.
 const HEADER_LEN: usize = 16;
 
@@ -137,7 +141,7 @@ impl Catalog {
         }
         // Checked after the checksum: a flipped version byte is corruption, not a
         // newer file.
-        if version != VERSION {
+        if !(MIN_VERSION..=VERSION).contains(&version) {
             return Err(DbError::CatalogVersion {
                 path: path.to_path_buf(),
                 found: version,
@@ -154,7 +158,7 @@ impl Catalog {
             let mut tables: Vec<TableEntry> = Vec::new();
             for _ in 0..count {
                 let at = r.pos;
-                let t = decode_table(&mut r)?;
+                let t = decode_table(&mut r, version)?;
                 if t.id == 0 || t.id >= next_table_id {
                     return Err((
                         at,
@@ -247,14 +251,7 @@ fn encode_table(out: &mut Vec<u8>, t: &TableEntry) {
             put_u64(out, write_capacity_units);
         }
     }
-    put_attr(out, &s.key_schema.partition_key);
-    match &s.key_schema.sort_key {
-        None => put_u8(out, 0),
-        Some(a) => {
-            put_u8(out, 1);
-            put_attr(out, a);
-        }
-    }
+    put_key_schema(out, &s.key_schema);
     put_u8(
         out,
         u8::try_from(s.local_secondary_indexes.len()).unwrap_or(u8::MAX),
@@ -262,17 +259,42 @@ fn encode_table(out: &mut Vec<u8>, t: &TableEntry) {
     for lsi in &s.local_secondary_indexes {
         put_str(out, &lsi.name);
         put_attr(out, &lsi.sort_key);
-        match &lsi.projection {
-            IndexProjection::KeysOnly => put_u8(out, 0),
-            IndexProjection::Include(attrs) => {
-                put_u8(out, 1);
-                put_u16(out, u16::try_from(attrs.len()).unwrap_or(u16::MAX));
-                for a in attrs {
-                    put_str(out, a);
-                }
-            }
-            IndexProjection::All => put_u8(out, 2),
+        put_projection(out, &lsi.projection);
+    }
+    put_u8(
+        out,
+        u8::try_from(s.global_secondary_indexes.len()).unwrap_or(u8::MAX),
+    );
+    for gsi in &s.global_secondary_indexes {
+        put_str(out, &gsi.name);
+        put_key_schema(out, &gsi.key_schema);
+        put_u32(out, gsi.partitions);
+        put_projection(out, &gsi.projection);
+    }
+}
+
+fn put_key_schema(out: &mut Vec<u8>, k: &KeySchema) {
+    put_attr(out, &k.partition_key);
+    match &k.sort_key {
+        None => put_u8(out, 0),
+        Some(a) => {
+            put_u8(out, 1);
+            put_attr(out, a);
         }
+    }
+}
+
+fn put_projection(out: &mut Vec<u8>, p: &IndexProjection) {
+    match p {
+        IndexProjection::KeysOnly => put_u8(out, 0),
+        IndexProjection::Include(attrs) => {
+            put_u8(out, 1);
+            put_u16(out, u16::try_from(attrs.len()).unwrap_or(u16::MAX));
+            for a in attrs {
+                put_str(out, a);
+            }
+        }
+        IndexProjection::All => put_u8(out, 2),
     }
 }
 
@@ -321,6 +343,35 @@ impl Reader<'_> {
         let b = self.take(len)?;
         String::from_utf8(b.to_vec()).map_err(|_| (at, "string is not UTF-8".to_owned()))
     }
+    fn key_schema(&mut self) -> DecodeResult<KeySchema> {
+        let partition_key = self.attr()?;
+        let at = self.pos;
+        let sort_key = match self.u8()? {
+            0 => None,
+            1 => Some(self.attr()?),
+            other => return Err((at, format!("bad sort-key flag {other}"))),
+        };
+        Ok(KeySchema {
+            partition_key,
+            sort_key,
+        })
+    }
+    fn projection(&mut self) -> DecodeResult<IndexProjection> {
+        let at = self.pos;
+        Ok(match self.u8()? {
+            0 => IndexProjection::KeysOnly,
+            1 => {
+                let n = self.u16()?;
+                let mut attrs = Vec::with_capacity(usize::from(n));
+                for _ in 0..n {
+                    attrs.push(self.string()?);
+                }
+                IndexProjection::Include(attrs)
+            }
+            2 => IndexProjection::All,
+            other => return Err((at, format!("unknown projection byte {other}"))),
+        })
+    }
     fn attr(&mut self) -> DecodeResult<KeyAttribute> {
         let name = self.string()?;
         let at = self.pos;
@@ -334,7 +385,7 @@ impl Reader<'_> {
     }
 }
 
-fn decode_table(r: &mut Reader<'_>) -> DecodeResult<TableEntry> {
+fn decode_table(r: &mut Reader<'_>, version: u32) -> DecodeResult<TableEntry> {
     let id = r.u64()?;
     let created_at_ms = r.u64()?;
     let name = r.string()?;
@@ -354,49 +405,40 @@ fn decode_table(r: &mut Reader<'_>) -> DecodeResult<TableEntry> {
         },
         other => return Err((at, format!("unknown capacity mode byte {other}"))),
     };
-    let partition_key = r.attr()?;
-    let at = r.pos;
-    let sort_key = match r.u8()? {
-        0 => None,
-        1 => Some(r.attr()?),
-        other => return Err((at, format!("bad sort-key flag {other}"))),
-    };
+    let key_schema = r.key_schema()?;
     let lsi_count = r.u8()?;
     let mut lsis = Vec::with_capacity(usize::from(lsi_count));
     for _ in 0..lsi_count {
         let name = r.string()?;
         let sort_key = r.attr()?;
-        let at = r.pos;
-        let projection = match r.u8()? {
-            0 => IndexProjection::KeysOnly,
-            1 => {
-                let n = r.u16()?;
-                let mut attrs = Vec::with_capacity(usize::from(n));
-                for _ in 0..n {
-                    attrs.push(r.string()?);
-                }
-                IndexProjection::Include(attrs)
-            }
-            2 => IndexProjection::All,
-            other => return Err((at, format!("unknown projection byte {other}"))),
-        };
+        let projection = r.projection()?;
         lsis.push(LsiSpec {
             name,
             sort_key,
             projection,
         });
     }
-    let mut spec = TableSpec::new(
-        name,
-        KeySchema {
-            partition_key,
-            sort_key,
-        },
-    )
-    .partitions(partitions)
-    .durability(durability)
-    .capacity(capacity);
+    let mut gsis = Vec::new();
+    if version >= 2 {
+        let gsi_count = r.u8()?;
+        for _ in 0..gsi_count {
+            let name = r.string()?;
+            let key_schema = r.key_schema()?;
+            let partitions = r.u32()?;
+            let projection = r.projection()?;
+            gsis.push(
+                GsiSpec::new(name, key_schema)
+                    .partitions(partitions)
+                    .projection(projection),
+            );
+        }
+    }
+    let mut spec = TableSpec::new(name, key_schema)
+        .partitions(partitions)
+        .durability(durability)
+        .capacity(capacity);
     spec.local_secondary_indexes = lsis;
+    spec.global_secondary_indexes = gsis;
     Ok(TableEntry {
         id,
         created_at_ms,
@@ -424,7 +466,16 @@ mod tests {
             LsiSpec::new("by_y", "y", KeyType::S)
                 .projection(IndexProjection::Include(vec!["a".into(), "é".into()])),
         )
-        .lsi(LsiSpec::new("by_z", "z", KeyType::N));
+        .lsi(LsiSpec::new("by_z", "z", KeyType::N))
+        .gsi(
+            GsiSpec::new(
+                "by_g",
+                KeySchema::composite("g", KeyType::S, "h", KeyType::N),
+            )
+            .partitions(3)
+            .projection(IndexProjection::Include(vec!["c".into()])),
+        )
+        .gsi(GsiSpec::new("by_k", KeySchema::simple("k", KeyType::B)));
         let b = TableSpec::new("beta", KeySchema::simple("id", KeyType::B));
         Catalog {
             next_table_id: 10,
@@ -479,7 +530,7 @@ mod tests {
     #[test]
     fn newer_version_is_reported_as_such() {
         let mut b = sample().encode();
-        b[8] = 2;
+        b[8] = 3;
         let n = b.len();
         let crc = crc32fast::hash(&b[..n - 4]);
         b[n - 4..].copy_from_slice(&crc.to_le_bytes());
@@ -488,13 +539,41 @@ mod tests {
             matches!(
                 err,
                 DbError::CatalogVersion {
-                    found: 2,
-                    supported: 1,
+                    found: 3,
+                    supported: 2,
                     ..
                 }
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn version_1_is_still_read() {
+        // A version-1 file: the same layout without the GSI count byte.
+        let mut c = sample();
+        for t in &mut c.tables {
+            t.spec.global_secondary_indexes.clear();
+        }
+        let v2 = c.encode();
+        let mut body = v2[HEADER_LEN..v2.len() - 4].to_vec();
+        // Each table ends with a GSI count of 0; remove it (tables are in name order and
+        // `beta` has no index, so its count is the body's last byte; `alpha`'s precedes
+        // `beta`'s entry).
+        let beta_len = 8 + 8 + (2 + 4) + 4 + 1 + 1 + (2 + 2 + 1) + 1 + 1 + 1;
+        let alpha_end = body.len() - beta_len;
+        assert_eq!(body[alpha_end - 1], 0);
+        assert_eq!(body[body.len() - 1], 0);
+        body.pop();
+        body.remove(alpha_end - 1);
+        let mut v1 = Vec::new();
+        v1.extend_from_slice(MAGIC);
+        put_u32(&mut v1, 1);
+        put_u32(&mut v1, body.len() as u32);
+        v1.extend_from_slice(&body);
+        let crc = crc32fast::hash(&v1);
+        put_u32(&mut v1, crc);
+        assert_eq!(Catalog::decode(&v1, Path::new("C")).unwrap(), c);
     }
 
     #[test]

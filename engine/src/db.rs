@@ -17,6 +17,8 @@ use parking_lot::{Mutex, RwLock};
 use strata_fs::{FileLock, FileSystem};
 
 use crate::catalog::{CATALOG_FILE, Catalog, TableEntry};
+use crate::gsi::Waker;
+use crate::gsi::service::GsiService;
 use crate::lsm::{SharedResources, TreeOptions};
 use crate::recovery_report::{DbRecoveryReport, PartitionRecovery};
 use crate::table::core::{Existing, Hooks, OpenEnv, TableCore};
@@ -132,6 +134,8 @@ struct DbInner {
     tree_opts: TreeOptions,
     shared: SharedResources,
     hooks: Hooks,
+    /// The GSI maintainer thread.
+    gsi: Arc<GsiService>,
     state: RwLock<DbState>,
     /// Serialises create_table and delete_table.
     ddl: Mutex<()>,
@@ -248,10 +252,27 @@ impl Db {
             },
             _ => DbError::io(&lock_path, source),
         })?;
-        match open_locked(&path, &opts) {
-            Ok(st) => {
+        let opened = open_locked(&path, &opts).and_then(|st| {
+            let gsi = GsiService::new(Arc::clone(&st.hooks.gsi_waker));
+            match gsi.start() {
+                Ok(()) => Ok((st, gsi)),
+                Err(e) => {
+                    for c in st.tables.values() {
+                        if let Err(e) = c.shutdown(Shut::Closed) {
+                            tracing::warn!(error = %e, "closing a table after a failed open");
+                        }
+                    }
+                    Err(DbError::io(&path, e))
+                }
+            }
+        });
+        match opened {
+            Ok((st, gsi)) => {
                 let recovery = collect_recovery(&st.tables);
                 tracing::info!(path = %path.display(), tables = st.tables.len(), "database open");
+                for core in st.tables.values() {
+                    gsi.register(core);
+                }
                 let shared = st.shared;
                 Ok(Db {
                     inner: Arc::new(DbInner {
@@ -260,6 +281,7 @@ impl Db {
                         tree_opts: opts.tree,
                         shared,
                         hooks: st.hooks,
+                        gsi,
                         state: RwLock::new(DbState {
                             closed: false,
                             catalog: st.catalog,
@@ -426,14 +448,17 @@ impl Db {
                 return Err(e);
             }
         };
+        let core = Arc::new(core);
+        inner.gsi.register(&core);
         let mut st = inner.state.write();
         st.catalog.tables = catalog.tables;
-        st.tables.insert(spec.name.clone(), Arc::new(core));
+        st.tables.insert(spec.name.clone(), core);
         tracing::info!(table = %spec.name, id, partitions = spec.partitions, "table created");
         Ok(TableDescription {
             spec,
             table_id: id,
             created_at_ms,
+            global_secondary_indexes: Vec::new(),
         })
     }
 
@@ -479,6 +504,7 @@ impl Db {
         // write is acknowledged into the table once the catalog no longer has it.
         if let Some(core) = &core {
             core.stop(Shut::Deleted)?;
+            inner.gsi.unregister(core.id);
         }
         let stored = catalog.store(inner.fs.as_ref(), &inner.path.join(CATALOG_FILE));
         {
@@ -511,6 +537,7 @@ impl Db {
             spec: entry.spec,
             table_id: entry.id,
             created_at_ms: entry.created_at_ms,
+            global_secondary_indexes: Vec::new(),
         })
     }
 
@@ -521,18 +548,95 @@ impl Db {
     /// [`DbError::TableNotFound`]; [`DbError::Closed`].
     pub fn describe_table(&self, name: &str) -> Result<TableDescription, DbError> {
         validate_table_name(name)?;
-        let st = self.inner.state.read();
-        if st.closed {
-            return Err(DbError::Closed);
-        }
-        let t = st.catalog.get(name).ok_or_else(|| DbError::TableNotFound {
-            table: name.to_owned(),
-        })?;
+        let (entry, core) = {
+            let st = self.inner.state.read();
+            if st.closed {
+                return Err(DbError::Closed);
+            }
+            let t = st.catalog.get(name).ok_or_else(|| DbError::TableNotFound {
+                table: name.to_owned(),
+            })?;
+            (t.clone(), st.tables.get(name).cloned())
+        };
+        let global_secondary_indexes = match core {
+            Some(c) if !entry.spec.global_secondary_indexes.is_empty() => {
+                crate::gsi::status::describe(&c)?
+            }
+            _ => Vec::new(),
+        };
         Ok(TableDescription {
-            spec: t.spec.clone(),
-            table_id: t.id,
-            created_at_ms: t.created_at_ms,
+            spec: entry.spec,
+            table_id: entry.id,
+            created_at_ms: entry.created_at_ms,
+            global_secondary_indexes,
         })
+    }
+
+    /// Blocks until every global secondary index of `table` has applied every write
+    /// acknowledged before this call (GSIs are maintained asynchronously; reads of a
+    /// GSI are eventually consistent). The base tables' WALs are synced first, so
+    /// `Buffered` writes count too. A table without GSIs returns at once.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata_engine::{Db, DbOptions, GsiSpec, PutOptions, QueryOptions, TableSpec};
+    /// use strata_item::{item, KeySchema, KeyType};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), DbOptions::default())?;
+    /// db.create_table(TableSpec::new("users", KeySchema::simple("id", KeyType::S))
+    ///     .gsi(GsiSpec::new("by_city", KeySchema::simple("city", KeyType::S))))?;
+    /// let users = db.table("users")?;
+    /// users.put_item(item! { "id" => "u1", "city" => "Oslo" }, PutOptions::default())?;
+    /// db.wait_for_indexes("users", Duration::from_secs(30))?;
+    /// let page = users.query("city = :c", QueryOptions::default().index("by_city").value(":c", "Oslo"))?;
+    /// assert_eq!(page.items, vec![item! { "id" => "u1", "city" => "Oslo" }]);
+    /// assert!(db.verify_index("users", "by_city")?.is_clean());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DbError::IndexWaitTimeout`] (or [`DbError::IndexMaintenance`] when the
+    /// maintainer keeps failing) after `timeout`; [`DbError::TableNotFound`];
+    /// [`DbError::Closed`]; storage errors syncing the base WALs.
+    pub fn wait_for_indexes(
+        &self,
+        table: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(), DbError> {
+        let core = self.core(table)?;
+        if core.spec.global_secondary_indexes.is_empty() {
+            return Ok(());
+        }
+        let waker = Arc::clone(&self.inner.hooks.gsi_waker);
+        crate::gsi::status::wait_caught_up(&core, &|| waker.wake(), timeout)
+    }
+
+    /// Derives global secondary index `index` of `table` from a scan of the table and
+    /// compares it, entry by entry, with what the index holds: missing, unexpected
+    /// (stale or duplicate) and differing entries. Meaningful once the index has caught
+    /// up ([`Db::wait_for_indexes`]) and while no write runs (the two scans are not one
+    /// snapshot). Holds the whole derived index in memory.
+    ///
+    /// # Errors
+    /// [`DbError::IndexNotFound`] (also for a local secondary index),
+    /// [`DbError::TableNotFound`], [`DbError::Closed`], storage errors.
+    pub fn verify_index(
+        &self,
+        table: &str,
+        index: &str,
+    ) -> Result<crate::gsi::check::IndexVerifyReport, DbError> {
+        let core = self.core(table)?;
+        let ordinal = core
+            .spec
+            .global_secondary_indexes
+            .iter()
+            .position(|g| g.name == index)
+            .ok_or_else(|| DbError::IndexNotFound {
+                table: table.to_owned(),
+                index: index.to_owned(),
+            })?;
+        crate::gsi::check::verify_index(&core, ordinal)
     }
 
     /// The names of all tables, sorted.
@@ -709,6 +813,8 @@ impl DbInner {
             st.closed = true;
             std::mem::take(&mut st.tables)
         };
+        // The maintainer stops first (it holds no table open between rounds).
+        self.gsi.shutdown();
         // Every table refuses new operations at once; then each drains and closes.
         for core in tables.values() {
             core.refuse_new(Shut::Closed);
@@ -773,6 +879,7 @@ fn open_locked(path: &Path, opts: &DbOptions) -> Result<Opened, DbError> {
     let hooks = Hooks {
         change_sink: opts.change_sink.clone(),
         capacity: opts.capacity_meter.clone(),
+        gsi_waker: Arc::new(Waker::default()),
     };
     let tables_dir = path.join(TABLES_DIR);
     let mut tables: BTreeMap<String, Arc<TableCore>> = BTreeMap::new();

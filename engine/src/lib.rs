@@ -8,11 +8,14 @@ pub use lsm::{Error, Problem, ProblemKind, Severity, Tree, TreeOptions, VerifyRe
 pub mod bench_items;
 mod catalog;
 mod db;
+mod gsi;
 mod recovery_report;
 pub mod table;
 mod verify;
 
 pub use db::{Db, DbOptions};
+pub use gsi::check::{IndexDifference, IndexVerifyReport, MAX_LISTED_DIFFERENCES};
+pub use gsi::status::{GsiDescription, IndexStatus};
 pub use recovery_report::{DbRecoveryReport, PartitionRecovery};
 pub use table::capacity;
 pub use table::{

@@ -17,9 +17,11 @@ use strata_fs::FileSystem;
 
 use crate::catalog::{CATALOG_FILE, Catalog};
 use crate::db::{LOCK_FILE, TABLES_DIR, parse_table_dir_name, table_dir_name};
+use crate::gsi::{GSI_DIR, gsi_dir};
 use crate::lsm::verify::{Mode, io_kind, read_whole, verify_tree, verify_tree_dir};
 use crate::lsm::{ProblemKind, VerifyReport};
 use crate::table::DbError;
+use crate::table::GsiSpec;
 use crate::table::core::{TableCore, partition_dir_name};
 
 /// Checks every file of the closed database in `path`, read through `fs`,
@@ -124,9 +126,10 @@ pub(crate) fn verify_open(
     for name in &names {
         let dir = tables_dir.join(name);
         let id = parse_table_dir_name(name);
+        let core = id.and_then(|id| open.iter().find(|c| c.id == id));
         let partitions = match (&catalog, id) {
             (Some(c), Some(id)) => match c.tables.iter().find(|t| t.id == id) {
-                Some(t) => Some(t.spec.partitions),
+                Some(t) => Some((t.spec.partitions, t.spec.global_secondary_indexes.clone())),
                 None => {
                     report.add(
                         &dir,
@@ -139,7 +142,9 @@ pub(crate) fn verify_open(
             },
             // The catalog is unreadable: an open table knows its partition
             // count; otherwise check whatever partitions there are.
-            (None, Some(id)) => open.iter().find(|c| c.id == id).map(|c| c.spec.partitions),
+            (None, Some(_)) => {
+                core.map(|c| (c.spec.partitions, c.spec.global_secondary_indexes.clone()))
+            }
             (_, None) => {
                 report.add(
                     &dir,
@@ -150,8 +155,12 @@ pub(crate) fn verify_open(
                 continue;
             }
         };
-        let core = id.and_then(|id| open.iter().find(|c| c.id == id));
+        let (partitions, gsis) = match partitions {
+            Some((n, g)) => (Some(n), Some(g)),
+            None => (None, None),
+        };
         check_table_dir(fs, &dir, partitions, core.map(|c| &**c), &mut report);
+        check_gsi_dirs(fs, &dir, gsis.as_deref(), core.map(|c| &**c), &mut report);
     }
     report
 }
@@ -185,7 +194,7 @@ fn check_table_dir(
         }
     };
     for name in &names {
-        if !expected.contains(name) {
+        if !expected.contains(name) && name != GSI_DIR {
             report.add(
                 dir.join(name),
                 None,
@@ -209,6 +218,78 @@ fn check_table_dir(
         match live.as_ref().and_then(|parts| parts.get(p)) {
             Some(part) if partitions.is_some() => verify_tree(&part.tree, report),
             _ => verify_tree_dir(fs, &pdir, Mode::Closed, report),
+        }
+    }
+}
+
+/// Checks the partition trees of a table's GSIs (`gsi/g<k>/p<n>`): those the spec
+/// names when it is known (the open trees through their handles), else every
+/// directory there is, as closed trees.
+fn check_gsi_dirs(
+    fs: &Arc<dyn FileSystem>,
+    dir: &Path,
+    gsis: Option<&[GsiSpec]>,
+    core: Option<&TableCore>,
+    report: &mut VerifyReport,
+) {
+    let root = dir.join(GSI_DIR);
+    let present = fs.is_dir(&root);
+    let Some(gsis) = gsis else {
+        if present && let Ok(names) = fs.list(&root) {
+            for name in names {
+                check_table_dir(fs, &root.join(name), None, None, report);
+            }
+        }
+        return;
+    };
+    if !present {
+        if !gsis.is_empty() {
+            report.add(
+                &root,
+                None,
+                ProblemKind::Missing,
+                "the table's GSI directory is missing",
+            );
+        }
+        return;
+    }
+    let names = fs.list(&root).unwrap_or_default();
+    let expected: Vec<String> = (0..gsis.len()).map(|k| format!("g{k:02}")).collect();
+    for name in &names {
+        if !expected.contains(name) {
+            report.add(
+                root.join(name),
+                None,
+                ProblemKind::Orphan,
+                "not a GSI of the table",
+            );
+        }
+    }
+    let shards = core.and_then(|c| c.shards().ok());
+    for (k, g) in gsis.iter().enumerate() {
+        let gdir = gsi_dir(dir, k);
+        if !names.contains(&expected[k]) {
+            report.add(
+                &gdir,
+                None,
+                ProblemKind::Missing,
+                format!("GSI {} is missing", g.name),
+            );
+            continue;
+        }
+        let live = shards.as_ref().and_then(|s| s.gsis.get(k));
+        for n in 0..g.partitions {
+            let pdir = gdir.join(partition_dir_name(n));
+            match live.and_then(|s| s.trees.get(n as usize)) {
+                Some(tree) => verify_tree(tree, report),
+                None if fs.is_dir(&pdir) => verify_tree_dir(fs, &pdir, Mode::Closed, report),
+                None => report.add(
+                    &pdir,
+                    None,
+                    ProblemKind::Missing,
+                    format!("partition {n} of GSI {} is missing", g.name),
+                ),
+            }
         }
     }
 }

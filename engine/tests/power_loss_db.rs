@@ -12,9 +12,12 @@
 //!   nothing else (the table equals the model after `acked` or `acked + 1`
 //!   operations): no partial write, no resurrected delete;
 //! - the LSI holds exactly the entries derived from the recovered items;
+//! - the two GSIs (one keyed by the updated attribute `v`, so updates move its
+//!   entries) catch up from their checkpoints (`wait_for_indexes`) and then
+//!   equal the index derived from the recovered items (`verify_index`);
 //! - the catalog is consistent: the second table exists exactly when its
 //!   creation was acknowledged and its deletion was not (in-flight ones may go
-//!   either way), and a deleted table leaves no files behind;
+//!   either way), and a deleted table (with its GSI) leaves no files behind;
 //! - the recovered database accepts writes, and a `Sync` write made then
 //!   survives a second power loss.
 //!
@@ -32,8 +35,8 @@ use std::sync::Arc;
 
 use rand::{Rng, SeedableRng};
 use strata_engine::{
-    Db, DbError, DbOptions, DeleteOptions, KeyConditionInput, LsiSpec, PutOptions, QueryOptions,
-    ScanOptions, TableSpec, UpdateOptions,
+    Db, DbError, DbOptions, DeleteOptions, GsiSpec, IndexProjection, KeyConditionInput, LsiSpec,
+    PutOptions, QueryOptions, ScanOptions, TableSpec, UpdateOptions,
 };
 use strata_fs::{FaultFs, FileSystem};
 use strata_item::{AttributeValue, Item, KeySchema, KeyType, item};
@@ -63,10 +66,22 @@ fn main_spec() -> TableSpec {
     )
     .partitions(2)
     .lsi(LsiSpec::new("by_x", "x", KeyType::N))
+    .gsi(GsiSpec::new("g_x", KeySchema::simple("x", KeyType::N)).partitions(2))
+    .gsi(
+        GsiSpec::new(
+            "g_v",
+            KeySchema::composite("v", KeyType::N, "pk", KeyType::S),
+        )
+        .projection(IndexProjection::KeysOnly)
+        .partitions(3),
+    )
 }
 
 fn side_spec() -> TableSpec {
-    TableSpec::new("side", KeySchema::simple("id", KeyType::N)).partitions(2)
+    // A GSI: its directories are created with the table and removed with it.
+    TableSpec::new("side", KeySchema::simple("id", KeyType::N))
+        .partitions(2)
+        .gsi(GsiSpec::new("side_w", KeySchema::simple("w", KeyType::S)).partitions(2))
 }
 
 /// One step of the workload.
@@ -293,6 +308,10 @@ fn check(fs: &FaultFs, acked: usize, total: usize, what: &str) {
         for it in t.scan(ScanOptions::default()).unwrap().items {
             m.insert(num(it.get("id").unwrap()), it);
         }
+        db.wait_for_indexes("side", std::time::Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{what}: waiting for the side GSI: {e}"));
+        let r = db.verify_index("side", "side_w").unwrap();
+        assert!(r.is_clean(), "{what}: {r}");
         Some(m)
     } else {
         None
@@ -317,6 +336,14 @@ fn check(fs: &FaultFs, acked: usize, total: usize, what: &str) {
         b.t.len()
     );
     check_lsi(&db, &items, what);
+    // The GSIs catch up from their checkpoints and equal what the items derive
+    // (`g_v`'s key changes with every update: no stale entry may survive).
+    db.wait_for_indexes("main", std::time::Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{what}: waiting for the GSIs: {e}"));
+    for index in ["g_x", "g_v"] {
+        let r = db.verify_index("main", index).unwrap();
+        assert!(r.is_clean(), "{what}: {r}");
+    }
     // A deleted table leaves no files behind (after the reopen's cleanup).
     let table_dirs = fs.list(&Path::new(DB).join("tables")).unwrap_or_default();
     assert_eq!(

@@ -63,6 +63,10 @@ pub struct ConsumedCapacity {
     pub table_capacity_units: f64,
     /// Units consumed on each local secondary index, by index name.
     pub local_secondary_indexes: BTreeMap<String, f64>,
+    /// Units consumed on each global secondary index, by index name (for writes: what
+    /// maintaining the index costs, DynamoDB's rules: 1 unit per started KB of the
+    /// projected entry put, 1 per KB of an entry deleted, both when its key moved).
+    pub global_secondary_indexes: BTreeMap<String, f64>,
 }
 
 impl ConsumedCapacity {
@@ -111,6 +115,29 @@ impl ConsumedCapacity {
         self.capacity_units += units;
     }
 
+    /// Adds read units consumed on a GSI.
+    pub fn add_gsi_read(&mut self, index: &str, units: f64) {
+        *self
+            .global_secondary_indexes
+            .entry(index.to_owned())
+            .or_default() += units;
+        self.read_capacity_units += units;
+        self.capacity_units += units;
+    }
+
+    /// Adds write units consumed on a GSI.
+    pub fn add_gsi_write(&mut self, index: &str, units: f64) {
+        if units == 0.0 {
+            return;
+        }
+        *self
+            .global_secondary_indexes
+            .entry(index.to_owned())
+            .or_default() += units;
+        self.write_capacity_units += units;
+        self.capacity_units += units;
+    }
+
     /// Adds everything of `other` (same table) to this.
     pub fn merge(&mut self, other: &ConsumedCapacity) {
         self.capacity_units += other.capacity_units;
@@ -119,6 +146,9 @@ impl ConsumedCapacity {
         self.table_capacity_units += other.table_capacity_units;
         for (k, v) in &other.local_secondary_indexes {
             *self.local_secondary_indexes.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.global_secondary_indexes {
+            *self.global_secondary_indexes.entry(k.clone()).or_default() += v;
         }
     }
 }

@@ -3,11 +3,13 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
 use strata_fs::FileSystem;
 use strata_wal::Durability;
 
+use crate::gsi::{GsiShadow, TableGsi, Waker, gsi_dir};
 use crate::lsm::{SharedResources, TreeOptions};
 
 use super::capacity::{CapacityMeter, ConsumedCapacity, OpInfo, OpKind};
@@ -24,6 +26,8 @@ pub(crate) struct Hooks {
     pub change_sink: Option<Arc<dyn ChangeSink>>,
     /// Admits operations and is told what they consumed.
     pub capacity: Arc<dyn CapacityMeter>,
+    /// Wakes the Db's GSI maintainer (base trees call it when their log grows).
+    pub gsi_waker: Arc<Waker>,
 }
 
 /// An open table.
@@ -37,9 +41,35 @@ pub(crate) struct TableCore {
     pub spec: TableSpec,
     pub durability: Durability,
     pub hooks: Hooks,
+    /// The GSIs' definitions, in spec order.
+    pub gsi_defs: Vec<strata_index::GsiDef>,
+    /// The GSIs' maintenance state (empty without GSIs).
+    pub gsi: TableGsi,
     gate: OpGate,
     /// `None` once shut down.
-    parts: RwLock<Option<Vec<Partition>>>,
+    parts: RwLock<Option<Shards>>,
+}
+
+/// The trees of an open table: its partitions and its GSIs' shadow trees.
+#[derive(Debug)]
+pub(crate) struct Shards {
+    pub parts: Vec<Partition>,
+    /// In the order of `spec.global_secondary_indexes`.
+    pub gsis: Vec<GsiShadow>,
+}
+
+/// All trees of an open table, held open like [`Partitions`].
+pub(crate) struct ShardsGuard<'a> {
+    shards: MappedRwLockReadGuard<'a, Shards>,
+    _token: GateToken<'a>,
+}
+
+impl std::ops::Deref for ShardsGuard<'_> {
+    type Target = Shards;
+
+    fn deref(&self) -> &Shards {
+        &self.shards
+    }
 }
 
 /// The partitions of an open table, held open (against `delete_table` and `close`)
@@ -111,11 +141,34 @@ impl TableCore {
                 }
             }
         }
+        let durability = match spec.durability {
+            TableDurability::Sync => Durability::Sync,
+            TableDurability::Buffered => Durability::Buffered,
+        };
+        let mut tree_opts = env.tree_opts.clone();
+        tree_opts.fs = Arc::clone(fs);
+        tree_opts.shared = Some(env.shared.clone());
+        let gsis = open_gsis(env, dir, &spec, &tree_opts, existing)?;
+        let gsi = match TableGsi::new(&spec, &gsis) {
+            Ok(g) => g,
+            Err(e) => {
+                close_gsis(&gsis);
+                return Err(e);
+            }
+        };
         let mut parts = Vec::with_capacity(spec.partitions as usize);
         for p in 0..spec.partitions {
-            let mut opts = env.tree_opts.clone();
-            opts.fs = Arc::clone(fs);
-            opts.shared = Some(env.shared.clone());
+            let mut opts = tree_opts.clone();
+            if !gsis.is_empty() {
+                let floors = Arc::clone(&gsi.floors);
+                opts.wal_retention_floor = Some(Arc::new(move || {
+                    floors
+                        .get(p as usize)
+                        .map_or(0, |f| f.load(Ordering::Acquire))
+                }));
+                let waker = Arc::clone(&env.hooks.gsi_waker);
+                opts.on_durable = Some(Arc::new(move |_lsn| waker.wake()));
+            }
             let pdir = dir.join(partition_dir_name(p));
             match Partition::open(&pdir, p, opts) {
                 Ok(part) => parts.push(part),
@@ -125,6 +178,7 @@ impl TableCore {
                             tracing::warn!(error = %e, "closing a partition after a failed open");
                         }
                     }
+                    close_gsis(&gsis);
                     return Err(DbError::Storage {
                         table: spec.name.clone(),
                         partition: p,
@@ -134,18 +188,28 @@ impl TableCore {
             }
         }
         // Make the partition directories' entries durable.
-        fs.sync_dir(dir).map_err(|e| DbError::io(dir, e))?;
-        let durability = match spec.durability {
-            TableDurability::Sync => Durability::Sync,
-            TableDurability::Buffered => Durability::Buffered,
-        };
+        if let Err(e) = fs.sync_dir(dir) {
+            for part in &parts {
+                if let Err(e) = part.tree.close() {
+                    tracing::warn!(error = %e, "closing a partition after a failed open");
+                }
+            }
+            close_gsis(&gsis);
+            return Err(DbError::io(dir, e));
+        }
         Ok(TableCore {
             id,
+            gsi_defs: spec
+                .global_secondary_indexes
+                .iter()
+                .map(|g| g.def())
+                .collect(),
             spec,
             durability,
             hooks: env.hooks.clone(),
+            gsi,
             gate: OpGate::default(),
-            parts: RwLock::new(Some(parts)),
+            parts: RwLock::new(Some(Shards { parts, gsis })),
         })
     }
 
@@ -171,10 +235,23 @@ impl TableCore {
         let token = self.gate.enter().map_err(|why| self.shut_error(why))?;
         // Admitted: no shutdown takes the write lock before the token is dropped.
         let guard = self.parts.read_recursive();
-        let parts = RwLockReadGuard::try_map(guard, |p| p.as_deref())
+        let parts = RwLockReadGuard::try_map(guard, |p| p.as_ref().map(|s| s.parts.as_slice()))
             .map_err(|_| self.shut_error(Shut::Closed))?;
         Ok(Partitions {
             parts,
+            _token: token,
+        })
+    }
+
+    /// All trees of the table (partitions and GSI shadow trees), held open like
+    /// [`TableCore::partitions`].
+    pub(crate) fn shards(&self) -> Result<ShardsGuard<'_>, DbError> {
+        let token = self.gate.enter().map_err(|why| self.shut_error(why))?;
+        let guard = self.parts.read_recursive();
+        let shards = RwLockReadGuard::try_map(guard, |p| p.as_ref())
+            .map_err(|_| self.shut_error(Shut::Closed))?;
+        Ok(ShardsGuard {
+            shards,
             _token: token,
         })
     }
@@ -222,11 +299,20 @@ impl TableCore {
     pub(crate) fn shutdown(&self, why: Shut) -> Result<(), DbError> {
         self.stop(why)?;
         // Uncontended: every admitted operation has left and no new one reads `parts`.
-        let Some(parts) = self.parts.write().take() else {
+        let Some(shards) = self.parts.write().take() else {
             return Ok(());
         };
         let mut first_err = None;
-        for p in &parts {
+        for (g, shadow) in shards.gsis.iter().enumerate() {
+            if let Err((partition, source)) = shadow.close() {
+                tracing::warn!(table = self.spec.name, index = %shadow.def.name, partition,
+                    error = %source, "closing an index partition failed");
+                if first_err.is_none() {
+                    first_err = Some(self.index_storage(g, partition, source));
+                }
+            }
+        }
+        for p in &shards.parts {
             if let Err(source) = p.tree.close()
                 && first_err.is_none()
             {
@@ -267,12 +353,98 @@ impl TableCore {
             .consumed(&self.op(partition, kind), units);
     }
 
+    /// Maps a tree error of partition `partition` of the GSI at `ordinal`.
+    pub(crate) fn index_storage(
+        &self,
+        ordinal: usize,
+        partition: u32,
+        source: crate::lsm::Error,
+    ) -> DbError {
+        let index = self
+            .spec
+            .global_secondary_indexes
+            .get(ordinal)
+            .map_or("?", |g| g.name.as_str());
+        DbError::IndexStorage {
+            table: self.spec.name.clone(),
+            index: index.to_owned(),
+            partition,
+            source: Box::new(source),
+        }
+    }
+
     /// Maps a tree error of partition `p`.
     pub(crate) fn storage(&self, partition: u32, source: crate::lsm::Error) -> DbError {
         DbError::Storage {
             table: self.spec.name.clone(),
             partition,
             source,
+        }
+    }
+}
+
+/// Opens (or creates) the shadow trees of every GSI of `spec`.
+fn open_gsis(
+    env: &OpenEnv<'_>,
+    dir: &Path,
+    spec: &TableSpec,
+    tree_opts: &TreeOptions,
+    existing: Existing,
+) -> Result<Vec<GsiShadow>, DbError> {
+    let mut out: Vec<GsiShadow> = Vec::with_capacity(spec.global_secondary_indexes.len());
+    let create = existing == Existing::Create;
+    // An index's torn WAL tail holds nothing that cannot be derived again from the
+    // base WAL (from the durable checkpoint): never refuse to open for one.
+    let mut tree_opts = tree_opts.clone();
+    if tree_opts.wal_loss_policy == crate::lsm::WalLossPolicy::RefuseAny {
+        tree_opts.wal_loss_policy = crate::lsm::WalLossPolicy::RefuseUnlessTornTail;
+    }
+    let tree_opts = &tree_opts;
+    for (i, g) in spec.global_secondary_indexes.iter().enumerate() {
+        let gdir = gsi_dir(dir, i);
+        if create {
+            let made = env
+                .fs
+                .create_dir_all(&gdir)
+                .map_err(|e| DbError::io(&gdir, e));
+            if let Err(e) = made {
+                close_gsis(&out);
+                return Err(e);
+            }
+        }
+        match GsiShadow::open(env.fs, &gdir, g.def(), spec.partitions, tree_opts, create) {
+            Ok(s) => out.push(s),
+            Err((partition, source)) => {
+                close_gsis(&out);
+                return Err(DbError::IndexStorage {
+                    table: spec.name.clone(),
+                    index: g.name.clone(),
+                    partition,
+                    source: Box::new(source),
+                });
+            }
+        }
+        if create {
+            // The index's partition directories are durable before the catalog names it.
+            let synced = env
+                .fs
+                .sync_dir(&gdir)
+                .and_then(|()| env.fs.sync_dir(gdir.parent().unwrap_or(dir)))
+                .map_err(|e| DbError::io(&gdir, e));
+            if let Err(e) = synced {
+                close_gsis(&out);
+                return Err(e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn close_gsis(gsis: &[GsiShadow]) {
+    for g in gsis {
+        if let Err((p, e)) = g.close() {
+            tracing::warn!(index = %g.def.name, partition = p, error = %e,
+                "closing an index partition after a failed open");
         }
     }
 }

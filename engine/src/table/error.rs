@@ -215,6 +215,48 @@ pub enum DbError {
         source: crate::lsm::Error,
     },
 
+    /// A global secondary index's partition tree failed.
+    #[error(
+        "storage error in index {index} of table {table}, index partition {partition}: {source}"
+    )]
+    IndexStorage {
+        /// The table.
+        table: String,
+        /// The index.
+        index: String,
+        /// The index partition.
+        partition: u32,
+        /// The tree's error (boxed: keeps `DbError` small).
+        source: Box<crate::lsm::Error>,
+    },
+
+    /// Maintaining a global secondary index failed (reading the base log, decoding a
+    /// delta, writing the index).
+    #[error("maintaining index {index} of table {table}: {reason}")]
+    IndexMaintenance {
+        /// The table.
+        table: String,
+        /// The index.
+        index: String,
+        /// What failed.
+        reason: String,
+    },
+
+    /// [`crate::Db::wait_for_indexes`] gave up: an index had not caught up in time.
+    #[error(
+        "index {index} of table {table} did not catch up within {timeout_ms} ms: {behind} base records not applied yet"
+    )]
+    IndexWaitTimeout {
+        /// The table.
+        table: String,
+        /// The first index found behind.
+        index: String,
+        /// The timeout.
+        timeout_ms: u64,
+        /// Base records (summed over base partitions) it had not applied.
+        behind: u64,
+    },
+
     /// A file-system operation of the table layer failed.
     #[error("I/O error on {path}: {source}")]
     Io {

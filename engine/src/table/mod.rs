@@ -30,12 +30,12 @@ pub(crate) mod layout;
 mod lsi;
 pub(crate) mod names;
 mod options;
-mod page;
+pub(crate) mod page;
 pub(crate) mod partition;
-mod query;
+pub(crate) mod query;
 mod read;
-mod request;
-mod scan;
+pub(crate) mod request;
+pub(crate) mod scan;
 mod spec;
 mod write;
 

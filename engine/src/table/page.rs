@@ -15,7 +15,7 @@ use super::lsi;
 use super::options::{QueryOutput, Select};
 use super::partition::Partition;
 use super::request::condition_names;
-use super::spec::{IndexProjection, LsiSpec};
+use super::spec::{GsiSpec, IndexProjection, LsiSpec};
 
 /// DynamoDB reads at most 1 MB (of item sizes, before filtering) per page.
 pub const PAGE_CAP_BYTES: usize = 1 << 20;
@@ -25,6 +25,8 @@ pub const PAGE_CAP_BYTES: usize = 1 << 20;
 pub(crate) struct PagePlan<'a> {
     /// The LSI read, if any.
     pub lsi: Option<&'a LsiSpec>,
+    /// The GSI read, if any.
+    pub gsi: Option<&'a GsiSpec>,
     pub filter: Option<Condition>,
     pub projection: Option<Projection>,
     pub select: Select,
@@ -102,10 +104,20 @@ pub(crate) fn check_limit(limit: Option<usize>) -> Result<(), DbError> {
     Ok(())
 }
 
-/// The key attributes of an entry of `space` (what `last_evaluated_key` holds).
-pub(crate) fn key_of(schema: &KeySchema, lsi: Option<&LsiSpec>, entry: &Item) -> Item {
+/// The key attributes of an entry (what `last_evaluated_key` holds): the table's key,
+/// plus the LSI's sort key or the GSI's key attributes.
+pub(crate) fn key_of(
+    schema: &KeySchema,
+    lsi: Option<&LsiSpec>,
+    gsi: Option<&GsiSpec>,
+    entry: &Item,
+) -> Item {
     let mut k = Item::new();
-    for a in schema.attributes().chain(lsi.map(|l| &l.sort_key)) {
+    let index_attrs = lsi
+        .map(|l| &l.sort_key)
+        .into_iter()
+        .chain(gsi.into_iter().flat_map(|g| g.key_schema.attributes()));
+    for a in schema.attributes().chain(index_attrs) {
         if let Some(v) = entry.get(&a.name) {
             k.insert(a.name.clone(), v.clone());
         }
@@ -140,8 +152,6 @@ impl Page {
     ) -> Result<bool, DbError> {
         let schema = &core.spec.key_schema;
         let entry = part.decode(core, key, value)?;
-        self.scanned += 1;
-        self.bytes += entry.size();
         // The base item, when the entry lacks attributes the request needs. The entry
         // and its item are written in one batch and read at one snapshot, so the item
         // exists; if it did not, the entry is what we have.
@@ -157,6 +167,20 @@ impl Page {
         } else {
             None
         };
+        self.accept(plan, schema, entry, fetched)
+    }
+
+    /// Evaluates one decoded entry (with its base item when fetched); see
+    /// [`Page::feed`].
+    pub(crate) fn accept(
+        &mut self,
+        plan: &PagePlan<'_>,
+        schema: &KeySchema,
+        entry: Item,
+        fetched: Option<Item>,
+    ) -> Result<bool, DbError> {
+        self.scanned += 1;
+        self.bytes += entry.size();
         let full = fetched.as_ref().unwrap_or(&entry);
         let passes = match &plan.filter {
             Some(f) => f.evaluate(full)?,
@@ -165,7 +189,7 @@ impl Page {
         let full_page =
             plan.limit.is_some_and(|l| self.scanned >= l) || self.bytes >= PAGE_CAP_BYTES;
         if full_page {
-            self.last_key = Some(key_of(schema, plan.lsi, &entry));
+            self.last_key = Some(key_of(schema, plan.lsi, plan.gsi, &entry));
         }
         if passes {
             self.count += 1;
@@ -187,9 +211,10 @@ impl Page {
     pub(crate) fn finish(self, plan: &PagePlan<'_>, core: &TableCore) -> QueryOutput {
         let mut cap = ConsumedCapacity::new(core.name());
         let units = read_units(self.bytes, plan.consistent);
-        match plan.lsi {
-            Some(l) => cap.add_index_read(&l.name, units),
-            None => cap.add_table_read(units),
+        match (plan.lsi, plan.gsi) {
+            (Some(l), _) => cap.add_index_read(&l.name, units),
+            (None, Some(g)) => cap.add_gsi_read(&g.name, units),
+            (None, None) => cap.add_table_read(units),
         }
         if self.fetch_units > 0.0 {
             cap.add_table_read(self.fetch_units);

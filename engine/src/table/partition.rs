@@ -17,6 +17,7 @@ use super::error::DbError;
 use super::feed::Change;
 use super::layout::HashedKey;
 use super::lsi;
+use crate::gsi::delta as gsi_delta;
 
 /// Decides the new item from the old one (`None`: absent / delete). Errors abort the
 /// whole batch with nothing written.
@@ -120,6 +121,7 @@ impl Partition {
         let lsis = &core.spec.local_secondary_indexes;
         let _guard = self.write_lock.lock();
         let mut batch = WriteBatch::new();
+        let mut has_gsi_delta = false;
         let mut applied = Vec::with_capacity(muts.len());
         let mut keys = Vec::with_capacity(muts.len());
         for m in muts {
@@ -167,6 +169,19 @@ impl Partition {
                 }
                 cap.add_index_write(&spec.name, change.units);
             }
+            for (def, spec) in core
+                .gsi_defs
+                .iter()
+                .zip(&core.spec.global_secondary_indexes)
+            {
+                let d = strata_index::derive(def, schema, old.as_ref(), new.as_ref())
+                    .map_err(derive_error)?;
+                if !d.is_empty() {
+                    batch.log_data(&gsi_delta::encode(&def.name, &d));
+                    has_gsi_delta = true;
+                }
+                cap.add_gsi_write(&spec.name, d.write_units as f64);
+            }
             match &new {
                 Some(n) => {
                     batch.put(&m.base_key, &codec::encode_item(n));
@@ -186,9 +201,16 @@ impl Partition {
         let seqno = if batch.is_empty() {
             0
         } else {
-            self.tree
+            let seqno = self
+                .tree
                 .write(batch, core.durability)
-                .map_err(|e| core.storage(self.index, e))?
+                .map_err(|e| core.storage(self.index, e))?;
+            if has_gsi_delta {
+                // Under the write lock: the record just appended is the WAL's last.
+                core.gsi
+                    .note_write(self.index, self.tree.wal_next_lsn().saturating_sub(1));
+            }
+            seqno
         };
         let mut total = ConsumedCapacity::new(core.name());
         for a in &applied {
@@ -211,6 +233,33 @@ impl Partition {
             }
         }
         Ok(applied)
+    }
+}
+
+/// A write-time derivation error as the writer sees it (DynamoDB's messages).
+pub(crate) fn derive_error(e: strata_index::DeriveError) -> DbError {
+    match e {
+        strata_index::DeriveError::IndexKeyTypeMismatch {
+            index,
+            attribute,
+            expected,
+            actual,
+        } => DbError::IndexKeyTypeMismatch {
+            index,
+            attribute,
+            expected,
+            actual,
+        },
+        strata_index::DeriveError::IndexKeyInvalid {
+            index,
+            attribute,
+            reason,
+        } => DbError::IndexKeyInvalid {
+            index,
+            attribute,
+            reason,
+        },
+        other => DbError::invalid(other.to_string()),
     }
 }
 

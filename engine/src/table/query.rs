@@ -53,14 +53,17 @@ fn sort_attr<'a>(schema: &'a KeySchema, lsi: Option<&'a LsiSpec>) -> Option<&'a 
     }
 }
 
-fn type_mismatch() -> DbError {
+pub(crate) fn type_mismatch() -> DbError {
     DbError::invalid(
         "One or more parameter values were invalid: Condition parameter type does not match schema type",
     )
 }
 
 /// Checks a sort-key condition's operands against the sort attribute's type.
-fn check_sort_condition(attr: &KeyAttribute, cond: &SortKeyCondition) -> Result<(), DbError> {
+pub(crate) fn check_sort_condition(
+    attr: &KeyAttribute,
+    cond: &SortKeyCondition,
+) -> Result<(), DbError> {
     for v in cond.values() {
         if !attr.key_type.matches(v) {
             return Err(type_mismatch());
@@ -155,11 +158,29 @@ pub(crate) fn start_key_bytes(
     Ok((bytes, hashed))
 }
 
+/// DynamoDB: a query's filter cannot name the key attributes of the index queried.
+pub(crate) fn forbid_key_filter(
+    filter: &strata_item::expr::Condition,
+    keys: &KeySchema,
+) -> Result<(), DbError> {
+    let mut names = Vec::new();
+    condition_names(filter, &mut names);
+    if let Some(k) = names.iter().find(|n| keys.is_key_attribute(n)) {
+        return Err(DbError::invalid(format!(
+            "Filter Expression can only contain non-primary key attributes: Primary key attribute: {k}"
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn query(
     core: &TableCore,
     key_condition: KeyConditionInput,
     opts: QueryOptions,
 ) -> Result<QueryOutput, DbError> {
+    if let Some(g) = crate::gsi::read::gsi_ordinal(core, opts.index_name.as_deref()) {
+        return crate::gsi::read::query(core, g, key_condition, opts);
+    }
     let schema = &core.spec.key_schema;
     // What needs no lookup first.
     check_limit(opts.limit)?;
@@ -179,16 +200,14 @@ pub(crate) fn query(
             ..Exprs::default()
         },
     )?;
-    // DynamoDB: a query's filter cannot name the key attributes of the index queried.
     if let Some(f) = &parsed.filter {
-        let mut names = Vec::new();
-        condition_names(f, &mut names);
-        let is_key = |n: &str| n == schema.partition_key.name || sort.is_some_and(|a| a.name == n);
-        if let Some(k) = names.iter().find(|n| is_key(n)) {
-            return Err(DbError::invalid(format!(
-                "Filter Expression can only contain non-primary key attributes: Primary key attribute: {k}"
-            )));
-        }
+        forbid_key_filter(
+            f,
+            &KeySchema {
+                partition_key: schema.partition_key.clone(),
+                sort_key: sort.cloned(),
+            },
+        )?;
     }
     let select = resolve_select(opts.select, parsed.projection.is_some(), lsi.is_some())?;
     let kc = parsed
@@ -233,6 +252,7 @@ pub(crate) fn query(
     }
     let plan = PagePlan {
         lsi,
+        gsi: None,
         fetch_base: needs_base(
             schema,
             lsi,

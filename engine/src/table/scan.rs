@@ -17,11 +17,9 @@ use super::request::{self, Exprs};
 /// Most segments DynamoDB allows.
 pub const MAX_TOTAL_SEGMENTS: u32 = 1_000_000;
 
-pub(crate) fn scan(core: &TableCore, opts: ScanOptions) -> Result<ScanOutput, DbError> {
-    let schema = &core.spec.key_schema;
-    // What needs no lookup first.
-    check_limit(opts.limit)?;
-    let (segment, total) = match (opts.segment, opts.total_segments) {
+/// The segment and the total of a scan request (DynamoDB's rules).
+pub(crate) fn segments(opts: &ScanOptions) -> Result<(u32, u32), DbError> {
+    Ok(match (opts.segment, opts.total_segments) {
         (None, None) => (0, 1),
         (Some(s), Some(t)) => {
             if t == 0 || t > MAX_TOTAL_SEGMENTS {
@@ -46,7 +44,17 @@ pub(crate) fn scan(core: &TableCore, opts: ScanOptions) -> Result<ScanOutput, Db
                 "The Segment parameter is required but was not present in the request when parameter TotalSegments is present",
             ));
         }
-    };
+    })
+}
+
+pub(crate) fn scan(core: &TableCore, opts: ScanOptions) -> Result<ScanOutput, DbError> {
+    if let Some(g) = crate::gsi::read::gsi_ordinal(core, opts.index_name.as_deref()) {
+        return crate::gsi::read::scan(core, g, opts);
+    }
+    let schema = &core.spec.key_schema;
+    // What needs no lookup first.
+    check_limit(opts.limit)?;
+    let (segment, total) = segments(&opts)?;
     let parsed = request::parse(
         &opts.names,
         &opts.values,
@@ -73,6 +81,7 @@ pub(crate) fn scan(core: &TableCore, opts: ScanOptions) -> Result<ScanOutput, Db
     };
     let plan = PagePlan {
         lsi,
+        gsi: None,
         fetch_base: needs_base(
             schema,
             lsi,

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use strata_index::{GsiDef, LsiInfo, Projection};
 use strata_item::{KeyAttribute, KeySchema, KeyType};
 
 use super::error::DbError;
@@ -95,17 +96,70 @@ impl LsiSpec {
     }
 }
 
-/// A global secondary index definition. **Reserved**: global secondary indexes come in
-/// a later issue; `create_table` rejects a spec that has any (rather than silently
-/// ignoring them).
+/// A global secondary index: its own partition key (and optional sort key), a
+/// projection, and its own number of hash partitions. It is kept up to date
+/// asynchronously from the base table's committed writes (eventually consistent).
+///
+/// ```
+/// use strata_engine::{GsiSpec, IndexProjection, TableSpec};
+/// use strata_item::{KeySchema, KeyType};
+///
+/// let spec = TableSpec::new("users", KeySchema::simple("id", KeyType::S)).gsi(
+///     GsiSpec::new("by_city", KeySchema::simple("city", KeyType::S))
+///         .projection(IndexProjection::KeysOnly)
+///         .partitions(2),
+/// );
+/// assert!(spec.validate().is_ok());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct GsiSpec {
-    /// Index name.
+    /// Index name (3 to 255 characters of `a-z A-Z 0-9 _ - .`), unique among the
+    /// table's indexes.
     pub name: String,
-    /// The index's key schema.
+    /// The index's key schema (`S`, `N` or `B` attributes).
     pub key_schema: KeySchema,
     /// Attributes copied into the index.
     pub projection: IndexProjection,
+    /// Hash partitions of the index (1 to 256; default 4), fixed at creation.
+    pub partitions: u32,
+}
+
+impl GsiSpec {
+    /// An index projecting all attributes over
+    /// [`strata_index::DEFAULT_GSI_PARTITIONS`] partitions.
+    pub fn new(name: impl Into<String>, key_schema: KeySchema) -> GsiSpec {
+        GsiSpec {
+            name: name.into(),
+            key_schema,
+            projection: IndexProjection::All,
+            partitions: strata_index::DEFAULT_GSI_PARTITIONS,
+        }
+    }
+
+    /// Sets the projection.
+    #[must_use]
+    pub fn projection(mut self, projection: IndexProjection) -> GsiSpec {
+        self.projection = projection;
+        self
+    }
+
+    /// Sets the number of hash partitions.
+    #[must_use]
+    pub fn partitions(mut self, partitions: u32) -> GsiSpec {
+        self.partitions = partitions;
+        self
+    }
+
+    /// The index definition `strata-index` works with.
+    pub fn def(&self) -> GsiDef {
+        GsiDef::new(self.name.clone(), self.key_schema.clone())
+            .projection(match &self.projection {
+                IndexProjection::KeysOnly => Projection::KeysOnly,
+                IndexProjection::Include(a) => Projection::Include(a.clone()),
+                IndexProjection::All => Projection::All,
+            })
+            .partitions(self.partitions)
+    }
 }
 
 /// How a table's throughput is provisioned. **Recorded, not yet enforced**: the
@@ -148,7 +202,7 @@ pub struct TableSpec {
     pub partitions: u32,
     /// Local secondary indexes (at most 5; the table must have a sort key).
     pub local_secondary_indexes: Vec<LsiSpec>,
-    /// Reserved for global secondary indexes; must be empty for now.
+    /// Global secondary indexes (at most 20).
     pub global_secondary_indexes: Vec<GsiSpec>,
     /// Durability of acknowledged writes.
     pub durability: TableDurability,
@@ -184,6 +238,13 @@ impl TableSpec {
         self
     }
 
+    /// Adds a global secondary index.
+    #[must_use]
+    pub fn gsi(mut self, gsi: GsiSpec) -> TableSpec {
+        self.global_secondary_indexes.push(gsi);
+        self
+    }
+
     /// Sets the durability.
     #[must_use]
     pub fn durability(mut self, d: TableDurability) -> TableSpec {
@@ -215,12 +276,6 @@ impl TableSpec {
                 self.partitions
             )));
         }
-        if !self.global_secondary_indexes.is_empty() {
-            return Err(bad(
-                "global secondary indexes are not supported yet (reserved for a later release)"
-                    .to_owned(),
-            ));
-        }
         if let CapacityMode::Provisioned {
             read_capacity_units,
             write_capacity_units,
@@ -231,6 +286,31 @@ impl TableSpec {
                 "provisioned read and write capacity units must be at least 1".to_owned(),
             ));
         }
+        self.validate_lsis().map_err(bad)?;
+        let lsi_infos: Vec<LsiInfo<'_>> = self
+            .local_secondary_indexes
+            .iter()
+            .map(|l| LsiInfo {
+                name: &l.name,
+                sort_key: &l.sort_key,
+                non_key_attributes: match &l.projection {
+                    IndexProjection::Include(a) => a.len(),
+                    _ => 0,
+                },
+            })
+            .collect();
+        let defs: Vec<GsiDef> = self
+            .global_secondary_indexes
+            .iter()
+            .map(GsiSpec::def)
+            .collect();
+        strata_index::validate_all(&self.key_schema, &lsi_infos, &defs)
+            .map_err(|e| bad(e.to_string()))
+    }
+
+    /// The LSI rules (see [`TableSpec::validate`]); the reason of the first broken one.
+    fn validate_lsis(&self) -> Result<(), String> {
+        let bad = |reason: String| reason;
         let lsis = &self.local_secondary_indexes;
         if lsis.is_empty() {
             return Ok(());
@@ -325,6 +405,9 @@ pub struct TableDescription {
     pub table_id: u64,
     /// Creation time, milliseconds since the Unix epoch.
     pub created_at_ms: u64,
+    /// Each GSI's status, size and lag, in spec order (empty when the table has none,
+    /// and in the descriptions `create_table` and `delete_table` return).
+    pub global_secondary_indexes: Vec<crate::gsi::status::GsiDescription>,
 }
 
 impl fmt::Display for TableDescription {
@@ -340,9 +423,10 @@ impl fmt::Display for TableDescription {
         }
         write!(
             f,
-            "; {} partitions; {} LSIs",
+            "; {} partitions; {} LSIs; {} GSIs",
             s.partitions,
-            s.local_secondary_indexes.len()
+            s.local_secondary_indexes.len(),
+            s.global_secondary_indexes.len()
         )
     }
 }
@@ -455,17 +539,39 @@ mod tests {
                 .to_string()
                 .contains("at most 5")
         );
-        let mut gsi = base();
-        gsi.global_secondary_indexes.push(GsiSpec {
-            name: "gsi".into(),
-            key_schema: KeySchema::simple("x", KeyType::S),
-            projection: IndexProjection::All,
-        });
-        assert!(
-            gsi.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("not supported yet")
-        );
+        let ok = base().gsi(GsiSpec::new("gsi", KeySchema::simple("x", KeyType::S)));
+        assert!(ok.validate().is_ok(), "{:?}", ok.validate());
+        let gsi_cases: Vec<(TableSpec, &str)> = vec![
+            (
+                base().gsi(GsiSpec::new("g", KeySchema::simple("x", KeyType::S))),
+                "indexName",
+            ),
+            (
+                base()
+                    .lsi(LsiSpec::new("idx", "a", KeyType::S))
+                    .gsi(GsiSpec::new("idx", KeySchema::simple("x", KeyType::S))),
+                "Duplicate index name",
+            ),
+            (
+                base().gsi(GsiSpec::new("gsi", KeySchema::simple("sk", KeyType::S))),
+                "sk",
+            ),
+            (
+                base().gsi(GsiSpec::new("gsi", KeySchema::simple("x", KeyType::S)).partitions(0)),
+                "partitions",
+            ),
+        ];
+        for (spec, want) in gsi_cases {
+            let err = spec.validate().unwrap_err().to_string();
+            assert!(err.contains(want), "{err:?} should contain {want:?}");
+        }
+        let mut many = base();
+        for i in 0..21 {
+            many = many.gsi(GsiSpec::new(
+                format!("gsi{i}"),
+                KeySchema::simple(format!("a{i}"), KeyType::S),
+            ));
+        }
+        assert!(many.validate().is_err());
     }
 }

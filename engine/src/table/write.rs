@@ -53,7 +53,7 @@ pub(crate) fn locate(core: &TableCore, key: PrimaryKey) -> Result<Located, DbErr
 }
 
 /// Validates an item for writing: DynamoDB's item rules, the key schema, the LSI
-/// key attributes, and the 400 KB limit counting each LSI entry (so that a batch is
+/// and GSI key attributes, and the 400 KB limit counting each LSI entry (so that a batch is
 /// rejected before any of its partitions is written). Returns its primary key.
 pub(crate) fn validate_for_write(core: &TableCore, item: &Item) -> Result<PrimaryKey, DbError> {
     let schema = &core.spec.key_schema;
@@ -64,6 +64,9 @@ pub(crate) fn validate_for_write(core: &TableCore, item: &Item) -> Result<Primar
         if item.contains_key(&spec.sort_key.name) {
             lsi::check_size(spec, item, lsi::project(schema, spec, item).size())?;
         }
+    }
+    for def in &core.gsi_defs {
+        strata_index::check_item(def, item).map_err(super::partition::derive_error)?;
     }
     Ok(key)
 }

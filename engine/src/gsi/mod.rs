@@ -1,0 +1,214 @@
+//! Global secondary indexes, the engine's side: the shadow trees, the index deltas
+//! written into the base WAL, the `strata_index` traits over trees and logs, the Db's
+//! maintainer thread, and verification. The pure logic (derivation, entry keys,
+//! checkpoints, the maintainer's step) is the `strata-index` crate's.
+//!
+//! | module | job |
+//! |---|---|
+//! | `delta` | the log-data encoding of an index delta in a base WAL batch |
+//! | `shadow` | a GSI's partition trees and the `IndexSink` over them |
+//! | `source` | the `ChangeSource` over the base partitions' logs |
+//! | `service` | the Db's maintainer thread: steps every table's GSIs, moves WAL floors |
+//! | `status` | `describe_table`'s GSI figures, `wait_for_indexes` |
+//! | `read` | query and scan of a GSI |
+//! | `check` | `verify_index`: the index derived from a base scan vs the shadow trees |
+
+pub(crate) mod check;
+pub(crate) mod delta;
+pub(crate) mod read;
+pub(crate) mod service;
+mod shadow;
+mod source;
+pub(crate) mod status;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use strata_index::{Maintainer, load_checkpoints};
+
+pub(crate) use shadow::{GSI_DIR, GsiShadow, ShadowSink, gsi_dir};
+pub(crate) use source::BaseSource;
+
+use crate::table::{DbError, TableSpec};
+
+/// A wake-up flag with a condition variable: base trees set it when their durable log
+/// grows; the maintainer thread sleeps on it.
+#[derive(Debug, Default)]
+pub(crate) struct Waker {
+    flag: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Waker {
+    /// Sets the flag and wakes the waiter.
+    pub(crate) fn wake(&self) {
+        *self.flag.lock() = true;
+        self.cv.notify_all();
+    }
+
+    /// Waits until woken or `timeout` passed; clears the flag.
+    pub(crate) fn wait(&self, timeout: Duration) {
+        let mut f = self.flag.lock();
+        if !*f {
+            self.cv.wait_for(&mut f, timeout);
+        }
+        *f = false;
+    }
+}
+
+/// Most write times remembered per base partition.
+pub(crate) const MAX_WRITE_TIMES: usize = 4096;
+
+/// The maintenance state of one table's GSIs.
+#[derive(Debug)]
+pub(crate) struct TableGsi {
+    /// Per base partition: its WAL retention floor (the smallest *durable* checkpoint
+    /// over every GSI partition, plus 1; 0 without GSIs).
+    pub floors: Arc<Vec<AtomicU64>>,
+    /// `applied[g][p]`: GSI `g` has applied base partition `p` through this LSN.
+    pub applied: Vec<Vec<AtomicU64>>,
+    /// `durable[g][p]`: the part of `applied[g][p]` known durable in GSI `g`'s trees
+    /// (its WALs synced after it was applied); what the floors are made of.
+    pub durable: Vec<Vec<AtomicU64>>,
+    /// One maintainer per GSI (the maintainer thread holds the lock while it steps).
+    pub maintainers: Mutex<Vec<Maintainer>>,
+    /// The last maintenance error per GSI (cleared by a successful round).
+    pub errors: Mutex<Vec<Option<String>>>,
+    /// Per base partition: (LSN, time) of writes that carried index deltas, sampled
+    /// (at most one a millisecond, at most [`MAX_WRITE_TIMES`]), oldest first; what
+    /// every GSI has applied is pruned. For the age of the oldest unapplied write.
+    pub write_times: Vec<Mutex<VecDeque<(u64, Instant)>>>,
+    /// Notified after every maintenance round (wait_for_indexes sleeps on it).
+    pub progress: Condvar,
+    pub progress_lock: Mutex<()>,
+}
+
+impl TableGsi {
+    /// Loads every GSI's checkpoints from its shadow trees.
+    pub(crate) fn new(spec: &TableSpec, gsis: &[GsiShadow]) -> Result<TableGsi, DbError> {
+        let n = spec.partitions as usize;
+        let mut applied = Vec::with_capacity(gsis.len());
+        let mut floor = vec![u64::MAX; n];
+        for g in gsis {
+            let sink = ShadowSink::new(&g.trees);
+            let mut per = Vec::with_capacity(n);
+            for p in 0..spec.partitions {
+                let cps = load_checkpoints(&g.def, &sink, p).map_err(|e| DbError::Corruption {
+                    table: spec.name.clone(),
+                    partition: p,
+                    reason: format!("index {}: checkpoints do not load: {e}", g.def.name),
+                })?;
+                // Backfill comes with update_table; an index created with its table has
+                // checkpoints from the start.
+                let min =
+                    cps.and_then(|c| c.into_iter().min())
+                        .ok_or_else(|| DbError::Corruption {
+                            table: spec.name.clone(),
+                            partition: p,
+                            reason: format!(
+                                "index {}: no checkpoint for this base partition",
+                                g.def.name
+                            ),
+                        })?;
+                floor[p as usize] = floor[p as usize].min(min);
+                per.push(AtomicU64::new(min));
+            }
+            applied.push(per);
+        }
+        let floors = floor
+            .into_iter()
+            .map(|f| {
+                AtomicU64::new(if gsis.is_empty() {
+                    0
+                } else {
+                    f.saturating_add(1)
+                })
+            })
+            .collect();
+        let maintainers = gsis
+            .iter()
+            .map(|g| Maintainer::new(g.def.clone(), spec.key_schema.clone(), spec.partitions))
+            .collect();
+        let durable = applied
+            .iter()
+            .map(|per: &Vec<AtomicU64>| {
+                per.iter()
+                    .map(|a| AtomicU64::new(a.load(Ordering::Relaxed)))
+                    .collect()
+            })
+            .collect();
+        Ok(TableGsi {
+            floors: Arc::new(floors),
+            applied,
+            durable,
+            maintainers: Mutex::new(maintainers),
+            errors: Mutex::new(vec![None; gsis.len()]),
+            write_times: (0..n).map(|_| Mutex::new(VecDeque::new())).collect(),
+            progress: Condvar::new(),
+            progress_lock: Mutex::new(()),
+        })
+    }
+
+    /// GSI `g`'s applied checkpoint for base partition `p`.
+    pub(crate) fn applied(&self, g: usize, p: usize) -> u64 {
+        self.applied
+            .get(g)
+            .and_then(|v| v.get(p))
+            .map_or(0, |a| a.load(Ordering::Acquire))
+    }
+
+    /// Notes that base partition `p` committed record `lsn` with index deltas now.
+    pub(crate) fn note_write(&self, p: u32, lsn: u64) {
+        let Some(q) = self.write_times.get(p as usize) else {
+            return;
+        };
+        let mut q = q.lock();
+        let now = Instant::now();
+        let recent = q
+            .back()
+            .is_some_and(|(_, t)| now.duration_since(*t) < Duration::from_millis(1));
+        if !recent && q.len() < MAX_WRITE_TIMES {
+            q.push_back((lsn, now));
+        }
+    }
+
+    /// Forgets the write times every GSI has applied.
+    pub(crate) fn prune_write_times(&self) {
+        for (p, q) in self.write_times.iter().enumerate() {
+            let done = (0..self.applied.len())
+                .map(|g| self.applied(g, p))
+                .min()
+                .unwrap_or(u64::MAX);
+            let mut q = q.lock();
+            while q.front().is_some_and(|(lsn, _)| *lsn <= done) {
+                q.pop_front();
+            }
+        }
+    }
+
+    /// How long the oldest write GSI `g` has not applied has waited (to within a
+    /// millisecond), if known: `None` when it applied everything noted (writes before
+    /// the table was opened are not noted).
+    pub(crate) fn oldest_unapplied_age(&self, g: usize) -> Option<Duration> {
+        self.write_times
+            .iter()
+            .enumerate()
+            .filter_map(|(p, q)| {
+                let applied = self.applied(g, p);
+                q.lock()
+                    .iter()
+                    .find(|(lsn, _)| *lsn > applied)
+                    .map(|(_, t)| t.elapsed())
+            })
+            .max()
+    }
+
+    /// Tells waiters that a round ended.
+    pub(crate) fn notify_progress(&self) {
+        let _l = self.progress_lock.lock();
+        self.progress.notify_all();
+    }
+}
