@@ -270,8 +270,10 @@ pub fn check_db_report(db: &Db, killed: &Killed, exact: bool) -> Tally {
         recovered.extend(p.report.wal.dropped.iter().map(|d| d.segment.clone()));
         recovered.extend(p.report.manifest_tail.iter().map(|m| m.path.clone()));
     }
-    let (gsi_torn, torn): (BTreeSet<PathBuf>, BTreeSet<PathBuf>) =
-        killed.torn_paths().into_iter().partition(|p| is_gsi_path(p));
+    let (gsi_torn, torn): (BTreeSet<PathBuf>, BTreeSet<PathBuf>) = killed
+        .torn_paths()
+        .into_iter()
+        .partition(|p| is_gsi_path(p));
     tally.gsi_torn += gsi_torn.len();
     if exact {
         assert_eq!(
