@@ -248,7 +248,12 @@ impl<S: Source> SegmentReader<S> {
         if let Some(o) = out.as_deref_mut() {
             o.clear();
         }
-        if let Some(&(_, resume)) = self.skips.iter().find(|(start, _)| *start == self.pos) {
+        // Skips chain: a record that resumes reading after one damaged range
+        // may itself start a later one.
+        while let Some(&(_, resume)) = self.skips.iter().find(|(start, _)| *start == self.pos) {
+            if resume <= self.pos {
+                break;
+            }
             self.pos = resume;
         }
         // Offset of the FIRST fragment of the record being assembled.

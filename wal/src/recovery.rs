@@ -263,6 +263,10 @@ fn scan_segment(
                                     ),
                                 });
                                 reader.seek(r);
+                                // The next record starts at `r`: later damage
+                                // is skipped from there (a skip is looked up by
+                                // where a record would start).
+                                good_len = r;
                             }
                             None if is_last => {
                                 // Valid fragments follow but no record starts:
