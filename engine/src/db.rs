@@ -419,14 +419,12 @@ impl Db {
             hooks: &inner.hooks,
         };
         let core =
-            TableCore::open(&env, &dir, id, spec.clone(), Existing::Create).and_then(|core| {
+            TableCore::open(&env, &dir, id, spec.clone(), &[], Existing::Create).and_then(|core| {
                 fs.sync_dir(&self.tables_dir())
                     .map_err(|e| DbError::io(self.tables_dir(), e))?;
-                catalog.tables.push(TableEntry {
-                    id,
-                    created_at_ms,
-                    spec: spec.clone(),
-                });
+                catalog
+                    .tables
+                    .push(TableEntry::new(id, created_at_ms, spec.clone()));
                 catalog.tables.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
                 match catalog.store(fs.as_ref(), &inner.path.join(CATALOG_FILE)) {
                     Ok(()) => Ok(core),
@@ -901,6 +899,7 @@ fn open_locked(path: &Path, opts: &DbOptions) -> Result<Opened, DbError> {
             &tables_dir.join(table_dir_name(t.id)),
             t.id,
             t.spec.clone(),
+            &t.gsi_ids,
             Existing::MustExist,
         );
         match core {
@@ -978,6 +977,43 @@ fn remove_orphans(
     if removed {
         fs.sync_dir(tables_dir)
             .map_err(|e| DbError::io(tables_dir, e))?;
+    }
+    for t in &catalog.tables {
+        remove_orphan_indexes(fs, &tables_dir.join(table_dir_name(t.id)), &t.gsi_ids)?;
+    }
+    Ok(())
+}
+
+/// Removes the GSI directories of a table that its catalog entry does not name: what a
+/// crash during `update_table` left (an index being added before the catalog write,
+/// or one being removed after it).
+pub(crate) fn remove_orphan_indexes(
+    fs: &dyn FileSystem,
+    table_dir: &Path,
+    ids: &[u32],
+) -> Result<(), DbError> {
+    let gdir = table_dir.join(crate::gsi::GSI_DIR);
+    if !fs.is_dir(&gdir) {
+        return Ok(());
+    }
+    let names = fs.list(&gdir).map_err(|e| DbError::io(&gdir, e))?;
+    let mut removed = false;
+    for name in names {
+        if ids.iter().any(|&id| crate::gsi::gsi_dir_name(id) == name) {
+            continue;
+        }
+        let p = gdir.join(&name);
+        tracing::info!(path = %p.display(), "removing an index directory the catalog does not name");
+        let r = if fs.is_dir(&p) {
+            fs.remove_dir_all(&p)
+        } else {
+            fs.remove_file(&p)
+        };
+        r.map_err(|e| DbError::io(&p, e))?;
+        removed = true;
+    }
+    if removed {
+        fs.sync_dir(&gdir).map_err(|e| DbError::io(&gdir, e))?;
     }
     Ok(())
 }

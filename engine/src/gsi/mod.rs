@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 use strata_index::{Maintainer, load_checkpoints};
 
-pub(crate) use shadow::{GSI_DIR, GsiShadow, ShadowSink, gsi_dir};
+pub(crate) use shadow::{GSI_DIR, GsiShadow, ShadowSink, gsi_dir, gsi_dir_name};
 pub(crate) use source::BaseSource;
 
 use crate::table::{DbError, TableSpec};

@@ -43,6 +43,8 @@ pub(crate) struct TableCore {
     pub hooks: Hooks,
     /// The GSIs' definitions, in spec order.
     pub gsi_defs: Vec<strata_index::GsiDef>,
+    /// The GSIs' catalog ids (directory names), in spec order.
+    pub gsi_ids: Vec<u32>,
     /// The GSIs' maintenance state (empty without GSIs).
     pub gsi: TableGsi,
     gate: OpGate,
@@ -120,8 +122,24 @@ impl TableCore {
         dir: &Path,
         id: u64,
         spec: TableSpec,
+        gsi_ids: &[u32],
         existing: Existing,
     ) -> Result<TableCore, DbError> {
+        // A new table's GSIs get ids 0, 1, ... (as `TableEntry::new` gives them).
+        let gsi_ids: Vec<u32> = match existing {
+            Existing::Create => (0u32..)
+                .take(spec.global_secondary_indexes.len())
+                .collect(),
+            Existing::MustExist => gsi_ids.to_vec(),
+        };
+        if gsi_ids.len() != spec.global_secondary_indexes.len() {
+            return Err(DbError::invalid(format!(
+                "table {}: {} GSI ids for {} GSIs",
+                spec.name,
+                gsi_ids.len(),
+                spec.global_secondary_indexes.len()
+            )));
+        }
         let fs = env.fs;
         match existing {
             Existing::Create => fs.create_dir_all(dir).map_err(|e| DbError::io(dir, e))?,
@@ -148,7 +166,7 @@ impl TableCore {
         let mut tree_opts = env.tree_opts.clone();
         tree_opts.fs = Arc::clone(fs);
         tree_opts.shared = Some(env.shared.clone());
-        let gsis = open_gsis(env, dir, &spec, &tree_opts, existing)?;
+        let gsis = open_gsis(env, dir, &spec, &gsi_ids, &tree_opts, existing)?;
         let gsi = match TableGsi::new(&spec, &gsis) {
             Ok(g) => g,
             Err(e) => {
@@ -204,6 +222,7 @@ impl TableCore {
                 .iter()
                 .map(|g| g.def())
                 .collect(),
+            gsi_ids,
             spec,
             durability,
             hooks: env.hooks.clone(),
@@ -388,6 +407,7 @@ fn open_gsis(
     env: &OpenEnv<'_>,
     dir: &Path,
     spec: &TableSpec,
+    ids: &[u32],
     tree_opts: &TreeOptions,
     existing: Existing,
 ) -> Result<Vec<GsiShadow>, DbError> {
@@ -400,8 +420,8 @@ fn open_gsis(
         tree_opts.wal_loss_policy = crate::lsm::WalLossPolicy::RefuseUnlessTornTail;
     }
     let tree_opts = &tree_opts;
-    for (i, g) in spec.global_secondary_indexes.iter().enumerate() {
-        let gdir = gsi_dir(dir, i);
+    for (g, &id) in spec.global_secondary_indexes.iter().zip(ids) {
+        let gdir = gsi_dir(dir, id);
         if create {
             let made = env
                 .fs
@@ -412,7 +432,8 @@ fn open_gsis(
                 return Err(e);
             }
         }
-        match GsiShadow::open(env.fs, &gdir, g.def(), spec.partitions, tree_opts, create) {
+        let start = create.then_some(&strata_index::IndexStart::Empty);
+        match GsiShadow::open(env.fs, &gdir, g.def(), spec.partitions, tree_opts, start) {
             Ok(s) => out.push(s),
             Err((partition, source)) => {
                 close_gsis(&out);
