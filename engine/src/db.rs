@@ -30,6 +30,10 @@ use crate::table::{
     batch_write, check_batch_shape,
 };
 
+mod update;
+
+pub use update::TableUpdate;
+
 /// Name of the lock file.
 pub(crate) const LOCK_FILE: &str = "LOCK";
 /// Directory holding one subdirectory per table.

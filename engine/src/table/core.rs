@@ -237,9 +237,12 @@ impl TableCore {
         &self.spec.name
     }
 
-    fn shut_error(&self, why: Shut) -> DbError {
+    pub(crate) fn shut_error(&self, why: Shut) -> DbError {
         match why {
             Shut::Closed => DbError::Closed,
+            Shut::Replaced => DbError::TableUpdating {
+                table: self.spec.name.clone(),
+            },
             Shut::Deleted => DbError::TableNotFound {
                 table: self.spec.name.clone(),
             },
@@ -260,6 +263,28 @@ impl TableCore {
             parts,
             _token: token,
         })
+    }
+
+    /// Enters an operation on the table: while the token lives, the table's trees stay
+    /// open and nested [`TableCore::partitions`] calls of this thread succeed.
+    pub(crate) fn enter(&self) -> Result<GateToken<'_>, Shut> {
+        self.gate.enter()
+    }
+
+    /// Each base partition's last LSN, with its WAL synced (so every record up to it
+    /// is durable). For a stopped table (no write runs), the snapshot LSNs of a
+    /// backfill.
+    ///
+    /// # Errors
+    /// Storage errors syncing; [`DbError::Closed`] once the trees are closed.
+    pub(crate) fn last_lsns(&self) -> Result<Vec<u64>, DbError> {
+        let guard = self.parts.read();
+        let shards = guard.as_ref().ok_or(DbError::Closed)?;
+        shards
+            .parts
+            .iter()
+            .map(|p| p.tree.sync_wal().map_err(|e| self.storage(p.index, e)))
+            .collect()
     }
 
     /// All trees of the table (partitions and GSI shadow trees), held open like

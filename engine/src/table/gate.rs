@@ -25,6 +25,7 @@ use parking_lot::{Condvar, Mutex};
 const OPEN: u8 = 0;
 const DELETING: u8 = 1;
 const CLOSING: u8 = 2;
+const REPLACING: u8 = 3;
 
 /// Why a gate is shut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,9 @@ pub(crate) enum Shut {
     Deleted,
     /// The database is being (or was) closed.
     Closed,
+    /// `update_table` replaces the table's core (its GSIs change); handles move to
+    /// the new one.
+    Replaced,
 }
 
 impl Shut {
@@ -40,6 +44,7 @@ impl Shut {
         match self {
             Shut::Deleted => DELETING,
             Shut::Closed => CLOSING,
+            Shut::Replaced => REPLACING,
         }
     }
 }
@@ -75,6 +80,9 @@ impl OpGate {
     /// Admits an operation, or says why the gate is shut. Never blocks.
     pub(crate) fn enter(&self) -> Result<GateToken<'_>, Shut> {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
+        // A thread already inside an operation (admitted before any shutdown, which
+        // waits for it) may enter again: the nested entry is part of that operation.
+        let nested = self.held_by_current_thread();
         // `try_with`: during thread teardown the list may be gone; the token still
         // counts, only the self-wait check loses this entry.
         let _ = HELD.try_with(|h| h.borrow_mut().push(self.addr()));
@@ -85,7 +93,9 @@ impl OpGate {
         };
         match self.state.load(Ordering::SeqCst) {
             OPEN => Ok(token),
+            _ if nested => Ok(token),
             DELETING => Err(Shut::Deleted),
+            REPLACING => Err(Shut::Replaced),
             _ => Err(Shut::Closed),
         }
     }

@@ -169,13 +169,21 @@ impl Partition {
                 }
                 cap.add_index_write(&spec.name, change.units);
             }
-            for (def, spec) in core
+            for (g, (def, spec)) in core
                 .gsi_defs
                 .iter()
                 .zip(&core.spec.global_secondary_indexes)
+                .enumerate()
             {
-                let d = strata_index::derive(def, schema, old.as_ref(), new.as_ref())
-                    .map_err(derive_error)?;
+                let d = if core.gsi.is_creating(g) {
+                    // Not checked at write time while CREATING: an invalid index key
+                    // attribute means no entry, as in the backfill.
+                    strata_index::derive_committed(def, schema, old.as_ref(), new.as_ref())
+                        .map(|(d, _skipped)| d)
+                } else {
+                    strata_index::derive(def, schema, old.as_ref(), new.as_ref())
+                }
+                .map_err(derive_error)?;
                 if !d.is_empty() {
                     batch.log_data(&gsi_delta::encode(&def.name, &d));
                     has_gsi_delta = true;
