@@ -69,6 +69,14 @@ pub struct DbOptions {
     /// was dropped in [`Db::recovery_report`]). Corruption is an error either way
     /// unless `tree.wal_recovery_mode` salvages. See `docs/recovery.md`.
     pub refuse_open_on_loss: bool,
+    /// When a global secondary index that falls behind its base table slows, then
+    /// stops, writes to the base partition it lags in (default
+    /// [`strata_index::PressureBounds::default`]: slow from 20,000 records or 64 MiB,
+    /// stop at 200,000 records or 512 MiB). `CREATING` indexes are exempt.
+    pub index_pressure: strata_index::PressureBounds,
+    /// How long a stopped base write waits for the index to catch up before it fails
+    /// with [`DbError::IndexBackpressure`] (default 10 s).
+    pub index_pressure_wait: std::time::Duration,
 }
 
 impl Default for DbOptions {
@@ -84,6 +92,8 @@ impl Default for DbOptions {
             change_sink: None,
             capacity_meter: Arc::new(UnmeteredCapacity),
             refuse_open_on_loss: false,
+            index_pressure: strata_index::PressureBounds::default(),
+            index_pressure_wait: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -882,6 +892,8 @@ fn open_locked(path: &Path, opts: &DbOptions) -> Result<Opened, DbError> {
         change_sink: opts.change_sink.clone(),
         capacity: opts.capacity_meter.clone(),
         gsi_waker: Arc::new(Waker::default()),
+        index_pressure: opts.index_pressure,
+        index_pressure_wait: opts.index_pressure_wait,
     };
     let tables_dir = path.join(TABLES_DIR);
     let mut tables: BTreeMap<String, Arc<TableCore>> = BTreeMap::new();

@@ -13,7 +13,7 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use strata_engine::{
-    Db, DbError, DbOptions, GsiSpec, IndexStatus, PutOptions, QueryOptions, TableDurability,
+    Db, DbError, DbOptions, GsiSpec, IndexStatus, PressureBounds, PutOptions, QueryOptions, TableDurability,
     TableSpec, TableUpdate, WriteRequest,
 };
 use strata_item::{Item, KeySchema, KeyType, item};
@@ -367,4 +367,135 @@ fn orphan_index_directories_are_removed_at_open() {
     assert_eq!(gsi_dirs(dir.path()), ["g00"]);
     db.wait_for_indexes("tbl", WAIT).unwrap();
     assert!(db.verify_index("tbl", "by_city").unwrap().is_clean());
+}
+
+#[test]
+fn a_lagging_index_slows_then_stops_base_writes_until_it_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = DbOptions::small(strata_fs::default_fs());
+    opts.index_pressure = PressureBounds {
+        slow_records: 50,
+        stop_records: 200,
+        slow_bytes: u64::MAX - 1,
+        stop_bytes: u64::MAX,
+        min_delay: Duration::from_micros(100),
+        max_delay: Duration::from_millis(1),
+    };
+    opts.index_pressure_wait = Duration::from_millis(300);
+    let db = Db::open(dir.path(), opts).unwrap();
+    db.create_table(
+        TableSpec::new("tbl", KeySchema::simple("id", KeyType::S))
+            .partitions(1)
+            .durability(TableDurability::Buffered)
+            .gsi(city_index()),
+    )
+    .unwrap();
+    let t = db.table("tbl").unwrap();
+    // A stalled maintainer (test hook): the index falls behind every write.
+    db.pause_index_maintenance(true);
+    let mut acknowledged = 0u64;
+    let err = loop {
+        match t.put_item(valid_item(acknowledged + 1), PutOptions::default()) {
+            Ok(_) => acknowledged += 1,
+            Err(e) => break e,
+        }
+        assert!(acknowledged < 10_000, "writes were never stopped");
+    };
+    match &err {
+        DbError::IndexBackpressure {
+            table,
+            partition,
+            index,
+            lag_records,
+            ..
+        } => {
+            assert_eq!((table.as_str(), *partition, index.as_str()), ("tbl", 0, "by_city"));
+            assert!(*lag_records >= 200, "{err}");
+        }
+        other => panic!("{other}"),
+    }
+    // Stopped at the bound: the unapplied records (what the index holds back) never
+    // grew past it.
+    assert!((200..=201).contains(&acknowledged), "{acknowledged}");
+    let lag = db.describe_table("tbl").unwrap().global_secondary_indexes[0].lag_records;
+    assert!(lag <= 201, "{lag}");
+    // The refused write wrote nothing.
+    assert!(
+        t.get_item(item! { "id" => format!("i{}", acknowledged + 1) }, Default::default())
+            .unwrap()
+            .item
+            .is_none()
+    );
+    // Once the index catches up, writes go through again.
+    db.pause_index_maintenance(false);
+    db.wait_for_indexes("tbl", WAIT).unwrap();
+    t.put_item(valid_item(acknowledged + 1), PutOptions::default())
+        .unwrap();
+    db.wait_for_indexes("tbl", WAIT).unwrap();
+    assert!(db.verify_index("tbl", "by_city").unwrap().is_clean());
+}
+
+fn valid_item(n: u64) -> Item {
+    item! { "id" => format!("i{n}"), "n" => n, "city" => format!("city{}", n % 7) }
+}
+
+#[test]
+fn creating_index_refuses_reads_accepts_violating_writes_and_exerts_no_pressure() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = DbOptions::small(strata_fs::default_fs());
+    opts.index_pressure = PressureBounds {
+        slow_records: 5,
+        stop_records: 10,
+        ..PressureBounds::default()
+    };
+    opts.index_pressure_wait = Duration::from_millis(100);
+    let db = Db::open(dir.path(), opts).unwrap();
+    load(&db, 300);
+    // A stalled maintainer keeps the new index CREATING as long as this test needs.
+    db.pause_index_maintenance(true);
+    let desc = db
+        .update_table("tbl", TableUpdate::add_gsi(city_index()))
+        .unwrap();
+    let g = &desc.global_secondary_indexes[0];
+    assert_eq!(g.status, IndexStatus::Creating);
+    let bf = g.backfill.unwrap();
+    assert_eq!((bf.partitions_done, bf.partitions, bf.items_scanned), (0, 4, 0));
+    let t = db.table("tbl").unwrap();
+    let err = t
+        .query(
+            "city = :c",
+            QueryOptions::default().index("by_city").value(":c", "city1"),
+        )
+        .unwrap_err();
+    assert!(err.is_validation(), "{err}");
+    assert!(
+        err.to_string()
+            .contains("Cannot read from backfilling global secondary index: by_city"),
+        "{err}"
+    );
+    // Far past the stop bound, but a CREATING index exerts no back-pressure.
+    for n in 1000..1100 {
+        t.put_item(valid_item(n), PutOptions::default()).unwrap();
+    }
+    // DynamoDB rejects index key violations only once the backfill is done.
+    t.put_item(
+        item! { "id" => "late", "n" => 1, "city" => 42 },
+        PutOptions::default(),
+    )
+    .unwrap();
+    db.pause_index_maintenance(false);
+    db.wait_for_indexes("tbl", WAIT).unwrap();
+    let g = db.describe_table("tbl").unwrap().global_secondary_indexes[0].clone();
+    assert_eq!(g.status, IndexStatus::Active);
+    let r = db.verify_index("tbl", "by_city").unwrap();
+    assert!(r.is_clean(), "{r}");
+    // The 300 loaded items' violations plus the late one.
+    assert_eq!(r.skipped_items, violations(300) + 1);
+    let err = t
+        .put_item(
+            item! { "id" => "later", "n" => 1, "city" => 42 },
+            PutOptions::default(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, DbError::IndexKeyTypeMismatch { .. }), "{err}");
 }

@@ -305,6 +305,14 @@ impl Db {
         )
     }
 
+    /// Pauses (`true`) or resumes the maintenance of every global secondary index: a
+    /// test hook for a maintainer that falls behind (back-pressure, lag). Not for
+    /// production use: indexes stop catching up while paused.
+    #[doc(hidden)]
+    pub fn pause_index_maintenance(&self, paused: bool) {
+        self.inner.gsi.set_paused(paused);
+    }
+
     /// The table that replaced `core` (after an `update_table`), waiting for an
     /// `update_table` in progress to finish.
     pub(crate) fn replacement_of(&self, core: &TableCore) -> Result<Arc<TableCore>, DbError> {

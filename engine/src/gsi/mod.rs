@@ -16,6 +16,7 @@
 pub(crate) mod backfill;
 pub(crate) mod check;
 pub(crate) mod delta;
+pub(crate) mod pressure;
 pub(crate) mod read;
 pub(crate) mod service;
 mod shadow;
@@ -81,6 +82,9 @@ pub(crate) struct TableGsi {
     /// `applied` is then the snapshot LSN, which the floor holds the WAL from). A GSI
     /// with any is `CREATING`.
     pub backfilling: Vec<Vec<AtomicBool>>,
+    /// Per base partition: records and bytes written since open (back-pressure's byte
+    /// estimate).
+    pub written: Vec<pressure::Written>,
     /// One maintainer per GSI (the maintainer thread holds the lock while it steps).
     pub maintainers: Mutex<Vec<Maintainer>>,
     /// The last maintenance error per GSI (cleared by a successful round).
@@ -165,6 +169,7 @@ impl TableGsi {
             applied,
             durable,
             backfilling,
+            written: (0..n).map(|_| pressure::Written::default()).collect(),
             maintainers: Mutex::new(maintainers),
             errors: Mutex::new(vec![None; gsis.len()]),
             write_times: (0..n).map(|_| Mutex::new(VecDeque::new())).collect(),

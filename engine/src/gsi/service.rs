@@ -34,6 +34,8 @@ pub(crate) struct GsiService {
     pub waker: Arc<Waker>,
     tables: Mutex<Vec<Arc<TableCore>>>,
     stop: AtomicBool,
+    /// Rounds are skipped while set (a test hook: a deliberately stalled maintainer).
+    paused: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -44,6 +46,7 @@ impl GsiService {
             waker,
             tables: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
             thread: Mutex::new(None),
         })
     }
@@ -89,8 +92,18 @@ impl GsiService {
         self.tables.lock().clear();
     }
 
+    /// Pauses (or resumes) every maintenance round.
+    pub(crate) fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Release);
+        self.waker.wake();
+    }
+
     fn run(&self) {
         while !self.stop.load(Ordering::Acquire) {
+            if self.paused.load(Ordering::Acquire) {
+                self.waker.wait(TICK);
+                continue;
+            }
             let tables = self.tables.lock().clone();
             let mut busy = false;
             for core in &tables {

@@ -28,6 +28,11 @@ pub(crate) struct Hooks {
     pub capacity: Arc<dyn CapacityMeter>,
     /// Wakes the Db's GSI maintainer (base trees call it when their log grows).
     pub gsi_waker: Arc<Waker>,
+    /// When a lagging GSI slows and stops base writes (`DbOptions::index_pressure`).
+    pub index_pressure: strata_index::PressureBounds,
+    /// How long a stopped base write waits before failing
+    /// (`DbOptions::index_pressure_wait`).
+    pub index_pressure_wait: std::time::Duration,
 }
 
 /// An open table.

@@ -117,6 +117,7 @@ impl Partition {
         muts: Vec<Mutation<'_>>,
     ) -> Result<Vec<Applied>, DbError> {
         core.admit(Some(self.index), OpKind::Write)?;
+        crate::gsi::pressure::admit_write(core, self)?;
         let schema = &core.spec.key_schema;
         let lsis = &core.spec.local_secondary_indexes;
         let _guard = self.write_lock.lock();
@@ -209,6 +210,9 @@ impl Partition {
         let seqno = if batch.is_empty() {
             0
         } else {
+            if let Some(w) = core.gsi.written.get(self.index as usize) {
+                w.note(batch.approximate_size());
+            }
             let seqno = self
                 .tree
                 .write(batch, core.durability)
