@@ -195,19 +195,33 @@ pub struct Db {
     inner: Arc<DbInner>,
 }
 
-/// The recovery reports of every partition where recovery did something.
+/// The recovery reports of every partition (base and GSI) where recovery did something.
 fn collect_recovery(tables: &BTreeMap<String, Arc<TableCore>>) -> DbRecoveryReport {
     let mut report = DbRecoveryReport::default();
     for (name, core) in tables {
-        if let Ok(parts) = core.partitions() {
-            for p in parts.iter() {
+        if let Ok(shards) = core.shards() {
+            for p in &shards.parts {
                 let r = p.tree.recovery_report();
                 if !r.is_clean() {
                     report.partitions.push(PartitionRecovery {
                         table: name.clone(),
                         partition: p.index,
+                        index: None,
                         report: r,
                     });
+                }
+            }
+            for g in &shards.gsis {
+                for (gp, tree) in (0u32..).zip(&g.trees) {
+                    let r = tree.recovery_report();
+                    if !r.is_clean() {
+                        report.partitions.push(PartitionRecovery {
+                            table: name.clone(),
+                            partition: gp,
+                            index: Some(g.def.name.clone()),
+                            report: r,
+                        });
+                    }
                 }
             }
         }
