@@ -150,19 +150,17 @@ pub(crate) fn verify_open(
             },
             // The catalog is unreadable: an open table knows its partition
             // count; otherwise check whatever partitions there are.
-            (None, Some(_)) => {
-                core.map(|c| {
-                    (
-                        c.spec.partitions,
-                        c.spec
-                            .global_secondary_indexes
-                            .iter()
-                            .cloned()
-                            .zip(c.gsi_ids.iter().copied())
-                            .collect(),
-                    )
-                })
-            }
+            (None, Some(_)) => core.map(|c| {
+                (
+                    c.spec.partitions,
+                    c.spec
+                        .global_secondary_indexes
+                        .iter()
+                        .cloned()
+                        .zip(c.gsi_ids.iter().copied())
+                        .collect(),
+                )
+            }),
             (_, None) => {
                 report.add(
                     &dir,

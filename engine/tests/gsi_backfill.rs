@@ -13,8 +13,8 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use strata_engine::{
-    Db, DbError, DbOptions, GsiSpec, IndexStatus, PressureBounds, PutOptions, QueryOptions, TableDurability,
-    TableSpec, TableUpdate, WriteRequest,
+    Db, DbError, DbOptions, GsiSpec, IndexStatus, PressureBounds, PutOptions, QueryOptions,
+    TableDurability, TableSpec, TableUpdate, WriteRequest,
 };
 use strata_item::{Item, KeySchema, KeyType, item};
 
@@ -36,9 +36,9 @@ fn city_index() -> GsiSpec {
 /// `city` (sparse), the others one of 40 cities.
 fn base_item(n: u64) -> Item {
     let mut it = item! { "id" => format!("i{n}"), "n" => n, "pad" => "x".repeat(40) };
-    if n % 97 == 0 {
+    if n.is_multiple_of(97) {
         it.insert("city", n as i64);
-    } else if n % 13 != 0 {
+    } else if !n.is_multiple_of(13) {
         it.insert("city", format!("city{}", n % 40));
     }
     it
@@ -137,7 +137,9 @@ fn backfill_under_concurrent_writes_ends_clean() {
             .unwrap()
             .query(
                 "city = :c",
-                QueryOptions::default().index("by_city").value(":c", "city1"),
+                QueryOptions::default()
+                    .index("by_city")
+                    .value(":c", "city1"),
             )
             .unwrap_err();
         assert!(err.is_validation(), "{err}");
@@ -147,7 +149,17 @@ fn backfill_under_concurrent_writes_ends_clean() {
             "{err}"
         );
     }
-    std::thread::sleep(Duration::from_millis(200));
+    // The writer keeps changing indexed attributes for the whole backfill.
+    let start = std::time::Instant::now();
+    loop {
+        let g = db.describe_table("tbl").unwrap().global_secondary_indexes[0].clone();
+        if g.status == IndexStatus::Active {
+            break;
+        }
+        assert!(g.last_error.is_none(), "{:?}", g.last_error);
+        assert!(start.elapsed() < WAIT, "the backfill did not end");
+        std::thread::sleep(Duration::from_millis(250));
+    }
     stop.store(true, Ordering::Release);
     let writes = writer.join().unwrap();
     assert!(writes >= 2000);
@@ -173,7 +185,11 @@ fn backfill_under_concurrent_writes_ends_clean() {
                 .limit(1000),
         )
         .unwrap();
-    assert!(page.items.iter().all(|i| i.get("city") == Some(&"city3".into())));
+    assert!(
+        page.items
+            .iter()
+            .all(|i| i.get("city") == Some(&"city3".into()))
+    );
     db.close().unwrap();
     let db = open(dir.path());
     db.wait_for_indexes("tbl", WAIT).unwrap();
@@ -207,12 +223,12 @@ fn index_key_violations_are_skipped_and_counted_then_rejected_once_active() {
     // ACTIVE: a write with the wrong type is rejected, nothing written.
     let t = db.table("tbl").unwrap();
     let err = t
-        .put_item(item! { "id" => "bad", "n" => 1, "city" => 5 }, PutOptions::default())
+        .put_item(
+            item! { "id" => "bad", "n" => 1, "city" => 5 },
+            PutOptions::default(),
+        )
         .unwrap_err();
-    assert!(
-        matches!(err, DbError::IndexKeyTypeMismatch { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, DbError::IndexKeyTypeMismatch { .. }), "{err}");
     assert!(
         t.get_item(item! { "id" => "bad" }, Default::default())
             .unwrap()
@@ -281,7 +297,9 @@ fn remove_gsi_deletes_files_and_ids_are_never_reused() {
             .unwrap()
             .query(
                 "city = :c",
-                QueryOptions::default().index("by_city").value(":c", "city1"),
+                QueryOptions::default()
+                    .index("by_city")
+                    .value(":c", "city1"),
             )
             .unwrap_err();
         assert!(matches!(err, DbError::IndexNotFound { .. }), "{err}");
@@ -409,7 +427,10 @@ fn a_lagging_index_slows_then_stops_base_writes_until_it_catches_up() {
             lag_records,
             ..
         } => {
-            assert_eq!((table.as_str(), *partition, index.as_str()), ("tbl", 0, "by_city"));
+            assert_eq!(
+                (table.as_str(), *partition, index.as_str()),
+                ("tbl", 0, "by_city")
+            );
             assert!(*lag_records >= 200, "{err}");
         }
         other => panic!("{other}"),
@@ -421,10 +442,13 @@ fn a_lagging_index_slows_then_stops_base_writes_until_it_catches_up() {
     assert!(lag <= 201, "{lag}");
     // The refused write wrote nothing.
     assert!(
-        t.get_item(item! { "id" => format!("i{}", acknowledged + 1) }, Default::default())
-            .unwrap()
-            .item
-            .is_none()
+        t.get_item(
+            item! { "id" => format!("i{}", acknowledged + 1) },
+            Default::default()
+        )
+        .unwrap()
+        .item
+        .is_none()
     );
     // Once the index catches up, writes go through again.
     db.pause_index_maintenance(false);
@@ -459,12 +483,17 @@ fn creating_index_refuses_reads_accepts_violating_writes_and_exerts_no_pressure(
     let g = &desc.global_secondary_indexes[0];
     assert_eq!(g.status, IndexStatus::Creating);
     let bf = g.backfill.unwrap();
-    assert_eq!((bf.partitions_done, bf.partitions, bf.items_scanned), (0, 4, 0));
+    assert_eq!(
+        (bf.partitions_done, bf.partitions, bf.items_scanned),
+        (0, 4, 0)
+    );
     let t = db.table("tbl").unwrap();
     let err = t
         .query(
             "city = :c",
-            QueryOptions::default().index("by_city").value(":c", "city1"),
+            QueryOptions::default()
+                .index("by_city")
+                .value(":c", "city1"),
         )
         .unwrap_err();
     assert!(err.is_validation(), "{err}");

@@ -93,8 +93,14 @@ fn side_spec() -> TableSpec {
 #[derive(Debug, Clone)]
 enum Op {
     Put(Item),
-    Update { pk: String, sk: i64 },
-    Delete { pk: String, sk: i64 },
+    Update {
+        pk: String,
+        sk: i64,
+    },
+    Delete {
+        pk: String,
+        sk: i64,
+    },
     Flush,
     CreateSide,
     PutSide(i64),
@@ -394,9 +400,7 @@ fn check(fs: &FaultFs, acked: usize, total: usize, what: &str) {
         assert!(r.is_clean(), "{what}: {r}");
     }
     let main_id = db.describe_table("main").unwrap().table_id;
-    let main_dir = Path::new(DB)
-        .join("tables")
-        .join(format!("t{main_id:08}"));
+    let main_dir = Path::new(DB).join("tables").join(format!("t{main_id:08}"));
     let gsi_dirs = fs.list(&main_dir.join("gsi")).unwrap();
     assert_eq!(
         gsi_dirs.len(),

@@ -180,10 +180,10 @@ impl Db {
         let current = if committed.is_ok() { &next } else { &entry };
         let reopened = self.open_core(current);
         let mut st = inner.state.write();
-        if committed.is_ok() {
-            if let Some(t) = st.catalog.tables.iter_mut().find(|t| t.id == entry.id) {
-                *t = next.clone();
-            }
+        if committed.is_ok()
+            && let Some(t) = st.catalog.tables.iter_mut().find(|t| t.id == entry.id)
+        {
+            *t = next.clone();
         }
         let core = match reopened {
             Ok(c) => Arc::new(c),
@@ -242,7 +242,8 @@ impl Db {
                 gdir.display()
             )));
         }
-        fs.create_dir_all(&gdir).map_err(|e| DbError::io(&gdir, e))?;
+        fs.create_dir_all(&gdir)
+            .map_err(|e| DbError::io(&gdir, e))?;
         let mut tree_opts = inner.tree_opts.clone();
         tree_opts.fs = Arc::clone(fs);
         tree_opts.shared = Some(inner.shared.clone());

@@ -63,7 +63,10 @@ pub(crate) fn backfill_step(
             end = false;
             break;
         }
-        page.push(part.decode(core, &k, &v).map_err(|e: DbError| e.to_string())?);
+        page.push(
+            part.decode(core, &k, &v)
+                .map_err(|e: DbError| e.to_string())?,
+        );
     }
     let batch = backfill_page(&shadow.def, &core.spec.key_schema, p, &progress, &page, end)
         .map_err(|e| e.to_string())?;

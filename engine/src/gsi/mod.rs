@@ -133,8 +133,8 @@ impl TableGsi {
                         }
                     }
                 };
-                let min = min
-                    .ok_or_else(|| corrupt("no checkpoint for this base partition".into()))?;
+                let min =
+                    min.ok_or_else(|| corrupt("no checkpoint for this base partition".into()))?;
                 floor[p as usize] = floor[p as usize].min(min);
                 per.push(AtomicU64::new(min));
                 filling.push(AtomicBool::new(filling_p));

@@ -40,7 +40,10 @@ impl Written {
 
     fn avg(&self) -> u64 {
         let r = self.records.load(Ordering::Relaxed);
-        self.bytes.load(Ordering::Relaxed).checked_div(r).unwrap_or(0)
+        self.bytes
+            .load(Ordering::Relaxed)
+            .checked_div(r)
+            .unwrap_or(0)
     }
 }
 

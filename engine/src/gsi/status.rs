@@ -126,13 +126,12 @@ fn backfill_status(
     };
     let mut any = false;
     for p in 0..core.spec.partitions {
-        let progress = strata_index::read_progress(&sink, p).map_err(|e| {
-            DbError::IndexMaintenance {
+        let progress =
+            strata_index::read_progress(&sink, p).map_err(|e| DbError::IndexMaintenance {
                 table: core.name().to_owned(),
                 index: shadow.def.name.clone(),
                 reason: format!("backfill progress of base partition {p}: {e}"),
-            }
-        })?;
+            })?;
         if let Some(pr) = progress {
             any = true;
             out.items_scanned += pr.items_done;

@@ -132,9 +132,7 @@ impl TableCore {
     ) -> Result<TableCore, DbError> {
         // A new table's GSIs get ids 0, 1, ... (as `TableEntry::new` gives them).
         let gsi_ids: Vec<u32> = match existing {
-            Existing::Create => (0u32..)
-                .take(spec.global_secondary_indexes.len())
-                .collect(),
+            Existing::Create => (0u32..).take(spec.global_secondary_indexes.len()).collect(),
             Existing::MustExist => gsi_ids.to_vec(),
         };
         if gsi_ids.len() != spec.global_secondary_indexes.len() {
