@@ -586,7 +586,14 @@ impl Db {
         };
         let global_secondary_indexes = match core {
             Some(c) if !entry.spec.global_secondary_indexes.is_empty() => {
-                crate::gsi::status::describe(&c)?
+                match crate::gsi::status::describe(&c) {
+                    // Caught in an update_table: describe the table after it.
+                    Err(DbError::TableUpdating { .. }) => {
+                        drop(self.inner.ddl.lock());
+                        return self.describe_table(name);
+                    }
+                    r => r?,
+                }
             }
             _ => Vec::new(),
         };
@@ -630,7 +637,7 @@ impl Db {
         table: &str,
         timeout: std::time::Duration,
     ) -> Result<(), DbError> {
-        let core = self.core(table)?;
+        let core = self.current_core(table)?;
         if core.spec.global_secondary_indexes.is_empty() {
             return Ok(());
         }
@@ -652,7 +659,7 @@ impl Db {
         table: &str,
         index: &str,
     ) -> Result<crate::gsi::check::IndexVerifyReport, DbError> {
-        let core = self.core(table)?;
+        let core = self.current_core(table)?;
         let ordinal = core
             .spec
             .global_secondary_indexes

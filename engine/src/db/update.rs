@@ -163,15 +163,20 @@ impl Db {
         let committed = match (&update.change, snapshot_lsns) {
             (Change::AddGsi(g), Ok(lsns)) => {
                 let id = next.gsi_ids.last().copied().unwrap_or_default();
-                self.create_index_dir(&next, g, id, lsns)
-                    .and_then(|()| self.store_entry(&next))
-                    .inspect_err(|_| {
+                match self.create_index_dir(&next, g, id, lsns) {
+                    // A failed catalog write may still have reached the disk (the
+                    // rename before a failed directory sync): the directory stays,
+                    // and the next open keeps or removes it as the catalog says.
+                    Ok(()) => self.store_entry(&next),
+                    Err(e) => {
                         let dir = gsi_dir(&table_dir, id);
                         if let Err(rm) = inner.fs.remove_dir_all(&dir) {
                             tracing::warn!(dir = %dir.display(), error = %rm,
                                 "could not remove the directory of a failed add_gsi; it is removed on the next open");
                         }
-                    })
+                        Err(e)
+                    }
+                }
             }
             (Change::AddGsi(_), Err(e)) => Err(e),
             (Change::RemoveGsi(_), _) => self.store_entry(&next),
@@ -312,6 +317,19 @@ impl Db {
     #[doc(hidden)]
     pub fn pause_index_maintenance(&self, paused: bool) {
         self.inner.gsi.set_paused(paused);
+    }
+
+    /// The table's open core, after any `update_table` in progress.
+    pub(crate) fn current_core(&self, name: &str) -> Result<Arc<TableCore>, DbError> {
+        let mut core = self.core(name)?;
+        loop {
+            let entered = core.enter().map(drop);
+            match entered {
+                Ok(()) => return Ok(core),
+                Err(Shut::Replaced) => core = self.replacement_of(&core)?,
+                Err(why) => return Err(core.shut_error(why)),
+            }
+        }
     }
 
     /// The table that replaced `core` (after an `update_table`), waiting for an

@@ -11,8 +11,8 @@
 
 use std::ops::Bound;
 
-use strata_index::meta::{BackfillPhase, BackfillProgress, base_scan_key};
-use strata_index::{backfill_page, read_progress};
+use strata_index::meta::{BackfillPhase, BackfillProgress, HOME_PARTITION, base_scan_key};
+use strata_index::{IndexSink, SinkOp, backfill_page, read_progress};
 
 use crate::table::DbError;
 use crate::table::core::TableCore;
@@ -70,6 +70,32 @@ pub(crate) fn backfill_step(
     }
     let batch = backfill_page(&shadow.def, &core.spec.key_schema, p, &progress, &page, end)
         .map_err(|e| e.to_string())?;
-    batch.apply(sink).map_err(|e| e.to_string())?;
+    batch
+        .apply(&mut OthersDurableFirst(sink))
+        .map_err(|e| e.to_string())?;
     Ok(batch.progress)
+}
+
+/// The sink of a backfill page: the index trees are written `Buffered`, and a power
+/// loss may keep one partition's WAL and not another's; so every partition but the
+/// home one is synced right after its batch, before the home partition's batch (with
+/// the progress record, and on the last page the checkpoint that ends the backfill)
+/// is written. Otherwise the stored progress could survive a page (or the final
+/// checkpoints) that another partition lost.
+struct OthersDurableFirst<'s, 'a>(&'s mut ShadowSink<'a>);
+
+impl IndexSink for OthersDurableFirst<'_, '_> {
+    type Error = crate::lsm::Error;
+
+    fn get(&self, partition: u32, key: &[u8]) -> Result<Option<Vec<u8>>, Self::Error> {
+        self.0.get(partition, key)
+    }
+
+    fn apply(&mut self, partition: u32, ops: &[SinkOp]) -> Result<(), Self::Error> {
+        self.0.apply(partition, ops)?;
+        if partition != HOME_PARTITION {
+            self.0.tree(partition)?.sync_wal()?;
+        }
+        Ok(())
+    }
 }

@@ -152,7 +152,7 @@ impl<'a> ShadowSink<'a> {
         out
     }
 
-    fn tree(&self, partition: u32) -> Result<&'a Tree, crate::lsm::Error> {
+    pub(crate) fn tree(&self, partition: u32) -> Result<&'a Tree, crate::lsm::Error> {
         self.trees.get(partition as usize).ok_or_else(|| {
             crate::lsm::Error::InvalidArgument(format!("no index partition {partition}"))
         })

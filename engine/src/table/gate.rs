@@ -10,6 +10,10 @@
 //! fails at once (so no new work can delay the shutdown), and the shutting thread
 //! waits only for the operations admitted before — each a bounded amount of work.
 //!
+//! A thread that already holds a token of the gate (inside an admitted operation) is
+//! admitted again even once the gate is shut: the nested entry is part of that
+//! operation, which the shutdown waits for anyway.
+//!
 //! Protocol (both sides sequentially consistent): an operation increments `in_flight`,
 //! then reads `state`; a shutdown stores `state`, then waits until `in_flight` is
 //! zero. Either the operation sees the new state (and leaves), or the shutdown sees
@@ -171,18 +175,23 @@ mod tests {
     }
 
     #[test]
-    fn nested_entries_are_counted_and_a_nested_entry_after_shut_fails_at_once() {
+    fn nested_entries_are_counted_and_a_nested_entry_after_shut_is_part_of_its_operation() {
         let g = OpGate::default();
         let outer = g.enter().unwrap();
         let inner = g.enter().unwrap();
         drop(inner);
         assert!(g.held_by_current_thread());
         g.shut(Shut::Closed);
-        // A callback of the outer operation calling back in does not block.
-        assert_eq!(g.enter().unwrap_err(), Shut::Closed);
+        // A nested entry of the admitted outer operation (a callback calling back in,
+        // or an operation entered through a Table handle) is admitted at once: the
+        // shutdown waits for the outer operation anyway.
+        let nested = g.enter().unwrap();
+        drop(nested);
         assert!(g.held_by_current_thread());
         drop(outer);
         assert!(!g.held_by_current_thread());
+        // Outside any operation, the shut gate refuses.
+        assert_eq!(g.enter().unwrap_err(), Shut::Closed);
         g.wait_idle();
     }
 

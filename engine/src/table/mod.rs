@@ -116,7 +116,9 @@ impl Table {
         self.core.name()
     }
 
-    /// The spec the table was created with.
+    /// The table's spec when this handle was obtained ([`Db::describe_table`] gives
+    /// the current one: [`Db::update_table`] may have added or removed GSIs since;
+    /// operations through the handle always use the current one).
     pub fn spec(&self) -> &TableSpec {
         &self.core.spec
     }
