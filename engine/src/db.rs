@@ -991,30 +991,9 @@ fn remove_orphans(
     tables_dir: &Path,
     catalog: &Catalog,
 ) -> Result<(), DbError> {
-    let names = fs
-        .list(tables_dir)
-        .map_err(|e| DbError::io(tables_dir, e))?;
-    let mut removed = false;
-    for name in names {
-        let live =
-            parse_table_dir_name(&name).is_some_and(|id| catalog.tables.iter().any(|t| t.id == id));
-        if live {
-            continue;
-        }
-        let p = tables_dir.join(&name);
-        tracing::info!(path = %p.display(), "removing a table directory the catalog does not name");
-        let r = if fs.is_dir(&p) {
-            fs.remove_dir_all(&p)
-        } else {
-            fs.remove_file(&p)
-        };
-        r.map_err(|e| DbError::io(&p, e))?;
-        removed = true;
-    }
-    if removed {
-        fs.sync_dir(tables_dir)
-            .map_err(|e| DbError::io(tables_dir, e))?;
-    }
+    remove_unnamed(fs, tables_dir, "table", |name| {
+        parse_table_dir_name(name).is_some_and(|id| catalog.tables.iter().any(|t| t.id == id))
+    })?;
     for t in &catalog.tables {
         remove_orphan_indexes(fs, &tables_dir.join(table_dir_name(t.id)), &t.gsi_ids)?;
     }
@@ -1033,14 +1012,24 @@ pub(crate) fn remove_orphan_indexes(
     if !fs.is_dir(&gdir) {
         return Ok(());
     }
-    let names = fs.list(&gdir).map_err(|e| DbError::io(&gdir, e))?;
+    remove_unnamed(fs, &gdir, "index", |name| {
+        ids.iter().any(|&id| crate::gsi::gsi_dir_name(id) == name)
+    })
+}
+
+/// Removes every entry of `dir` that `named` refuses (what the catalog does not name),
+/// then syncs `dir` if anything was removed.
+fn remove_unnamed(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    what: &str,
+    named: impl Fn(&str) -> bool,
+) -> Result<(), DbError> {
+    let names = fs.list(dir).map_err(|e| DbError::io(dir, e))?;
     let mut removed = false;
-    for name in names {
-        if ids.iter().any(|&id| crate::gsi::gsi_dir_name(id) == name) {
-            continue;
-        }
-        let p = gdir.join(&name);
-        tracing::info!(path = %p.display(), "removing an index directory the catalog does not name");
+    for name in names.iter().filter(|n| !named(n)) {
+        let p = dir.join(name);
+        tracing::info!(path = %p.display(), what, "removing a directory the catalog does not name");
         let r = if fs.is_dir(&p) {
             fs.remove_dir_all(&p)
         } else {
@@ -1050,7 +1039,7 @@ pub(crate) fn remove_orphan_indexes(
         removed = true;
     }
     if removed {
-        fs.sync_dir(&gdir).map_err(|e| DbError::io(&gdir, e))?;
+        fs.sync_dir(dir).map_err(|e| DbError::io(dir, e))?;
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use strata_engine::{
-    Db, DbError, DbOptions, GsiSpec, IndexStatus, PressureBounds, PutOptions, QueryOptions,
+    Db, DbError, DbOptions, GsiSpec, IndexStatus, PressureBounds, PutOptions, QueryOptions, Table,
     TableDurability, TableSpec, TableUpdate, WriteRequest,
 };
 use strata_item::{Item, KeySchema, KeyType, item};
@@ -61,6 +61,24 @@ fn load(db: &Db, count: u64) {
         let out = db.batch_write_item([("tbl", reqs)]).unwrap();
         assert!(out.unprocessed_items.is_empty());
     }
+}
+
+/// A query of the CREATING index `by_city` fails with DynamoDB's message.
+fn assert_read_refused(t: &Table) {
+    let err = t
+        .query(
+            "city = :c",
+            QueryOptions::default()
+                .index("by_city")
+                .value(":c", "city1"),
+        )
+        .unwrap_err();
+    assert!(err.is_validation(), "{err}");
+    assert!(
+        err.to_string()
+            .contains("Cannot read from backfilling global secondary index: by_city"),
+        "{err}"
+    );
 }
 
 fn violations(count: u64) -> u64 {
@@ -132,22 +150,7 @@ fn backfill_under_concurrent_writes_ends_clean() {
     assert_eq!(g.status, IndexStatus::Creating);
     assert_eq!(g.backfill.unwrap().partitions, 4);
     {
-        let err = db
-            .table("tbl")
-            .unwrap()
-            .query(
-                "city = :c",
-                QueryOptions::default()
-                    .index("by_city")
-                    .value(":c", "city1"),
-            )
-            .unwrap_err();
-        assert!(err.is_validation(), "{err}");
-        assert!(
-            err.to_string()
-                .contains("Cannot read from backfilling global secondary index: by_city"),
-            "{err}"
-        );
+        assert_read_refused(&db.table("tbl").unwrap());
     }
     // The writer keeps changing indexed attributes for the whole backfill.
     let start = std::time::Instant::now();
@@ -488,20 +491,7 @@ fn creating_index_refuses_reads_accepts_violating_writes_and_exerts_no_pressure(
         (0, 4, 0)
     );
     let t = db.table("tbl").unwrap();
-    let err = t
-        .query(
-            "city = :c",
-            QueryOptions::default()
-                .index("by_city")
-                .value(":c", "city1"),
-        )
-        .unwrap_err();
-    assert!(err.is_validation(), "{err}");
-    assert!(
-        err.to_string()
-            .contains("Cannot read from backfilling global secondary index: by_city"),
-        "{err}"
-    );
+    assert_read_refused(&t);
     // Far past the stop bound, but a CREATING index exerts no back-pressure.
     for n in 1000..1100 {
         t.put_item(valid_item(n), PutOptions::default()).unwrap();
