@@ -81,6 +81,13 @@ fn assert_read_refused(t: &Table) {
     );
 }
 
+/// Waits for the indexes, then `by_city` must verify clean.
+fn wait_clean(db: &Db) {
+    db.wait_for_indexes("tbl", WAIT).unwrap();
+    let r = db.verify_index("tbl", "by_city").unwrap();
+    assert!(r.is_clean(), "{r}");
+}
+
 fn violations(count: u64) -> u64 {
     (0..count).filter(|n| n % 97 == 0).count() as u64
 }
@@ -195,8 +202,7 @@ fn backfill_under_concurrent_writes_ends_clean() {
     );
     db.close().unwrap();
     let db = open(dir.path());
-    db.wait_for_indexes("tbl", WAIT).unwrap();
-    assert!(db.verify_index("tbl", "by_city").unwrap().is_clean());
+    wait_clean(&db);
     assert_eq!(
         db.describe_table("tbl").unwrap().global_secondary_indexes[0].status,
         IndexStatus::Active
@@ -314,16 +320,14 @@ fn remove_gsi_deletes_files_and_ids_are_never_reused() {
         db.update_table("tbl", TableUpdate::add_gsi(city_index()))
             .unwrap();
         assert_eq!(gsi_dirs(dir.path()), ["g01", "g02"]);
-        db.wait_for_indexes("tbl", WAIT).unwrap();
-        assert!(db.verify_index("tbl", "by_city").unwrap().is_clean());
+        wait_clean(&db);
         db.update_table("tbl", TableUpdate::remove_gsi("by_n"))
             .unwrap();
         db.close().unwrap();
     }
     let db = open(dir.path());
     assert_eq!(gsi_dirs(dir.path()), ["g02"]);
-    db.wait_for_indexes("tbl", WAIT).unwrap();
-    assert!(db.verify_index("tbl", "by_city").unwrap().is_clean());
+    wait_clean(&db);
     db.update_table("tbl", TableUpdate::remove_gsi("by_city"))
         .unwrap();
     drop(db);
@@ -360,8 +364,7 @@ fn invalid_updates_change_nothing() {
     db.update_table("tbl", TableUpdate::add_gsi(city_index()))
         .unwrap();
     t.put_item(base_item(11), PutOptions::default()).unwrap();
-    db.wait_for_indexes("tbl", WAIT).unwrap();
-    assert!(db.verify_index("tbl", "by_city").unwrap().is_clean());
+    wait_clean(&db);
 }
 
 #[test]
@@ -386,8 +389,7 @@ fn orphan_index_directories_are_removed_at_open() {
     std::fs::write(t.join("gsi").join("g07").join("p0000").join("x"), b"x").unwrap();
     let db = open(dir.path());
     assert_eq!(gsi_dirs(dir.path()), ["g00"]);
-    db.wait_for_indexes("tbl", WAIT).unwrap();
-    assert!(db.verify_index("tbl", "by_city").unwrap().is_clean());
+    wait_clean(&db);
 }
 
 #[test]
@@ -458,8 +460,7 @@ fn a_lagging_index_slows_then_stops_base_writes_until_it_catches_up() {
     db.wait_for_indexes("tbl", WAIT).unwrap();
     t.put_item(valid_item(acknowledged + 1), PutOptions::default())
         .unwrap();
-    db.wait_for_indexes("tbl", WAIT).unwrap();
-    assert!(db.verify_index("tbl", "by_city").unwrap().is_clean());
+    wait_clean(&db);
 }
 
 fn valid_item(n: u64) -> Item {
