@@ -20,8 +20,8 @@ use crate::table::{
 pub(crate) const CATALOG_FILE: &str = "CATALOG";
 /// First eight bytes of a catalog.
 pub(crate) const MAGIC: &[u8; 8] = b"STRATCAT";
-/// The format version this build writes (2: tables carry global secondary indexes).
-pub(crate) const VERSION: u32 = 2;
+/// The format version this build writes (3: every GSI has an id that is never reused).
+pub(crate) const VERSION: u32 = 3;
 /// The oldest format version this build reads (1: no global secondary indexes).
 pub(crate) const MIN_VERSION: u32 = 1;
 /// Header: magic, version, body length.
@@ -34,8 +34,27 @@ pub(crate) struct TableEntry {
     pub id: u64,
     /// Milliseconds since the Unix epoch.
     pub created_at_ms: u64,
-    /// What the table was created with.
+    /// What the table was created with, with its GSIs as they are now.
     pub spec: TableSpec,
+    /// The id of each GSI of `spec`, in the same order: its directory is
+    /// `gsi/g<id:02>`. Never reused within the table.
+    pub gsi_ids: Vec<u32>,
+    /// The id the next GSI added to the table gets.
+    pub next_gsi_id: u32,
+}
+
+impl TableEntry {
+    /// An entry for a new table: its GSIs get ids 0, 1, ...
+    pub(crate) fn new(id: u64, created_at_ms: u64, spec: TableSpec) -> TableEntry {
+        let n = u32::try_from(spec.global_secondary_indexes.len()).unwrap_or(u32::MAX);
+        TableEntry {
+            id,
+            created_at_ms,
+            gsi_ids: (0..n).collect(),
+            next_gsi_id: n,
+            spec,
+        }
+    }
 }
 
 /// The decoded catalog.
@@ -75,6 +94,12 @@ impl Catalog {
 
     /// The file's bytes.
     pub(crate) fn encode(&self) -> Vec<u8> {
+        self.encode_version(VERSION)
+    }
+
+    /// The file's bytes in format `version` (older versions drop what they cannot
+    /// hold: version 1 every GSI, versions 1 and 2 the GSI ids).
+    fn encode_version(&self, version: u32) -> Vec<u8> {
         let mut body = Vec::with_capacity(256);
         put_u64(&mut body, self.next_table_id);
         put_u32(
@@ -82,11 +107,11 @@ impl Catalog {
             u32::try_from(self.tables.len()).unwrap_or(u32::MAX),
         );
         for t in &self.tables {
-            encode_table(&mut body, t);
+            encode_table(&mut body, t, version);
         }
         let mut out = Vec::with_capacity(HEADER_LEN + body.len() + 4);
         out.extend_from_slice(MAGIC);
-        put_u32(&mut out, VERSION);
+        put_u32(&mut out, version);
         put_u32(&mut out, u32::try_from(body.len()).unwrap_or(u32::MAX));
         out.extend_from_slice(&body);
         let crc = crc32fast::hash(&out);
@@ -227,7 +252,7 @@ fn put_attr(out: &mut Vec<u8>, a: &KeyAttribute) {
     );
 }
 
-fn encode_table(out: &mut Vec<u8>, t: &TableEntry) {
+fn encode_table(out: &mut Vec<u8>, t: &TableEntry, version: u32) {
     let s = &t.spec;
     put_u64(out, t.id);
     put_u64(out, t.created_at_ms);
@@ -261,11 +286,20 @@ fn encode_table(out: &mut Vec<u8>, t: &TableEntry) {
         put_attr(out, &lsi.sort_key);
         put_projection(out, &lsi.projection);
     }
+    if version < 2 {
+        return;
+    }
+    if version >= 3 {
+        put_u32(out, t.next_gsi_id);
+    }
     put_u8(
         out,
         u8::try_from(s.global_secondary_indexes.len()).unwrap_or(u8::MAX),
     );
-    for gsi in &s.global_secondary_indexes {
+    for (gsi, id) in s.global_secondary_indexes.iter().zip(&t.gsi_ids) {
+        if version >= 3 {
+            put_u32(out, *id);
+        }
         put_str(out, &gsi.name);
         put_key_schema(out, &gsi.key_schema);
         put_u32(out, gsi.partitions);
@@ -419,9 +453,27 @@ fn decode_table(r: &mut Reader<'_>, version: u32) -> DecodeResult<TableEntry> {
         });
     }
     let mut gsis = Vec::new();
+    let mut gsi_ids: Vec<u32> = Vec::new();
+    let mut next_gsi_id = 0u32;
     if version >= 2 {
+        if version >= 3 {
+            next_gsi_id = r.u32()?;
+        }
         let gsi_count = r.u8()?;
         for _ in 0..gsi_count {
+            let at = r.pos;
+            let id = if version >= 3 {
+                r.u32()?
+            } else {
+                u32::try_from(gsis.len()).unwrap_or(u32::MAX)
+            };
+            if version >= 3 && (id >= next_gsi_id || gsi_ids.contains(&id)) {
+                return Err((
+                    at,
+                    format!("GSI id {id} repeated or not below next id {next_gsi_id}"),
+                ));
+            }
+            gsi_ids.push(id);
             let name = r.string()?;
             let key_schema = r.key_schema()?;
             let partitions = r.u32()?;
@@ -438,11 +490,16 @@ fn decode_table(r: &mut Reader<'_>, version: u32) -> DecodeResult<TableEntry> {
         .durability(durability)
         .capacity(capacity);
     spec.local_secondary_indexes = lsis;
+    if version < 3 {
+        next_gsi_id = u32::try_from(gsis.len()).unwrap_or(u32::MAX);
+    }
     spec.global_secondary_indexes = gsis;
     Ok(TableEntry {
         id,
         created_at_ms,
         spec,
+        gsi_ids,
+        next_gsi_id,
     })
 }
 
@@ -481,15 +538,11 @@ mod tests {
             next_table_id: 10,
             tables: vec![
                 TableEntry {
-                    id: 3,
-                    created_at_ms: 1_700_000_000_000,
-                    spec: a,
+                    gsi_ids: vec![4, 1],
+                    next_gsi_id: 6,
+                    ..TableEntry::new(3, 1_700_000_000_000, a)
                 },
-                TableEntry {
-                    id: 9,
-                    created_at_ms: 1,
-                    spec: b,
-                },
+                TableEntry::new(9, 1, b),
             ],
         }
     }
@@ -530,7 +583,7 @@ mod tests {
     #[test]
     fn newer_version_is_reported_as_such() {
         let mut b = sample().encode();
-        b[8] = 3;
+        b[8] = 4;
         let n = b.len();
         let crc = crc32fast::hash(&b[..n - 4]);
         b[n - 4..].copy_from_slice(&crc.to_le_bytes());
@@ -539,8 +592,8 @@ mod tests {
             matches!(
                 err,
                 DbError::CatalogVersion {
-                    found: 3,
-                    supported: 2,
+                    found: 4,
+                    supported: 3,
                     ..
                 }
             ),
@@ -549,31 +602,34 @@ mod tests {
     }
 
     #[test]
-    fn version_1_is_still_read() {
-        // A version-1 file: the same layout without the GSI count byte.
+    fn versions_1_and_2_are_still_read() {
+        // Version 2: GSIs without ids (their ids are their positions).
         let mut c = sample();
+        let v2 = c.encode_version(2);
+        assert_eq!(v2[8], 2);
+        c.tables[0].gsi_ids = vec![0, 1];
+        c.tables[0].next_gsi_id = 2;
+        assert_eq!(Catalog::decode(&v2, Path::new("C")).unwrap(), c);
+        // Version 1: no GSIs at all.
         for t in &mut c.tables {
             t.spec.global_secondary_indexes.clear();
+            t.gsi_ids.clear();
+            t.next_gsi_id = 0;
         }
-        let v2 = c.encode();
-        let mut body = v2[HEADER_LEN..v2.len() - 4].to_vec();
-        // Each table ends with a GSI count of 0; remove it (tables are in name order and
-        // `beta` has no index, so its count is the body's last byte; `alpha`'s precedes
-        // `beta`'s entry).
-        let beta_len = 8 + 8 + (2 + 4) + 4 + 1 + 1 + (2 + 2 + 1) + 1 + 1 + 1;
-        let alpha_end = body.len() - beta_len;
-        assert_eq!(body[alpha_end - 1], 0);
-        assert_eq!(body[body.len() - 1], 0);
-        body.pop();
-        body.remove(alpha_end - 1);
-        let mut v1 = Vec::new();
-        v1.extend_from_slice(MAGIC);
-        put_u32(&mut v1, 1);
-        put_u32(&mut v1, body.len() as u32);
-        v1.extend_from_slice(&body);
-        let crc = crc32fast::hash(&v1);
-        put_u32(&mut v1, crc);
+        let v1 = c.encode_version(1);
+        assert_eq!(v1[8], 1);
         assert_eq!(Catalog::decode(&v1, Path::new("C")).unwrap(), c);
+    }
+
+    #[test]
+    fn repeated_gsi_ids_are_refused() {
+        let mut c = sample();
+        c.tables[0].gsi_ids = vec![4, 4];
+        let err = Catalog::decode(&c.encode(), Path::new("C")).unwrap_err();
+        assert!(matches!(err, DbError::CatalogCorrupt { .. }), "{err}");
+        c.tables[0].gsi_ids = vec![4, 6];
+        let err = Catalog::decode(&c.encode(), Path::new("C")).unwrap_err();
+        assert!(matches!(err, DbError::CatalogCorrupt { .. }), "{err}");
     }
 
     #[test]

@@ -30,6 +30,10 @@ use crate::table::{
     batch_write, check_batch_shape,
 };
 
+mod update;
+
+pub use update::TableUpdate;
+
 /// Name of the lock file.
 pub(crate) const LOCK_FILE: &str = "LOCK";
 /// Directory holding one subdirectory per table.
@@ -65,6 +69,14 @@ pub struct DbOptions {
     /// was dropped in [`Db::recovery_report`]). Corruption is an error either way
     /// unless `tree.wal_recovery_mode` salvages. See `docs/recovery.md`.
     pub refuse_open_on_loss: bool,
+    /// When a global secondary index that falls behind its base table slows, then
+    /// stops, writes to the base partition it lags in (default
+    /// [`strata_index::PressureBounds::default`]: slow from 20,000 records or 64 MiB,
+    /// stop at 200,000 records or 512 MiB). `CREATING` indexes are exempt.
+    pub index_pressure: strata_index::PressureBounds,
+    /// How long a stopped base write waits for the index to catch up before it fails
+    /// with [`DbError::IndexBackpressure`] (default 10 s).
+    pub index_pressure_wait: std::time::Duration,
 }
 
 impl Default for DbOptions {
@@ -80,6 +92,8 @@ impl Default for DbOptions {
             change_sink: None,
             capacity_meter: Arc::new(UnmeteredCapacity),
             refuse_open_on_loss: false,
+            index_pressure: strata_index::PressureBounds::default(),
+            index_pressure_wait: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -181,19 +195,33 @@ pub struct Db {
     inner: Arc<DbInner>,
 }
 
-/// The recovery reports of every partition where recovery did something.
+/// The recovery reports of every partition (base and GSI) where recovery did something.
 fn collect_recovery(tables: &BTreeMap<String, Arc<TableCore>>) -> DbRecoveryReport {
     let mut report = DbRecoveryReport::default();
     for (name, core) in tables {
-        if let Ok(parts) = core.partitions() {
-            for p in parts.iter() {
+        if let Ok(shards) = core.shards() {
+            for p in &shards.parts {
                 let r = p.tree.recovery_report();
                 if !r.is_clean() {
                     report.partitions.push(PartitionRecovery {
                         table: name.clone(),
                         partition: p.index,
+                        index: None,
                         report: r,
                     });
+                }
+            }
+            for g in &shards.gsis {
+                for (gp, tree) in (0u32..).zip(&g.trees) {
+                    let r = tree.recovery_report();
+                    if !r.is_clean() {
+                        report.partitions.push(PartitionRecovery {
+                            table: name.clone(),
+                            partition: gp,
+                            index: Some(g.def.name.clone()),
+                            report: r,
+                        });
+                    }
                 }
             }
         }
@@ -419,14 +447,12 @@ impl Db {
             hooks: &inner.hooks,
         };
         let core =
-            TableCore::open(&env, &dir, id, spec.clone(), Existing::Create).and_then(|core| {
+            TableCore::open(&env, &dir, id, spec.clone(), &[], Existing::Create).and_then(|core| {
                 fs.sync_dir(&self.tables_dir())
                     .map_err(|e| DbError::io(self.tables_dir(), e))?;
-                catalog.tables.push(TableEntry {
-                    id,
-                    created_at_ms,
-                    spec: spec.clone(),
-                });
+                catalog
+                    .tables
+                    .push(TableEntry::new(id, created_at_ms, spec.clone()));
                 catalog.tables.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
                 match catalog.store(fs.as_ref(), &inner.path.join(CATALOG_FILE)) {
                     Ok(()) => Ok(core),
@@ -560,7 +586,14 @@ impl Db {
         };
         let global_secondary_indexes = match core {
             Some(c) if !entry.spec.global_secondary_indexes.is_empty() => {
-                crate::gsi::status::describe(&c)?
+                match crate::gsi::status::describe(&c) {
+                    // Caught in an update_table: describe the table after it.
+                    Err(DbError::TableUpdating { .. }) => {
+                        drop(self.inner.ddl.lock());
+                        return self.describe_table(name);
+                    }
+                    r => r?,
+                }
             }
             _ => Vec::new(),
         };
@@ -604,7 +637,7 @@ impl Db {
         table: &str,
         timeout: std::time::Duration,
     ) -> Result<(), DbError> {
-        let core = self.core(table)?;
+        let core = self.current_core(table)?;
         if core.spec.global_secondary_indexes.is_empty() {
             return Ok(());
         }
@@ -626,7 +659,7 @@ impl Db {
         table: &str,
         index: &str,
     ) -> Result<crate::gsi::check::IndexVerifyReport, DbError> {
-        let core = self.core(table)?;
+        let core = self.current_core(table)?;
         let ordinal = core
             .spec
             .global_secondary_indexes
@@ -880,6 +913,8 @@ fn open_locked(path: &Path, opts: &DbOptions) -> Result<Opened, DbError> {
         change_sink: opts.change_sink.clone(),
         capacity: opts.capacity_meter.clone(),
         gsi_waker: Arc::new(Waker::default()),
+        index_pressure: opts.index_pressure,
+        index_pressure_wait: opts.index_pressure_wait,
     };
     let tables_dir = path.join(TABLES_DIR);
     let mut tables: BTreeMap<String, Arc<TableCore>> = BTreeMap::new();
@@ -901,6 +936,7 @@ fn open_locked(path: &Path, opts: &DbOptions) -> Result<Opened, DbError> {
             &tables_dir.join(table_dir_name(t.id)),
             t.id,
             t.spec.clone(),
+            &t.gsi_ids,
             Existing::MustExist,
         );
         match core {
@@ -955,18 +991,45 @@ fn remove_orphans(
     tables_dir: &Path,
     catalog: &Catalog,
 ) -> Result<(), DbError> {
-    let names = fs
-        .list(tables_dir)
-        .map_err(|e| DbError::io(tables_dir, e))?;
+    remove_unnamed(fs, tables_dir, "table", |name| {
+        parse_table_dir_name(name).is_some_and(|id| catalog.tables.iter().any(|t| t.id == id))
+    })?;
+    for t in &catalog.tables {
+        remove_orphan_indexes(fs, &tables_dir.join(table_dir_name(t.id)), &t.gsi_ids)?;
+    }
+    Ok(())
+}
+
+/// Removes the GSI directories of a table that its catalog entry does not name: what a
+/// crash during `update_table` left (an index being added before the catalog write,
+/// or one being removed after it).
+pub(crate) fn remove_orphan_indexes(
+    fs: &dyn FileSystem,
+    table_dir: &Path,
+    ids: &[u32],
+) -> Result<(), DbError> {
+    let gdir = table_dir.join(crate::gsi::GSI_DIR);
+    if !fs.is_dir(&gdir) {
+        return Ok(());
+    }
+    remove_unnamed(fs, &gdir, "index", |name| {
+        ids.iter().any(|&id| crate::gsi::gsi_dir_name(id) == name)
+    })
+}
+
+/// Removes every entry of `dir` that `named` refuses (what the catalog does not name),
+/// then syncs `dir` if anything was removed.
+fn remove_unnamed(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    what: &str,
+    named: impl Fn(&str) -> bool,
+) -> Result<(), DbError> {
+    let names = fs.list(dir).map_err(|e| DbError::io(dir, e))?;
     let mut removed = false;
-    for name in names {
-        let live =
-            parse_table_dir_name(&name).is_some_and(|id| catalog.tables.iter().any(|t| t.id == id));
-        if live {
-            continue;
-        }
-        let p = tables_dir.join(&name);
-        tracing::info!(path = %p.display(), "removing a table directory the catalog does not name");
+    for name in names.iter().filter(|n| !named(n)) {
+        let p = dir.join(name);
+        tracing::info!(path = %p.display(), what, "removing a directory the catalog does not name");
         let r = if fs.is_dir(&p) {
             fs.remove_dir_all(&p)
         } else {
@@ -976,8 +1039,7 @@ fn remove_orphans(
         removed = true;
     }
     if removed {
-        fs.sync_dir(tables_dir)
-            .map_err(|e| DbError::io(tables_dir, e))?;
+        fs.sync_dir(dir).map_err(|e| DbError::io(dir, e))?;
     }
     Ok(())
 }

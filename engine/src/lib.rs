@@ -13,10 +13,11 @@ mod recovery_report;
 pub mod table;
 mod verify;
 
-pub use db::{Db, DbOptions};
+pub use db::{Db, DbOptions, TableUpdate};
 pub use gsi::check::{IndexDifference, IndexVerifyReport, MAX_LISTED_DIFFERENCES};
-pub use gsi::status::{GsiDescription, IndexStatus};
+pub use gsi::status::{BackfillStatus, GsiDescription, IndexStatus};
 pub use recovery_report::{DbRecoveryReport, PartitionRecovery};
+pub use strata_index::PressureBounds;
 pub use table::capacity;
 pub use table::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, CapacityMeter, CapacityMode, Change,

@@ -12,8 +12,12 @@ use crate::table::TableDurability;
 pub struct PartitionRecovery {
     /// The table.
     pub table: String,
-    /// The partition's index.
+    /// The partition's number (of the table, or of the index when `index` is set).
     pub partition: u32,
+    /// `None` for a base partition; the global secondary index's name for a partition
+    /// of its shadow tree (what such a tree dropped is derived again from the base
+    /// table's WAL, see `docs/gsi-format.md`).
+    pub index: Option<String>,
     /// The partition tree's report: WAL segments, offsets, bytes and records
     /// dropped and why, a torn manifest append, where replay started.
     pub report: TreeRecoveryReport,

@@ -17,7 +17,7 @@ use strata_fs::FileSystem;
 
 use crate::catalog::{CATALOG_FILE, Catalog};
 use crate::db::{LOCK_FILE, TABLES_DIR, parse_table_dir_name, table_dir_name};
-use crate::gsi::{GSI_DIR, gsi_dir};
+use crate::gsi::{GSI_DIR, gsi_dir, gsi_dir_name};
 use crate::lsm::verify::{Mode, io_kind, read_whole, verify_tree, verify_tree_dir};
 use crate::lsm::{ProblemKind, VerifyReport};
 use crate::table::DbError;
@@ -129,7 +129,15 @@ pub(crate) fn verify_open(
         let core = id.and_then(|id| open.iter().find(|c| c.id == id));
         let partitions = match (&catalog, id) {
             (Some(c), Some(id)) => match c.tables.iter().find(|t| t.id == id) {
-                Some(t) => Some((t.spec.partitions, t.spec.global_secondary_indexes.clone())),
+                Some(t) => Some((
+                    t.spec.partitions,
+                    t.spec
+                        .global_secondary_indexes
+                        .iter()
+                        .cloned()
+                        .zip(t.gsi_ids.iter().copied())
+                        .collect::<Vec<_>>(),
+                )),
                 None => {
                     report.add(
                         &dir,
@@ -142,9 +150,17 @@ pub(crate) fn verify_open(
             },
             // The catalog is unreadable: an open table knows its partition
             // count; otherwise check whatever partitions there are.
-            (None, Some(_)) => {
-                core.map(|c| (c.spec.partitions, c.spec.global_secondary_indexes.clone()))
-            }
+            (None, Some(_)) => core.map(|c| {
+                (
+                    c.spec.partitions,
+                    c.spec
+                        .global_secondary_indexes
+                        .iter()
+                        .cloned()
+                        .zip(c.gsi_ids.iter().copied())
+                        .collect(),
+                )
+            }),
             (_, None) => {
                 report.add(
                     &dir,
@@ -228,7 +244,7 @@ fn check_table_dir(
 fn check_gsi_dirs(
     fs: &Arc<dyn FileSystem>,
     dir: &Path,
-    gsis: Option<&[GsiSpec]>,
+    gsis: Option<&[(GsiSpec, u32)]>,
     core: Option<&TableCore>,
     report: &mut VerifyReport,
 ) {
@@ -254,7 +270,7 @@ fn check_gsi_dirs(
         return;
     }
     let names = fs.list(&root).unwrap_or_default();
-    let expected: Vec<String> = (0..gsis.len()).map(|k| format!("g{k:02}")).collect();
+    let expected: Vec<String> = gsis.iter().map(|(_, id)| gsi_dir_name(*id)).collect();
     for name in &names {
         if !expected.contains(name) {
             report.add(
@@ -266,8 +282,8 @@ fn check_gsi_dirs(
         }
     }
     let shards = core.and_then(|c| c.shards().ok());
-    for (k, g) in gsis.iter().enumerate() {
-        let gdir = gsi_dir(dir, k);
+    for (k, (g, id)) in gsis.iter().enumerate() {
+        let gdir = gsi_dir(dir, *id);
         if !names.contains(&expected[k]) {
             report.add(
                 &gdir,

@@ -11,7 +11,7 @@
 //! - the killed directory scrubs clean, the reopen with `refuse_open_on_loss` succeeds
 //!   (a `Buffered` table may refuse only for a torn WAL tail the scrub saw), recovery
 //!   cut at most torn tails, `Db::verify` is clean (`kill_common`; torn files of the
-//!   index trees, which `Db::recovery_report` does not list, are counted apart);
+//!   index trees are listed by `Db::recovery_report` too, and counted apart);
 //! - the base table holds every acknowledged operation, plus at most each writer's one
 //!   operation in flight (each writer owns its keys and does one operation at a time);
 //! - after `Db::wait_for_indexes`, `Db::verify_index` finds every GSI equal to what the
@@ -26,9 +26,13 @@
 //! `rank` is absent, its entries move when `owner` or `rank` changes, and its projection
 //! carries `note` only when the item has one.
 //!
-//! Backfill: adding a GSI to a table that holds data comes with `Db::update_table`,
-//! which this branch does not have yet; kills during a backfill belong to this file
-//! once it exists.
+//! Online index changes: a fourth thread of the child adds and removes a third GSI,
+//! `by_note` (`note`, `ALL`), with `Db::update_table` every 30 to 150 ms while the
+//! writers run, so kills also land in backfills (of the table's data, resumed at the
+//! reopen) and in removals. After each reopen: if the catalog has `by_note`, it verifies
+//! clean once `wait_for_indexes` returns (which waits for its backfill); and the
+//! table's `gsi/` directory holds exactly one directory per GSI the catalog names (an
+//! interrupted addition or removal left no orphan).
 //!
 //! `STRATA_KILL_SEED` replays the parent's choices (the child's timing is not
 //! reproducible).
@@ -44,8 +48,8 @@ use kill_common::{KillOnDrop, Tally, open_after_kill, serial};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use strata_engine::{
-    Db, DbOptions, DeleteOptions, GsiSpec, IndexProjection, PutOptions, QueryOptions, ScanOptions,
-    Table, TableDurability, TableSpec, UpdateOptions,
+    Db, DbOptions, DeleteOptions, GsiSpec, IndexProjection, IndexStatus, PutOptions, QueryOptions,
+    ScanOptions, Table, TableDurability, TableSpec, TableUpdate, UpdateOptions,
 };
 use strata_item::{AttributeValue, Item, KeySchema, KeyType, item};
 
@@ -86,6 +90,13 @@ fn spec(durability: TableDurability) -> TableSpec {
             .projection(IndexProjection::Include(vec!["note".into()]))
             .partitions(3),
         )
+}
+
+/// The GSI the child adds and removes while it runs.
+const LATE: &str = "by_note";
+
+fn late_gsi() -> GsiSpec {
+    GsiSpec::new(LATE, KeySchema::simple("note", KeyType::S)).partitions(2)
 }
 
 fn id(t: usize, k: u32) -> String {
@@ -287,6 +298,26 @@ fn kill_gsi_child() {
     let table = db.table(TABLE).unwrap();
     println!("READY");
     std::thread::scope(|s| {
+        let db = &db;
+        s.spawn(move || {
+            let mut rng = StdRng::seed_from_u64(u64::from(std::process::id()));
+            loop {
+                std::thread::sleep(Duration::from_millis(rng.random_range(30..150)));
+                let present = db
+                    .describe_table(TABLE)
+                    .unwrap()
+                    .spec
+                    .global_secondary_indexes
+                    .iter()
+                    .any(|g| g.name == LATE);
+                let update = if present {
+                    TableUpdate::remove_gsi(LATE)
+                } else {
+                    TableUpdate::add_gsi(late_gsi())
+                };
+                db.update_table(TABLE, update).unwrap();
+            }
+        });
         for t in 0..WRITERS {
             let table = table.clone();
             s.spawn(move || {
@@ -452,6 +483,10 @@ fn run(dur: &str) {
     let mut total_entries = 0;
     // Rounds whose reopen found the indexes behind.
     let mut behind = 0;
+    // Rounds that found the added GSI (after its backfill, resumed if it was cut).
+    let mut late_rounds = 0;
+    // Rounds whose reopen found the added GSI still CREATING (a kill in its backfill).
+    let mut creating = 0;
     // The verified state of every key before the round.
     let mut state: BTreeMap<(usize, u32), Item> = BTreeMap::new();
     for round in 0..ROUNDS {
@@ -492,6 +527,15 @@ fn run(dur: &str) {
             .sum();
         if lag > 0 {
             behind += 1;
+        }
+        if db
+            .describe_table(TABLE)
+            .unwrap()
+            .global_secondary_indexes
+            .iter()
+            .any(|g| g.status == IndexStatus::Creating)
+        {
+            creating += 1;
         }
         eprintln!(
             "kill_gsi {dur}: round {round}: killed after {delay:?}, {round_acked} acknowledged, {lag} records unapplied at reopen"
@@ -539,13 +583,30 @@ fn run(dur: &str) {
             found, derived,
             "round {round}: the indexes hold a different number of entries than derived"
         );
+        let desc = db.describe_table(TABLE).unwrap();
+        let gsis = &desc.spec.global_secondary_indexes;
+        if gsis.iter().any(|g| g.name == LATE) {
+            let r = db.verify_index(TABLE, LATE).unwrap();
+            assert!(r.is_clean(), "round {round}: {r}");
+            assert_eq!(r.base_items, base.len() as u64, "round {round}: {r}");
+            late_rounds += 1;
+        }
+        let gsi_dirs = std::fs::read_dir(
+            dir.path()
+                .join("tables")
+                .join(format!("t{:08}", desc.table_id))
+                .join("gsi"),
+        )
+        .unwrap()
+        .count();
+        assert_eq!(gsi_dirs, gsis.len(), "round {round}: index directories");
         total_entries += found;
         state = recovered;
         drop(table);
         db.close().unwrap();
     }
     eprintln!(
-        "kill_gsi {dur}: {ROUNDS} kills ({behind} with the indexes behind at reopen), {total_acked} acknowledged operations, {total_entries} GSI entries verified; recovery: {tally:?}"
+        "kill_gsi {dur}: {ROUNDS} kills ({behind} with the indexes behind at reopen, {creating} in a backfill, {late_rounds} with the added GSI), {total_acked} acknowledged operations, {total_entries} GSI entries verified; recovery: {tally:?}"
     );
     assert!(total_acked > 0, "no operation was acknowledged");
     assert!(total_entries > 0, "no GSI entry was verified");

@@ -15,6 +15,11 @@
 //! - the two GSIs (one keyed by the updated attribute `v`, so updates move its
 //!   entries) catch up from their checkpoints (`wait_for_indexes`) and then
 //!   equal the index derived from the recovered items (`verify_index`);
+//! - a third GSI (`g_late`) is added with `update_table` on the loaded table (its
+//!   backfill runs during the next operations and across the reopen) and removed
+//!   later: it exists exactly when its addition was acknowledged and its removal
+//!   was not, verifies clean after the wait, and a removed (or never committed) one
+//!   leaves no directory;
 //! - the catalog is consistent: the second table exists exactly when its
 //!   creation was acknowledged and its deletion was not (in-flight ones may go
 //!   either way), and a deleted table (with its GSI) leaves no files behind;
@@ -36,7 +41,7 @@ use std::sync::Arc;
 use rand::{Rng, SeedableRng};
 use strata_engine::{
     Db, DbError, DbOptions, DeleteOptions, GsiSpec, IndexProjection, KeyConditionInput, LsiSpec,
-    PutOptions, QueryOptions, ScanOptions, TableSpec, UpdateOptions,
+    PutOptions, QueryOptions, ScanOptions, TableSpec, TableUpdate, UpdateOptions,
 };
 use strata_fs::{FaultFs, FileSystem};
 use strata_item::{AttributeValue, Item, KeySchema, KeyType, item};
@@ -88,13 +93,30 @@ fn side_spec() -> TableSpec {
 #[derive(Debug, Clone)]
 enum Op {
     Put(Item),
-    Update { pk: String, sk: i64 },
-    Delete { pk: String, sk: i64 },
+    Update {
+        pk: String,
+        sk: i64,
+    },
+    Delete {
+        pk: String,
+        sk: i64,
+    },
     Flush,
     CreateSide,
     PutSide(i64),
     DeleteSide,
     Reopen,
+    /// `update_table` adds GSI `g_late` (keyed by `pad`, empty in some items: index key
+    /// violations the backfill skips); the backfill runs during the following ops.
+    AddLateGsi,
+    /// `update_table` removes `g_late`.
+    RemoveLateGsi,
+}
+
+const LATE: &str = "g_late";
+
+fn late_gsi() -> GsiSpec {
+    GsiSpec::new(LATE, KeySchema::simple("pad", KeyType::S)).partitions(2)
 }
 
 fn op(i: usize, n: usize) -> Op {
@@ -109,6 +131,12 @@ fn op(i: usize, n: usize) -> Op {
     }
     if i == n / 2 {
         return Op::Reopen;
+    }
+    if i == n / 4 {
+        return Op::AddLateGsi;
+    }
+    if i == 3 * n / 4 {
+        return Op::RemoveLateGsi;
     }
     let pk = format!("p{}", i % 4);
     let sk = ((i * 7) % 11) as i64;
@@ -160,7 +188,7 @@ impl Model {
                 }
             }
             Op::DeleteSide => self.side = None,
-            Op::Flush | Op::Reopen => {}
+            Op::Flush | Op::Reopen | Op::AddLateGsi | Op::RemoveLateGsi => {}
         }
     }
 }
@@ -214,6 +242,12 @@ fn execute(db: &mut Db, fs: &FaultFs, o: &Op) -> Result<(), DbError> {
         Op::Reopen => {
             db.close()?;
             *db = Db::open(DB, options(fs))?;
+        }
+        Op::AddLateGsi => {
+            db.update_table("main", TableUpdate::add_gsi(late_gsi()))?;
+        }
+        Op::RemoveLateGsi => {
+            db.update_table("main", TableUpdate::remove_gsi(LATE))?;
         }
     }
     Ok(())
@@ -344,6 +378,35 @@ fn check(fs: &FaultFs, acked: usize, total: usize, what: &str) {
         let r = db.verify_index("main", index).unwrap();
         assert!(r.is_clean(), "{what}: {r}");
     }
+    // The late GSI exists exactly when its addition was acknowledged and its removal
+    // was not (an update in flight may go either way); if it exists its backfill (and
+    // any resumed after the crash) ends clean; its directory exists exactly then.
+    let late = db
+        .describe_table("main")
+        .unwrap()
+        .spec
+        .global_secondary_indexes
+        .iter()
+        .any(|g| g.name == LATE);
+    let (add, remove) = (total / 4, 3 * total / 4);
+    let must = acked > add && acked < remove;
+    let may = must || acked == add || acked == remove;
+    assert!(
+        late == must || (may && late),
+        "{what}: late GSI present {late} after {acked} acknowledged operations"
+    );
+    if late {
+        let r = db.verify_index("main", LATE).unwrap();
+        assert!(r.is_clean(), "{what}: {r}");
+    }
+    let main_id = db.describe_table("main").unwrap().table_id;
+    let main_dir = Path::new(DB).join("tables").join(format!("t{main_id:08}"));
+    let gsi_dirs = fs.list(&main_dir.join("gsi")).unwrap();
+    assert_eq!(
+        gsi_dirs.len(),
+        2 + usize::from(late),
+        "{what}: index directories {gsi_dirs:?}"
+    );
     // A deleted table leaves no files behind (after the reopen's cleanup).
     let table_dirs = fs.list(&Path::new(DB).join("tables")).unwrap_or_default();
     assert_eq!(

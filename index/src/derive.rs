@@ -204,7 +204,7 @@ pub fn derive(
 /// view): a new item with an invalid index key attribute has no entry (DynamoDB skips
 /// such items in a backfill) instead of being an error. Also says whether the new item
 /// was skipped for that reason.
-pub(crate) fn derive_committed(
+pub fn derive_committed(
     def: &GsiDef,
     base: &KeySchema,
     old: Option<&Item>,

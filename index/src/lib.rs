@@ -46,7 +46,9 @@ pub use def::{
     MAX_GSI_PARTITIONS, MAX_INDEX_NAME_LEN, MAX_PROJECTED_ATTRIBUTES, MIN_INDEX_NAME_LEN,
     Projection, check_index_name, validate_all,
 };
-pub use derive::{DeriveError, IndexDelta, IndexEntry, PlacedKey, check_item, derive, entry_of};
+pub use derive::{
+    DeriveError, IndexDelta, IndexEntry, PlacedKey, check_item, derive, derive_committed, entry_of,
+};
 pub use layout::{
     ENTRY_TAG, EntryKey, EntryKeyError, KeyRange, KeyShape, META_TAG, SortCondition, gsi_partition,
     partition_of, partition_prefix, stable_hash,

@@ -13,8 +13,10 @@
 //! | `read` | query and scan of a GSI |
 //! | `check` | `verify_index`: the index derived from a base scan vs the shadow trees |
 
+pub(crate) mod backfill;
 pub(crate) mod check;
 pub(crate) mod delta;
+pub(crate) mod pressure;
 pub(crate) mod read;
 pub(crate) mod service;
 mod shadow;
@@ -26,10 +28,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
-use strata_index::{Maintainer, load_checkpoints};
+use std::sync::atomic::AtomicBool;
 
-pub(crate) use shadow::{GSI_DIR, GsiShadow, ShadowSink, gsi_dir};
+use parking_lot::{Condvar, Mutex};
+use strata_index::meta::BackfillPhase;
+use strata_index::{Maintainer, load_checkpoints, read_progress};
+
+pub(crate) use shadow::{GSI_DIR, GsiShadow, ShadowSink, gsi_dir, gsi_dir_name};
 pub(crate) use source::BaseSource;
 
 use crate::table::{DbError, TableSpec};
@@ -73,6 +78,13 @@ pub(crate) struct TableGsi {
     /// `durable[g][p]`: the part of `applied[g][p]` known durable in GSI `g`'s trees
     /// (its WALs synced after it was applied); what the floors are made of.
     pub durable: Vec<Vec<AtomicU64>>,
+    /// `backfilling[g][p]`: GSI `g` is still backfilling base partition `p` (its
+    /// `applied` is then the snapshot LSN, which the floor holds the WAL from). A GSI
+    /// with any is `CREATING`.
+    pub backfilling: Vec<Vec<AtomicBool>>,
+    /// Per base partition: records and bytes written since open (back-pressure's byte
+    /// estimate).
+    pub written: Vec<pressure::Written>,
     /// One maintainer per GSI (the maintainer thread holds the lock while it steps).
     pub maintainers: Mutex<Vec<Maintainer>>,
     /// The last maintenance error per GSI (cleared by a successful round).
@@ -91,32 +103,44 @@ impl TableGsi {
     pub(crate) fn new(spec: &TableSpec, gsis: &[GsiShadow]) -> Result<TableGsi, DbError> {
         let n = spec.partitions as usize;
         let mut applied = Vec::with_capacity(gsis.len());
+        let mut backfilling = Vec::with_capacity(gsis.len());
         let mut floor = vec![u64::MAX; n];
         for g in gsis {
             let sink = ShadowSink::new(&g.trees);
             let mut per = Vec::with_capacity(n);
+            let mut filling = Vec::with_capacity(n);
             for p in 0..spec.partitions {
-                let cps = load_checkpoints(&g.def, &sink, p).map_err(|e| DbError::Corruption {
+                let corrupt = |reason: String| DbError::Corruption {
                     table: spec.name.clone(),
                     partition: p,
-                    reason: format!("index {}: checkpoints do not load: {e}", g.def.name),
-                })?;
-                // Backfill comes with update_table; an index created with its table has
-                // checkpoints from the start.
+                    reason: format!("index {}: {reason}", g.def.name),
+                };
+                let cps = load_checkpoints(&g.def, &sink, p)
+                    .map_err(|e| corrupt(format!("checkpoints do not load: {e}")))?;
+                // No checkpoint: the partition is being backfilled (load_checkpoints
+                // checked the progress record says so); live changes start after its
+                // snapshot LSN, so the WAL is kept from there.
+                let (min, filling_p) = match cps {
+                    Some(c) => (c.into_iter().min(), false),
+                    None => {
+                        let progress = read_progress(&sink, p)
+                            .map_err(|e| corrupt(format!("backfill progress: {e}")))?;
+                        match progress {
+                            Some(pr) if pr.phase == BackfillPhase::Scanning => {
+                                (Some(pr.snapshot_lsn), true)
+                            }
+                            _ => (None, false),
+                        }
+                    }
+                };
                 let min =
-                    cps.and_then(|c| c.into_iter().min())
-                        .ok_or_else(|| DbError::Corruption {
-                            table: spec.name.clone(),
-                            partition: p,
-                            reason: format!(
-                                "index {}: no checkpoint for this base partition",
-                                g.def.name
-                            ),
-                        })?;
+                    min.ok_or_else(|| corrupt("no checkpoint for this base partition".into()))?;
                 floor[p as usize] = floor[p as usize].min(min);
                 per.push(AtomicU64::new(min));
+                filling.push(AtomicBool::new(filling_p));
             }
             applied.push(per);
+            backfilling.push(filling);
         }
         let floors = floor
             .into_iter()
@@ -144,6 +168,8 @@ impl TableGsi {
             floors: Arc::new(floors),
             applied,
             durable,
+            backfilling,
+            written: (0..n).map(|_| pressure::Written::default()).collect(),
             maintainers: Mutex::new(maintainers),
             errors: Mutex::new(vec![None; gsis.len()]),
             write_times: (0..n).map(|_| Mutex::new(VecDeque::new())).collect(),
@@ -158,6 +184,21 @@ impl TableGsi {
             .get(g)
             .and_then(|v| v.get(p))
             .map_or(0, |a| a.load(Ordering::Acquire))
+    }
+
+    /// Whether GSI `g` is still backfilling base partition `p`.
+    pub(crate) fn is_backfilling(&self, g: usize, p: usize) -> bool {
+        self.backfilling
+            .get(g)
+            .and_then(|v| v.get(p))
+            .is_some_and(|b| b.load(Ordering::Acquire))
+    }
+
+    /// Whether GSI `g` is `CREATING` (backfilling some base partition).
+    pub(crate) fn is_creating(&self, g: usize) -> bool {
+        self.backfilling
+            .get(g)
+            .is_some_and(|v| v.iter().any(|b| b.load(Ordering::Acquire)))
     }
 
     /// Notes that base partition `p` committed record `lsn` with index deltas now.

@@ -25,6 +25,16 @@ use crate::table::{
 /// DynamoDB's message for a consistent read of a GSI.
 const NO_CONSISTENT_READS: &str = "Consistent reads are not supported on global secondary indexes";
 
+/// Refuses reads of a GSI that is still `CREATING` (DynamoDB's message).
+fn check_not_creating(core: &TableCore, ordinal: usize, name: &str) -> Result<(), DbError> {
+    if core.gsi.is_creating(ordinal) {
+        return Err(DbError::invalid(format!(
+            "Cannot read from backfilling global secondary index: {name}"
+        )));
+    }
+    Ok(())
+}
+
 /// The position of GSI `name` in the table's spec.
 pub(crate) fn gsi_ordinal(core: &TableCore, name: Option<&str>) -> Option<usize> {
     let name = name?;
@@ -129,6 +139,7 @@ pub(crate) fn query(
     if opts.consistent_read {
         return Err(DbError::invalid(NO_CONSISTENT_READS));
     }
+    check_not_creating(core, ordinal, &spec.name)?;
     let parsed = request::parse(
         &opts.names,
         &opts.values,
@@ -263,6 +274,7 @@ pub(crate) fn scan(
     if opts.consistent_read {
         return Err(DbError::invalid(NO_CONSISTENT_READS));
     }
+    check_not_creating(core, ordinal, &spec.name)?;
     let parsed = request::parse(
         &opts.names,
         &opts.values,

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use strata_index::StepOutcome;
+use strata_index::meta::BackfillPhase;
 
 use crate::lsm::Tree;
 use crate::table::core::TableCore;
@@ -33,6 +34,8 @@ pub(crate) struct GsiService {
     pub waker: Arc<Waker>,
     tables: Mutex<Vec<Arc<TableCore>>>,
     stop: AtomicBool,
+    /// Rounds are skipped while set (a test hook: a deliberately stalled maintainer).
+    paused: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -43,6 +46,7 @@ impl GsiService {
             waker,
             tables: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
             thread: Mutex::new(None),
         })
     }
@@ -88,8 +92,18 @@ impl GsiService {
         self.tables.lock().clear();
     }
 
+    /// Pauses (or resumes) every maintenance round.
+    pub(crate) fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Release);
+        self.waker.wake();
+    }
+
     fn run(&self) {
         while !self.stop.load(Ordering::Acquire) {
+            if self.paused.load(Ordering::Acquire) {
+                self.waker.wait(TICK);
+                continue;
+            }
             let tables = self.tables.lock().clone();
             let mut busy = false;
             for core in &tables {
@@ -104,6 +118,23 @@ impl GsiService {
             }
         }
     }
+}
+
+/// Up to [`MAX_STEPS`] backfill pages of one base partition; true once its backfill
+/// is done.
+fn backfill_partition(
+    core: &TableCore,
+    part: &crate::table::partition::Partition,
+    shadow: &super::GsiShadow,
+    sink: &mut ShadowSink<'_>,
+) -> Result<bool, String> {
+    for _ in 0..MAX_STEPS {
+        let progress = super::backfill::backfill_step(core, part, shadow, sink)?;
+        if progress.phase == BackfillPhase::Done {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// One round over a table's GSIs; true when some GSI still has records to read.
@@ -129,6 +160,26 @@ pub(crate) fn maintain_table(core: &TableCore) -> bool {
         // After a failed round, what it applied may not be synced: sync everything.
         let resync = gsi.errors.lock()[g].is_some();
         for p in 0..core.spec.partitions {
+            let pi = p as usize;
+            if gsi.is_backfilling(g, pi) {
+                match backfill_partition(core, &shards.parts[pi], shadow, &mut sink) {
+                    Ok(true) => {
+                        // Live maintenance of `p` starts from the snapshot LSN now.
+                        gsi.backfilling[g][pi].store(false, Ordering::Release);
+                        m.reset();
+                        tracing::info!(table = core.name(), index = %shadow.def.name,
+                            partition = p, "backfill of a base partition done");
+                    }
+                    Ok(false) => {
+                        busy = true;
+                        continue;
+                    }
+                    Err(e) => {
+                        error = Some(format!("backfill of base partition {p}: {e}"));
+                        continue;
+                    }
+                }
+            }
             // Nothing durable past the checkpoint: no step (and no log read) needed.
             let durable = base[p as usize].durable_lsn();
             if durable <= gsi.applied(g, p as usize) {

@@ -14,9 +14,14 @@ use crate::lsm::{Durability, Tree, TreeOptions, WriteBatch};
 /// The directory of a table's GSIs.
 pub(crate) const GSI_DIR: &str = "gsi";
 
-/// The directory of the GSI at `ordinal` (its position in the table's spec).
-pub(crate) fn gsi_dir(table_dir: &Path, ordinal: usize) -> PathBuf {
-    table_dir.join(GSI_DIR).join(format!("g{ordinal:02}"))
+/// The directory name of the GSI with catalog id `id` (never reused in its table).
+pub(crate) fn gsi_dir_name(id: u32) -> String {
+    format!("g{id:02}")
+}
+
+/// The directory of the GSI with catalog id `id`.
+pub(crate) fn gsi_dir(table_dir: &Path, id: u32) -> PathBuf {
+    table_dir.join(GSI_DIR).join(gsi_dir_name(id))
 }
 
 /// One open GSI: its definition and its partition trees.
@@ -27,21 +32,22 @@ pub(crate) struct GsiShadow {
 }
 
 impl GsiShadow {
-    /// Opens (`create`: creates and initialises with [`IndexStart::Empty`]) the
+    /// Opens (`create`: creates and initialises with `create`'s [`IndexStart`]) the
     /// partition trees of `def` in `dir`. A new index's partitions get their header and
-    /// checkpoints, synced, before this returns (home partition last).
+    /// checkpoints (or backfill progress), synced, before this returns (home partition
+    /// last).
     pub(crate) fn open(
         fs: &Arc<dyn FileSystem>,
         dir: &Path,
         def: GsiDef,
         base_partitions: u32,
         opts: &TreeOptions,
-        create: bool,
+        create: Option<&IndexStart>,
     ) -> Result<GsiShadow, (u32, crate::lsm::Error)> {
         let mut trees: Vec<Tree> = Vec::with_capacity(def.partitions as usize);
         for g in 0..def.partitions {
             let pdir = dir.join(crate::table::core::partition_dir_name(g));
-            if !create && !fs.is_dir(&pdir) {
+            if create.is_none() && !fs.is_dir(&pdir) {
                 close_all(&trees);
                 return Err((
                     g,
@@ -61,18 +67,24 @@ impl GsiShadow {
             }
         }
         let shadow = GsiShadow { def, trees };
-        if create && let Err(e) = shadow.init(base_partitions) {
+        if let Some(start) = create
+            && let Err(e) = shadow.init(base_partitions, start)
+        {
             close_all(&shadow.trees);
             return Err(e);
         }
         Ok(shadow)
     }
 
-    /// Writes the init ops of an index created with its table into every partition
-    /// (home partition 0 last) and syncs them.
-    fn init(&self, base_partitions: u32) -> Result<(), (u32, crate::lsm::Error)> {
+    /// Writes the init ops of a new index into every partition (home partition 0
+    /// last) and syncs them.
+    fn init(
+        &self,
+        base_partitions: u32,
+        start: &IndexStart,
+    ) -> Result<(), (u32, crate::lsm::Error)> {
         for g in (0..self.def.partitions).rev() {
-            let ops = init_ops(&self.def, base_partitions, g, &IndexStart::Empty)
+            let ops = init_ops(&self.def, base_partitions, g, start)
                 .map_err(|e| (g, crate::lsm::Error::InvalidArgument(e.to_string())))?;
             let tree = &self.trees[g as usize];
             tree.write(batch_of(&ops), Durability::Sync)
@@ -140,7 +152,7 @@ impl<'a> ShadowSink<'a> {
         out
     }
 
-    fn tree(&self, partition: u32) -> Result<&'a Tree, crate::lsm::Error> {
+    pub(crate) fn tree(&self, partition: u32) -> Result<&'a Tree, crate::lsm::Error> {
         self.trees.get(partition as usize).ok_or_else(|| {
             crate::lsm::Error::InvalidArgument(format!("no index partition {partition}"))
         })

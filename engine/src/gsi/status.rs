@@ -15,9 +15,26 @@ use super::service::TICK;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum IndexStatus {
-    /// Maintained and readable. (Indexes created with their table are ACTIVE at once;
-    /// `CREATING`, while a backfill runs, comes with `update_table`.)
+    /// Being backfilled after `Db::update_table` added it: maintained, but reads are
+    /// refused until every base partition is indexed.
+    Creating,
+    /// Maintained and readable (indexes created with their table are ACTIVE at once).
     Active,
+}
+
+/// How far the backfill of a `CREATING` index is (from its progress records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct BackfillStatus {
+    /// Base partitions whose backfill is done.
+    pub partitions_done: u32,
+    /// Base partitions of the table.
+    pub partitions: u32,
+    /// Base items scanned so far.
+    pub items_scanned: u64,
+    /// Of those, items skipped because an index key attribute had the wrong type or
+    /// size (index key violations; they have no entry, as in DynamoDB).
+    pub items_skipped: u64,
 }
 
 /// One GSI as `describe_table` reports it.
@@ -43,6 +60,9 @@ pub struct GsiDescription {
     pub oldest_unapplied_age: Option<std::time::Duration>,
     /// The last maintenance error, if the last round failed (it is retried).
     pub last_error: Option<String>,
+    /// For an index added by `Db::update_table`: its backfill's progress (kept after
+    /// it is done, with the final counts; `None` for an index created with its table).
+    pub backfill: Option<BackfillStatus>,
 }
 
 /// Describes every GSI of an open table.
@@ -74,9 +94,15 @@ pub(crate) fn describe(core: &TableCore) -> Result<Vec<GsiDescription>, DbError>
                 item_count += 1;
             }
         }
+        let status = if core.gsi.is_creating(g) {
+            IndexStatus::Creating
+        } else {
+            IndexStatus::Active
+        };
         out.push(GsiDescription {
+            backfill: backfill_status(core, g, shadow)?,
             name: shadow.def.name.clone(),
-            status: IndexStatus::Active,
+            status,
             item_count,
             size_bytes,
             lag_records: lag(core, g, &written),
@@ -85,6 +111,37 @@ pub(crate) fn describe(core: &TableCore) -> Result<Vec<GsiDescription>, DbError>
         });
     }
     Ok(out)
+}
+
+/// The backfill progress records of GSI `g`, summed (none: no backfill ever ran).
+fn backfill_status(
+    core: &TableCore,
+    g: usize,
+    shadow: &super::GsiShadow,
+) -> Result<Option<BackfillStatus>, DbError> {
+    let sink = super::ShadowSink::new(&shadow.trees);
+    let mut out = BackfillStatus {
+        partitions: core.spec.partitions,
+        ..BackfillStatus::default()
+    };
+    let mut any = false;
+    for p in 0..core.spec.partitions {
+        let progress =
+            strata_index::read_progress(&sink, p).map_err(|e| DbError::IndexMaintenance {
+                table: core.name().to_owned(),
+                index: shadow.def.name.clone(),
+                reason: format!("backfill progress of base partition {p}: {e}"),
+            })?;
+        if let Some(pr) = progress {
+            any = true;
+            out.items_scanned += pr.items_done;
+            out.items_skipped += pr.items_skipped;
+            if !core.gsi.is_backfilling(g, p as usize) {
+                out.partitions_done += 1;
+            }
+        }
+    }
+    Ok(any.then_some(out))
 }
 
 /// Records of `targets` (one LSN per base partition) GSI `g` has not applied.
@@ -113,9 +170,12 @@ pub(crate) fn wait_caught_up(
     };
     let gsis = &core.spec.global_secondary_indexes;
     loop {
+        // A CREATING index is behind until its backfill is done (even with no
+        // record to apply).
         let behind = (0..gsis.len())
-            .map(|g| (g, lag(core, g, &targets)))
-            .find(|(_, l)| *l > 0);
+            .map(|g| (g, lag(core, g, &targets), core.gsi.is_creating(g)))
+            .find(|(_, l, creating)| *l > 0 || *creating)
+            .map(|(g, l, _)| (g, l));
         let Some((g, behind)) = behind else {
             return Ok(());
         };

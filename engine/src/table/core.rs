@@ -28,6 +28,11 @@ pub(crate) struct Hooks {
     pub capacity: Arc<dyn CapacityMeter>,
     /// Wakes the Db's GSI maintainer (base trees call it when their log grows).
     pub gsi_waker: Arc<Waker>,
+    /// When a lagging GSI slows and stops base writes (`DbOptions::index_pressure`).
+    pub index_pressure: strata_index::PressureBounds,
+    /// How long a stopped base write waits before failing
+    /// (`DbOptions::index_pressure_wait`).
+    pub index_pressure_wait: std::time::Duration,
 }
 
 /// An open table.
@@ -43,6 +48,8 @@ pub(crate) struct TableCore {
     pub hooks: Hooks,
     /// The GSIs' definitions, in spec order.
     pub gsi_defs: Vec<strata_index::GsiDef>,
+    /// The GSIs' catalog ids (directory names), in spec order.
+    pub gsi_ids: Vec<u32>,
     /// The GSIs' maintenance state (empty without GSIs).
     pub gsi: TableGsi,
     gate: OpGate,
@@ -120,8 +127,22 @@ impl TableCore {
         dir: &Path,
         id: u64,
         spec: TableSpec,
+        gsi_ids: &[u32],
         existing: Existing,
     ) -> Result<TableCore, DbError> {
+        // A new table's GSIs get ids 0, 1, ... (as `TableEntry::new` gives them).
+        let gsi_ids: Vec<u32> = match existing {
+            Existing::Create => (0u32..).take(spec.global_secondary_indexes.len()).collect(),
+            Existing::MustExist => gsi_ids.to_vec(),
+        };
+        if gsi_ids.len() != spec.global_secondary_indexes.len() {
+            return Err(DbError::invalid(format!(
+                "table {}: {} GSI ids for {} GSIs",
+                spec.name,
+                gsi_ids.len(),
+                spec.global_secondary_indexes.len()
+            )));
+        }
         let fs = env.fs;
         match existing {
             Existing::Create => fs.create_dir_all(dir).map_err(|e| DbError::io(dir, e))?,
@@ -148,7 +169,7 @@ impl TableCore {
         let mut tree_opts = env.tree_opts.clone();
         tree_opts.fs = Arc::clone(fs);
         tree_opts.shared = Some(env.shared.clone());
-        let gsis = open_gsis(env, dir, &spec, &tree_opts, existing)?;
+        let gsis = open_gsis(env, dir, &spec, &gsi_ids, &tree_opts, existing)?;
         let gsi = match TableGsi::new(&spec, &gsis) {
             Ok(g) => g,
             Err(e) => {
@@ -204,6 +225,7 @@ impl TableCore {
                 .iter()
                 .map(|g| g.def())
                 .collect(),
+            gsi_ids,
             spec,
             durability,
             hooks: env.hooks.clone(),
@@ -218,9 +240,12 @@ impl TableCore {
         &self.spec.name
     }
 
-    fn shut_error(&self, why: Shut) -> DbError {
+    pub(crate) fn shut_error(&self, why: Shut) -> DbError {
         match why {
             Shut::Closed => DbError::Closed,
+            Shut::Replaced => DbError::TableUpdating {
+                table: self.spec.name.clone(),
+            },
             Shut::Deleted => DbError::TableNotFound {
                 table: self.spec.name.clone(),
             },
@@ -241,6 +266,28 @@ impl TableCore {
             parts,
             _token: token,
         })
+    }
+
+    /// Enters an operation on the table: while the token lives, the table's trees stay
+    /// open and nested [`TableCore::partitions`] calls of this thread succeed.
+    pub(crate) fn enter(&self) -> Result<GateToken<'_>, Shut> {
+        self.gate.enter()
+    }
+
+    /// Each base partition's last LSN, with its WAL synced (so every record up to it
+    /// is durable). For a stopped table (no write runs), the snapshot LSNs of a
+    /// backfill.
+    ///
+    /// # Errors
+    /// Storage errors syncing; [`DbError::Closed`] once the trees are closed.
+    pub(crate) fn last_lsns(&self) -> Result<Vec<u64>, DbError> {
+        let guard = self.parts.read();
+        let shards = guard.as_ref().ok_or(DbError::Closed)?;
+        shards
+            .parts
+            .iter()
+            .map(|p| p.tree.sync_wal().map_err(|e| self.storage(p.index, e)))
+            .collect()
     }
 
     /// All trees of the table (partitions and GSI shadow trees), held open like
@@ -388,6 +435,7 @@ fn open_gsis(
     env: &OpenEnv<'_>,
     dir: &Path,
     spec: &TableSpec,
+    ids: &[u32],
     tree_opts: &TreeOptions,
     existing: Existing,
 ) -> Result<Vec<GsiShadow>, DbError> {
@@ -400,8 +448,8 @@ fn open_gsis(
         tree_opts.wal_loss_policy = crate::lsm::WalLossPolicy::RefuseUnlessTornTail;
     }
     let tree_opts = &tree_opts;
-    for (i, g) in spec.global_secondary_indexes.iter().enumerate() {
-        let gdir = gsi_dir(dir, i);
+    for (g, &id) in spec.global_secondary_indexes.iter().zip(ids) {
+        let gdir = gsi_dir(dir, id);
         if create {
             let made = env
                 .fs
@@ -412,7 +460,8 @@ fn open_gsis(
                 return Err(e);
             }
         }
-        match GsiShadow::open(env.fs, &gdir, g.def(), spec.partitions, tree_opts, create) {
+        let start = create.then_some(&strata_index::IndexStart::Empty);
+        match GsiShadow::open(env.fs, &gdir, g.def(), spec.partitions, tree_opts, start) {
             Ok(s) => out.push(s),
             Err((partition, source)) => {
                 close_gsis(&out);

@@ -151,6 +151,37 @@ pub enum DbError {
         reason: String,
     },
 
+    /// The table's GSIs were being changed by [`crate::Db::update_table`] when the
+    /// operation started (DynamoDB's `ResourceInUseException`); nothing was done, and
+    /// the operation can be retried. [`crate::Table`] handles wait for the change
+    /// instead; only operations that looked the table up just before it started can
+    /// see this.
+    #[error("table {table} is being updated; retry the operation")]
+    TableUpdating {
+        /// The table.
+        table: String,
+    },
+
+    /// Base writes to a partition are stopped because a global secondary index has
+    /// fallen too far behind (`DbOptions::index_pressure`'s stop bounds) and did not
+    /// catch up within the bounded wait; nothing was written. DynamoDB throttles base
+    /// writes the same way for a GSI that cannot keep up. Retry later.
+    #[error(
+        "writes to table {table} partition {partition} are throttled: index {index} is {lag_records} records ({lag_bytes} bytes) behind"
+    )]
+    IndexBackpressure {
+        /// The table.
+        table: String,
+        /// The base partition.
+        partition: u32,
+        /// The index that is behind.
+        index: String,
+        /// Its unapplied records in that partition.
+        lag_records: u64,
+        /// Its unapplied bytes in that partition.
+        lag_bytes: u64,
+    },
+
     /// Another `Db` (in this process or another) has the directory open.
     #[error("database directory {path} is in use by another process or Db handle: {source}")]
     Locked {

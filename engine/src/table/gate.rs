@@ -10,6 +10,10 @@
 //! fails at once (so no new work can delay the shutdown), and the shutting thread
 //! waits only for the operations admitted before — each a bounded amount of work.
 //!
+//! A thread that already holds a token of the gate (inside an admitted operation) is
+//! admitted again even once the gate is shut: the nested entry is part of that
+//! operation, which the shutdown waits for anyway.
+//!
 //! Protocol (both sides sequentially consistent): an operation increments `in_flight`,
 //! then reads `state`; a shutdown stores `state`, then waits until `in_flight` is
 //! zero. Either the operation sees the new state (and leaves), or the shutdown sees
@@ -25,6 +29,7 @@ use parking_lot::{Condvar, Mutex};
 const OPEN: u8 = 0;
 const DELETING: u8 = 1;
 const CLOSING: u8 = 2;
+const REPLACING: u8 = 3;
 
 /// Why a gate is shut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +38,9 @@ pub(crate) enum Shut {
     Deleted,
     /// The database is being (or was) closed.
     Closed,
+    /// `update_table` replaces the table's core (its GSIs change); handles move to
+    /// the new one.
+    Replaced,
 }
 
 impl Shut {
@@ -40,6 +48,7 @@ impl Shut {
         match self {
             Shut::Deleted => DELETING,
             Shut::Closed => CLOSING,
+            Shut::Replaced => REPLACING,
         }
     }
 }
@@ -75,6 +84,9 @@ impl OpGate {
     /// Admits an operation, or says why the gate is shut. Never blocks.
     pub(crate) fn enter(&self) -> Result<GateToken<'_>, Shut> {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
+        // A thread already inside an operation (admitted before any shutdown, which
+        // waits for it) may enter again: the nested entry is part of that operation.
+        let nested = self.held_by_current_thread();
         // `try_with`: during thread teardown the list may be gone; the token still
         // counts, only the self-wait check loses this entry.
         let _ = HELD.try_with(|h| h.borrow_mut().push(self.addr()));
@@ -85,7 +97,9 @@ impl OpGate {
         };
         match self.state.load(Ordering::SeqCst) {
             OPEN => Ok(token),
+            _ if nested => Ok(token),
             DELETING => Err(Shut::Deleted),
+            REPLACING => Err(Shut::Replaced),
             _ => Err(Shut::Closed),
         }
     }
@@ -161,18 +175,23 @@ mod tests {
     }
 
     #[test]
-    fn nested_entries_are_counted_and_a_nested_entry_after_shut_fails_at_once() {
+    fn nested_entries_are_counted_and_a_nested_entry_after_shut_is_part_of_its_operation() {
         let g = OpGate::default();
         let outer = g.enter().unwrap();
         let inner = g.enter().unwrap();
         drop(inner);
         assert!(g.held_by_current_thread());
         g.shut(Shut::Closed);
-        // A callback of the outer operation calling back in does not block.
-        assert_eq!(g.enter().unwrap_err(), Shut::Closed);
+        // A nested entry of the admitted outer operation (a callback calling back in,
+        // or an operation entered through a Table handle) is admitted at once: the
+        // shutdown waits for the outer operation anyway.
+        let nested = g.enter().unwrap();
+        drop(nested);
         assert!(g.held_by_current_thread());
         drop(outer);
         assert!(!g.held_by_current_thread());
+        // Outside any operation, the shut gate refuses.
+        assert_eq!(g.enter().unwrap_err(), Shut::Closed);
         g.wait_idle();
     }
 

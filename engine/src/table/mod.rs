@@ -116,7 +116,9 @@ impl Table {
         self.core.name()
     }
 
-    /// The spec the table was created with.
+    /// The table's spec when this handle was obtained ([`Db::describe_table`] gives
+    /// the current one: [`Db::update_table`] may have added or removed GSIs since;
+    /// operations through the handle always use the current one).
     pub fn spec(&self) -> &TableSpec {
         &self.core.spec
     }
@@ -151,7 +153,7 @@ impl Table {
     /// `ReturnValues` other than `NONE`/`ALL_OLD`), `ConditionalCheckFailed`, storage
     /// errors.
     pub fn put_item(&self, item: Item, opts: PutOptions) -> Result<PutOutput, DbError> {
-        write::put_item(&self.core, item, opts)
+        self.with_core(|c| write::put_item(c, item, opts))
     }
 
     /// Reads an item by its key (DynamoDB's `GetItem`).
@@ -163,7 +165,7 @@ impl Table {
         key: impl Into<KeyInput>,
         opts: GetOptions,
     ) -> Result<GetOutput, DbError> {
-        read::get_item(&self.core, key.into(), opts)
+        self.with_core(|c| read::get_item(c, key.into(), opts))
     }
 
     /// Updates (or creates) an item with an update expression (DynamoDB's
@@ -176,7 +178,7 @@ impl Table {
         key: impl Into<KeyInput>,
         opts: UpdateOptions,
     ) -> Result<UpdateOutput, DbError> {
-        write::update_item(&self.core, key.into(), opts)
+        self.with_core(|c| write::update_item(c, key.into(), opts))
     }
 
     /// Deletes an item (DynamoDB's `DeleteItem`); deleting an absent item is not an
@@ -189,7 +191,7 @@ impl Table {
         key: impl Into<KeyInput>,
         opts: DeleteOptions,
     ) -> Result<DeleteOutput, DbError> {
-        write::delete_item(&self.core, key.into(), opts)
+        self.with_core(|c| write::delete_item(c, key.into(), opts))
     }
 
     /// Reads one page of the items (or LSI entries) with one partition key value, in
@@ -204,7 +206,7 @@ impl Table {
         key_condition: impl Into<KeyConditionInput>,
         opts: QueryOptions,
     ) -> Result<QueryOutput, DbError> {
-        query::query(&self.core, key_condition.into(), opts)
+        self.with_core(|c| query::query(c, key_condition.into(), opts))
     }
 
     /// Reads one page of all items (or one segment of them) (DynamoDB's `Scan`).
@@ -238,7 +240,7 @@ impl Table {
     /// Validation errors (segments, filter, projection, select, start key),
     /// `IndexNotFound`, storage errors.
     pub fn scan(&self, opts: ScanOptions) -> Result<ScanOutput, DbError> {
-        scan::scan(&self.core, opts)
+        self.with_core(|c| scan::scan(c, opts))
     }
 
     /// Flushes every partition's memtables to SSTables (not needed for durability;
@@ -247,10 +249,33 @@ impl Table {
     /// # Errors
     /// Storage errors.
     pub fn flush(&self) -> Result<(), DbError> {
-        let parts = self.core.partitions()?;
-        for p in parts.iter() {
-            p.tree.flush().map_err(|e| self.core.storage(p.index, e))?;
+        self.with_core(|core| {
+            let parts = core.partitions()?;
+            for p in parts.iter() {
+                p.tree.flush().map_err(|e| core.storage(p.index, e))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `f` on the table's current core, inside an operation of it: if
+    /// [`Db::update_table`] replaced the core this handle knew (or is replacing it),
+    /// waits for it and uses the new one.
+    fn with_core<T>(&self, f: impl FnOnce(&TableCore) -> Result<T, DbError>) -> Result<T, DbError> {
+        let mut core = Arc::clone(&self.core);
+        loop {
+            let why = match core.enter() {
+                Ok(token) => {
+                    let out = f(&core);
+                    drop(token);
+                    return out;
+                }
+                Err(why) => why,
+            };
+            match why {
+                gate::Shut::Replaced => core = self.db.replacement_of(&core)?,
+                why => return Err(core.shut_error(why)),
+            }
         }
-        Ok(())
     }
 }

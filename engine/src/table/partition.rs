@@ -117,6 +117,7 @@ impl Partition {
         muts: Vec<Mutation<'_>>,
     ) -> Result<Vec<Applied>, DbError> {
         core.admit(Some(self.index), OpKind::Write)?;
+        crate::gsi::pressure::admit_write(core, self)?;
         let schema = &core.spec.key_schema;
         let lsis = &core.spec.local_secondary_indexes;
         let _guard = self.write_lock.lock();
@@ -169,13 +170,21 @@ impl Partition {
                 }
                 cap.add_index_write(&spec.name, change.units);
             }
-            for (def, spec) in core
+            for (g, (def, spec)) in core
                 .gsi_defs
                 .iter()
                 .zip(&core.spec.global_secondary_indexes)
+                .enumerate()
             {
-                let d = strata_index::derive(def, schema, old.as_ref(), new.as_ref())
-                    .map_err(derive_error)?;
+                let d = if core.gsi.is_creating(g) {
+                    // Not checked at write time while CREATING: an invalid index key
+                    // attribute means no entry, as in the backfill.
+                    strata_index::derive_committed(def, schema, old.as_ref(), new.as_ref())
+                        .map(|(d, _skipped)| d)
+                } else {
+                    strata_index::derive(def, schema, old.as_ref(), new.as_ref())
+                }
+                .map_err(derive_error)?;
                 if !d.is_empty() {
                     batch.log_data(&gsi_delta::encode(&def.name, &d));
                     has_gsi_delta = true;
@@ -201,6 +210,9 @@ impl Partition {
         let seqno = if batch.is_empty() {
             0
         } else {
+            if let Some(w) = core.gsi.written.get(self.index as usize) {
+                w.note(batch.approximate_size());
+            }
             let seqno = self
                 .tree
                 .write(batch, core.durability)

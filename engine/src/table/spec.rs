@@ -398,7 +398,8 @@ impl TableSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TableDescription {
-    /// The spec the table was created with.
+    /// The spec the table was created with, with its GSIs as they are now (after any
+    /// `Db::update_table`).
     pub spec: TableSpec,
     /// Internal identifier, unique for the life of the database (never reused, so a
     /// re-created table with the same name gets a new one).

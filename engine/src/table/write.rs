@@ -65,8 +65,12 @@ pub(crate) fn validate_for_write(core: &TableCore, item: &Item) -> Result<Primar
             lsi::check_size(spec, item, lsi::project(schema, spec, item).size())?;
         }
     }
-    for def in &core.gsi_defs {
-        strata_index::check_item(def, item).map_err(super::partition::derive_error)?;
+    for (g, def) in core.gsi_defs.iter().enumerate() {
+        // A CREATING index does not refuse writes (DynamoDB rejects them only once
+        // the backfill is done); the item then has no entry.
+        if !core.gsi.is_creating(g) {
+            strata_index::check_item(def, item).map_err(super::partition::derive_error)?;
+        }
     }
     Ok(key)
 }

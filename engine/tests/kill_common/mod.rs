@@ -257,24 +257,23 @@ fn is_gsi_path(path: &Path) -> bool {
 /// file recovery cut or ignored is one the scrub reported as torn; with
 /// `exact`, also the converse (every torn file the scrub found was recovered).
 ///
-/// `Db::recovery_report` lists base partitions only, not the shadow trees of
-/// global secondary indexes: a torn file of a GSI tree (which [`scrub_killed`]
-/// has already checked is a newest WAL segment or a manifest) is left out of
-/// the comparison and counted in [`Tally::gsi_torn`].
+/// `Db::recovery_report` lists the shadow trees of global secondary indexes
+/// too, so their torn files are compared like the base partitions' (and also
+/// counted in [`Tally::gsi_torn`]).
 pub fn check_db_report(db: &Db, killed: &Killed, exact: bool) -> Tally {
     let mut tally = Tally::default();
     let mut recovered = BTreeSet::new();
     for p in &db.recovery_report().partitions {
-        let what = format!("table {} partition {}", p.table, p.partition);
+        let what = match &p.index {
+            Some(i) => format!("table {} index {i} partition {}", p.table, p.partition),
+            None => format!("table {} partition {}", p.table, p.partition),
+        };
         tally.add(check_tree_report(&what, &p.report, &killed.newest));
         recovered.extend(p.report.wal.dropped.iter().map(|d| d.segment.clone()));
         recovered.extend(p.report.manifest_tail.iter().map(|m| m.path.clone()));
     }
-    let (gsi_torn, torn): (BTreeSet<PathBuf>, BTreeSet<PathBuf>) = killed
-        .torn_paths()
-        .into_iter()
-        .partition(|p| is_gsi_path(p));
-    tally.gsi_torn += gsi_torn.len();
+    let torn: BTreeSet<PathBuf> = killed.torn_paths().into_iter().collect();
+    tally.gsi_torn += torn.iter().filter(|p| is_gsi_path(p)).count();
     if exact {
         assert_eq!(
             recovered, torn,
