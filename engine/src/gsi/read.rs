@@ -6,7 +6,7 @@
 use std::ops::Bound;
 
 use strata_index::{EntryKey, GsiDef, KeyRange, SortCondition, gsi_partition, partition_of};
-use strata_item::expr::{Projection, SortKeyCondition};
+use strata_item::expr::{Condition, Projection, SortKeyCondition};
 use strata_item::{Item, KeyRole, KeySchema, codec};
 
 use crate::table::DbError;
@@ -218,16 +218,7 @@ pub(crate) fn query(
             upper = Bound::Excluded(s.as_slice());
         }
     }
-    let plan = PagePlan {
-        lsi: None,
-        gsi: Some(spec),
-        fetch_base: false,
-        filter: parsed.filter,
-        projection: parsed.projection,
-        select,
-        limit: opts.limit,
-        consistent: false,
-    };
+    let plan = plan(spec, parsed.filter, parsed.projection, select, opts.limit);
     let g = gsi_partition(&kc.partition, def.partitions).map_err(|_| type_mismatch())?;
     let shards = core.shards()?;
     let tree = &shards.gsis[ordinal].trees[g as usize];
@@ -258,6 +249,27 @@ pub(crate) fn query(
     let out = page.finish(&plan, core);
     core.charge(None, OpKind::Read, &out.consumed_capacity);
     Ok(out)
+}
+
+/// How a page of a GSI is read: from its entries alone (they hold every attribute a
+/// request may ask for; `check_projected` refused the rest), never consistently.
+fn plan<'a>(
+    spec: &'a GsiSpec,
+    filter: Option<Condition>,
+    projection: Option<Projection>,
+    select: Select,
+    limit: Option<usize>,
+) -> PagePlan<'a> {
+    PagePlan {
+        lsi: None,
+        gsi: Some(spec),
+        fetch_base: false,
+        filter,
+        projection,
+        select,
+        limit,
+        consistent: false,
+    }
 }
 
 /// One page of a scan (or a scan segment) of GSI `ordinal`: its partitions in order.
@@ -303,16 +315,7 @@ pub(crate) fn scan(
         }
         None => (0, None),
     };
-    let plan = PagePlan {
-        lsi: None,
-        gsi: Some(spec),
-        fetch_base: false,
-        filter: parsed.filter,
-        projection: parsed.projection,
-        select,
-        limit: opts.limit,
-        consistent: false,
-    };
+    let plan = plan(spec, parsed.filter, parsed.projection, select, opts.limit);
     let shards = core.shards()?;
     let trees = &shards.gsis[ordinal].trees;
     core.admit(None, OpKind::Read)?;
