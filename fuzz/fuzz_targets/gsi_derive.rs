@@ -9,7 +9,8 @@ use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use strata_index::meta::{BackfillProgress, Checkpoint, PartitionHeader};
 use strata_index::{
-    DeriveError, EntryKey, GsiDef, KeyShape, Projection, check_item, derive, project,
+    DeltaKeys, DeriveError, EntryKey, GsiDef, KeyShape, Projection, check_item, derive,
+    derive_keys, project,
 };
 use strata_item::{AttributeValue, Item, KeySchema, KeyType, codec};
 
@@ -85,7 +86,18 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
     let old = item(u, &base)?;
     let new = item(u, &base)?;
     let shape = KeyShape::new(&def, &base);
-    match derive(&def, &base, old.as_ref(), new.as_ref()) {
+    // What a writer records agrees with what the maintainer materializes.
+    let keys = derive_keys(&def, &base, old.as_ref(), new.as_ref());
+    let full = derive(&def, &base, old.as_ref(), new.as_ref());
+    assert_eq!(
+        full.as_ref().map(|d| DeltaKeys {
+            delete: d.delete.clone(),
+            put: d.put.as_ref().map(|e| e.at.clone()),
+            write_units: d.write_units,
+        }),
+        keys.as_ref().cloned()
+    );
+    match full {
         Ok(d) => {
             if let Some(n) = &new {
                 assert!(check_item(&def, n).is_ok());

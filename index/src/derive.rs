@@ -5,7 +5,7 @@
 use strata_item::key::KeyEncodeError;
 use strata_item::{AttributeValue, Item, KeyError, KeyRole, KeySchema, KeyType, PrimaryKey, codec};
 
-use crate::def::GsiDef;
+use crate::def::{GsiDef, Projection};
 use crate::layout::EntryKey;
 use crate::project::project;
 
@@ -76,6 +76,49 @@ impl IndexDelta {
     }
 }
 
+/// An index delta ready to store: the entry key to delete, and the entry key to put
+/// with its stored value (the projected item in the item codec). What a maintainer
+/// applies; a source that already holds the projected item's bytes (the base item's
+/// own bytes, for an `ALL` projection) builds it without decoding the item.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeltaOps {
+    /// The entry to delete.
+    pub delete: Option<PlacedKey>,
+    /// The entry to put and its value.
+    pub put: Option<(PlacedKey, Vec<u8>)>,
+}
+
+impl From<IndexDelta> for DeltaOps {
+    fn from(d: IndexDelta) -> DeltaOps {
+        DeltaOps {
+            put: d.put.map(|e| {
+                let value = e.value();
+                (e.at, value)
+            }),
+            delete: d.delete,
+        }
+    }
+}
+
+/// Where a write's delta puts and deletes entries, without the projected items (what a
+/// writer records; the maintainer projects the committed item later).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeltaKeys {
+    /// The entry to delete.
+    pub delete: Option<PlacedKey>,
+    /// The entry to put.
+    pub put: Option<PlacedKey>,
+    /// Write units, as [`IndexDelta::write_units`].
+    pub write_units: u64,
+}
+
+impl DeltaKeys {
+    /// Whether the change leaves the index as it was.
+    pub fn is_empty(&self) -> bool {
+        self.delete.is_none() && self.put.is_none()
+    }
+}
+
 fn units(bytes: usize) -> u64 {
     bytes.div_ceil(WRITE_UNIT_BYTES).max(1) as u64
 }
@@ -126,16 +169,28 @@ fn index_key(def: &GsiDef, item: &Item) -> Result<Option<PrimaryKey>, DeriveErro
     Ok(partition.map(|partition| PrimaryKey { partition, sort }))
 }
 
-/// The entry of `item` in the index, or `None` when it lacks an index key attribute.
-///
-/// # Errors
-/// [`DeriveError`] when an index key attribute is invalid or the item lacks its base
-/// key.
-pub fn entry_of(
-    def: &GsiDef,
-    base: &KeySchema,
-    item: &Item,
-) -> Result<Option<IndexEntry>, DeriveError> {
+/// Where `item`'s entry goes and how large it is, without building the projected item
+/// when it is the whole item (`ALL`).
+#[derive(Debug)]
+struct Slot {
+    at: PlacedKey,
+    /// The projected item, unless the projection is `ALL` (then it is the item itself).
+    projected: Option<Item>,
+    /// The projected item's DynamoDB size.
+    size: usize,
+}
+
+impl Slot {
+    fn into_entry(self, item: &Item) -> IndexEntry {
+        IndexEntry {
+            at: self.at,
+            item: self.projected.unwrap_or_else(|| item.clone()),
+            size: self.size,
+        }
+    }
+}
+
+fn slot_of(def: &GsiDef, base: &KeySchema, item: &Item) -> Result<Option<Slot>, DeriveError> {
     let Some(index) = index_key(def, item)? else {
         return Ok(None);
     };
@@ -148,9 +203,31 @@ pub fn entry_of(
         def.partitions,
     )
     .map_err(DeriveError::Encode)?;
-    let item = project(def, base, item);
-    let size = item.size();
-    Ok(Some(IndexEntry { at, item, size }))
+    let (projected, size) = if def.projection == Projection::All {
+        (None, item.size())
+    } else {
+        let p = project(def, base, item);
+        let size = p.size();
+        (Some(p), size)
+    };
+    Ok(Some(Slot {
+        at,
+        projected,
+        size,
+    }))
+}
+
+/// The entry of `item` in the index, or `None` when it lacks an index key attribute.
+///
+/// # Errors
+/// [`DeriveError`] when an index key attribute is invalid or the item lacks its base
+/// key.
+pub fn entry_of(
+    def: &GsiDef,
+    base: &KeySchema,
+    item: &Item,
+) -> Result<Option<IndexEntry>, DeriveError> {
+    Ok(slot_of(def, base, item)?.map(|s| s.into_entry(item)))
 }
 
 /// What a base item going from `old` to `new` (`None`: absent) does to the index.
@@ -189,15 +266,23 @@ pub fn derive(
     old: Option<&Item>,
     new: Option<&Item>,
 ) -> Result<IndexDelta, DeriveError> {
-    let new_entry = match new {
-        Some(item) => entry_of(def, base, item)?,
-        None => None,
-    };
-    let old_entry = old
-        .map(|item| lenient_entry(def, base, item))
-        .transpose()?
-        .and_then(|(e, _)| e);
-    delta(base, old, new, old_entry, new_entry)
+    let (keys, slot) = derive_slots(def, base, old, new, false)?;
+    Ok(materialize(keys, slot, new))
+}
+
+/// [`derive()`] without the projected item: where the entries go and what they cost.
+/// Cheaper for a writer (an `ALL` projection copies nothing); the same checks and
+/// errors.
+///
+/// # Errors
+/// As [`derive()`].
+pub fn derive_keys(
+    def: &GsiDef,
+    base: &KeySchema,
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> Result<DeltaKeys, DeriveError> {
+    derive_slots(def, base, old, new, false).map(|(k, _)| k.keys)
 }
 
 /// [`derive()`] for changes already committed (the maintainer's and the backfill's
@@ -210,15 +295,46 @@ pub fn derive_committed(
     old: Option<&Item>,
     new: Option<&Item>,
 ) -> Result<(IndexDelta, bool), DeriveError> {
-    let (new_entry, skipped) = match new {
-        Some(item) => lenient_entry(def, base, item)?,
-        None => (None, false),
+    let (keys, slot) = derive_slots(def, base, old, new, true)?;
+    let skipped = keys.skipped;
+    Ok((materialize(keys, slot, new), skipped))
+}
+
+/// [`derive_keys`] with [`derive_committed`]'s leniency: also says whether the new
+/// item was skipped for an invalid index key attribute.
+///
+/// # Errors
+/// As [`derive_committed`].
+pub fn derive_keys_committed(
+    def: &GsiDef,
+    base: &KeySchema,
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> Result<(DeltaKeys, bool), DeriveError> {
+    derive_slots(def, base, old, new, true).map(|(k, _)| {
+        let skipped = k.skipped;
+        (k.keys, skipped)
+    })
+}
+
+/// Keys and units of a delta, whether the new item was skipped, and the new slot when
+/// the delta puts it.
+#[derive(Debug)]
+struct Derived {
+    keys: DeltaKeys,
+    skipped: bool,
+}
+
+fn materialize(d: Derived, slot: Option<Slot>, new: Option<&Item>) -> IndexDelta {
+    let put = match (slot, new) {
+        (Some(s), Some(n)) => Some(s.into_entry(n)),
+        _ => None,
     };
-    let old_entry = old
-        .map(|item| lenient_entry(def, base, item))
-        .transpose()?
-        .and_then(|(e, _)| e);
-    Ok((delta(base, old, new, old_entry, new_entry)?, skipped))
+    IndexDelta {
+        delete: d.keys.delete,
+        put,
+        write_units: d.keys.write_units,
+    }
 }
 
 /// The entry of `item`, or none (and `true`) when an index key attribute is invalid.
@@ -227,7 +343,16 @@ pub(crate) fn lenient_entry(
     base: &KeySchema,
     item: &Item,
 ) -> Result<(Option<IndexEntry>, bool), DeriveError> {
-    match entry_of(def, base, item) {
+    lenient_slot(def, base, item).map(|(s, skipped)| (s.map(|s| s.into_entry(item)), skipped))
+}
+
+/// The slot of `item`, or none (and `true`) when an index key attribute is invalid.
+fn lenient_slot(
+    def: &GsiDef,
+    base: &KeySchema,
+    item: &Item,
+) -> Result<(Option<Slot>, bool), DeriveError> {
+    match slot_of(def, base, item) {
         Ok(e) => Ok((e, false)),
         Err(DeriveError::IndexKeyTypeMismatch { .. } | DeriveError::IndexKeyInvalid { .. }) => {
             // The base key must still be valid: a broken base item is an error.
@@ -238,13 +363,23 @@ pub(crate) fn lenient_entry(
     }
 }
 
-fn delta(
+/// The one derivation: `lenient` for committed changes.
+fn derive_slots(
+    def: &GsiDef,
     base: &KeySchema,
     old: Option<&Item>,
     new: Option<&Item>,
-    old_entry: Option<IndexEntry>,
-    new_entry: Option<IndexEntry>,
-) -> Result<IndexDelta, DeriveError> {
+    lenient: bool,
+) -> Result<(Derived, Option<Slot>), DeriveError> {
+    let (new_slot, skipped) = match new {
+        Some(item) if lenient => lenient_slot(def, base, item)?,
+        Some(item) => (slot_of(def, base, item)?, false),
+        None => (None, false),
+    };
+    let old_slot = old
+        .map(|item| lenient_slot(def, base, item))
+        .transpose()?
+        .and_then(|(e, _)| e);
     if let (Some(o), Some(n)) = (old, new) {
         let ok = base.extract_key(o).map_err(DeriveError::BaseKey)?;
         let nk = base.extract_key(n).map_err(DeriveError::BaseKey)?;
@@ -252,35 +387,53 @@ fn delta(
             return Err(DeriveError::BaseKeyChanged);
         }
     }
-    Ok(match (old_entry, new_entry) {
-        (None, None) => IndexDelta::default(),
-        (Some(o), None) => IndexDelta {
-            write_units: units(o.size),
-            delete: Some(o.at),
-            put: None,
-        },
-        (None, Some(n)) => IndexDelta {
-            write_units: units(n.size),
-            delete: None,
-            put: Some(n),
-        },
+    let (keys, put) = match (old_slot, new_slot) {
+        (None, None) => (DeltaKeys::default(), None),
+        (Some(o), None) => (
+            DeltaKeys {
+                write_units: units(o.size),
+                delete: Some(o.at),
+                put: None,
+            },
+            None,
+        ),
+        (None, Some(n)) => (
+            DeltaKeys {
+                write_units: units(n.size),
+                delete: None,
+                put: Some(n.at.clone()),
+            },
+            Some(n),
+        ),
         (Some(o), Some(n)) if o.at == n.at => {
-            if o.item == n.item {
-                IndexDelta::default()
+            // The same projection: for `ALL` the items themselves.
+            let same = match (&o.projected, &n.projected) {
+                (Some(a), Some(b)) => a == b,
+                _ => old == new,
+            };
+            if same {
+                (DeltaKeys::default(), None)
             } else {
-                IndexDelta {
-                    write_units: units(o.size.max(n.size)),
-                    delete: None,
-                    put: Some(n),
-                }
+                (
+                    DeltaKeys {
+                        write_units: units(o.size.max(n.size)),
+                        delete: None,
+                        put: Some(n.at.clone()),
+                    },
+                    Some(n),
+                )
             }
         }
-        (Some(o), Some(n)) => IndexDelta {
-            write_units: units(o.size) + units(n.size),
-            delete: Some(o.at),
-            put: Some(n),
-        },
-    })
+        (Some(o), Some(n)) => (
+            DeltaKeys {
+                write_units: units(o.size) + units(n.size),
+                delete: Some(o.at),
+                put: Some(n.at.clone()),
+            },
+            Some(n),
+        ),
+    };
+    Ok((Derived { keys, skipped }, put))
 }
 
 /// Why an index entry cannot be derived. The first two are what a writer sees (DynamoDB's

@@ -14,7 +14,7 @@ use std::error::Error;
 use strata_item::KeySchema;
 
 use crate::def::GsiDef;
-use crate::derive::{DeriveError, IndexDelta, derive_committed};
+use crate::derive::{DeltaOps, DeriveError, derive_committed};
 use crate::meta::{
     BackfillPhase, BackfillProgress, Checkpoint, HOME_PARTITION, MetaError, PartitionHeader,
     checkpoint_key, header_key, progress_key,
@@ -266,7 +266,7 @@ impl Maintainer {
             previous = Some(rec.lsn);
             for change in &rec.changes {
                 let owned;
-                let delta = match change {
+                let ops = match change {
                     Change::Item { old, new } => {
                         let derived =
                             derive_committed(&self.def, &self.base, old.as_ref(), new.as_ref());
@@ -282,13 +282,13 @@ impl Maintainer {
                             }
                         };
                         stats.skipped_invalid += usize::from(skipped);
-                        owned = d;
+                        owned = DeltaOps::from(d);
                         &owned
                     }
-                    Change::Delta { index, delta } if *index == self.def.name => delta,
+                    Change::Delta { index, ops } if *index == self.def.name => ops,
                     Change::Delta { .. } => continue,
                 };
-                if let Err(e) = self.route(delta, rec.lsn, &cps, &mut groups, &mut stats) {
+                if let Err(e) = self.route(ops, rec.lsn, &cps, &mut groups, &mut stats) {
                     self.checkpoints[slot] = Some(cps);
                     return Err(e);
                 }
@@ -330,7 +330,7 @@ impl Maintainer {
     /// record `lsn` yet.
     fn route(
         &self,
-        delta: &IndexDelta,
+        delta: &DeltaOps,
         lsn: u64,
         cps: &[u64],
         groups: &mut BTreeMap<u32, Vec<SinkOp>>,
@@ -361,12 +361,12 @@ impl Maintainer {
                 },
             )?;
         }
-        if let Some(p) = &delta.put {
+        if let Some((at, value)) = &delta.put {
             add(
-                p.at.partition,
+                at.partition,
                 SinkOp::Put {
-                    key: p.at.bytes.clone(),
-                    value: p.value(),
+                    key: at.bytes.clone(),
+                    value: value.clone(),
                 },
             )?;
         }

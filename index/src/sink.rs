@@ -3,7 +3,7 @@
 
 use strata_item::Item;
 
-use crate::derive::IndexDelta;
+use crate::derive::DeltaOps;
 
 /// One write to a GSI partition's tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,12 +65,12 @@ pub enum Change {
         new: Option<Item>,
     },
     /// A delta computed at write time (by [`crate::derive()`]) for the index named
-    /// `index`; a maintainer ignores deltas of other indexes.
+    /// `index`, ready to store; a maintainer ignores deltas of other indexes.
     Delta {
         /// The index it is for.
         index: String,
-        /// What to do (boxed: an entry holds a whole projected item).
-        delta: Box<IndexDelta>,
+        /// What to do (boxed: two entry keys with their decoded key values).
+        ops: Box<DeltaOps>,
     },
 }
 

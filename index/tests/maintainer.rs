@@ -290,7 +290,7 @@ fn precomputed_deltas_give_the_same_index() {
                     let delta = derive(d, &schema(), old.as_ref(), new.as_ref()).unwrap();
                     changes.push(Change::Delta {
                         index: d.name.clone(),
-                        delta: Box::new(delta),
+                        ops: Box::new(delta.into()),
                     });
                 }
             }

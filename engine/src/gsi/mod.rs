@@ -7,7 +7,8 @@
 //! |---|---|
 //! | `delta` | the log-data encoding of an index delta in a base WAL batch |
 //! | `shadow` | a GSI's partition trees and the `IndexSink` over them |
-//! | `source` | the `ChangeSource` over the base partitions' logs |
+//! | `source` | the base partitions' logs, read once per round, and the `ChangeSource` over them |
+//! | `sync` | when the maintainer syncs base WALs and the GSI partitions it wrote |
 //! | `service` | the Db's maintainer thread: steps every table's GSIs, moves WAL floors |
 //! | `status` | `describe_table`'s GSI figures, `wait_for_indexes` |
 //! | `read` | query and scan of a GSI |
@@ -22,6 +23,7 @@ pub(crate) mod service;
 mod shadow;
 mod source;
 pub(crate) mod status;
+mod sync;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -35,7 +37,7 @@ use strata_index::meta::BackfillPhase;
 use strata_index::{Maintainer, load_checkpoints, read_progress};
 
 pub(crate) use shadow::{GSI_DIR, GsiShadow, ShadowSink, gsi_dir, gsi_dir_name};
-pub(crate) use source::BaseSource;
+pub(crate) use source::{BaseLog, BaseSource};
 
 use crate::table::{DbError, TableSpec};
 
@@ -96,6 +98,9 @@ pub(crate) struct TableGsi {
     /// Notified after every maintenance round (wait_for_indexes sleeps on it).
     pub progress: Condvar,
     pub progress_lock: Mutex<()>,
+    /// The maintainer's sync bookkeeping (base WALs of `Buffered` tables, GSI
+    /// partitions written).
+    pub sync: Mutex<sync::SyncState>,
 }
 
 impl TableGsi {
@@ -175,6 +180,7 @@ impl TableGsi {
             write_times: (0..n).map(|_| Mutex::new(VecDeque::new())).collect(),
             progress: Condvar::new(),
             progress_lock: Mutex::new(()),
+            sync: Mutex::new(sync::SyncState::new(n, gsis.len())),
         })
     }
 

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use strata_index::StepOutcome;
@@ -19,10 +19,14 @@ use strata_index::meta::BackfillPhase;
 use crate::lsm::Tree;
 use crate::table::core::TableCore;
 
-use super::{BaseSource, ShadowSink, Waker};
+use super::sync::SyncState;
+use super::{BaseLog, BaseSource, ShadowSink, Waker};
+use crate::table::TableDurability;
 
 /// How often the maintainer looks for work without being woken.
-pub(crate) const TICK: Duration = Duration::from_millis(20);
+pub(crate) const TICK: Duration = Duration::from_millis(10);
+/// The shortest time between the starts of two rounds that are not catching up.
+const ROUND_GAP: Duration = Duration::from_millis(2);
 /// Base records read per step.
 const MAX_RECORDS: usize = 512;
 /// Steps per (GSI, base partition) per round before other work gets a turn.
@@ -104,6 +108,7 @@ impl GsiService {
                 self.waker.wait(TICK);
                 continue;
             }
+            let started = Instant::now();
             let tables = self.tables.lock().clone();
             let mut busy = false;
             for core in &tables {
@@ -115,6 +120,13 @@ impl GsiService {
             drop(tables);
             if !busy {
                 self.waker.wait(TICK);
+                // Rounds at most every ROUND_GAP: a `Sync` table's writers wake the
+                // thread at every commit, and a round costs a few system calls
+                // whether it applies one record or a hundred.
+                let since = started.elapsed();
+                if since < ROUND_GAP && !self.stop.load(Ordering::Acquire) {
+                    std::thread::sleep(ROUND_GAP - since);
+                }
             }
         }
     }
@@ -138,6 +150,13 @@ fn backfill_partition(
 }
 
 /// One round over a table's GSIs; true when some GSI still has records to read.
+///
+/// Partition by partition, every GSI of the table steps over the same base records:
+/// [`BaseLog`] reads them once and decodes each base item once for all of them. A
+/// `Buffered` table's unsynced records are synced here once they have waited
+/// [`BASE_SYNC_AFTER`](super::sync::BASE_SYNC_AFTER), so that they reach the indexes promptly. The GSI partitions
+/// written are synced at most every [`SHADOW_SYNC_EVERY`](super::sync::SHADOW_SYNC_EVERY); only then do the base WAL
+/// floors move.
 pub(crate) fn maintain_table(core: &TableCore) -> bool {
     let Ok(shards) = core.shards() else {
         return false;
@@ -145,28 +164,36 @@ pub(crate) fn maintain_table(core: &TableCore) -> bool {
     let base: Vec<&Tree> = shards.parts.iter().map(|p| &p.tree).collect();
     let gsi = &core.gsi;
     let mut maintainers = gsi.maintainers.lock();
+    let mut sync = gsi.sync.lock();
+    let now = Instant::now();
+    if core.spec.durability == TableDurability::Buffered {
+        sync_base_logs(core, &base, &mut sync, now);
+    }
+    let n = shards.gsis.len();
+    let mut sinks: Vec<ShadowSink<'_>> = shards
+        .gsis
+        .iter()
+        .map(|s| ShadowSink::new(&s.trees))
+        .collect();
+    let mut errors: Vec<Option<String>> = vec![None; n];
+    // After a failed round, what it applied may not be synced: sync everything.
+    let resync: Vec<bool> = gsi.errors.lock().iter().map(Option::is_some).collect();
+    let mut log = BaseLog::new(&base, &core.spec.key_schema);
     let mut busy = false;
-    for (g, shadow) in shards.gsis.iter().enumerate() {
-        let Some(m) = maintainers.get_mut(g) else {
-            continue;
-        };
-        let mut sink = ShadowSink::new(&shadow.trees);
-        let mut source = BaseSource {
-            trees: &base,
-            def: &shadow.def,
-            base: &core.spec.key_schema,
-        };
-        let mut error = None;
-        // After a failed round, what it applied may not be synced: sync everything.
-        let resync = gsi.errors.lock()[g].is_some();
-        for p in 0..core.spec.partitions {
-            let pi = p as usize;
+    for p in 0..core.spec.partitions {
+        let pi = p as usize;
+        // The GSIs with durable base records past their checkpoint.
+        let mut live = Vec::with_capacity(n);
+        for (g, shadow) in shards.gsis.iter().enumerate() {
+            if g >= maintainers.len() {
+                continue;
+            }
             if gsi.is_backfilling(g, pi) {
-                match backfill_partition(core, &shards.parts[pi], shadow, &mut sink) {
+                match backfill_partition(core, &shards.parts[pi], shadow, &mut sinks[g]) {
                     Ok(true) => {
                         // Live maintenance of `p` starts from the snapshot LSN now.
                         gsi.backfilling[g][pi].store(false, Ordering::Release);
-                        m.reset();
+                        maintainers[g].reset();
                         tracing::info!(table = core.name(), index = %shadow.def.name,
                             partition = p, "backfill of a base partition done");
                     }
@@ -175,63 +202,93 @@ pub(crate) fn maintain_table(core: &TableCore) -> bool {
                         continue;
                     }
                     Err(e) => {
-                        error = Some(format!("backfill of base partition {p}: {e}"));
+                        errors[g] = Some(format!("backfill of base partition {p}: {e}"));
                         continue;
                     }
                 }
             }
-            // Nothing durable past the checkpoint: no step (and no log read) needed.
-            let durable = base[p as usize].durable_lsn();
-            if durable <= gsi.applied(g, p as usize) {
-                continue;
+            if base[pi].durable_lsn() > gsi.applied(g, pi) {
+                live.push(g);
             }
-            for step in 0..MAX_STEPS {
-                match m.step(&mut source, &mut sink, p, MAX_RECORDS) {
+        }
+        // Step-major, so that GSIs at the same checkpoint share each read.
+        for step in 0..MAX_STEPS {
+            if live.is_empty() {
+                break;
+            }
+            live.retain(|&g| {
+                let mut source = BaseSource {
+                    log: &mut log,
+                    def: &shards.gsis[g].def,
+                };
+                match maintainers[g].step(&mut source, &mut sinks[g], p, MAX_RECORDS) {
                     Ok(StepOutcome::Applied(stats)) => {
-                        gsi.applied[g][p as usize].store(stats.applied_through, Ordering::Release);
-                        if stats.caught_up {
-                            break;
-                        }
-                        busy |= step + 1 == MAX_STEPS;
+                        gsi.applied[g][pi].store(stats.applied_through, Ordering::Release);
+                        busy |= !stats.caught_up && step + 1 == MAX_STEPS;
+                        !stats.caught_up
                     }
-                    Ok(StepOutcome::Backfilling) => break,
+                    Ok(StepOutcome::Backfilling) => false,
                     Err(e) => {
-                        m.reset();
-                        error = Some(format!("base partition {p}: {e}"));
-                        break;
+                        maintainers[g].reset();
+                        errors[g] = Some(format!("base partition {p}: {e}"));
+                        false
                     }
                 }
-            }
+            });
+        }
+    }
+    drop(log);
+    for (g, sink) in sinks.iter_mut().enumerate() {
+        sync.note_written(g, sink.take_written());
+    }
+    let sync_due = resync.iter().any(|&r| r) || sync.shadow_sync_due(now);
+    for (g, shadow) in shards.gsis.iter().enumerate() {
+        if !(sync_due && errors[g].is_none()) {
+            continue;
         }
         // What is applied now becomes durable with the sync below.
         let applied: Vec<u64> = (0..base.len()).map(|p| gsi.applied(g, p)).collect();
-        let written = if resync {
+        let written = if resync.get(g).copied().unwrap_or(false) {
             (0..shadow.def.partitions).collect()
         } else {
-            sink.take_written()
+            sync.take_unsynced(g)
         };
         for gp in written {
             if let Err(e) = shadow.trees[gp as usize].sync_wal() {
-                error.get_or_insert(format!("syncing index partition {gp}: {e}"));
+                errors[g].get_or_insert(format!("syncing index partition {gp}: {e}"));
             }
         }
-        let mut errors = gsi.errors.lock();
-        if let Some(e) = &error {
-            if errors[g].as_ref() != Some(e) {
-                tracing::warn!(table = core.name(), index = %shadow.def.name, error = %e,
-                    "GSI maintenance failed; retrying");
-            }
-        } else {
+        if errors[g].is_none() {
             for (p, a) in applied.iter().enumerate() {
                 gsi.durable[g][p].store(*a, Ordering::Release);
             }
+        } else {
+            // Try again next round.
+            sync.note_written(g, 0..shadow.def.partitions);
         }
-        errors[g] = error;
     }
+    if sync_due {
+        sync.shadow_synced(now);
+    }
+    {
+        let mut stored = gsi.errors.lock();
+        for (g, error) in errors.into_iter().enumerate() {
+            if let Some(e) = &error
+                && stored.get(g).and_then(Option::as_ref) != Some(e)
+            {
+                tracing::warn!(table = core.name(), index = %shards.gsis[g].def.name,
+                    error = %e, "GSI maintenance failed; retrying");
+            }
+            if let Some(slot) = stored.get_mut(g) {
+                *slot = error;
+            }
+        }
+    }
+    drop(sync);
     drop(maintainers);
     // Floors: the smallest durable checkpoint over all GSIs, plus 1.
     for (p, tree) in base.iter().enumerate() {
-        let min = (0..shards.gsis.len())
+        let min = (0..n)
             .map(|g| gsi.durable[g][p].load(Ordering::Acquire))
             .min()
             .unwrap_or(0);
@@ -246,4 +303,20 @@ pub(crate) fn maintain_table(core: &TableCore) -> bool {
     gsi.prune_write_times();
     gsi.notify_progress();
     busy
+}
+
+/// Syncs the WAL of each base partition of a `Buffered` table whose oldest unsynced
+/// record has waited [`BASE_SYNC_AFTER`](super::sync::BASE_SYNC_AFTER) (the maintainer reads durable records only;
+/// without this a `Buffered` write would wait for the WAL's background sync).
+fn sync_base_logs(core: &TableCore, base: &[&Tree], sync: &mut SyncState, now: Instant) {
+    for (p, tree) in base.iter().enumerate() {
+        let pending = tree.wal_next_lsn().saturating_sub(1) > tree.durable_lsn();
+        if !sync.base_sync_due(p, pending, now) {
+            continue;
+        }
+        if let Err(e) = tree.sync_wal() {
+            tracing::warn!(table = core.name(), partition = p, error = %e,
+                "syncing a base WAL for its GSIs failed");
+        }
+    }
 }

@@ -125,6 +125,7 @@ impl Partition {
         let mut has_gsi_delta = false;
         let mut applied = Vec::with_capacity(muts.len());
         let mut keys = Vec::with_capacity(muts.len());
+        let mut gsi_deltas = Vec::new();
         for m in muts {
             let old = self.read(core, &m.base_key, None)?;
             let new = match (m.decide)(old.as_ref()) {
@@ -179,15 +180,14 @@ impl Partition {
                 let d = if core.gsi.is_creating(g) {
                     // Not checked at write time while CREATING: an invalid index key
                     // attribute means no entry, as in the backfill.
-                    strata_index::derive_committed(def, schema, old.as_ref(), new.as_ref())
+                    strata_index::derive_keys_committed(def, schema, old.as_ref(), new.as_ref())
                         .map(|(d, _skipped)| d)
                 } else {
-                    strata_index::derive(def, schema, old.as_ref(), new.as_ref())
+                    strata_index::derive_keys(def, schema, old.as_ref(), new.as_ref())
                 }
                 .map_err(derive_error)?;
                 if !d.is_empty() {
-                    batch.log_data(&gsi_delta::encode(&def.name, &d));
-                    has_gsi_delta = true;
+                    gsi_deltas.push(gsi_delta::encode(&def.name, &d));
                 }
                 cap.add_gsi_write(&spec.name, d.write_units as f64);
             }
@@ -199,6 +199,12 @@ impl Partition {
                     batch.delete(&m.base_key);
                 }
                 None => {}
+            }
+            // After the base item's put: a delta's entry refers to the nearest put
+            // before it (`docs/gsi-format.md`).
+            has_gsi_delta |= !gsi_deltas.is_empty();
+            for d in gsi_deltas.drain(..) {
+                batch.log_data(&d);
             }
             keys.push(m.key);
             applied.push(Applied {
