@@ -218,3 +218,44 @@ impl ChangeSource for BaseSource<'_, '_> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(after: u64, lsns: &[u64], complete: bool) -> Window {
+        Window {
+            after,
+            complete,
+            records: lsns
+                .iter()
+                .map(|&lsn| Record {
+                    lsn,
+                    entries: Vec::new(),
+                    items: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    fn lsns(w: &mut Window, after: u64, max: usize) -> Option<Vec<u64>> {
+        w.serve(after, max)
+            .map(|r| r.iter().map(|r| r.lsn).collect())
+    }
+
+    #[test]
+    fn a_window_serves_only_what_it_holds_entirely() {
+        // Read with after = 3, max = 4: LSNs 4..=7, more may follow.
+        let mut w = window(3, &[4, 5, 6, 7], false);
+        assert_eq!(lsns(&mut w, 3, 4), Some(vec![4, 5, 6, 7]));
+        assert_eq!(lsns(&mut w, 5, 2), Some(vec![6, 7]));
+        // Asking for more than it holds, or from before it: read again.
+        assert_eq!(lsns(&mut w, 5, 3), None);
+        assert_eq!(lsns(&mut w, 2, 1), None);
+        // A read that reached the durable end serves any tail of it.
+        let mut w = window(3, &[4, 5], true);
+        assert_eq!(lsns(&mut w, 4, 10), Some(vec![5]));
+        assert_eq!(lsns(&mut w, 9, 10), Some(vec![]));
+        assert_eq!(lsns(&mut w, 0, 10), None);
+    }
+}
