@@ -40,6 +40,8 @@ pub(crate) struct GsiService {
     stop: AtomicBool,
     /// Rounds are skipped while set (a test hook: a deliberately stalled maintainer).
     paused: AtomicBool,
+    /// Held for the length of each round (so a pause can wait for the round running).
+    round: Mutex<()>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -51,6 +53,7 @@ impl GsiService {
             tables: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             paused: AtomicBool::new(false),
+            round: Mutex::new(()),
             thread: Mutex::new(None),
         })
     }
@@ -96,9 +99,13 @@ impl GsiService {
         self.tables.lock().clear();
     }
 
-    /// Pauses (or resumes) every maintenance round.
+    /// Pauses (or resumes) every maintenance round. A pause returns once the round
+    /// running (if any) has ended, so nothing is applied after it.
     pub(crate) fn set_paused(&self, paused: bool) {
         self.paused.store(paused, Ordering::Release);
+        if paused {
+            drop(self.round.lock());
+        }
         self.waker.wake();
     }
 
@@ -109,6 +116,10 @@ impl GsiService {
                 continue;
             }
             let started = Instant::now();
+            let round = self.round.lock();
+            if self.paused.load(Ordering::Acquire) {
+                continue;
+            }
             let tables = self.tables.lock().clone();
             let mut busy = false;
             for core in &tables {
@@ -118,6 +129,7 @@ impl GsiService {
                 busy |= maintain_table(core);
             }
             drop(tables);
+            drop(round);
             if !busy {
                 self.waker.wait(TICK);
                 // Rounds at most every ROUND_GAP: a `Sync` table's writers wake the
