@@ -8,8 +8,7 @@
 //! | `names` | the naming rule of tables and indexes, checked before any lookup |
 //! | `error` | [`DbError`] |
 //! | `layout` | the partition hash and the key layout inside a partition's tree |
-//! | `capacity` | capacity units and the [`CapacityMeter`] hook |
-//! | `feed` | the per-partition change feed ([`ChangeSink`]) |
+//! //! | `feed` | the per-partition change feed ([`ChangeSink`]) |
 //! | `options` | per-operation options and results |
 //! | `request` | parsing a request's expressions with shared placeholders |
 //! | `gate` | admits operations until a table is deleted or closed; drains them |
@@ -21,7 +20,6 @@
 //! | `batch` | batch get and batch write |
 
 mod batch;
-pub mod capacity;
 pub(crate) mod core;
 mod error;
 mod feed;
@@ -45,7 +43,10 @@ use strata_item::Item;
 
 pub(crate) use batch::{BatchKind, batch_get, batch_write, check_batch_shape};
 pub use batch::{MAX_BATCH_GET_KEYS, MAX_BATCH_GET_RESPONSE_BYTES, MAX_BATCH_WRITE_REQUESTS};
-pub use capacity::{CapacityMeter, ConsumedCapacity, OpInfo, OpKind, UnmeteredCapacity};
+pub use crate::capacity::{
+    CapacityMeter, CapacityMode, ConsumedCapacity, OnDemandThroughput, OpInfo, OpKind,
+    ProvisionedThroughput, UnmeteredCapacity,
+};
 pub use error::DbError;
 pub use feed::{Change, ChangeSink};
 pub use names::{MAX_NAME_LEN, MIN_NAME_LEN};
@@ -58,7 +59,7 @@ pub use options::{
 pub use page::PAGE_CAP_BYTES;
 pub use scan::MAX_TOTAL_SEGMENTS;
 pub use spec::{
-    CapacityMode, DEFAULT_PARTITIONS, GsiSpec, IndexProjection, LsiSpec,
+    DEFAULT_PARTITIONS, GsiSpec, IndexProjection, LsiSpec,
     MAX_LOCAL_SECONDARY_INDEXES, MAX_PARTITIONS, MAX_PROJECTED_ATTRIBUTES, TableDescription,
     TableDurability, TableSpec,
 };

@@ -23,7 +23,7 @@ use strata_item::expr::{
 };
 use strata_item::{AttributeValue, Item, PrimaryKey};
 
-use super::capacity::ConsumedCapacity;
+use crate::capacity::ConsumedCapacity;
 
 /// A condition or filter: an expression string, or a built [`Condition`].
 #[derive(Debug, Clone, PartialEq)]

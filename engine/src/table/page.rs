@@ -7,7 +7,7 @@ use strata_item::{Item, KeySchema};
 
 use crate::lsm::Snapshot;
 
-use super::capacity::{ConsumedCapacity, read_units};
+use crate::capacity::{ConsumedCapacity, read_units};
 use super::core::TableCore;
 use super::error::DbError;
 use super::layout::{HashedKey, base_key};

@@ -11,7 +11,7 @@ use strata_item::{Item, PrimaryKey, codec};
 
 use crate::lsm::{Snapshot, Tree, TreeIter, TreeOptions, WriteBatch};
 
-use super::capacity::{ConsumedCapacity, OpKind, write_units};
+use crate::capacity::{ConsumedCapacity, OpKind, write_units};
 use super::core::TableCore;
 use super::error::DbError;
 use super::feed::Change;
@@ -36,8 +36,11 @@ pub(crate) struct Mutation<'a> {
 pub(crate) struct Applied {
     pub old: Option<Item>,
     pub new: Option<Item>,
-    /// Table and LSI write units of this item.
+    /// Table, LSI and GSI write units of this item (none if throttled).
     pub capacity: ConsumedCapacity,
+    /// Its capacity budgets could not absorb it: nothing was written for it
+    /// ([`OnThrottle::Skip`] only).
+    pub throttled: bool,
 }
 
 /// One partition of a table.
@@ -108,22 +111,28 @@ impl Partition {
     /// Applies mutations of distinct items of this partition as one atomic batch:
     /// under the partition lock, reads each old item, lets `decide` choose the new one
     /// (a failed condition or an invalid result aborts everything, nothing written),
-    /// derives the LSI entry changes, commits one WAL batch, then reports each change to
-    /// the change feed. Capacity is admitted before and charged after (also for a
-    /// failed condition).
+    /// derives the LSI and GSI entry changes, takes each item's capacity (the one
+    /// point where write capacity is enforced), commits one WAL batch, then reports
+    /// each change to the change feed.
+    ///
+    /// An item its capacity budgets cannot absorb is not written: with
+    /// [`OnThrottle::Fail`] the whole call fails with [`DbError::Throttled`] (and
+    /// gives back what earlier items took); with [`OnThrottle::Skip`] that item's
+    /// result is marked `throttled` and the others are written. A failed condition still consumes
+    /// the units of the existing item (DynamoDB charges it), unless throttled.
     pub(crate) fn apply(
         &self,
         core: &TableCore,
         muts: Vec<Mutation<'_>>,
+        on_throttle: OnThrottle,
     ) -> Result<Vec<Applied>, DbError> {
         core.admit(Some(self.index), OpKind::Write)?;
         crate::gsi::pressure::admit_write(core, self)?;
-        let schema = &core.spec.key_schema;
-        let lsis = &core.spec.local_secondary_indexes;
         let _guard = self.write_lock.lock();
+        let mut taken = Taken::new(core, self.index);
         let mut batch = WriteBatch::new();
         let mut has_gsi_delta = false;
-        let mut applied = Vec::with_capacity(muts.len());
+        let mut applied: Vec<Applied> = Vec::with_capacity(muts.len());
         let mut keys = Vec::with_capacity(muts.len());
         for m in muts {
             let old = self.read(core, &m.base_key, None)?;
@@ -135,61 +144,42 @@ impl Partition {
                         // existing item (at least one unit).
                         let mut cap = ConsumedCapacity::new(core.name());
                         cap.add_table_write(write_units(old.as_ref().map_or(0, Item::size)));
+                        core.take_write(self.index, &cap)?;
                         core.charge(Some(self.index), OpKind::Write, &cap);
                     }
                     return Err(e);
                 }
             };
-            let mut cap = ConsumedCapacity::new(core.name());
-            let old_size = old.as_ref().map_or(0, Item::size);
-            let new_size = new.as_ref().map_or(0, Item::size);
-            cap.add_table_write(write_units(old_size.max(new_size)));
-            for (i, spec) in lsis.iter().enumerate() {
-                let idx = u8::try_from(i).map_err(|_| DbError::invalid("too many indexes"))?;
-                let old_entry = match &old {
-                    Some(o) => lsi::entry(schema, idx, spec, &m.hashed, o)?,
-                    None => None,
-                };
-                let new_entry = match &new {
-                    Some(n) => {
-                        lsi::check_index_key(spec, n)?;
-                        let e = lsi::entry(schema, idx, spec, &m.hashed, n)?;
-                        if let Some(e) = &e {
-                            lsi::check_size(spec, n, e.size)?;
-                        }
-                        e
+            let (cap, ops) = self.derive(core, &m.hashed, old.as_ref(), new.as_ref())?;
+            if let Err(e) = core.take_write(self.index, &cap) {
+                match on_throttle {
+                    OnThrottle::Fail => return Err(e),
+                    OnThrottle::Skip => {
+                        keys.push(m.key);
+                        applied.push(Applied {
+                            old,
+                            new,
+                            capacity: ConsumedCapacity::new(core.name()),
+                            throttled: true,
+                        });
+                        continue;
                     }
-                    None => None,
-                };
-                let change = lsi::diff(old_entry, new_entry);
-                if let Some(k) = &change.delete {
-                    batch.delete(k);
                 }
-                if let Some(e) = &change.put {
-                    batch.put(&e.key, &codec::encode_item(&e.item));
-                }
-                cap.add_index_write(&spec.name, change.units);
             }
-            for (g, (def, spec)) in core
-                .gsi_defs
-                .iter()
-                .zip(&core.spec.global_secondary_indexes)
-                .enumerate()
-            {
-                let d = if core.gsi.is_creating(g) {
-                    // Not checked at write time while CREATING: an invalid index key
-                    // attribute means no entry, as in the backfill.
-                    strata_index::derive_committed(def, schema, old.as_ref(), new.as_ref())
-                        .map(|(d, _skipped)| d)
-                } else {
-                    strata_index::derive(def, schema, old.as_ref(), new.as_ref())
+            taken.push(cap.clone());
+            for op in ops {
+                match op {
+                    EntryOp::Put(k, v) => {
+                        batch.put(&k, &v);
+                    }
+                    EntryOp::Delete(k) => {
+                        batch.delete(&k);
+                    }
+                    EntryOp::Log(d) => {
+                        batch.log_data(&d);
+                        has_gsi_delta = true;
+                    }
                 }
-                .map_err(derive_error)?;
-                if !d.is_empty() {
-                    batch.log_data(&gsi_delta::encode(&def.name, &d));
-                    has_gsi_delta = true;
-                }
-                cap.add_gsi_write(&spec.name, d.write_units as f64);
             }
             match &new {
                 Some(n) => {
@@ -205,6 +195,7 @@ impl Partition {
                 old,
                 new,
                 capacity: cap,
+                throttled: false,
             });
         }
         let seqno = if batch.is_empty() {
@@ -224,14 +215,13 @@ impl Partition {
             }
             seqno
         };
-        let mut total = ConsumedCapacity::new(core.name());
-        for a in &applied {
-            total.merge(&a.capacity);
+        let total = taken.commit();
+        if total.capacity_units > 0.0 {
+            core.charge(Some(self.index), OpKind::Write, &total);
         }
-        core.charge(Some(self.index), OpKind::Write, &total);
         if let Some(sink) = &core.hooks.change_sink {
             for (a, key) in applied.iter().zip(&keys) {
-                if a.old != a.new {
+                if !a.throttled && a.old != a.new {
                     sink.on_change(&Change {
                         table: core.name(),
                         table_id: core.id,
@@ -245,6 +235,125 @@ impl Partition {
             }
         }
         Ok(applied)
+    }
+
+    /// What writing `new` over `old` costs (table, LSI and GSI write units) and the
+    /// index entries and GSI deltas it writes besides the item itself.
+    fn derive(
+        &self,
+        core: &TableCore,
+        hashed: &HashedKey,
+        old: Option<&Item>,
+        new: Option<&Item>,
+    ) -> Result<(ConsumedCapacity, Vec<EntryOp>), DbError> {
+        let schema = &core.spec.key_schema;
+        let mut ops = Vec::new();
+        let mut cap = ConsumedCapacity::new(core.name());
+        let old_size = old.map_or(0, Item::size);
+        let new_size = new.map_or(0, Item::size);
+        cap.add_table_write(write_units(old_size.max(new_size)));
+        for (i, spec) in core.spec.local_secondary_indexes.iter().enumerate() {
+            let idx = u8::try_from(i).map_err(|_| DbError::invalid("too many indexes"))?;
+            let old_entry = match old {
+                Some(o) => lsi::entry(schema, idx, spec, hashed, o)?,
+                None => None,
+            };
+            let new_entry = match new {
+                Some(n) => {
+                    lsi::check_index_key(spec, n)?;
+                    let e = lsi::entry(schema, idx, spec, hashed, n)?;
+                    if let Some(e) = &e {
+                        lsi::check_size(spec, n, e.size)?;
+                    }
+                    e
+                }
+                None => None,
+            };
+            let change = lsi::diff(old_entry, new_entry);
+            if let Some(k) = change.delete {
+                ops.push(EntryOp::Delete(k));
+            }
+            if let Some(e) = &change.put {
+                ops.push(EntryOp::Put(e.key.clone(), codec::encode_item(&e.item)));
+            }
+            cap.add_index_write(&spec.name, change.units);
+        }
+        for (g, (def, spec)) in core
+            .gsi_defs
+            .iter()
+            .zip(&core.spec.global_secondary_indexes)
+            .enumerate()
+        {
+            let d = if core.gsi.is_creating(g) {
+                // Not checked at write time while CREATING: an invalid index key
+                // attribute means no entry, as in the backfill.
+                strata_index::derive_committed(def, schema, old, new).map(|(d, _skipped)| d)
+            } else {
+                strata_index::derive(def, schema, old, new)
+            }
+            .map_err(derive_error)?;
+            if !d.is_empty() {
+                ops.push(EntryOp::Log(gsi_delta::encode(&def.name, &d)));
+            }
+            cap.add_gsi_write(&spec.name, d.write_units as f64);
+        }
+        Ok((cap, ops))
+    }
+}
+
+/// What [`Partition::apply`] does with an item its capacity budgets cannot absorb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnThrottle {
+    /// Fail the call (single-item writes).
+    Fail,
+    /// Leave the item out (batch writes return it unprocessed).
+    Skip,
+}
+
+/// One change of a write batch besides the item itself.
+enum EntryOp {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+    /// A GSI delta for the index maintainer.
+    Log(Vec<u8>),
+}
+
+/// Write capacity taken for items of a batch not committed yet: given back if the
+/// batch fails before it commits.
+struct Taken<'a> {
+    core: &'a TableCore,
+    partition: u32,
+    caps: Vec<ConsumedCapacity>,
+}
+
+impl<'a> Taken<'a> {
+    fn new(core: &'a TableCore, partition: u32) -> Taken<'a> {
+        Taken {
+            core,
+            partition,
+            caps: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, cap: ConsumedCapacity) {
+        self.caps.push(cap);
+    }
+
+    /// The batch committed: keeps what was taken; returns its total.
+    fn commit(mut self) -> ConsumedCapacity {
+        let mut total = ConsumedCapacity::new(self.core.name());
+        for c in self.caps.drain(..) {
+            total.merge(&c);
+        }
+        total
+    }
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        for c in &self.caps {
+            self.core.give_back_write(self.partition, c);
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::ops::Bound;
 use strata_item::expr::SortKeyCondition;
 use strata_item::{AttributeValue, Item, KeyAttribute, KeyRole, KeySchema};
 
-use super::capacity::OpKind;
+use crate::capacity::OpKind;
 use super::core::TableCore;
 use super::error::DbError;
 use super::layout::{

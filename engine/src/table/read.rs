@@ -1,6 +1,6 @@
 //! `get_item`.
 
-use super::capacity::{ConsumedCapacity, OpKind, read_units};
+use crate::capacity::{ConsumedCapacity, OpKind, read_units};
 use super::core::TableCore;
 use super::error::DbError;
 use super::options::{GetOptions, GetOutput, KeyInput};

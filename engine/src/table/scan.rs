@@ -5,7 +5,7 @@
 
 use std::ops::Bound;
 
-use super::capacity::OpKind;
+use crate::capacity::OpKind;
 use super::core::TableCore;
 use super::error::DbError;
 use super::layout::segment_of;
