@@ -62,8 +62,8 @@ pub struct CapacityStats {
     pub partitions: Vec<PartitionCapacity>,
     /// Every global secondary index, by name.
     pub indexes: Vec<IndexCapacity>,
-    /// The [`HOTTEST_LISTED`] partitions that consumed the most (reads plus writes;
-    /// then the most throttled requests), hottest first.
+    /// The [`HOTTEST_LISTED`] hottest partitions, hottest first: the most throttled
+    /// requests (reads plus writes), then the most units consumed.
     pub hottest_partitions: Vec<PartitionCapacity>,
 }
 
@@ -73,9 +73,9 @@ pub(crate) fn hottest(parts: &[PartitionCapacity]) -> Vec<PartitionCapacity> {
     let heat = |p: &PartitionCapacity| p.read.consumed_units + p.write.consumed_units;
     let throttled = |p: &PartitionCapacity| p.read.throttled_requests + p.write.throttled_requests;
     v.sort_by(|a, b| {
-        heat(b)
-            .total_cmp(&heat(a))
-            .then(throttled(b).cmp(&throttled(a)))
+        throttled(b)
+            .cmp(&throttled(a))
+            .then(heat(b).total_cmp(&heat(a)))
             .then(a.partition.cmp(&b.partition))
     });
     v.into_iter().take(HOTTEST_LISTED).cloned().collect()
@@ -101,6 +101,6 @@ mod tests {
     fn hottest_first() {
         let parts = vec![part(0, 1.0, 0), part(1, 9.0, 0), part(2, 1.0, 4), part(3, 0.0, 0)];
         let hot: Vec<u32> = hottest(&parts).iter().map(|p| p.partition).collect();
-        assert_eq!(hot, vec![1, 2, 0]);
+        assert_eq!(hot, vec![2, 1, 0]);
     }
 }
