@@ -491,10 +491,12 @@ impl TableCapacity {
         let units = Self::table_units(cap);
         if units > 0.0 {
             self.table.read.bucket.charge(units, now);
-            self.table.read.consumed(units);
-            if let Some(pair) = partition.and_then(|p| self.parts.get(p as usize)) {
-                pair.read.bucket.charge(units, now);
-                pair.read.consumed(units);
+            match partition.and_then(|p| self.parts.get(p as usize)) {
+                Some(pair) => {
+                    pair.read.bucket.charge(units, now);
+                    pair.read.consumed(units);
+                }
+                None => self.table.read.consumed(units),
             }
             self.follow_peak(OpKind::Read, units, now);
         }
@@ -561,9 +563,9 @@ impl TableCapacity {
                 now,
             ));
         }
-        table.consumed(units);
-        if let Some(g) = part {
-            g.consumed(units);
+        match part {
+            Some(g) => g.consumed(units),
+            None => table.consumed(units),
         }
         for (name, &u) in &cap.global_secondary_indexes {
             if let Some(b) = gsis.iter().find(|b| &b.name == name) {
@@ -584,9 +586,12 @@ impl TableCapacity {
         gsis: &[Arc<IndexBudgets>],
     ) {
         let units = Self::table_units(cap);
-        self.table.write.give_back(units);
-        if let Some(p) = self.parts.get(partition as usize) {
-            p.write.give_back(units);
+        match self.parts.get(partition as usize) {
+            Some(p) => {
+                self.table.write.bucket.give_back(units);
+                p.write.give_back(units);
+            }
+            None => self.table.write.give_back(units),
         }
         for (name, &u) in &cap.global_secondary_indexes {
             if let Some(b) = gsis.iter().find(|b| &b.name == name) {
@@ -597,12 +602,14 @@ impl TableCapacity {
 
     /// Feeds an on-demand table's previous peak; raises its allowance when the peak
     /// rose.
+    /// `units`: what the operation that calls this consumed (counted in the window it
+    /// opens, not in the one it closes).
     fn follow_peak(&self, kind: OpKind, units: f64, now: Duration) {
         if !self.follows_peak.load(Ordering::Acquire) {
             return;
         }
         let k = kind_index(kind);
-        if let Some(peak) = self.peaks[k].record(units, now) {
+        if let Some(peak) = self.peaks[k].observe(now, || self.consumed_total(kind) - units) {
             let billing = self.billing.lock();
             let max = match kind {
                 OpKind::Read => billing.on_demand.max_read_request_units,
@@ -615,6 +622,20 @@ impl TableCapacity {
                 tracing::debug!(table = %self.name, peak, allowance, "on-demand peak rose");
             }
         }
+    }
+
+    /// Units the table consumed (of `kind`) since it was opened: its partitions' and
+    /// its unpartitioned operations' (scans), which the table gauge counts. Kept this
+    /// way so that an operation updates one counter, its partition's, and not one
+    /// shared by every partition.
+    fn consumed_total(&self, kind: OpKind) -> f64 {
+        let milli: u64 = self
+            .parts
+            .iter()
+            .map(|p| p.get(kind).consumed_milli.load(Ordering::Relaxed))
+            .sum::<u64>()
+            + self.table.get(kind).consumed_milli.load(Ordering::Relaxed);
+        milli as f64 / MILLI
     }
 
     /// Everything [`CapacityStats`] shows, now.
@@ -631,8 +652,10 @@ impl TableCapacity {
             .collect();
         let mut read = self.table.read.stats(now);
         read.throttled_requests = self.throttled[0].load(Ordering::Relaxed);
+        read.consumed_units = self.consumed_total(OpKind::Read);
         let mut write = self.table.write.stats(now);
         write.throttled_requests = self.throttled[1].load(Ordering::Relaxed);
+        write.consumed_units = self.consumed_total(OpKind::Write);
         let indexes = self
             .gsis
             .lock()

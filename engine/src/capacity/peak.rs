@@ -7,31 +7,29 @@
 //! growth beyond double the previous peak to be spread over 30 minutes). The allowance
 //! is twice the peak, so a table can double at once, and double again after the ramp.
 //!
-//! Hot path: two atomic reads and one atomic add per operation; the lock is taken once
-//! per second, by the one operation that closes a window.
+//! Hot path: one atomic read per operation (no write to a shared cache line); the
+//! lock is taken once per second, by the one operation that closes a window, which then
+//! reads the table's running total of consumed units (kept per partition anyway).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
-/// Units are counted in thousandths (units are multiples of 0.5).
-const MILLI: f64 = 1000.0;
-
 #[derive(Debug)]
 struct PeakState {
     peak: f64,
     pending: f64,
     pending_since: Option<Duration>,
+    /// The running total of consumed units when the current window opened.
+    total_at_open: f64,
 }
 
 /// An on-demand table's previous peak, per read or write (see the module docs).
 #[derive(Debug)]
 pub struct PeakTracker {
-    /// The second (of the clock) whose consumption `in_window` counts.
+    /// The second (of the clock) of the open window.
     window: AtomicU64,
-    /// Thousandths of units consumed in `window`.
-    in_window: AtomicU64,
     ramp: Duration,
     state: Mutex<PeakState>,
 }
@@ -42,12 +40,12 @@ impl PeakTracker {
     pub fn new(initial: f64, ramp: Duration, now: Duration) -> PeakTracker {
         PeakTracker {
             window: AtomicU64::new(now.as_secs()),
-            in_window: AtomicU64::new(0),
             ramp,
             state: Mutex::new(PeakState {
                 peak: initial.max(0.0),
                 pending: 0.0,
                 pending_since: None,
+                total_at_open: 0.0,
             }),
         }
     }
@@ -66,27 +64,29 @@ impl PeakTracker {
         }
     }
 
-    /// Records `units` consumed at `now`. Returns the new previous peak when it rose.
-    pub fn record(&self, units: f64, now: Duration) -> Option<f64> {
+    /// Called after an operation consumed units at `now`; `total` gives the running
+    /// total of units the table consumed so far (called only when a window closes:
+    /// the units consumed since the window opened are the window's, as every later
+    /// second with traffic closes its predecessor). Returns the new previous peak when
+    /// it rose.
+    pub fn observe(&self, now: Duration, total: impl FnOnce() -> f64) -> Option<f64> {
         let second = now.as_secs();
         let current = self.window.load(Ordering::Acquire);
-        let mut raised = None;
         if second > current
             && self
                 .window
                 .compare_exchange(current, second, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
         {
-            let closed = self.in_window.swap(0, Ordering::AcqRel) as f64 / MILLI;
-            raised = self.close_window(closed, now);
+            return self.close_window(total(), now);
         }
-        let milli = (units.max(0.0) * MILLI).round() as u64;
-        self.in_window.fetch_add(milli, Ordering::AcqRel);
-        raised
+        None
     }
 
-    fn close_window(&self, units: f64, now: Duration) -> Option<f64> {
+    fn close_window(&self, total: f64, now: Duration) -> Option<f64> {
         let mut st = self.state.lock();
+        let units = (total - st.total_at_open).max(0.0);
+        st.total_at_open = total;
         if units > st.peak && units > st.pending {
             st.pending = units;
             st.pending_since.get_or_insert(now);
@@ -112,24 +112,30 @@ mod tests {
     #[test]
     fn a_new_peak_counts_after_the_ramp() {
         let p = PeakTracker::new(5.0, 30 * 60 * S, Duration::ZERO);
+        let mut total = 0.0;
         for _ in 0..10 {
-            assert_eq!(p.record(1.0, Duration::ZERO), None);
+            total += 1.0;
+            assert_eq!(p.observe(Duration::ZERO, || total), None);
         }
-        // Second 0 closed with 10 units: pending, not yet the peak.
-        assert_eq!(p.record(1.0, S), None);
+        // Second 0 closed with 10 units (the op that closes it is counted in the
+        // next window): pending, not yet the peak.
+        assert_eq!(p.observe(S, || total), None);
+        total += 1.0;
         assert_eq!(p.peak(), 5.0);
-        assert_eq!(p.record(1.0, 2 * S), None);
-        assert_eq!(p.record(1.0, S + 30 * 60 * S), Some(10.0));
+        assert_eq!(p.observe(2 * S, || total), None);
+        total += 1.0;
+        assert_eq!(p.observe(S + 30 * 60 * S, || total), Some(10.0));
         assert_eq!(p.peak(), 10.0);
     }
 
     #[test]
     fn without_a_ramp_the_peak_follows_each_second() {
         let p = PeakTracker::new(1.0, Duration::ZERO, Duration::ZERO);
-        p.record(3.5, Duration::ZERO);
-        assert_eq!(p.record(0.5, 5 * S), Some(3.5));
-        // A quieter second never lowers the peak.
-        assert_eq!(p.record(0.0, 6 * S), None);
+        assert_eq!(p.observe(Duration::ZERO, || 3.5), None);
+        assert_eq!(p.observe(5 * S, || 3.5), Some(3.5));
+        // A quieter second never lowers the peak; the total is only read on a roll.
+        assert_eq!(p.observe(6 * S, || 4.0), None);
+        assert_eq!(p.observe(6 * S, || panic!("not read within a window")), None);
         assert_eq!(p.peak(), 3.5);
         p.raise_to(2.0);
         assert_eq!(p.peak(), 3.5);

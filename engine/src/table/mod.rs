@@ -118,8 +118,9 @@ impl Table {
     }
 
     /// The table's spec when this handle was obtained ([`Db::describe_table`] gives
-    /// the current one: [`Db::update_table`] may have added or removed GSIs since;
-    /// operations through the handle always use the current one).
+    /// the current one: [`Db::update_table`] may have added or removed GSIs or changed
+    /// the billing mode since; operations through the handle always use the current
+    /// one).
     pub fn spec(&self) -> &TableSpec {
         &self.core.spec
     }
