@@ -20,6 +20,11 @@
 //! a noisy neighbour hits all of them alike),
 //! `--items N` [50000] preloaded 100-byte items, `--threads LIST` [1,8].
 //!
+//! Then, to put the differences in proportion, the cost of the primitive itself: a
+//! `SystemClock` read plus one `TokenBucket::try_take` on one bucket shared by 1 and 8
+//! threads (a provisioned write does two of these, table and partition; a read two
+//! `admit` loads and two `charge`s), in nanoseconds per call.
+//!
 //! The table is `Buffered` (acknowledged once the WAL record is handed to the OS), so
 //! that `put_item` is CPU-bound and a per-write cost is visible, not hidden behind an
 //! fsync. `get_item` reads preloaded keys uniformly at random (eventually consistent).
@@ -30,7 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use strata_engine::capacity::{CapacityOptions, OnDemandScaling};
+use strata_engine::capacity::{CapacityOptions, Clock, OnDemandScaling, SystemClock, TokenBucket};
 use strata_engine::{
     CapacityMode, Db, DbOptions, GetOptions, PutOptions, Table, TableDurability, TableSpec,
 };
@@ -107,7 +112,10 @@ fn args() -> Args {
             "--rounds" => a.rounds = v.parse().expect("--rounds"),
             "--items" => a.items = v.parse().expect("--items"),
             "--threads" => {
-                a.threads = v.split(',').map(|t| t.parse().expect("--threads")).collect();
+                a.threads = v
+                    .split(',')
+                    .map(|t| t.parse().expect("--threads"))
+                    .collect();
             }
             other => panic!("unknown option {other}"),
         }
@@ -148,7 +156,10 @@ fn run(table: &Table, op: Op, threads: usize, items: u64, secs: f64) -> f64 {
                         }
                         Op::Get => {
                             let got = table
-                                .get_item(item! { "pk" => format!("key{k:08}") }, GetOptions::default())
+                                .get_item(
+                                    item! { "pk" => format!("key{k:08}") },
+                                    GetOptions::default(),
+                                )
                                 .unwrap();
                             assert!(got.item.is_some());
                         }
@@ -167,13 +178,45 @@ fn run(table: &Table, op: Op, threads: usize, items: u64, secs: f64) -> f64 {
     done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Nanoseconds per `clock.now()` + `try_take` with `threads` threads on one bucket.
+fn bucket_ns(threads: usize) -> f64 {
+    const CALLS: u64 = 2_000_000;
+    let clock = Arc::new(SystemClock::new());
+    let bucket = Arc::new(TokenBucket::new(1e12, 1e12, 1e12, clock.now()).unwrap());
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let clock = Arc::clone(&clock);
+            let bucket = Arc::clone(&bucket);
+            std::thread::spawn(move || {
+                for _ in 0..CALLS {
+                    bucket.try_take(1.0, clock.now()).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    // Wall time over all calls of all threads: the inverse of the throughput.
+    start.elapsed().as_nanos() as f64 / (CALLS * threads as u64) as f64
+}
+
 fn main() {
     let a = args();
-    let settings = [Setting::OnDemand, Setting::OnDemandPeak, Setting::Provisioned];
+    let settings = [
+        Setting::OnDemand,
+        Setting::OnDemandPeak,
+        Setting::Provisioned,
+    ];
     let _ = std::fs::remove_dir_all(&a.dir);
     let mut dbs = Vec::new();
     for s in settings {
-        let db = Db::open(a.dir.join(s.name()), DbOptions::default().capacity(s.options())).unwrap();
+        let db = Db::open(
+            a.dir.join(s.name()),
+            DbOptions::default().capacity(s.options()),
+        )
+        .unwrap();
         db.create_table(
             TableSpec::new("bench", KeySchema::simple("pk", KeyType::S))
                 .partitions(8)
@@ -196,7 +239,10 @@ fn main() {
         "capacity_bench: {} items, {} s per run, median of {} rounds, Buffered table of 8 partitions",
         a.items, a.secs, a.rounds
     );
-    println!("{:<8} {:>3}  {:>16} {:>16} {:>16}", "op", "thr", "on-demand", "on-demand-peak", "provisioned");
+    println!(
+        "{:<8} {:>3}  {:>16} {:>16} {:>16}",
+        "op", "thr", "on-demand", "on-demand-peak", "provisioned"
+    );
     for op in [Op::Put, Op::Get] {
         for &threads in &a.threads {
             let mut samples: Vec<Vec<f64>> = vec![Vec::new(); settings.len()];
@@ -217,7 +263,11 @@ fn main() {
             let cell = |m: f64| format!("{:>9.0} ({:+.1}%)", m, (m / base - 1.0) * 100.0);
             println!(
                 "{:<8} {:>3}  {:>16} {:>16} {:>16}",
-                if op == Op::Put { "put_item" } else { "get_item" },
+                if op == Op::Put {
+                    "put_item"
+                } else {
+                    "get_item"
+                },
                 threads,
                 format!("{base:.0}"),
                 cell(medians[1]),
@@ -225,9 +275,20 @@ fn main() {
             );
         }
     }
+    for &threads in &a.threads {
+        println!(
+            "clock + try_take, {threads} thread(s) on one bucket: {:.1} ns of wall time per call (all threads together)",
+            bucket_ns(threads)
+        );
+    }
     for (s, db, _) in &dbs {
         let stats = db.capacity_stats("bench").unwrap();
-        assert_eq!(stats.read.throttled_requests + stats.write.throttled_requests, 0, "{}", s.name());
+        assert_eq!(
+            stats.read.throttled_requests + stats.write.throttled_requests,
+            0,
+            "{}",
+            s.name()
+        );
     }
     for (_, db, _) in dbs {
         db.close().unwrap();

@@ -589,11 +589,12 @@ mod tests {
             GsiSpec::new("by_k", KeySchema::simple("k", KeyType::B))
                 .provisioned(ProvisionedThroughput::new(3, 4)),
         );
-        let b = TableSpec::new("beta", KeySchema::simple("id", KeyType::B))
-            .on_demand_throughput(OnDemandThroughput {
+        let b = TableSpec::new("beta", KeySchema::simple("id", KeyType::B)).on_demand_throughput(
+            OnDemandThroughput {
                 max_read_request_units: None,
                 max_write_request_units: Some(77),
-            });
+            },
+        );
         Catalog {
             next_table_id: 10,
             tables: vec![

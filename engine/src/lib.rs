@@ -14,15 +14,15 @@ mod recovery_report;
 pub mod table;
 mod verify;
 
+pub use capacity::{
+    CapacityOptions, CapacityStats, Clock, ManualClock, OnDemandScaling, OnDemandThroughput,
+    ProvisionedThroughput,
+};
 pub use db::{Db, DbOptions, TableUpdate};
 pub use gsi::check::{IndexDifference, IndexVerifyReport, MAX_LISTED_DIFFERENCES};
 pub use gsi::status::{BackfillStatus, GsiDescription, IndexStatus};
 pub use recovery_report::{DbRecoveryReport, PartitionRecovery};
 pub use strata_index::PressureBounds;
-pub use capacity::{
-    CapacityOptions, CapacityStats, Clock, ManualClock, OnDemandScaling, OnDemandThroughput,
-    ProvisionedThroughput,
-};
 pub use table::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, CapacityMeter, CapacityMode, Change,
     ChangeSink, ConditionInput, ConsumedCapacity, DbError, DeleteOptions, DeleteOutput, GetOptions,

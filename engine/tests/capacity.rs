@@ -1,6 +1,7 @@
 //! Capacity enforcement on tables, on a manual clock (no sleeps, deterministic):
 //! provisioned rates, bursts, partition limits, adaptive capacity, GSI capacity,
 //! on-demand peaks, batches, billing changes and their persistence.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,9 +28,7 @@ fn open_with(capacity: CapacityOptions) -> Fixture {
     let clock = Arc::new(ManualClock::new());
     let db = Db::open(
         dir.path(),
-        DbOptions::default()
-            .clock(clock.clone())
-            .capacity(capacity),
+        DbOptions::default().clock(clock.clone()).capacity(capacity),
     )
     .unwrap();
     Fixture {
@@ -63,10 +62,13 @@ fn put(t: &Table, it: Item) -> Result<f64, DbError> {
 }
 
 fn exists(t: &Table, pk: &str) -> bool {
-    t.get_item(item! { "pk" => pk }, GetOptions::default().consistent_read(false))
-        .unwrap()
-        .item
-        .is_some()
+    t.get_item(
+        item! { "pk" => pk },
+        GetOptions::default().consistent_read(false),
+    )
+    .unwrap()
+    .item
+    .is_some()
 }
 
 fn throttled(err: &DbError) -> (Budget, OpKind, Duration) {
@@ -95,7 +97,10 @@ fn ten_wcu_table_accepts_ten_one_kb_writes_and_throttles_the_eleventh() {
     assert_eq!(budget, Budget::Table);
     assert_eq!(kind, OpKind::Write);
     assert_eq!(retry_after, 100 * MS);
-    assert!(err.to_string().contains("table write capacity exceeded"), "{err}");
+    assert!(
+        err.to_string().contains("table write capacity exceeded"),
+        "{err}"
+    );
     assert!(!exists(&t, "k10"), "a throttled write wrote nothing");
     // A tenth of a second refills one unit.
     f.clock.advance(100 * MS);
@@ -131,12 +136,18 @@ fn an_eventually_consistent_4kb_read_costs_half_a_unit() {
     let t = f.db.table("r4kb").unwrap();
     put(&t, item_of("doc", 4096)).unwrap();
     let eventual = t
-        .get_item(item! { "pk" => "doc" }, GetOptions::default().consistent_read(false))
+        .get_item(
+            item! { "pk" => "doc" },
+            GetOptions::default().consistent_read(false),
+        )
         .unwrap();
     assert_eq!(eventual.consumed_capacity.read_capacity_units, 0.5);
     assert_eq!(f.db.capacity_stats("r4kb").unwrap().read.tokens, 1.5);
     let strong = t
-        .get_item(item! { "pk" => "doc" }, GetOptions::default().consistent_read(true))
+        .get_item(
+            item! { "pk" => "doc" },
+            GetOptions::default().consistent_read(true),
+        )
         .unwrap();
     assert_eq!(strong.consumed_capacity.read_capacity_units, 1.0);
     let stats = f.db.capacity_stats("r4kb").unwrap();
@@ -145,7 +156,8 @@ fn an_eventually_consistent_4kb_read_costs_half_a_unit() {
     // Four more fit in the remaining half unit and 0.75 s of refill at 2 units/s.
     f.clock.advance(750 * MS);
     for _ in 0..4 {
-        t.get_item(item! { "pk" => "doc" }, GetOptions::default()).unwrap();
+        t.get_item(item! { "pk" => "doc" }, GetOptions::default())
+            .unwrap();
     }
     let err = t
         .get_item(item! { "pk" => "doc" }, GetOptions::default())
@@ -177,7 +189,9 @@ fn reads_are_admitted_out_of_debt_and_charged_what_they_read() {
     let q = t
         .query(
             "pk = :p",
-            QueryOptions::default().value(":p", "p").consistent_read(true),
+            QueryOptions::default()
+                .value(":p", "p")
+                .consistent_read(true),
         )
         .unwrap();
     assert_eq!(q.count, 12);
@@ -188,7 +202,11 @@ fn reads_are_admitted_out_of_debt_and_charged_what_they_read() {
         .unwrap_err();
     let (budget, kind, retry_after) = throttled(&err);
     assert_eq!((budget, kind), (Budget::Table, OpKind::Read));
-    assert!(retry_after > 1999 * MS && retry_after <= 2001 * MS, "{retry_after:?}");
+    // Out of debt in 2 s, and half a unit (the smallest read) 0.5 s later.
+    assert!(
+        retry_after > 2499 * MS && retry_after <= 2501 * MS,
+        "{retry_after:?}"
+    );
     f.clock.advance(2 * SEC);
     assert!(
         t.get_item(item! { "pk" => "p", "sk" => 1 }, GetOptions::default())
@@ -253,7 +271,10 @@ fn a_hot_partition_is_throttled_while_the_others_are_served() {
             }
         }
     }
-    assert!(served > 0 && refused > 0, "{served} served, {refused} refused");
+    assert!(
+        served > 0 && refused > 0,
+        "{served} served, {refused} refused"
+    );
     let stats = f.db.capacity_stats("hot").unwrap();
     assert_eq!(stats.hottest_partitions[0].partition, hot);
     assert_eq!(
@@ -263,7 +284,10 @@ fn a_hot_partition_is_throttled_while_the_others_are_served() {
     assert_eq!(stats.write.throttled_requests, 1 + refused);
     assert!(stats.write.tokens > 900.0, "the table had spare capacity");
     let described = f.db.describe_table("hot").unwrap();
-    assert_eq!(described.capacity.unwrap().hottest_partitions[0].partition, hot);
+    assert_eq!(
+        described.capacity.unwrap().hottest_partitions[0].partition,
+        hot
+    );
 }
 
 #[test]
@@ -285,7 +309,10 @@ fn adaptive_capacity_lends_unused_table_capacity_to_a_hot_partition() {
         .unwrap();
     let t = even.db.table("adapt").unwrap();
     let (ok, err) = fill(&t, "hot", 100);
-    assert_eq!(ok, 10, "without adaptive capacity a partition gets its share");
+    assert_eq!(
+        ok, 10,
+        "without adaptive capacity a partition gets its share"
+    );
     assert!(matches!(throttled(&err).0, Budget::Partition(_)));
     assert_eq!(even.db.capacity_stats("adapt").unwrap().write.tokens, 30.0);
 }
@@ -304,7 +331,10 @@ fn a_slow_gsi_throttles_base_writes() {
     let indexed = |pk: &str| item! { "pk" => pk, "state" => "open" };
     t.put_item(indexed("o1"), PutOptions::default()).unwrap();
     let out = t.put_item(indexed("o2"), PutOptions::default()).unwrap();
-    assert_eq!(out.consumed_capacity.global_secondary_indexes["by_state"], 1.0);
+    assert_eq!(
+        out.consumed_capacity.global_secondary_indexes["by_state"],
+        1.0
+    );
     let err = t
         .put_item(indexed("o3"), PutOptions::default())
         .unwrap_err();
@@ -317,13 +347,19 @@ fn a_slow_gsi_throttles_base_writes() {
     t.put_item(item! { "pk" => "o4" }, PutOptions::default())
         .unwrap();
     let stats = f.db.capacity_stats("orders").unwrap();
-    assert_eq!(stats.write.consumed_units, 3.0, "the refused write gave its units back");
+    assert_eq!(
+        stats.write.consumed_units, 3.0,
+        "the refused write gave its units back"
+    );
     assert_eq!(stats.indexes[0].index, "by_state");
     assert_eq!(stats.indexes[0].write.consumed_units, 2.0);
     assert_eq!(stats.indexes[0].write.throttled_requests, 1);
     // Raising the index's capacity lets the write through.
-    f.db.update_table("orders", TableUpdate::gsi_throughput("by_state", ProvisionedThroughput::new(5, 50)))
-        .unwrap();
+    f.db.update_table(
+        "orders",
+        TableUpdate::gsi_throughput("by_state", ProvisionedThroughput::new(5, 50)),
+    )
+    .unwrap();
     f.clock.advance(SEC);
     t.put_item(indexed("o3"), PutOptions::default()).unwrap();
 }
@@ -336,10 +372,9 @@ fn switching_to_on_demand_lifts_the_limit() {
     let t = f.db.table("switch").unwrap();
     let (ok, _) = fill(&t, "k", 100);
     assert_eq!(ok, 10);
-    let d = f
-        .db
-        .update_table("switch", TableUpdate::capacity(CapacityMode::OnDemand))
-        .unwrap();
+    let d =
+        f.db.update_table("switch", TableUpdate::capacity(CapacityMode::OnDemand))
+            .unwrap();
     assert_eq!(d.spec.capacity, CapacityMode::OnDemand);
     for i in 0..500 {
         put(&t, item_of(&format!("k{i}"), 100)).unwrap();
@@ -348,8 +383,11 @@ fn switching_to_on_demand_lifts_the_limit() {
     assert!(stats.write.units_per_second.is_infinite());
     assert_eq!(stats.write.consumed_units, 510.0);
     // And back: provisioned again, one second's units to start with.
-    f.db.update_table("switch", TableUpdate::capacity(CapacityMode::provisioned(100, 3)))
-        .unwrap();
+    f.db.update_table(
+        "switch",
+        TableUpdate::capacity(CapacityMode::provisioned(100, 3)),
+    )
+    .unwrap();
     let (ok, _) = fill(&t, "k", 100);
     assert_eq!(ok, 3);
 }
@@ -357,12 +395,15 @@ fn switching_to_on_demand_lifts_the_limit() {
 #[test]
 fn on_demand_doubles_from_its_previous_peak() {
     let ramp = Duration::from_secs(30 * 60);
-    let f = open_with(CapacityOptions::default().on_demand(OnDemandScaling::PreviousPeak {
-        initial_read: 50,
-        initial_write: 5,
-        ramp,
-    }));
-    f.db.create_table(spec("ondemand", CapacityMode::OnDemand)).unwrap();
+    let f = open_with(
+        CapacityOptions::default().on_demand(OnDemandScaling::PreviousPeak {
+            initial_read: 50,
+            initial_write: 5,
+            ramp,
+        }),
+    );
+    f.db.create_table(spec("ondemand", CapacityMode::OnDemand))
+        .unwrap();
     let t = f.db.table("ondemand").unwrap();
     // Previous peak 5: up to double at once.
     let (ok, err) = fill(&t, "a", 100);
@@ -378,10 +419,19 @@ fn on_demand_doubles_from_its_previous_peak() {
     f.clock.advance(SEC);
     let (ok, _) = fill(&t, "d", 100);
     assert_eq!(ok, 20, "double the new previous peak of 10");
-    assert_eq!(f.db.capacity_stats("ondemand").unwrap().write.units_per_second, 20.0);
+    assert_eq!(
+        f.db.capacity_stats("ondemand")
+            .unwrap()
+            .write
+            .units_per_second,
+        20.0
+    );
     // An on-demand maximum caps it.
-    f.db.update_table("ondemand", TableUpdate::on_demand_throughput(OnDemandThroughput::max(100, 4)))
-        .unwrap();
+    f.db.update_table(
+        "ondemand",
+        TableUpdate::on_demand_throughput(OnDemandThroughput::max(100, 4)),
+    )
+    .unwrap();
     f.clock.advance(SEC);
     let (ok, _) = fill(&t, "e", 100);
     assert_eq!(ok, 4);
@@ -413,7 +463,9 @@ fn a_throttled_batch_returns_unprocessed_items_and_writes_nothing_for_them() {
         assert_eq!(exists(&t, &pk), !left.contains(&pk), "{pk}");
     }
     // Sent again later, they go through.
-    let again = f.db.batch_write_item([("bwrite", unprocessed.clone())]).unwrap();
+    let again =
+        f.db.batch_write_item([("bwrite", unprocessed.clone())])
+            .unwrap();
     assert!(again.unprocessed_items.is_empty());
     // Deletes come back as deletes: drain the budget, then one second's units.
     fill(&t, "drain", 10_000);
@@ -450,10 +502,9 @@ fn a_throttled_batch_get_returns_unprocessed_keys() {
     let stats = f.db.capacity_stats("bget").unwrap();
     assert_eq!(stats.read.throttled_requests, 3);
     f.clock.advance(3 * SEC);
-    let again = f
-        .db
-        .batch_get_item([("bget", got.unprocessed_keys["bget"].clone())])
-        .unwrap();
+    let again =
+        f.db.batch_get_item([("bget", got.unprocessed_keys["bget"].clone())])
+            .unwrap();
     assert!(again.unprocessed_keys.is_empty());
 }
 
@@ -470,9 +521,15 @@ fn a_failed_conditional_write_still_consumes() {
             PutOptions::default().condition("attribute_not_exists(pk)"),
         )
         .unwrap_err();
-    assert!(matches!(err, DbError::ConditionalCheckFailed { .. }), "{err}");
+    assert!(
+        matches!(err, DbError::ConditionalCheckFailed { .. }),
+        "{err}"
+    );
     let stats = f.db.capacity_stats("cond").unwrap();
-    assert_eq!(stats.write.consumed_units, 4.0, "2 for the put, 2 for the failed check");
+    assert_eq!(
+        stats.write.consumed_units, 4.0,
+        "2 for the put, 2 for the failed check"
+    );
 }
 
 #[test]
@@ -484,9 +541,13 @@ fn billing_mode_survives_reopen() {
         let db = Db::open(dir.path(), DbOptions::default()).unwrap();
         db.create_table(spec("prov", CapacityMode::provisioned(11, 12)).gsi(gsi.clone()))
             .unwrap();
-        db.create_table(spec("odem", CapacityMode::OnDemand)).unwrap();
-        db.update_table("odem", TableUpdate::on_demand_throughput(OnDemandThroughput::max(40, 20)))
+        db.create_table(spec("odem", CapacityMode::OnDemand))
             .unwrap();
+        db.update_table(
+            "odem",
+            TableUpdate::on_demand_throughput(OnDemandThroughput::max(40, 20)),
+        )
+        .unwrap();
         db.close().unwrap();
     }
     let db = Db::open(dir.path(), DbOptions::default()).unwrap();
@@ -498,7 +559,12 @@ fn billing_mode_survives_reopen() {
     assert_eq!(o.spec.on_demand_throughput, OnDemandThroughput::max(40, 20));
     let stats = db.capacity_stats("odem").unwrap();
     assert_eq!(stats.write.units_per_second, 20.0);
-    assert_eq!(db.capacity_stats("prov").unwrap().indexes[0].write.units_per_second, 3.0);
+    assert_eq!(
+        db.capacity_stats("prov").unwrap().indexes[0]
+            .write
+            .units_per_second,
+        3.0
+    );
 }
 
 #[test]
@@ -546,13 +612,18 @@ fn bad_billing_values_get_clear_errors() {
     // A bad update changes nothing.
     f.db.create_table(spec("good", CapacityMode::provisioned(5, 5)))
         .unwrap();
-    let err = f
-        .db
-        .update_table("good", TableUpdate::capacity(CapacityMode::provisioned(5, 0)))
+    let err =
+        f.db.update_table(
+            "good",
+            TableUpdate::capacity(CapacityMode::provisioned(5, 0)),
+        )
         .unwrap_err();
     assert!(err.is_validation(), "{err}");
     assert!(matches!(
-        f.db.update_table("good", TableUpdate::gsi_throughput("nope", ProvisionedThroughput::new(1, 1))),
+        f.db.update_table(
+            "good",
+            TableUpdate::gsi_throughput("nope", ProvisionedThroughput::new(1, 1))
+        ),
         Err(DbError::IndexNotFound { .. })
     ));
     assert_eq!(
@@ -573,7 +644,8 @@ fn bad_billing_values_get_clear_errors() {
 #[test]
 fn on_demand_tables_are_unthrottled_by_default() {
     let f = open();
-    f.db.create_table(spec("free", CapacityMode::OnDemand)).unwrap();
+    f.db.create_table(spec("free", CapacityMode::OnDemand))
+        .unwrap();
     let t = f.db.table("free").unwrap();
     // 6,000 WCU in an instant, over DynamoDB's 1,000 per partition and 4,000 at once.
     for i in 0..30 {
@@ -582,5 +654,55 @@ fn on_demand_tables_are_unthrottled_by_default() {
     let stats = f.db.capacity_stats("free").unwrap();
     assert_eq!(stats.write.consumed_units, 6_000.0);
     assert_eq!(stats.write.throttled_requests, 0);
-    assert!(stats.partitions.iter().all(|p| p.write.tokens.is_infinite()));
+    assert!(
+        stats
+            .partitions
+            .iter()
+            .all(|p| p.write.tokens.is_infinite())
+    );
+}
+
+#[test]
+fn gsi_reads_use_the_index_read_budget_not_the_table_one() {
+    let f = open();
+    f.db.create_table(
+        spec("gsiread", CapacityMode::provisioned(1000, 1000)).gsi(
+            GsiSpec::new("by_state", KeySchema::simple("state", KeyType::S))
+                .provisioned(ProvisionedThroughput::new(1, 100)),
+        ),
+    )
+    .unwrap();
+    let t = f.db.table("gsiread").unwrap();
+    let q = || {
+        t.query(
+            "#s = :s",
+            QueryOptions::default()
+                .index("by_state")
+                .name("#s", "state")
+                .value(":s", "open"),
+        )
+    };
+    // GSI queries are eventually consistent: half a unit each (at least one 4 KB unit).
+    assert_eq!(
+        q().unwrap().consumed_capacity.global_secondary_indexes["by_state"],
+        0.5
+    );
+    q().unwrap();
+    let err = q().unwrap_err();
+    assert_eq!(
+        throttled(&err),
+        (
+            Budget::Index("by_state".into()),
+            OpKind::Read,
+            500 * MS + Duration::from_nanos(1)
+        ),
+        "the bucket is empty: half a unit (the smallest read) takes half a second"
+    );
+    // The table's own reads are not affected.
+    t.get_item(item! { "pk" => "x" }, GetOptions::default())
+        .unwrap();
+    let stats = f.db.capacity_stats("gsiread").unwrap();
+    assert_eq!(stats.indexes[0].read.consumed_units, 1.0);
+    assert_eq!(stats.indexes[0].read.throttled_requests, 1);
+    assert_eq!(stats.read.consumed_units, 0.5);
 }

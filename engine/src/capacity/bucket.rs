@@ -388,7 +388,8 @@ mod tests {
         assert_eq!(b.tokens(Duration::ZERO), 20.0);
         assert_eq!(b.rate(), 1.0);
         b.try_take(20.0, Duration::ZERO).unwrap();
-        b.reconfigure(100.0, 100.0, Duration::ZERO, Some(1000.0)).unwrap();
+        b.reconfigure(100.0, 100.0, Duration::ZERO, Some(1000.0))
+            .unwrap();
         assert_eq!(b.tokens(Duration::ZERO), 100.0);
         b.set_unlimited();
         assert!(b.try_take(1e12, Duration::ZERO).is_ok());

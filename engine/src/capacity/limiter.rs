@@ -161,6 +161,18 @@ pub(crate) struct IndexBudgets {
     pair: Pair,
 }
 
+/// The retry hint of a refused read: until the bucket is out of debt (`wait`) and
+/// holds the smallest read, half a unit (a read is admitted as soon as it is out of
+/// debt; the hint is when one can succeed and cost something).
+fn smallest_read(g: &Gauge, wait: Duration) -> Duration {
+    let rate = g.bucket.rate();
+    if rate.is_finite() && rate > 0.0 {
+        wait.saturating_add(Duration::from_secs_f64(0.5 / rate))
+    } else {
+        wait
+    }
+}
+
 fn kind_index(kind: OpKind) -> usize {
     match kind {
         OpKind::Read => 0,
@@ -279,7 +291,8 @@ impl TableCapacity {
                         limits[k].min(rate / self.parts.len().max(1) as f64)
                     };
                     for p in &self.parts {
-                        p.get(kind).set(share, 1.0, now, (!same_mode).then_some(share))?;
+                        p.get(kind)
+                            .set(share, 1.0, now, (!same_mode).then_some(share))?;
                     }
                 }
             }
@@ -421,7 +434,14 @@ impl TableCapacity {
             .collect()
     }
 
-    fn refuse(&self, gauge: &Gauge, budget: Budget, kind: OpKind, wait: Duration, now: Duration) -> Throttle {
+    fn refuse(
+        &self,
+        gauge: &Gauge,
+        budget: Budget,
+        kind: OpKind,
+        wait: Duration,
+        now: Duration,
+    ) -> Throttle {
         gauge.throttled.fetch_add(1, Ordering::Relaxed);
         self.throttled[kind_index(kind)].fetch_add(1, Ordering::Relaxed);
         let what = match kind {
@@ -457,13 +477,16 @@ impl TableCapacity {
     /// The budget in debt, with the time until it is not.
     pub(crate) fn admit_read(&self, partition: Option<u32>) -> Result<(), Throttle> {
         let now = self.clock.now();
-        if let Err(wait) = self.table.read.bucket.admit(now) {
-            return Err(self.refuse(&self.table.read, Budget::Table, OpKind::Read, wait, now));
+        let table = &self.table.read;
+        if let Err(wait) = table.bucket.admit(now) {
+            let wait = smallest_read(table, wait);
+            return Err(self.refuse(table, Budget::Table, OpKind::Read, wait, now));
         }
         if let Some(p) = partition
             && let Some(pair) = self.parts.get(p as usize)
             && let Err(wait) = pair.read.bucket.admit(now)
         {
+            let wait = smallest_read(&pair.read, wait);
             return Err(self.refuse(&pair.read, Budget::Partition(p), OpKind::Read, wait, now));
         }
         Ok(())
@@ -476,7 +499,15 @@ impl TableCapacity {
     pub(crate) fn admit_index_read(&self, index: &IndexBudgets) -> Result<(), Throttle> {
         let now = self.clock.now();
         index.pair.read.bucket.admit(now).map_err(|wait| {
-            self.refuse(&index.pair.read, Budget::Index(index.name.clone()), OpKind::Read, wait, now)
+            let g = &index.pair.read;
+            let wait = smallest_read(g, wait);
+            self.refuse(
+                g,
+                Budget::Index(index.name.clone()),
+                OpKind::Read,
+                wait,
+                now,
+            )
         })
     }
 
@@ -616,7 +647,11 @@ impl TableCapacity {
                 OpKind::Write => billing.on_demand.max_write_request_units,
             };
             let allowance = self.allowance(peak, max);
-            if let Err(e) = self.table.get(kind).set(allowance, 1.0, now, Some(allowance)) {
+            if let Err(e) = self
+                .table
+                .get(kind)
+                .set(allowance, 1.0, now, Some(allowance))
+            {
                 tracing::warn!(table = %self.name, error = %e, "raising an on-demand allowance");
             } else {
                 tracing::debug!(table = %self.name, peak, allowance, "on-demand peak rose");

@@ -67,4 +67,3 @@ pub trait CapacityMeter: Send + Sync + Debug {
 pub struct UnmeteredCapacity;
 
 impl CapacityMeter for UnmeteredCapacity {}
-

@@ -13,7 +13,7 @@ pub const MAX_CAPACITY_UNITS: u64 = 1_000_000_000;
 /// use strata_engine::{CapacityMode, TableSpec};
 /// use strata_item::{KeySchema, KeyType};
 ///
-/// let spec = TableSpec::new("t1", KeySchema::simple("pk", KeyType::S))
+/// let spec = TableSpec::new("tbl", KeySchema::simple("pk", KeyType::S))
 ///     .capacity(CapacityMode::provisioned(100, 20));
 /// assert!(spec.validate().is_ok());
 /// ```
@@ -130,7 +130,10 @@ pub(crate) fn check_billing<'a>(
             read_capacity_units,
             write_capacity_units,
         } => {
-            check_units("provisionedThroughput.readCapacityUnits", *read_capacity_units)?;
+            check_units(
+                "provisionedThroughput.readCapacityUnits",
+                *read_capacity_units,
+            )?;
             check_units(
                 "provisionedThroughput.writeCapacityUnits",
                 *write_capacity_units,
@@ -144,11 +147,15 @@ pub(crate) fn check_billing<'a>(
             for (name, t) in gsis {
                 if let Some(t) = t {
                     check_units(
-                        &format!("globalSecondaryIndexes.{name}.provisionedThroughput.readCapacityUnits"),
+                        &format!(
+                            "globalSecondaryIndexes.{name}.provisionedThroughput.readCapacityUnits"
+                        ),
                         t.read_capacity_units,
                     )?;
                     check_units(
-                        &format!("globalSecondaryIndexes.{name}.provisionedThroughput.writeCapacityUnits"),
+                        &format!(
+                            "globalSecondaryIndexes.{name}.provisionedThroughput.writeCapacityUnits"
+                        ),
                         t.write_capacity_units,
                     )?;
                 }
@@ -191,7 +198,14 @@ mod tests {
         );
         let err = check_billing(&CapacityMode::provisioned(5, u64::MAX), &od, none()).unwrap_err();
         assert!(err.contains("less than or equal to"), "{err}");
-        assert!(check_billing(&CapacityMode::provisioned(1, MAX_CAPACITY_UNITS), &od, none()).is_ok());
+        assert!(
+            check_billing(
+                &CapacityMode::provisioned(1, MAX_CAPACITY_UNITS),
+                &od,
+                none()
+            )
+            .is_ok()
+        );
         let err = check_billing(
             &CapacityMode::provisioned(5, 5),
             &OnDemandThroughput::max(1, 1),
@@ -218,8 +232,15 @@ mod tests {
         .unwrap_err();
         assert!(err.contains("globalSecondaryIndexes.idx"), "{err}");
         let t = ProvisionedThroughput::new(1, 1);
-        let err =
-            check_billing(&CapacityMode::OnDemand, &od, [("idx", Some(&t))].into_iter()).unwrap_err();
-        assert!(err.contains("should not be specified for index: idx"), "{err}");
+        let err = check_billing(
+            &CapacityMode::OnDemand,
+            &od,
+            [("idx", Some(&t))].into_iter(),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("should not be specified for index: idx"),
+            "{err}"
+        );
     }
 }

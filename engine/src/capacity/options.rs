@@ -158,7 +158,12 @@ mod tests {
     #[test]
     fn bad_options_are_refused() {
         assert!(CapacityOptions::default().validate().is_ok());
-        assert!(CapacityOptions::default().partition_limits(0, 1).validate().is_err());
+        assert!(
+            CapacityOptions::default()
+                .partition_limits(0, 1)
+                .validate()
+                .is_err()
+        );
         assert!(
             CapacityOptions::default()
                 .partition_limits(1, u64::MAX)

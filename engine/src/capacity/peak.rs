@@ -135,7 +135,10 @@ mod tests {
         assert_eq!(p.observe(5 * S, || 3.5), Some(3.5));
         // A quieter second never lowers the peak; the total is only read on a roll.
         assert_eq!(p.observe(6 * S, || 4.0), None);
-        assert_eq!(p.observe(6 * S, || panic!("not read within a window")), None);
+        assert_eq!(
+            p.observe(6 * S, || panic!("not read within a window")),
+            None
+        );
         assert_eq!(p.peak(), 3.5);
         p.raise_to(2.0);
         assert_eq!(p.peak(), 3.5);

@@ -99,7 +99,12 @@ mod tests {
 
     #[test]
     fn hottest_first() {
-        let parts = vec![part(0, 1.0, 0), part(1, 9.0, 0), part(2, 1.0, 4), part(3, 0.0, 0)];
+        let parts = vec![
+            part(0, 1.0, 0),
+            part(1, 9.0, 0),
+            part(2, 1.0, 4),
+            part(3, 0.0, 0),
+        ];
         let hot: Vec<u32> = hottest(&parts).iter().map(|p| p.partition).collect();
         assert_eq!(hot, vec![2, 1, 0]);
     }

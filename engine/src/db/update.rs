@@ -20,8 +20,8 @@ use std::sync::Arc;
 use strata_index::IndexStart;
 
 use super::{CATALOG_FILE, Db, TableEntry, table_dir_name};
-use crate::gsi::{GsiShadow, gsi_dir};
 use crate::capacity::{CapacityMode, OnDemandThroughput, ProvisionedThroughput};
+use crate::gsi::{GsiShadow, gsi_dir};
 use crate::table::core::{Existing, OpenEnv, TableCore, billing_config};
 use crate::table::gate::Shut;
 use crate::table::names::validate_table_name;
@@ -178,7 +178,9 @@ impl Db {
                 })?;
             }
             Change::Capacity(_) | Change::OnDemand(_) | Change::GsiThroughput(..) => {
-                return Err(DbError::invalid("internal: a billing change took the index path"));
+                return Err(DbError::invalid(
+                    "internal: a billing change took the index path",
+                ));
             }
             Change::RemoveGsi(index) => {
                 let at = next
@@ -306,7 +308,9 @@ impl Db {
                 g.provisioned_throughput = Some(*t);
             }
             Change::AddGsi(_) | Change::RemoveGsi(_) => {
-                return Err(DbError::invalid("internal: an index change took the billing path"));
+                return Err(DbError::invalid(
+                    "internal: an index change took the billing path",
+                ));
             }
         }
         next.spec.validate()?;
@@ -320,7 +324,11 @@ impl Db {
         core.capacity
             .configure(&billing_config(&next.spec))
             .map_err(DbError::invalid)?;
-        tracing::info!(table = name, mode = next.spec.capacity.billing_mode_name(), "table billing updated");
+        tracing::info!(
+            table = name,
+            mode = next.spec.capacity.billing_mode_name(),
+            "table billing updated"
+        );
         self.describe_table(name)
     }
 

@@ -9,8 +9,8 @@ use strata_index::{EntryKey, GsiDef, KeyRange, SortCondition, gsi_partition, par
 use strata_item::expr::{Condition, Projection, SortKeyCondition};
 use strata_item::{Item, KeyRole, KeySchema, codec};
 
-use crate::table::DbError;
 use crate::capacity::OpKind;
+use crate::table::DbError;
 use crate::table::core::TableCore;
 use crate::table::layout::segment_of;
 use crate::table::page::{Page, PagePlan, check_limit, resolve_select};

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use strata_item::Item;
 
-use crate::capacity::{ConsumedCapacity, OpKind, read_units};
 use super::core::TableCore;
 use super::error::DbError;
 use super::names::validate_table_name;
@@ -17,6 +16,7 @@ use super::options::{BatchGetOutput, BatchGetRequest, BatchWriteOutput, KeyInput
 use super::partition::{Mutation, OnThrottle, Partition};
 use super::request::{self, Exprs};
 use super::write::{Located, locate, resolve_key, validate_for_write};
+use crate::capacity::{ConsumedCapacity, OpKind, read_units};
 
 /// Most keys in one `batch_get_item`.
 pub const MAX_BATCH_GET_KEYS: usize = 100;

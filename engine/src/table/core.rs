@@ -12,14 +12,14 @@ use strata_wal::Durability;
 use crate::gsi::{GsiShadow, TableGsi, Waker, gsi_dir};
 use crate::lsm::{SharedResources, TreeOptions};
 
-use crate::capacity::limiter::{BillingConfig, IndexBudgets, TableCapacity, Throttle};
-use crate::capacity::registry::CapacityRegistry;
-use crate::capacity::{Budget, CapacityMeter, ConsumedCapacity, OpInfo, OpKind};
 use super::error::DbError;
 use super::feed::ChangeSink;
 use super::gate::{GateToken, OpGate, Shut};
 use super::partition::Partition;
 use super::spec::{TableDurability, TableSpec};
+use crate::capacity::limiter::{BillingConfig, IndexBudgets, TableCapacity, Throttle};
+use crate::capacity::registry::CapacityRegistry;
+use crate::capacity::{Budget, CapacityMeter, ConsumedCapacity, OpInfo, OpKind};
 
 /// What every table of a `Db` reports to.
 #[derive(Debug, Clone)]

@@ -41,12 +41,12 @@ use std::sync::Arc;
 
 use strata_item::Item;
 
-pub(crate) use batch::{BatchKind, batch_get, batch_write, check_batch_shape};
-pub use batch::{MAX_BATCH_GET_KEYS, MAX_BATCH_GET_RESPONSE_BYTES, MAX_BATCH_WRITE_REQUESTS};
 pub use crate::capacity::{
     CapacityMeter, CapacityMode, ConsumedCapacity, OnDemandThroughput, OpInfo, OpKind,
     ProvisionedThroughput, UnmeteredCapacity,
 };
+pub(crate) use batch::{BatchKind, batch_get, batch_write, check_batch_shape};
+pub use batch::{MAX_BATCH_GET_KEYS, MAX_BATCH_GET_RESPONSE_BYTES, MAX_BATCH_WRITE_REQUESTS};
 pub use error::DbError;
 pub use feed::{Change, ChangeSink};
 pub use names::{MAX_NAME_LEN, MIN_NAME_LEN};
@@ -59,9 +59,8 @@ pub use options::{
 pub use page::PAGE_CAP_BYTES;
 pub use scan::MAX_TOTAL_SEGMENTS;
 pub use spec::{
-    DEFAULT_PARTITIONS, GsiSpec, IndexProjection, LsiSpec,
-    MAX_LOCAL_SECONDARY_INDEXES, MAX_PARTITIONS, MAX_PROJECTED_ATTRIBUTES, TableDescription,
-    TableDurability, TableSpec,
+    DEFAULT_PARTITIONS, GsiSpec, IndexProjection, LsiSpec, MAX_LOCAL_SECONDARY_INDEXES,
+    MAX_PARTITIONS, MAX_PROJECTED_ATTRIBUTES, TableDescription, TableDurability, TableSpec,
 };
 
 use self::core::TableCore;

@@ -11,12 +11,12 @@ use strata_item::{Item, PrimaryKey, codec};
 
 use crate::lsm::{Snapshot, Tree, TreeIter, TreeOptions, WriteBatch};
 
-use crate::capacity::{ConsumedCapacity, OpKind, write_units};
 use super::core::TableCore;
 use super::error::DbError;
 use super::feed::Change;
 use super::layout::HashedKey;
 use super::lsi;
+use crate::capacity::{ConsumedCapacity, OpKind, write_units};
 use crate::gsi::delta as gsi_delta;
 
 /// Decides the new item from the old one (`None`: absent / delete). Errors abort the

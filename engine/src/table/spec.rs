@@ -7,10 +7,8 @@ use strata_index::{GsiDef, LsiInfo, Projection};
 use strata_item::{KeyAttribute, KeySchema, KeyType};
 
 use super::error::DbError;
-use crate::capacity::{
-    CapacityMode, OnDemandThroughput, ProvisionedThroughput, check_billing,
-};
 use super::names::check_name;
+use crate::capacity::{CapacityMode, OnDemandThroughput, ProvisionedThroughput, check_billing};
 
 /// Default number of hash partitions of a new table.
 pub const DEFAULT_PARTITIONS: u32 = 4;
