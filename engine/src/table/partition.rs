@@ -118,8 +118,9 @@ impl Partition {
     /// An item its capacity budgets cannot absorb is not written: with
     /// [`OnThrottle::Fail`] the whole call fails with [`DbError::Throttled`] (and
     /// gives back what earlier items took); with [`OnThrottle::Skip`] that item's
-    /// result is marked `throttled` and the others are written. A failed condition still consumes
-    /// the units of the existing item (DynamoDB charges it), unless throttled.
+    /// result is marked `throttled` and the others are written. A failed condition
+    /// still consumes the units of the existing item (DynamoDB charges it), unless
+    /// throttled.
     pub(crate) fn apply(
         &self,
         core: &TableCore,
