@@ -9,7 +9,9 @@
 //! | `peak` | an on-demand table's previous peak |
 //! | `mode` | billing settings ([`CapacityMode`], ...) and their validation |
 //! | `options` | [`CapacityOptions`]: partition limits, burst window, on-demand scaling |
+//! | `gauge` | a bucket with its counters |
 //! | `limiter` | one table's buckets and the one call per operation that enforces them |
+//! | `configure` | setting a table's buckets from its billing settings |
 //! | `stats` | [`CapacityStats`]: consumed, throttled, tokens left |
 //! | `registry` | every table's buckets, by table id |
 //!
@@ -19,6 +21,8 @@
 
 mod bucket;
 mod clock;
+mod configure;
+mod gauge;
 pub(crate) mod limiter;
 mod meter;
 mod mode;
