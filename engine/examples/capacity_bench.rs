@@ -25,6 +25,15 @@
 //! threads (a provisioned write does two of these, table and partition; a read two
 //! `admit` loads and two `charge`s), in nanoseconds per call.
 //!
+//! For a repeatable figure on a noisy machine, `--ops N --setting NAME` runs exactly N
+//! `put_item` and then N `get_item` calls on one thread in a function of its own
+//! (`measured_ops`), to be counted under callgrind:
+//!
+//! ```sh
+//! valgrind --tool=callgrind --toggle-collect='*measured_ops*' \
+//!     target/release/examples/capacity_bench --ops 20000 --setting provisioned
+//! ```
+//!
 //! The table is `Buffered` (acknowledged once the WAL record is handed to the OS), so
 //! that `put_item` is CPU-bound and a per-write cost is visible, not hidden behind an
 //! fsync. `get_item` reads preloaded keys uniformly at random (eventually consistent).
@@ -93,6 +102,10 @@ struct Args {
     rounds: usize,
     items: u64,
     threads: Vec<usize>,
+    /// `--ops N`: a fixed number of operations instead of timed runs.
+    ops: Option<u64>,
+    /// `--setting NAME`: only this setting.
+    setting: Option<String>,
 }
 
 fn args() -> Args {
@@ -102,6 +115,8 @@ fn args() -> Args {
         rounds: 7,
         items: 50_000,
         threads: vec![1, 8],
+        ops: None,
+        setting: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -111,6 +126,8 @@ fn args() -> Args {
             "--secs" => a.secs = v.parse().expect("--secs"),
             "--rounds" => a.rounds = v.parse().expect("--rounds"),
             "--items" => a.items = v.parse().expect("--items"),
+            "--ops" => a.ops = Some(v.parse().expect("--ops")),
+            "--setting" => a.setting = Some(v),
             "--threads" => {
                 a.threads = v
                     .split(',')
@@ -202,16 +219,45 @@ fn bucket_ns(threads: usize) -> f64 {
     start.elapsed().as_nanos() as f64 / (CALLS * threads as u64) as f64
 }
 
+/// Exactly `n` puts then `n` gets of preloaded keys, on this thread.
+#[inline(never)]
+fn measured_ops(table: &Table, items: u64, n: u64) {
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    for _ in 0..n {
+        let k = next(&mut rng) % items;
+        table
+            .put_item(
+                item! { "pk" => format!("key{k:08}"), "v" => "x".repeat(80) },
+                PutOptions::default(),
+            )
+            .unwrap();
+    }
+    for _ in 0..n {
+        let k = next(&mut rng) % items;
+        let got = table
+            .get_item(
+                item! { "pk" => format!("key{k:08}") },
+                GetOptions::default(),
+            )
+            .unwrap();
+        assert!(got.item.is_some());
+    }
+}
+
 fn main() {
     let a = args();
-    let settings = [
+    let settings: Vec<Setting> = [
         Setting::OnDemand,
         Setting::OnDemandPeak,
         Setting::Provisioned,
-    ];
+    ]
+    .into_iter()
+    .filter(|s| a.setting.as_deref().is_none_or(|n| n == s.name()))
+    .collect();
+    assert!(!settings.is_empty(), "unknown --setting");
     let _ = std::fs::remove_dir_all(&a.dir);
     let mut dbs = Vec::new();
-    for s in settings {
+    for &s in &settings {
         let db = Db::open(
             a.dir.join(s.name()),
             DbOptions::default().capacity(s.options()),
@@ -232,8 +278,20 @@ fn main() {
             )
             .unwrap();
         }
-        t.flush().unwrap();
+        if a.ops.is_none() {
+            t.flush().unwrap();
+        }
         dbs.push((s, db, t));
+    }
+    if let Some(n) = a.ops {
+        for (s, db, t) in dbs {
+            let start = Instant::now();
+            measured_ops(&t, a.items, n);
+            println!("{}: {n} puts + {n} gets in {:?}", s.name(), start.elapsed());
+            db.close().unwrap();
+        }
+        let _ = std::fs::remove_dir_all(&a.dir);
+        return;
     }
     println!(
         "capacity_bench: {} items, {} s per run, median of {} rounds, Buffered table of 8 partitions",

@@ -66,15 +66,21 @@ pub struct TokenBucket {
     rate: AtomicU64,
     /// Most tokens held (`f64` bits).
     capacity: AtomicU64,
+    /// Nanoseconds an empty bucket takes to fill (`capacity / rate`), kept with the
+    /// two so that a take does not divide for it.
+    span: AtomicI64,
 }
 
 fn nanos(t: Duration) -> i64 {
     i64::try_from(t.as_nanos()).unwrap_or(i64::MAX)
 }
 
-/// Nanoseconds `units` take to refill at `rate` (rounded to the nearest nanosecond).
+/// Nanoseconds `units` take to refill at `rate` (rounded to the nearest nanosecond,
+/// half away from zero; written out because `f64::round` is a library call on the
+/// baseline x86-64 target, and this is on every operation's path).
 fn units_ns(units: f64, rate: f64) -> i64 {
-    (units * NANOS_PER_SEC / rate).round() as i64
+    let ns = units * NANOS_PER_SEC / rate;
+    (if ns >= 0.0 { ns + 0.5 } else { ns - 0.5 }) as i64
 }
 
 fn check_rate(rate: f64) -> Result<(), BucketError> {
@@ -114,6 +120,7 @@ impl TokenBucket {
             zero_at: AtomicI64::new(nanos(now).saturating_sub(units_ns(initial, rate))),
             rate: AtomicU64::new(rate.to_bits()),
             capacity: AtomicU64::new(capacity.to_bits()),
+            span: AtomicI64::new(units_ns(capacity, rate)),
         })
     }
 
@@ -123,6 +130,7 @@ impl TokenBucket {
             zero_at: AtomicI64::new(0),
             rate: AtomicU64::new(f64::INFINITY.to_bits()),
             capacity: AtomicU64::new(f64::INFINITY.to_bits()),
+            span: AtomicI64::new(0),
         }
     }
 
@@ -143,8 +151,8 @@ impl TokenBucket {
 
     /// `zero_at` after refilling up to the capacity: never earlier than `now` minus
     /// the time a full bucket takes to fill.
-    fn base(&self, zero_at: i64, now: i64, rate: f64) -> i64 {
-        let full = now.saturating_sub(units_ns(self.capacity(), rate));
+    fn base(&self, zero_at: i64, now: i64) -> i64 {
+        let full = now.saturating_sub(self.span.load(Ordering::Relaxed));
         zero_at.max(full)
     }
 
@@ -155,7 +163,7 @@ impl TokenBucket {
             return f64::INFINITY;
         }
         let t = nanos(now);
-        let base = self.base(self.zero_at.load(Ordering::Acquire), t, rate);
+        let base = self.base(self.zero_at.load(Ordering::Acquire), t);
         (t.saturating_sub(base)) as f64 * rate / NANOS_PER_SEC
     }
 
@@ -172,10 +180,10 @@ impl TokenBucket {
         }
         let t = nanos(now);
         let need = units_ns(units, rate);
-        let full_span = units_ns(self.capacity(), rate);
+        let full_span = self.span.load(Ordering::Relaxed);
         let mut cur = self.zero_at.load(Ordering::Acquire);
         loop {
-            let base = self.base(cur, t, rate);
+            let base = self.base(cur, t);
             let next = base.saturating_add(need);
             let is_full = base <= t.saturating_sub(full_span);
             if next > t && !(is_full && need > full_span) {
@@ -227,7 +235,7 @@ impl TokenBucket {
         let _ = self
             .zero_at
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |z| {
-                Some(self.base(z, t, rate).saturating_add(need))
+                Some(self.base(z, t).saturating_add(need))
             });
     }
 
@@ -276,7 +284,7 @@ impl TokenBucket {
             let held = if old_rate.is_infinite() {
                 capacity
             } else {
-                let base = self.base(cur, t, old_rate);
+                let base = self.base(cur, t);
                 t.saturating_sub(base) as f64 * old_rate / NANOS_PER_SEC
             };
             let held = tokens.unwrap_or(held).min(capacity);
@@ -291,6 +299,7 @@ impl TokenBucket {
         }
         self.rate.store(rate.to_bits(), Ordering::Release);
         self.capacity.store(capacity.to_bits(), Ordering::Release);
+        self.span.store(units_ns(capacity, rate), Ordering::Release);
         Ok(())
     }
 
@@ -299,6 +308,7 @@ impl TokenBucket {
         self.rate.store(f64::INFINITY.to_bits(), Ordering::Release);
         self.capacity
             .store(f64::INFINITY.to_bits(), Ordering::Release);
+        self.span.store(0, Ordering::Release);
     }
 }
 

@@ -31,7 +31,7 @@ impl Gauge {
     pub(super) fn consumed(&self, units: f64) {
         if units > 0.0 {
             self.consumed_milli
-                .fetch_add((units * MILLI).round() as u64, Ordering::Relaxed);
+                .fetch_add((units * MILLI + 0.5) as u64, Ordering::Relaxed);
         }
     }
 
@@ -39,7 +39,7 @@ impl Gauge {
     pub(super) fn give_back(&self, units: f64) {
         if units > 0.0 {
             self.bucket.give_back(units);
-            let milli = (units * MILLI).round() as u64;
+            let milli = (units * MILLI + 0.5) as u64;
             let _ = self
                 .consumed_milli
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {

@@ -130,11 +130,57 @@ impl Partition {
         core.admit(Some(self.index), OpKind::Write)?;
         crate::gsi::pressure::admit_write(core, self)?;
         let _guard = self.write_lock.lock();
-        let mut taken = Taken::new(core, self.index);
-        let mut batch = WriteBatch::new();
-        let mut has_gsi_delta = false;
         let mut applied: Vec<Applied> = Vec::with_capacity(muts.len());
         let mut keys = Vec::with_capacity(muts.len());
+        let seqno = match self.apply_locked(core, muts, on_throttle, &mut applied, &mut keys) {
+            Ok(seqno) => seqno,
+            Err(e) => {
+                // Nothing was committed: give back what the items took.
+                for a in applied.iter().filter(|a| !a.throttled) {
+                    core.give_back_write(self.index, &a.capacity);
+                }
+                return Err(e);
+            }
+        };
+        let mut total = ConsumedCapacity::new(core.name());
+        for a in &applied {
+            total.merge(&a.capacity);
+        }
+        if total.capacity_units > 0.0 {
+            core.charge(Some(self.index), OpKind::Write, &total);
+        }
+        if let Some(sink) = &core.hooks.change_sink {
+            for (a, key) in applied.iter().zip(&keys) {
+                if !a.throttled && a.old != a.new {
+                    sink.on_change(&Change {
+                        table: core.name(),
+                        table_id: core.id,
+                        partition: self.index,
+                        seqno,
+                        key,
+                        old: a.old.as_ref(),
+                        new: a.new.as_ref(),
+                    });
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    /// The part of [`Partition::apply`] under the partition lock: decides, derives and
+    /// takes capacity item by item into `applied` (and `keys`), then commits one WAL
+    /// batch. Returns its sequence number. On an error nothing is committed, and the
+    /// caller gives back the capacity of the items in `applied`.
+    fn apply_locked(
+        &self,
+        core: &TableCore,
+        muts: Vec<Mutation<'_>>,
+        on_throttle: OnThrottle,
+        applied: &mut Vec<Applied>,
+        keys: &mut Vec<PrimaryKey>,
+    ) -> Result<u64, DbError> {
+        let mut batch = WriteBatch::new();
+        let mut has_gsi_delta = false;
         for m in muts {
             let old = self.read(core, &m.base_key, None)?;
             let new = match (m.decide)(old.as_ref()) {
@@ -167,7 +213,6 @@ impl Partition {
                     }
                 }
             }
-            taken.push(cap.clone());
             for op in ops {
                 match op {
                     EntryOp::Put(k, v) => {
@@ -199,43 +244,22 @@ impl Partition {
                 throttled: false,
             });
         }
-        let seqno = if batch.is_empty() {
-            0
-        } else {
-            if let Some(w) = core.gsi.written.get(self.index as usize) {
-                w.note(batch.approximate_size());
-            }
-            let seqno = self
-                .tree
-                .write(batch, core.durability)
-                .map_err(|e| core.storage(self.index, e))?;
-            if has_gsi_delta {
-                // Under the write lock: the record just appended is the WAL's last.
-                core.gsi
-                    .note_write(self.index, self.tree.wal_next_lsn().saturating_sub(1));
-            }
-            seqno
-        };
-        let total = taken.commit();
-        if total.capacity_units > 0.0 {
-            core.charge(Some(self.index), OpKind::Write, &total);
+        if batch.is_empty() {
+            return Ok(0);
         }
-        if let Some(sink) = &core.hooks.change_sink {
-            for (a, key) in applied.iter().zip(&keys) {
-                if !a.throttled && a.old != a.new {
-                    sink.on_change(&Change {
-                        table: core.name(),
-                        table_id: core.id,
-                        partition: self.index,
-                        seqno,
-                        key,
-                        old: a.old.as_ref(),
-                        new: a.new.as_ref(),
-                    });
-                }
-            }
+        if let Some(w) = core.gsi.written.get(self.index as usize) {
+            w.note(batch.approximate_size());
         }
-        Ok(applied)
+        let seqno = self
+            .tree
+            .write(batch, core.durability)
+            .map_err(|e| core.storage(self.index, e))?;
+        if has_gsi_delta {
+            // Under the write lock: the record just appended is the WAL's last.
+            core.gsi
+                .note_write(self.index, self.tree.wal_next_lsn().saturating_sub(1));
+        }
+        Ok(seqno)
     }
 
     /// What writing `new` over `old` costs (table, LSI and GSI write units) and the
@@ -317,45 +341,6 @@ enum EntryOp {
     Delete(Vec<u8>),
     /// A GSI delta for the index maintainer.
     Log(Vec<u8>),
-}
-
-/// Write capacity taken for items of a batch not committed yet: given back if the
-/// batch fails before it commits.
-struct Taken<'a> {
-    core: &'a TableCore,
-    partition: u32,
-    caps: Vec<ConsumedCapacity>,
-}
-
-impl<'a> Taken<'a> {
-    fn new(core: &'a TableCore, partition: u32) -> Taken<'a> {
-        Taken {
-            core,
-            partition,
-            caps: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, cap: ConsumedCapacity) {
-        self.caps.push(cap);
-    }
-
-    /// The batch committed: keeps what was taken; returns its total.
-    fn commit(mut self) -> ConsumedCapacity {
-        let mut total = ConsumedCapacity::new(self.core.name());
-        for c in self.caps.drain(..) {
-            total.merge(&c);
-        }
-        total
-    }
-}
-
-impl Drop for Taken<'_> {
-    fn drop(&mut self) {
-        for c in &self.caps {
-            self.core.give_back_write(self.partition, c);
-        }
-    }
 }
 
 /// A write-time derivation error as the writer sees it (DynamoDB's messages).
