@@ -168,13 +168,18 @@ impl TokenBucket {
     }
 
     /// Takes `units` if the bucket holds them (or is full); otherwise takes nothing
-    /// and returns how long until it would hold them.
+    /// and returns how long until it would hold them. Zero or negative units are
+    /// always served (they take nothing); NaN or infinite units never.
     ///
     /// # Errors
     /// The wait until the take would succeed (at the current rate, with no one else
     /// taking).
     pub fn try_take(&self, units: f64, now: Duration) -> Result<(), Duration> {
         let rate = self.rate();
+        if !units.is_finite() {
+            // Not a request size: never served (NaN or infinite units).
+            return Err(Duration::MAX);
+        }
         if rate.is_infinite() || units <= 0.0 {
             return Ok(());
         }
@@ -224,10 +229,11 @@ impl TokenBucket {
         }
     }
 
-    /// Takes `units` whatever the bucket holds (it may go into debt).
+    /// Takes `units` whatever the bucket holds (it may go into debt). Units that are
+    /// not a finite number above zero take nothing.
     pub fn charge(&self, units: f64, now: Duration) {
         let rate = self.rate();
-        if rate.is_infinite() || units <= 0.0 {
+        if rate.is_infinite() || !(units.is_finite() && units > 0.0) {
             return;
         }
         let t = nanos(now);
@@ -243,7 +249,7 @@ impl TokenBucket {
     /// not happen.
     pub fn give_back(&self, units: f64) {
         let rate = self.rate();
-        if rate.is_infinite() || units <= 0.0 {
+        if rate.is_infinite() || !(units.is_finite() && units > 0.0) {
             return;
         }
         let back = units_ns(units, rate);
@@ -443,6 +449,62 @@ mod tests {
         b.charge(1e9, Duration::ZERO);
         b.admit(Duration::ZERO).unwrap();
         b.try_take(1e9, Duration::ZERO).unwrap();
+    }
+
+    fn any_f64() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(0.0),
+            Just(-0.0),
+            Just(f64::MIN_POSITIVE),
+            Just(f64::MAX),
+            Just(1e-300),
+            proptest::num::f64::ANY,
+            -1e6f64..1e6,
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever numbers a caller passes, the bucket answers (an error or a
+        /// result) and never panics; a refused setting leaves no bucket.
+        #[test]
+        fn any_numbers_are_answered_never_a_panic(
+            rate in any_f64(),
+            capacity in any_f64(),
+            initial in any_f64(),
+            ops in proptest::collection::vec((0u8..6, any_f64(), 0u64..u64::MAX), 0..20),
+        ) {
+            let now = Duration::from_secs(1);
+            match TokenBucket::new(rate, capacity, initial, now) {
+                Err(_) => prop_assert!(
+                    !(rate.is_finite()
+                        && rate > 0.0
+                        && capacity.is_finite()
+                        && capacity > 0.0
+                        && initial.is_finite()
+                        && (0.0..=capacity).contains(&initial))
+                ),
+                Ok(b) => {
+                    for (op, x, t) in ops {
+                        let t = Duration::from_nanos(t);
+                        match op {
+                            0 => drop(b.try_take(x, t)),
+                            1 => b.charge(x, t),
+                            2 => drop(b.admit(t)),
+                            3 => b.give_back(x),
+                            4 => drop(b.reconfigure(x, x * 2.0, t, Some(x))),
+                            _ => {
+                                let _ = b.tokens(t);
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     proptest! {

@@ -108,7 +108,7 @@ pub(crate) struct IndexBudgets {
 pub(super) fn smallest_read(g: &Gauge, wait: Duration) -> Duration {
     let rate = g.bucket.rate();
     if rate.is_finite() && rate > 0.0 {
-        wait.saturating_add(Duration::from_secs_f64(0.5 / rate))
+        wait.saturating_add(Duration::try_from_secs_f64(0.5 / rate).unwrap_or(Duration::MAX))
     } else {
         wait
     }
