@@ -706,3 +706,54 @@ fn gsi_reads_use_the_index_read_budget_not_the_table_one() {
     assert_eq!(stats.indexes[0].read.throttled_requests, 1);
     assert_eq!(stats.read.consumed_units, 0.5);
 }
+
+fn any_units() -> impl proptest::strategy::Strategy<Value = u64> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(0u64),
+        Just(1),
+        Just(strata_engine::capacity::MAX_CAPACITY_UNITS),
+        Just(strata_engine::capacity::MAX_CAPACITY_UNITS + 1),
+        Just(u64::MAX),
+        any::<u64>(),
+        1u64..100_000,
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Any billing figures: the table is created (and takes a write) exactly when
+    /// every figure is 1 to `MAX_CAPACITY_UNITS`; otherwise a validation error and no
+    /// table.
+    #[test]
+    fn any_billing_figures_are_accepted_or_refused_cleanly(
+        rcu in any_units(),
+        wcu in any_units(),
+        gsi_rcu in any_units(),
+        gsi_wcu in any_units(),
+    ) {
+        let f = open();
+        let ok = |u: u64| (1..=strata_engine::capacity::MAX_CAPACITY_UNITS).contains(&u);
+        let s = spec("anyfig", CapacityMode::provisioned(rcu, wcu)).gsi(
+            GsiSpec::new("by_x", KeySchema::simple("x", KeyType::S))
+                .provisioned(ProvisionedThroughput::new(gsi_rcu, gsi_wcu)),
+        );
+        match f.db.create_table(s) {
+            Ok(_) => {
+                proptest::prop_assert!(ok(rcu) && ok(wcu) && ok(gsi_rcu) && ok(gsi_wcu));
+                let t = f.db.table("anyfig").unwrap();
+                put(&t, item! { "pk" => "a", "x" => "b" }).unwrap();
+            }
+            Err(e) => {
+                proptest::prop_assert!(e.is_validation(), "{e}");
+                proptest::prop_assert!(!(ok(rcu) && ok(wcu) && ok(gsi_rcu) && ok(gsi_wcu)));
+                proptest::prop_assert!(f.db.list_tables().unwrap().is_empty());
+            }
+        }
+        // On demand: the maximum follows the same rule.
+        let s = spec("anymax", CapacityMode::OnDemand)
+            .on_demand_throughput(OnDemandThroughput::max(rcu, wcu));
+        proptest::prop_assert_eq!(f.db.create_table(s).is_ok(), ok(rcu) && ok(wcu));
+    }
+}
