@@ -25,6 +25,7 @@ pub(crate) struct BillingConfig {
     /// Each GSI's name and own provisioned throughput (`None`: the table's).
     pub gsis: Vec<(String, Option<ProvisionedThroughput>)>,
 }
+
 impl TableCapacity {
     /// The buckets of a new (or newly opened) table.
     ///
