@@ -163,23 +163,8 @@ fn run(table: &Table, op: Op, threads: usize, items: u64, secs: f64) -> f64 {
                 while !stop.load(Ordering::Relaxed) {
                     let k = next(&mut rng) % items;
                     match op {
-                        Op::Put => {
-                            table
-                                .put_item(
-                                    item! { "pk" => format!("key{k:08}"), "v" => "x".repeat(80) },
-                                    PutOptions::default(),
-                                )
-                                .unwrap();
-                        }
-                        Op::Get => {
-                            let got = table
-                                .get_item(
-                                    item! { "pk" => format!("key{k:08}") },
-                                    GetOptions::default(),
-                                )
-                                .unwrap();
-                            assert!(got.item.is_some());
-                        }
+                        Op::Put => put_one(&table, k),
+                        Op::Get => get_one(&table, k),
                     }
                     n += 1;
                 }
@@ -219,28 +204,36 @@ fn bucket_ns(threads: usize) -> f64 {
     start.elapsed().as_nanos() as f64 / (CALLS * threads as u64) as f64
 }
 
+/// Overwrites key `k` with a 100-byte item.
+fn put_one(table: &Table, k: u64) {
+    table
+        .put_item(
+            item! { "pk" => format!("key{k:08}"), "v" => "x".repeat(80) },
+            PutOptions::default(),
+        )
+        .unwrap();
+}
+
+/// Reads key `k`, which exists.
+fn get_one(table: &Table, k: u64) {
+    let got = table
+        .get_item(
+            item! { "pk" => format!("key{k:08}") },
+            GetOptions::default(),
+        )
+        .unwrap();
+    assert!(got.item.is_some());
+}
+
 /// Exactly `n` puts then `n` gets of preloaded keys, on this thread.
 #[inline(never)]
 fn measured_ops(table: &Table, items: u64, n: u64) {
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     for _ in 0..n {
-        let k = next(&mut rng) % items;
-        table
-            .put_item(
-                item! { "pk" => format!("key{k:08}"), "v" => "x".repeat(80) },
-                PutOptions::default(),
-            )
-            .unwrap();
+        put_one(table, next(&mut rng) % items);
     }
     for _ in 0..n {
-        let k = next(&mut rng) % items;
-        let got = table
-            .get_item(
-                item! { "pk" => format!("key{k:08}") },
-                GetOptions::default(),
-            )
-            .unwrap();
-        assert!(got.item.is_some());
+        get_one(table, next(&mut rng) % items);
     }
 }
 
@@ -272,11 +265,7 @@ fn main() {
         .unwrap();
         let t = db.table("bench").unwrap();
         for k in 0..a.items {
-            t.put_item(
-                item! { "pk" => format!("key{k:08}"), "v" => "x".repeat(80) },
-                PutOptions::default(),
-            )
-            .unwrap();
+            put_one(&t, k);
         }
         if a.ops.is_none() {
             t.flush().unwrap();
