@@ -13,15 +13,17 @@ use strata_fs::FileSystem;
 use strata_item::{KeyAttribute, KeySchema, KeyType};
 
 use crate::table::{
-    CapacityMode, DbError, GsiSpec, IndexProjection, LsiSpec, TableDurability, TableSpec,
+    CapacityMode, DbError, GsiSpec, IndexProjection, LsiSpec, OnDemandThroughput,
+    ProvisionedThroughput, TableDurability, TableSpec,
 };
 
 /// The catalog file's name in the database directory.
 pub(crate) const CATALOG_FILE: &str = "CATALOG";
 /// First eight bytes of a catalog.
 pub(crate) const MAGIC: &[u8; 8] = b"STRATCAT";
-/// The format version this build writes (3: every GSI has an id that is never reused).
-pub(crate) const VERSION: u32 = 3;
+/// The format version this build writes (4: on-demand maximum per table, provisioned
+/// capacity per GSI).
+pub(crate) const VERSION: u32 = 4;
 /// The oldest format version this build reads (1: no global secondary indexes).
 pub(crate) const MIN_VERSION: u32 = 1;
 /// Header: magic, version, body length.
@@ -98,7 +100,8 @@ impl Catalog {
     }
 
     /// The file's bytes in format `version` (older versions drop what they cannot
-    /// hold: version 1 every GSI, versions 1 and 2 the GSI ids).
+    /// hold: version 1 every GSI, versions 1 and 2 the GSI ids, versions 1 to 3 the
+    /// on-demand maximum and the GSIs' provisioned capacity).
     fn encode_version(&self, version: u32) -> Vec<u8> {
         let mut body = Vec::with_capacity(256);
         put_u64(&mut body, self.next_table_id);
@@ -276,6 +279,10 @@ fn encode_table(out: &mut Vec<u8>, t: &TableEntry, version: u32) {
             put_u64(out, write_capacity_units);
         }
     }
+    if version >= 4 {
+        put_opt_u64(out, s.on_demand_throughput.max_read_request_units);
+        put_opt_u64(out, s.on_demand_throughput.max_write_request_units);
+    }
     put_key_schema(out, &s.key_schema);
     put_u8(
         out,
@@ -304,6 +311,26 @@ fn encode_table(out: &mut Vec<u8>, t: &TableEntry, version: u32) {
         put_key_schema(out, &gsi.key_schema);
         put_u32(out, gsi.partitions);
         put_projection(out, &gsi.projection);
+        if version >= 4 {
+            match gsi.provisioned_throughput {
+                None => put_u8(out, 0),
+                Some(t) => {
+                    put_u8(out, 1);
+                    put_u64(out, t.read_capacity_units);
+                    put_u64(out, t.write_capacity_units);
+                }
+            }
+        }
+    }
+}
+
+fn put_opt_u64(out: &mut Vec<u8>, v: Option<u64>) {
+    match v {
+        None => put_u8(out, 0),
+        Some(v) => {
+            put_u8(out, 1);
+            put_u64(out, v);
+        }
     }
 }
 
@@ -370,6 +397,14 @@ impl Reader<'_> {
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
         Ok(u64::from_le_bytes(a))
+    }
+    fn opt_u64(&mut self) -> DecodeResult<Option<u64>> {
+        let at = self.pos;
+        match self.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(self.u64()?)),
+            other => Err((at, format!("bad optional-number flag {other}"))),
+        }
     }
     fn string(&mut self) -> DecodeResult<String> {
         let at = self.pos;
@@ -439,6 +474,14 @@ fn decode_table(r: &mut Reader<'_>, version: u32) -> DecodeResult<TableEntry> {
         },
         other => return Err((at, format!("unknown capacity mode byte {other}"))),
     };
+    let on_demand = if version >= 4 {
+        OnDemandThroughput {
+            max_read_request_units: r.opt_u64()?,
+            max_write_request_units: r.opt_u64()?,
+        }
+    } else {
+        OnDemandThroughput::default()
+    };
     let key_schema = r.key_schema()?;
     let lsi_count = r.u8()?;
     let mut lsis = Vec::with_capacity(usize::from(lsi_count));
@@ -478,17 +521,27 @@ fn decode_table(r: &mut Reader<'_>, version: u32) -> DecodeResult<TableEntry> {
             let key_schema = r.key_schema()?;
             let partitions = r.u32()?;
             let projection = r.projection()?;
-            gsis.push(
-                GsiSpec::new(name, key_schema)
-                    .partitions(partitions)
-                    .projection(projection),
-            );
+            let mut gsi = GsiSpec::new(name, key_schema)
+                .partitions(partitions)
+                .projection(projection);
+            if version >= 4 {
+                let at = r.pos;
+                match r.u8()? {
+                    0 => {}
+                    1 => {
+                        gsi = gsi.provisioned(ProvisionedThroughput::new(r.u64()?, r.u64()?));
+                    }
+                    other => return Err((at, format!("bad GSI throughput flag {other}"))),
+                }
+            }
+            gsis.push(gsi);
         }
     }
     let mut spec = TableSpec::new(name, key_schema)
         .partitions(partitions)
         .durability(durability)
-        .capacity(capacity);
+        .capacity(capacity)
+        .on_demand_throughput(on_demand);
     spec.local_secondary_indexes = lsis;
     if version < 3 {
         next_gsi_id = u32::try_from(gsis.len()).unwrap_or(u32::MAX);
@@ -532,8 +585,16 @@ mod tests {
             .partitions(3)
             .projection(IndexProjection::Include(vec!["c".into()])),
         )
-        .gsi(GsiSpec::new("by_k", KeySchema::simple("k", KeyType::B)));
-        let b = TableSpec::new("beta", KeySchema::simple("id", KeyType::B));
+        .gsi(
+            GsiSpec::new("by_k", KeySchema::simple("k", KeyType::B))
+                .provisioned(ProvisionedThroughput::new(3, 4)),
+        );
+        let b = TableSpec::new("beta", KeySchema::simple("id", KeyType::B)).on_demand_throughput(
+            OnDemandThroughput {
+                max_read_request_units: None,
+                max_write_request_units: Some(77),
+            },
+        );
         Catalog {
             next_table_id: 10,
             tables: vec![
@@ -583,7 +644,7 @@ mod tests {
     #[test]
     fn newer_version_is_reported_as_such() {
         let mut b = sample().encode();
-        b[8] = 4;
+        b[8] = 5;
         let n = b.len();
         let crc = crc32fast::hash(&b[..n - 4]);
         b[n - 4..].copy_from_slice(&crc.to_le_bytes());
@@ -592,8 +653,8 @@ mod tests {
             matches!(
                 err,
                 DbError::CatalogVersion {
-                    found: 4,
-                    supported: 3,
+                    found: 5,
+                    supported: 4,
                     ..
                 }
             ),
@@ -602,9 +663,19 @@ mod tests {
     }
 
     #[test]
-    fn versions_1_and_2_are_still_read() {
-        // Version 2: GSIs without ids (their ids are their positions).
+    fn versions_1_to_3_are_still_read() {
+        // Version 3: no on-demand maximum, no GSI throughput.
         let mut c = sample();
+        for t in &mut c.tables {
+            t.spec.on_demand_throughput = OnDemandThroughput::default();
+            for g in &mut t.spec.global_secondary_indexes {
+                g.provisioned_throughput = None;
+            }
+        }
+        let v3 = c.encode_version(3);
+        assert_eq!(v3[8], 3);
+        assert_eq!(Catalog::decode(&v3, Path::new("C")).unwrap(), c);
+        // Version 2: GSIs without ids (their ids are their positions).
         let v2 = c.encode_version(2);
         assert_eq!(v2[8], 2);
         c.tables[0].gsi_ids = vec![0, 1];

@@ -16,6 +16,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, RwLock};
 use strata_fs::{FileLock, FileSystem};
 
+use crate::capacity::registry::CapacityRegistry;
+use crate::capacity::{CapacityOptions, CapacityStats, Clock, SystemClock};
 use crate::catalog::{CATALOG_FILE, Catalog, TableEntry};
 use crate::gsi::Waker;
 use crate::gsi::service::GsiService;
@@ -77,6 +79,12 @@ pub struct DbOptions {
     /// How long a stopped base write waits for the index to catch up before it fails
     /// with [`DbError::IndexBackpressure`] (default 10 s).
     pub index_pressure_wait: std::time::Duration,
+    /// The clock the capacity token buckets read (default the real one; tests pass
+    /// a [`crate::ManualClock`] to drive refill, bursts and on-demand peaks).
+    pub clock: Arc<dyn Clock>,
+    /// Capacity enforcement: partition limits, burst window, adaptive capacity,
+    /// on-demand scaling (see `docs/capacity.md`).
+    pub capacity: CapacityOptions,
 }
 
 impl Default for DbOptions {
@@ -94,6 +102,8 @@ impl Default for DbOptions {
             refuse_open_on_loss: false,
             index_pressure: strata_index::PressureBounds::default(),
             index_pressure_wait: std::time::Duration::from_secs(10),
+            clock: Arc::new(SystemClock::new()),
+            capacity: CapacityOptions::default(),
         }
     }
 }
@@ -130,6 +140,29 @@ impl DbOptions {
     #[must_use]
     pub fn capacity_meter(mut self, meter: Arc<dyn CapacityMeter>) -> DbOptions {
         self.capacity_meter = meter;
+        self
+    }
+
+    /// Sets the clock of the capacity token buckets.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata_engine::{DbOptions, ManualClock};
+    ///
+    /// let clock = Arc::new(ManualClock::new());
+    /// let opts = DbOptions::default().clock(clock.clone());
+    /// # let _ = opts;
+    /// ```
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> DbOptions {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets the capacity enforcement options.
+    #[must_use]
+    pub fn capacity(mut self, capacity: CapacityOptions) -> DbOptions {
+        self.capacity = capacity;
         self
     }
 }
@@ -256,6 +289,7 @@ impl Db {
     /// [`DbError::Locked`] if another `Db` has the directory open;
     /// [`DbError::NotFound`]; catalog corruption; storage errors of any partition.
     pub fn open(path: impl AsRef<Path>, opts: DbOptions) -> Result<Db, DbError> {
+        opts.capacity.validate().map_err(DbError::invalid)?;
         let path = path.as_ref().to_path_buf();
         let fs = Arc::clone(&opts.fs);
         // A refused open leaves the directory as it found it: no directory, lock file
@@ -485,6 +519,7 @@ impl Db {
             table_id: id,
             created_at_ms,
             global_secondary_indexes: Vec::new(),
+            capacity: None,
         })
     }
 
@@ -558,12 +593,14 @@ impl Db {
             tracing::warn!(dir = %dir.display(), error = %e,
                 "could not remove a deleted table's directory; it is removed on the next open");
         }
+        inner.hooks.capacity_registry.remove(entry.id);
         tracing::info!(table = name, id = entry.id, "table deleted");
         Ok(TableDescription {
             spec: entry.spec,
             table_id: entry.id,
             created_at_ms: entry.created_at_ms,
             global_secondary_indexes: Vec::new(),
+            capacity: None,
         })
     }
 
@@ -584,6 +621,7 @@ impl Db {
             })?;
             (t.clone(), st.tables.get(name).cloned())
         };
+        let capacity = core.as_ref().map(|c| c.capacity.stats());
         let global_secondary_indexes = match core {
             Some(c) if !entry.spec.global_secondary_indexes.is_empty() => {
                 match crate::gsi::status::describe(&c) {
@@ -602,7 +640,37 @@ impl Db {
             table_id: entry.id,
             created_at_ms: entry.created_at_ms,
             global_secondary_indexes,
+            capacity,
         })
+    }
+
+    /// The table's capacity now: per table, partition and GSI, read and write, the
+    /// units consumed and requests throttled since the `Db` opened and the tokens
+    /// left, with the hottest partitions first in
+    /// [`CapacityStats::hottest_partitions`].
+    ///
+    /// ```
+    /// use strata_engine::{CapacityMode, Db, DbOptions, PutOptions, TableSpec};
+    /// use strata_item::{item, KeySchema, KeyType};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), DbOptions::default())?;
+    /// db.create_table(TableSpec::new("hits", KeySchema::simple("page", KeyType::S))
+    ///     .capacity(CapacityMode::provisioned(100, 50)))?;
+    /// db.table("hits")?.put_item(item! { "page" => "/" }, PutOptions::default())?;
+    /// let stats = db.capacity_stats("hits")?;
+    /// assert_eq!(stats.write.consumed_units, 1.0);
+    /// assert_eq!(stats.write.units_per_second, 50.0);
+    /// assert_eq!(stats.hottest_partitions[0].write.consumed_units, 1.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A validation error for a bad name; [`DbError::TableNotFound`];
+    /// [`DbError::Closed`].
+    pub fn capacity_stats(&self, name: &str) -> Result<CapacityStats, DbError> {
+        validate_table_name(name)?;
+        Ok(self.core(name)?.capacity.stats())
     }
 
     /// Blocks until every global secondary index of `table` has applied every write
@@ -912,6 +980,10 @@ fn open_locked(path: &Path, opts: &DbOptions) -> Result<Opened, DbError> {
     let hooks = Hooks {
         change_sink: opts.change_sink.clone(),
         capacity: opts.capacity_meter.clone(),
+        capacity_registry: Arc::new(CapacityRegistry::new(
+            Arc::clone(&opts.clock),
+            opts.capacity,
+        )),
         gsi_waker: Arc::new(Waker::default()),
         index_pressure: opts.index_pressure,
         index_pressure_wait: opts.index_pressure_wait,

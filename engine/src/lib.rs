@@ -6,6 +6,7 @@ pub mod lsm;
 pub use lsm::{Error, Problem, ProblemKind, Severity, Tree, TreeOptions, VerifyReport, WriteBatch};
 
 pub mod bench_items;
+pub mod capacity;
 mod catalog;
 mod db;
 mod gsi;
@@ -13,12 +14,15 @@ mod recovery_report;
 pub mod table;
 mod verify;
 
+pub use capacity::{
+    CapacityOptions, CapacityStats, Clock, ManualClock, OnDemandScaling, OnDemandThroughput,
+    ProvisionedThroughput,
+};
 pub use db::{Db, DbOptions, TableUpdate};
 pub use gsi::check::{IndexDifference, IndexVerifyReport, MAX_LISTED_DIFFERENCES};
 pub use gsi::status::{BackfillStatus, GsiDescription, IndexStatus};
 pub use recovery_report::{DbRecoveryReport, PartitionRecovery};
 pub use strata_index::PressureBounds;
-pub use table::capacity;
 pub use table::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, CapacityMeter, CapacityMode, Change,
     ChangeSink, ConditionInput, ConsumedCapacity, DbError, DeleteOptions, DeleteOutput, GetOptions,

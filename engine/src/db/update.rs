@@ -20,14 +20,15 @@ use std::sync::Arc;
 use strata_index::IndexStart;
 
 use super::{CATALOG_FILE, Db, TableEntry, table_dir_name};
+use crate::capacity::{CapacityMode, OnDemandThroughput, ProvisionedThroughput};
 use crate::gsi::{GsiShadow, gsi_dir};
-use crate::table::core::{Existing, OpenEnv, TableCore};
+use crate::table::core::{Existing, OpenEnv, TableCore, billing_config};
 use crate::table::gate::Shut;
 use crate::table::names::validate_table_name;
 use crate::table::{DbError, GsiSpec, TableDescription};
 
 /// One change of [`Db::update_table`]: DynamoDB allows one index creation or deletion
-/// per `UpdateTable` call.
+/// per `UpdateTable` call; billing changes are made in place (no tree is reopened).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableUpdate {
     change: Change,
@@ -37,6 +38,9 @@ pub struct TableUpdate {
 enum Change {
     AddGsi(GsiSpec),
     RemoveGsi(String),
+    Capacity(CapacityMode),
+    OnDemand(OnDemandThroughput),
+    GsiThroughput(String, ProvisionedThroughput),
 }
 
 impl TableUpdate {
@@ -53,6 +57,39 @@ impl TableUpdate {
         TableUpdate {
             change: Change::RemoveGsi(name.into()),
         }
+    }
+
+    /// Switches the billing mode, or changes a provisioned table's capacity
+    /// (DynamoDB's `BillingMode` and `ProvisionedThroughput`). Switching to on-demand
+    /// drops the GSIs' own provisioned figures, as DynamoDB does; switching to
+    /// provisioned keeps the on-demand maximum out (it only applies on demand).
+    pub fn capacity(mode: CapacityMode) -> TableUpdate {
+        TableUpdate {
+            change: Change::Capacity(mode),
+        }
+    }
+
+    /// Sets an on-demand table's maximum (DynamoDB's `OnDemandThroughput`).
+    pub fn on_demand_throughput(max: OnDemandThroughput) -> TableUpdate {
+        TableUpdate {
+            change: Change::OnDemand(max),
+        }
+    }
+
+    /// Sets a GSI's own provisioned capacity on a provisioned table (DynamoDB's
+    /// `GlobalSecondaryIndexUpdates` with `Update`).
+    pub fn gsi_throughput(index: impl Into<String>, t: ProvisionedThroughput) -> TableUpdate {
+        TableUpdate {
+            change: Change::GsiThroughput(index.into(), t),
+        }
+    }
+
+    /// Whether the change only touches billing settings.
+    fn is_billing(&self) -> bool {
+        matches!(
+            self.change,
+            Change::Capacity(_) | Change::OnDemand(_) | Change::GsiThroughput(..)
+        )
     }
 }
 
@@ -128,6 +165,9 @@ impl Db {
             (entry, core)
         };
         let mut next = entry.clone();
+        if update.is_billing() {
+            return self.update_billing(name, &update.change, next, &old);
+        }
         match &update.change {
             Change::AddGsi(g) => {
                 next.spec.global_secondary_indexes.push(g.clone());
@@ -136,6 +176,11 @@ impl Db {
                 next.next_gsi_id = next.next_gsi_id.checked_add(1).ok_or_else(|| {
                     DbError::invalid(format!("table {name} has used up its index ids"))
                 })?;
+            }
+            Change::Capacity(_) | Change::OnDemand(_) | Change::GsiThroughput(..) => {
+                return Err(DbError::invalid(
+                    "internal: a billing change took the index path",
+                ));
             }
             Change::RemoveGsi(index) => {
                 let at = next
@@ -179,7 +224,7 @@ impl Db {
                 }
             }
             (Change::AddGsi(_), Err(e)) => Err(e),
-            (Change::RemoveGsi(_), _) => self.store_entry(&next),
+            (_, _) => self.store_entry(&next),
         };
         // Whatever happened, reopen the table as the catalog in memory now says.
         let current = if committed.is_ok() { &next } else { &entry };
@@ -223,6 +268,67 @@ impl Db {
             }
         }
         tracing::info!(table = name, change = ?update.change, "table updated");
+        self.describe_table(name)
+    }
+
+    /// Applies a billing change: the catalog first (the commit point), then the
+    /// table's token buckets. The table's trees stay open.
+    fn update_billing(
+        &self,
+        name: &str,
+        change: &Change,
+        mut next: TableEntry,
+        core: &TableCore,
+    ) -> Result<TableDescription, DbError> {
+        let spec = &mut next.spec;
+        match change {
+            Change::Capacity(mode) => {
+                spec.capacity = *mode;
+                match mode {
+                    CapacityMode::OnDemand => {
+                        for g in &mut spec.global_secondary_indexes {
+                            g.provisioned_throughput = None;
+                        }
+                    }
+                    CapacityMode::Provisioned { .. } => {
+                        spec.on_demand_throughput = OnDemandThroughput::default();
+                    }
+                }
+            }
+            Change::OnDemand(max) => spec.on_demand_throughput = *max,
+            Change::GsiThroughput(index, t) => {
+                let g = spec
+                    .global_secondary_indexes
+                    .iter_mut()
+                    .find(|g| &g.name == index)
+                    .ok_or_else(|| DbError::IndexNotFound {
+                        table: name.to_owned(),
+                        index: index.clone(),
+                    })?;
+                g.provisioned_throughput = Some(*t);
+            }
+            Change::AddGsi(_) | Change::RemoveGsi(_) => {
+                return Err(DbError::invalid(
+                    "internal: an index change took the billing path",
+                ));
+            }
+        }
+        next.spec.validate()?;
+        self.store_entry(&next)?;
+        {
+            let mut st = self.inner.state.write();
+            if let Some(t) = st.catalog.tables.iter_mut().find(|t| t.id == next.id) {
+                *t = next.clone();
+            }
+        }
+        core.capacity
+            .configure(&billing_config(&next.spec))
+            .map_err(DbError::invalid)?;
+        tracing::info!(
+            table = name,
+            mode = next.spec.capacity.billing_mode_name(),
+            "table billing updated"
+        );
         self.describe_table(name)
     }
 

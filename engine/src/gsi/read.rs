@@ -9,8 +9,8 @@ use strata_index::{EntryKey, GsiDef, KeyRange, SortCondition, gsi_partition, par
 use strata_item::expr::{Condition, Projection, SortKeyCondition};
 use strata_item::{Item, KeyRole, KeySchema, codec};
 
+use crate::capacity::OpKind;
 use crate::table::DbError;
-use crate::table::capacity::OpKind;
 use crate::table::core::TableCore;
 use crate::table::layout::segment_of;
 use crate::table::page::{Page, PagePlan, check_limit, resolve_select};
@@ -222,7 +222,7 @@ pub(crate) fn query(
     let g = gsi_partition(&kc.partition, def.partitions).map_err(|_| type_mismatch())?;
     let shards = core.shards()?;
     let tree = &shards.gsis[ordinal].trees[g as usize];
-    core.admit(None, OpKind::Read)?;
+    core.admit_index_read(ordinal)?;
     let snapshot = tree.snapshot();
     let iter = tree
         .range(lower, upper, Some(&snapshot))
@@ -318,7 +318,7 @@ pub(crate) fn scan(
     let plan = plan(spec, parsed.filter, parsed.projection, select, opts.limit);
     let shards = core.shards()?;
     let trees = &shards.gsis[ordinal].trees;
-    core.admit(None, OpKind::Read)?;
+    core.admit_index_read(ordinal)?;
     let mut page = Page::default();
     'partitions: for g in first..def.partitions {
         let tree = &trees[g as usize];

@@ -1,21 +1,22 @@
 //! `batch_get_item` and `batch_write_item`: validated as a whole first (nothing is read
 //! or written when any request is invalid), then executed per partition. A batch write
 //! is atomic within each partition (one WAL batch per partition touched), not across
-//! partitions or tables, as in DynamoDB.
+//! partitions or tables, as in DynamoDB. Items (keys) their capacity budgets cannot
+//! absorb come back unprocessed instead of failing the batch.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use strata_item::Item;
 
-use super::capacity::{ConsumedCapacity, OpKind, read_units};
 use super::core::TableCore;
 use super::error::DbError;
 use super::names::validate_table_name;
 use super::options::{BatchGetOutput, BatchGetRequest, BatchWriteOutput, KeyInput, WriteRequest};
-use super::partition::{Mutation, Partition};
+use super::partition::{Mutation, OnThrottle, Partition};
 use super::request::{self, Exprs};
 use super::write::{Located, locate, resolve_key, validate_for_write};
+use crate::capacity::{ConsumedCapacity, OpKind, read_units};
 
 /// Most keys in one `batch_get_item`.
 pub const MAX_BATCH_GET_KEYS: usize = 100;
@@ -111,20 +112,27 @@ pub(crate) fn batch_get(
     let mut out = BatchGetOutput::default();
     let mut bytes = 0usize;
     for ((core, req, projection, locs), parts) in plans.into_iter().zip(guards) {
-        core.admit(None, OpKind::Read)?;
+        core.meter_admit(None, OpKind::Read)?;
         let mut cap = ConsumedCapacity::new(core.name());
         let mut found = Vec::new();
         let mut unprocessed: Vec<KeyInput> = Vec::new();
         for (loc, original) in locs {
-            if bytes >= MAX_BATCH_GET_RESPONSE_BYTES {
+            // A key whose table or partition read budget is in debt comes back
+            // unprocessed, as DynamoDB returns throttled keys.
+            if bytes >= MAX_BATCH_GET_RESPONSE_BYTES
+                || core.admit_read_buckets(Some(loc.partition)).is_err()
+            {
                 unprocessed.push(original);
                 continue;
             }
             let item = partition(core, &parts, loc.partition)?.read(core, &loc.base_key, None)?;
-            cap.add_table_read(read_units(
+            let mut one = ConsumedCapacity::new(core.name());
+            one.add_table_read(read_units(
                 item.as_ref().map_or(0, Item::size),
                 req.consistent_read,
             ));
+            core.charge_read_buckets(Some(loc.partition), &one);
+            cap.merge(&one);
             if let Some(i) = item {
                 bytes += i.size();
                 found.push(match &projection {
@@ -133,7 +141,7 @@ pub(crate) fn batch_get(
                 });
             }
         }
-        core.charge(None, OpKind::Read, &cap);
+        core.meter_consumed(None, OpKind::Read, &cap);
         out.consumed_capacity.push(cap);
         out.responses.insert(core.name().to_owned(), found);
         if !unprocessed.is_empty() {
@@ -194,19 +202,37 @@ pub(crate) fn batch_write(
     let mut out = BatchWriteOutput::default();
     for ((core, by_partition), parts) in cores.iter().zip(groups).zip(guards) {
         let mut cap = ConsumedCapacity::new(core.name());
+        let mut unprocessed = Vec::new();
         for (p, items) in by_partition {
+            let mut keys = Vec::with_capacity(items.len());
             let muts: Vec<Mutation<'_>> = items
                 .into_iter()
-                .map(|(loc, new)| Mutation {
-                    key: loc.key,
-                    hashed: loc.hashed,
-                    base_key: loc.base_key,
-                    decide: Box::new(move |_old| Ok(new)),
+                .map(|(loc, new)| {
+                    keys.push(loc.key.clone());
+                    Mutation {
+                        key: loc.key,
+                        hashed: loc.hashed,
+                        base_key: loc.base_key,
+                        decide: Box::new(move |_old| Ok(new)),
+                    }
                 })
                 .collect();
-            for a in partition(core, &parts, p)?.apply(core, muts)? {
-                cap.merge(&a.capacity);
+            let applied = partition(core, &parts, p)?.apply(core, muts, OnThrottle::Skip)?;
+            for (a, key) in applied.into_iter().zip(keys) {
+                if a.throttled {
+                    // Throttled items come back unprocessed, as DynamoDB returns them.
+                    unprocessed.push(match a.new {
+                        Some(item) => WriteRequest::Put(item),
+                        None => WriteRequest::Delete(KeyInput::Key(key)),
+                    });
+                } else {
+                    cap.merge(&a.capacity);
+                }
             }
+        }
+        if !unprocessed.is_empty() {
+            out.unprocessed_items
+                .insert(core.name().to_owned(), unprocessed);
         }
         out.consumed_capacity.push(cap);
     }

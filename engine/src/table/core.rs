@@ -12,12 +12,14 @@ use strata_wal::Durability;
 use crate::gsi::{GsiShadow, TableGsi, Waker, gsi_dir};
 use crate::lsm::{SharedResources, TreeOptions};
 
-use super::capacity::{CapacityMeter, ConsumedCapacity, OpInfo, OpKind};
 use super::error::DbError;
 use super::feed::ChangeSink;
 use super::gate::{GateToken, OpGate, Shut};
 use super::partition::Partition;
 use super::spec::{TableDurability, TableSpec};
+use crate::capacity::limiter::{BillingConfig, IndexBudgets, TableCapacity, Throttle};
+use crate::capacity::registry::CapacityRegistry;
+use crate::capacity::{Budget, CapacityMeter, ConsumedCapacity, OpInfo, OpKind};
 
 /// What every table of a `Db` reports to.
 #[derive(Debug, Clone)]
@@ -26,6 +28,8 @@ pub(crate) struct Hooks {
     pub change_sink: Option<Arc<dyn ChangeSink>>,
     /// Admits operations and is told what they consumed.
     pub capacity: Arc<dyn CapacityMeter>,
+    /// Every table's token buckets (the built-in enforcement).
+    pub capacity_registry: Arc<CapacityRegistry>,
     /// Wakes the Db's GSI maintainer (base trees call it when their log grows).
     pub gsi_waker: Arc<Waker>,
     /// When a lagging GSI slows and stops base writes (`DbOptions::index_pressure`).
@@ -52,6 +56,10 @@ pub(crate) struct TableCore {
     pub gsi_ids: Vec<u32>,
     /// The GSIs' maintenance state (empty without GSIs).
     pub gsi: TableGsi,
+    /// The table's token buckets (shared with the cores that replace this one).
+    pub capacity: Arc<TableCapacity>,
+    /// Each GSI's capacity budgets, in spec order.
+    pub gsi_budgets: Vec<Arc<IndexBudgets>>,
     gate: OpGate,
     /// `None` once shut down.
     parts: RwLock<Option<Shards>>,
@@ -143,6 +151,19 @@ impl TableCore {
                 spec.global_secondary_indexes.len()
             )));
         }
+        let capacity = env
+            .hooks
+            .capacity_registry
+            .table(id, &spec.name, spec.partitions, &billing_config(&spec))
+            .map_err(|reason| DbError::InvalidTableSpec {
+                table: spec.name.clone(),
+                reason,
+            })?;
+        let gsi_budgets = capacity.index_budgets(
+            spec.global_secondary_indexes
+                .iter()
+                .map(|g| g.name.as_str()),
+        );
         let fs = env.fs;
         match existing {
             Existing::Create => fs.create_dir_all(dir).map_err(|e| DbError::io(dir, e))?,
@@ -230,6 +251,8 @@ impl TableCore {
             durability,
             hooks: env.hooks.clone(),
             gsi,
+            capacity,
+            gsi_budgets,
             gate: OpGate::default(),
             parts: RwLock::new(Some(Shards { parts, gsis })),
         })
@@ -382,22 +405,112 @@ impl TableCore {
         }
     }
 
-    /// Asks the capacity meter whether the operation may run.
-    pub(crate) fn admit(&self, partition: Option<u32>, kind: OpKind) -> Result<(), DbError> {
+    /// The error of a refused operation.
+    fn throttled(&self, t: Throttle) -> DbError {
+        DbError::Throttled {
+            table: self.spec.name.clone(),
+            budget: t.budget,
+            kind: t.kind,
+            retry_after: t.retry_after,
+            reason: t.reason,
+        }
+    }
+
+    /// Asks the user's capacity meter whether the operation may run.
+    pub(crate) fn meter_admit(&self, partition: Option<u32>, kind: OpKind) -> Result<(), DbError> {
         self.hooks
             .capacity
             .admit(&self.op(partition, kind))
             .map_err(|reason| DbError::Throttled {
                 table: self.spec.name.clone(),
+                budget: Budget::Meter,
+                kind,
+                retry_after: std::time::Duration::ZERO,
                 reason,
             })
     }
 
-    /// Tells the capacity meter what the operation consumed.
-    pub(crate) fn charge(&self, partition: Option<u32>, kind: OpKind, units: &ConsumedCapacity) {
+    /// Asks the capacity meter whether the operation may run and, for a read of the
+    /// table (of `partition`, or a scan for `None`), whether the table's read buckets
+    /// are out of debt. Writes are checked with [`TableCore::take_write`], once their
+    /// units are known.
+    pub(crate) fn admit(&self, partition: Option<u32>, kind: OpKind) -> Result<(), DbError> {
+        self.meter_admit(partition, kind)?;
+        if kind == OpKind::Read {
+            self.admit_read_buckets(partition)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the table's (and `partition`'s) read buckets admit a read now.
+    pub(crate) fn admit_read_buckets(&self, partition: Option<u32>) -> Result<(), DbError> {
+        self.capacity
+            .admit_read(partition)
+            .map_err(|t| self.throttled(t))
+    }
+
+    /// Charges a read's units to the table's (and `partition`'s) read buckets, and
+    /// each GSI's for what it read of that index.
+    pub(crate) fn charge_read_buckets(&self, partition: Option<u32>, units: &ConsumedCapacity) {
+        self.capacity
+            .charge_read(partition, units, &self.gsi_budgets);
+    }
+
+    /// Tells the user's capacity meter what the operation consumed.
+    pub(crate) fn meter_consumed(
+        &self,
+        partition: Option<u32>,
+        kind: OpKind,
+        units: &ConsumedCapacity,
+    ) {
         self.hooks
             .capacity
             .consumed(&self.op(partition, kind), units);
+    }
+
+    /// As [`TableCore::admit`] for a read of the GSI at `ordinal` (its own read
+    /// bucket, not the table's).
+    pub(crate) fn admit_index_read(&self, ordinal: usize) -> Result<(), DbError> {
+        self.meter_admit(None, OpKind::Read)?;
+        match self.gsi_budgets.get(ordinal) {
+            Some(b) => self
+                .capacity
+                .admit_index_read(b)
+                .map_err(|t| self.throttled(t)),
+            None => Ok(()),
+        }
+    }
+
+    /// The one point where a write's capacity is enforced: takes its units (the table
+    /// and LSI units from the table's and `partition`'s buckets, each GSI's from that
+    /// index's) all or nothing, before anything is written.
+    ///
+    /// # Errors
+    /// [`DbError::Throttled`] naming the budget that cannot absorb its share.
+    pub(crate) fn take_write(
+        &self,
+        partition: u32,
+        units: &ConsumedCapacity,
+    ) -> Result<(), DbError> {
+        self.capacity
+            .take_write(partition, units, &self.gsi_budgets)
+            .map_err(|t| self.throttled(t))
+    }
+
+    /// Gives back the units [`TableCore::take_write`] took for a write that was not
+    /// committed after all.
+    pub(crate) fn give_back_write(&self, partition: u32, units: &ConsumedCapacity) {
+        self.capacity
+            .give_back_write(partition, units, &self.gsi_budgets);
+    }
+
+    /// Tells the capacity meter what the operation consumed; a read is charged to the
+    /// buckets here (its units are known only now).
+    pub(crate) fn charge(&self, partition: Option<u32>, kind: OpKind, units: &ConsumedCapacity) {
+        if kind == OpKind::Read {
+            self.charge_read_buckets(partition, units);
+        }
+        self.meter_consumed(partition, kind, units);
     }
 
     /// Maps a tree error of partition `partition` of the GSI at `ordinal`.
@@ -427,6 +540,19 @@ impl TableCore {
             partition,
             source,
         }
+    }
+}
+
+/// The billing settings of `spec`, as the capacity limiter takes them.
+pub(crate) fn billing_config(spec: &TableSpec) -> BillingConfig {
+    BillingConfig {
+        mode: spec.capacity,
+        on_demand: spec.on_demand_throughput,
+        gsis: spec
+            .global_secondary_indexes
+            .iter()
+            .map(|g| (g.name.clone(), g.provisioned_throughput))
+            .collect(),
     }
 }
 

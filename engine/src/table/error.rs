@@ -142,12 +142,23 @@ pub enum DbError {
         reason: String,
     },
 
-    /// The capacity meter refused the operation (see [`crate::CapacityMeter`]).
+    /// The operation exceeded a capacity budget of the table — its own, a partition's
+    /// or a global secondary index's; read or write (DynamoDB's
+    /// `ProvisionedThroughputExceededException` / `ThrottlingException`) — or the
+    /// user's [`crate::CapacityMeter`] refused it. Nothing was written; retry after
+    /// `retry_after` (see `docs/capacity.md`).
     #[error("throughput exceeded on table {table}: {reason}")]
     Throttled {
         /// The table.
         table: String,
-        /// The meter's explanation.
+        /// The budget that refused the operation.
+        budget: crate::capacity::Budget,
+        /// Whether it was the read or the write budget.
+        kind: crate::capacity::OpKind,
+        /// How long until the budget would admit the operation (at its current
+        /// rate, with nothing else competing); zero when a meter refused.
+        retry_after: std::time::Duration,
+        /// What was exceeded, in words.
         reason: String,
     },
 

@@ -10,10 +10,10 @@
 use strata_item::validate::MAX_ITEM_SIZE;
 use strata_item::{AttributeValue, Item, KeySchema, MAX_SORT_KEY_BYTES};
 
-use super::capacity::write_units;
 use super::error::DbError;
 use super::layout::{HashedKey, lsi_key};
 use super::spec::{IndexProjection, LsiSpec};
+use crate::capacity::write_units;
 
 /// One item's entry in one LSI.
 #[derive(Debug, Clone, PartialEq, Eq)]

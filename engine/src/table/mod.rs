@@ -8,8 +8,7 @@
 //! | `names` | the naming rule of tables and indexes, checked before any lookup |
 //! | `error` | [`DbError`] |
 //! | `layout` | the partition hash and the key layout inside a partition's tree |
-//! | `capacity` | capacity units and the [`CapacityMeter`] hook |
-//! | `feed` | the per-partition change feed ([`ChangeSink`]) |
+//! //! | `feed` | the per-partition change feed ([`ChangeSink`]) |
 //! | `options` | per-operation options and results |
 //! | `request` | parsing a request's expressions with shared placeholders |
 //! | `gate` | admits operations until a table is deleted or closed; drains them |
@@ -21,7 +20,6 @@
 //! | `batch` | batch get and batch write |
 
 mod batch;
-pub mod capacity;
 pub(crate) mod core;
 mod error;
 mod feed;
@@ -43,9 +41,12 @@ use std::sync::Arc;
 
 use strata_item::Item;
 
+pub use crate::capacity::{
+    CapacityMeter, CapacityMode, ConsumedCapacity, OnDemandThroughput, OpInfo, OpKind,
+    ProvisionedThroughput, UnmeteredCapacity,
+};
 pub(crate) use batch::{BatchKind, batch_get, batch_write, check_batch_shape};
 pub use batch::{MAX_BATCH_GET_KEYS, MAX_BATCH_GET_RESPONSE_BYTES, MAX_BATCH_WRITE_REQUESTS};
-pub use capacity::{CapacityMeter, ConsumedCapacity, OpInfo, OpKind, UnmeteredCapacity};
 pub use error::DbError;
 pub use feed::{Change, ChangeSink};
 pub use names::{MAX_NAME_LEN, MIN_NAME_LEN};
@@ -58,9 +59,8 @@ pub use options::{
 pub use page::PAGE_CAP_BYTES;
 pub use scan::MAX_TOTAL_SEGMENTS;
 pub use spec::{
-    CapacityMode, DEFAULT_PARTITIONS, GsiSpec, IndexProjection, LsiSpec,
-    MAX_LOCAL_SECONDARY_INDEXES, MAX_PARTITIONS, MAX_PROJECTED_ATTRIBUTES, TableDescription,
-    TableDurability, TableSpec,
+    DEFAULT_PARTITIONS, GsiSpec, IndexProjection, LsiSpec, MAX_LOCAL_SECONDARY_INDEXES,
+    MAX_PARTITIONS, MAX_PROJECTED_ATTRIBUTES, TableDescription, TableDurability, TableSpec,
 };
 
 use self::core::TableCore;
@@ -117,8 +117,9 @@ impl Table {
     }
 
     /// The table's spec when this handle was obtained ([`Db::describe_table`] gives
-    /// the current one: [`Db::update_table`] may have added or removed GSIs since;
-    /// operations through the handle always use the current one).
+    /// the current one: [`Db::update_table`] may have added or removed GSIs or changed
+    /// the billing mode since; operations through the handle always use the current
+    /// one).
     pub fn spec(&self) -> &TableSpec {
         &self.core.spec
     }

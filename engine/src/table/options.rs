@@ -23,7 +23,7 @@ use strata_item::expr::{
 };
 use strata_item::{AttributeValue, Item, PrimaryKey};
 
-use super::capacity::ConsumedCapacity;
+use crate::capacity::ConsumedCapacity;
 
 /// A condition or filter: an expression string, or a built [`Condition`].
 #[derive(Debug, Clone, PartialEq)]
@@ -685,7 +685,8 @@ impl BatchGetRequest {
 pub struct BatchGetOutput {
     /// Found items by table name (missing items are simply absent).
     pub responses: BTreeMap<String, Vec<Item>>,
-    /// Keys not read because the response reached 16 MB; request them again.
+    /// Keys not read because the response reached 16 MB or their table's or
+    /// partition's read capacity was exhausted; request them again.
     pub unprocessed_keys: BTreeMap<String, BatchGetRequest>,
     /// Capacity consumed, per table.
     pub consumed_capacity: Vec<ConsumedCapacity>,
@@ -703,8 +704,9 @@ pub enum WriteRequest {
 /// Result of `Db::batch_write_item`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BatchWriteOutput {
-    /// Requests not applied; always empty until capacity is enforced (a later release
-    /// returns throttled requests here instead of failing the whole batch).
+    /// Requests not applied because their table's, partition's or an index's write
+    /// capacity could not absorb them (nothing was written for them); send them
+    /// again later, as with DynamoDB's `UnprocessedItems`.
     pub unprocessed_items: BTreeMap<String, Vec<WriteRequest>>,
     /// Capacity consumed, per table.
     pub consumed_capacity: Vec<ConsumedCapacity>,

@@ -7,7 +7,6 @@ use strata_item::{Item, KeySchema};
 
 use crate::lsm::Snapshot;
 
-use super::capacity::{ConsumedCapacity, read_units};
 use super::core::TableCore;
 use super::error::DbError;
 use super::layout::{HashedKey, base_key};
@@ -16,6 +15,7 @@ use super::options::{QueryOutput, Select};
 use super::partition::Partition;
 use super::request::condition_names;
 use super::spec::{GsiSpec, IndexProjection, LsiSpec};
+use crate::capacity::{ConsumedCapacity, read_units};
 
 /// DynamoDB reads at most 1 MB (of item sizes, before filtering) per page.
 pub const PAGE_CAP_BYTES: usize = 1 << 20;

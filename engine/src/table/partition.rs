@@ -11,12 +11,12 @@ use strata_item::{Item, PrimaryKey, codec};
 
 use crate::lsm::{Snapshot, Tree, TreeIter, TreeOptions, WriteBatch};
 
-use super::capacity::{ConsumedCapacity, OpKind, write_units};
 use super::core::TableCore;
 use super::error::DbError;
 use super::feed::Change;
 use super::layout::HashedKey;
 use super::lsi;
+use crate::capacity::{ConsumedCapacity, OpKind, write_units};
 use crate::gsi::delta as gsi_delta;
 
 /// Decides the new item from the old one (`None`: absent / delete). Errors abort the
@@ -36,8 +36,11 @@ pub(crate) struct Mutation<'a> {
 pub(crate) struct Applied {
     pub old: Option<Item>,
     pub new: Option<Item>,
-    /// Table and LSI write units of this item.
+    /// Table, LSI and GSI write units of this item (none if throttled).
     pub capacity: ConsumedCapacity,
+    /// Its capacity budgets could not absorb it: nothing was written for it
+    /// ([`OnThrottle::Skip`] only).
+    pub throttled: bool,
 }
 
 /// One partition of a table.
@@ -108,23 +111,76 @@ impl Partition {
     /// Applies mutations of distinct items of this partition as one atomic batch:
     /// under the partition lock, reads each old item, lets `decide` choose the new one
     /// (a failed condition or an invalid result aborts everything, nothing written),
-    /// derives the LSI entry changes, commits one WAL batch, then reports each change to
-    /// the change feed. Capacity is admitted before and charged after (also for a
-    /// failed condition).
+    /// derives the LSI and GSI entry changes, takes each item's capacity (the one
+    /// point where write capacity is enforced), commits one WAL batch, then reports
+    /// each change to the change feed.
+    ///
+    /// An item its capacity budgets cannot absorb is not written: with
+    /// [`OnThrottle::Fail`] the whole call fails with [`DbError::Throttled`] (and
+    /// gives back what earlier items took); with [`OnThrottle::Skip`] that item's
+    /// result is marked `throttled` and the others are written. A failed condition
+    /// still consumes the units of the existing item (DynamoDB charges it), unless
+    /// throttled.
     pub(crate) fn apply(
         &self,
         core: &TableCore,
         muts: Vec<Mutation<'_>>,
+        on_throttle: OnThrottle,
     ) -> Result<Vec<Applied>, DbError> {
         core.admit(Some(self.index), OpKind::Write)?;
         crate::gsi::pressure::admit_write(core, self)?;
-        let schema = &core.spec.key_schema;
-        let lsis = &core.spec.local_secondary_indexes;
         let _guard = self.write_lock.lock();
+        let mut applied: Vec<Applied> = Vec::with_capacity(muts.len());
+        let mut keys = Vec::with_capacity(muts.len());
+        let seqno = match self.apply_locked(core, muts, on_throttle, &mut applied, &mut keys) {
+            Ok(seqno) => seqno,
+            Err(e) => {
+                // Nothing was committed: give back what the items took.
+                for a in applied.iter().filter(|a| !a.throttled) {
+                    core.give_back_write(self.index, &a.capacity);
+                }
+                return Err(e);
+            }
+        };
+        let mut total = ConsumedCapacity::new(core.name());
+        for a in &applied {
+            total.merge(&a.capacity);
+        }
+        if total.capacity_units > 0.0 {
+            core.charge(Some(self.index), OpKind::Write, &total);
+        }
+        if let Some(sink) = &core.hooks.change_sink {
+            for (a, key) in applied.iter().zip(&keys) {
+                if !a.throttled && a.old != a.new {
+                    sink.on_change(&Change {
+                        table: core.name(),
+                        table_id: core.id,
+                        partition: self.index,
+                        seqno,
+                        key,
+                        old: a.old.as_ref(),
+                        new: a.new.as_ref(),
+                    });
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    /// The part of [`Partition::apply`] under the partition lock: decides, derives and
+    /// takes capacity item by item into `applied` (and `keys`), then commits one WAL
+    /// batch. Returns its sequence number. On an error nothing is committed, and the
+    /// caller gives back the capacity of the items in `applied`.
+    fn apply_locked(
+        &self,
+        core: &TableCore,
+        muts: Vec<Mutation<'_>>,
+        on_throttle: OnThrottle,
+        applied: &mut Vec<Applied>,
+        keys: &mut Vec<PrimaryKey>,
+    ) -> Result<u64, DbError> {
         let mut batch = WriteBatch::new();
         let mut has_gsi_delta = false;
-        let mut applied = Vec::with_capacity(muts.len());
-        let mut keys = Vec::with_capacity(muts.len());
         let mut gsi_deltas = Vec::new();
         for m in muts {
             let old = self.read(core, &m.base_key, None)?;
@@ -136,60 +192,39 @@ impl Partition {
                         // existing item (at least one unit).
                         let mut cap = ConsumedCapacity::new(core.name());
                         cap.add_table_write(write_units(old.as_ref().map_or(0, Item::size)));
+                        core.take_write(self.index, &cap)?;
                         core.charge(Some(self.index), OpKind::Write, &cap);
                     }
                     return Err(e);
                 }
             };
-            let mut cap = ConsumedCapacity::new(core.name());
-            let old_size = old.as_ref().map_or(0, Item::size);
-            let new_size = new.as_ref().map_or(0, Item::size);
-            cap.add_table_write(write_units(old_size.max(new_size)));
-            for (i, spec) in lsis.iter().enumerate() {
-                let idx = u8::try_from(i).map_err(|_| DbError::invalid("too many indexes"))?;
-                let old_entry = match &old {
-                    Some(o) => lsi::entry(schema, idx, spec, &m.hashed, o)?,
-                    None => None,
-                };
-                let new_entry = match &new {
-                    Some(n) => {
-                        lsi::check_index_key(spec, n)?;
-                        let e = lsi::entry(schema, idx, spec, &m.hashed, n)?;
-                        if let Some(e) = &e {
-                            lsi::check_size(spec, n, e.size)?;
-                        }
-                        e
+            let (cap, ops) = self.derive(core, &m.hashed, old.as_ref(), new.as_ref())?;
+            if let Err(e) = core.take_write(self.index, &cap) {
+                match on_throttle {
+                    OnThrottle::Fail => return Err(e),
+                    OnThrottle::Skip => {
+                        keys.push(m.key);
+                        applied.push(Applied {
+                            old,
+                            new,
+                            capacity: ConsumedCapacity::new(core.name()),
+                            throttled: true,
+                        });
+                        continue;
                     }
-                    None => None,
-                };
-                let change = lsi::diff(old_entry, new_entry);
-                if let Some(k) = &change.delete {
-                    batch.delete(k);
                 }
-                if let Some(e) = &change.put {
-                    batch.put(&e.key, &codec::encode_item(&e.item));
-                }
-                cap.add_index_write(&spec.name, change.units);
             }
-            for (g, (def, spec)) in core
-                .gsi_defs
-                .iter()
-                .zip(&core.spec.global_secondary_indexes)
-                .enumerate()
-            {
-                let d = if core.gsi.is_creating(g) {
-                    // Not checked at write time while CREATING: an invalid index key
-                    // attribute means no entry, as in the backfill.
-                    strata_index::derive_keys_committed(def, schema, old.as_ref(), new.as_ref())
-                        .map(|(d, _skipped)| d)
-                } else {
-                    strata_index::derive_keys(def, schema, old.as_ref(), new.as_ref())
+            for op in ops {
+                match op {
+                    EntryOp::Put(k, v) => {
+                        batch.put(&k, &v);
+                    }
+                    EntryOp::Delete(k) => {
+                        batch.delete(&k);
+                    }
+                    // After the base item's put, below.
+                    EntryOp::Log(d) => gsi_deltas.push(d),
                 }
-                .map_err(derive_error)?;
-                if !d.is_empty() {
-                    gsi_deltas.push(gsi_delta::encode(&def.name, &d));
-                }
-                cap.add_gsi_write(&spec.name, d.write_units as f64);
             }
             match &new {
                 Some(n) => {
@@ -211,47 +246,106 @@ impl Partition {
                 old,
                 new,
                 capacity: cap,
+                throttled: false,
             });
         }
-        let seqno = if batch.is_empty() {
-            0
-        } else {
-            if let Some(w) = core.gsi.written.get(self.index as usize) {
-                w.note(batch.approximate_size());
-            }
-            let seqno = self
-                .tree
-                .write(batch, core.durability)
-                .map_err(|e| core.storage(self.index, e))?;
-            if has_gsi_delta {
-                // Under the write lock: the record just appended is the WAL's last.
-                core.gsi
-                    .note_write(self.index, self.tree.wal_next_lsn().saturating_sub(1));
-            }
-            seqno
-        };
-        let mut total = ConsumedCapacity::new(core.name());
-        for a in &applied {
-            total.merge(&a.capacity);
+        if batch.is_empty() {
+            return Ok(0);
         }
-        core.charge(Some(self.index), OpKind::Write, &total);
-        if let Some(sink) = &core.hooks.change_sink {
-            for (a, key) in applied.iter().zip(&keys) {
-                if a.old != a.new {
-                    sink.on_change(&Change {
-                        table: core.name(),
-                        table_id: core.id,
-                        partition: self.index,
-                        seqno,
-                        key,
-                        old: a.old.as_ref(),
-                        new: a.new.as_ref(),
-                    });
-                }
-            }
+        if let Some(w) = core.gsi.written.get(self.index as usize) {
+            w.note(batch.approximate_size());
         }
-        Ok(applied)
+        let seqno = self
+            .tree
+            .write(batch, core.durability)
+            .map_err(|e| core.storage(self.index, e))?;
+        if has_gsi_delta {
+            // Under the write lock: the record just appended is the WAL's last.
+            core.gsi
+                .note_write(self.index, self.tree.wal_next_lsn().saturating_sub(1));
+        }
+        Ok(seqno)
     }
+
+    /// What writing `new` over `old` costs (table, LSI and GSI write units) and the
+    /// index entries and GSI deltas it writes besides the item itself.
+    fn derive(
+        &self,
+        core: &TableCore,
+        hashed: &HashedKey,
+        old: Option<&Item>,
+        new: Option<&Item>,
+    ) -> Result<(ConsumedCapacity, Vec<EntryOp>), DbError> {
+        let schema = &core.spec.key_schema;
+        let mut ops = Vec::new();
+        let mut cap = ConsumedCapacity::new(core.name());
+        let old_size = old.map_or(0, Item::size);
+        let new_size = new.map_or(0, Item::size);
+        cap.add_table_write(write_units(old_size.max(new_size)));
+        for (i, spec) in core.spec.local_secondary_indexes.iter().enumerate() {
+            let idx = u8::try_from(i).map_err(|_| DbError::invalid("too many indexes"))?;
+            let old_entry = match old {
+                Some(o) => lsi::entry(schema, idx, spec, hashed, o)?,
+                None => None,
+            };
+            let new_entry = match new {
+                Some(n) => {
+                    lsi::check_index_key(spec, n)?;
+                    let e = lsi::entry(schema, idx, spec, hashed, n)?;
+                    if let Some(e) = &e {
+                        lsi::check_size(spec, n, e.size)?;
+                    }
+                    e
+                }
+                None => None,
+            };
+            let change = lsi::diff(old_entry, new_entry);
+            if let Some(k) = change.delete {
+                ops.push(EntryOp::Delete(k));
+            }
+            if let Some(e) = &change.put {
+                ops.push(EntryOp::Put(e.key.clone(), codec::encode_item(&e.item)));
+            }
+            cap.add_index_write(&spec.name, change.units);
+        }
+        for (g, (def, spec)) in core
+            .gsi_defs
+            .iter()
+            .zip(&core.spec.global_secondary_indexes)
+            .enumerate()
+        {
+            let d = if core.gsi.is_creating(g) {
+                // Not checked at write time while CREATING: an invalid index key
+                // attribute means no entry, as in the backfill.
+                strata_index::derive_keys_committed(def, schema, old, new).map(|(d, _skipped)| d)
+            } else {
+                strata_index::derive_keys(def, schema, old, new)
+            }
+            .map_err(derive_error)?;
+            if !d.is_empty() {
+                ops.push(EntryOp::Log(gsi_delta::encode(&def.name, &d)));
+            }
+            cap.add_gsi_write(&spec.name, d.write_units as f64);
+        }
+        Ok((cap, ops))
+    }
+}
+
+/// What [`Partition::apply`] does with an item its capacity budgets cannot absorb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnThrottle {
+    /// Fail the call (single-item writes).
+    Fail,
+    /// Leave the item out (batch writes return it unprocessed).
+    Skip,
+}
+
+/// One change of a write batch besides the item itself.
+enum EntryOp {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+    /// A GSI delta for the index maintainer.
+    Log(Vec<u8>),
 }
 
 /// A write-time derivation error as the writer sees it (DynamoDB's messages).

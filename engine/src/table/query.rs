@@ -6,7 +6,6 @@ use std::ops::Bound;
 use strata_item::expr::SortKeyCondition;
 use strata_item::{AttributeValue, Item, KeyAttribute, KeyRole, KeySchema};
 
-use super::capacity::OpKind;
 use super::core::TableCore;
 use super::error::DbError;
 use super::layout::{
@@ -18,6 +17,7 @@ use super::options::{KeyConditionInput, QueryOptions, QueryOutput};
 use super::page::{Page, PagePlan, check_limit, needs_base, resolve_select};
 use super::request::{self, Exprs, condition_names};
 use super::spec::LsiSpec;
+use crate::capacity::OpKind;
 
 /// The index a query or scan reads: the table (`None`) or an LSI with its number.
 /// The name is checked against the naming rule before it is looked up.

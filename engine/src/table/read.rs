@@ -1,11 +1,11 @@
 //! `get_item`.
 
-use super::capacity::{ConsumedCapacity, OpKind, read_units};
 use super::core::TableCore;
 use super::error::DbError;
 use super::options::{GetOptions, GetOutput, KeyInput};
 use super::request::{self, Exprs};
 use super::write::{locate, resolve_key};
+use crate::capacity::{ConsumedCapacity, OpKind, read_units};
 
 pub(crate) fn get_item(
     core: &TableCore,

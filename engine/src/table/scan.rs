@@ -5,7 +5,6 @@
 
 use std::ops::Bound;
 
-use super::capacity::OpKind;
 use super::core::TableCore;
 use super::error::DbError;
 use super::layout::segment_of;
@@ -13,6 +12,7 @@ use super::options::{ScanOptions, ScanOutput};
 use super::page::{Page, PagePlan, check_limit, needs_base, resolve_select};
 use super::query::{resolve_index, start_key_bytes};
 use super::request::{self, Exprs};
+use crate::capacity::OpKind;
 
 /// Most segments DynamoDB allows.
 pub const MAX_TOTAL_SEGMENTS: u32 = 1_000_000;

@@ -8,6 +8,7 @@ use strata_item::{KeyAttribute, KeySchema, KeyType};
 
 use super::error::DbError;
 use super::names::check_name;
+use crate::capacity::{CapacityMode, OnDemandThroughput, ProvisionedThroughput, check_billing};
 
 /// Default number of hash partitions of a new table.
 pub const DEFAULT_PARTITIONS: u32 = 4;
@@ -122,6 +123,9 @@ pub struct GsiSpec {
     pub projection: IndexProjection,
     /// Hash partitions of the index (1 to 256; default 4), fixed at creation.
     pub partitions: u32,
+    /// The index's own provisioned capacity when its table is provisioned (`None`:
+    /// the table's figures). Must be `None` on an on-demand table, as in DynamoDB.
+    pub provisioned_throughput: Option<ProvisionedThroughput>,
 }
 
 impl GsiSpec {
@@ -133,7 +137,15 @@ impl GsiSpec {
             key_schema,
             projection: IndexProjection::All,
             partitions: strata_index::DEFAULT_GSI_PARTITIONS,
+            provisioned_throughput: None,
         }
+    }
+
+    /// Sets the index's own provisioned capacity (for a provisioned table).
+    #[must_use]
+    pub fn provisioned(mut self, throughput: ProvisionedThroughput) -> GsiSpec {
+        self.provisioned_throughput = Some(throughput);
+        self
     }
 
     /// Sets the projection.
@@ -160,23 +172,6 @@ impl GsiSpec {
             })
             .partitions(self.partitions)
     }
-}
-
-/// How a table's throughput is provisioned. **Recorded, not yet enforced**: the
-/// capacity issue adds token buckets; until then every operation *reports* the units it
-/// consumed (see [`crate::ConsumedCapacity`]) and none is throttled by this setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum CapacityMode {
-    /// Pay per request (DynamoDB's `PAY_PER_REQUEST`).
-    #[default]
-    OnDemand,
-    /// Provisioned read and write capacity units per second.
-    Provisioned {
-        /// Read capacity units per second.
-        read_capacity_units: u64,
-        /// Write capacity units per second.
-        write_capacity_units: u64,
-    },
 }
 
 /// Everything `create_table` needs to know.
@@ -206,8 +201,11 @@ pub struct TableSpec {
     pub global_secondary_indexes: Vec<GsiSpec>,
     /// Durability of acknowledged writes.
     pub durability: TableDurability,
-    /// Throughput provisioning; recorded, not yet enforced (see [`CapacityMode`]).
+    /// Billing mode: on demand (the default) or provisioned; enforced by token
+    /// buckets (see `docs/capacity.md`), changeable with `Db::update_table`.
     pub capacity: CapacityMode,
+    /// The optional maximum of an on-demand table (none by default).
+    pub on_demand_throughput: OnDemandThroughput,
 }
 
 impl TableSpec {
@@ -221,6 +219,7 @@ impl TableSpec {
             global_secondary_indexes: Vec::new(),
             durability: TableDurability::Sync,
             capacity: CapacityMode::OnDemand,
+            on_demand_throughput: OnDemandThroughput::default(),
         }
     }
 
@@ -252,10 +251,17 @@ impl TableSpec {
         self
     }
 
-    /// Sets the capacity mode (recorded, not yet enforced).
+    /// Sets the billing mode.
     #[must_use]
     pub fn capacity(mut self, c: CapacityMode) -> TableSpec {
         self.capacity = c;
+        self
+    }
+
+    /// Sets the on-demand maximum (for an on-demand table).
+    #[must_use]
+    pub fn on_demand_throughput(mut self, t: OnDemandThroughput) -> TableSpec {
+        self.on_demand_throughput = t;
         self
     }
 
@@ -276,16 +282,14 @@ impl TableSpec {
                 self.partitions
             )));
         }
-        if let CapacityMode::Provisioned {
-            read_capacity_units,
-            write_capacity_units,
-        } = self.capacity
-            && (read_capacity_units == 0 || write_capacity_units == 0)
-        {
-            return Err(bad(
-                "provisioned read and write capacity units must be at least 1".to_owned(),
-            ));
-        }
+        check_billing(
+            &self.capacity,
+            &self.on_demand_throughput,
+            self.global_secondary_indexes
+                .iter()
+                .map(|g| (g.name.as_str(), g.provisioned_throughput.as_ref())),
+        )
+        .map_err(bad)?;
         self.validate_lsis().map_err(bad)?;
         let lsi_infos: Vec<LsiInfo<'_>> = self
             .local_secondary_indexes
@@ -395,7 +399,7 @@ impl TableSpec {
 }
 
 /// What `describe_table` reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TableDescription {
     /// The spec the table was created with, with its GSIs as they are now (after any
@@ -409,6 +413,10 @@ pub struct TableDescription {
     /// Each GSI's status, size and lag, in spec order (empty when the table has none,
     /// and in the descriptions `create_table` and `delete_table` return).
     pub global_secondary_indexes: Vec<crate::gsi::status::GsiDescription>,
+    /// Capacity now: consumed units, throttled requests and tokens left, per table,
+    /// partition and index, with the hottest partitions (`None` in the descriptions
+    /// `create_table` and `delete_table` return).
+    pub capacity: Option<crate::capacity::CapacityStats>,
 }
 
 impl fmt::Display for TableDescription {
@@ -516,7 +524,7 @@ mod tests {
                     read_capacity_units: 0,
                     write_capacity_units: 1,
                 }),
-                "at least 1",
+                "greater than or equal to 1",
             ),
             (
                 TableSpec::new(

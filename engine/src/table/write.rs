@@ -12,7 +12,7 @@ use super::options::{
     DeleteOptions, DeleteOutput, KeyInput, PutOptions, PutOutput, ReturnValues, UpdateOptions,
     UpdateOutput,
 };
-use super::partition::{Applied, Decide, Mutation};
+use super::partition::{Applied, Decide, Mutation, OnThrottle};
 use super::request::{self, Exprs};
 
 /// A primary key with where it lives.
@@ -121,6 +121,7 @@ fn apply_single<'a>(
             base_key: loc.base_key,
             decide,
         }],
+        OnThrottle::Fail,
     )?;
     applied
         .pop()
