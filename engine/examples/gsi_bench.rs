@@ -23,6 +23,9 @@
 //! - `--item-size BYTES` [1024]: DynamoDB size of every item.
 //! - `--projection all|keys` [all]: projection of every GSI.
 //! - `--backfill-items N` [100000]: items in the table of the backfill workload.
+//! - `--small-trees`: the backfill workload's database uses `DbOptions::small` (16 KB
+//!   memtables and files, 2 background threads: what the engine's tests use), so the
+//!   index trees flush and compact all the time.
 //! - `--json`: also print the results as one JSON object on the last line.
 //!
 //! What is measured:
@@ -89,6 +92,7 @@ struct Args {
     projection_all: bool,
     workloads: Vec<String>,
     backfill_items: u64,
+    small_trees: bool,
     json: bool,
 }
 
@@ -107,12 +111,17 @@ fn parse_args() -> Result<Args, String> {
         projection_all: true,
         workloads: WORKLOADS.iter().map(|w| (*w).to_owned()).collect(),
         backfill_items: 100_000,
+        small_trees: false,
         json: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--json" {
             a.json = true;
+            continue;
+        }
+        if flag == "--small-trees" {
+            a.small_trees = true;
             continue;
         }
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -644,8 +653,14 @@ fn backfill_section(args: &Args) -> Result<Vec<BackfillResult>, DbError> {
     println!();
     println!(
         "## backfill: update_table adds a GSI (4 partitions, key a1) to a Buffered table of \
-         {} items of {} B (4 partitions); fresh database per run",
-        args.backfill_items, args.item_size
+         {} items of {} B (4 partitions); fresh database per run; {} trees",
+        args.backfill_items,
+        args.item_size,
+        if args.small_trees {
+            "small (DbOptions::small)"
+        } else {
+            "default"
+        }
     );
     println!(
         "{:<10} {:>6} {:>11} {:>11} {:>10} {:>11} {:>12} {:>9}",
@@ -688,7 +703,15 @@ fn backfill_section(args: &Args) -> Result<Vec<BackfillResult>, DbError> {
 
 fn backfill_run(args: &Args, projection_all: bool, writer: bool) -> Result<BackfillResult, DbError> {
     let projection = if projection_all { "ALL" } else { "KEYS_ONLY" };
-    let (db, dir) = fresh_db(args, &format!("backfill-{projection}-{writer}"))?;
+    let dir = args.dir.join(format!("backfill-{projection}-{writer}"));
+    remove(&dir);
+    let db = if args.small_trees {
+        let mut o = DbOptions::small(strata_fs::default_fs());
+        o.tree.wal_buffered_sync_interval = Duration::from_millis(args.buffered_sync_ms);
+        Db::open(&dir, o)?
+    } else {
+        Db::open(&dir, options(args))?
+    };
     db.create_table(spec(args, TableDurability::Buffered, 0))?;
     let n = args.backfill_items;
     let loaded = Instant::now();
