@@ -67,8 +67,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use strata_engine::{
-    Db, DbError, DbOptions, GsiSpec, IndexProjection, IndexStatus, PutOptions, QueryOptions,
-    Table, TableDurability, TableSpec, TableUpdate, WriteRequest,
+    Db, DbError, DbOptions, GsiSpec, IndexProjection, IndexStatus, PutOptions, QueryOptions, Table,
+    TableDurability, TableSpec, TableUpdate, WriteRequest,
 };
 use strata_item::{Item, KeySchema, KeyType};
 
@@ -138,8 +138,14 @@ fn parse_args() -> Result<Args, String> {
             "--backfill-items" => a.backfill_items = (num(&value)? as u64).max(1),
             "--workloads" => {
                 a.workloads = value.split(',').map(|w| w.trim().to_owned()).collect();
-                if let Some(w) = a.workloads.iter().find(|w| !WORKLOADS.contains(&w.as_str())) {
-                    return Err(format!("--workloads: unknown workload {w} (lag, tput, backfill)"));
+                if let Some(w) = a
+                    .workloads
+                    .iter()
+                    .find(|w| !WORKLOADS.contains(&w.as_str()))
+                {
+                    return Err(format!(
+                        "--workloads: unknown workload {w} (lag, tput, backfill)"
+                    ));
                 }
             }
             "--projection" => {
@@ -701,7 +707,11 @@ fn backfill_section(args: &Args) -> Result<Vec<BackfillResult>, DbError> {
     Ok(out)
 }
 
-fn backfill_run(args: &Args, projection_all: bool, writer: bool) -> Result<BackfillResult, DbError> {
+fn backfill_run(
+    args: &Args,
+    projection_all: bool,
+    writer: bool,
+) -> Result<BackfillResult, DbError> {
     let projection = if projection_all { "ALL" } else { "KEYS_ONLY" };
     let dir = args.dir.join(format!("backfill-{projection}-{writer}"));
     remove(&dir);
@@ -759,11 +769,13 @@ fn backfill_run(args: &Args, projection_all: bool, writer: bool) -> Result<Backf
         while !writer_started.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(1));
         }
-        let result = db.update_table(TABLE, TableUpdate::add_gsi(gsi)).and_then(|_| {
-            let start = Instant::now();
-            db.wait_for_indexes(TABLE, CATCH_UP)?;
-            Ok(start.elapsed())
-        });
+        let result = db
+            .update_table(TABLE, TableUpdate::add_gsi(gsi))
+            .and_then(|_| {
+                let start = Instant::now();
+                db.wait_for_indexes(TABLE, CATCH_UP)?;
+                Ok(start.elapsed())
+            });
         stop.store(true, Ordering::Relaxed);
         let writes = match handle {
             Some(h) => h.join().expect("writer thread")?,
