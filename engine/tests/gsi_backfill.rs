@@ -115,7 +115,14 @@ fn gsi_dirs(dir: &Path) -> Vec<String> {
 #[test]
 fn backfill_under_concurrent_writes_ends_clean() {
     let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
+    // Trees 4 times larger than `DbOptions::small`'s: 100k items still make dozens of
+    // flushes and multi-level compactions per tree during the backfill, without the
+    // thousands of 16 KB files that would make this test slow in a debug build.
+    let mut opts = DbOptions::small(strata_fs::default_fs());
+    opts.tree.memtable_size = 64 << 10;
+    opts.tree.target_file_size_base = 64 << 10;
+    opts.tree.max_bytes_for_level_base = 256 << 10;
+    let db = Db::open(dir.path(), opts.clone()).unwrap();
     // The figure: a table of 100k items.
     let count = 100_000;
     load(&db, count);
@@ -206,7 +213,7 @@ fn backfill_under_concurrent_writes_ends_clean() {
             .all(|i| i.get("city") == Some(&"city3".into()))
     );
     db.close().unwrap();
-    let db = open(dir.path());
+    let db = Db::open(dir.path(), opts).unwrap();
     wait_clean(&db);
     assert_eq!(
         db.describe_table("tbl").unwrap().global_secondary_indexes[0].status,
