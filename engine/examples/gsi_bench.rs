@@ -1,12 +1,14 @@
 //! Global secondary index benchmark (issue 11, Performance): GSI lag at a steady write
-//! rate, and base `put_item` throughput with 0, 1 and 5 GSIs.
+//! rate, base `put_item` throughput with 0, 1 and 5 GSIs, and the backfill rate of a GSI
+//! added to a table that holds data.
 //!
 //! ```sh
 //! cargo run --release -p strata-engine --example gsi_bench -- [options]
 //! ```
 //!
-//! Options (defaults in brackets; the default run takes about a minute and a half):
+//! Options (defaults in brackets; the default run takes about two and a half minutes):
 //!
+//! - `--workloads LIST` [`lag,tput,backfill`]: which workloads run (comma-separated).
 //! - `--dir DIR` [`strata-gsi-bench`]: where the databases go; emptied first and
 //!   removed at the end. Put it on a real disk (not tmpfs) to measure `Sync` honestly.
 //! - `--rate N` [5000]: target base writes per second of the lag workload (paced).
@@ -20,6 +22,10 @@
 //! - `--tput-secs S` [3]: length of each throughput run.
 //! - `--item-size BYTES` [1024]: DynamoDB size of every item.
 //! - `--projection all|keys` [all]: projection of every GSI.
+//! - `--backfill-items N` [100000]: items in the table of the backfill workload.
+//! - `--small-trees`: the backfill workload's database uses `DbOptions::small` (16 KB
+//!   memtables and files, 2 background threads: what the engine's tests use), so the
+//!   index trees flush and compact all the time.
 //! - `--json`: also print the results as one JSON object on the last line.
 //!
 //! What is measured:
@@ -41,9 +47,18 @@
 //!    `/proc/self/io`: WAL, flushes, compactions, index trees) from the start of the run
 //!    through the catch-up and `close`, divided by the items' bytes. Compaction debt
 //!    left at `close` is not counted.
-//!
-//! Not measured: the backfill rate (items/s when a GSI is added to a table holding
-//! data) needs `Db::update_table`, which does not exist yet.
+//! 3. **Backfill**: a fresh `Buffered` table of 4 partitions is loaded with
+//!    `--backfill-items` items (`batch_write_item`, 25 a call), then
+//!    `Db::update_table` adds a GSI of 4 partitions on `a1` (997 distinct values), with
+//!    the `ALL` and the `KEYS_ONLY` projection, each without and with a concurrent
+//!    writer: one thread that, flat out for the whole backfill, overwrites random
+//!    existing items with a new `a1` (so it keeps changing the indexed attribute).
+//!    Reported: the load rate; the time from `update_table` returning to the index
+//!    being `ACTIVE` (`wait_for_indexes` called right after `update_table`: its target
+//!    is the snapshot, so it returns when the backfill is done), the backfill rate
+//!    (items scanned per second of that time), the writer's writes per second meanwhile,
+//!    the catch-up after the writer stops (applying the writes made during the
+//!    backfill), and the index entries at the end.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
@@ -52,8 +67,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use strata_engine::{
-    Db, DbError, DbOptions, GsiSpec, IndexProjection, PutOptions, QueryOptions, Table,
-    TableDurability, TableSpec,
+    Db, DbError, DbOptions, GsiSpec, IndexProjection, IndexStatus, PutOptions, QueryOptions, Table,
+    TableDurability, TableSpec, TableUpdate, WriteRequest,
 };
 use strata_item::{Item, KeySchema, KeyType};
 
@@ -75,8 +90,13 @@ struct Args {
     tput_secs: f64,
     item_size: usize,
     projection_all: bool,
+    workloads: Vec<String>,
+    backfill_items: u64,
+    small_trees: bool,
     json: bool,
 }
+
+const WORKLOADS: [&str; 3] = ["lag", "tput", "backfill"];
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
@@ -89,12 +109,19 @@ fn parse_args() -> Result<Args, String> {
         tput_secs: 3.0,
         item_size: 1024,
         projection_all: true,
+        workloads: WORKLOADS.iter().map(|w| (*w).to_owned()).collect(),
+        backfill_items: 100_000,
+        small_trees: false,
         json: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--json" {
             a.json = true;
+            continue;
+        }
+        if flag == "--small-trees" {
+            a.small_trees = true;
             continue;
         }
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -108,6 +135,19 @@ fn parse_args() -> Result<Args, String> {
             "--buffered-sync-ms" => a.buffered_sync_ms = num(&value)? as u64,
             "--tput-secs" => a.tput_secs = num(&value)?,
             "--item-size" => a.item_size = num(&value)? as usize,
+            "--backfill-items" => a.backfill_items = (num(&value)? as u64).max(1),
+            "--workloads" => {
+                a.workloads = value.split(',').map(|w| w.trim().to_owned()).collect();
+                if let Some(w) = a
+                    .workloads
+                    .iter()
+                    .find(|w| !WORKLOADS.contains(&w.as_str()))
+                {
+                    return Err(format!(
+                        "--workloads: unknown workload {w} (lag, tput, backfill)"
+                    ));
+                }
+            }
             "--projection" => {
                 a.projection_all = match value.as_str() {
                     "all" => true,
@@ -122,6 +162,12 @@ fn parse_args() -> Result<Args, String> {
         return Err("--rate must be positive".into());
     }
     Ok(a)
+}
+
+impl Args {
+    fn runs(&self, workload: &str) -> bool {
+        self.workloads.iter().any(|w| w == workload)
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -157,6 +203,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "# Buffered tables: WAL background sync every {} ms",
         args.buffered_sync_ms
     );
+    let lag_results = if args.runs("lag") {
+        lag_section(&args)?
+    } else {
+        Vec::new()
+    };
+    let tput_results = if args.runs("tput") {
+        tput_section(&args)?
+    } else {
+        Vec::new()
+    };
+    let backfill_results = if args.runs("backfill") {
+        backfill_section(&args)?
+    } else {
+        Vec::new()
+    };
+    if args.json {
+        println!(
+            "{}",
+            json(
+                &args,
+                nproc,
+                &cpu,
+                projection,
+                &lag_results,
+                &tput_results,
+                &backfill_results
+            )
+        );
+    }
+    let _ = std::fs::remove_dir_all(&args.dir);
+    Ok(())
+}
+
+type LagResults = Vec<(TableDurability, LagResult)>;
+type TputResults = Vec<(TableDurability, usize, usize, TputResult)>;
+
+fn lag_section(args: &Args) -> Result<LagResults, DbError> {
     println!();
     println!(
         "## GSI lag: acknowledged put_item -> visible in a GSI query; 1 GSI, target {} writes/s, \
@@ -169,7 +252,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut lag_results = Vec::new();
     for durability in [TableDurability::Buffered, TableDurability::Sync] {
-        let r = lag_run(&args, durability)?;
+        let r = lag_run(args, durability)?;
         println!(
             "{:<9} {:>12.0} {:>8} {:>9.2} {:>9.2} {:>9.2} {:>7}",
             name(durability),
@@ -182,6 +265,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         lag_results.push((durability, r));
     }
+    Ok(lag_results)
+}
+
+fn tput_section(args: &Args) -> Result<TputResults, DbError> {
     println!();
     println!(
         "## put_item throughput: new {} B items, {} s per run, fresh database per run",
@@ -204,7 +291,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for threads in [1usize, 4] {
             let mut baseline = None;
             for gsis in [0usize, 1, MAX_GSIS] {
-                let r = throughput_run(&args, durability, gsis, threads)?;
+                let r = throughput_run(args, durability, gsis, threads)?;
                 let base: f64 = *baseline.get_or_insert(r.ops_per_sec);
                 let entries = if r.entries.is_empty() {
                     "-".to_owned()
@@ -242,15 +329,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          catch-up: wait_for_indexes after the run. entries: per GSI (all items indexed = \
          'ops xN'). w-amp: bytes written by the process / item bytes."
     );
-    println!("# backfill rate: not measured (needs Db::update_table, not built yet)");
-    if args.json {
-        println!(
-            "{}",
-            json(&args, nproc, &cpu, projection, &lag_results, &tput_results)
-        );
-    }
-    let _ = std::fs::remove_dir_all(&args.dir);
-    Ok(())
+    Ok(tput_results)
 }
 
 fn name(d: TableDurability) -> &'static str {
@@ -553,6 +632,182 @@ fn throughput_run(
     })
 }
 
+#[derive(Debug, Clone)]
+struct BackfillResult {
+    projection: &'static str,
+    writer: bool,
+    items: u64,
+    load_rate: f64,
+    to_active: Duration,
+    items_scanned: u64,
+    writer_writes: u64,
+    catch_up: Duration,
+    entries: u64,
+}
+
+impl BackfillResult {
+    fn rate(&self) -> f64 {
+        self.items_scanned as f64 / self.to_active.as_secs_f64().max(1e-9)
+    }
+
+    fn writer_rate(&self) -> f64 {
+        self.writer_writes as f64 / self.to_active.as_secs_f64().max(1e-9)
+    }
+}
+
+fn backfill_section(args: &Args) -> Result<Vec<BackfillResult>, DbError> {
+    println!();
+    println!(
+        "## backfill: update_table adds a GSI (4 partitions, key a1) to a Buffered table of \
+         {} items of {} B (4 partitions); fresh database per run; {} trees",
+        args.backfill_items,
+        args.item_size,
+        if args.small_trees {
+            "small (DbOptions::small)"
+        } else {
+            "default"
+        }
+    );
+    println!(
+        "{:<10} {:>6} {:>11} {:>11} {:>10} {:>11} {:>12} {:>9}",
+        "projection",
+        "writer",
+        "load it/s",
+        "to ACTIVE s",
+        "items/s",
+        "writes/s",
+        "catch-up s",
+        "entries"
+    );
+    let mut out = Vec::new();
+    for projection_all in [true, false] {
+        for writer in [false, true] {
+            let r = backfill_run(args, projection_all, writer)?;
+            println!(
+                "{:<10} {:>6} {:>11.0} {:>11.2} {:>10.0} {:>11.0} {:>12.2} {:>9}",
+                r.projection,
+                if r.writer { "yes" } else { "no" },
+                r.load_rate,
+                r.to_active.as_secs_f64(),
+                r.rate(),
+                r.writer_rate(),
+                r.catch_up.as_secs_f64(),
+                r.entries
+            );
+            out.push(r);
+        }
+    }
+    println!();
+    println!(
+        "# to ACTIVE: update_table returned -> wait_for_indexes returned (target: the \
+         snapshot). items/s: base items scanned by the backfill / that time. writes/s: the \
+         concurrent writer's overwrites (new a1) meanwhile. catch-up: wait_for_indexes after \
+         the writer stopped."
+    );
+    Ok(out)
+}
+
+fn backfill_run(
+    args: &Args,
+    projection_all: bool,
+    writer: bool,
+) -> Result<BackfillResult, DbError> {
+    let projection = if projection_all { "ALL" } else { "KEYS_ONLY" };
+    let dir = args.dir.join(format!("backfill-{projection}-{writer}"));
+    remove(&dir);
+    let db = if args.small_trees {
+        let mut o = DbOptions::small(strata_fs::default_fs());
+        o.tree.wal_buffered_sync_interval = Duration::from_millis(args.buffered_sync_ms);
+        Db::open(&dir, o)?
+    } else {
+        Db::open(&dir, options(args))?
+    };
+    db.create_table(spec(args, TableDurability::Buffered, 0))?;
+    let n = args.backfill_items;
+    let loaded = Instant::now();
+    let mut next = 0u64;
+    while next < n {
+        let end = (next + 25).min(n);
+        let reqs: Vec<WriteRequest> = (next..end)
+            .map(|i| WriteRequest::Put(make_item(args.item_size, &format!("b{i:010}"), i)))
+            .collect();
+        let out = db.batch_write_item([(TABLE, reqs)])?;
+        assert!(out.unprocessed_items.is_empty());
+        next = end;
+    }
+    let load_rate = n as f64 / loaded.elapsed().as_secs_f64().max(1e-9);
+    let mut gsi = GsiSpec::new("gsi1", KeySchema::simple(attr(1), KeyType::S));
+    if !projection_all {
+        gsi = gsi.projection(IndexProjection::KeysOnly);
+    }
+    let table = db.table(TABLE)?;
+    let stop = AtomicBool::new(false);
+    let writer_started = AtomicBool::new(!writer);
+    let (to_active, writer_writes) = std::thread::scope(|s| -> Result<_, DbError> {
+        let handle = writer.then(|| {
+            let table = table.clone();
+            let (stop, started) = (&stop, &writer_started);
+            s.spawn(move || -> Result<u64, DbError> {
+                // xorshift: no dependency, a different item each time.
+                let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+                let mut writes = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let i = x % n;
+                    table.put_item(
+                        make_item(args.item_size, &format!("b{i:010}"), x >> 20),
+                        PutOptions::default(),
+                    )?;
+                    writes += 1;
+                    started.store(true, Ordering::Relaxed);
+                }
+                Ok(writes)
+            })
+        });
+        while !writer_started.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let result = db
+            .update_table(TABLE, TableUpdate::add_gsi(gsi))
+            .and_then(|_| {
+                let start = Instant::now();
+                db.wait_for_indexes(TABLE, CATCH_UP)?;
+                Ok(start.elapsed())
+            });
+        stop.store(true, Ordering::Relaxed);
+        let writes = match handle {
+            Some(h) => h.join().expect("writer thread")?,
+            None => 0,
+        };
+        Ok((result?, writes))
+    })?;
+    let caught = Instant::now();
+    db.wait_for_indexes(TABLE, CATCH_UP)?;
+    let catch_up = caught.elapsed();
+    let desc = db.describe_table(TABLE)?;
+    let g = &desc.global_secondary_indexes[0];
+    assert_eq!(g.status, IndexStatus::Active);
+    let items_scanned = g.backfill.map_or(0, |b| b.items_scanned);
+    let entries = g.item_count;
+    db.close()?;
+    drop(table);
+    drop(db);
+    remove(&dir);
+    Ok(BackfillResult {
+        projection,
+        writer,
+        items: n,
+        load_rate,
+        to_active,
+        items_scanned,
+        writer_writes,
+        catch_up,
+        entries,
+    })
+}
+
 fn remove(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -586,6 +841,7 @@ fn json(
     projection: &str,
     lag: &[(TableDurability, LagResult)],
     tput: &[(TableDurability, usize, usize, TputResult)],
+    backfill: &[BackfillResult],
 ) -> String {
     let lag: Vec<String> = lag
         .iter()
@@ -621,13 +877,32 @@ fn json(
             )
         })
         .collect();
+    let backfill: Vec<String> = backfill
+        .iter()
+        .map(|r| {
+            format!(
+                "{{\"projection\":{},\"writer\":{},\"items\":{},\"load_items_per_sec\":{},\"to_active_s\":{},\"items_scanned\":{},\"items_per_sec\":{},\"writer_writes_per_sec\":{},\"catch_up_s\":{},\"entries\":{}}}",
+                json_str(r.projection),
+                r.writer,
+                r.items,
+                json_num(r.load_rate),
+                json_num(r.to_active.as_secs_f64()),
+                r.items_scanned,
+                json_num(r.rate()),
+                json_num(r.writer_rate()),
+                json_num(r.catch_up.as_secs_f64()),
+                r.entries
+            )
+        })
+        .collect();
     format!(
-        "{{\"nproc\":{nproc},\"cpu\":{},\"item_size\":{},\"projection\":{},\"buffered_sync_ms\":{},\"lag\":[{}],\"throughput\":[{}]}}",
+        "{{\"nproc\":{nproc},\"cpu\":{},\"item_size\":{},\"projection\":{},\"buffered_sync_ms\":{},\"lag\":[{}],\"throughput\":[{}],\"backfill\":[{}]}}",
         json_str(cpu),
         args.item_size,
         json_str(projection),
         args.buffered_sync_ms,
         lag.join(","),
-        tput.join(",")
+        tput.join(","),
+        backfill.join(",")
     )
 }

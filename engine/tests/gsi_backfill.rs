@@ -115,8 +115,16 @@ fn gsi_dirs(dir: &Path) -> Vec<String> {
 #[test]
 fn backfill_under_concurrent_writes_ends_clean() {
     let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
-    let count = 20_000;
+    // Trees 4 times larger than `DbOptions::small`'s: 100k items still make dozens of
+    // flushes and multi-level compactions per tree during the backfill, without the
+    // thousands of 16 KB files that would make this test slow in a debug build.
+    let mut opts = DbOptions::small(strata_fs::default_fs());
+    opts.tree.memtable_size = 64 << 10;
+    opts.tree.target_file_size_base = 64 << 10;
+    opts.tree.max_bytes_for_level_base = 256 << 10;
+    let db = Db::open(dir.path(), opts.clone()).unwrap();
+    // The figure: a table of 100k items.
+    let count = 100_000;
     load(&db, count);
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
@@ -143,6 +151,10 @@ fn backfill_under_concurrent_writes_ends_clean() {
                     }
                 }
                 writes += 1;
+                // A steady load (at most 5k writes/s, the rate of the lag
+                // figure) rather than flat out: during a CREATING index nothing slows
+                // the base writes, and every one of them is applied once ACTIVE.
+                std::thread::sleep(Duration::from_micros(200));
             }
             writes
         })
@@ -153,7 +165,7 @@ fn backfill_under_concurrent_writes_ends_clean() {
         .unwrap();
     assert_eq!(desc.global_secondary_indexes.len(), 1);
     let g = &desc.global_secondary_indexes[0];
-    // Right after the call the backfill of 20k items has not finished.
+    // Right after the call the backfill of 100k items has not finished.
     assert_eq!(g.status, IndexStatus::Creating);
     assert_eq!(g.backfill.unwrap().partitions, 4);
     {
@@ -201,7 +213,7 @@ fn backfill_under_concurrent_writes_ends_clean() {
             .all(|i| i.get("city") == Some(&"city3".into()))
     );
     db.close().unwrap();
-    let db = open(dir.path());
+    let db = Db::open(dir.path(), opts).unwrap();
     wait_clean(&db);
     assert_eq!(
         db.describe_table("tbl").unwrap().global_secondary_indexes[0].status,

@@ -21,11 +21,23 @@ use crate::table::partition::Partition;
 
 use super::{GsiShadow, ShadowSink};
 
-/// Base items per backfill page.
-pub(crate) const PAGE_ITEMS: usize = 256;
+/// Most base items per backfill page.
+///
+/// Pages are large on purpose: each page costs a write batch per index partition and a
+/// WAL sync of every partition but the home one (see [`OthersDurableFirst`]), and each
+/// batch goes into the partition's memtable in one piece. With small pages (256 items)
+/// a backfill of 100k items in trees with small memtables spent most of its time
+/// stalled in index-tree writes (L0 stop trigger, full memtables) behind hundreds of
+/// tiny flushes and their compactions; a batch of a whole page makes one larger flush
+/// instead of several.
+pub(crate) const PAGE_ITEMS: usize = 4096;
+/// Most stored base bytes per backfill page (at least one item is always taken), so a
+/// page of large items stays bounded in memory.
+pub(crate) const PAGE_BYTES: usize = 4 << 20;
 
-/// Runs one backfill page of base partition `part` into `shadow`; the progress after
-/// it (`Done` once the partition is indexed).
+/// Runs one backfill page (up to [`PAGE_ITEMS`] items or [`PAGE_BYTES`] bytes) of base
+/// partition `part` into `shadow`; the progress after it (`Done` once the partition is
+/// indexed).
 pub(crate) fn backfill_step(
     core: &TableCore,
     part: &Partition,
@@ -55,14 +67,16 @@ pub(crate) fn backfill_step(
     let iter = part
         .range(core, lower, Bound::Excluded(hi.as_slice()), None)
         .map_err(|e| e.to_string())?;
-    let mut page = Vec::with_capacity(PAGE_ITEMS);
+    let mut page = Vec::new();
+    let mut bytes = 0usize;
     let mut end = true;
     for kv in iter {
         let (k, v) = kv.map_err(|e| core.storage(p, e).to_string())?;
-        if page.len() == PAGE_ITEMS {
+        if page.len() == PAGE_ITEMS || bytes >= PAGE_BYTES {
             end = false;
             break;
         }
+        bytes += k.len() + v.len();
         page.push(
             part.decode(core, &k, &v)
                 .map_err(|e: DbError| e.to_string())?,

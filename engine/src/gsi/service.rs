@@ -144,21 +144,16 @@ impl GsiService {
     }
 }
 
-/// Up to [`MAX_STEPS`] backfill pages of one base partition; true once its backfill
-/// is done.
+/// One backfill page of one base partition (pages are large: one per round lets the
+/// other partitions and tables take their turn); true once its backfill is done.
 fn backfill_partition(
     core: &TableCore,
     part: &crate::table::partition::Partition,
     shadow: &super::GsiShadow,
     sink: &mut ShadowSink<'_>,
 ) -> Result<bool, String> {
-    for _ in 0..MAX_STEPS {
-        let progress = super::backfill::backfill_step(core, part, shadow, sink)?;
-        if progress.phase == BackfillPhase::Done {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    let progress = super::backfill::backfill_step(core, part, shadow, sink)?;
+    Ok(progress.phase == BackfillPhase::Done)
 }
 
 /// One round over a table's GSIs; true when some GSI still has records to read.
