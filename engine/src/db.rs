@@ -20,6 +20,7 @@ use crate::capacity::registry::CapacityRegistry;
 use crate::capacity::{CapacityOptions, CapacityStats, Clock, SystemClock};
 use crate::catalog::{CATALOG_FILE, Catalog, TableEntry};
 use crate::gsi::Waker;
+use crate::gsi::backfill::BackfillPage;
 use crate::gsi::service::GsiService;
 use crate::lsm::{SharedResources, TreeOptions};
 use crate::recovery_report::{DbRecoveryReport, PartitionRecovery};
@@ -79,6 +80,10 @@ pub struct DbOptions {
     /// How long a stopped base write waits for the index to catch up before it fails
     /// with [`DbError::IndexBackpressure`] (default 10 s).
     pub index_pressure_wait: std::time::Duration,
+    /// How much of a base partition one step of a GSI backfill copies (default 4096
+    /// items or 4 MiB; [`DbOptions::small`]: 64 items or 64 KiB, so that tests cross
+    /// many pages).
+    pub index_backfill_page: BackfillPage,
     /// The clock the capacity token buckets read (default the real one; tests pass
     /// a [`crate::ManualClock`] to drive refill, bursts and on-demand peaks).
     pub clock: Arc<dyn Clock>,
@@ -102,6 +107,7 @@ impl Default for DbOptions {
             refuse_open_on_loss: false,
             index_pressure: strata_index::PressureBounds::default(),
             index_pressure_wait: std::time::Duration::from_secs(10),
+            index_backfill_page: BackfillPage::default(),
             clock: Arc::new(SystemClock::new()),
             capacity: CapacityOptions::default(),
         }
@@ -118,6 +124,10 @@ impl DbOptions {
             block_cache_bytes: 1 << 20,
             background_threads: 2,
             memtable_budget_bytes: 4 << 20,
+            index_backfill_page: BackfillPage {
+                items: 64,
+                bytes: 64 << 10,
+            },
             ..DbOptions::default()
         }
     }
@@ -987,6 +997,7 @@ fn open_locked(path: &Path, opts: &DbOptions) -> Result<Opened, DbError> {
         gsi_waker: Arc::new(Waker::default()),
         index_pressure: opts.index_pressure,
         index_pressure_wait: opts.index_pressure_wait,
+        index_backfill_page: opts.index_backfill_page,
     };
     let tables_dir = path.join(TABLES_DIR);
     let mut tables: BTreeMap<String, Arc<TableCore>> = BTreeMap::new();

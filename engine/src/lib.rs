@@ -19,6 +19,7 @@ pub use capacity::{
     ProvisionedThroughput,
 };
 pub use db::{Db, DbOptions, TableUpdate};
+pub use gsi::backfill::BackfillPage;
 pub use gsi::check::{IndexDifference, IndexVerifyReport, MAX_LISTED_DIFFERENCES};
 pub use gsi::status::{BackfillStatus, GsiDescription, IndexStatus};
 pub use recovery_report::{DbRecoveryReport, PartitionRecovery};

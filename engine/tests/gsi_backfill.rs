@@ -122,6 +122,7 @@ fn backfill_under_concurrent_writes_ends_clean() {
     opts.tree.memtable_size = 64 << 10;
     opts.tree.target_file_size_base = 64 << 10;
     opts.tree.max_bytes_for_level_base = 256 << 10;
+    opts.index_backfill_page = strata_engine::BackfillPage::default();
     let db = Db::open(dir.path(), opts.clone()).unwrap();
     // The figure: a table of 100k items.
     let count = 100_000;

@@ -66,7 +66,13 @@ const OWNERS: i64 = 3;
 const WAIT: Duration = Duration::from_secs(30);
 
 fn opts() -> DbOptions {
-    DbOptions::small(strata_fs::default_fs())
+    let mut o = DbOptions::small(strata_fs::default_fs());
+    // Backfills cross several pages, so kills land between them.
+    o.index_backfill_page = strata_engine::BackfillPage {
+        items: 16,
+        bytes: 1 << 20,
+    };
+    o
 }
 
 fn durability(name: &str) -> TableDurability {

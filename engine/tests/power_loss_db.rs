@@ -58,6 +58,12 @@ fn env_usize(name: &str, default: usize) -> usize {
 fn options(fs: &FaultFs) -> DbOptions {
     let mut o = DbOptions::small(Arc::new(fs.clone()));
     o.tree.memtable_size = 4096;
+    // Backfills of a few dozen items cross several pages, so power losses land
+    // between them.
+    o.index_backfill_page = strata_engine::BackfillPage {
+        items: 4,
+        bytes: 1 << 20,
+    };
     // A power loss never loses an acknowledged write, so recovery must never
     // need to drop one: open refuses if it would.
     o.refuse_open_on_loss = true;

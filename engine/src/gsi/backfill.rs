@@ -21,23 +21,37 @@ use crate::table::partition::Partition;
 
 use super::{GsiShadow, ShadowSink};
 
-/// Most base items per backfill page.
+/// How much of a base partition one step of a GSI backfill copies
+/// ([`crate::DbOptions::index_backfill_page`]).
 ///
-/// Pages are large on purpose: each page costs a write batch per index partition and a
+/// The default pages are large on purpose: each page costs a write batch per index partition and a
 /// WAL sync of every partition but the home one (see [`OthersDurableFirst`]), and each
 /// batch goes into the partition's memtable in one piece. With small pages (256 items)
 /// a backfill of 100k items in trees with small memtables spent most of its time
 /// stalled in index-tree writes (L0 stop trigger, full memtables) behind hundreds of
 /// tiny flushes and their compactions; a batch of a whole page makes one larger flush
 /// instead of several.
-pub(crate) const PAGE_ITEMS: usize = 4096;
-/// Most stored base bytes per backfill page (at least one item is always taken), so a
-/// page of large items stays bounded in memory.
-pub(crate) const PAGE_BYTES: usize = 4 << 20;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackfillPage {
+    /// Most items per page (at least one is always taken).
+    pub items: usize,
+    /// Most stored base bytes per page, so a page of large items stays bounded in
+    /// memory (at least one item is always taken).
+    pub bytes: usize,
+}
 
-/// Runs one backfill page (up to [`PAGE_ITEMS`] items or [`PAGE_BYTES`] bytes) of base
-/// partition `part` into `shadow`; the progress after it (`Done` once the partition is
-/// indexed).
+impl Default for BackfillPage {
+    /// 4096 items or 4 MiB.
+    fn default() -> Self {
+        BackfillPage {
+            items: 4096,
+            bytes: 4 << 20,
+        }
+    }
+}
+
+/// Runs one backfill page (up to `core.hooks.index_backfill_page`) of base partition
+/// `part` into `shadow`; the progress after it (`Done` once the partition is indexed).
 pub(crate) fn backfill_step(
     core: &TableCore,
     part: &Partition,
@@ -72,7 +86,8 @@ pub(crate) fn backfill_step(
     let mut end = true;
     for kv in iter {
         let (k, v) = kv.map_err(|e| core.storage(p, e).to_string())?;
-        if page.len() == PAGE_ITEMS || bytes >= PAGE_BYTES {
+        let limit = &core.hooks.index_backfill_page;
+        if page.len() >= limit.items.max(1) || bytes >= limit.bytes {
             end = false;
             break;
         }

@@ -37,6 +37,8 @@ pub(crate) struct Hooks {
     /// How long a stopped base write waits before failing
     /// (`DbOptions::index_pressure_wait`).
     pub index_pressure_wait: std::time::Duration,
+    /// The size of a GSI backfill page (`DbOptions::index_backfill_page`).
+    pub index_backfill_page: crate::gsi::backfill::BackfillPage,
 }
 
 /// An open table.
