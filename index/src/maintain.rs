@@ -254,7 +254,7 @@ impl Maintainer {
         stats.caught_up = records.len() < max_records;
         let mut groups: BTreeMap<u32, Vec<SinkOp>> = BTreeMap::new();
         let mut previous: Option<u64> = None;
-        for rec in &records {
+        for rec in records {
             if rec.lsn < from || previous.is_some_and(|p| rec.lsn <= p) {
                 self.checkpoints[slot] = Some(cps);
                 return Err(MaintainError::SourceOrder {
@@ -264,8 +264,7 @@ impl Maintainer {
                 });
             }
             previous = Some(rec.lsn);
-            for change in &rec.changes {
-                let owned;
+            for change in rec.changes {
                 let ops = match change {
                     Change::Item { old, new } => {
                         let derived =
@@ -282,10 +281,9 @@ impl Maintainer {
                             }
                         };
                         stats.skipped_invalid += usize::from(skipped);
-                        owned = DeltaOps::from(d);
-                        &owned
+                        DeltaOps::from(d)
                     }
-                    Change::Delta { index, ops } if *index == self.def.name => ops,
+                    Change::Delta { index, ops } if index == self.def.name => *ops,
                     Change::Delta { .. } => continue,
                 };
                 if let Err(e) = self.route(ops, rec.lsn, &cps, &mut groups, &mut stats) {
@@ -330,7 +328,7 @@ impl Maintainer {
     /// record `lsn` yet.
     fn route(
         &self,
-        delta: &DeltaOps,
+        delta: DeltaOps,
         lsn: u64,
         cps: &[u64],
         groups: &mut BTreeMap<u32, Vec<SinkOp>>,
@@ -353,20 +351,15 @@ impl Maintainer {
             }
             Ok(())
         };
-        if let Some(d) = &delta.delete {
-            add(
-                d.partition,
-                SinkOp::Delete {
-                    key: d.bytes.clone(),
-                },
-            )?;
+        if let Some(d) = delta.delete {
+            add(d.partition, SinkOp::Delete { key: d.bytes })?;
         }
-        if let Some((at, value)) = &delta.put {
+        if let Some((at, value)) = delta.put {
             add(
                 at.partition,
                 SinkOp::Put {
-                    key: at.bytes.clone(),
-                    value: value.clone(),
+                    key: at.bytes,
+                    value,
                 },
             )?;
         }
