@@ -30,6 +30,35 @@ use super::version::{NUM_LEVELS, TableHandle, VersionEdit};
 /// Manifest size after which it is rewritten as a snapshot.
 const MANIFEST_REWRITE_BYTES: u64 = 4 << 20;
 
+/// A write appended by [`Tree::write_begin`], to be finished by
+/// [`Tree::write_finish`].
+#[derive(Debug)]
+#[must_use = "a begun write is acknowledged only by write_finish"]
+pub struct PendingWrite {
+    first: SeqNo,
+    last: SeqNo,
+    sealed: bool,
+    durability: Durability,
+    start: Instant,
+    stalled: bool,
+    /// 0 for an empty batch (nothing to finish).
+    user_bytes: u64,
+}
+
+impl PendingWrite {
+    fn empty(seq: SeqNo, durability: Durability, start: Instant) -> PendingWrite {
+        PendingWrite {
+            first: seq + 1,
+            last: seq,
+            sealed: false,
+            durability,
+            start,
+            stalled: false,
+            user_bytes: 0,
+        }
+    }
+}
+
 /// The writer-side state, guarded by the write lock: commits are serialized
 /// through it so sequence order equals WAL order.
 #[derive(Debug)]
@@ -102,8 +131,14 @@ pub(crate) struct StallState {
 /// ```
 #[derive(Clone)]
 pub struct Tree {
-    pub(crate) inner: Arc<TreeInner>,
+    // Dropped first (fields drop in order): while the last handle's token runs, this
+    // handle's `inner` still holds the tree, so the token always finds it and releases
+    // the directory lock before `drop` returns. (Dropped after `inner`, the token could
+    // find the tree gone while a background job's thread, holding the last
+    // reference, was still in the middle of dropping it, lock included: an immediate
+    // reopen then failed with `Locked`.)
     _handle: Arc<HandleToken>,
+    pub(crate) inner: Arc<TreeInner>,
 }
 
 impl std::fmt::Debug for Tree {
@@ -147,6 +182,9 @@ pub(crate) struct TreeInner {
     pub sv: RwLock<Arc<SuperVersion>>,
     /// Highest sequence number visible to new reads.
     pub visible_seq: AtomicU64,
+    /// Highest sequence number written to the memtable (visible or not yet: a
+    /// commit waiting for its fsync). What [`Tree::get_latest`] reads at.
+    pub written_seq: AtomicU64,
     /// Orders publication: a commit becomes visible only when every earlier
     /// commit has (a `Sync` commit after its fsync).
     pub publish: Mutex<Publish>,
@@ -265,8 +303,8 @@ impl Tree {
             inner: Arc::downgrade(&inner),
         });
         Tree {
-            inner,
             _handle: handle,
+            inner,
         }
     }
 
@@ -287,21 +325,55 @@ impl Tree {
     /// through the WAL's group commit). A batch of log data only consumes no
     /// sequence number and returns the last one given out before it.
     pub fn write(&self, batch: WriteBatch, durability: Durability) -> Result<SeqNo> {
-        self.inner.write(batch, durability)
+        let pending = self.inner.write_begin(batch, durability)?;
+        self.inner.write_finish(pending)
+    }
+
+    /// The first half of [`Tree::write`]: appends the batch to the WAL and the
+    /// memtable, in WAL order, and returns without waiting for its fsync. The
+    /// batch is not visible to readers yet; [`Tree::get_latest`] sees it.
+    /// [`Tree::write_finish`] then waits until it is durable as `durability`
+    /// promises and visible, and returns its sequence number.
+    ///
+    /// This lets a caller that serialises writes with a lock of its own (a
+    /// table partition deciding conditional writes) release that lock before
+    /// the fsync, so the next writer can join the same group commit. A caller
+    /// that decides under its lock must read with [`Tree::get_latest`] there.
+    /// Dropping the pending write without finishing it leaves it in the WAL and
+    /// the memtable; it becomes durable and visible with the next commit.
+    pub fn write_begin(&self, batch: WriteBatch, durability: Durability) -> Result<PendingWrite> {
+        self.inner.write_begin(batch, durability)
+    }
+
+    /// The second half of [`Tree::write`] (see [`Tree::write_begin`]).
+    pub fn write_finish(&self, pending: PendingWrite) -> Result<SeqNo> {
+        self.inner.write_finish(pending)
+    }
+
+    /// The newest value of `key` written, including writes begun with
+    /// [`Tree::write_begin`] that are not durable or visible yet. For a
+    /// caller that serialises its writers and decides under its own lock
+    /// (never for answering readers: a crash may still take the value away).
+    pub fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let sv = self.inner.current_sv();
+        let seq = self.inner.written_seq.load(Ordering::Acquire);
+        self.inner.get_in(&sv, key, seq)
     }
 
     /// Puts one key.
     pub fn put(&self, key: &[u8], value: &[u8], durability: Durability) -> Result<SeqNo> {
         let mut b = WriteBatch::with_capacity(key.len() + value.len() + 8);
         b.put(key, value);
-        self.inner.write(b, durability)
+        let pending = self.inner.write_begin(b, durability)?;
+        self.inner.write_finish(pending)
     }
 
     /// Deletes one key.
     pub fn delete(&self, key: &[u8], durability: Durability) -> Result<SeqNo> {
         let mut b = WriteBatch::with_capacity(key.len() + 8);
         b.delete(key);
-        self.inner.write(b, durability)
+        let pending = self.inner.write_begin(b, durability)?;
+        self.inner.write_finish(pending)
     }
 
     /// The value of `key` at `snapshot` (or now).
@@ -572,13 +644,18 @@ impl TreeInner {
         }
     }
 
-    pub(crate) fn write(&self, mut batch: WriteBatch, durability: Durability) -> Result<SeqNo> {
+    pub(crate) fn write_begin(
+        &self,
+        mut batch: WriteBatch,
+        durability: Durability,
+    ) -> Result<PendingWrite> {
         self.check_writable()?;
+        let start = Instant::now();
         if batch.is_empty() {
-            return Ok(self.visible_seq.load(Ordering::Acquire));
+            let seq = self.visible_seq.load(Ordering::Acquire);
+            return Ok(PendingWrite::empty(seq, durability, start));
         }
         batch.validate().map_err(Error::InvalidArgument)?;
-        let start = Instant::now();
         let (mut slowed, mut stopped) = (false, false);
         let user_bytes = batch.approximate_size() as u64;
         let (first, last, sealed) = loop {
@@ -616,8 +693,8 @@ impl TreeInner {
             let rec = batch.seal(first);
             // The record is appended under the write lock (so WAL order is
             // sequence order). A `Sync` commit only queues it there and syncs
-            // below, outside the lock: the WAL's leader writes and fsyncs
-            // everything queued meanwhile in one go (group commit).
+            // in `write_finish`, outside the lock: the WAL's leader writes and
+            // fsyncs everything queued meanwhile in one go (group commit).
             let wal_mode = match durability {
                 Durability::Sync => Durability::None,
                 d => d,
@@ -642,6 +719,7 @@ impl TreeInner {
             }
             w.next_seq = first + count;
             let last = first + count - 1;
+            self.written_seq.store(last, Ordering::Release);
             if durability == Durability::Sync {
                 self.publish.lock().inflight.insert(first);
             } else {
@@ -649,6 +727,31 @@ impl TreeInner {
             }
             break (first, last, sealed);
         };
+        Ok(PendingWrite {
+            first,
+            last,
+            sealed,
+            durability,
+            start,
+            stalled: slowed || stopped,
+            user_bytes,
+        })
+    }
+
+    pub(crate) fn write_finish(&self, p: PendingWrite) -> Result<SeqNo> {
+        let PendingWrite {
+            first,
+            last,
+            sealed,
+            durability,
+            start,
+            stalled,
+            user_bytes,
+        } = p;
+        if user_bytes == 0 {
+            // An empty batch.
+            return Ok(last);
+        }
         let writes = last >= first;
         if durability == Durability::Sync {
             // On failure the commit stays in flight: nothing at or after it
@@ -667,7 +770,7 @@ impl TreeInner {
         // (also other writers' records, in a group commit).
         self.notify_durable();
         Counters::add(&self.counters.user_bytes, user_bytes);
-        if slowed || stopped {
+        if stalled {
             Counters::add(
                 &self.counters.stall_micros,
                 start.elapsed().as_micros() as u64,
