@@ -52,7 +52,7 @@ pub use shared::{SharedResources, WriteBufferManager};
 pub use snapshot::Snapshot;
 pub use stats::TreeStats;
 pub use strata_wal::{DropKind, DroppedRange, Durability, Lsn, RecoveryMode, RecoveryReport};
-pub use tree::Tree;
+pub use tree::{PendingWrite, Tree};
 pub use tree_iter::TreeIter;
 pub use verify::{Problem, ProblemKind, Severity, VerifyReport};
 pub use version::NUM_LEVELS;

@@ -163,6 +163,7 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
             version: Arc::new(Version::default()),
         })),
         visible_seq: AtomicU64::new(0),
+        written_seq: AtomicU64::new(0),
         publish: Mutex::new(super::tree::Publish::default()),
         publish_cv: Condvar::new(),
         next_file: AtomicU64::new(state.next_file_number),
@@ -289,6 +290,7 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
         vs.state = state;
     }
     inner.visible_seq.store(last_seq, Ordering::Release);
+    inner.written_seq.store(last_seq, Ordering::Release);
     inner.publish.lock().done = last_seq;
     {
         let mut w = inner.writer.lock();

@@ -9,7 +9,7 @@ use std::path::Path;
 use parking_lot::Mutex;
 use strata_item::{Item, PrimaryKey, codec};
 
-use crate::lsm::{Snapshot, Tree, TreeIter, TreeOptions, WriteBatch};
+use crate::lsm::{PendingWrite, Snapshot, Tree, TreeIter, TreeOptions, WriteBatch};
 
 use super::core::TableCore;
 use super::error::DbError;
@@ -95,6 +95,21 @@ impl Partition {
         }
     }
 
+    /// The newest version of the stored entry `key`, including a write of this
+    /// partition that is appended but still waits for its fsync (what a writer deciding
+    /// under the partition lock must see: the WAL orders the two writes, so the later
+    /// one can only survive a crash together with the earlier).
+    fn read_latest(&self, core: &TableCore, key: &[u8]) -> Result<Option<Item>, DbError> {
+        match self
+            .tree
+            .get_latest(key)
+            .map_err(|e| core.storage(self.index, e))?
+        {
+            Some(v) => Ok(Some(self.decode(core, key, &v)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Iterates stored entries in `[lower, upper)`.
     pub(crate) fn range(
         &self,
@@ -129,11 +144,11 @@ impl Partition {
     ) -> Result<Vec<Applied>, DbError> {
         core.admit(Some(self.index), OpKind::Write)?;
         crate::gsi::pressure::admit_write(core, self)?;
-        let _guard = self.write_lock.lock();
+        let guard = self.write_lock.lock();
         let mut applied: Vec<Applied> = Vec::with_capacity(muts.len());
         let mut keys = Vec::with_capacity(muts.len());
-        let seqno = match self.apply_locked(core, muts, on_throttle, &mut applied, &mut keys) {
-            Ok(seqno) => seqno,
+        let pending = match self.apply_locked(core, muts, on_throttle, &mut applied, &mut keys) {
+            Ok(pending) => pending,
             Err(e) => {
                 // Nothing was committed: give back what the items took.
                 for a in applied.iter().filter(|a| !a.throttled) {
@@ -141,6 +156,23 @@ impl Partition {
                 }
                 return Err(e);
             }
+        };
+        // Pipelined commit: the next writer of the partition may decide and append
+        // while this one waits for its fsync, and share it (`docs/commit.md`). With a
+        // change sink the lock is kept through the fsync, so that the sink sees the
+        // partition's changes in order.
+        let guard = if core.hooks.change_sink.is_none() {
+            drop(guard);
+            None
+        } else {
+            Some(guard)
+        };
+        let seqno = match pending {
+            Some(p) => self
+                .tree
+                .write_finish(p)
+                .map_err(|e| core.storage(self.index, e))?,
+            None => 0,
         };
         let mut total = ConsumedCapacity::new(core.name());
         for a in &applied {
@@ -164,13 +196,14 @@ impl Partition {
                 }
             }
         }
+        drop(guard);
         Ok(applied)
     }
 
     /// The part of [`Partition::apply`] under the partition lock: decides, derives and
-    /// takes capacity item by item into `applied` (and `keys`), then commits one WAL
-    /// batch. Returns its sequence number. On an error nothing is committed, and the
-    /// caller gives back the capacity of the items in `applied`.
+    /// takes capacity item by item into `applied` (and `keys`), then appends one WAL
+    /// batch (`None`: nothing to write), which the caller finishes. On an error nothing
+    /// is committed, and the caller gives back the capacity of the items in `applied`.
     fn apply_locked(
         &self,
         core: &TableCore,
@@ -178,12 +211,12 @@ impl Partition {
         on_throttle: OnThrottle,
         applied: &mut Vec<Applied>,
         keys: &mut Vec<PrimaryKey>,
-    ) -> Result<u64, DbError> {
+    ) -> Result<Option<PendingWrite>, DbError> {
         let mut batch = WriteBatch::new();
         let mut has_gsi_delta = false;
         let mut gsi_deltas = Vec::new();
         for m in muts {
-            let old = self.read(core, &m.base_key, None)?;
+            let old = self.read_latest(core, &m.base_key)?;
             let new = match (m.decide)(old.as_ref()) {
                 Ok(new) => new,
                 Err(e) => {
@@ -250,21 +283,21 @@ impl Partition {
             });
         }
         if batch.is_empty() {
-            return Ok(0);
+            return Ok(None);
         }
         if let Some(w) = core.gsi.written.get(self.index as usize) {
             w.note(batch.approximate_size());
         }
-        let seqno = self
+        let pending = self
             .tree
-            .write(batch, core.durability)
+            .write_begin(batch, core.durability)
             .map_err(|e| core.storage(self.index, e))?;
         if has_gsi_delta {
             // Under the write lock: the record just appended is the WAL's last.
             core.gsi
                 .note_write(self.index, self.tree.wal_next_lsn().saturating_sub(1));
         }
-        Ok(seqno)
+        Ok(Some(pending))
     }
 
     /// What writing `new` over `old` costs (table, LSI and GSI write units) and the
