@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use strata_fs::FileSystem;
 
+use crate::WalSyncer;
+
 /// How durable an append is when it returns.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Durability {
@@ -15,14 +17,15 @@ pub enum Durability {
     Sync,
     /// Returns once the record is written to the operating system (it survives
     /// a crash of this process but not a power loss); a background thread
-    /// fsyncs every [`WalOptions::buffered_sync_interval`].
+    /// fsyncs every [`WalOptions::buffered_sync_interval`]
+    /// (see [`WalSyncer`]).
     /// RocksDB: `sync = false`, with `wal_bytes_per_sync`-like background syncing.
     Buffered,
     /// Returns once the record is in this process's in-memory write buffer.
     /// The buffer is handed to the operating system by the next append with
     /// `Buffered` or `Sync` durability, by [`Wal::sync`](crate::Wal::sync),
     /// [`Wal::close`](crate::Wal::close) or dropping the log, by the
-    /// background flusher's next tick (every
+    /// background syncer's next tick (every
     /// [`WalOptions::buffered_sync_interval`], which also fsyncs), by
     /// [`Wal::iter_from`](crate::Wal::iter_from), by a segment rotation, or by
     /// this very append when the buffer then holds at least
@@ -94,6 +97,11 @@ pub struct WalOptions {
     /// [`WalError::RecordTooLarge`](crate::WalError::RecordTooLarge).
     /// Default 64 MiB.
     pub max_record_size: usize,
+    /// The background syncer that fsyncs this log every
+    /// `buffered_sync_interval` once it has non-`Sync` appends. Share one
+    /// among many logs so they use one thread between them; `None` (the
+    /// default): the log makes its own, started on its first such append.
+    pub syncer: Option<Arc<WalSyncer>>,
 }
 
 impl Default for WalOptions {
@@ -105,6 +113,7 @@ impl Default for WalOptions {
             buffered_sync_interval: Duration::from_millis(100),
             write_buffer_size: 1 << 20,
             max_record_size: 64 << 20,
+            syncer: None,
         }
     }
 }

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
@@ -13,9 +12,10 @@ use crate::format::{SEGMENT_HEADER_SIZE, frame_record};
 use crate::iter::{WalIter, WalPosition};
 use crate::recovery::{RecoveryReport, apply, plan};
 use crate::segment::{SegmentMeta, create_segment};
+use crate::syncer::{BackgroundSync, WalSyncer};
 use crate::{Durability, Lsn, WalError, WalOptions};
 
-/// Told by the background flusher, after each sync it made, the new
+/// Told by the background syncer, after each sync it made, the new
 /// [`Wal::synced_lsn`]; see [`Wal::set_sync_listener`].
 pub type SyncListener = Arc<dyn Fn(Lsn) + Send + Sync>;
 
@@ -85,6 +85,8 @@ struct State {
     seg_first_lsn: Lsn,
     /// True while a leader writes outside the lock.
     leader: bool,
+    /// [`Wal::rotate`] asked for a new segment before the next record.
+    rotate_requested: bool,
     /// Set by the first failed write or sync; never cleared.
     poison: Option<String>,
     closed: bool,
@@ -113,8 +115,6 @@ struct Inner {
     active: Mutex<Active>,
     segments: Mutex<Vec<SegmentMeta>>,
     stats: Counters,
-    stop: Mutex<bool>,
-    stop_cv: Condvar,
     sync_listener: Mutex<Option<SyncListener>>,
 }
 
@@ -150,8 +150,11 @@ struct Inner {
 #[derive(Debug)]
 pub struct Wal {
     inner: Arc<Inner>,
-    flusher: Mutex<Option<JoinHandle<()>>>,
-    flusher_started: AtomicBool,
+    /// Syncs this log in the background once it has non-`Sync` appends:
+    /// the one from [`WalOptions::syncer`], or the log's own.
+    syncer: Arc<WalSyncer>,
+    /// Set once this log registered with `syncer`.
+    registered: AtomicBool,
     /// Released by `close`, so the log can be reopened while this handle lives.
     dir_lock: Mutex<Option<Box<dyn FileLock>>>,
 }
@@ -322,6 +325,7 @@ impl Wal {
                 seg_offset,
                 seg_first_lsn,
                 leader: false,
+                rotate_requested: false,
                 poison: None,
                 closed: false,
             }),
@@ -329,14 +333,12 @@ impl Wal {
             active: Mutex::new(active),
             segments: Mutex::new(segments),
             stats,
-            stop: Mutex::new(false),
-            stop_cv: Condvar::new(),
             sync_listener: Mutex::new(None),
         };
         let wal = Wal {
             inner: Arc::new(inner),
-            flusher: Mutex::new(None),
-            flusher_started: AtomicBool::new(false),
+            syncer: opts.syncer.unwrap_or_default(),
+            registered: AtomicBool::new(false),
             dir_lock: Mutex::new(Some(lock)),
         };
         Ok((wal, rec.report))
@@ -352,6 +354,66 @@ impl Wal {
     /// returns the LSN of the first. An empty batch writes nothing and returns
     /// [`Wal::next_lsn`]. If any record is too large, nothing is appended.
     pub fn append_batch(&self, records: &[&[u8]], durability: Durability) -> Result<Lsn, WalError> {
+        if durability != Durability::Sync {
+            self.ensure_flusher()?;
+        }
+        self.append_inner(records, durability)
+    }
+
+    /// Appends records to the in-memory buffer, like [`Durability::None`],
+    /// for a caller that will make them durable itself with [`Wal::sync`]
+    /// (for example after releasing a lock of its own, so that concurrent
+    /// committers share one fsync). Unlike `None` appends, these never start
+    /// background syncing: a log written only this way and with
+    /// [`Durability::Sync`] runs no background thread. Returns the LSN of
+    /// the first record.
+    ///
+    /// ```
+    /// use strata_wal::{Wal, WalOptions};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (wal, _) = Wal::open(dir.path(), WalOptions::default()).unwrap();
+    /// let lsn = wal.queue_batch(&[b"a", b"b"]).unwrap();
+    /// assert_eq!(wal.synced_lsn(), lsn); // not durable yet
+    /// wal.sync().unwrap();
+    /// assert_eq!(wal.synced_lsn(), lsn + 2);
+    /// ```
+    pub fn queue_batch(&self, records: &[&[u8]]) -> Result<Lsn, WalError> {
+        self.append_inner(records, Durability::None)
+    }
+
+    /// Starts a new segment now, if the active one holds any record: the
+    /// active segment is written out and fsynced, and the next record goes to
+    /// a new segment. Returns whether a new segment was started. A caller
+    /// that knows everything appended so far will soon be obsolete (an LSM
+    /// tree sealing its memtable) rotates so that [`Wal::truncate_before`]
+    /// can delete the whole segment once it is (RocksDB starts a new log
+    /// file per memtable the same way).
+    ///
+    /// ```
+    /// use strata_wal::{Durability, Wal, WalOptions};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (wal, _) = Wal::open(dir.path(), WalOptions::default()).unwrap();
+    /// wal.append(b"a", Durability::Sync).unwrap();
+    /// assert!(wal.rotate().unwrap());
+    /// assert!(!wal.rotate().unwrap()); // the new segment is empty
+    /// assert_eq!(wal.truncate_before(wal.next_lsn()).unwrap(), 1);
+    /// assert_eq!(wal.segment_count(), 1);
+    /// ```
+    pub fn rotate(&self) -> Result<bool, WalError> {
+        let inner = &*self.inner;
+        let mut st = inner.state.lock();
+        inner.check_usable(&st)?;
+        if st.next_lsn == st.seg_first_lsn {
+            return Ok(false);
+        }
+        st.rotate_requested = true;
+        inner.drive(&mut st, Goal::Rotate)?;
+        Ok(true)
+    }
+
+    fn append_inner(&self, records: &[&[u8]], durability: Durability) -> Result<Lsn, WalError> {
         let max = self.inner.max_record_size;
         let mut bytes = 0u64;
         for r in records {
@@ -359,9 +421,6 @@ impl Wal {
                 return Err(WalError::RecordTooLarge { size: r.len(), max });
             }
             bytes += r.len() as u64;
-        }
-        if durability != Durability::Sync {
-            self.ensure_flusher()?;
         }
         let inner = &*self.inner;
         let mut st = inner.state.lock();
@@ -424,7 +483,7 @@ impl Wal {
         first.unwrap_or_else(|| self.next_lsn())
     }
 
-    /// Registers `listener`, called by the background flusher thread after
+    /// Registers `listener`, called by the background syncer ([`WalSyncer`]) after
     /// each of its successful syncs with the new [`Wal::synced_lsn`], with no
     /// lock of the log held. Syncs made by callers of [`Wal::append`],
     /// [`Wal::sync`] or [`Wal::close`] are not reported (those callers can
@@ -543,8 +602,8 @@ impl Wal {
         result.map(|()| deleted)
     }
 
-    /// Writes and fsyncs everything buffered and stops the background
-    /// flusher. Later appends fail with [`WalError::Closed`]. Calling it again
+    /// Writes and fsyncs everything buffered; the background syncer forgets
+    /// the log. Later appends fail with [`WalError::Closed`]. Calling it again
     /// does nothing. Dropping the log does the same, ignoring errors.
     pub fn close(&self) -> Result<(), WalError> {
         let inner = &*self.inner;
@@ -563,35 +622,24 @@ impl Wal {
             st.closed = true;
             r
         };
-        *inner.stop.lock() = true;
-        inner.stop_cv.notify_all();
-        let handle = self.flusher.lock().take();
-        if let Some(handle) = handle
-            && handle.join().is_err()
-        {
-            tracing::error!("WAL background flusher panicked");
-        }
         drop(self.dir_lock.lock().take());
         result
     }
 
-    /// Starts the background flusher on the first non-`Sync` append.
+    /// Registers the log with its syncer on the first non-`Sync` append.
     fn ensure_flusher(&self) -> Result<(), WalError> {
-        if self.inner.sync_interval.is_zero() || self.flusher_started.load(Ordering::Acquire) {
+        if self.inner.sync_interval.is_zero() || self.registered.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let mut slot = self.flusher.lock();
-        if slot.is_some() {
-            return Ok(());
-        }
-        let inner = Arc::clone(&self.inner);
-        let handle = std::thread::Builder::new()
-            .name("strata-wal-sync".into())
-            .spawn(move || inner.flusher_loop())
-            .map_err(|e| WalError::io(&self.inner.dir, e))?;
-        *slot = Some(handle);
-        self.flusher_started.store(true, Ordering::Release);
-        Ok(())
+        let inner: Arc<dyn BackgroundSync> = self.inner.clone();
+        let weak = Arc::downgrade(&inner);
+        drop(inner);
+        self.syncer
+            .register(weak, self.inner.sync_interval)
+            .map_err(|e| {
+                self.registered.store(false, Ordering::Release);
+                WalError::io(&self.inner.dir, e)
+            })
     }
 }
 
@@ -647,7 +695,8 @@ impl Inner {
     }
 
     fn needs_rotation(&self, st: &State) -> bool {
-        st.seg_offset >= self.segment_size && st.next_lsn > st.seg_first_lsn
+        (st.seg_offset >= self.segment_size || st.rotate_requested)
+            && st.next_lsn > st.seg_first_lsn
     }
 
     /// Waits until `goal` holds, leading write batches when no one else is.
@@ -697,6 +746,7 @@ impl Inner {
                     if rotate {
                         st.seg_offset = SEGMENT_HEADER_SIZE as u64;
                         st.seg_first_lsn = end;
+                        st.rotate_requested = false;
                     }
                     self.cond.notify_all();
                 }
@@ -743,29 +793,24 @@ impl Inner {
         Ok(())
     }
 
-    fn flusher_loop(&self) {
-        let mut stop = self.stop.lock();
-        while !*stop {
-            self.stop_cv.wait_for(&mut stop, self.sync_interval);
-            if *stop {
-                break;
-            }
-            MutexGuard::unlocked(&mut stop, || self.background_sync());
-        }
-    }
+}
 
-    fn background_sync(&self) {
+impl BackgroundSync for Inner {
+    fn background_sync(&self) -> bool {
         let mut st = self.state.lock();
-        if st.poison.is_some() || st.closed {
-            return;
+        if st.closed {
+            return false;
+        }
+        if st.poison.is_some() {
+            return true;
         }
         if st.pending.is_empty() && st.written_lsn <= st.synced_lsn {
-            return;
+            return true;
         }
         let end = st.next_lsn;
         if let Err(e) = self.drive(&mut st, Goal::Synced(end)) {
             tracing::error!(error = %e, "WAL background sync failed");
-            return;
+            return true;
         }
         let synced = st.synced_lsn;
         drop(st);
@@ -773,5 +818,6 @@ impl Inner {
         if let Some(l) = listener {
             l(synced);
         }
+        true
     }
 }
