@@ -96,6 +96,26 @@ impl FaultKind {
 struct Inode {
     data: Vec<u8>,
     synced_len: usize,
+    /// Durable bytes overwritten since the last sync: `(offset, old bytes)`,
+    /// oldest first. A power loss restores them (all, or with torn writes
+    /// those after a random prefix of the overwrites).
+    undo: Vec<(usize, Vec<u8>)>,
+}
+
+impl Inode {
+    /// Writes `bytes` at `at`, extending with zeros as needed, remembering
+    /// the durable bytes it replaces.
+    fn write_at(&mut self, at: usize, bytes: &[u8]) {
+        let end = at + bytes.len();
+        let durable_end = end.min(self.synced_len).min(self.data.len());
+        if at < durable_end {
+            self.undo.push((at, self.data[at..durable_end].to_vec()));
+        }
+        if self.data.len() < end {
+            self.data.resize(end, 0);
+        }
+        self.data[at..end].copy_from_slice(bytes);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,17 +286,29 @@ impl State {
                 continue;
             };
             let mut keep = inode.synced_len.min(inode.data.len());
+            // Overwrites reach the disk in order: with torn writes a random
+            // prefix of them survives, else none.
+            let mut kept_overwrites = 0;
             if let Some(rng) = rng.as_mut() {
                 let unsynced = inode.data.len() - keep;
                 if unsynced > 0 {
                     keep += rng.random_range(0..=unsynced);
                 }
+                kept_overwrites = rng.random_range(0..=inode.undo.len());
+            }
+            let mut data = inode.data[..keep].to_vec();
+            for (at, old) in inode.undo[kept_overwrites..].iter().rev() {
+                let end = (at + old.len()).min(data.len());
+                if *at < end {
+                    data[*at..end].copy_from_slice(&old[..end - at]);
+                }
             }
             inodes.insert(
                 id,
                 Inode {
-                    data: inode.data[..keep].to_vec(),
+                    data,
                     synced_len: keep,
+                    undo: Vec::new(),
                 },
             );
         }
@@ -451,11 +483,38 @@ impl WritableFile for FaultWritable {
         Ok(())
     }
 
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        let mut st = self.state.lock();
+        st.check(FaultOp::Write)?;
+        let at = usize::try_from(offset)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "offset too large"))?;
+        if let Some(inode) = st.inodes.get_mut(&self.inode) {
+            inode.write_at(at, data);
+        }
+        Ok(())
+    }
+
+    /// Extends with zeros (the in-memory model has no blocks to allocate);
+    /// like appended bytes, they vanish in a power loss until synced.
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        let mut st = self.state.lock();
+        st.check(FaultOp::Write)?;
+        let len = usize::try_from(len)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "length too large"))?;
+        if let Some(inode) = st.inodes.get_mut(&self.inode)
+            && inode.data.len() < len
+        {
+            inode.data.resize(len, 0);
+        }
+        Ok(())
+    }
+
     fn sync(&mut self) -> io::Result<()> {
         let mut st = self.state.lock();
         st.check(FaultOp::Sync)?;
         if let Some(inode) = st.inodes.get_mut(&self.inode) {
             inode.synced_len = inode.data.len();
+            inode.undo.clear();
         }
         Ok(())
     }
@@ -556,6 +615,11 @@ impl FileSystem for FaultFs {
         }))
     }
 
+    fn open_overwrite(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        // The model's files take positional writes however they were opened.
+        self.open_append(path)
+    }
+
     fn open_read(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
         let mut st = self.state.lock();
         st.check(FaultOp::Read)?;
@@ -597,6 +661,7 @@ impl FileSystem for FaultFs {
             let len = usize::try_from(len).unwrap_or(usize::MAX);
             inode.data.resize(len, 0);
             inode.synced_len = inode.data.len();
+            inode.undo.clear();
         }
         Ok(())
     }
@@ -814,6 +879,63 @@ mod tests {
         fs.sync_dir(p("/db")).unwrap();
         fs.crash();
         assert!(!fs.exists(p("/db/a")));
+    }
+
+    #[test]
+    fn unsynced_overwrites_are_undone_and_synced_ones_kept() {
+        let fs = setup();
+        let mut f = fs.create(p("/db/r")).unwrap();
+        f.append(b"old bytes here").unwrap();
+        f.sync().unwrap();
+        fs.sync_dir(p("/db")).unwrap();
+        drop(f);
+        let mut f = fs.open_overwrite(p("/db/r")).unwrap();
+        f.write_at(0, b"NEW").unwrap();
+        f.write_at(12, b"XXXX").unwrap(); // overwrites 2 bytes, extends by 2
+        assert_eq!(fs.read_all(p("/db/r")).unwrap(), b"NEW bytes heXXXX");
+        fs.crash();
+        assert_eq!(fs.read_all(p("/db/r")).unwrap(), b"old bytes here");
+        let mut f = fs.open_overwrite(p("/db/r")).unwrap();
+        f.write_at(4, b"BYTES").unwrap();
+        f.sync().unwrap();
+        f.write_at(0, b"lost").unwrap();
+        fs.crash();
+        assert_eq!(fs.read_all(p("/db/r")).unwrap(), b"old BYTES here");
+    }
+
+    #[test]
+    fn torn_overwrites_keep_a_prefix_of_them() {
+        for seed in 0..20 {
+            let fs = setup();
+            let mut f = fs.create(p("/db/r")).unwrap();
+            f.append(b"aaaa").unwrap();
+            f.sync().unwrap();
+            fs.sync_dir(p("/db")).unwrap();
+            f.write_at(0, b"b").unwrap();
+            f.write_at(1, b"c").unwrap();
+            fs.set_torn_writes(Some(seed));
+            fs.crash();
+            let got = fs.read_all(p("/db/r")).unwrap();
+            assert!(
+                [&b"aaaa"[..], b"baaa", b"bcaa"].contains(&&got[..]),
+                "seed {seed}: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn preallocated_zeros_need_a_sync() {
+        let fs = setup();
+        let mut f = fs.create(p("/db/z")).unwrap();
+        f.append(b"head").unwrap();
+        f.preallocate(10).unwrap();
+        f.preallocate(6).unwrap(); // never shrinks
+        assert_eq!(f.len(), 10);
+        f.sync().unwrap();
+        fs.sync_dir(p("/db")).unwrap();
+        f.preallocate(20).unwrap();
+        fs.crash();
+        assert_eq!(fs.read_all(p("/db/z")).unwrap(), b"head\0\0\0\0\0\0");
     }
 
     #[test]

@@ -103,6 +103,22 @@ impl WritableFile for WrappedFile {
         }
         self.inner.append(data)
     }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        if self
+            .behaviour
+            .tear_next_append
+            .swap(false, Ordering::SeqCst)
+        {
+            self.inner.write_at(offset, &data[..data.len() / 2])?;
+            return Err(io::Error::other(
+                "torn write: half of the data reached the file",
+            ));
+        }
+        self.inner.write_at(offset, data)
+    }
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        self.inner.preallocate(len)
+    }
     fn sync(&mut self) -> io::Result<()> {
         if let Some(d) = self.behaviour.sync_delay {
             std::thread::sleep(d);
@@ -124,6 +140,12 @@ impl FileSystem for Wrapped {
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         Ok(Box::new(WrappedFile {
             inner: self.inner.open_append(path)?,
+            behaviour: Arc::clone(&self.behaviour),
+        }))
+    }
+    fn open_overwrite(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        Ok(Box::new(WrappedFile {
+            inner: self.inner.open_overwrite(path)?,
             behaviour: Arc::clone(&self.behaviour),
         }))
     }
