@@ -92,29 +92,76 @@ impl FaultKind {
     }
 }
 
+/// A write not yet synced: where, how long, the bytes it replaced and the
+/// file's length before it, so that a power loss can undo it.
+#[derive(Debug, Clone)]
+struct Unsynced {
+    at: usize,
+    len: usize,
+    old: Vec<u8>,
+    prev_len: usize,
+}
+
 #[derive(Debug, Clone, Default)]
 struct Inode {
     data: Vec<u8>,
     synced_len: usize,
-    /// Durable bytes overwritten since the last sync: `(offset, old bytes)`,
-    /// oldest first. A power loss restores them (all, or with torn writes
-    /// those after a random prefix of the overwrites).
-    undo: Vec<(usize, Vec<u8>)>,
+    /// Writes (appends, overwrites, preallocations) since the last sync, in
+    /// order. A power loss keeps a prefix of them: none, or with torn writes
+    /// a random number of whole writes and a byte prefix of the next one.
+    unsynced: Vec<Unsynced>,
 }
 
 impl Inode {
-    /// Writes `bytes` at `at`, extending with zeros as needed, remembering
-    /// the durable bytes it replaces.
+    /// Writes `bytes` at `at`, extending with zeros as needed, and logs
+    /// what it replaced.
     fn write_at(&mut self, at: usize, bytes: &[u8]) {
+        let prev_len = self.data.len();
         let end = at + bytes.len();
-        let durable_end = end.min(self.synced_len).min(self.data.len());
-        if at < durable_end {
-            self.undo.push((at, self.data[at..durable_end].to_vec()));
-        }
+        let old = self.data.get(at..end.min(prev_len)).unwrap_or(&[]).to_vec();
+        self.unsynced.push(Unsynced {
+            at,
+            len: bytes.len(),
+            old,
+            prev_len,
+        });
         if self.data.len() < end {
             self.data.resize(end, 0);
         }
         self.data[at..end].copy_from_slice(bytes);
+    }
+
+    /// Grows the file to `len` zero bytes (no-op when it is as long).
+    fn grow(&mut self, len: usize) {
+        let prev_len = self.data.len();
+        if len > prev_len {
+            self.unsynced.push(Unsynced {
+                at: prev_len,
+                len: len - prev_len,
+                old: Vec::new(),
+                prev_len,
+            });
+            self.data.resize(len, 0);
+        }
+    }
+
+    fn synced(&mut self) {
+        self.synced_len = self.data.len();
+        self.unsynced.clear();
+    }
+
+    /// The bytes a power loss leaves when the first `kept` unsynced writes
+    /// reached the disk, and `cut` bytes of the next one.
+    fn survivor(&self, kept: usize, cut: usize) -> Vec<u8> {
+        let mut data = self.data.clone();
+        for (i, w) in self.unsynced.iter().enumerate().skip(kept).rev() {
+            let from = if i == kept { cut.min(w.len) } else { 0 };
+            if from < w.old.len() {
+                data[w.at + from..w.at + w.old.len()].copy_from_slice(&w.old[from..]);
+            }
+            data.truncate(w.prev_len.max(w.at + from));
+        }
+        data
     }
 }
 
@@ -285,30 +332,21 @@ impl State {
             let Some(inode) = self.inodes.get(&id) else {
                 continue;
             };
-            let mut keep = inode.synced_len.min(inode.data.len());
-            // Overwrites reach the disk in order: with torn writes a random
-            // prefix of them survives, else none.
-            let mut kept_overwrites = 0;
+            let (mut kept, mut cut) = (0, 0);
             if let Some(rng) = rng.as_mut() {
-                let unsynced = inode.data.len() - keep;
-                if unsynced > 0 {
-                    keep += rng.random_range(0..=unsynced);
-                }
-                kept_overwrites = rng.random_range(0..=inode.undo.len());
-            }
-            let mut data = inode.data[..keep].to_vec();
-            for (at, old) in inode.undo[kept_overwrites..].iter().rev() {
-                let end = (at + old.len()).min(data.len());
-                if *at < end {
-                    data[*at..end].copy_from_slice(&old[..end - at]);
+                kept = rng.random_range(0..=inode.unsynced.len());
+                if let Some(w) = inode.unsynced.get(kept) {
+                    cut = rng.random_range(0..=w.len);
                 }
             }
+            let data = inode.survivor(kept, cut);
+            let keep = data.len();
             inodes.insert(
                 id,
                 Inode {
                     data,
                     synced_len: keep,
-                    undo: Vec::new(),
+                    unsynced: Vec::new(),
                 },
             );
         }
@@ -444,6 +482,7 @@ impl FaultFs {
             .min(inode.data.len());
         inode.data.truncate(len);
         inode.synced_len = inode.synced_len.min(len);
+        inode.unsynced.clear();
         Ok(())
     }
 
@@ -478,7 +517,8 @@ impl WritableFile for FaultWritable {
         let mut st = self.state.lock();
         st.check(FaultOp::Write)?;
         if let Some(inode) = st.inodes.get_mut(&self.inode) {
-            inode.data.extend_from_slice(data);
+            let at = inode.data.len();
+            inode.write_at(at, data);
         }
         Ok(())
     }
@@ -501,10 +541,8 @@ impl WritableFile for FaultWritable {
         st.check(FaultOp::Write)?;
         let len = usize::try_from(len)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "length too large"))?;
-        if let Some(inode) = st.inodes.get_mut(&self.inode)
-            && inode.data.len() < len
-        {
-            inode.data.resize(len, 0);
+        if let Some(inode) = st.inodes.get_mut(&self.inode) {
+            inode.grow(len);
         }
         Ok(())
     }
@@ -513,8 +551,7 @@ impl WritableFile for FaultWritable {
         let mut st = self.state.lock();
         st.check(FaultOp::Sync)?;
         if let Some(inode) = st.inodes.get_mut(&self.inode) {
-            inode.synced_len = inode.data.len();
-            inode.undo.clear();
+            inode.synced();
         }
         Ok(())
     }
@@ -660,8 +697,7 @@ impl FileSystem for FaultFs {
         if let Some(inode) = st.inodes.get_mut(&id) {
             let len = usize::try_from(len).unwrap_or(usize::MAX);
             inode.data.resize(len, 0);
-            inode.synced_len = inode.data.len();
-            inode.undo.clear();
+            inode.synced();
         }
         Ok(())
     }
@@ -904,20 +940,22 @@ mod tests {
     }
 
     #[test]
-    fn torn_overwrites_keep_a_prefix_of_them() {
-        for seed in 0..20 {
+    fn torn_overwrites_keep_a_prefix_of_the_writes() {
+        for seed in 0..40 {
             let fs = setup();
             let mut f = fs.create(p("/db/r")).unwrap();
             f.append(b"aaaa").unwrap();
             f.sync().unwrap();
             fs.sync_dir(p("/db")).unwrap();
             f.write_at(0, b"b").unwrap();
-            f.write_at(1, b"c").unwrap();
+            f.write_at(3, b"cdd").unwrap(); // overwrites 1 byte, extends by 2
             fs.set_torn_writes(Some(seed));
             fs.crash();
             let got = fs.read_all(p("/db/r")).unwrap();
+            // Writes persist in order: never the second without the first,
+            // never an extension without the overwrite before it.
             assert!(
-                [&b"aaaa"[..], b"baaa", b"bcaa"].contains(&&got[..]),
+                [&b"aaaa"[..], b"baaa", b"baac", b"baacd", b"baacdd"].contains(&&got[..]),
                 "seed {seed}: {got:?}"
             );
         }

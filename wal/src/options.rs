@@ -102,6 +102,19 @@ pub struct WalOptions {
     /// among many logs so they use one thread between them; `None` (the
     /// default): the log makes its own, started on its first such append.
     pub syncer: Option<Arc<WalSyncer>>,
+    /// A segment file is grown in chunks of this many bytes (zeros,
+    /// allocated up front with `fallocate` where the file system can), so
+    /// that appends write inside the file and an `fdatasync` need not also
+    /// commit a new file size. 0 disables preallocation. A clean close cuts
+    /// the unused tail. Default 1 MiB. RocksDB: `allow_fallocate` (RocksDB
+    /// preallocates WAL files in blocks of about the write buffer size).
+    pub preallocate: u64,
+    /// How many retired segments to keep as spares, to be reused (renamed
+    /// and overwritten) as later segments instead of creating new files:
+    /// writing over a file's allocated blocks changes no file size or
+    /// allocation. Spares are deleted at a clean close. 0 disables
+    /// recycling. Default 1. RocksDB: `recycle_log_file_num`.
+    pub recycle_segments: usize,
 }
 
 impl Default for WalOptions {
@@ -114,6 +127,8 @@ impl Default for WalOptions {
             write_buffer_size: 1 << 20,
             max_record_size: 64 << 20,
             syncer: None,
+            preallocate: 1 << 20,
+            recycle_segments: 1,
         }
     }
 }

@@ -8,10 +8,10 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use strata_fs::{FileLock, FileSystem, WritableFile};
 
-use crate::format::{SEGMENT_HEADER_SIZE, frame_record};
+use crate::format::{SEGMENT_HEADER_SIZE, end_marker_len, frame_record, segment_tag};
 use crate::iter::{WalIter, WalPosition};
 use crate::recovery::{RecoveryReport, apply, plan};
-use crate::segment::{SegmentMeta, create_segment};
+use crate::segment::{NewSegment, SegmentMeta, create_segment, spare_name};
 use crate::syncer::{BackgroundSync, WalSyncer};
 use crate::{Durability, Lsn, WalError, WalOptions};
 
@@ -38,8 +38,11 @@ pub struct WalStats {
     pub syncs: u64,
     /// Directory fsyncs.
     pub dir_syncs: u64,
-    /// Segments created (including the first one of a new log).
+    /// Segments created (including the first one of a new log), recycled
+    /// ones included.
     pub segments_created: u64,
+    /// Segments created by reusing a retired segment's file.
+    pub segments_recycled: u64,
 }
 
 #[derive(Debug, Default)]
@@ -51,6 +54,7 @@ struct Counters {
     syncs: AtomicU64,
     dir_syncs: AtomicU64,
     segments_created: AtomicU64,
+    segments_recycled: AtomicU64,
 }
 
 fn bump(c: &AtomicU64, n: u64) {
@@ -63,6 +67,24 @@ struct Active {
     file: Box<dyn WritableFile>,
     path: PathBuf,
     number: u64,
+    /// Where the next batch is written: the end of the records written so
+    /// far (the end marker follows).
+    write_pos: u64,
+    /// The file's length (preallocated or recycled bytes included).
+    alloc_end: u64,
+}
+
+impl Active {
+    fn new(seg: NewSegment, number: u64, write_pos: u64) -> Active {
+        let alloc_end = seg.file.len();
+        Active {
+            file: seg.file,
+            path: seg.path,
+            number,
+            write_pos,
+            alloc_end,
+        }
+    }
 }
 
 /// State shared by appenders, guarded by `Inner::state`.
@@ -83,6 +105,8 @@ struct State {
     seg_offset: u64,
     /// The first LSN of the active segment.
     seg_first_lsn: Lsn,
+    /// The active segment's checksum seed (its tag).
+    seg_seed: u32,
     /// True while a leader writes outside the lock.
     leader: bool,
     /// [`Wal::rotate`] asked for a new segment before the next record.
@@ -114,6 +138,10 @@ struct Inner {
     cond: Condvar,
     active: Mutex<Active>,
     segments: Mutex<Vec<SegmentMeta>>,
+    /// Retired segment files kept for reuse: `(old number, path)`.
+    spares: Mutex<Vec<(u64, PathBuf)>>,
+    preallocate: u64,
+    recycle_segments: usize,
     stats: Counters,
     sync_listener: Mutex<Option<SyncListener>>,
 }
@@ -261,41 +289,56 @@ impl Wal {
             f.sync().map_err(|e| WalError::io(&last.path, e))?;
             bump(&stats.syncs, 1);
         }
+        // Spares beyond the configured number are deleted.
+        let mut spares = rec.spares;
+        let extra = spares.len().saturating_sub(opts.recycle_segments);
+        for (_, path) in spares.drain(..extra) {
+            fs.remove_file(&path).map_err(|e| WalError::io(&path, e))?;
+        }
+        if extra > 0 {
+            fs.sync_dir(dir).map_err(|e| WalError::io(dir, e))?;
+            bump(&stats.dir_syncs, 1);
+        }
         let reuse_last = if rec.rotate { None } else { segments.last() };
         let (active, seg_offset, seg_first_lsn) = match reuse_last {
             Some(last) => {
                 let file = fs
-                    .open_append(&last.path)
+                    .open_overwrite(&last.path)
                     .map_err(|e| WalError::io(&last.path, e))?;
-                let len = file.len();
+                let seg = NewSegment {
+                    file,
+                    path: last.path.clone(),
+                    recycled: false,
+                };
                 (
-                    Active {
-                        file,
-                        path: last.path.clone(),
-                        number: last.number,
-                    },
-                    len,
+                    Active::new(seg, last.number, rec.last_end),
+                    rec.last_end,
                     last.first_lsn,
                 )
             }
             None => {
-                let (file, path) = create_segment(&*fs, dir, rec.next_number, next_lsn)?;
+                let spare = spares.pop();
+                let seg = create_segment(
+                    &*fs,
+                    dir,
+                    rec.next_number,
+                    next_lsn,
+                    opts.preallocate,
+                    spare.as_ref().map(|(_, p)| p.as_path()),
+                )?;
                 bump(&stats.syncs, 1);
                 bump(&stats.dir_syncs, 1);
                 bump(&stats.segments_created, 1);
+                bump(&stats.segments_recycled, u64::from(seg.recycled));
                 bump(&stats.bytes_written, SEGMENT_HEADER_SIZE as u64);
                 segments.push(SegmentMeta {
                     number: rec.next_number,
-                    path: path.clone(),
+                    path: seg.path.clone(),
                     first_lsn: next_lsn,
                     skips: Vec::new(),
                 });
                 (
-                    Active {
-                        file,
-                        path,
-                        number: rec.next_number,
-                    },
+                    Active::new(seg, rec.next_number, SEGMENT_HEADER_SIZE as u64),
                     SEGMENT_HEADER_SIZE as u64,
                     next_lsn,
                 )
@@ -324,6 +367,7 @@ impl Wal {
                 sync_wanted: next_lsn,
                 seg_offset,
                 seg_first_lsn,
+                seg_seed: segment_tag(active.number),
                 leader: false,
                 rotate_requested: false,
                 poison: None,
@@ -332,6 +376,9 @@ impl Wal {
             cond: Condvar::new(),
             active: Mutex::new(active),
             segments: Mutex::new(segments),
+            spares: Mutex::new(spares),
+            preallocate: opts.preallocate,
+            recycle_segments: opts.recycle_segments,
             stats,
             sync_listener: Mutex::new(None),
         };
@@ -436,7 +483,7 @@ impl Wal {
         {
             let s = &mut *st;
             for r in records {
-                frame_record(&mut s.pending, &mut s.seg_offset, r);
+                frame_record(&mut s.pending, &mut s.seg_offset, r, Some(s.seg_seed));
             }
             s.next_lsn += records.len() as u64;
         }
@@ -512,6 +559,7 @@ impl Wal {
             syncs: get(&c.syncs),
             dir_syncs: get(&c.dir_syncs),
             segments_created: get(&c.segments_created),
+            segments_recycled: get(&c.segments_recycled),
         }
     }
 
@@ -574,9 +622,12 @@ impl Wal {
         Ok(st.written_lsn)
     }
 
-    /// Deletes, oldest first, the segments all of whose records have LSNs
-    /// below `lsn` (the active segment is never deleted), then fsyncs the
-    /// directory. Returns how many segments were deleted.
+    /// Retires, oldest first, the segments all of whose records have LSNs
+    /// below `lsn` (the active segment is never retired), then fsyncs the
+    /// directory. A retired segment is deleted, or kept as a spare (renamed
+    /// `NNNNNN.spare`) to become a later segment while fewer than
+    /// [`WalOptions::recycle_segments`] spares are kept. Returns how many
+    /// segments were retired.
     pub fn truncate_before(&self, lsn: Lsn) -> Result<usize, WalError> {
         let inner = &*self.inner;
         let mut segs = inner.segments.lock();
@@ -584,7 +635,7 @@ impl Wal {
         let mut result = Ok(());
         while segs.len() > 1 && segs[1].first_lsn <= lsn {
             let path = segs[0].path.clone();
-            if let Err(e) = inner.fs.remove_file(&path) {
+            if let Err(e) = inner.retire(&segs[0]) {
                 result = Err(WalError::io(&path, e));
                 break;
             }
@@ -597,9 +648,14 @@ impl Wal {
                 .sync_dir(&inner.dir)
                 .map_err(|e| WalError::io(&inner.dir, e))?;
             bump(&inner.stats.dir_syncs, 1);
-            tracing::debug!(deleted, before_lsn = lsn, "WAL segments deleted");
+            tracing::debug!(deleted, before_lsn = lsn, "WAL segments retired");
         }
         result.map(|()| deleted)
+    }
+
+    /// The number of spare files (retired segments kept for reuse).
+    pub fn spare_count(&self) -> usize {
+        self.inner.spares.lock().len()
     }
 
     /// Writes and fsyncs everything buffered; the background syncer forgets
@@ -616,7 +672,9 @@ impl Wal {
                 Some(p) => Err(WalError::Poisoned(p.clone())),
                 None => {
                     let end = st.next_lsn;
-                    inner.drive(&mut st, Goal::Synced(end))
+                    inner
+                        .drive(&mut st, Goal::Synced(end))
+                        .and_then(|()| inner.release_space())
                 }
             };
             st.closed = true;
@@ -730,7 +788,7 @@ impl Inner {
             let end = st.next_lsn;
             let rotate = matches!(goal, Goal::Rotate);
             let sync = st.sync_wanted > st.synced_lsn || (rotate && end > st.synced_lsn);
-            let result = MutexGuard::unlocked(st, || self.write_out(&buf, sync, rotate, end));
+            let result = MutexGuard::unlocked(st, || self.write_out(&mut buf, sync, rotate, end));
             buf.clear();
             if buf.capacity() > self.write_buffer_size.max(1 << 20) * 4 {
                 buf = Vec::with_capacity(64 * 1024);
@@ -738,7 +796,7 @@ impl Inner {
             st.spare = buf;
             st.leader = false;
             match result {
-                Ok(()) => {
+                Ok(seed) => {
                     st.written_lsn = end;
                     if sync {
                         st.synced_lsn = end;
@@ -746,6 +804,7 @@ impl Inner {
                     if rotate {
                         st.seg_offset = SEGMENT_HEADER_SIZE as u64;
                         st.seg_first_lsn = end;
+                        st.seg_seed = seed;
                         st.rotate_requested = false;
                     }
                     self.cond.notify_all();
@@ -760,16 +819,42 @@ impl Inner {
         }
     }
 
-    /// The leader's I/O: one write of the batch, an fsync if wanted, and a
+    /// The leader's I/O: one write of the batch (followed by the end
+    /// marker, which the next batch overwrites), an fsync if wanted, and a
     /// segment rotation if asked (which syncs the old segment first, so a
-    /// later segment never survives a crash that an earlier one's tail does not).
-    fn write_out(&self, buf: &[u8], sync: bool, rotate: bool, end: Lsn) -> Result<(), WalError> {
+    /// later segment never survives a crash that an earlier one's tail does
+    /// not). Returns the active segment's checksum seed afterwards.
+    fn write_out(
+        &self,
+        buf: &mut Vec<u8>,
+        sync: bool,
+        rotate: bool,
+        end: Lsn,
+    ) -> Result<u32, WalError> {
         let mut active = self.active.lock();
         let a = &mut *active;
         if !buf.is_empty() {
-            a.file.append(buf).map_err(|e| WalError::io(&a.path, e))?;
+            let records = buf.len();
+            let records_end = a.write_pos + records as u64;
+            let marker = end_marker_len(records_end);
+            let needed = records_end + marker as u64;
+            if self.preallocate > 0 && needed > a.alloc_end {
+                // Grow in whole chunks: the file size changes once per chunk,
+                // not with every write.
+                let target = needed.div_ceil(self.preallocate) * self.preallocate;
+                a.file
+                    .preallocate(target)
+                    .map_err(|e| WalError::io(&a.path, e))?;
+                a.alloc_end = target;
+            }
+            buf.resize(records + marker, 0);
+            let written = a.file.write_at(a.write_pos, buf);
+            buf.truncate(records);
+            written.map_err(|e| WalError::io(&a.path, e))?;
+            a.write_pos = records_end;
+            a.alloc_end = a.alloc_end.max(needed);
             bump(&self.stats.batches, 1);
-            bump(&self.stats.bytes_written, buf.len() as u64);
+            bump(&self.stats.bytes_written, records as u64);
         }
         if sync {
             a.file.sync().map_err(|e| WalError::io(&a.path, e))?;
@@ -777,22 +862,71 @@ impl Inner {
         }
         if rotate {
             let number = a.number + 1;
-            let (file, path) = create_segment(&*self.fs, &self.dir, number, end)?;
+            let spare = self.spares.lock().pop();
+            let seg = create_segment(
+                &*self.fs,
+                &self.dir,
+                number,
+                end,
+                self.preallocate,
+                spare.as_ref().map(|(_, p)| p.as_path()),
+            )?;
             bump(&self.stats.syncs, 1);
             bump(&self.stats.dir_syncs, 1);
             bump(&self.stats.segments_created, 1);
+            bump(&self.stats.segments_recycled, u64::from(seg.recycled));
             bump(&self.stats.bytes_written, SEGMENT_HEADER_SIZE as u64);
             self.segments.lock().push(SegmentMeta {
                 number,
-                path: path.clone(),
+                path: seg.path.clone(),
                 first_lsn: end,
                 skips: Vec::new(),
             });
-            *a = Active { file, path, number };
+            *a = Active::new(seg, number, SEGMENT_HEADER_SIZE as u64);
+        }
+        Ok(segment_tag(a.number))
+    }
+
+    /// Deletes a retired segment, or keeps it as a spare. The caller syncs
+    /// the directory.
+    fn retire(&self, seg: &SegmentMeta) -> std::io::Result<()> {
+        let mut spares = self.spares.lock();
+        // A segment salvage skipped damage in is not reused.
+        if spares.len() < self.recycle_segments && seg.skips.is_empty() {
+            let spare = self.dir.join(spare_name(seg.number));
+            self.fs.rename(&seg.path, &spare)?;
+            spares.push((seg.number, spare));
+            return Ok(());
+        }
+        self.fs.remove_file(&seg.path)
+    }
+
+    /// At a clean close: deletes the spares and cuts the active segment's
+    /// preallocated tail, so a closed log takes only the space its records
+    /// need.
+    fn release_space(&self) -> Result<(), WalError> {
+        let spares = std::mem::take(&mut *self.spares.lock());
+        for (_, path) in &spares {
+            self.fs
+                .remove_file(path)
+                .map_err(|e| WalError::io(path, e))?;
+        }
+        if !spares.is_empty() {
+            self.fs
+                .sync_dir(&self.dir)
+                .map_err(|e| WalError::io(&self.dir, e))?;
+            bump(&self.stats.dir_syncs, 1);
+        }
+        let mut a = self.active.lock();
+        if a.alloc_end > a.write_pos {
+            let (path, len) = (a.path.clone(), a.write_pos);
+            self.fs
+                .truncate(&path, len)
+                .map_err(|e| WalError::io(&path, e))?;
+            a.alloc_end = len;
         }
         Ok(())
     }
-
 }
 
 impl BackgroundSync for Inner {

@@ -29,6 +29,9 @@ pub fn opts_on(fs: Arc<dyn FileSystem>) -> WalOptions {
     WalOptions {
         fs,
         buffered_sync_interval: Duration::ZERO,
+        // File sizes in these tests are what was written (plus the 8-byte
+        // end marker); `recycle.rs` covers preallocation.
+        preallocate: 0,
         ..WalOptions::default()
     }
 }
@@ -36,6 +39,9 @@ pub fn opts_on(fs: Arc<dyn FileSystem>) -> WalOptions {
 pub fn opts(fs: &FaultFs) -> WalOptions {
     opts_on(Arc::new(fs.clone()))
 }
+
+/// The bytes of the end marker a writer keeps after its last record.
+pub const MARKER: usize = 8;
 
 /// A deterministic payload for record `i` of length `len`.
 pub fn payload(i: u64, len: usize) -> Vec<u8> {
