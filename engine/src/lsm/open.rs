@@ -106,6 +106,8 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
         segment_size: opts.wal_segment_size,
         recovery_mode: opts.wal_recovery_mode,
         buffered_sync_interval: opts.wal_buffered_sync_interval,
+        preallocate: opts.wal_preallocate,
+        recycle_segments: opts.wal_recycle_segments,
         ..WalOptions::default()
     };
     let wal_dir = dir.join(WAL_DIR);
