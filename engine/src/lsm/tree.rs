@@ -787,6 +787,7 @@ impl TreeInner {
         let c = &self.counters;
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let sv = self.current_sv();
+        let wal = self.wal.stats();
         let mut s = TreeStats {
             user_bytes_written: l(&c.user_bytes),
             wal_bytes_written: l(&c.wal_bytes),
@@ -810,6 +811,9 @@ impl TreeInner {
             immutable_memtables: sv.imms.len() as u64,
             last_seq: self.visible_seq.load(Ordering::Acquire),
             live_snapshots: self.snapshots.count() as u64,
+            wal_syncs: wal.syncs,
+            wal_segments_created: wal.segments_created,
+            wal_segments_recycled: wal.segments_recycled,
             ..TreeStats::default()
         };
         for lvl in 0..NUM_LEVELS {
