@@ -125,17 +125,41 @@ fn disk(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// An environment variable's value, or `default`.
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn fillsync(dir: &Path, ops: u64) -> Result<(), Box<dyn std::error::Error>> {
-    println!("# tree fillsync: {ops} Sync puts, 16 B keys, 100 B values, default options");
+    // WAL_PREALLOC (bytes, 0 = off), WAL_RECYCLE (spares, 0 = off) and
+    // MEMTABLE (bytes: small memtables rotate, retire and reuse segments
+    // during the run) select the variant measured.
+    let mut tree = strata_engine::lsm::TreeOptions::default();
+    tree.wal_preallocate = env_or("WAL_PREALLOC", tree.wal_preallocate);
+    tree.wal_recycle_segments = env_or("WAL_RECYCLE", tree.wal_recycle_segments as u64) as usize;
+    tree.memtable_size = env_or("MEMTABLE", 512 << 10) as usize;
+    println!(
+        "# tree fillsync: {ops} Sync puts, 16 B keys, 100 B values; memtable {} B, WAL preallocate {} B, recycle {}",
+        tree.memtable_size, tree.wal_preallocate, tree.wal_recycle_segments
+    );
     for name in ["fillsync", "fillsync8", "fillsync", "fillsync8"] {
         let d = dir.join(name);
         let _ = std::fs::remove_dir_all(&d);
         let opts = BenchOptions {
             ops: Some(ops),
+            tree: tree.clone(),
             ..BenchOptions::default()
         };
         let r = run_workload(name, 1_000_000, &d, &opts)?;
-        println!("{r}");
+        println!(
+            "{r}; WAL fsyncs/write {:.3}, segments {} ({} recycled)",
+            r.stats.wal_syncs as f64 / r.ops.max(1) as f64,
+            r.stats.wal_segments_created,
+            r.stats.wal_segments_recycled
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
     Ok(())

@@ -106,14 +106,18 @@ pub struct WalOptions {
     /// allocated up front with `fallocate` where the file system can), so
     /// that appends write inside the file and an `fdatasync` need not also
     /// commit a new file size. 0 disables preallocation. A clean close cuts
-    /// the unused tail. Default 1 MiB. RocksDB: `allow_fallocate` (RocksDB
-    /// preallocates WAL files in blocks of about the write buffer size).
+    /// the unused tail. Also the most a spare keeps (see
+    /// `recycle_segments`). Default 256 KiB. RocksDB: `allow_fallocate`
+    /// (RocksDB preallocates WAL files in blocks of about the write buffer
+    /// size).
     pub preallocate: u64,
     /// How many retired segments to keep as spares, to be reused (renamed
     /// and overwritten) as later segments instead of creating new files:
     /// writing over a file's allocated blocks changes no file size or
-    /// allocation. Spares are deleted at a clean close. 0 disables
-    /// recycling. Default 1. RocksDB: `recycle_log_file_num`.
+    /// allocation. A spare is cut to `preallocate` bytes (when that is not
+    /// 0), so spares take bounded space; the part of a new segment beyond it
+    /// is preallocated as usual. Spares are deleted at a clean close. 0
+    /// disables recycling. Default 1. RocksDB: `recycle_log_file_num`.
     pub recycle_segments: usize,
 }
 
@@ -127,7 +131,7 @@ impl Default for WalOptions {
             write_buffer_size: 1 << 20,
             max_record_size: 64 << 20,
             syncer: None,
-            preallocate: 1 << 20,
+            preallocate: 256 << 10,
             recycle_segments: 1,
         }
     }

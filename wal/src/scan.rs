@@ -74,6 +74,18 @@ pub fn segment_number(name: &str) -> Option<u64> {
     parse_segment_name(name)
 }
 
+/// The old segment number in the file name of a *spare* (`NNNNNN.spare`: a
+/// retired segment kept for reuse, which recovery does not read), if `name`
+/// is one.
+///
+/// ```
+/// assert_eq!(strata_wal::spare_number("000007.spare"), Some(7));
+/// assert_eq!(strata_wal::spare_number("000007.wal"), None);
+/// ```
+pub fn spare_number(name: &str) -> Option<u64> {
+    crate::segment::parse_spare_name(name)
+}
+
 /// Checks every byte of a segment file: the header, then every record
 /// (fragment checksums, structure, zero block padding) to the end. Where the
 /// records stop before the end, searches the rest of the file for an intact

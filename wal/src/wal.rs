@@ -632,12 +632,16 @@ impl Wal {
         let inner = &*self.inner;
         let mut segs = inner.segments.lock();
         let mut deleted = 0;
+        let mut spared = Vec::new();
         let mut result = Ok(());
         while segs.len() > 1 && segs[1].first_lsn <= lsn {
             let path = segs[0].path.clone();
-            if let Err(e) = inner.retire(&segs[0]) {
-                result = Err(WalError::io(&path, e));
-                break;
+            match inner.retire(&segs[0]) {
+                Ok(spare) => spared.extend(spare),
+                Err(e) => {
+                    result = Err(WalError::io(&path, e));
+                    break;
+                }
             }
             segs.remove(0);
             deleted += 1;
@@ -649,6 +653,11 @@ impl Wal {
                 .map_err(|e| WalError::io(&inner.dir, e))?;
             bump(&inner.stats.dir_syncs, 1);
             tracing::debug!(deleted, before_lsn = lsn, "WAL segments retired");
+        }
+        // Only once the renames are durable (a cut file under a segment's
+        // name would read as a damaged segment).
+        for spare in spared {
+            inner.trim_spare(&spare);
         }
         result.map(|()| deleted)
     }
@@ -887,18 +896,39 @@ impl Inner {
         Ok(segment_tag(a.number))
     }
 
-    /// Deletes a retired segment, or keeps it as a spare. The caller syncs
-    /// the directory.
-    fn retire(&self, seg: &SegmentMeta) -> std::io::Result<()> {
+    /// Deletes a retired segment, or keeps it as a spare (returning its new
+    /// path). The caller syncs the directory.
+    fn retire(&self, seg: &SegmentMeta) -> std::io::Result<Option<PathBuf>> {
         let mut spares = self.spares.lock();
         // A segment salvage skipped damage in is not reused.
         if spares.len() < self.recycle_segments && seg.skips.is_empty() {
             let spare = self.dir.join(spare_name(seg.number));
             self.fs.rename(&seg.path, &spare)?;
-            spares.push((seg.number, spare));
-            return Ok(());
+            spares.push((seg.number, spare.clone()));
+            return Ok(Some(spare));
         }
-        self.fs.remove_file(&seg.path)
+        self.fs.remove_file(&seg.path)?;
+        Ok(None)
+    }
+
+    /// Cuts a spare to the preallocation size, so that spares take bounded
+    /// space (a retired segment may be as large as a memtable's records).
+    /// A failure only leaves the spare larger.
+    fn trim_spare(&self, spare: &Path) {
+        if self.preallocate == 0 {
+            return;
+        }
+        match self.fs.file_size(spare) {
+            Ok(len) if len > self.preallocate => {
+                if let Err(e) = self.fs.truncate(spare, self.preallocate) {
+                    tracing::warn!(spare = %spare.display(), error = %e, "could not trim a WAL spare");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(spare = %spare.display(), error = %e, "could not size a WAL spare");
+            }
+        }
     }
 
     /// At a clean close: deletes the spares and cuts the active segment's

@@ -58,7 +58,8 @@ pub struct TreeOptions {
     /// WAL segments grow in chunks of this many preallocated bytes, so that
     /// a `Sync` write's `fdatasync` need not commit a new file size; 0
     /// disables it ([`strata_wal::WalOptions::preallocate`]; RocksDB:
-    /// `allow_fallocate`). Default 1 MiB.
+    /// `allow_fallocate`). Also the most a spare segment keeps. Default
+    /// 256 KiB.
     pub wal_preallocate: u64,
     /// Retired WAL segments kept as spares to be reused as new segments
     /// ([`strata_wal::WalOptions::recycle_segments`]; RocksDB:
@@ -153,7 +154,7 @@ impl Default for TreeOptions {
             wal_recovery_mode: RecoveryMode::default(),
             wal_loss_policy: WalLossPolicy::default(),
             wal_buffered_sync_interval: std::time::Duration::from_millis(100),
-            wal_preallocate: 1 << 20,
+            wal_preallocate: 256 << 10,
             wal_recycle_segments: 1,
             l0_compaction_trigger: 4,
             l0_slowdown_writes_trigger: 20,
