@@ -223,10 +223,7 @@ fn a_clean_reopen_reads_everything_and_reports_nothing() {
 /// items and the partition directory.
 /// `keep_wal`: a retention floor of 0 keeps every WAL segment (else a
 /// flush deletes the segments it covers: every memtable seal starts one).
-fn build_flushed(
-    segment_size: u64,
-    keep_wal: bool,
-) -> (FaultFs, BTreeMap<i64, Item>, PathBuf) {
+fn build_flushed(segment_size: u64, keep_wal: bool) -> (FaultFs, BTreeMap<i64, Item>, PathBuf) {
     let fs = FaultFs::new();
     let mut o = options(&fs);
     o.tree.wal_segment_size = segment_size;

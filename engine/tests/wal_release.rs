@@ -59,7 +59,10 @@ fn a_flush_deletes_the_flushed_segment_and_a_clean_close_leaves_nothing_to_repla
     let tree = Tree::open(dir.path(), opts()).unwrap();
     load_tree(&tree);
     let (_, before, _) = wal_bytes(dir.path());
-    assert!(before > (ITEMS * VALUE) as u64, "the load is in the WAL: {before}");
+    assert!(
+        before > (ITEMS * VALUE) as u64,
+        "the load is in the WAL: {before}"
+    );
     tree.flush().unwrap();
     let (_, after_flush, segments) = wal_bytes(dir.path());
     // One fresh segment remains: its header, no record. (Its file is
@@ -82,22 +85,32 @@ fn a_flush_deletes_the_flushed_segment_and_a_clean_close_leaves_nothing_to_repla
     assert_eq!(r.wal.records, 0);
     assert!(r.wal.is_clean());
     assert_eq!(tree.get(b"late", None).unwrap(), Some(b"write".to_vec()));
-    assert_eq!(tree.get(b"key009999", None).unwrap(), Some(vec![b'v'; VALUE]));
+    assert_eq!(
+        tree.get(b"key009999", None).unwrap(),
+        Some(vec![b'v'; VALUE])
+    );
 }
 
 #[test]
 fn unflushed_records_survive_the_rotation_and_are_replayed() {
     let dir = tempfile::tempdir().unwrap();
-    let tree = Tree::open(dir.path(), TreeOptions::small_for_tests(strata_fs::default_fs()))
-        .unwrap();
+    let tree = Tree::open(
+        dir.path(),
+        TreeOptions::small_for_tests(strata_fs::default_fs()),
+    )
+    .unwrap();
     // Small memtables: many seals (and rotations) while writing.
     for i in 0..2_000u32 {
-        tree.put(&i.to_be_bytes(), &[7u8; 100], Durability::Sync).unwrap();
+        tree.put(&i.to_be_bytes(), &[7u8; 100], Durability::Sync)
+            .unwrap();
     }
     // Drop without close: whatever is not flushed must come back from the WAL.
     drop(tree);
-    let tree = Tree::open(dir.path(), TreeOptions::small_for_tests(strata_fs::default_fs()))
-        .unwrap();
+    let tree = Tree::open(
+        dir.path(),
+        TreeOptions::small_for_tests(strata_fs::default_fs()),
+    )
+    .unwrap();
     for i in 0..2_000u32 {
         assert_eq!(
             tree.get(&i.to_be_bytes(), None).unwrap(),

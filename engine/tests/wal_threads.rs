@@ -27,7 +27,10 @@ fn write_some(db: &Db, durability: TableDurability, prefix: &str) {
         let table = db.table(&name).unwrap();
         for i in 0..64 {
             table
-                .put_item(item! { "pk" => format!("k{i}"), "v" => i }, PutOptions::default())
+                .put_item(
+                    item! { "pk" => format!("k{i}"), "v" => i },
+                    PutOptions::default(),
+                )
                 .unwrap();
         }
     }

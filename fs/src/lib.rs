@@ -70,10 +70,17 @@ pub trait WritableFile: Send + Sync + Debug {
         if cur >= len {
             return Ok(());
         }
-        let zeros = vec![0u8; usize::try_from(len - cur).unwrap_or(usize::MAX).min(1 << 20)];
+        let zeros = vec![
+            0u8;
+            usize::try_from(len - cur)
+                .unwrap_or(usize::MAX)
+                .min(1 << 20)
+        ];
         let mut at = cur;
         while at < len {
-            let n = usize::try_from(len - at).unwrap_or(usize::MAX).min(zeros.len());
+            let n = usize::try_from(len - at)
+                .unwrap_or(usize::MAX)
+                .min(zeros.len());
             self.append(&zeros[..n])?;
             at += n as u64;
         }

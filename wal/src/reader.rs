@@ -7,9 +7,9 @@ use strata_fs::RandomAccessFile;
 
 use crate::Lsn;
 use crate::format::{
-    BLOCK_SIZE, FRAGMENT_HEADER_SIZE, HeaderFault, KNOWN_FLAGS, SEGMENT_HEADER_SIZE, TYPE_FIRST,
-    SegmentHeader, TYPE_FULL, TYPE_LAST, TYPE_MIDDLE, decode_fragment_header,
-    decode_segment_header, encode_segment_header, fragment_crc, frame_record,
+    BLOCK_SIZE, FRAGMENT_HEADER_SIZE, HeaderFault, KNOWN_FLAGS, SEGMENT_HEADER_SIZE, SegmentHeader,
+    TYPE_FIRST, TYPE_FULL, TYPE_LAST, TYPE_MIDDLE, decode_fragment_header, decode_segment_header,
+    encode_segment_header, fragment_crc, frame_record,
 };
 
 /// Where segment bytes come from: a file or a byte slice.
@@ -691,7 +691,11 @@ mod tests {
         let seg = read_segment_bytes(&bytes).unwrap();
         assert_eq!(seg.records.len(), 10);
         match seg.end {
-            SegmentEnd::Corrupt { offset, valid_after, .. } => {
+            SegmentEnd::Corrupt {
+                offset,
+                valid_after,
+                ..
+            } => {
                 assert_eq!(offset, off);
                 assert!(valid_after.is_some());
             }
@@ -775,7 +779,11 @@ mod tests {
             let start = SEGMENT_HEADER_SIZE;
             bytes[start + at] = value;
             // Recompute the checksum so only the field check can catch it.
-            let crc = fragment_crc(None, &bytes[start + 4..start + 8], &bytes[start + 8..start + 13]);
+            let crc = fragment_crc(
+                None,
+                &bytes[start + 4..start + 8],
+                &bytes[start + 8..start + 13],
+            );
             bytes[start..start + 4].copy_from_slice(&crc.to_le_bytes());
             let seg = read_segment_bytes(&bytes).unwrap();
             assert!(seg.records.is_empty());

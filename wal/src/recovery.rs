@@ -167,7 +167,10 @@ pub(crate) fn list_segments(
 }
 
 /// The spare files in `dir` (retired segments kept for reuse), oldest first.
-pub(crate) fn list_spares(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<(u64, PathBuf)>, WalError> {
+pub(crate) fn list_spares(
+    fs: &dyn FileSystem,
+    dir: &Path,
+) -> Result<Vec<(u64, PathBuf)>, WalError> {
     let names = fs.list(dir).map_err(|e| WalError::io(dir, e))?;
     let mut spares: Vec<(u64, PathBuf)> = names
         .iter()
@@ -409,7 +412,10 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
         }
         let mut reader = SegmentReader::new(src, header.version, header.seed);
         let scan = scan_segment(&mut reader, path, mode, is_last)?;
-        last_end = scan.end.as_ref().map_or(scan.clean_end, |(good, _, _)| *good);
+        last_end = scan
+            .end
+            .as_ref()
+            .map_or(scan.clean_end, |(good, _, _)| *good);
         last_version = header.version;
         survivors.push(SegmentMeta {
             number: *number,

@@ -76,7 +76,10 @@ pub(crate) fn create_segment(
 ) -> Result<NewSegment, WalError> {
     let path = dir.join(segment_name(number));
     let mut head = encode_segment_header(first_lsn, segment_tag(number)).to_vec();
-    head.resize(SEGMENT_HEADER_SIZE + end_marker_len(SEGMENT_HEADER_SIZE as u64), 0);
+    head.resize(
+        SEGMENT_HEADER_SIZE + end_marker_len(SEGMENT_HEADER_SIZE as u64),
+        0,
+    );
     let (file, recycled) = match spare {
         Some(old) => {
             let mut file = fs.open_overwrite(old).map_err(|e| WalError::io(old, e))?;
@@ -91,7 +94,8 @@ pub(crate) fn create_segment(
             let mut file = fs.create(&path).map_err(|e| WalError::io(&path, e))?;
             file.preallocate(preallocate)
                 .map_err(|e| WalError::io(&path, e))?;
-            file.write_at(0, &head).map_err(|e| WalError::io(&path, e))?;
+            file.write_at(0, &head)
+                .map_err(|e| WalError::io(&path, e))?;
             file.sync().map_err(|e| WalError::io(&path, e))?;
             (file, false)
         }

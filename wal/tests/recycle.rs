@@ -37,7 +37,11 @@ fn churn(wal: &Wal, first: u64, n: u64, acked: &mut BTreeMap<Lsn, Vec<u8>>) -> b
             return false;
         }
         // Keep only the newest segments: the rest become spares.
-        if i % 7 == 6 && wal.truncate_before(wal.next_lsn().saturating_sub(12)).is_err() {
+        if i % 7 == 6
+            && wal
+                .truncate_before(wal.next_lsn().saturating_sub(12))
+                .is_err()
+        {
             return false;
         }
     }
@@ -63,7 +67,11 @@ fn check(_fs: &FaultFs, acked: &BTreeMap<Lsn, Vec<u8>>, o: WalOptions, what: &st
     }
     let present: BTreeMap<Lsn, &Vec<u8>> = got.iter().map(|(l, r)| (*l, r)).collect();
     for (lsn, r) in acked.range(first..) {
-        assert_eq!(present.get(lsn), Some(&r), "{what}: acknowledged {lsn} lost");
+        assert_eq!(
+            present.get(lsn),
+            Some(&r),
+            "{what}: acknowledged {lsn} lost"
+        );
     }
     // The last acknowledged record always survives.
     if let Some((last, _)) = acked.last_key_value() {
@@ -260,5 +268,8 @@ fn a_version_1_log_is_read_and_continued_in_a_version_2_segment() {
     let (wal, report) = Wal::open(dir(), opts(&fs)).unwrap();
     assert!(report.is_clean(), "{report:?}");
     let tail: Vec<Vec<u8>> = read_all(&wal).into_iter().map(|(_, r)| r).collect();
-    assert_eq!(tail, vec![b"new".to_vec(), b"newer".to_vec(), b"newest".to_vec()]);
+    assert_eq!(
+        tail,
+        vec![b"new".to_vec(), b"newer".to_vec(), b"newest".to_vec()]
+    );
 }

@@ -120,7 +120,10 @@ fn torn_tail_at_every_byte_of_the_last_records() {
     let full = log.fs.read_all(&log.last_path).unwrap();
     let name = log.last_path.file_name().unwrap().to_str().unwrap();
     let number = strata_wal::segment_number(name).unwrap();
-    assert_eq!(full, encode_segment_bytes(number, log.last_first_lsn, &refs));
+    assert_eq!(
+        full,
+        encode_segment_bytes(number, log.last_first_lsn, &refs)
+    );
     let n = refs.len();
     // ends[k]: end offset of record k; starts[k]: offset of its first fragment.
     let ends: Vec<usize> = (0..n)
