@@ -55,7 +55,9 @@ fuzz_target!(|data: &[u8]| {
                 let marker = if left < 8 { left + 8 } else { 8 };
                 assert!(rest.iter().take(marker).all(|&b| b == 0));
             }
-            SegmentEnd::Corrupt { good_len, offset, .. } => {
+            SegmentEnd::Corrupt {
+                good_len, offset, ..
+            } => {
                 assert_eq!(*good_len as usize, again.len());
                 assert_eq!(&data[..again.len()], &again[..]);
                 assert!(*offset as usize <= data.len());
