@@ -179,9 +179,20 @@ fn table_dir_of(table: &str) -> &'static str {
 }
 
 /// Appends bytes to a file, durably.
-fn append_bytes(fs: &FaultFs, path: &Path, bytes: &[u8]) {
+/// Where the records of a WAL segment end: the file may be longer (the end
+/// marker, preallocated zeros, or a recycled file's old bytes).
+fn records_end(fs: &FaultFs, path: &Path) -> u64 {
+    strata_wal::scan_segment_bytes(&fs.read_all(path).unwrap()).good_len
+}
+
+/// Writes `bytes` over `path` at `at` (extending it if needed), durably.
+fn write_bytes_at(fs: &FaultFs, path: &Path, at: u64, bytes: &[u8]) {
     let mut data = fs.read_all(path).unwrap();
-    data.extend_from_slice(bytes);
+    let at = at as usize;
+    if data.len() < at + bytes.len() {
+        data.resize(at + bytes.len(), 0);
+    }
+    data[at..at + bytes.len()].copy_from_slice(bytes);
     fs.remove_file(path).unwrap();
     let mut f = fs.create(path).unwrap();
     f.append(&data).unwrap();
@@ -210,10 +221,15 @@ fn a_clean_reopen_reads_everything_and_reports_nothing() {
 /// One table with one partition: 40 items, a flush, 40 more, a flush, 5
 /// more; WAL segments of `segment_size` bytes. Returns the durable image, the
 /// items and the partition directory.
-fn build_flushed(segment_size: u64) -> (FaultFs, BTreeMap<i64, Item>, PathBuf) {
+/// `keep_wal`: a retention floor of 0 keeps every WAL segment (else a
+/// flush deletes the segments it covers: every memtable seal starts one).
+fn build_flushed(segment_size: u64, keep_wal: bool) -> (FaultFs, BTreeMap<i64, Item>, PathBuf) {
     let fs = FaultFs::new();
     let mut o = options(&fs);
     o.tree.wal_segment_size = segment_size;
+    if keep_wal {
+        o.tree.wal_retention_floor = Some(Arc::new(|| 0));
+    }
     let db = Db::open(DB, o).unwrap();
     db.create_table(TableSpec::new("one", KeySchema::simple("id", KeyType::N)).partitions(1))
         .unwrap();
@@ -258,7 +274,7 @@ fn cut_last_manifest_edit(fs: &FaultFs, part: &Path) -> usize {
 /// at the older flushed position, but the WAL no longer holds it.
 #[test]
 fn manifest_with_its_last_flush_edit_cut_off_fails_clearly_and_changes_nothing() {
-    let (fs, want, part) = build_flushed(512);
+    let (fs, want, part) = build_flushed(512, false);
     // Undamaged, everything is there.
     let db = open_with_segments(&fs.recovered(), 512).unwrap();
     assert_eq!(read_table(&db, "one").unwrap(), want);
@@ -297,9 +313,9 @@ fn manifest_with_its_last_flush_edit_cut_off_fails_clearly_and_changes_nothing()
 
 #[test]
 fn manifest_with_its_last_flush_edit_cut_off_but_wal_intact_replays_and_reports() {
-    // The same cut, with WAL segments large enough that the flushes deleted
-    // none: replay from the older position restores everything.
-    let (fs, want, part) = build_flushed(1 << 20);
+    // The same cut, with the WAL segments the flushes covered kept (by a
+    // retention floor): replay from the older position restores everything.
+    let (fs, want, part) = build_flushed(1 << 20, true);
     let last = cut_last_manifest_edit(&fs, &part);
     let db = open_with_segments(&fs, 1 << 20).unwrap();
     assert_eq!(read_table(&db, "one").unwrap(), want);
@@ -319,7 +335,9 @@ fn a_flip_in_the_body_of_the_last_wal_segment_is_never_a_silent_rollback() {
     let mut reported = 0;
     for (part, files) in &segs {
         let last = files.last().unwrap();
-        let len = base.file_size(last).unwrap();
+        // Flips in the records and the end marker after them; what follows
+        // (preallocated zeros) holds no data.
+        let len = records_end(&base, last) + 8;
         let step = (len / 40).max(1);
         for off in (0..len).step_by(step as usize) {
             trials += 1;
@@ -414,23 +432,30 @@ fn salvage_keeps_the_records_after_a_flip_reports_it_and_leaves_a_clean_log() {
 }
 
 #[test]
-fn zero_or_garbage_after_the_last_record_is_a_reported_torn_tail() {
+fn garbage_after_the_last_record_is_a_reported_torn_tail_and_zeros_its_end() {
     for garbage in [false, true] {
         let (fs, model) = build();
         let segs = wal_segments(&fs);
         let last = segs.values().next().unwrap().last().unwrap().clone();
-        let old_len = fs.file_size(&last).unwrap();
+        let end = records_end(&fs, &last);
         let tail: Vec<u8> = (0..500u32)
             .map(|i| if garbage { (i * 37 % 251) as u8 } else { 0 })
             .collect();
-        append_bytes(&fs, &last, &tail);
+        write_bytes_at(&fs, &last, end, &tail);
+        let len = fs.file_size(&last).unwrap();
         let db = Db::open(DB, options(&fs)).unwrap();
         assert_eq!(read_all(&db).unwrap(), model);
         let report = db.recovery_report();
+        if !garbage {
+            // WAL format 2: zeros where a record would start end the records
+            // (the writer's end marker, preallocated space).
+            assert!(report.is_clean(), "{report:?}");
+            continue;
+        }
         assert_eq!(report.partitions.len(), 1, "{report:?}");
         let d = &report.partitions[0].report.wal.dropped[0];
         assert_eq!(d.kind, DropKind::TornTail);
-        assert_eq!((d.offset, d.bytes), (old_len, 500));
+        assert_eq!((d.offset, d.bytes), (end, len - end));
         assert!(!report.has_corruption());
     }
 }
@@ -453,13 +478,15 @@ fn wal_gaps_and_truncations_to_the_header_are_errors() {
         assert!(err.to_string().contains("LSN"), "{err}");
         assert_eq!(snapshot(&img, part), before);
     }
-    // The last segment truncated to its header after a flush that covers
-    // part of it: the WAL ends before the flushed position.
-    let (base, _, part) = build_flushed(1 << 20);
+    // The segments after a flushed one gone, and that one truncated to its
+    // header: the WAL ends before the flushed position.
+    let (base, _, part) = build_flushed(1 << 20, true);
     let files = &wal_segments(&base)[&part];
-    let last = files.last().unwrap();
-    assert!(base.file_size(last).unwrap() > 32);
-    base.set_len_raw(last, 32).unwrap();
+    assert!(files.len() >= 3, "{files:?}");
+    let flushed = &files[files.len() - 2];
+    assert!(records_end(&base, flushed) > 32);
+    base.remove_file(files.last().unwrap()).unwrap();
+    base.set_len_raw(flushed, 32).unwrap();
     let before = snapshot(&base, &part);
     match open_with_segments(&base, 1 << 20).unwrap_err() {
         DbError::Storage {
@@ -484,8 +511,9 @@ fn refuse_open_on_loss_refuses_a_torn_tail_only_where_it_may_hold_acknowledged_w
             .unwrap();
         let last = files.last().unwrap();
         let img = base.recovered();
+        let end = records_end(&img, last);
+        write_bytes_at(&img, last, end, &[0x5a; 300]);
         let len = img.file_size(last).unwrap();
-        append_bytes(&img, last, &[0x5a; 300]);
         let before = snapshot(&img, part);
         let pristine = img.recovered();
         let mut strict = options(&img);
@@ -514,8 +542,8 @@ fn refuse_open_on_loss_refuses_a_torn_tail_only_where_it_may_hold_acknowledged_w
         assert_eq!(report.partitions.len(), 1);
         assert!(report.partitions[0].report.wal.has_torn_tail());
         let d = &report.partitions[0].report.wal.dropped[0];
-        assert_eq!((d.offset, d.bytes), (len, 300));
-        assert_eq!(report.dropped_bytes(), 300);
+        assert_eq!((d.offset, d.bytes), (end, len - end));
+        assert_eq!(report.dropped_bytes(), len - end);
         assert_eq!(read_all(&db).unwrap(), model);
     }
 }

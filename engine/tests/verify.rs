@@ -122,6 +122,12 @@ fn write(fs: &Arc<dyn FileSystem>, path: &Path, bytes: &[u8]) {
     strata_fs::write_atomic(fs.as_ref(), path, bytes).unwrap();
 }
 
+/// Where a WAL segment's records end (the file may go on: the end marker,
+/// preallocated zeros).
+fn records_end(fs: &Arc<dyn FileSystem>, path: &Path) -> usize {
+    strata_wal::scan_segment_bytes(&fs.read_all(path).unwrap()).good_len as usize
+}
+
 fn flip(fs: &Arc<dyn FileSystem>, path: &Path, pos: usize) {
     let mut b = fs.read_all(path).unwrap();
     b[pos] ^= 0x10;
@@ -413,7 +419,7 @@ fn damaged_wal_segments_are_reported_with_file_and_offset() {
     }
     // Body of the oldest segment: a flipped byte in the second record.
     let fs = copy(&base);
-    let olen = fs.read_all(oldest).unwrap().len();
+    let olen = records_end(&fs, oldest);
     assert!(olen > 300, "oldest segment holds records ({olen} bytes)");
     let pos = olen / 2;
     flip(&fs, oldest, pos);
@@ -423,7 +429,7 @@ fn damaged_wal_segments_are_reported_with_file_and_offset() {
     // Body of the newest segment, with intact records after the damage: an
     // error, not a torn tail (recovery must not take it for one either).
     let fs = copy(&base);
-    let len = fs.read_all(newest).unwrap().len();
+    let len = records_end(&fs, newest);
     assert!(
         len > 400,
         "newest segment holds several records ({len} bytes)"
@@ -446,7 +452,7 @@ fn damaged_wal_segments_are_reported_with_file_and_offset() {
     // Truncating a segment that is not the newest is an error.
     let fs = copy(&base);
     let mid = &segs[segs.len() - 2];
-    let mlen = fs.read_all(mid).unwrap().len();
+    let mlen = records_end(&fs, mid);
     truncate(&fs, mid, mlen - 5);
     expect_error_in(&fs, mid, 32..mlen as u64);
 

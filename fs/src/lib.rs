@@ -44,7 +44,49 @@ pub trait WritableFile: Send + Sync + Debug {
     fn append(&mut self, data: &[u8]) -> io::Result<()>;
     /// Makes everything appended so far durable (`fdatasync`).
     fn sync(&mut self) -> io::Result<()>;
-    /// The current length of the file in bytes (including unsynced appends).
+    /// Writes all of `data` at `offset`, over whatever bytes are there,
+    /// extending the file if it runs past the end (a gap before `offset`
+    /// reads as zeros). Durable after [`WritableFile::sync`], like appends;
+    /// until then a power loss may leave the old bytes. Files opened with
+    /// [`FileSystem::create`] or [`FileSystem::open_overwrite`] support it;
+    /// the default (and files opened with [`FileSystem::open_append`]) fail
+    /// with `Unsupported`.
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        let _ = (offset, data);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "positional writes are not supported on this file",
+        ))
+    }
+    /// Makes the file at least `len` bytes long, the new bytes zero, with
+    /// their blocks allocated up front where the file system can
+    /// (`fallocate` on Linux), so that later writes into them need not
+    /// change the file's size (and `fdatasync` need not commit a new size).
+    /// The new length is durable after the next [`WritableFile::sync`]. Does
+    /// nothing when the file is already as long. The default extends the
+    /// file by writing zeros at its end.
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        let cur = self.len();
+        if cur >= len {
+            return Ok(());
+        }
+        let zeros = vec![
+            0u8;
+            usize::try_from(len - cur)
+                .unwrap_or(usize::MAX)
+                .min(1 << 20)
+        ];
+        let mut at = cur;
+        while at < len {
+            let n = usize::try_from(len - at)
+                .unwrap_or(usize::MAX)
+                .min(zeros.len());
+            self.append(&zeros[..n])?;
+            at += n as u64;
+        }
+        Ok(())
+    }
+    /// The current length of the file in bytes (including unsynced writes).
     fn len(&self) -> u64;
     /// True when the file is empty.
     fn is_empty(&self) -> bool {
@@ -99,6 +141,11 @@ pub trait FileSystem: Send + Sync + Debug + 'static {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
     /// Opens an existing file for appending at its end.
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+    /// Opens an existing file for writing anywhere in it with
+    /// [`WritableFile::write_at`], keeping its bytes (no truncation);
+    /// [`WritableFile::append`] writes at its end. Used to reuse a file's
+    /// allocated blocks (a recycled WAL segment).
+    fn open_overwrite(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
     /// Opens an existing file for positional reads.
     fn open_read(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
     /// Maps an existing file's bytes for reading (a memory map on the real file

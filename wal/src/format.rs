@@ -17,8 +17,12 @@ pub const SEGMENT_HEADER_SIZE: usize = 32;
 /// The eight bytes every segment file starts with.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"STRATAWL";
 
-/// The segment format version this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The segment format version this crate writes. It reads this one and
+/// version 1 (see `docs/wal-format.md`).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest segment format version this crate reads.
+pub(crate) const OLDEST_READ_VERSION: u32 = 1;
 
 /// Fragment type: a whole record in one fragment.
 pub(crate) const TYPE_FULL: u8 = 1;
@@ -48,14 +52,44 @@ pub(crate) fn unmask_crc(masked: u32) -> u32 {
     masked.wrapping_sub(MASK_DELTA).rotate_left(15)
 }
 
-/// Encodes the segment header for a segment whose first record has `first_lsn`.
-pub(crate) fn encode_segment_header(first_lsn: Lsn) -> [u8; SEGMENT_HEADER_SIZE] {
+/// The tag of segment `number`: its low 32 bits. A version-2 segment's
+/// header holds it, and it seeds the checksum of every fragment of the
+/// segment, so that fragments left in a recycled file by the segment it was
+/// before never pass as this segment's.
+pub(crate) fn segment_tag(number: u64) -> u32 {
+    (number & u64::from(u32::MAX)) as u32
+}
+
+/// What a valid segment header says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SegmentHeader {
+    /// The LSN of the segment's first record.
+    pub(crate) first_lsn: Lsn,
+    /// The format version, 1 or 2.
+    pub(crate) version: u32,
+    /// Version 2: the segment's tag (checksum seed); version 1: none.
+    pub(crate) seed: Option<u32>,
+}
+
+/// Encodes the (version 2) header of a segment tagged `tag` whose first
+/// record has `first_lsn`.
+pub(crate) fn encode_segment_header(first_lsn: Lsn, tag: u32) -> [u8; SEGMENT_HEADER_SIZE] {
     let mut h = [0u8; SEGMENT_HEADER_SIZE];
     h[0..8].copy_from_slice(&SEGMENT_MAGIC);
     h[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     h[12..16].copy_from_slice(&(BLOCK_SIZE as u32).to_le_bytes());
     h[16..24].copy_from_slice(&first_lsn.to_le_bytes());
-    // 24..28 reserved, zero.
+    h[24..28].copy_from_slice(&tag.to_le_bytes());
+    let crc = mask_crc(crc32fast::hash(&h[0..28]));
+    h[28..32].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+/// Encodes a version-1 header (for tests of reading old logs).
+#[cfg(test)]
+pub(crate) fn encode_segment_header_v1(first_lsn: Lsn) -> [u8; SEGMENT_HEADER_SIZE] {
+    let mut h = encode_segment_header(first_lsn, 0);
+    h[8..12].copy_from_slice(&1u32.to_le_bytes());
     let crc = mask_crc(crc32fast::hash(&h[0..28]));
     h[28..32].copy_from_slice(&crc.to_le_bytes());
     h
@@ -76,8 +110,10 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// Why a segment header was rejected: `(offset within the header, reason)`.
 pub(crate) type HeaderFault = (u64, String);
 
-/// Decodes and verifies a segment header, returning the first LSN.
-pub(crate) fn decode_segment_header(h: &[u8; SEGMENT_HEADER_SIZE]) -> Result<Lsn, HeaderFault> {
+/// Decodes and verifies a segment header.
+pub(crate) fn decode_segment_header(
+    h: &[u8; SEGMENT_HEADER_SIZE],
+) -> Result<SegmentHeader, HeaderFault> {
     let stored = u32_at(h, 28);
     let computed = mask_crc(crc32fast::hash(&h[0..28]));
     if stored != computed {
@@ -99,10 +135,12 @@ pub(crate) fn decode_segment_header(h: &[u8; SEGMENT_HEADER_SIZE]) -> Result<Lsn
         ));
     }
     let version = u32_at(h, 8);
-    if version != FORMAT_VERSION {
+    if !(OLDEST_READ_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err((
             8,
-            format!("unsupported format version {version} (this reader knows {FORMAT_VERSION})"),
+            format!(
+                "unsupported format version {version} (this reader knows {OLDEST_READ_VERSION} to {FORMAT_VERSION})"
+            ),
         ));
     }
     let block = u32_at(h, 12);
@@ -112,18 +150,19 @@ pub(crate) fn decode_segment_header(h: &[u8; SEGMENT_HEADER_SIZE]) -> Result<Lsn
             format!("unsupported block size {block} (expected {BLOCK_SIZE})"),
         ));
     }
-    let reserved = u32_at(h, 24);
-    if reserved != 0 {
-        return Err((
-            24,
-            format!("reserved header field is {reserved:#x}, expected 0"),
-        ));
+    let tag = u32_at(h, 24);
+    if version == 1 && tag != 0 {
+        return Err((24, format!("reserved header field is {tag:#x}, expected 0")));
     }
     let first_lsn = u64_at(h, 16);
     if first_lsn == 0 {
         return Err((16, "first LSN is 0 (LSNs start at 1)".to_owned()));
     }
-    Ok(first_lsn)
+    Ok(SegmentHeader {
+        first_lsn,
+        version,
+        seed: (version >= 2).then_some(tag),
+    })
 }
 
 /// Decodes a fragment header: `(masked crc, payload length, type, flags)`.
@@ -134,11 +173,15 @@ pub(crate) fn decode_fragment_header(h: &[u8]) -> (u32, usize, u8, u8) {
     (crc, len, h[6], h[7])
 }
 
-/// The checksum stored in a fragment header: CRC32 (IEEE) over header bytes
-/// 4..8 (length, type, flags) followed by the payload, masked.
+/// The checksum stored in a fragment header: CRC32 (IEEE) over the
+/// segment's tag (4 bytes, little-endian; version 2 only: `seed`), header
+/// bytes 4..8 (length, type, flags) and the payload, masked.
 #[inline]
-pub(crate) fn fragment_crc(header_tail: &[u8], payload: &[u8]) -> u32 {
+pub(crate) fn fragment_crc(seed: Option<u32>, header_tail: &[u8], payload: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
+    if let Some(tag) = seed {
+        h.update(&tag.to_le_bytes());
+    }
     h.update(header_tail);
     h.update(payload);
     mask_crc(h.finalize())
@@ -157,7 +200,7 @@ pub(crate) fn framed_size_bound(len: usize) -> usize {
 /// (which is advanced): zero padding when fewer than a header's bytes are left
 /// in the block, then one FULL fragment or FIRST, MIDDLE…, LAST fragments.
 /// Allocation-free when `out` has capacity.
-pub(crate) fn frame_record(out: &mut Vec<u8>, offset: &mut u64, payload: &[u8]) {
+pub(crate) fn frame_record(out: &mut Vec<u8>, offset: &mut u64, payload: &[u8], seed: Option<u32>) {
     out.reserve(framed_size_bound(payload.len()));
     let mut left = payload;
     let mut first = true;
@@ -183,7 +226,7 @@ pub(crate) fn frame_record(out: &mut Vec<u8>, offset: &mut u64, payload: &[u8]) 
         let len16 = (n as u16).to_le_bytes();
         out.extend_from_slice(&[0, 0, 0, 0, len16[0], len16[1], kind, 0]);
         out.extend_from_slice(&left[..n]);
-        let crc = mask_crc(crc32fast::hash(&out[start + 4..]));
+        let crc = fragment_crc(seed, &out[start + 4..start + 8], &out[start + 8..]);
         out[start..start + 4].copy_from_slice(&crc.to_le_bytes());
         *offset += (FRAGMENT_HEADER_SIZE + n) as u64;
         left = &left[n..];
@@ -191,6 +234,20 @@ pub(crate) fn frame_record(out: &mut Vec<u8>, offset: &mut u64, payload: &[u8]) 
         if last {
             break;
         }
+    }
+}
+
+/// The length of the end marker a version-2 writer keeps after its last
+/// record at segment offset `offset`: zeros up to the end of the next
+/// fragment header (across the block trailer, when fewer than a header's
+/// bytes are left in the block).
+#[inline]
+pub(crate) fn end_marker_len(offset: u64) -> usize {
+    let leftover = BLOCK_SIZE - (offset % BLOCK_SIZE as u64) as usize;
+    if leftover < FRAGMENT_HEADER_SIZE {
+        leftover + FRAGMENT_HEADER_SIZE
+    } else {
+        FRAGMENT_HEADER_SIZE
     }
 }
 
@@ -215,8 +272,20 @@ mod tests {
 
     #[test]
     fn header_roundtrip_and_each_field_checked() {
-        let h = encode_segment_header(42);
-        assert_eq!(decode_segment_header(&h), Ok(42));
+        let h = encode_segment_header(42, 7);
+        let want = SegmentHeader {
+            first_lsn: 42,
+            version: 2,
+            seed: Some(7),
+        };
+        assert_eq!(decode_segment_header(&h), Ok(want));
+        let v1 = encode_segment_header_v1(42);
+        let want_v1 = SegmentHeader {
+            first_lsn: 42,
+            version: 1,
+            seed: None,
+        };
+        assert_eq!(decode_segment_header(&v1), Ok(want_v1));
         for i in 0..SEGMENT_HEADER_SIZE {
             for bit in 0..8 {
                 let mut bad = h;
@@ -225,25 +294,34 @@ mod tests {
             }
         }
         // A header with a valid checksum but wrong fields is still rejected.
-        let mut v2 = h;
-        v2[8] = 2;
-        let crc = mask_crc(crc32fast::hash(&v2[0..28]));
-        v2[28..32].copy_from_slice(&crc.to_le_bytes());
-        let err = decode_segment_header(&v2).unwrap_err();
+        let mut v3 = h;
+        v3[8] = 3;
+        let crc = mask_crc(crc32fast::hash(&v3[0..28]));
+        v3[28..32].copy_from_slice(&crc.to_le_bytes());
+        let err = decode_segment_header(&v3).unwrap_err();
         assert_eq!(err.0, 8);
-        assert!(err.1.contains("version 2"), "{}", err.1);
+        assert!(err.1.contains("version 3"), "{}", err.1);
+        // Version 1 keeps bytes 24..28 reserved (zero).
+        let mut v1 = encode_segment_header_v1(42);
+        v1[24] = 1;
+        let crc = mask_crc(crc32fast::hash(&v1[0..28]));
+        v1[28..32].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(decode_segment_header(&v1).unwrap_err().0, 24);
     }
 
     #[test]
     fn frame_small_record_layout() {
         let mut out = Vec::new();
         let mut off = SEGMENT_HEADER_SIZE as u64;
-        frame_record(&mut out, &mut off, b"abc");
+        frame_record(&mut out, &mut off, b"abc", Some(9));
         assert_eq!(out.len(), 8 + 3);
         assert_eq!(off, (SEGMENT_HEADER_SIZE + 11) as u64);
         let (crc, len, ty, flags) = decode_fragment_header(&out);
         assert_eq!((len, ty, flags), (3, TYPE_FULL, 0));
-        assert_eq!(crc, fragment_crc(&out[4..8], b"abc"));
+        assert_eq!(crc, fragment_crc(Some(9), &out[4..8], b"abc"));
+        // The tag seeds the checksum: another segment's tag does not match.
+        assert_ne!(crc, fragment_crc(Some(10), &out[4..8], b"abc"));
+        assert_ne!(crc, fragment_crc(None, &out[4..8], b"abc"));
         assert_eq!(&out[8..], b"abc");
     }
 
@@ -251,14 +329,14 @@ mod tests {
     fn frame_pads_short_block_tail() {
         let mut out = Vec::new();
         let mut off = (BLOCK_SIZE - 5) as u64;
-        frame_record(&mut out, &mut off, b"");
+        frame_record(&mut out, &mut off, b"", None);
         assert_eq!(&out[..5], &[0; 5]);
         assert_eq!(out.len(), 5 + 8);
         assert_eq!(off, (BLOCK_SIZE + 8) as u64);
         // Exactly a header's room left: a zero-length FULL fragment fits.
         let mut out = Vec::new();
         let mut off = (BLOCK_SIZE - 8) as u64;
-        frame_record(&mut out, &mut off, b"");
+        frame_record(&mut out, &mut off, b"", None);
         assert_eq!(out.len(), 8);
         assert_eq!(out[6], TYPE_FULL);
         assert_eq!(off, BLOCK_SIZE as u64);
@@ -269,7 +347,7 @@ mod tests {
         let payload = vec![7u8; BLOCK_SIZE * 2 + 100];
         let mut out = Vec::new();
         let mut off = 0u64;
-        frame_record(&mut out, &mut off, &payload);
+        frame_record(&mut out, &mut off, &payload, None);
         let per = BLOCK_SIZE - 8;
         // FIRST fills block 0, MIDDLE fills block 1, LAST holds the rest.
         assert_eq!(out[6], TYPE_FIRST);

@@ -139,16 +139,22 @@ impl WalIter {
             .fs
             .open_read(&meta.path)
             .map_err(|e| WalError::io(&meta.path, e))?;
-        match read_header(&src).map_err(|e| WalError::io(&meta.path, e))? {
-            HeaderState::Valid(first)
-                if first == meta.first_lsn
-                    && (first == self.lsn
-                        || (self.resume_offset.is_some() && first <= self.lsn)) => {}
-            HeaderState::Valid(first) => {
+        let header = match read_header(&src).map_err(|e| WalError::io(&meta.path, e))? {
+            HeaderState::Valid(h)
+                if h.first_lsn == meta.first_lsn
+                    && (h.first_lsn == self.lsn
+                        || (self.resume_offset.is_some() && h.first_lsn <= self.lsn)) =>
+            {
+                h
+            }
+            HeaderState::Valid(h) => {
                 return Err(WalError::corruption(
                     &meta.path,
                     16,
-                    format!("segment starts at LSN {first}, expected {}", self.lsn),
+                    format!(
+                        "segment starts at LSN {}, expected {}",
+                        h.first_lsn, self.lsn
+                    ),
                 ));
             }
             HeaderState::TornCreation => {
@@ -161,8 +167,9 @@ impl WalIter {
             HeaderState::Bad((offset, reason)) => {
                 return Err(WalError::corruption(&meta.path, offset, reason));
             }
-        }
-        let mut reader = SegmentReader::with_skips(src, meta.skips.clone());
+        };
+        let mut reader =
+            SegmentReader::with_skips(src, meta.skips.clone(), header.version, header.seed);
         if let Some(off) = self.resume_offset.take() {
             reader.seek(off);
         }
@@ -174,6 +181,19 @@ impl WalIter {
         loop {
             if self.lsn >= self.end {
                 return Ok(None);
+            }
+            // Every record of this segment has been read when the next one
+            // starts here: move on without reading to this one's end (which,
+            // preallocated or recycled, may be long).
+            if let (Some(cur), Some(next)) =
+                (self.segments.get(self.idx), self.segments.get(self.idx + 1))
+                && cur.skips.is_empty()
+                && next.first_lsn == self.lsn
+                && self.resume_offset.is_none()
+                && (self.reader.is_some() || cur.first_lsn < self.lsn)
+            {
+                self.reader = None;
+                self.idx += 1;
             }
             if self.reader.is_none() {
                 self.open_segment()?;

@@ -16,7 +16,7 @@
 //!   where an earlier iterator stopped, see [`WalIter::position`]);
 //!   [`Wal::truncate_before`] deletes segments that are no longer needed.
 //! - [`Wal::synced_lsn`] says what is durable; [`Wal::set_sync_listener`]
-//!   is told when the background flusher makes more durable.
+//!   is told when the background syncer ([`WalSyncer`]) makes more durable.
 //! - [`Wal::open`] recovers per the [`RecoveryMode`] and returns a
 //!   [`RecoveryReport`] of what was dropped and why ([`DropKind`]): a torn
 //!   tail (damage at the end of the last segment with nothing valid after
@@ -41,6 +41,7 @@ mod reader;
 mod recovery;
 mod scan;
 mod segment;
+mod syncer;
 mod wal;
 
 /// A log sequence number: the position of a record in the log. The first
@@ -56,5 +57,8 @@ pub use iter::{WalIter, WalPosition};
 pub use options::{Durability, RecoveryMode, WalOptions};
 pub use reader::{SegmentContents, SegmentEnd, encode_segment_bytes, read_segment_bytes};
 pub use recovery::{DropKind, DroppedRange, RecoveryReport};
-pub use scan::{SegmentDamage, SegmentDamageKind, SegmentScan, scan_segment_bytes, segment_number};
+pub use scan::{
+    SegmentDamage, SegmentDamageKind, SegmentScan, scan_segment_bytes, segment_number, spare_number,
+};
+pub use syncer::WalSyncer;
 pub use wal::{LOCK_FILE_NAME, SyncListener, Wal, WalStats};

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use strata_fs::FileSystem;
 
+use crate::WalSyncer;
+
 /// How durable an append is when it returns.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Durability {
@@ -15,14 +17,15 @@ pub enum Durability {
     Sync,
     /// Returns once the record is written to the operating system (it survives
     /// a crash of this process but not a power loss); a background thread
-    /// fsyncs every [`WalOptions::buffered_sync_interval`].
+    /// fsyncs every [`WalOptions::buffered_sync_interval`]
+    /// (see [`WalSyncer`]).
     /// RocksDB: `sync = false`, with `wal_bytes_per_sync`-like background syncing.
     Buffered,
     /// Returns once the record is in this process's in-memory write buffer.
     /// The buffer is handed to the operating system by the next append with
     /// `Buffered` or `Sync` durability, by [`Wal::sync`](crate::Wal::sync),
     /// [`Wal::close`](crate::Wal::close) or dropping the log, by the
-    /// background flusher's next tick (every
+    /// background syncer's next tick (every
     /// [`WalOptions::buffered_sync_interval`], which also fsyncs), by
     /// [`Wal::iter_from`](crate::Wal::iter_from), by a segment rotation, or by
     /// this very append when the buffer then holds at least
@@ -94,6 +97,28 @@ pub struct WalOptions {
     /// [`WalError::RecordTooLarge`](crate::WalError::RecordTooLarge).
     /// Default 64 MiB.
     pub max_record_size: usize,
+    /// The background syncer that fsyncs this log every
+    /// `buffered_sync_interval` once it has non-`Sync` appends. Share one
+    /// among many logs so they use one thread between them; `None` (the
+    /// default): the log makes its own, started on its first such append.
+    pub syncer: Option<Arc<WalSyncer>>,
+    /// A segment file is grown in chunks of this many bytes (zeros,
+    /// allocated up front with `fallocate` where the file system can), so
+    /// that appends write inside the file and an `fdatasync` need not also
+    /// commit a new file size. 0 disables preallocation. A clean close cuts
+    /// the unused tail. Also the most a spare keeps (see
+    /// `recycle_segments`). Default 256 KiB. RocksDB: `allow_fallocate`
+    /// (RocksDB preallocates WAL files in blocks of about the write buffer
+    /// size).
+    pub preallocate: u64,
+    /// How many retired segments to keep as spares, to be reused (renamed
+    /// and overwritten) as later segments instead of creating new files:
+    /// writing over a file's allocated blocks changes no file size or
+    /// allocation. A spare is cut to `preallocate` bytes (when that is not
+    /// 0), so spares take bounded space; the part of a new segment beyond it
+    /// is preallocated as usual. Spares are deleted at a clean close. 0
+    /// disables recycling. Default 1. RocksDB: `recycle_log_file_num`.
+    pub recycle_segments: usize,
 }
 
 impl Default for WalOptions {
@@ -105,6 +130,9 @@ impl Default for WalOptions {
             buffered_sync_interval: Duration::from_millis(100),
             write_buffer_size: 1 << 20,
             max_record_size: 64 << 20,
+            syncer: None,
+            preallocate: 256 << 10,
+            recycle_segments: 1,
         }
     }
 }

@@ -7,8 +7,8 @@ use strata_fs::RandomAccessFile;
 
 use crate::Lsn;
 use crate::format::{
-    BLOCK_SIZE, FRAGMENT_HEADER_SIZE, HeaderFault, KNOWN_FLAGS, SEGMENT_HEADER_SIZE, TYPE_FIRST,
-    TYPE_FULL, TYPE_LAST, TYPE_MIDDLE, decode_fragment_header, decode_segment_header,
+    BLOCK_SIZE, FRAGMENT_HEADER_SIZE, HeaderFault, KNOWN_FLAGS, SEGMENT_HEADER_SIZE, SegmentHeader,
+    TYPE_FIRST, TYPE_FULL, TYPE_LAST, TYPE_MIDDLE, decode_fragment_header, decode_segment_header,
     encode_segment_header, fragment_crc, frame_record,
 };
 
@@ -56,7 +56,7 @@ pub(crate) enum ScanError {
 #[derive(Debug)]
 pub(crate) enum HeaderState {
     /// A valid header.
-    Valid(Lsn),
+    Valid(SegmentHeader),
     /// The file is shorter than a header, or the header and everything after
     /// it are zero bytes: the segment's creation was torn by a crash.
     TornCreation,
@@ -73,7 +73,7 @@ pub(crate) fn read_header<S: Source>(src: &S) -> Result<HeaderState, io::Error> 
     let mut h = [0u8; SEGMENT_HEADER_SIZE];
     src.read_exact_at(0, &mut h)?;
     match decode_segment_header(&h) {
-        Ok(lsn) => Ok(HeaderState::Valid(lsn)),
+        Ok(h) => Ok(HeaderState::Valid(h)),
         Err(fault) => {
             if h.iter().all(|&b| b == 0) && all_zero_from(src, SEGMENT_HEADER_SIZE as u64)? {
                 Ok(HeaderState::TornCreation)
@@ -82,6 +82,16 @@ pub(crate) fn read_header<S: Source>(src: &S) -> Result<HeaderState, io::Error> 
             }
         }
     }
+}
+
+/// The checksum seed to read a segment with when its header is damaged: the
+/// tag field if the version field says 2, else none (best effort, for tools
+/// that list what follows a bad header).
+pub(crate) fn seed_guess<S: Source>(src: &S) -> Option<u32> {
+    let mut h = [0u8; SEGMENT_HEADER_SIZE];
+    src.read_exact_at(0, &mut h).ok()?;
+    let version = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
+    (version >= 2).then(|| u32::from_le_bytes([h[24], h[25], h[26], h[27]]))
 }
 
 fn all_zero_from<S: Source>(src: &S, mut offset: u64) -> io::Result<bool> {
@@ -111,10 +121,14 @@ fn all_zero_from<S: Source>(src: &S, mut offset: u64) -> io::Result<bool> {
 /// cannot leave behind), and salvage to find where to resume. A match inside
 /// the payload of a damaged record needs the payload to hold a complete
 /// fragment with a valid 32-bit checksum.
+///
+/// `seed` is the segment's checksum seed (version 2: its tag): fragments of
+/// an older segment left in a recycled file do not count.
 pub(crate) fn find_valid_fragment<S: Source>(
     src: &S,
     from: u64,
     record_starts_only: bool,
+    seed: Option<u32>,
 ) -> io::Result<Option<u64>> {
     let len = src.len();
     let h = FRAGMENT_HEADER_SIZE as u64;
@@ -127,7 +141,7 @@ pub(crate) fn find_valid_fragment<S: Source>(
         let first = usize::try_from(p - block_start).unwrap_or(BLOCK_SIZE);
         let bytes = &block[..n];
         for i in first..n {
-            if fragment_valid_at(bytes, i, record_starts_only) {
+            if fragment_valid_at(bytes, i, record_starts_only, seed) {
                 return Ok(Some(block_start + i as u64));
             }
         }
@@ -138,7 +152,7 @@ pub(crate) fn find_valid_fragment<S: Source>(
 
 /// Whether a fragment at offset `i` of a block (of which `block` is the
 /// stored prefix) is valid on its own.
-fn fragment_valid_at(block: &[u8], i: usize, record_starts_only: bool) -> bool {
+fn fragment_valid_at(block: &[u8], i: usize, record_starts_only: bool, seed: Option<u32>) -> bool {
     let leftover = BLOCK_SIZE - i;
     if leftover < FRAGMENT_HEADER_SIZE || i + FRAGMENT_HEADER_SIZE > block.len() {
         return false;
@@ -163,7 +177,7 @@ fn fragment_valid_at(block: &[u8], i: usize, record_starts_only: bool) -> bool {
     let Some(payload) = block.get(payload_at..payload_at + len) else {
         return false;
     };
-    fragment_crc(&header[4..8], payload) == stored_crc
+    fragment_crc(seed, &header[4..8], payload) == stored_crc
 }
 
 /// Reads the records of one segment after its header, one block at a time.
@@ -180,17 +194,27 @@ pub(crate) struct SegmentReader<S> {
     /// Damaged ranges `(start, resume)` that salvage recovery decided to
     /// skip: when a record would start at `start`, reading resumes at `resume`.
     skips: Vec<(u64, u64)>,
+    /// The segment's checksum seed (version 2), if any.
+    seed: Option<u32>,
+    /// Version 2: zeros where a record would start end the records.
+    end_marker: bool,
 }
 
 impl<S: Source> SegmentReader<S> {
-    /// A reader positioned after the segment header.
-    pub(crate) fn new(src: S) -> Self {
-        Self::with_skips(src, Vec::new())
+    /// A reader positioned after the header of a segment of format
+    /// `version` (1 or 2) whose checksum seed is `seed`.
+    pub(crate) fn new(src: S, version: u32, seed: Option<u32>) -> Self {
+        Self::with_skips(src, Vec::new(), version, seed)
     }
 
     /// A reader that jumps over the damaged ranges in `skips` (sorted
     /// `(start, resume)` pairs found by salvage recovery).
-    pub(crate) fn with_skips(src: S, skips: Vec<(u64, u64)>) -> Self {
+    pub(crate) fn with_skips(
+        src: S,
+        skips: Vec<(u64, u64)>,
+        version: u32,
+        seed: Option<u32>,
+    ) -> Self {
         let len = src.len();
         SegmentReader {
             src,
@@ -200,7 +224,14 @@ impl<S: Source> SegmentReader<S> {
             block_start: 0,
             block_loaded: false,
             skips,
+            seed,
+            end_marker: version >= 2,
         }
+    }
+
+    /// The segment's checksum seed.
+    pub(crate) fn seed(&self) -> Option<u32> {
+        self.seed
     }
 
     /// Continues reading at `pos` (the start of a record).
@@ -288,6 +319,25 @@ impl<S: Source> SegmentReader<S> {
                 continue;
             }
             let avail_in_file = self.block.len() - in_block;
+            if self.end_marker && record_start.is_none() && avail_in_file >= FRAGMENT_HEADER_SIZE {
+                let head = &self.block[in_block..in_block + FRAGMENT_HEADER_SIZE];
+                if head.iter().all(|&b| b == 0) {
+                    // The writer's end marker (or never-written preallocated
+                    // space): the end of the records, unless this segment's
+                    // data follows (a zeroed header: corruption).
+                    return match find_valid_fragment(&self.src, pos, false, self.seed)
+                        .map_err(ScanError::Io)?
+                    {
+                        None => Ok(None),
+                        Some(v) => Err(ScanError::Corrupt {
+                            offset: pos,
+                            reason: format!(
+                                "zero-filled fragment header, but a valid fragment of this segment follows at offset {v}"
+                            ),
+                        }),
+                    };
+                }
+            }
             if avail_in_file < FRAGMENT_HEADER_SIZE {
                 return Err(ScanError::Corrupt {
                     offset: pos,
@@ -324,7 +374,7 @@ impl<S: Source> SegmentReader<S> {
             }
             let payload_at = in_block + FRAGMENT_HEADER_SIZE;
             let payload = &self.block[payload_at..payload_at + len];
-            let computed = fragment_crc(&header[4..8], payload);
+            let computed = fragment_crc(self.seed, &header[4..8], payload);
             if computed != stored_crc {
                 return Err(ScanError::Corrupt {
                     offset: pos,
@@ -445,7 +495,7 @@ pub struct SegmentContents {
 /// and is described in [`SegmentContents::end`]. Never panics.
 ///
 /// ```
-/// let bytes = strata_wal::encode_segment_bytes(7, &[b"a", b"bc"]);
+/// let bytes = strata_wal::encode_segment_bytes(1, 7, &[b"a", b"bc"]);
 /// let seg = strata_wal::read_segment_bytes(&bytes).unwrap();
 /// assert_eq!(seg.first_lsn, 7);
 /// assert_eq!(seg.records, vec![b"a".to_vec(), b"bc".to_vec()]);
@@ -453,8 +503,8 @@ pub struct SegmentContents {
 /// ```
 pub fn read_segment_bytes(bytes: &[u8]) -> Result<SegmentContents, crate::WalError> {
     let memory = std::path::Path::new("<memory>");
-    let first_lsn = match read_header(&bytes).map_err(|e| crate::WalError::io(memory, e))? {
-        HeaderState::Valid(lsn) => lsn,
+    let header = match read_header(&bytes).map_err(|e| crate::WalError::io(memory, e))? {
+        HeaderState::Valid(h) => h,
         HeaderState::TornCreation => {
             return Err(crate::WalError::corruption(
                 memory,
@@ -469,7 +519,8 @@ pub fn read_segment_bytes(bytes: &[u8]) -> Result<SegmentContents, crate::WalErr
             return Err(crate::WalError::corruption(memory, offset, reason));
         }
     };
-    let mut reader = SegmentReader::new(bytes);
+    let first_lsn = header.first_lsn;
+    let mut reader = SegmentReader::new(bytes, header.version, header.seed);
     let mut records = Vec::new();
     let mut good_len = SEGMENT_HEADER_SIZE as u64;
     let mut buf = Vec::new();
@@ -487,7 +538,7 @@ pub fn read_segment_bytes(bytes: &[u8]) -> Result<SegmentContents, crate::WalErr
                 });
             }
             Err(ScanError::Corrupt { offset, reason }) => {
-                let valid_after = find_valid_fragment(&bytes, offset, false)
+                let valid_after = find_valid_fragment(&bytes, offset, false, header.seed)
                     .map_err(|e| crate::WalError::io(memory, e))?;
                 return Ok(SegmentContents {
                     first_lsn,
@@ -505,13 +556,23 @@ pub fn read_segment_bytes(bytes: &[u8]) -> Result<SegmentContents, crate::WalErr
     }
 }
 
-/// Encodes a complete segment holding `records`, the first with LSN
-/// `first_lsn`, exactly as the log writes it (for tools and tests).
-pub fn encode_segment_bytes(first_lsn: Lsn, records: &[&[u8]]) -> Vec<u8> {
-    let mut out = encode_segment_header(first_lsn).to_vec();
+/// Encodes segment `number` holding `records`, the first with LSN
+/// `first_lsn`, exactly as a cleanly closed log leaves it: the header and
+/// the records (for tools and tests). An open log also keeps an end marker
+/// (zeros) after its last record, and its file may be longer (preallocated
+/// zeros, or a recycled file's old bytes).
+///
+/// ```
+/// let bytes = strata_wal::encode_segment_bytes(3, 10, &[b"x"]);
+/// // Header (32), one fragment (8 + 1).
+/// assert_eq!(bytes.len(), 32 + 9);
+/// ```
+pub fn encode_segment_bytes(number: u64, first_lsn: Lsn, records: &[&[u8]]) -> Vec<u8> {
+    let seed = crate::format::segment_tag(number);
+    let mut out = encode_segment_header(first_lsn, seed).to_vec();
     let mut offset = SEGMENT_HEADER_SIZE as u64;
     for r in records {
-        frame_record(&mut out, &mut offset, r);
+        frame_record(&mut out, &mut offset, r, Some(seed));
     }
     out
 }
@@ -521,14 +582,124 @@ mod tests {
     use super::*;
     use crate::format::FRAGMENT_HEADER_SIZE as H;
 
+    /// A version-1 segment (no checksum seed, no end marker), as older
+    /// writers left them.
+    fn v1_segment(records: &[&[u8]]) -> Vec<u8> {
+        let mut out = crate::format::encode_segment_header_v1(1).to_vec();
+        let mut offset = SEGMENT_HEADER_SIZE as u64;
+        for r in records {
+            frame_record(&mut out, &mut offset, r, None);
+        }
+        out
+    }
+
     fn roundtrip(records: &[Vec<u8>]) {
         let refs: Vec<&[u8]> = records.iter().map(|r| &r[..]).collect();
-        let bytes = encode_segment_bytes(1, &refs);
+        for bytes in [v1_segment(&refs), encode_segment_bytes(77, 1, &refs)] {
+            let seg = read_segment_bytes(&bytes).unwrap();
+            assert_eq!(seg.end, SegmentEnd::Clean);
+            assert_eq!(seg.records.len(), records.len());
+            for (a, b) in seg.records.iter().zip(records) {
+                assert_eq!(a, b);
+            }
+        }
+    }
+
+    fn numbered(n: usize, len: usize, salt: u8) -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|i| (0..len).map(|j| (i * 7 + j) as u8 ^ salt).collect())
+            .collect()
+    }
+
+    /// `bytes` with the end marker an open log keeps after its records.
+    fn with_marker(mut bytes: Vec<u8>) -> Vec<u8> {
+        let n = crate::format::end_marker_len(bytes.len() as u64);
+        bytes.resize(bytes.len() + n, 0);
+        bytes
+    }
+
+    /// Segment `new` written over the bytes of an older segment (a recycled
+    /// file): the old records after the new ones never count.
+    fn overlay(old: &[u8], new: &[u8]) -> Vec<u8> {
+        let mut b = old.to_vec();
+        if b.len() < new.len() {
+            b.resize(new.len(), 0);
+        }
+        b[..new.len()].copy_from_slice(new);
+        b
+    }
+
+    #[test]
+    fn a_recycled_segment_ends_at_its_own_records() {
+        for (count, len) in [(40usize, 100usize), (3, BLOCK_SIZE + 5), (1, 0)] {
+            let old_recs = numbered(400, 333, 0x55);
+            let old_refs: Vec<&[u8]> = old_recs.iter().map(|r| &r[..]).collect();
+            let old = encode_segment_bytes(4, 1, &old_refs);
+            let new_recs = numbered(count, len, 0xaa);
+            let new_refs: Vec<&[u8]> = new_recs.iter().map(|r| &r[..]).collect();
+            let new = with_marker(encode_segment_bytes(9, 500, &new_refs));
+            let bytes = overlay(&old, &new);
+            let seg = read_segment_bytes(&bytes).unwrap();
+            assert_eq!(seg.end, SegmentEnd::Clean, "{count} x {len}");
+            assert_eq!(seg.records, new_recs);
+            // A crash that tore the last new record (its end marker never
+            // written): a torn tail, with no old fragment taken for valid data.
+            let torn = overlay(&old, &new[..new.len() - 12]);
+            let seg = read_segment_bytes(&torn).unwrap();
+            assert_eq!(seg.records.len(), count - 1);
+            match seg.end {
+                SegmentEnd::Corrupt { valid_after, .. } => assert_eq!(valid_after, None),
+                SegmentEnd::Clean => panic!("a torn record read as clean"),
+            }
+            // The same segment number again would see the old records: the
+            // writer never reuses a number.
+            let same = with_marker(encode_segment_bytes(4, 500, &new_refs));
+            let seg = read_segment_bytes(&overlay(&old, &same)).unwrap();
+            assert!(matches!(
+                seg.end,
+                SegmentEnd::Corrupt {
+                    valid_after: Some(_),
+                    ..
+                }
+            ));
+        }
+    }
+
+    #[test]
+    fn preallocated_zeros_end_a_segment_and_a_zeroed_header_before_data_is_corruption() {
+        let recs = numbered(30, 700, 1);
+        let refs: Vec<&[u8]> = recs.iter().map(|r| &r[..]).collect();
+        let mut bytes = encode_segment_bytes(2, 1, &refs);
+        let end = bytes.len();
+        bytes.resize(256 << 10, 0);
         let seg = read_segment_bytes(&bytes).unwrap();
         assert_eq!(seg.end, SegmentEnd::Clean);
-        assert_eq!(seg.records.len(), records.len());
-        for (a, b) in seg.records.iter().zip(records) {
-            assert_eq!(a, b);
+        assert_eq!(seg.records.len(), 30);
+        // Cut at the end of the records, or after a whole zero header: clean.
+        for cut in [end, end + 8, end + 9, 100 << 10] {
+            let seg = read_segment_bytes(&bytes[..cut]).unwrap();
+            assert_eq!(seg.end, SegmentEnd::Clean, "cut {cut}");
+        }
+        // Zeroing the header of record 10 hides 20 good records: corruption.
+        let mut off = SEGMENT_HEADER_SIZE as u64;
+        let mut scratch = Vec::new();
+        for r in &refs[..10] {
+            frame_record(&mut scratch, &mut off, r, Some(2));
+        }
+        let at = usize::try_from(off).unwrap();
+        bytes[at..at + 8].fill(0);
+        let seg = read_segment_bytes(&bytes).unwrap();
+        assert_eq!(seg.records.len(), 10);
+        match seg.end {
+            SegmentEnd::Corrupt {
+                offset,
+                valid_after,
+                ..
+            } => {
+                assert_eq!(offset, off);
+                assert!(valid_after.is_some());
+            }
+            SegmentEnd::Clean => panic!("zeroed header accepted as the end"),
         }
     }
 
@@ -565,7 +736,7 @@ mod tests {
     #[test]
     fn exact_fill_leaves_no_padding() {
         let first_room = BLOCK_SIZE - SEGMENT_HEADER_SIZE - H;
-        let bytes = encode_segment_bytes(1, &[&vec![0; first_room], b"x"]);
+        let bytes = v1_segment(&[&vec![0; first_room], b"x"]);
         assert_eq!(bytes.len(), BLOCK_SIZE + H + 1);
         assert_eq!(bytes[BLOCK_SIZE + 6], TYPE_FULL);
     }
@@ -573,7 +744,7 @@ mod tests {
     #[test]
     fn trailer_padding_must_be_zero() {
         let first_room = BLOCK_SIZE - SEGMENT_HEADER_SIZE - H;
-        let mut bytes = encode_segment_bytes(1, &[&vec![0; first_room - 3], b"y"]);
+        let mut bytes = v1_segment(&[&vec![0; first_room - 3], b"y"]);
         // 3 bytes of padding at BLOCK_SIZE-3.
         assert_eq!(&bytes[BLOCK_SIZE - 3..BLOCK_SIZE], &[0, 0, 0]);
         bytes[BLOCK_SIZE - 2] = 1;
@@ -593,7 +764,7 @@ mod tests {
     #[test]
     fn partial_padding_at_end_is_clean() {
         let first_room = BLOCK_SIZE - SEGMENT_HEADER_SIZE - H;
-        let bytes = encode_segment_bytes(1, &[&vec![0; first_room - 3], b"y"]);
+        let bytes = v1_segment(&[&vec![0; first_room - 3], b"y"]);
         for cut in BLOCK_SIZE - 3..=BLOCK_SIZE {
             let seg = read_segment_bytes(&bytes[..cut]).unwrap();
             assert_eq!(seg.end, SegmentEnd::Clean, "cut {cut}");
@@ -604,11 +775,15 @@ mod tests {
     #[test]
     fn unknown_flags_and_types_are_corruption() {
         for (at, value, what) in [(7usize, 1u8, "flags"), (6, 9, "type"), (6, 0, "type")] {
-            let mut bytes = encode_segment_bytes(1, &[b"hello"]);
+            let mut bytes = v1_segment(&[b"hello"]);
             let start = SEGMENT_HEADER_SIZE;
             bytes[start + at] = value;
             // Recompute the checksum so only the field check can catch it.
-            let crc = fragment_crc(&bytes[start + 4..start + 8], &bytes[start + 8..start + 13]);
+            let crc = fragment_crc(
+                None,
+                &bytes[start + 4..start + 8],
+                &bytes[start + 8..start + 13],
+            );
             bytes[start..start + 4].copy_from_slice(&crc.to_le_bytes());
             let seg = read_segment_bytes(&bytes).unwrap();
             assert!(seg.records.is_empty());
@@ -624,7 +799,7 @@ mod tests {
         let len = (payload.len() as u16).to_le_bytes();
         let mut f = vec![0, 0, 0, 0, len[0], len[1], kind, 0];
         f.extend_from_slice(payload);
-        let crc = fragment_crc(&f[4..8], payload);
+        let crc = fragment_crc(None, &f[4..8], payload);
         f[0..4].copy_from_slice(&crc.to_le_bytes());
         f
     }
@@ -640,7 +815,7 @@ mod tests {
 
     #[test]
     fn bad_fragment_sequences_are_corruption() {
-        let base = encode_segment_bytes(1, &[b"a"]);
+        let base = v1_segment(&[b"a"]);
         let mut b = base.clone();
         b.extend(fragment(TYPE_LAST, b"tail"));
         expect_corrupt(&b, 1, "LAST fragment without a FIRST");
@@ -652,7 +827,7 @@ mod tests {
         b.extend(fragment(TYPE_FIRST, b"head"));
         expect_corrupt(&b, 1, "does not fill its block");
         // A FIRST filling block 0, then FULL where a MIDDLE/LAST belongs.
-        let mut b = encode_segment_bytes(1, &[]);
+        let mut b = v1_segment(&[]);
         b.extend(fragment(
             TYPE_FIRST,
             &vec![1; BLOCK_SIZE - SEGMENT_HEADER_SIZE - H],
@@ -660,7 +835,7 @@ mod tests {
         b.extend(fragment(TYPE_FULL, b"x"));
         expect_corrupt(&b, 0, "unfinished");
         // ... or a MIDDLE that does not fill block 1.
-        let mut b = encode_segment_bytes(1, &[]);
+        let mut b = v1_segment(&[]);
         b.extend(fragment(
             TYPE_FIRST,
             &vec![1; BLOCK_SIZE - SEGMENT_HEADER_SIZE - H],
@@ -668,7 +843,7 @@ mod tests {
         b.extend(fragment(TYPE_MIDDLE, b"x"));
         expect_corrupt(&b, 0, "MIDDLE fragment does not fill");
         // ... and the same with a proper LAST is a good record.
-        let mut b = encode_segment_bytes(1, &[]);
+        let mut b = v1_segment(&[]);
         b.extend(fragment(
             TYPE_FIRST,
             &vec![1; BLOCK_SIZE - SEGMENT_HEADER_SIZE - H],
@@ -696,7 +871,7 @@ mod tests {
     fn header_problems_are_errors() {
         assert!(read_segment_bytes(&[]).is_err());
         assert!(read_segment_bytes(&[0u8; 40]).is_err());
-        let mut b = encode_segment_bytes(1, &[b"x"]);
+        let mut b = v1_segment(&[b"x"]);
         b[3] ^= 0x40;
         let e = read_segment_bytes(&b).unwrap_err();
         assert!(e.to_string().contains("checksum"), "{e}");

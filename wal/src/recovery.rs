@@ -17,7 +17,7 @@ use strata_fs::FileSystem;
 
 use crate::format::SEGMENT_HEADER_SIZE;
 use crate::reader::{HeaderState, ScanError, SegmentReader, find_valid_fragment, read_header};
-use crate::segment::{SegmentMeta, parse_segment_name};
+use crate::segment::{SegmentMeta, parse_segment_name, parse_spare_name};
 use crate::{Lsn, RecoveryMode, WalError};
 
 /// Why recovery dropped a range of bytes.
@@ -131,8 +131,14 @@ pub(crate) struct Recovered {
     pub(crate) next_lsn: Lsn,
     /// The number a newly created segment gets.
     pub(crate) next_number: u64,
-    /// Appends must go to a new segment: the last one has skipped damage.
+    /// Appends must go to a new segment: the last one has skipped damage,
+    /// or is of format version 1.
     pub(crate) rotate: bool,
+    /// Where the records of the last surviving segment end: where appends
+    /// to it continue (its file may be longer: preallocated or recycled).
+    pub(crate) last_end: u64,
+    /// Spare files (retired segments kept for reuse): `(old number, path)`.
+    pub(crate) spares: Vec<(u64, PathBuf)>,
     pub(crate) report: RecoveryReport,
 }
 
@@ -160,6 +166,20 @@ pub(crate) fn list_segments(
     Ok(segs)
 }
 
+/// The spare files in `dir` (retired segments kept for reuse), oldest first.
+pub(crate) fn list_spares(
+    fs: &dyn FileSystem,
+    dir: &Path,
+) -> Result<Vec<(u64, PathBuf)>, WalError> {
+    let names = fs.list(dir).map_err(|e| WalError::io(dir, e))?;
+    let mut spares: Vec<(u64, PathBuf)> = names
+        .iter()
+        .filter_map(|n| parse_spare_name(n).map(|num| (num, dir.join(n))))
+        .collect();
+    spares.sort_by_key(|(num, _)| *num);
+    Ok(spares)
+}
+
 /// Where recovery stopped: drop segment `index` from `good_len` (`None`:
 /// the whole file) and every later segment.
 struct Stop {
@@ -178,6 +198,8 @@ struct Scan {
     salvaged: u64,
     /// Damage that ends the segment: `(good_len, kind, reason)`.
     end: Option<(u64, DropKind, String)>,
+    /// Where a clean end of the records was found.
+    clean_end: u64,
 }
 
 fn describe(offset: u64, reason: &str, valid_after: Option<u64>) -> String {
@@ -202,6 +224,7 @@ fn scan_segment(
         skip_reports: Vec::new(),
         salvaged: 0,
         end: None,
+        clean_end: SEGMENT_HEADER_SIZE as u64,
     };
     let mut good_len = SEGMENT_HEADER_SIZE as u64;
     loop {
@@ -213,10 +236,14 @@ fn scan_segment(
                 }
                 good_len = end;
             }
-            Ok(None) => return Ok(scan),
+            Ok(None) => {
+                scan.clean_end = reader.pos().min(reader.file_len());
+                return Ok(scan);
+            }
             Err(ScanError::Io(e)) => return Err(WalError::io(path, e)),
             Err(ScanError::Corrupt { offset, reason }) => {
-                let valid_after = find_valid_fragment(reader.source(), offset, false)
+                let seed = reader.seed();
+                let valid_after = find_valid_fragment(reader.source(), offset, false, seed)
                     .map_err(|e| WalError::io(path, e))?;
                 let what = describe(offset, &reason, valid_after);
                 let torn = is_last && valid_after.is_none();
@@ -245,7 +272,7 @@ fn scan_segment(
                             scan.end = Some((good_len, DropKind::TornTail, what));
                             return Ok(scan);
                         }
-                        let resume = find_valid_fragment(reader.source(), offset, true)
+                        let resume = find_valid_fragment(reader.source(), offset, true, seed)
                             .map_err(|e| WalError::io(path, e))?
                             .filter(|&r| r > good_len);
                         let file_len = reader.file_len();
@@ -303,14 +330,16 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
     let mut expected: Option<Lsn> = None;
     let mut stop: Option<Stop> = None;
     let mut torn_first_creation = false;
+    let mut last_end = SEGMENT_HEADER_SIZE as u64;
+    let mut last_version = crate::format::FORMAT_VERSION;
     let n = files.len();
 
     for (i, (number, path)) in files.iter().enumerate() {
         let is_last = i + 1 == n;
         let src = fs.open_read(path).map_err(|e| WalError::io(path, e))?;
         let header = read_header(&src).map_err(|e| WalError::io(path, e))?;
-        let first_lsn = match header {
-            HeaderState::Valid(lsn) => lsn,
+        let header = match header {
+            HeaderState::Valid(h) => h,
             HeaderState::TornCreation => {
                 let reason = format!(
                     "incomplete segment header ({} bytes, shorter than {SEGMENT_HEADER_SIZE} or all zero): a torn segment creation",
@@ -343,6 +372,7 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
                 break;
             }
         };
+        let first_lsn = header.first_lsn;
         if let Some(exp) = expected
             && first_lsn != exp
         {
@@ -380,8 +410,13 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
                 break;
             }
         }
-        let mut reader = SegmentReader::new(src);
+        let mut reader = SegmentReader::new(src, header.version, header.seed);
         let scan = scan_segment(&mut reader, path, mode, is_last)?;
+        last_end = scan
+            .end
+            .as_ref()
+            .map_or(scan.clean_end, |(good, _, _)| *good);
+        last_version = header.version;
         survivors.push(SegmentMeta {
             number: *number,
             path: path.clone(),
@@ -467,12 +502,18 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
         }
     };
 
+    // A spare's old number is never given again: its old fragments are
+    // seeded with it (see `segment_tag`).
+    let spares = list_spares(fs, dir)?;
     let next_number = survivors
         .last()
         .map(|s| s.number + 1)
         .or_else(|| files.first().map(|(n, _)| *n))
-        .unwrap_or(1);
-    let rotate = survivors.last().is_some_and(|s| !s.skips.is_empty());
+        .unwrap_or(1)
+        .max(spares.iter().map(|(n, _)| n + 1).max().unwrap_or(1));
+    // Never write version-2 records into a version-1 segment.
+    let rotate = survivors.last().is_some_and(|s| !s.skips.is_empty())
+        || (!survivors.is_empty() && last_version < crate::format::FORMAT_VERSION);
     report.segments = survivors.len();
     report.next_lsn = next_lsn;
     report.start_lsn = survivors.first().map_or(next_lsn, |s| s.first_lsn);
@@ -485,6 +526,8 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
             next_lsn,
             next_number,
             rotate,
+            last_end,
+            spares,
             report,
         },
         remove,

@@ -74,6 +74,18 @@ pub fn segment_number(name: &str) -> Option<u64> {
     parse_segment_name(name)
 }
 
+/// The old segment number in the file name of a *spare* (`NNNNNN.spare`: a
+/// retired segment kept for reuse, which recovery does not read), if `name`
+/// is one.
+///
+/// ```
+/// assert_eq!(strata_wal::spare_number("000007.spare"), Some(7));
+/// assert_eq!(strata_wal::spare_number("000007.wal"), None);
+/// ```
+pub fn spare_number(name: &str) -> Option<u64> {
+    crate::segment::parse_spare_name(name)
+}
+
 /// Checks every byte of a segment file: the header, then every record
 /// (fragment checksums, structure, zero block padding) to the end. Where the
 /// records stop before the end, searches the rest of the file for an intact
@@ -83,7 +95,7 @@ pub fn segment_number(name: &str) -> Option<u64> {
 /// ```
 /// use strata_wal::{SegmentDamageKind, encode_segment_bytes, scan_segment_bytes};
 ///
-/// let mut bytes = encode_segment_bytes(5, &[b"one", b"two", b"three"]);
+/// let mut bytes = encode_segment_bytes(1, 5, &[b"one", b"two", b"three"]);
 /// assert!(scan_segment_bytes(&bytes).damage.is_empty());
 ///
 /// // A cut through the last record is a torn tail ...
@@ -108,8 +120,15 @@ pub fn scan_segment_bytes(bytes: &[u8]) -> SegmentScan {
         len,
         damage: Vec::new(),
     };
+    // With a damaged header, read on as its version field says (best effort).
+    let mut seed = crate::reader::seed_guess(&bytes);
+    let mut version = if seed.is_some() { 2 } else { 1 };
     match read_header(&bytes) {
-        Ok(HeaderState::Valid(lsn)) => scan.first_lsn = Some(lsn),
+        Ok(HeaderState::Valid(h)) => {
+            scan.first_lsn = Some(h.first_lsn);
+            version = h.version;
+            seed = h.seed;
+        }
         Ok(HeaderState::TornCreation) => {
             scan.good_len = 0;
             scan.damage.push(SegmentDamage {
@@ -133,7 +152,7 @@ pub fn scan_segment_bytes(bytes: &[u8]) -> SegmentScan {
             reason: e.to_string(),
         }),
     }
-    let mut reader = SegmentReader::new(bytes);
+    let mut reader = SegmentReader::new(bytes, version, seed);
     loop {
         match reader.next_record(None) {
             Ok(Some(end)) => {
@@ -144,7 +163,7 @@ pub fn scan_segment_bytes(bytes: &[u8]) -> SegmentScan {
             Err(ScanError::Corrupt { offset, reason }) => {
                 // The same rule recovery applies: intact data after the damage
                 // is corruption, nothing intact after it a torn tail.
-                let kind = match find_valid_fragment(&bytes, offset, false) {
+                let kind = match find_valid_fragment(&bytes, offset, false, seed) {
                     Ok(Some(next_valid)) => SegmentDamageKind::Corruption { next_valid },
                     Ok(None) | Err(_) => SegmentDamageKind::TornTail,
                 };
@@ -181,7 +200,7 @@ mod tests {
 
     fn segment(recs: &[Vec<u8>]) -> Vec<u8> {
         let refs: Vec<&[u8]> = recs.iter().map(|r| &r[..]).collect();
-        encode_segment_bytes(1, &refs)
+        encode_segment_bytes(1, 1, &refs)
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use strata_fs::{FileSystem, WritableFile};
 
-use crate::format::encode_segment_header;
+use crate::format::{SEGMENT_HEADER_SIZE, encode_segment_header, end_marker_len, segment_tag};
 use crate::{Lsn, WalError};
 
 /// A segment of the log: its file number, path and first LSN.
@@ -33,23 +33,80 @@ pub(crate) fn parse_segment_name(name: &str) -> Option<u64> {
     stem.parse().ok()
 }
 
-/// Creates segment `number` in `dir` holding only its header, fsyncs the file
-/// and then the directory, so that the new file survives a power loss.
-/// Returns the open file and the number of fsyncs done (file, directory).
+/// The file name of a spare: a retired segment kept for reuse
+/// (`NNNNNN.spare`, its old number). Recovery ignores spares.
+pub(crate) fn spare_name(number: u64) -> String {
+    format!("{number:06}.spare")
+}
+
+/// The old segment number in a spare's file name.
+pub(crate) fn parse_spare_name(name: &str) -> Option<u64> {
+    let stem = name.strip_suffix(".spare")?;
+    if stem.len() < 6 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
+}
+
+/// A segment file open for writing.
+pub(crate) struct NewSegment {
+    pub(crate) file: Box<dyn WritableFile>,
+    pub(crate) path: PathBuf,
+    /// True when an old file (a spare) was reused.
+    pub(crate) recycled: bool,
+}
+
+/// Creates segment `number` in `dir` holding only its header and end
+/// marker, fsyncs the file and then the directory, so that the new file
+/// survives a power loss.
+///
+/// With `spare`, that retired segment's file is reused (its blocks are
+/// allocated already, so writing over them changes no file size): the new
+/// header and end marker are written over its start and synced *before* the
+/// file is renamed to its new name, so that a crash leaves either a spare
+/// (ignored) or a valid empty segment, never a segment with an old header.
+/// Else a new file is created and grown to `preallocate` bytes (zeros).
 pub(crate) fn create_segment(
     fs: &dyn FileSystem,
     dir: &Path,
     number: u64,
     first_lsn: Lsn,
-) -> Result<(Box<dyn WritableFile>, PathBuf), WalError> {
+    preallocate: u64,
+    spare: Option<&Path>,
+) -> Result<NewSegment, WalError> {
     let path = dir.join(segment_name(number));
-    let mut file = fs.create(&path).map_err(|e| WalError::io(&path, e))?;
-    file.append(&encode_segment_header(first_lsn))
-        .map_err(|e| WalError::io(&path, e))?;
-    file.sync().map_err(|e| WalError::io(&path, e))?;
+    let mut head = encode_segment_header(first_lsn, segment_tag(number)).to_vec();
+    head.resize(
+        SEGMENT_HEADER_SIZE + end_marker_len(SEGMENT_HEADER_SIZE as u64),
+        0,
+    );
+    let (file, recycled) = match spare {
+        Some(old) => {
+            let mut file = fs.open_overwrite(old).map_err(|e| WalError::io(old, e))?;
+            file.write_at(0, &head).map_err(|e| WalError::io(old, e))?;
+            file.preallocate(preallocate)
+                .map_err(|e| WalError::io(old, e))?;
+            file.sync().map_err(|e| WalError::io(old, e))?;
+            fs.rename(old, &path).map_err(|e| WalError::io(old, e))?;
+            (file, true)
+        }
+        None => {
+            let mut file = fs.create(&path).map_err(|e| WalError::io(&path, e))?;
+            file.preallocate(preallocate)
+                .map_err(|e| WalError::io(&path, e))?;
+            file.write_at(0, &head)
+                .map_err(|e| WalError::io(&path, e))?;
+            file.sync().map_err(|e| WalError::io(&path, e))?;
+            (file, false)
+        }
+    };
     fs.sync_dir(dir).map_err(|e| WalError::io(dir, e))?;
-    tracing::debug!(segment = %path.display(), first_lsn, "created WAL segment");
-    Ok((file, path))
+    tracing::debug!(segment = %path.display(), first_lsn, recycled, "created WAL segment");
+    Ok(NewSegment {
+        file,
+        path,
+        recycled,
+    })
 }
 
 #[cfg(test)]
@@ -73,5 +130,9 @@ mod tests {
         ] {
             assert_eq!(parse_segment_name(bad), None, "{bad}");
         }
+        assert_eq!(spare_name(7), "000007.spare");
+        assert_eq!(parse_spare_name(&spare_name(1_234_567)), Some(1_234_567));
+        assert_eq!(parse_spare_name("000007.wal"), None);
+        assert_eq!(parse_segment_name("000007.spare"), None);
     }
 }

@@ -3,19 +3,19 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use strata_fs::{FileLock, FileSystem, WritableFile};
 
-use crate::format::{SEGMENT_HEADER_SIZE, frame_record};
+use crate::format::{SEGMENT_HEADER_SIZE, end_marker_len, frame_record, segment_tag};
 use crate::iter::{WalIter, WalPosition};
 use crate::recovery::{RecoveryReport, apply, plan};
-use crate::segment::{SegmentMeta, create_segment};
+use crate::segment::{NewSegment, SegmentMeta, create_segment, spare_name};
+use crate::syncer::{BackgroundSync, WalSyncer};
 use crate::{Durability, Lsn, WalError, WalOptions};
 
-/// Told by the background flusher, after each sync it made, the new
+/// Told by the background syncer, after each sync it made, the new
 /// [`Wal::synced_lsn`]; see [`Wal::set_sync_listener`].
 pub type SyncListener = Arc<dyn Fn(Lsn) + Send + Sync>;
 
@@ -38,8 +38,11 @@ pub struct WalStats {
     pub syncs: u64,
     /// Directory fsyncs.
     pub dir_syncs: u64,
-    /// Segments created (including the first one of a new log).
+    /// Segments created (including the first one of a new log), recycled
+    /// ones included.
     pub segments_created: u64,
+    /// Segments created by reusing a retired segment's file.
+    pub segments_recycled: u64,
 }
 
 #[derive(Debug, Default)]
@@ -51,6 +54,7 @@ struct Counters {
     syncs: AtomicU64,
     dir_syncs: AtomicU64,
     segments_created: AtomicU64,
+    segments_recycled: AtomicU64,
 }
 
 fn bump(c: &AtomicU64, n: u64) {
@@ -63,6 +67,24 @@ struct Active {
     file: Box<dyn WritableFile>,
     path: PathBuf,
     number: u64,
+    /// Where the next batch is written: the end of the records written so
+    /// far (the end marker follows).
+    write_pos: u64,
+    /// The file's length (preallocated or recycled bytes included).
+    alloc_end: u64,
+}
+
+impl Active {
+    fn new(seg: NewSegment, number: u64, write_pos: u64) -> Active {
+        let alloc_end = seg.file.len();
+        Active {
+            file: seg.file,
+            path: seg.path,
+            number,
+            write_pos,
+            alloc_end,
+        }
+    }
 }
 
 /// State shared by appenders, guarded by `Inner::state`.
@@ -83,8 +105,12 @@ struct State {
     seg_offset: u64,
     /// The first LSN of the active segment.
     seg_first_lsn: Lsn,
+    /// The active segment's checksum seed (its tag).
+    seg_seed: u32,
     /// True while a leader writes outside the lock.
     leader: bool,
+    /// [`Wal::rotate`] asked for a new segment before the next record.
+    rotate_requested: bool,
     /// Set by the first failed write or sync; never cleared.
     poison: Option<String>,
     closed: bool,
@@ -112,9 +138,11 @@ struct Inner {
     cond: Condvar,
     active: Mutex<Active>,
     segments: Mutex<Vec<SegmentMeta>>,
+    /// Retired segment files kept for reuse: `(old number, path)`.
+    spares: Mutex<Vec<(u64, PathBuf)>>,
+    preallocate: u64,
+    recycle_segments: usize,
     stats: Counters,
-    stop: Mutex<bool>,
-    stop_cv: Condvar,
     sync_listener: Mutex<Option<SyncListener>>,
 }
 
@@ -150,8 +178,11 @@ struct Inner {
 #[derive(Debug)]
 pub struct Wal {
     inner: Arc<Inner>,
-    flusher: Mutex<Option<JoinHandle<()>>>,
-    flusher_started: AtomicBool,
+    /// Syncs this log in the background once it has non-`Sync` appends:
+    /// the one from [`WalOptions::syncer`], or the log's own.
+    syncer: Arc<WalSyncer>,
+    /// Set once this log registered with `syncer`.
+    registered: AtomicBool,
     /// Released by `close`, so the log can be reopened while this handle lives.
     dir_lock: Mutex<Option<Box<dyn FileLock>>>,
 }
@@ -258,41 +289,56 @@ impl Wal {
             f.sync().map_err(|e| WalError::io(&last.path, e))?;
             bump(&stats.syncs, 1);
         }
+        // Spares beyond the configured number are deleted.
+        let mut spares = rec.spares;
+        let extra = spares.len().saturating_sub(opts.recycle_segments);
+        for (_, path) in spares.drain(..extra) {
+            fs.remove_file(&path).map_err(|e| WalError::io(&path, e))?;
+        }
+        if extra > 0 {
+            fs.sync_dir(dir).map_err(|e| WalError::io(dir, e))?;
+            bump(&stats.dir_syncs, 1);
+        }
         let reuse_last = if rec.rotate { None } else { segments.last() };
         let (active, seg_offset, seg_first_lsn) = match reuse_last {
             Some(last) => {
                 let file = fs
-                    .open_append(&last.path)
+                    .open_overwrite(&last.path)
                     .map_err(|e| WalError::io(&last.path, e))?;
-                let len = file.len();
+                let seg = NewSegment {
+                    file,
+                    path: last.path.clone(),
+                    recycled: false,
+                };
                 (
-                    Active {
-                        file,
-                        path: last.path.clone(),
-                        number: last.number,
-                    },
-                    len,
+                    Active::new(seg, last.number, rec.last_end),
+                    rec.last_end,
                     last.first_lsn,
                 )
             }
             None => {
-                let (file, path) = create_segment(&*fs, dir, rec.next_number, next_lsn)?;
+                let spare = spares.pop();
+                let seg = create_segment(
+                    &*fs,
+                    dir,
+                    rec.next_number,
+                    next_lsn,
+                    opts.preallocate,
+                    spare.as_ref().map(|(_, p)| p.as_path()),
+                )?;
                 bump(&stats.syncs, 1);
                 bump(&stats.dir_syncs, 1);
                 bump(&stats.segments_created, 1);
+                bump(&stats.segments_recycled, u64::from(seg.recycled));
                 bump(&stats.bytes_written, SEGMENT_HEADER_SIZE as u64);
                 segments.push(SegmentMeta {
                     number: rec.next_number,
-                    path: path.clone(),
+                    path: seg.path.clone(),
                     first_lsn: next_lsn,
                     skips: Vec::new(),
                 });
                 (
-                    Active {
-                        file,
-                        path,
-                        number: rec.next_number,
-                    },
+                    Active::new(seg, rec.next_number, SEGMENT_HEADER_SIZE as u64),
                     SEGMENT_HEADER_SIZE as u64,
                     next_lsn,
                 )
@@ -321,22 +367,25 @@ impl Wal {
                 sync_wanted: next_lsn,
                 seg_offset,
                 seg_first_lsn,
+                seg_seed: segment_tag(active.number),
                 leader: false,
+                rotate_requested: false,
                 poison: None,
                 closed: false,
             }),
             cond: Condvar::new(),
             active: Mutex::new(active),
             segments: Mutex::new(segments),
+            spares: Mutex::new(spares),
+            preallocate: opts.preallocate,
+            recycle_segments: opts.recycle_segments,
             stats,
-            stop: Mutex::new(false),
-            stop_cv: Condvar::new(),
             sync_listener: Mutex::new(None),
         };
         let wal = Wal {
             inner: Arc::new(inner),
-            flusher: Mutex::new(None),
-            flusher_started: AtomicBool::new(false),
+            syncer: opts.syncer.unwrap_or_default(),
+            registered: AtomicBool::new(false),
             dir_lock: Mutex::new(Some(lock)),
         };
         Ok((wal, rec.report))
@@ -352,6 +401,66 @@ impl Wal {
     /// returns the LSN of the first. An empty batch writes nothing and returns
     /// [`Wal::next_lsn`]. If any record is too large, nothing is appended.
     pub fn append_batch(&self, records: &[&[u8]], durability: Durability) -> Result<Lsn, WalError> {
+        if durability != Durability::Sync {
+            self.ensure_flusher()?;
+        }
+        self.append_inner(records, durability)
+    }
+
+    /// Appends records to the in-memory buffer, like [`Durability::None`],
+    /// for a caller that will make them durable itself with [`Wal::sync`]
+    /// (for example after releasing a lock of its own, so that concurrent
+    /// committers share one fsync). Unlike `None` appends, these never start
+    /// background syncing: a log written only this way and with
+    /// [`Durability::Sync`] runs no background thread. Returns the LSN of
+    /// the first record.
+    ///
+    /// ```
+    /// use strata_wal::{Wal, WalOptions};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (wal, _) = Wal::open(dir.path(), WalOptions::default()).unwrap();
+    /// let lsn = wal.queue_batch(&[b"a", b"b"]).unwrap();
+    /// assert_eq!(wal.synced_lsn(), lsn); // not durable yet
+    /// wal.sync().unwrap();
+    /// assert_eq!(wal.synced_lsn(), lsn + 2);
+    /// ```
+    pub fn queue_batch(&self, records: &[&[u8]]) -> Result<Lsn, WalError> {
+        self.append_inner(records, Durability::None)
+    }
+
+    /// Starts a new segment now, if the active one holds any record: the
+    /// active segment is written out and fsynced, and the next record goes to
+    /// a new segment. Returns whether a new segment was started. A caller
+    /// that knows everything appended so far will soon be obsolete (an LSM
+    /// tree sealing its memtable) rotates so that [`Wal::truncate_before`]
+    /// can delete the whole segment once it is (RocksDB starts a new log
+    /// file per memtable the same way).
+    ///
+    /// ```
+    /// use strata_wal::{Durability, Wal, WalOptions};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (wal, _) = Wal::open(dir.path(), WalOptions::default()).unwrap();
+    /// wal.append(b"a", Durability::Sync).unwrap();
+    /// assert!(wal.rotate().unwrap());
+    /// assert!(!wal.rotate().unwrap()); // the new segment is empty
+    /// assert_eq!(wal.truncate_before(wal.next_lsn()).unwrap(), 1);
+    /// assert_eq!(wal.segment_count(), 1);
+    /// ```
+    pub fn rotate(&self) -> Result<bool, WalError> {
+        let inner = &*self.inner;
+        let mut st = inner.state.lock();
+        inner.check_usable(&st)?;
+        if st.next_lsn == st.seg_first_lsn {
+            return Ok(false);
+        }
+        st.rotate_requested = true;
+        inner.drive(&mut st, Goal::Rotate)?;
+        Ok(true)
+    }
+
+    fn append_inner(&self, records: &[&[u8]], durability: Durability) -> Result<Lsn, WalError> {
         let max = self.inner.max_record_size;
         let mut bytes = 0u64;
         for r in records {
@@ -359,9 +468,6 @@ impl Wal {
                 return Err(WalError::RecordTooLarge { size: r.len(), max });
             }
             bytes += r.len() as u64;
-        }
-        if durability != Durability::Sync {
-            self.ensure_flusher()?;
         }
         let inner = &*self.inner;
         let mut st = inner.state.lock();
@@ -377,7 +483,7 @@ impl Wal {
         {
             let s = &mut *st;
             for r in records {
-                frame_record(&mut s.pending, &mut s.seg_offset, r);
+                frame_record(&mut s.pending, &mut s.seg_offset, r, Some(s.seg_seed));
             }
             s.next_lsn += records.len() as u64;
         }
@@ -424,7 +530,7 @@ impl Wal {
         first.unwrap_or_else(|| self.next_lsn())
     }
 
-    /// Registers `listener`, called by the background flusher thread after
+    /// Registers `listener`, called by the background syncer ([`WalSyncer`]) after
     /// each of its successful syncs with the new [`Wal::synced_lsn`], with no
     /// lock of the log held. Syncs made by callers of [`Wal::append`],
     /// [`Wal::sync`] or [`Wal::close`] are not reported (those callers can
@@ -453,6 +559,7 @@ impl Wal {
             syncs: get(&c.syncs),
             dir_syncs: get(&c.dir_syncs),
             segments_created: get(&c.segments_created),
+            segments_recycled: get(&c.segments_recycled),
         }
     }
 
@@ -515,19 +622,26 @@ impl Wal {
         Ok(st.written_lsn)
     }
 
-    /// Deletes, oldest first, the segments all of whose records have LSNs
-    /// below `lsn` (the active segment is never deleted), then fsyncs the
-    /// directory. Returns how many segments were deleted.
+    /// Retires, oldest first, the segments all of whose records have LSNs
+    /// below `lsn` (the active segment is never retired), then fsyncs the
+    /// directory. A retired segment is deleted, or kept as a spare (renamed
+    /// `NNNNNN.spare`) to become a later segment while fewer than
+    /// [`WalOptions::recycle_segments`] spares are kept. Returns how many
+    /// segments were retired.
     pub fn truncate_before(&self, lsn: Lsn) -> Result<usize, WalError> {
         let inner = &*self.inner;
         let mut segs = inner.segments.lock();
         let mut deleted = 0;
+        let mut spared = Vec::new();
         let mut result = Ok(());
         while segs.len() > 1 && segs[1].first_lsn <= lsn {
             let path = segs[0].path.clone();
-            if let Err(e) = inner.fs.remove_file(&path) {
-                result = Err(WalError::io(&path, e));
-                break;
+            match inner.retire(&segs[0]) {
+                Ok(spare) => spared.extend(spare),
+                Err(e) => {
+                    result = Err(WalError::io(&path, e));
+                    break;
+                }
             }
             segs.remove(0);
             deleted += 1;
@@ -538,13 +652,23 @@ impl Wal {
                 .sync_dir(&inner.dir)
                 .map_err(|e| WalError::io(&inner.dir, e))?;
             bump(&inner.stats.dir_syncs, 1);
-            tracing::debug!(deleted, before_lsn = lsn, "WAL segments deleted");
+            tracing::debug!(deleted, before_lsn = lsn, "WAL segments retired");
+        }
+        // Only once the renames are durable (a cut file under a segment's
+        // name would read as a damaged segment).
+        for spare in spared {
+            inner.trim_spare(&spare);
         }
         result.map(|()| deleted)
     }
 
-    /// Writes and fsyncs everything buffered and stops the background
-    /// flusher. Later appends fail with [`WalError::Closed`]. Calling it again
+    /// The number of spare files (retired segments kept for reuse).
+    pub fn spare_count(&self) -> usize {
+        self.inner.spares.lock().len()
+    }
+
+    /// Writes and fsyncs everything buffered; the background syncer forgets
+    /// the log. Later appends fail with [`WalError::Closed`]. Calling it again
     /// does nothing. Dropping the log does the same, ignoring errors.
     pub fn close(&self) -> Result<(), WalError> {
         let inner = &*self.inner;
@@ -557,41 +681,32 @@ impl Wal {
                 Some(p) => Err(WalError::Poisoned(p.clone())),
                 None => {
                     let end = st.next_lsn;
-                    inner.drive(&mut st, Goal::Synced(end))
+                    inner
+                        .drive(&mut st, Goal::Synced(end))
+                        .and_then(|()| inner.release_space())
                 }
             };
             st.closed = true;
             r
         };
-        *inner.stop.lock() = true;
-        inner.stop_cv.notify_all();
-        let handle = self.flusher.lock().take();
-        if let Some(handle) = handle
-            && handle.join().is_err()
-        {
-            tracing::error!("WAL background flusher panicked");
-        }
         drop(self.dir_lock.lock().take());
         result
     }
 
-    /// Starts the background flusher on the first non-`Sync` append.
+    /// Registers the log with its syncer on the first non-`Sync` append.
     fn ensure_flusher(&self) -> Result<(), WalError> {
-        if self.inner.sync_interval.is_zero() || self.flusher_started.load(Ordering::Acquire) {
+        if self.inner.sync_interval.is_zero() || self.registered.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let mut slot = self.flusher.lock();
-        if slot.is_some() {
-            return Ok(());
-        }
-        let inner = Arc::clone(&self.inner);
-        let handle = std::thread::Builder::new()
-            .name("strata-wal-sync".into())
-            .spawn(move || inner.flusher_loop())
-            .map_err(|e| WalError::io(&self.inner.dir, e))?;
-        *slot = Some(handle);
-        self.flusher_started.store(true, Ordering::Release);
-        Ok(())
+        let inner: Arc<dyn BackgroundSync> = self.inner.clone();
+        let weak = Arc::downgrade(&inner);
+        drop(inner);
+        self.syncer
+            .register(weak, self.inner.sync_interval)
+            .map_err(|e| {
+                self.registered.store(false, Ordering::Release);
+                WalError::io(&self.inner.dir, e)
+            })
     }
 }
 
@@ -647,7 +762,8 @@ impl Inner {
     }
 
     fn needs_rotation(&self, st: &State) -> bool {
-        st.seg_offset >= self.segment_size && st.next_lsn > st.seg_first_lsn
+        (st.seg_offset >= self.segment_size || st.rotate_requested)
+            && st.next_lsn > st.seg_first_lsn
     }
 
     /// Waits until `goal` holds, leading write batches when no one else is.
@@ -681,7 +797,7 @@ impl Inner {
             let end = st.next_lsn;
             let rotate = matches!(goal, Goal::Rotate);
             let sync = st.sync_wanted > st.synced_lsn || (rotate && end > st.synced_lsn);
-            let result = MutexGuard::unlocked(st, || self.write_out(&buf, sync, rotate, end));
+            let result = MutexGuard::unlocked(st, || self.write_out(&mut buf, sync, rotate, end));
             buf.clear();
             if buf.capacity() > self.write_buffer_size.max(1 << 20) * 4 {
                 buf = Vec::with_capacity(64 * 1024);
@@ -689,7 +805,7 @@ impl Inner {
             st.spare = buf;
             st.leader = false;
             match result {
-                Ok(()) => {
+                Ok(seed) => {
                     st.written_lsn = end;
                     if sync {
                         st.synced_lsn = end;
@@ -697,6 +813,8 @@ impl Inner {
                     if rotate {
                         st.seg_offset = SEGMENT_HEADER_SIZE as u64;
                         st.seg_first_lsn = end;
+                        st.seg_seed = seed;
+                        st.rotate_requested = false;
                     }
                     self.cond.notify_all();
                 }
@@ -710,16 +828,42 @@ impl Inner {
         }
     }
 
-    /// The leader's I/O: one write of the batch, an fsync if wanted, and a
+    /// The leader's I/O: one write of the batch (followed by the end
+    /// marker, which the next batch overwrites), an fsync if wanted, and a
     /// segment rotation if asked (which syncs the old segment first, so a
-    /// later segment never survives a crash that an earlier one's tail does not).
-    fn write_out(&self, buf: &[u8], sync: bool, rotate: bool, end: Lsn) -> Result<(), WalError> {
+    /// later segment never survives a crash that an earlier one's tail does
+    /// not). Returns the active segment's checksum seed afterwards.
+    fn write_out(
+        &self,
+        buf: &mut Vec<u8>,
+        sync: bool,
+        rotate: bool,
+        end: Lsn,
+    ) -> Result<u32, WalError> {
         let mut active = self.active.lock();
         let a = &mut *active;
         if !buf.is_empty() {
-            a.file.append(buf).map_err(|e| WalError::io(&a.path, e))?;
+            let records = buf.len();
+            let records_end = a.write_pos + records as u64;
+            let marker = end_marker_len(records_end);
+            let needed = records_end + marker as u64;
+            if self.preallocate > 0 && needed > a.alloc_end {
+                // Grow in whole chunks: the file size changes once per chunk,
+                // not with every write.
+                let target = needed.div_ceil(self.preallocate) * self.preallocate;
+                a.file
+                    .preallocate(target)
+                    .map_err(|e| WalError::io(&a.path, e))?;
+                a.alloc_end = target;
+            }
+            buf.resize(records + marker, 0);
+            let written = a.file.write_at(a.write_pos, buf);
+            buf.truncate(records);
+            written.map_err(|e| WalError::io(&a.path, e))?;
+            a.write_pos = records_end;
+            a.alloc_end = a.alloc_end.max(needed);
             bump(&self.stats.batches, 1);
-            bump(&self.stats.bytes_written, buf.len() as u64);
+            bump(&self.stats.bytes_written, records as u64);
         }
         if sync {
             a.file.sync().map_err(|e| WalError::io(&a.path, e))?;
@@ -727,45 +871,110 @@ impl Inner {
         }
         if rotate {
             let number = a.number + 1;
-            let (file, path) = create_segment(&*self.fs, &self.dir, number, end)?;
+            let spare = self.spares.lock().pop();
+            let seg = create_segment(
+                &*self.fs,
+                &self.dir,
+                number,
+                end,
+                self.preallocate,
+                spare.as_ref().map(|(_, p)| p.as_path()),
+            )?;
             bump(&self.stats.syncs, 1);
             bump(&self.stats.dir_syncs, 1);
             bump(&self.stats.segments_created, 1);
+            bump(&self.stats.segments_recycled, u64::from(seg.recycled));
             bump(&self.stats.bytes_written, SEGMENT_HEADER_SIZE as u64);
             self.segments.lock().push(SegmentMeta {
                 number,
-                path: path.clone(),
+                path: seg.path.clone(),
                 first_lsn: end,
                 skips: Vec::new(),
             });
-            *a = Active { file, path, number };
+            *a = Active::new(seg, number, SEGMENT_HEADER_SIZE as u64);
+        }
+        Ok(segment_tag(a.number))
+    }
+
+    /// Deletes a retired segment, or keeps it as a spare (returning its new
+    /// path). The caller syncs the directory.
+    fn retire(&self, seg: &SegmentMeta) -> std::io::Result<Option<PathBuf>> {
+        let mut spares = self.spares.lock();
+        // A segment salvage skipped damage in is not reused.
+        if spares.len() < self.recycle_segments && seg.skips.is_empty() {
+            let spare = self.dir.join(spare_name(seg.number));
+            self.fs.rename(&seg.path, &spare)?;
+            spares.push((seg.number, spare.clone()));
+            return Ok(Some(spare));
+        }
+        self.fs.remove_file(&seg.path)?;
+        Ok(None)
+    }
+
+    /// Cuts a spare to the preallocation size, so that spares take bounded
+    /// space (a retired segment may be as large as a memtable's records).
+    /// A failure only leaves the spare larger.
+    fn trim_spare(&self, spare: &Path) {
+        if self.preallocate == 0 {
+            return;
+        }
+        match self.fs.file_size(spare) {
+            Ok(len) if len > self.preallocate => {
+                if let Err(e) = self.fs.truncate(spare, self.preallocate) {
+                    tracing::warn!(spare = %spare.display(), error = %e, "could not trim a WAL spare");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(spare = %spare.display(), error = %e, "could not size a WAL spare");
+            }
+        }
+    }
+
+    /// At a clean close: deletes the spares and cuts the active segment's
+    /// preallocated tail, so a closed log takes only the space its records
+    /// need.
+    fn release_space(&self) -> Result<(), WalError> {
+        let spares = std::mem::take(&mut *self.spares.lock());
+        for (_, path) in &spares {
+            self.fs
+                .remove_file(path)
+                .map_err(|e| WalError::io(path, e))?;
+        }
+        if !spares.is_empty() {
+            self.fs
+                .sync_dir(&self.dir)
+                .map_err(|e| WalError::io(&self.dir, e))?;
+            bump(&self.stats.dir_syncs, 1);
+        }
+        let mut a = self.active.lock();
+        if a.alloc_end > a.write_pos {
+            let (path, len) = (a.path.clone(), a.write_pos);
+            self.fs
+                .truncate(&path, len)
+                .map_err(|e| WalError::io(&path, e))?;
+            a.alloc_end = len;
         }
         Ok(())
     }
+}
 
-    fn flusher_loop(&self) {
-        let mut stop = self.stop.lock();
-        while !*stop {
-            self.stop_cv.wait_for(&mut stop, self.sync_interval);
-            if *stop {
-                break;
-            }
-            MutexGuard::unlocked(&mut stop, || self.background_sync());
-        }
-    }
-
-    fn background_sync(&self) {
+impl BackgroundSync for Inner {
+    fn background_sync(&self) -> bool {
         let mut st = self.state.lock();
-        if st.poison.is_some() || st.closed {
-            return;
+        if st.closed {
+            return false;
+        }
+        if st.poison.is_some() {
+            return true;
         }
         if st.pending.is_empty() && st.written_lsn <= st.synced_lsn {
-            return;
+            return true;
         }
         let end = st.next_lsn;
         if let Err(e) = self.drive(&mut st, Goal::Synced(end)) {
             tracing::error!(error = %e, "WAL background sync failed");
-            return;
+            return true;
         }
         let synced = st.synced_lsn;
         drop(st);
@@ -773,5 +982,6 @@ impl Inner {
         if let Some(l) = listener {
             l(synced);
         }
+        true
     }
 }

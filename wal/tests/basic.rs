@@ -24,7 +24,10 @@ fn new_log_has_one_empty_segment() {
     assert_eq!(wal.next_lsn(), 1);
     let segs = segment_files(&fs, dir());
     assert_eq!(segs, vec![dir().join("000001.wal")]);
-    assert_eq!(fs.file_size(&segs[0]).unwrap(), SEGMENT_HEADER_SIZE as u64);
+    assert_eq!(
+        fs.file_size(&segs[0]).unwrap(),
+        (SEGMENT_HEADER_SIZE + MARKER) as u64
+    );
     assert!(read_all(&wal).is_empty());
 }
 
@@ -85,7 +88,10 @@ fn records_ending_exactly_on_block_boundaries() {
     }
     wal.sync().unwrap();
     let len = fs.file_size(&dir().join("000001.wal")).unwrap();
-    assert_eq!(len, (5 * BLOCK_SIZE + FRAGMENT_HEADER_SIZE + 5) as u64);
+    assert_eq!(
+        len,
+        (5 * BLOCK_SIZE + FRAGMENT_HEADER_SIZE + 5 + MARKER) as u64
+    );
     let got: Vec<Vec<u8>> = read_all(&wal).into_iter().map(|(_, r)| r).collect();
     assert_eq!(got, recs);
 }
@@ -163,7 +169,7 @@ fn rotation_numbers_segments_and_headers_carry_first_lsn() {
         // by less than one record.
         if i + 1 < segs.len() {
             assert!(
-                bytes.len() >= 4096 && bytes.len() < 4096 + 100 + 8,
+                bytes.len() >= 4096 + MARKER && bytes.len() < 4096 + 100 + 8 + MARKER,
                 "{}",
                 bytes.len()
             );
@@ -305,16 +311,17 @@ fn none_records_stay_in_memory_until_the_buffer_fills() {
         wal.append(&payload(i, 100), Durability::None).unwrap();
     }
     // Not written: a process crash now loses them.
-    assert_eq!(fs.file_size(&seg).unwrap(), SEGMENT_HEADER_SIZE as u64);
+    let empty = (SEGMENT_HEADER_SIZE + MARKER) as u64;
+    assert_eq!(fs.file_size(&seg).unwrap(), empty);
     for i in 5..9u64 {
         wal.append(&payload(i, 100), Durability::None).unwrap();
     }
-    assert_eq!(fs.file_size(&seg).unwrap(), SEGMENT_HEADER_SIZE as u64);
+    assert_eq!(fs.file_size(&seg).unwrap(), empty);
     // The 9th framed record (9 * 108 = 972) is still below 1000; the 10th passes it.
     wal.append(&payload(9, 100), Durability::None).unwrap();
     assert_eq!(
         fs.file_size(&seg).unwrap(),
-        (SEGMENT_HEADER_SIZE + 10 * 108) as u64
+        (SEGMENT_HEADER_SIZE + 10 * 108 + MARKER) as u64
     );
     // Written but not synced: a power loss loses them.
     assert_eq!(wal.synced_lsn(), 1);
@@ -323,7 +330,7 @@ fn none_records_stay_in_memory_until_the_buffer_fills() {
     wal.append(b"b", Durability::Buffered).unwrap();
     assert_eq!(
         fs.file_size(&seg).unwrap(),
-        (SEGMENT_HEADER_SIZE + 10 * 108 + 2 * 9) as u64
+        (SEGMENT_HEADER_SIZE + 10 * 108 + 2 * 9 + MARKER) as u64
     );
     let after = fs.recovered();
     let (w2, report) = Wal::open(dir(), opts(&after)).unwrap();

@@ -185,7 +185,7 @@ fn bit_flips_in_block_spanning_records_and_padding_are_detected() {
     let big = payload(2, 2 * BLOCK_SIZE);
     // After `big` ends, fill to 3 bytes before the next block boundary.
     let end_big = {
-        let bytes = strata_wal::encode_segment_bytes(1, &[&first, &big]);
+        let bytes = strata_wal::encode_segment_bytes(1, 1, &[&first, &big]);
         bytes.len()
     };
     let pad = BLOCK_SIZE - end_big % BLOCK_SIZE - 8 - 3;

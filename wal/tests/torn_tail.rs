@@ -118,11 +118,16 @@ fn torn_tail_at_every_byte_of_the_last_records() {
     let log = build();
     let refs: Vec<&[u8]> = log.last_records.iter().map(|r| &r[..]).collect();
     let full = log.fs.read_all(&log.last_path).unwrap();
-    assert_eq!(full, encode_segment_bytes(log.last_first_lsn, &refs));
+    let name = log.last_path.file_name().unwrap().to_str().unwrap();
+    let number = strata_wal::segment_number(name).unwrap();
+    assert_eq!(
+        full,
+        encode_segment_bytes(number, log.last_first_lsn, &refs)
+    );
     let n = refs.len();
     // ends[k]: end offset of record k; starts[k]: offset of its first fragment.
     let ends: Vec<usize> = (0..n)
-        .map(|k| encode_segment_bytes(log.last_first_lsn, &refs[..=k]).len())
+        .map(|k| encode_segment_bytes(number, log.last_first_lsn, &refs[..=k]).len())
         .collect();
     let starts: Vec<usize> = (0..n)
         .map(|k| {

@@ -91,11 +91,23 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
 
     // 2. The WAL: plan its recovery, check that it covers the flushed
     //    position and drops nothing the policy forbids, then apply it.
+    let shared = opts.shared.clone().unwrap_or_else(|| {
+        SharedResources::new(
+            8 << 20,
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+            opts.memtable_size
+                .saturating_mul(opts.max_write_buffer_number)
+                .saturating_mul(2),
+        )
+    });
     let wal_opts = WalOptions {
+        syncer: Some(Arc::clone(shared.wal_syncer())),
         fs: Arc::clone(&fs),
         segment_size: opts.wal_segment_size,
         recovery_mode: opts.wal_recovery_mode,
         buffered_sync_interval: opts.wal_buffered_sync_interval,
+        preallocate: opts.wal_preallocate,
+        recycle_segments: opts.wal_recycle_segments,
         ..WalOptions::default()
     };
     let wal_dir = dir.join(WAL_DIR);
@@ -127,15 +139,6 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
         }
     }
 
-    let shared = opts.shared.clone().unwrap_or_else(|| {
-        SharedResources::new(
-            8 << 20,
-            std::thread::available_parallelism().map_or(2, |n| n.get()),
-            opts.memtable_size
-                .saturating_mul(opts.max_write_buffer_number)
-                .saturating_mul(2),
-        )
-    });
     let tree_id = NEXT_TREE_ID.fetch_add(1, Ordering::Relaxed);
     // The WAL's background sync thread reports what it made durable; it
     // holds no lock of the tree when it does.

@@ -55,6 +55,16 @@ pub struct TreeOptions {
     /// Interval of the WAL's background sync for `Buffered` writes (RocksDB:
     /// `wal_bytes_per_sync`, by time instead of bytes). Default 100 ms.
     pub wal_buffered_sync_interval: std::time::Duration,
+    /// WAL segments grow in chunks of this many preallocated bytes, so that
+    /// a `Sync` write's `fdatasync` need not commit a new file size; 0
+    /// disables it ([`strata_wal::WalOptions::preallocate`]; RocksDB:
+    /// `allow_fallocate`). Also the most a spare segment keeps. Default
+    /// 256 KiB.
+    pub wal_preallocate: u64,
+    /// Retired WAL segments kept as spares to be reused as new segments
+    /// ([`strata_wal::WalOptions::recycle_segments`]; RocksDB:
+    /// `recycle_log_file_num`). Default 1.
+    pub wal_recycle_segments: usize,
     /// Number of L0 files that triggers an L0 -> L1 compaction (RocksDB:
     /// `level0_file_num_compaction_trigger`). Default 4.
     pub l0_compaction_trigger: usize,
@@ -144,6 +154,8 @@ impl Default for TreeOptions {
             wal_recovery_mode: RecoveryMode::default(),
             wal_loss_policy: WalLossPolicy::default(),
             wal_buffered_sync_interval: std::time::Duration::from_millis(100),
+            wal_preallocate: 256 << 10,
+            wal_recycle_segments: 1,
             l0_compaction_trigger: 4,
             l0_slowdown_writes_trigger: 20,
             l0_stop_writes_trigger: 36,
@@ -171,6 +183,7 @@ impl TreeOptions {
             memtable_size: 16 << 10,
             max_write_buffer_number: 2,
             wal_segment_size: 64 << 10,
+            wal_preallocate: 16 << 10,
             l0_compaction_trigger: 2,
             l0_slowdown_writes_trigger: 4,
             l0_stop_writes_trigger: 6,

@@ -6,6 +6,7 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 use strata_sstable::BlockCache;
+use strata_wal::WalSyncer;
 
 use super::pool::BackgroundPool;
 
@@ -102,8 +103,8 @@ impl WriteBufferManager {
     }
 }
 
-/// A block cache, a background worker pool and a memtable budget that many
-/// trees share. Cheap to clone.
+/// A block cache, a background worker pool, a memtable budget and a WAL
+/// syncer that many trees share. Cheap to clone.
 ///
 /// ```
 /// use strata_engine::lsm::SharedResources;
@@ -115,6 +116,7 @@ pub struct SharedResources {
     cache: Arc<BlockCache>,
     pool: Arc<BackgroundPool>,
     buffers: Arc<WriteBufferManager>,
+    wal_syncer: Arc<WalSyncer>,
 }
 
 impl SharedResources {
@@ -126,6 +128,7 @@ impl SharedResources {
             cache: BlockCache::new(cache_bytes),
             pool: Arc::new(BackgroundPool::new(threads)),
             buffers: Arc::new(WriteBufferManager::new(memtable_budget)),
+            wal_syncer: Arc::new(WalSyncer::new()),
         }
     }
 
@@ -149,5 +152,14 @@ impl SharedResources {
     /// The shared memtable budget.
     pub fn write_buffer_manager(&self) -> &Arc<WriteBufferManager> {
         &self.buffers
+    }
+
+    /// The one background thread that fsyncs the WALs of every tree sharing
+    /// these resources that has `Buffered` (or `None`) writes, each at its
+    /// [`TreeOptions::wal_buffered_sync_interval`](super::TreeOptions::wal_buffered_sync_interval).
+    /// It starts with the first such write; trees written only with
+    /// `Durability::Sync` never start it.
+    pub fn wal_syncer(&self) -> &Arc<WalSyncer> {
+        &self.wal_syncer
     }
 }

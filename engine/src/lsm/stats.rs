@@ -55,6 +55,15 @@ pub struct TreeStats {
     pub last_seq: u64,
     /// Live snapshots.
     pub live_snapshots: u64,
+    /// WAL file fsyncs since the tree opened (group commits, background
+    /// syncs, rotations): with concurrent `Sync` writers, well below one per
+    /// write.
+    pub wal_syncs: u64,
+    /// WAL segments started since the tree opened (one per sealed memtable).
+    pub wal_segments_created: u64,
+    /// Of those, how many reused a retired segment's file
+    /// ([`TreeOptions::wal_recycle_segments`](super::TreeOptions::wal_recycle_segments)).
+    pub wal_segments_recycled: u64,
 }
 
 impl TreeStats {

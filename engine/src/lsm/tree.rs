@@ -665,7 +665,7 @@ impl TreeInner {
             if w.active.approximate_size() >= self.opts.memtable_size {
                 let imms = self.sv.read().imms.len();
                 if imms + 1 < self.opts.max_write_buffer_number {
-                    self.switch_memtable(&mut w);
+                    self.switch_memtable(&mut w)?;
                     sealed = true;
                 } else {
                     drop(w);
@@ -695,11 +695,11 @@ impl TreeInner {
             // sequence order). A `Sync` commit only queues it there and syncs
             // in `write_finish`, outside the lock: the WAL's leader writes and
             // fsyncs everything queued meanwhile in one go (group commit).
-            let wal_mode = match durability {
-                Durability::Sync => Durability::None,
-                d => d,
+            let appended = match durability {
+                Durability::Sync => self.wal.queue_batch(&[rec]),
+                d => self.wal.append(rec, d),
             };
-            self.wal.append(rec, wal_mode).map_err(|e| self.poison(e))?;
+            appended.map_err(|e| self.poison(e))?;
             Counters::add(&self.counters.wal_bytes, rec.len() as u64);
             let mem = &w.active;
             let mut seq = first;
@@ -820,9 +820,13 @@ impl TreeInner {
         Ok(())
     }
 
-    /// Makes the active memtable immutable and starts a fresh one. Caller
-    /// holds the write lock.
-    pub(crate) fn switch_memtable(&self, w: &mut WriterState) {
+    /// Makes the active memtable immutable and starts a fresh one, and a
+    /// new WAL segment with it, so that the segment holding the sealed
+    /// memtable's records can be deleted as soon as it is flushed (unless
+    /// the retention floor keeps it). Caller holds the write lock. A failed
+    /// rotation poisons the tree and leaves the memtable active.
+    pub(crate) fn switch_memtable(&self, w: &mut WriterState) -> Result<()> {
+        self.wal.rotate().map_err(|e| self.poison(e))?;
         let id = self.next_mem_id.fetch_add(1, Ordering::Relaxed);
         let fresh = Arc::new(Memtable::new(
             id,
@@ -839,6 +843,7 @@ impl TreeInner {
             imms,
             version: Arc::clone(&sv.version),
         });
+        Ok(())
     }
 
     pub(crate) fn get_in(
@@ -885,6 +890,7 @@ impl TreeInner {
         let c = &self.counters;
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let sv = self.current_sv();
+        let wal = self.wal.stats();
         let mut s = TreeStats {
             user_bytes_written: l(&c.user_bytes),
             wal_bytes_written: l(&c.wal_bytes),
@@ -908,6 +914,9 @@ impl TreeInner {
             immutable_memtables: sv.imms.len() as u64,
             last_seq: self.visible_seq.load(Ordering::Acquire),
             live_snapshots: self.snapshots.count() as u64,
+            wal_syncs: wal.syncs,
+            wal_segments_created: wal.segments_created,
+            wal_segments_recycled: wal.segments_recycled,
             ..TreeStats::default()
         };
         for lvl in 0..NUM_LEVELS {
@@ -989,7 +998,7 @@ impl TreeInner {
         {
             let mut w = self.writer.lock();
             if !w.active.is_empty() {
-                self.switch_memtable(&mut w);
+                self.switch_memtable(&mut w)?;
             }
         }
         let flushed = self.flush_imms();
@@ -1014,13 +1023,14 @@ impl TreeInner {
         // Wait for running jobs, then flush here: nothing is left to replay.
         self.shutdown_background();
         let flushed = if self.poisoned.lock().is_none() && self.stall.lock().bg_error.is_none() {
-            {
-                let mut w = self.writer.lock();
-                if !w.active.is_empty() {
-                    self.switch_memtable(&mut w);
-                }
-            }
-            self.flush_imms()
+            let mut w = self.writer.lock();
+            let switched = if w.active.is_empty() {
+                Ok(())
+            } else {
+                self.switch_memtable(&mut w)
+            };
+            drop(w);
+            switched.and_then(|()| self.flush_imms())
         } else {
             Ok(())
         };
@@ -1155,8 +1165,11 @@ impl BufferOwner for TreeInner {
             {
                 let mut w = t.writer.lock();
                 let imms = t.sv.read().imms.len();
-                if !w.active.is_empty() && imms + 1 < t.opts.max_write_buffer_number {
-                    t.switch_memtable(&mut w);
+                if !w.active.is_empty()
+                    && imms + 1 < t.opts.max_write_buffer_number
+                    && let Err(e) = t.switch_memtable(&mut w)
+                {
+                    tracing::warn!(dir = %t.dir.display(), error = %e, "sealing a memtable failed");
                 }
             }
             t.switch_requested.store(false, Ordering::Release);

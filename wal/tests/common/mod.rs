@@ -29,6 +29,9 @@ pub fn opts_on(fs: Arc<dyn FileSystem>) -> WalOptions {
     WalOptions {
         fs,
         buffered_sync_interval: Duration::ZERO,
+        // File sizes in these tests are what was written (plus the 8-byte
+        // end marker); `recycle.rs` covers preallocation.
+        preallocate: 0,
         ..WalOptions::default()
     }
 }
@@ -36,6 +39,9 @@ pub fn opts_on(fs: Arc<dyn FileSystem>) -> WalOptions {
 pub fn opts(fs: &FaultFs) -> WalOptions {
     opts_on(Arc::new(fs.clone()))
 }
+
+/// The bytes of the end marker a writer keeps after its last record.
+pub const MARKER: usize = 8;
 
 /// A deterministic payload for record `i` of length `len`.
 pub fn payload(i: u64, len: usize) -> Vec<u8> {
@@ -103,6 +109,22 @@ impl WritableFile for WrappedFile {
         }
         self.inner.append(data)
     }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        if self
+            .behaviour
+            .tear_next_append
+            .swap(false, Ordering::SeqCst)
+        {
+            self.inner.write_at(offset, &data[..data.len() / 2])?;
+            return Err(io::Error::other(
+                "torn write: half of the data reached the file",
+            ));
+        }
+        self.inner.write_at(offset, data)
+    }
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        self.inner.preallocate(len)
+    }
     fn sync(&mut self) -> io::Result<()> {
         if let Some(d) = self.behaviour.sync_delay {
             std::thread::sleep(d);
@@ -124,6 +146,12 @@ impl FileSystem for Wrapped {
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         Ok(Box::new(WrappedFile {
             inner: self.inner.open_append(path)?,
+            behaviour: Arc::clone(&self.behaviour),
+        }))
+    }
+    fn open_overwrite(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        Ok(Box::new(WrappedFile {
+            inner: self.inner.open_overwrite(path)?,
             behaviour: Arc::clone(&self.behaviour),
         }))
     }

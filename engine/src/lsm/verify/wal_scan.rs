@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use strata_fs::FileSystem;
 use strata_wal::{
     LOCK_FILE_NAME, SegmentDamageKind, SegmentScan, scan_segment_bytes, segment_number,
+    spare_number,
 };
 
 use super::report::{ProblemKind, VerifyReport};
@@ -47,7 +48,8 @@ pub(super) fn check(
     for name in &names {
         match segment_number(name) {
             Some(n) => segments.push((n, name)),
-            None if name == LOCK_FILE_NAME => {}
+            // The lock, and retired segments kept for reuse (never read).
+            None if name == LOCK_FILE_NAME || spare_number(name).is_some() => {}
             None => report.add(
                 wal_dir.join(name),
                 None,
