@@ -338,6 +338,17 @@ impl<S: Source> SegmentReader<S> {
                     };
                 }
             }
+            if self.end_marker
+                && record_start.is_none()
+                && avail_in_file < FRAGMENT_HEADER_SIZE
+                && self.block[in_block..].iter().all(|&b| b == 0)
+            {
+                // A torn end marker: the writer's zeros after the last record, cut
+                // short by a crash. No record starts here (a record's header can
+                // begin with up to 7 zero bytes only if its checksum and length
+                // both do; such a record was torn before it was synced anyway).
+                return Ok(None);
+            }
             if avail_in_file < FRAGMENT_HEADER_SIZE {
                 return Err(ScanError::Corrupt {
                     offset: pos,
@@ -650,6 +661,16 @@ mod tests {
             match seg.end {
                 SegmentEnd::Corrupt { valid_after, .. } => assert_eq!(valid_after, None),
                 SegmentEnd::Clean => panic!("a torn record read as clean"),
+            }
+            // A crash that tore the end marker after the last record: clean.
+            let records_end = new.len()
+                - crate::format::end_marker_len(
+                    encode_segment_bytes(9, 500, &new_refs).len() as u64
+                );
+            for cut in records_end..new.len() {
+                let seg = read_segment_bytes(&new[..cut]).unwrap();
+                assert_eq!(seg.end, SegmentEnd::Clean, "marker cut at {cut}");
+                assert_eq!(seg.records, new_recs);
             }
             // The same segment number again would see the old records: the
             // writer never reuses a number.
