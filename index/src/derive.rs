@@ -145,6 +145,31 @@ pub fn check_item(def: &GsiDef, item: &Item) -> Result<(), DeriveError> {
     index_key(def, item).map(|_| ())
 }
 
+/// Checks one index key attribute's value `v` (declared as `attr`, in `role`) of index
+/// `index`: the declared type, not empty, within DynamoDB's key size limits. The one
+/// place where secondary index key values are checked, for GSIs and LSIs alike.
+///
+/// ```
+/// use strata_index::{check_key_attribute, DeriveError};
+/// use strata_item::{AttributeValue, KeyAttribute, KeyRole, KeyType};
+///
+/// let attr = KeyAttribute::new("d", KeyType::N);
+/// assert!(check_key_attribute("by_d", &attr, KeyRole::Sort, &AttributeValue::from(3)).is_ok());
+/// let e = check_key_attribute("by_d", &attr, KeyRole::Sort, &AttributeValue::from("x")).unwrap_err();
+/// assert!(matches!(e, DeriveError::IndexKeyTypeMismatch { .. }));
+/// ```
+///
+/// # Errors
+/// [`DeriveError::IndexKeyTypeMismatch`] or [`DeriveError::IndexKeyInvalid`].
+pub fn check_key_attribute(
+    index: &str,
+    attr: &strata_item::KeyAttribute,
+    role: KeyRole,
+    v: &AttributeValue,
+) -> Result<(), DeriveError> {
+    KeySchema::check_key_value(attr, role, v).map_err(|e| DeriveError::from_key_error(index, e))
+}
+
 /// The item's index key, `None` when it lacks an index key attribute (sparse), an error
 /// when a present one is invalid.
 fn index_key(def: &GsiDef, item: &Item) -> Result<Option<PrimaryKey>, DeriveError> {
@@ -155,7 +180,7 @@ fn index_key(def: &GsiDef, item: &Item) -> Result<Option<PrimaryKey>, DeriveErro
                 return Ok(None);
             };
             KeySchema::check_key_value(attr, role, v)
-                .map_err(|e| DeriveError::from_key_error(def, e))?;
+                .map_err(|e| DeriveError::from_key_error(&def.name, e))?;
             Ok(Some(v.clone()))
         };
     let partition = check(&schema.partition_key, KeyRole::Partition)?;
@@ -480,9 +505,9 @@ pub enum DeriveError {
 }
 
 impl DeriveError {
-    fn from_key_error(def: &GsiDef, e: KeyError) -> DeriveError {
+    fn from_key_error(index: &str, e: KeyError) -> DeriveError {
         let invalid = |attribute: String, reason: String| DeriveError::IndexKeyInvalid {
-            index: def.name.clone(),
+            index: index.to_owned(),
             attribute,
             reason,
         };
@@ -492,7 +517,7 @@ impl DeriveError {
                 expected,
                 actual,
             } => DeriveError::IndexKeyTypeMismatch {
-                index: def.name.clone(),
+                index: index.to_owned(),
                 attribute: name,
                 expected,
                 actual,

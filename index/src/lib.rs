@@ -47,8 +47,8 @@ pub use def::{
     Projection, check_index_name, validate_all,
 };
 pub use derive::{
-    DeltaKeys, DeltaOps, DeriveError, IndexDelta, IndexEntry, PlacedKey, check_item, derive,
-    derive_committed, derive_keys, derive_keys_committed, entry_of,
+    DeltaKeys, DeltaOps, DeriveError, IndexDelta, IndexEntry, PlacedKey, check_item,
+    check_key_attribute, derive, derive_committed, derive_keys, derive_keys_committed, entry_of,
 };
 pub use layout::{
     ENTRY_TAG, EntryKey, EntryKeyError, KeyRange, KeyShape, META_TAG, SortCondition, gsi_partition,

@@ -30,10 +30,14 @@ pub enum DbError {
     #[error(transparent)]
     Expression(#[from] ExprError),
 
-    /// A local secondary index's sort key attribute has the wrong type.
-    #[error(
-        "One or more parameter values were invalid: Type mismatch for Index Key {attribute} Expected: {expected} Actual: {actual} IndexName: {index}"
-    )]
+    /// A secondary index's key attribute has the wrong type (DynamoDB's message, written
+    /// once, in [`strata_index::DeriveError`]).
+    #[error("{}", strata_index::DeriveError::IndexKeyTypeMismatch {
+        index: index.clone(),
+        attribute: attribute.clone(),
+        expected: *expected,
+        actual,
+    })]
     IndexKeyTypeMismatch {
         /// The index.
         index: String,
@@ -45,11 +49,13 @@ pub enum DbError {
         actual: &'static str,
     },
 
-    /// A local secondary index's sort key attribute is an empty string or binary, or
-    /// longer than 1024 bytes.
-    #[error(
-        "One or more parameter values are not valid. A value specified for a secondary index key is not supported: {reason}. IndexName: {index}, IndexKey: {attribute}"
-    )]
+    /// A secondary index's key attribute is an empty string or binary, or too long
+    /// (DynamoDB's message, written once, in [`strata_index::DeriveError`]).
+    #[error("{}", strata_index::DeriveError::IndexKeyInvalid {
+        index: index.clone(),
+        attribute: attribute.clone(),
+        reason: reason.clone(),
+    })]
     IndexKeyInvalid {
         /// The index.
         index: String,

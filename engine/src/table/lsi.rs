@@ -8,7 +8,7 @@
 //! entry (the index is sparse).
 
 use strata_item::validate::MAX_ITEM_SIZE;
-use strata_item::{AttributeValue, Item, KeySchema, MAX_SORT_KEY_BYTES};
+use strata_item::{Item, KeyRole, KeySchema};
 
 use super::error::DbError;
 use super::layout::{HashedKey, lsi_key};
@@ -32,32 +32,8 @@ pub(crate) fn check_index_key(lsi: &LsiSpec, item: &Item) -> Result<(), DbError>
     let Some(v) = item.get(&lsi.sort_key.name) else {
         return Ok(());
     };
-    if !lsi.sort_key.key_type.matches(v) {
-        return Err(DbError::IndexKeyTypeMismatch {
-            index: lsi.name.clone(),
-            attribute: lsi.sort_key.name.clone(),
-            expected: lsi.sort_key.key_type,
-            actual: v.type_name(),
-        });
-    }
-    let invalid = |reason: String| DbError::IndexKeyInvalid {
-        index: lsi.name.clone(),
-        attribute: lsi.sort_key.name.clone(),
-        reason,
-    };
-    match v {
-        AttributeValue::S(s) if s.is_empty() => Err(invalid(
-            "The AttributeValue for a key attribute cannot contain an empty string value".into(),
-        )),
-        AttributeValue::B(b) if b.is_empty() => Err(invalid(
-            "The AttributeValue for a key attribute cannot contain an empty binary value".into(),
-        )),
-        other if other.size() > MAX_SORT_KEY_BYTES => Err(invalid(format!(
-            "the index key is {} bytes, more than {MAX_SORT_KEY_BYTES}",
-            other.size()
-        ))),
-        _ => Ok(()),
-    }
+    strata_index::check_key_attribute(&lsi.name, &lsi.sort_key, KeyRole::Sort, v)
+        .map_err(super::partition::derive_error)
 }
 
 /// The projected item of `item` for this index (keys always included).
