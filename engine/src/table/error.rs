@@ -109,6 +109,17 @@ pub enum DbError {
         table: String,
     },
 
+    /// [`crate::Db::ensure_table`] found the table with a different schema than the
+    /// spec; nothing was changed.
+    #[error("Table {table} exists with a different schema: {}", differences.join("; "))]
+    TableSpecMismatch {
+        /// The table.
+        table: String,
+        /// Every difference, one sentence each ("partitions: the table has 4, the
+        /// spec 8").
+        differences: Vec<String>,
+    },
+
     /// No such table.
     #[error("Requested resource not found: Table: {table} not found")]
     TableNotFound {
