@@ -28,9 +28,9 @@ pub use table::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, CapacityMeter, CapacityMode, Change,
     ChangeSink, ConditionInput, ConsumedCapacity, DbError, DeleteOptions, DeleteOutput, GetOptions,
     GetOutput, GsiSpec, IndexProjection, ItemIter, KeyConditionInput, KeyInput, LsiSpec, PageIter,
-    ProjectionInput, PutOptions, PutOutput, QueryOptions, QueryOutput, ReturnValues, ScanOptions,
-    ScanOutput, Select, Table, TableDescription, TableDurability, TableSpec, UpdateInput,
-    UpdateOptions, UpdateOutput, WriteRequest,
+    ProjectionInput, PutOptions, PutOutput, QueryOptions, QueryOutput, ReturnValues,
+    ReturnValuesOnConditionCheckFailure, ScanOptions, ScanOutput, Select, Table, TableDescription,
+    TableDurability, TableSpec, UpdateInput, UpdateOptions, UpdateOutput, WriteRequest,
 };
 pub use verify::verify_dir;
 

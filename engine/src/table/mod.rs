@@ -55,8 +55,8 @@ pub use names::{MAX_NAME_LEN, MIN_NAME_LEN};
 pub use options::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, ConditionInput, DeleteOptions, DeleteOutput,
     GetOptions, GetOutput, KeyConditionInput, KeyInput, ProjectionInput, PutOptions, PutOutput,
-    QueryOptions, QueryOutput, ReturnValues, ScanOptions, ScanOutput, Select, UpdateInput,
-    UpdateOptions, UpdateOutput, WriteRequest,
+    QueryOptions, QueryOutput, ReturnValues, ReturnValuesOnConditionCheckFailure, ScanOptions,
+    ScanOutput, Select, UpdateInput, UpdateOptions, UpdateOutput, WriteRequest,
 };
 pub use page::PAGE_CAP_BYTES;
 pub use paginate::{ItemIter, PageIter};
