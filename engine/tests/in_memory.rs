@@ -221,6 +221,47 @@ fn an_in_memory_database_keeps_its_data_across_handles_until_closed() {
     ));
 }
 
+#[test]
+fn clones_of_the_options_reopen_the_same_in_memory_database() {
+    let opts = DbOptions::in_memory();
+    let db = Db::open("/app/db", opts.clone()).unwrap();
+    db.create_table(spec()).unwrap();
+    db.table("orders")
+        .unwrap()
+        .put_item(
+            item! { "customer" => "c", "id" => 1, "total" => 3, "status" => "open" },
+            PutOptions::default(),
+        )
+        .unwrap();
+    db.close().unwrap();
+    drop(db);
+
+    let db = Db::open("/app/db", opts.clone()).unwrap();
+    assert!(db.recovery_report().partitions.is_empty());
+    let t = db.table("orders").unwrap();
+    let got = t
+        .get_item(
+            item! { "customer" => "c", "id" => 1 },
+            GetOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(got.item.unwrap().get("total"), Some(&3.into()));
+    db.wait_for_indexes("orders", WAIT).unwrap();
+    let open = t
+        .query(
+            "#s = :s",
+            QueryOptions::default()
+                .index("by_status")
+                .name("#s", "status")
+                .value(":s", "open"),
+        )
+        .unwrap();
+    assert_eq!(ids(&open.items), vec![1]);
+    // A fresh in-memory database does not see it.
+    let other = Db::open("/app/db", DbOptions::in_memory()).unwrap();
+    assert!(other.list_tables().unwrap().is_empty());
+}
+
 const CHILD_ENV: &str = "STRATA_IN_MEMORY_CHILD";
 
 /// Run by `nothing_is_written_to_disk` in a child process whose current directory and

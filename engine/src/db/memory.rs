@@ -25,6 +25,12 @@ impl DbOptions {
     /// be changed as usual (a [`crate::ManualClock`], capacity, a change sink); a
     /// different [`DbOptions::fs`] makes it an ordinary database again.
     ///
+    /// Clones of the returned options share one in-memory file system: closing the
+    /// database and opening the same path with a clone finds everything again, as a
+    /// reopen on disk does (handy to test code that reopens its database). Two
+    /// databases open at once on the same path of one such file system fail with
+    /// [`DbError::Locked`], as on disk.
+    ///
     /// ```
     /// use strata_engine::{Db, DbOptions, PutOptions, TableSpec};
     /// use strata_item::{item, KeySchema, KeyType};
