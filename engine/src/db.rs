@@ -33,8 +33,11 @@ use crate::table::{
     batch_write, check_batch_shape,
 };
 
+mod ensure;
+mod memory;
 mod update;
 
+pub use memory::IN_MEMORY_PATH;
 pub use update::TableUpdate;
 
 /// Name of the lock file.

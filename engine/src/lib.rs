@@ -18,7 +18,7 @@ pub use capacity::{
     CapacityOptions, CapacityStats, Clock, ManualClock, OnDemandScaling, OnDemandThroughput,
     ProvisionedThroughput,
 };
-pub use db::{Db, DbOptions, TableUpdate};
+pub use db::{Db, DbOptions, IN_MEMORY_PATH, TableUpdate};
 pub use gsi::backfill::BackfillPage;
 pub use gsi::check::{IndexDifference, IndexVerifyReport, MAX_LISTED_DIFFERENCES};
 pub use gsi::status::{BackfillStatus, GsiDescription, IndexStatus};
@@ -27,10 +27,10 @@ pub use strata_index::PressureBounds;
 pub use table::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, CapacityMeter, CapacityMode, Change,
     ChangeSink, ConditionInput, ConsumedCapacity, DbError, DeleteOptions, DeleteOutput, GetOptions,
-    GetOutput, GsiSpec, IndexProjection, KeyConditionInput, KeyInput, LsiSpec, ProjectionInput,
-    PutOptions, PutOutput, QueryOptions, QueryOutput, ReturnValues, ScanOptions, ScanOutput,
-    Select, Table, TableDescription, TableDurability, TableSpec, UpdateInput, UpdateOptions,
-    UpdateOutput, WriteRequest,
+    GetOutput, GsiSpec, IndexProjection, ItemIter, KeyConditionInput, KeyInput, LsiSpec, PageIter,
+    ProjectionInput, PutOptions, PutOutput, QueryOptions, QueryOutput, ReturnValues,
+    ReturnValuesOnConditionCheckFailure, ScanOptions, ScanOutput, Select, Table, TableDescription,
+    TableDurability, TableSpec, UpdateInput, UpdateOptions, UpdateOutput, WriteRequest,
 };
 pub use verify::verify_dir;
 

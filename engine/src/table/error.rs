@@ -8,7 +8,7 @@ use std::io;
 use std::path::PathBuf;
 
 use strata_item::expr::ExprError;
-use strata_item::{KeyError, KeyType, ValidationError};
+use strata_item::{Item, KeyError, KeyType, ValidationError};
 
 /// Errors of the table layer and the [`crate::Db`] handle.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +113,21 @@ pub enum DbError {
     ConditionalCheckFailed {
         /// The table.
         table: String,
+        /// The item as it was when the condition failed, when the write asked for it
+        /// with `return_values_on_condition_check_failure(AllOld)` and there was one
+        /// (DynamoDB's `Item` of a `ConditionalCheckFailedException`).
+        item: Option<Item>,
+    },
+
+    /// [`crate::Db::ensure_table`] found the table with a different schema than the
+    /// spec; nothing was changed.
+    #[error("Table {table} exists with a different schema: {}", differences.join("; "))]
+    TableSpecMismatch {
+        /// The table.
+        table: String,
+        /// Every difference, one sentence each ("partitions: the table has 4, the
+        /// spec 8").
+        differences: Vec<String>,
     },
 
     /// No such table.

@@ -29,12 +29,14 @@ mod lsi;
 pub(crate) mod names;
 mod options;
 pub(crate) mod page;
+mod paginate;
 pub(crate) mod partition;
 pub(crate) mod query;
 mod read;
 pub(crate) mod request;
 pub(crate) mod scan;
 mod spec;
+pub(crate) mod spec_diff;
 mod write;
 
 use std::sync::Arc;
@@ -53,10 +55,11 @@ pub use names::{MAX_NAME_LEN, MIN_NAME_LEN};
 pub use options::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, ConditionInput, DeleteOptions, DeleteOutput,
     GetOptions, GetOutput, KeyConditionInput, KeyInput, ProjectionInput, PutOptions, PutOutput,
-    QueryOptions, QueryOutput, ReturnValues, ScanOptions, ScanOutput, Select, UpdateInput,
-    UpdateOptions, UpdateOutput, WriteRequest,
+    QueryOptions, QueryOutput, ReturnValues, ReturnValuesOnConditionCheckFailure, ScanOptions,
+    ScanOutput, Select, UpdateInput, UpdateOptions, UpdateOutput, WriteRequest,
 };
 pub use page::PAGE_CAP_BYTES;
+pub use paginate::{ItemIter, PageIter};
 pub use scan::MAX_TOTAL_SEGMENTS;
 pub use spec::{
     DEFAULT_PARTITIONS, GsiSpec, IndexProjection, LsiSpec, MAX_LOCAL_SECONDARY_INDEXES,

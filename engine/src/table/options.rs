@@ -229,6 +229,52 @@ impl ReturnValues {
     }
 }
 
+/// What a write whose condition failed returns in its
+/// [`DbError::ConditionalCheckFailed`](crate::DbError::ConditionalCheckFailed)
+/// (DynamoDB's `ReturnValuesOnConditionCheckFailure`), set with
+/// `return_values_on_condition_check_failure` on [`PutOptions`], [`UpdateOptions`]
+/// and [`DeleteOptions`].
+///
+/// ```
+/// use strata_engine::{Db, DbError, PutOptions, ReturnValuesOnConditionCheckFailure, TableSpec};
+/// use strata_item::{item, KeySchema, KeyType};
+///
+/// let db = Db::open_in_memory()?;
+/// db.create_table(TableSpec::new("requests", KeySchema::simple("pk", KeyType::S)))?;
+/// let requests = db.table("requests")?;
+/// let create = || PutOptions::default()
+///     .condition("attribute_not_exists(pk)")
+///     .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+/// requests.put_item(item! { "pk" => "req-42", "result" => "ok" }, create())?;
+/// // The retry learns the first attempt's result without reading it again.
+/// match requests.put_item(item! { "pk" => "req-42", "result" => "ok" }, create()) {
+///     Err(DbError::ConditionalCheckFailed { item: Some(first), .. }) => {
+///         assert_eq!(first.get("result"), Some(&"ok".into()));
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), strata_engine::DbError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum ReturnValuesOnConditionCheckFailure {
+    /// Nothing (`NONE`).
+    #[default]
+    None,
+    /// The item as it is, if there is one (`ALL_OLD`): an idempotent create learns
+    /// what is already there without a second read.
+    AllOld,
+}
+
+impl ReturnValuesOnConditionCheckFailure {
+    /// DynamoDB's name (`NONE` or `ALL_OLD`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ReturnValuesOnConditionCheckFailure::None => "NONE",
+            ReturnValuesOnConditionCheckFailure::AllOld => "ALL_OLD",
+        }
+    }
+}
+
 /// Which attributes a query or scan returns (DynamoDB's `Select`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Select {
@@ -281,6 +327,8 @@ pub struct PutOptions {
     pub values: HashMap<String, AttributeValue>,
     /// `NONE` or `ALL_OLD`.
     pub return_values: ReturnValues,
+    /// What a failed condition returns in its error (default `NONE`).
+    pub return_values_on_condition_check_failure: ReturnValuesOnConditionCheckFailure,
 }
 
 impl PutOptions {
@@ -299,6 +347,17 @@ impl PutOptions {
         self.return_values = r;
         self
     }
+
+    /// Sets what a failed condition returns in its error: with
+    /// [`ReturnValuesOnConditionCheckFailure::AllOld`], the item as it is.
+    #[must_use]
+    pub fn return_values_on_condition_check_failure(
+        mut self,
+        r: ReturnValuesOnConditionCheckFailure,
+    ) -> Self {
+        self.return_values_on_condition_check_failure = r;
+        self
+    }
 }
 
 /// Options of [`crate::Table::delete_item`].
@@ -312,6 +371,8 @@ pub struct DeleteOptions {
     pub values: HashMap<String, AttributeValue>,
     /// `NONE` or `ALL_OLD`.
     pub return_values: ReturnValues,
+    /// What a failed condition returns in its error (default `NONE`).
+    pub return_values_on_condition_check_failure: ReturnValuesOnConditionCheckFailure,
 }
 
 impl DeleteOptions {
@@ -330,6 +391,17 @@ impl DeleteOptions {
         self.return_values = r;
         self
     }
+
+    /// Sets what a failed condition returns in its error: with
+    /// [`ReturnValuesOnConditionCheckFailure::AllOld`], the item as it is.
+    #[must_use]
+    pub fn return_values_on_condition_check_failure(
+        mut self,
+        r: ReturnValuesOnConditionCheckFailure,
+    ) -> Self {
+        self.return_values_on_condition_check_failure = r;
+        self
+    }
 }
 
 /// Options of [`crate::Table::update_item`].
@@ -345,6 +417,8 @@ pub struct UpdateOptions {
     pub values: HashMap<String, AttributeValue>,
     /// Any of the five.
     pub return_values: ReturnValues,
+    /// What a failed condition returns in its error (default `NONE`).
+    pub return_values_on_condition_check_failure: ReturnValuesOnConditionCheckFailure,
 }
 
 impl UpdateOptions {
@@ -368,6 +442,17 @@ impl UpdateOptions {
     #[must_use]
     pub fn return_values(mut self, r: ReturnValues) -> Self {
         self.return_values = r;
+        self
+    }
+
+    /// Sets what a failed condition returns in its error: with
+    /// [`ReturnValuesOnConditionCheckFailure::AllOld`], the item as it is.
+    #[must_use]
+    pub fn return_values_on_condition_check_failure(
+        mut self,
+        r: ReturnValuesOnConditionCheckFailure,
+    ) -> Self {
+        self.return_values_on_condition_check_failure = r;
         self
     }
 }

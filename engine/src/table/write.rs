@@ -9,8 +9,8 @@ use super::error::DbError;
 use super::layout::{HashedKey, base_key};
 use super::lsi;
 use super::options::{
-    DeleteOptions, DeleteOutput, KeyInput, PutOptions, PutOutput, ReturnValues, UpdateOptions,
-    UpdateOutput,
+    DeleteOptions, DeleteOutput, KeyInput, PutOptions, PutOutput, ReturnValues,
+    ReturnValuesOnConditionCheckFailure, UpdateOptions, UpdateOutput,
 };
 use super::partition::{Applied, Decide, Mutation, OnThrottle};
 use super::request::{self, Exprs};
@@ -75,16 +75,24 @@ pub(crate) fn validate_for_write(core: &TableCore, item: &Item) -> Result<Primar
     Ok(key)
 }
 
+/// Evaluates the write's condition on the existing item (an empty one when there is
+/// none); a failure carries that item when `on_failure` asks for it.
 fn check_condition(
     core: &TableCore,
     cond: Option<&Condition>,
     old: Option<&Item>,
+    on_failure: ReturnValuesOnConditionCheckFailure,
 ) -> Result<(), DbError> {
     if let Some(c) = cond {
         let empty = Item::new();
         if !c.evaluate(old.unwrap_or(&empty))? {
+            let item = match on_failure {
+                ReturnValuesOnConditionCheckFailure::AllOld => old.cloned(),
+                ReturnValuesOnConditionCheckFailure::None => None,
+            };
             return Err(DbError::ConditionalCheckFailed {
                 table: core.name().to_owned(),
+                item,
             });
         }
     }
@@ -144,11 +152,12 @@ pub(crate) fn put_item(
     )?;
     let key = validate_for_write(core, &item)?;
     let cond = parsed.condition;
+    let on_failure = opts.return_values_on_condition_check_failure;
     let applied = apply_single(
         core,
         key,
         Box::new(move |old| {
-            check_condition(core, cond.as_ref(), old)?;
+            check_condition(core, cond.as_ref(), old, on_failure)?;
             Ok(Some(item))
         }),
     )?;
@@ -177,11 +186,12 @@ pub(crate) fn delete_item(
     )?;
     let key = resolve_key(core, &key)?;
     let cond = parsed.condition;
+    let on_failure = opts.return_values_on_condition_check_failure;
     let applied = apply_single(
         core,
         key,
         Box::new(move |old| {
-            check_condition(core, cond.as_ref(), old)?;
+            check_condition(core, cond.as_ref(), old, on_failure)?;
             Ok(None)
         }),
     )?;
@@ -221,6 +231,7 @@ pub(crate) fn update_item(
     }
     let key_item = key.to_item(schema);
     let cond = parsed.condition;
+    let on_failure = opts.return_values_on_condition_check_failure;
     let update = parsed.update;
     // The partial old/new items for UPDATED_OLD / UPDATED_NEW, filled by `decide`.
     let updated = std::cell::RefCell::new((Item::new(), Item::new()));
@@ -228,7 +239,7 @@ pub(crate) fn update_item(
         core,
         key,
         Box::new(|old| {
-            check_condition(core, cond.as_ref(), old)?;
+            check_condition(core, cond.as_ref(), old, on_failure)?;
             let base = old.cloned().unwrap_or(key_item);
             let new = match &update {
                 Some(u) => {
