@@ -7,6 +7,8 @@
 //! - [`key`]: the order-preserving key encoding (`docs/key-encoding.md`).
 //! - [`codec`]: the binary item format stored on disk (`docs/item-codec.md`).
 //! - [`json`] (feature `serde`, on by default): DynamoDB's JSON form of values and items.
+//! - [`to_item`] / [`from_item`] (feature `serde`): your own types as items through serde;
+//!   [`sets`] and [`bytes`] for `SS`/`NS`/`BS` and `B` fields.
 //! - [`expr`]: the expression language (parse and evaluate).
 //! - [`echo`]: how errors quote caller input (cut to a fixed size).
 //!
@@ -37,6 +39,8 @@ pub mod json;
 pub mod key;
 pub mod number;
 mod schema;
+#[cfg(feature = "serde")]
+mod serde_item;
 pub mod validate;
 mod value;
 mod value_deep;
@@ -48,6 +52,10 @@ pub use number::{Number, NumberError};
 pub use schema::{
     KeyAttribute, KeyError, KeyRole, KeySchema, KeyType, MAX_KEY_NAME_BYTES,
     MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, PrimaryKey,
+};
+#[cfg(feature = "serde")]
+pub use serde_item::{
+    ItemSerdeError, ItemSerdeErrorKind, bytes, from_item, from_value, sets, to_item, to_value,
 };
 pub use validate::{ValidationError, validate_item};
 pub use value::AttributeValue;
