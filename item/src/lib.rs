@@ -33,6 +33,7 @@
 
 pub mod codec;
 pub mod echo;
+mod getters;
 mod item;
 #[cfg(feature = "serde")]
 pub mod json;
@@ -47,6 +48,7 @@ mod value_deep;
 
 pub mod expr;
 
+pub use getters::GetError;
 pub use item::{Item, ItemBuilder};
 pub use number::{Number, NumberError};
 pub use schema::{
