@@ -301,7 +301,10 @@ mod tests {
         assert_eq!(it.get_n::<i8>("neg").unwrap(), -1);
         assert_eq!(it.get_n::<f32>("frac").unwrap(), 0.5);
         let e = it.get_n::<i64>("frac").unwrap_err();
-        assert_eq!(e.to_string(), "attribute frac is 0.5, which does not fit in i64");
+        assert_eq!(
+            e.to_string(),
+            "attribute frac is 0.5, which does not fit in i64"
+        );
         assert!(it.get_n::<u128>("huge").is_err());
         assert_eq!(it.get_n::<f64>("huge").unwrap(), 1e125);
     }

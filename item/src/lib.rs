@@ -32,6 +32,7 @@
 //! language; everything else holds values, numbers, items, keys and codecs.
 
 pub mod codec;
+mod display;
 pub mod echo;
 mod getters;
 mod item;
