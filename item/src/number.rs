@@ -777,26 +777,40 @@ impl serde::Serialize for Number {
 
 #[cfg(feature = "serde")]
 impl<'de> serde::Deserialize<'de> for Number {
-    /// Reads the canonical text (or, from [`crate::from_item`], an `N`).
+    /// Reads the canonical text, or a number of the format (an integer exactly, a float
+    /// through [`Number::try_from`]); from [`crate::from_item`], an `N`.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Number, D::Error> {
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = Number;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number as text")
+                f.write_str("a number, or a number as text")
             }
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Number, E> {
                 Number::parse(s).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Number, E> {
+                Ok(Number::from(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Number, E> {
+                Ok(Number::from(v))
+            }
+            fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Number, E> {
+                Number::try_from(v).map_err(E::custom)
+            }
+            fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<Number, E> {
+                Number::try_from(v).map_err(E::custom)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Number, E> {
+                Number::try_from(v).map_err(E::custom)
             }
             fn visit_newtype_struct<D: serde::Deserializer<'de>>(
                 self,
                 d: D,
             ) -> Result<Number, D::Error> {
-                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                Number::parse(&s).map_err(serde::de::Error::custom)
+                d.deserialize_any(V)
             }
         }
-        use serde::Deserialize as _;
         d.deserialize_newtype_struct(SERDE_NAME, V)
     }
 }

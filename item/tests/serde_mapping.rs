@@ -568,3 +568,58 @@ fn attribute_value_and_item_fields_keep_their_types() {
     );
     assert!(from_item::<Holder>(item! { "raw" => deep, "any" => AttributeValue::Null, "list" => AttributeValue::L(vec![]) }).is_err());
 }
+
+#[test]
+fn flatten_and_other_enum_representations() {
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(tag = "type")]
+    enum Event {
+        Created { by: String },
+        Deleted,
+    }
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Num(u64),
+        Text(String),
+    }
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Meta {
+        version: u32,
+        amount: Number,
+    }
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Doc {
+        id: Id,
+        other: Id,
+        events: Vec<Event>,
+        #[serde(flatten)]
+        meta: Meta,
+        #[serde(rename = "odd name", skip_serializing_if = "Vec::is_empty", default)]
+        renamed: Vec<u8>,
+    }
+    let d = Doc {
+        id: Id::Num(7),
+        other: Id::Text("x".into()),
+        events: vec![Event::Created { by: "ann".into() }, Event::Deleted],
+        meta: Meta {
+            version: 3,
+            amount: Number::parse("12.5").unwrap(),
+        },
+        renamed: vec![],
+    };
+    let it = to_item(&d).unwrap();
+    assert_eq!(it.get("version"), Some(&AttributeValue::from(3)));
+    assert_eq!(
+        it.get("amount"),
+        Some(&AttributeValue::N(Number::parse("12.5").unwrap()))
+    );
+    assert_eq!(
+        it.get("events")
+            .and_then(AttributeValue::as_l)
+            .map(|l| l[1].clone()),
+        Some(AttributeValue::from(item! { "type" => "Deleted" }))
+    );
+    assert!(!it.contains_key("odd name"));
+    assert_eq!(from_item::<Doc>(it).unwrap(), d);
+}

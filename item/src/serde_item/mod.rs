@@ -34,6 +34,12 @@
 //!   target's range (`300` into a `u8`, `1.5` into an `i64`) is an error.
 //! - Values nest at most 32 levels ([`crate::validate::MAX_NESTING_DEPTH`]): deeper input
 //!   is an error (in both directions), never a stack overflow.
+//! - `to_item` builds the shape only: attribute names, sizes and keys are checked where
+//!   items are checked ([`crate::validate_item`], `put_item`).
+//! - Types that read through serde's buffering (`#[serde(flatten)]`, internally tagged
+//!   and untagged enums) see a number as an integer when it is one, else as the nearest
+//!   `f64`; read such numbers into [`crate::Number`] or a struct field outside the
+//!   buffering to keep all 38 digits.
 //! - Strings are read as owned values: a struct borrowing `&str` from the item cannot be
 //!   read (use `String` or `Cow<str>`).
 //! - Fields of type [`AttributeValue`] or [`Item`] keep their DynamoDB type: an

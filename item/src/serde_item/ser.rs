@@ -215,6 +215,9 @@ impl ser::Serializer for Ser {
         variant: &'static str,
         len: usize,
     ) -> Result<VariantSer<SeqSer>, ItemSerdeError> {
+        if too_deep(self.children) {
+            return Err(ItemSerdeError::new(ItemSerdeErrorKind::TooDeep).at_field(variant));
+        }
         let inner = self
             .elements()?
             .serialize_seq(Some(len))
@@ -243,6 +246,9 @@ impl ser::Serializer for Ser {
         variant: &'static str,
         len: usize,
     ) -> Result<VariantSer<MapSer>, ItemSerdeError> {
+        if too_deep(self.children) {
+            return Err(ItemSerdeError::new(ItemSerdeErrorKind::TooDeep).at_field(variant));
+        }
         let inner = self
             .elements()?
             .serialize_struct(variant, len)
