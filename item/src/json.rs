@@ -283,7 +283,7 @@ fn leaf_to_json(v: &AttributeValue) -> Value {
     typed_json(k, v)
 }
 
-fn map_to_json(m: &BTreeMap<String, AttributeValue>) -> Map<String, Value> {
+pub(crate) fn map_to_json(m: &BTreeMap<String, AttributeValue>) -> Map<String, Value> {
     m.iter()
         .map(|(k, v)| (k.clone(), v.to_dynamo_json()))
         .collect()

@@ -2,13 +2,15 @@
 //!
 //! - [`AttributeValue`], [`Number`] and [`Item`]: the values and items, with DynamoDB's
 //!   size rules ([`Item::size`]).
+//!   Typed getters ([`Item::get_s`], [`Item::get_n`], ..., errors in [`GetError`]) and a
+//!   compact `Display` (`{id: "u1", n: 3}`, see the `Display` impls).
 //! - [`KeySchema`], [`PrimaryKey`]: key schemas and extracting keys from items.
 //! - [`validate`]: DynamoDB's item rules (400 KB, nesting, empty sets, names, keys).
 //! - [`key`]: the order-preserving key encoding (`docs/key-encoding.md`).
 //! - [`codec`]: the binary item format stored on disk (`docs/item-codec.md`).
 //! - [`json`] (feature `serde`, on by default): DynamoDB's JSON form of values and items.
-//! - [`to_item`] / [`from_item`] (feature `serde`): your own types as items through serde;
-//!   [`sets`] and [`bytes`] for `SS`/`NS`/`BS` and `B` fields.
+//! - [`serde_item`] (feature `serde`): your own types as items through serde ([`to_item`],
+//!   [`from_item`]), with [`sets`] and [`bytes`] for `SS`/`NS`/`BS` and `B` fields.
 //! - [`expr`]: the expression language (parse and evaluate).
 //! - [`echo`]: how errors quote caller input (cut to a fixed size).
 //!
@@ -42,7 +44,7 @@ pub mod key;
 pub mod number;
 mod schema;
 #[cfg(feature = "serde")]
-mod serde_item;
+pub mod serde_item;
 pub mod validate;
 mod value;
 mod value_deep;

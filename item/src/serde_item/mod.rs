@@ -80,7 +80,7 @@ pub use error::{ItemSerdeError, ItemSerdeErrorKind};
 use crate::{AttributeValue, Item};
 
 /// Converts any serializable value into an [`Item`]: the value must serialize as a struct
-/// or a map (the item's attributes). See the [module docs](self) for the mapping.
+/// or a map (the item's attributes). See the [module docs](crate::serde_item) for the mapping.
 ///
 /// ```
 /// use serde::Serialize;
@@ -109,7 +109,7 @@ pub fn to_item<T: serde::Serialize + ?Sized>(value: &T) -> Result<Item, ItemSerd
     }
 }
 
-/// Reads a value of type `T` from an [`Item`]. See the [module docs](self) for the mapping.
+/// Reads a value of type `T` from an [`Item`]. See the [module docs](crate::serde_item) for the mapping.
 ///
 /// ```
 /// use serde::Deserialize;

@@ -71,7 +71,7 @@ pub(super) fn json_form(
     check_depth(v, children)?;
     if name == ITEM_NAME {
         match v {
-            AttributeValue::M(m) => Ok(Item::from(m.clone()).to_dynamo_json()),
+            AttributeValue::M(m) => Ok(Value::Object(crate::json::map_to_json(m))),
             other => Err(ItemSerdeError::wrong_type("a map", other.type_name())),
         }
     } else {
