@@ -159,6 +159,24 @@ impl ItemBuilder {
         self
     }
 
+    /// Sets an attribute when `value` is `Some`; `None` leaves it out.
+    ///
+    /// ```
+    /// use strata_item::Item;
+    /// let it = Item::builder().attr("pk", "a").attr_opt("nick", None::<&str>).build();
+    /// assert_eq!(it.len(), 1);
+    /// ```
+    pub fn attr_opt<V: Into<AttributeValue>>(
+        mut self,
+        name: impl Into<String>,
+        value: Option<V>,
+    ) -> Self {
+        if let Some(v) = value {
+            self.0.insert(name, v);
+        }
+        self
+    }
+
     /// The finished item.
     pub fn build(self) -> Item {
         self.0
@@ -168,21 +186,55 @@ impl ItemBuilder {
 /// Builds an [`Item`] from `name => value` pairs; values go through
 /// `Into<AttributeValue>`.
 ///
+/// `name =>? value` takes an `Option`: `Some(v)` sets the attribute, `None` leaves it
+/// out. With plain `=>`, an `Option` value follows `From<Option<T>>`: `None` is stored as
+/// `NULL`, an attribute that is present.
+///
 /// ```
 /// use strata_item::{item, AttributeValue};
-/// let it = item! { "pk" => "a", "n" => 5, "ok" => true, "raw" => vec![1u8, 2] };
+/// let nick: Option<&str> = None;
+/// let it = item! { "pk" => "a", "n" => 5, "ok" => true, "raw" => vec![1u8, 2], "nick" =>? nick };
 /// assert_eq!(it.get("n"), Some(&AttributeValue::from(5)));
+/// assert!(!it.contains_key("nick"));
+/// let with_null = item! { "nick" => nick, "age" =>? Some(3) };
+/// assert_eq!(with_null.get("nick"), Some(&AttributeValue::Null));
+/// assert_eq!(with_null.get("age"), Some(&AttributeValue::from(3)));
 /// let empty = item! {};
 /// assert!(empty.is_empty());
 /// ```
 #[macro_export]
 macro_rules! item {
     () => { $crate::Item::new() };
+    // Without `=>?`: any number of attributes.
     ($($name:expr => $value:expr),+ $(,)?) => {{
         let mut item = $crate::Item::new();
         $( item.insert($name, $value); )+
         item
     }};
+    // With `=>?`: one attribute per step (so at most about 120 attributes, the
+    // compiler's macro recursion limit).
+    ($($body:tt)+) => {{
+        let mut item = $crate::Item::new();
+        $crate::__item_attributes!(item; $($body)+);
+        item
+    }};
+}
+
+/// The attributes of [`item!`], one at a time.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __item_attributes {
+    ($item:ident;) => {};
+    ($item:ident; $name:expr =>? $value:expr $(, $($rest:tt)*)?) => {
+        if let ::core::option::Option::Some(v) = $value {
+            $item.insert($name, v);
+        }
+        $crate::__item_attributes!($item; $($($rest)*)?);
+    };
+    ($item:ident; $name:expr => $value:expr $(, $($rest:tt)*)?) => {
+        $item.insert($name, $value);
+        $crate::__item_attributes!($item; $($($rest)*)?);
+    };
 }
 
 #[cfg(test)]

@@ -30,9 +30,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
 use crate::echo::{self, Bounded};
+use crate::serde_item::passthrough;
 use crate::{AttributeValue, Item, Number, NumberError};
 
 /// Why JSON is not a valid DynamoDB attribute value or item.
@@ -281,7 +283,7 @@ fn leaf_to_json(v: &AttributeValue) -> Value {
     typed_json(k, v)
 }
 
-fn map_to_json(m: &BTreeMap<String, AttributeValue>) -> Map<String, Value> {
+pub(crate) fn map_to_json(m: &BTreeMap<String, AttributeValue>) -> Map<String, Value> {
     m.iter()
         .map(|(k, v)| (k.clone(), v.to_dynamo_json()))
         .collect()
@@ -645,29 +647,61 @@ impl serde::Serialize for SerializeAt<'_> {
 
 impl serde::Serialize for AttributeValue {
     /// DynamoDB's JSON form. Values nested deeper than [`MAX_SERIALIZE_DEPTH`] levels are
-    /// an error of the serializer (recursion stays bounded).
+    /// an error of the serializer (recursion stays bounded). The form is wrapped in a
+    /// newtype with a reserved name, which formats such as `serde_json` ignore and
+    /// [`crate::to_item`] uses to keep the value's type.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        SerializeAt(self, 1).serialize(s)
+        s.serialize_newtype_struct(passthrough::VALUE_NAME, &SerializeAt(self, 1))
+    }
+}
+
+/// Reads DynamoDB's JSON form through a newtype with a reserved name (see the
+/// `Serialize` impls), with `read` turning the form into the value.
+struct JsonFormVisitor<T>(fn(&Value) -> Result<T, JsonError>);
+
+impl<'de, T> serde::de::Visitor<'de> for JsonFormVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DynamoDB JSON")
+    }
+    fn visit_newtype_struct<D: serde::Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        let v = Value::deserialize(d)?;
+        (self.0)(&v).map_err(serde::de::Error::custom)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        let v = Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        (self.0)(&v).map_err(serde::de::Error::custom)
     }
 }
 
 impl<'de> serde::Deserialize<'de> for AttributeValue {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        AttributeValue::from_dynamo_json(&v).map_err(serde::de::Error::custom)
+        d.deserialize_newtype_struct(
+            passthrough::VALUE_NAME,
+            JsonFormVisitor(AttributeValue::from_dynamo_json),
+        )
     }
 }
 
 impl serde::Serialize for Item {
+    /// DynamoDB's JSON form, wrapped like [`AttributeValue`]'s.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.iter())
+        struct Attributes<'a>(&'a Item);
+        impl serde::Serialize for Attributes<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map(self.0.iter().map(|(k, v)| (k, SerializeAt(v, 1))))
+            }
+        }
+        s.serialize_newtype_struct(passthrough::ITEM_NAME, &Attributes(self))
     }
 }
 
 impl<'de> serde::Deserialize<'de> for Item {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        Item::from_dynamo_json(&v).map_err(serde::de::Error::custom)
+        d.deserialize_newtype_struct(
+            passthrough::ITEM_NAME,
+            JsonFormVisitor(Item::from_dynamo_json),
+        )
     }
 }
 

@@ -755,19 +755,63 @@ impl TryFrom<&str> for Number {
     }
 }
 
+/// The newtype name under which a [`Number`] serializes: strata's item serializer
+/// (`crate::to_item`) stores it as an `N`; other formats see its canonical text.
+#[cfg(feature = "serde")]
+pub(crate) const SERDE_NAME: &str = "\0strata_item::N";
+
 #[cfg(feature = "serde")]
 impl serde::Serialize for Number {
-    /// Serialises as the canonical text (a JSON string), like DynamoDB's `{"N": "…"}`.
+    /// Serialises as the canonical text (a JSON string), like DynamoDB's `{"N": "…"}`;
+    /// [`crate::to_item`] makes it an `N`.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        struct Text<'a>(&'a Number);
+        impl serde::Serialize for Text<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self.0)
+            }
+        }
+        s.serialize_newtype_struct(SERDE_NAME, &Text(self))
     }
 }
 
 #[cfg(feature = "serde")]
 impl<'de> serde::Deserialize<'de> for Number {
+    /// Reads the canonical text, or a number of the format (an integer exactly, a float
+    /// through [`Number::try_from`]); from [`crate::from_item`], an `N`.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Number, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Number::parse(&s).map_err(serde::de::Error::custom)
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Number;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number, or a number as text")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Number, E> {
+                Number::parse(s).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Number, E> {
+                Ok(Number::from(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Number, E> {
+                Ok(Number::from(v))
+            }
+            fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Number, E> {
+                Number::try_from(v).map_err(E::custom)
+            }
+            fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<Number, E> {
+                Number::try_from(v).map_err(E::custom)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Number, E> {
+                Number::try_from(v).map_err(E::custom)
+            }
+            fn visit_newtype_struct<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<Number, D::Error> {
+                d.deserialize_any(V)
+            }
+        }
+        d.deserialize_newtype_struct(SERDE_NAME, V)
     }
 }
 

@@ -1,6 +1,6 @@
 //! [`AttributeValue`]: one DynamoDB attribute value of any of the ten types.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::validate::ValidationError;
 use crate::{Number, echo};
@@ -337,12 +337,107 @@ macro_rules! av_from_int {
 }
 av_from_int!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
 
+/// Floats convert with `TryFrom`, not `From`: NaN, the infinities and magnitudes outside
+/// DynamoDB's range (about 1E-130 to 1E+126) have no `N`, and a `From` could only hide
+/// that. The number is the shortest decimal that reads back as the same float (`0.1`
+/// becomes exactly `0.1`).
+///
+/// ```
+/// use strata_item::{AttributeValue, Item};
+/// let v = AttributeValue::try_from(0.1)?;
+/// assert_eq!(v.to_string(), "0.1");
+/// assert!(AttributeValue::try_from(f64::NAN).is_err());
+/// // In an item: convert first.
+/// let mut it = Item::new();
+/// it.insert("price", AttributeValue::try_from(9.99f32)?);
+/// # Ok::<(), strata_item::NumberError>(())
+/// ```
 impl TryFrom<f64> for AttributeValue {
     type Error = crate::NumberError;
     fn try_from(v: f64) -> Result<Self, Self::Error> {
         Number::try_from(v).map(AttributeValue::N)
     }
 }
+/// As for `f64`: NaN and the infinities are errors.
+impl TryFrom<f32> for AttributeValue {
+    type Error = crate::NumberError;
+    fn try_from(v: f32) -> Result<Self, Self::Error> {
+        Number::try_from(v).map(AttributeValue::N)
+    }
+}
+
+macro_rules! av_from_vec {
+    ($($t:ty),*) => {$(
+        /// An `L` of the elements.
+        impl From<Vec<$t>> for AttributeValue {
+            fn from(v: Vec<$t>) -> Self {
+                AttributeValue::L(v.into_iter().map(AttributeValue::from).collect())
+            }
+        }
+    )*};
+}
+// Not `Vec<u8>`: that is a `B`.
+av_from_vec!(
+    &str,
+    String,
+    bool,
+    Number,
+    crate::Item,
+    i16,
+    i32,
+    i64,
+    u16,
+    u32,
+    u64
+);
+
+impl From<HashSet<String>> for AttributeValue {
+    /// An `SS` (empty stays empty, which [`crate::validate`] rejects).
+    fn from(v: HashSet<String>) -> Self {
+        AttributeValue::Ss(v.into_iter().collect())
+    }
+}
+impl From<HashSet<&str>> for AttributeValue {
+    /// An `SS`.
+    fn from(v: HashSet<&str>) -> Self {
+        AttributeValue::string_set(v)
+    }
+}
+impl From<BTreeSet<&str>> for AttributeValue {
+    /// An `SS`.
+    fn from(v: BTreeSet<&str>) -> Self {
+        AttributeValue::string_set(v)
+    }
+}
+impl From<HashSet<Number>> for AttributeValue {
+    /// An `NS`.
+    fn from(v: HashSet<Number>) -> Self {
+        AttributeValue::Ns(v.into_iter().collect())
+    }
+}
+impl From<HashSet<Vec<u8>>> for AttributeValue {
+    /// A `BS`.
+    fn from(v: HashSet<Vec<u8>>) -> Self {
+        AttributeValue::Bs(v.into_iter().collect())
+    }
+}
+macro_rules! av_from_int_set {
+    ($($t:ty),*) => {$(
+        /// An `NS`.
+        impl From<BTreeSet<$t>> for AttributeValue {
+            fn from(v: BTreeSet<$t>) -> Self {
+                AttributeValue::number_set(v)
+            }
+        }
+        /// An `NS`.
+        impl From<HashSet<$t>> for AttributeValue {
+            fn from(v: HashSet<$t>) -> Self {
+                AttributeValue::number_set(v)
+            }
+        }
+    )*};
+}
+av_from_int_set!(i32, i64, u32, u64);
 impl From<Vec<u8>> for AttributeValue {
     fn from(v: Vec<u8>) -> Self {
         AttributeValue::B(v)
@@ -389,7 +484,8 @@ impl From<crate::Item> for AttributeValue {
     }
 }
 impl<T: Into<AttributeValue>> From<Option<T>> for AttributeValue {
-    /// `None` becomes `NULL`.
+    /// `None` becomes `NULL`. To leave an attribute out instead, use `=>?` in
+    /// [`item!`](crate::item!) or [`ItemBuilder::attr_opt`](crate::ItemBuilder::attr_opt).
     fn from(v: Option<T>) -> Self {
         v.map_or(AttributeValue::Null, Into::into)
     }
@@ -433,6 +529,41 @@ mod tests {
         for (v, want) in cases {
             assert_eq!(v.size(), want, "{v:?}");
         }
+    }
+
+    #[test]
+    fn from_collections() {
+        use std::collections::HashSet;
+        assert_eq!(
+            AttributeValue::from(vec!["a", "b"]),
+            AttributeValue::L(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(
+            AttributeValue::from(vec![1i64, -2]),
+            AttributeValue::L(vec![1.into(), (-2).into()])
+        );
+        assert_eq!(AttributeValue::from(vec![1u8]), AttributeValue::B(vec![1]));
+        let ss = AttributeValue::string_set(["x", "y"]);
+        assert_eq!(AttributeValue::from(HashSet::from(["x", "y"])), ss);
+        assert_eq!(AttributeValue::from(BTreeSet::from(["x", "y"])), ss);
+        assert_eq!(
+            AttributeValue::from(HashSet::from(["x".to_string(), "y".to_string()])),
+            ss
+        );
+        let ns = AttributeValue::number_set([1, 2]);
+        assert_eq!(AttributeValue::from(HashSet::from([2u64, 1])), ns);
+        assert_eq!(AttributeValue::from(BTreeSet::from([1i32, 2])), ns);
+        assert_eq!(
+            AttributeValue::from(HashSet::from([Number::from(1), Number::from(2)])),
+            ns
+        );
+        assert_eq!(
+            AttributeValue::from(HashSet::from([vec![1u8]])),
+            AttributeValue::binary_set([vec![1u8]])
+        );
+        assert_eq!(AttributeValue::try_from(0.5f32).unwrap().to_string(), "0.5");
+        assert!(AttributeValue::try_from(f32::INFINITY).is_err());
+        assert!(AttributeValue::try_from(1e300).is_err());
     }
 
     #[test]
