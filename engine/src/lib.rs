@@ -1,5 +1,25 @@
-//! Strata's database engine. For now: the byte-keyed LSM tree ([`lsm`]);
-//! tables, queries and the `Db` handle build on it.
+//! Strata's database engine: DynamoDB's data model on a log-structured merge tree, as a
+//! library.
+//!
+//! - [`Db`] is the handle: it opens a directory (or [`Db::open_in_memory`] for tests),
+//!   creates and describes tables ([`TableSpec`]: partition and sort key, partitions,
+//!   local and global secondary indexes, durability, capacity), and hands out [`Table`]s.
+//! - [`Table`] has the item operations: `put_item`, `get_item`, `update_item`,
+//!   `delete_item`, `query`, `scan` (with paginators `query_iter` / `scan_iter`), and
+//!   [`Db`] has the batches. Items are [`strata_item::Item`]s; conditions, updates,
+//!   projections and filters are DynamoDB's expression language.
+//! - Every table operation fails with [`DbError`], which says what to fix (DynamoDB's
+//!   messages where DynamoDB has one). The top-level [`Error`] is the byte-keyed tree's
+//!   error, for users of [`Tree`] directly.
+//! - Each table is hash-partitioned; each partition is an LSM tree ([`lsm`]: WAL,
+//!   memtable, leveled SSTables with bloom filters) in its own directory. GSIs are
+//!   partitioned trees of their own, maintained asynchronously from the base tables' WALs.
+//!   Capacity units are charged by DynamoDB's rules and enforced by token buckets
+//!   ([`capacity`]).
+//!
+//! The on-disk formats and the crash-safety arguments are written down in the
+//! repository's `docs/` (`docs/commit.md` for how a write becomes durable and visible).
+//! Calls block (they may fsync); from async code, run them on a blocking pool.
 
 pub mod lsm;
 

@@ -203,7 +203,7 @@ struct Image {
 }
 
 /// An in-memory file system that simulates power loss and injects faults.
-/// Clones share the same state. See the [module documentation](self).
+/// Clones share the same state. See the `fault` module documentation.
 #[derive(Debug, Clone)]
 pub struct FaultFs {
     state: Arc<Mutex<State>>,

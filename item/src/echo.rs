@@ -9,7 +9,7 @@
 //! - [`Bounded`] builds longer text (a path, a formatted value) piece by piece and keeps
 //!   at most a fixed number of bytes, counting (not storing) the rest, so a path of 32
 //!   names of 60 KB is never materialised in full;
-//! - [`listed`] lists at most [`MAX_LISTED`] items of a list and says how many more
+//! - `listed` lists at most [`MAX_LISTED`] items of a list and says how many more
 //!   there are.
 //!
 //! Cut text ends with `…(N more bytes)`. Text within the limits is shown unchanged, so

@@ -25,7 +25,7 @@ use super::{GsiShadow, ShadowSink};
 /// ([`crate::DbOptions::index_backfill_page`]).
 ///
 /// The default pages are large on purpose: each page costs a write batch per index partition and a
-/// WAL sync of every partition but the home one (see [`OthersDurableFirst`]), and each
+/// WAL sync of every partition but the home one (see `OthersDurableFirst` in this module), and each
 /// batch goes into the partition's memtable in one piece. With small pages (256 items)
 /// a backfill of 100k items in trees with small memtables spent most of its time
 /// stalled in index-tree writes (L0 stop trigger, full memtables) behind hundreds of
