@@ -307,6 +307,15 @@ impl Db {
         let fs = Arc::clone(&opts.fs);
         // A refused open leaves the directory as it found it: no directory, lock file
         // or catalog is created unless a database is to be created.
+        if fs.exists(&path) && !fs.is_dir(&path) {
+            return Err(DbError::io(
+                &path,
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the path is a file, not a database directory",
+                ),
+            ));
+        }
         let has_db = fs.is_dir(&path) && fs.exists(&path.join(CATALOG_FILE));
         if !has_db && !opts.create_if_missing {
             return Err(DbError::NotFound { path });

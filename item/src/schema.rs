@@ -158,9 +158,12 @@ pub enum KeyError {
         size: usize,
     },
     /// A key given on its own (as for `GetItem`) has attributes that are not key
-    /// attributes, or lacks some.
-    #[error("The provided key element does not match the schema")]
-    SchemaMismatch,
+    /// attributes, or lacks some. DynamoDB's message, followed by which.
+    #[error("The provided key element does not match the schema ({detail})")]
+    SchemaMismatch {
+        /// What is missing or extra, e.g. "missing the sort key sk".
+        detail: String,
+    },
     /// A key schema names an attribute with an empty or too long name, or uses the same
     /// name twice.
     #[error("invalid key schema: {reason}")]
@@ -367,9 +370,34 @@ impl KeySchema {
     /// [`KeyError::SchemaMismatch`] for missing or extra attributes, and the errors of
     /// [`KeySchema::check_key_value`].
     pub fn key_from_key_map(&self, key: &Item) -> Result<PrimaryKey, KeyError> {
-        let expected = 1 + usize::from(self.sort_key.is_some());
-        if key.len() != expected || !key.iter().all(|(k, _)| self.is_key_attribute(k)) {
-            return Err(KeyError::SchemaMismatch);
+        let mut problems = Vec::new();
+        for (role, attr) in std::iter::once(("partition", &self.partition_key))
+            .chain(self.sort_key.as_ref().map(|a| ("sort", a)))
+        {
+            if key.get(&attr.name).is_none() {
+                problems.push(format!(
+                    "missing the {role} key {}",
+                    crate::echo::owned(&attr.name)
+                ));
+            }
+        }
+        let extra: Vec<&str> = key
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| !self.is_key_attribute(k))
+            .collect();
+        if !extra.is_empty() {
+            let shown = crate::echo::listed(extra.iter().copied());
+            problems.push(format!(
+                "{} {} not part of the key",
+                crate::echo::join_listed(&shown, extra.len()),
+                if extra.len() == 1 { "is" } else { "are" }
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(KeyError::SchemaMismatch {
+                detail: problems.join("; "),
+            });
         }
         self.extract_key(key)
     }
@@ -384,7 +412,12 @@ impl KeySchema {
         match (&self.sort_key, &key.sort) {
             (Some(attr), Some(v)) => Self::check_key_value(attr, KeyRole::Sort, v),
             (None, None) => Ok(()),
-            _ => Err(KeyError::SchemaMismatch),
+            (Some(attr), None) => Err(KeyError::SchemaMismatch {
+                detail: format!("missing the sort key {}", crate::echo::owned(&attr.name)),
+            }),
+            (None, Some(_)) => Err(KeyError::SchemaMismatch {
+                detail: "the table has no sort key, but the key has a sort key value".into(),
+            }),
         }
     }
 }
@@ -442,7 +475,9 @@ mod tests {
         assert!(schema.check_key(&key).is_ok());
         assert_eq!(
             schema.check_key(&PrimaryKey::partition_only("a")),
-            Err(KeyError::SchemaMismatch)
+            Err(KeyError::SchemaMismatch {
+                detail: "missing the sort key sk".into()
+            })
         );
     }
 
@@ -450,13 +485,22 @@ mod tests {
     fn key_map_must_match_exactly() {
         let schema = KeySchema::simple("id", KeyType::N);
         assert!(schema.key_from_key_map(&item! { "id" => 1 }).is_ok());
+        let msg = |k: Item| schema.key_from_key_map(&k).unwrap_err().to_string();
         assert_eq!(
-            schema.key_from_key_map(&item! { "id" => 1, "x" => 2 }),
-            Err(KeyError::SchemaMismatch)
+            msg(item! { "id" => 1, "x" => 2 }),
+            "The provided key element does not match the schema (x is not part of the key)"
         );
         assert_eq!(
-            schema.key_from_key_map(&item! { "x" => 2 }),
-            Err(KeyError::SchemaMismatch)
+            msg(item! { "x" => 2, "y" => 3 }),
+            "The provided key element does not match the schema (missing the partition key id; x, y are not part of the key)"
+        );
+        let composite = KeySchema::composite("pk", KeyType::S, "sk", KeyType::N);
+        assert_eq!(
+            composite
+                .key_from_key_map(&item! { "pk" => "a" })
+                .unwrap_err()
+                .to_string(),
+            "The provided key element does not match the schema (missing the sort key sk)"
         );
     }
 
