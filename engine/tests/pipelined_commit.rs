@@ -4,7 +4,8 @@
 //!
 //! - no lost update: concurrent read-modify-write operations (`ADD`, conditional puts)
 //!   on the same items see each other's effects, durable or not;
-//! - a reader never sees a value a power loss can still take away, and nothing
+//! - a reader never sees a value a power loss can still take away (nor does a writer
+//!   whose condition failed, in the item the failure returns), and nothing
 //!   acknowledged is lost: at many moments while writers run, the file system's
 //!   power-loss image is taken, and every value a reader saw and every write
 //!   acknowledged before that moment must be in the database reopened from it.
@@ -18,7 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use strata_engine::{
-    Db, DbOptions, GetOptions, PutOptions, ReturnValues, TableDurability, TableSpec, UpdateOptions,
+    Db, DbOptions, GetOptions, PutOptions, ReturnValues, ReturnValuesOnConditionCheckFailure,
+    TableDurability, TableSpec, UpdateOptions,
 };
 use strata_fs::FaultFs;
 use strata_item::{AttributeValue, Item, KeySchema, KeyType, item};
@@ -108,11 +110,20 @@ fn concurrent_increments_lose_nothing_and_readers_never_see_what_a_power_loss_ta
                         item! { "id" => k, "n" => cur + 1 },
                         PutOptions::default()
                             .condition("n = :cur")
-                            .value(":cur", cur),
+                            .value(":cur", cur)
+                            .return_values_on_condition_check_failure(
+                                ReturnValuesOnConditionCheckFailure::AllOld,
+                            ),
                     );
                     match put {
                         Ok(_) => Some(cur + 1),
-                        Err(strata_engine::DbError::ConditionalCheckFailed { .. }) => None,
+                        Err(strata_engine::DbError::ConditionalCheckFailed { item, .. }) => {
+                            // The item a failed condition returns was seen too.
+                            if let Some(v) = item.as_ref().map(counter) {
+                                Seen::note(&mut seen.lock().unwrap().read, k, v);
+                            }
+                            None
+                        }
                         Err(e) => panic!("conditional put: {e}"),
                     }
                 } else {

@@ -33,8 +33,8 @@ const MANIFEST_REWRITE_BYTES: u64 = 4 << 20;
 /// A write appended by [`Tree::write_begin`], to be finished by
 /// [`Tree::write_finish`].
 #[derive(Debug)]
-#[must_use = "a begun write is acknowledged only by write_finish"]
-pub struct PendingWrite {
+#[must_use = "a begun write must be finished by write_finish"]
+pub(crate) struct PendingWrite {
     first: SeqNo,
     last: SeqNo,
     sealed: bool,
@@ -339,22 +339,37 @@ impl Tree {
     /// table partition deciding conditional writes) release that lock before
     /// the fsync, so the next writer can join the same group commit. A caller
     /// that decides under its lock must read with [`Tree::get_latest`] there.
-    /// Dropping the pending write without finishing it leaves it in the WAL and
-    /// the memtable; it becomes durable and visible with the next commit.
-    pub fn write_begin(&self, batch: WriteBatch, durability: Durability) -> Result<PendingWrite> {
+    /// The caller must finish every begun write: a `Sync` write left unfinished
+    /// would keep every later one invisible. So this stays inside the crate.
+    pub(crate) fn write_begin(
+        &self,
+        batch: WriteBatch,
+        durability: Durability,
+    ) -> Result<PendingWrite> {
         self.inner.write_begin(batch, durability)
     }
 
     /// The second half of [`Tree::write`] (see [`Tree::write_begin`]).
-    pub fn write_finish(&self, pending: PendingWrite) -> Result<SeqNo> {
+    pub(crate) fn write_finish(&self, pending: PendingWrite) -> Result<SeqNo> {
         self.inner.write_finish(pending)
+    }
+
+    /// Waits until everything written so far (what [`Tree::get_latest`] saw) is
+    /// visible, so durable as its writers asked: for a caller that must not
+    /// report anything based on a write that a crash could still take away.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] when an earlier write failed and never becomes visible.
+    pub(crate) fn wait_written_visible(&self) -> Result<()> {
+        let seq = self.inner.written_seq.load(Ordering::Acquire);
+        self.inner.wait_visible(seq)
     }
 
     /// The newest value of `key` written, including writes begun with
     /// [`Tree::write_begin`] that are not durable or visible yet. For a
     /// caller that serialises its writers and decides under its own lock
     /// (never for answering readers: a crash may still take the value away).
-    pub fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let sv = self.inner.current_sv();
         let seq = self.inner.written_seq.load(Ordering::Acquire);
         self.inner.get_in(&sv, key, seq)

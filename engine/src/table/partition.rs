@@ -154,6 +154,13 @@ impl Partition {
                 for a in applied.iter().filter(|a| !a.throttled) {
                     core.give_back_write(self.index, &a.capacity);
                 }
+                // The error may rest on an earlier writer's write that is not durable
+                // yet (a failed condition, the existing item it returns): report it
+                // only once that write is, as a reader would see it.
+                drop(guard);
+                self.tree
+                    .wait_written_visible()
+                    .map_err(|w| core.storage(self.index, w))?;
                 return Err(e);
             }
         };
