@@ -187,6 +187,21 @@ struct DbState {
     tables: BTreeMap<String, Arc<TableCore>>,
 }
 
+impl DbState {
+    /// The catalog entry of table `name` of an open database (what DDL starts from).
+    fn entry(&self, name: &str) -> Result<TableEntry, DbError> {
+        if self.closed {
+            return Err(DbError::Closed);
+        }
+        self.catalog
+            .get(name)
+            .cloned()
+            .ok_or_else(|| DbError::TableNotFound {
+                table: name.to_owned(),
+            })
+    }
+}
+
 #[derive(Debug)]
 struct DbInner {
     path: PathBuf,
@@ -569,16 +584,7 @@ impl Db {
         let _ddl = inner.ddl.lock();
         let (catalog, entry, core) = {
             let st = inner.state.read();
-            if st.closed {
-                return Err(DbError::Closed);
-            }
-            let entry = st
-                .catalog
-                .get(name)
-                .cloned()
-                .ok_or_else(|| DbError::TableNotFound {
-                    table: name.to_owned(),
-                })?;
+            let entry = st.entry(name)?;
             let mut c = st.catalog.clone();
             c.tables.retain(|t| t.spec.name != name);
             (c, entry, st.tables.get(name).cloned())

@@ -145,16 +145,7 @@ impl Db {
         let _ddl = inner.ddl.lock();
         let (entry, old) = {
             let st = inner.state.read();
-            if st.closed {
-                return Err(DbError::Closed);
-            }
-            let entry = st
-                .catalog
-                .get(name)
-                .cloned()
-                .ok_or_else(|| DbError::TableNotFound {
-                    table: name.to_owned(),
-                })?;
+            let entry = st.entry(name)?;
             let core = st
                 .tables
                 .get(name)
