@@ -192,6 +192,8 @@ struct State {
     torn_seed: Option<u64>,
     locks: HashSet<PathBuf>,
     op_counts: HashMap<FaultOp, u64>,
+    /// How long each file sync takes (see [`FaultFs::set_sync_delay`]).
+    sync_delay: std::time::Duration,
 }
 
 /// What survives a power loss.
@@ -411,6 +413,13 @@ impl FaultFs {
         self.state.lock().torn_seed = seed;
     }
 
+    /// Makes every file sync take `delay` (a slow disk), so that tests of what
+    /// overlaps an fsync (group commit) do not depend on the machine's disk.
+    /// The sleep happens outside the file system's lock. Default zero.
+    pub fn set_sync_delay(&self, delay: std::time::Duration) {
+        self.state.lock().sync_delay = delay;
+    }
+
     /// Simulates a power loss now: everything not durable is lost, open
     /// handles stay usable but refer to the surviving files (or to nothing).
     /// If power was already lost at a crash point, that image is restored.
@@ -548,6 +557,10 @@ impl WritableFile for FaultWritable {
     }
 
     fn sync(&mut self) -> io::Result<()> {
+        let delay = self.state.lock().sync_delay;
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
         let mut st = self.state.lock();
         st.check(FaultOp::Sync)?;
         if let Some(inode) = st.inodes.get_mut(&self.inode) {

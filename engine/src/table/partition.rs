@@ -144,10 +144,21 @@ impl Partition {
     ) -> Result<Vec<Applied>, DbError> {
         core.admit(Some(self.index), OpKind::Write)?;
         crate::gsi::pressure::admit_write(core, self)?;
+        // Announced before queueing for the lock: a writer of this partition
+        // about to fsync may wait a moment for this one to append, so that one
+        // fsync covers both. Not with a change sink: its writers keep the lock
+        // through the fsync, so an announced writer could not append meanwhile.
+        let intent = if core.hooks.change_sink.is_none() {
+            self.tree.commit_intent(core.durability)
+        } else {
+            None
+        };
         let guard = self.write_lock.lock();
         let mut applied: Vec<Applied> = Vec::with_capacity(muts.len());
         let mut keys = Vec::with_capacity(muts.len());
-        let pending = match self.apply_locked(core, muts, on_throttle, &mut applied, &mut keys) {
+        let decided = self.apply_locked(core, muts, on_throttle, &mut applied, &mut keys);
+        drop(intent);
+        let pending = match decided {
             Ok(pending) => pending,
             Err(e) => {
                 // Nothing was committed: give back what the items took.
