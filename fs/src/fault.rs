@@ -194,6 +194,9 @@ struct State {
     op_counts: HashMap<FaultOp, u64>,
     /// How long each file sync takes (see [`FaultFs::set_sync_delay`]).
     sync_delay: std::time::Duration,
+    /// File syncs running now, and the most that ever ran at once.
+    syncs_in_flight: u64,
+    max_syncs_in_flight: u64,
 }
 
 /// What survives a power loss.
@@ -420,6 +423,13 @@ impl FaultFs {
         self.state.lock().sync_delay = delay;
     }
 
+    /// The most file syncs that ever ran at the same time (overlapping in their
+    /// [`FaultFs::set_sync_delay`]): shows whether syncs of different files
+    /// were issued in parallel.
+    pub fn max_concurrent_syncs(&self) -> u64 {
+        self.state.lock().max_syncs_in_flight
+    }
+
     /// Simulates a power loss now: everything not durable is lost, open
     /// handles stay usable but refer to the surviving files (or to nothing).
     /// If power was already lost at a crash point, that image is restored.
@@ -557,10 +567,16 @@ impl WritableFile for FaultWritable {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        let delay = self.state.lock().sync_delay;
+        let delay = {
+            let mut st = self.state.lock();
+            st.syncs_in_flight += 1;
+            st.max_syncs_in_flight = st.max_syncs_in_flight.max(st.syncs_in_flight);
+            st.sync_delay
+        };
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }
+        self.state.lock().syncs_in_flight -= 1;
         let mut st = self.state.lock();
         st.check(FaultOp::Sync)?;
         if let Some(inode) = st.inodes.get_mut(&self.inode) {
