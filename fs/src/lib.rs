@@ -59,9 +59,10 @@ pub trait WritableFile: Send + Sync + Debug {
         ))
     }
     /// Makes the file at least `len` bytes long, the new bytes zero, with
-    /// their blocks allocated up front where the file system can
-    /// (`fallocate` on Linux), so that later writes into them need not
-    /// change the file's size (and `fdatasync` need not commit a new size).
+    /// their blocks allocated up front (written as zeros by the real file
+    /// system, see its notes on `fallocate`), so that later writes into them
+    /// need not change the file's size or allocation (and `fdatasync` need not
+    /// commit metadata).
     /// The new length is durable after the next [`WritableFile::sync`]. Does
     /// nothing when the file is already as long. The default extends the
     /// file by writing zeros at its end.

@@ -102,10 +102,10 @@ pub struct WalOptions {
     /// among many logs so they use one thread between them; `None` (the
     /// default): the log makes its own, started on its first such append.
     pub syncer: Option<Arc<WalSyncer>>,
-    /// A segment file is grown in chunks of this many bytes (zeros,
-    /// allocated up front with `fallocate` where the file system can), so
-    /// that appends write inside the file and an `fdatasync` need not also
-    /// commit a new file size. 0 disables preallocation. A clean close cuts
+    /// A segment file is grown in chunks of this many bytes (zeros, written
+    /// up front: not `fallocate`, whose unwritten extents make every later
+    /// `fdatasync` commit metadata), so that appends write inside the file
+    /// and an `fdatasync` need not also commit a new file size. 0 disables preallocation. A clean close cuts
     /// the unused tail. Also the most a spare keeps (see
     /// `recycle_segments`). Default 256 KiB. RocksDB: `allow_fallocate`
     /// (RocksDB preallocates WAL files in blocks of about the write buffer

@@ -55,8 +55,9 @@ pub struct TreeOptions {
     /// Interval of the WAL's background sync for `Buffered` writes (RocksDB:
     /// `wal_bytes_per_sync`, by time instead of bytes). Default 100 ms.
     pub wal_buffered_sync_interval: std::time::Duration,
-    /// WAL segments grow in chunks of this many preallocated bytes, so that
-    /// a `Sync` write's `fdatasync` need not commit a new file size; 0
+    /// WAL segments grow in chunks of this many preallocated bytes (written as
+    /// zeros), so that a `Sync` write's `fdatasync` need not commit a new file
+    /// size or allocation; 0
     /// disables it ([`strata_wal::WalOptions::preallocate`]; RocksDB:
     /// `allow_fallocate`). Also the most a spare segment keeps. Default
     /// 256 KiB.
