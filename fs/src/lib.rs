@@ -93,6 +93,21 @@ pub trait WritableFile: Send + Sync + Debug {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// A handle that makes this file's data durable independently of this one
+    /// (a duplicate of its descriptor), so that one thread can fsync while
+    /// others keep writing through this handle: what a write-ahead log's
+    /// background sync needs so that it holds up no appender. A sync through it
+    /// covers every write that completed before the sync began. `None` (the
+    /// default) when the file system has no such handle.
+    fn sync_handle(&self) -> io::Result<Option<Box<dyn FileSync>>> {
+        Ok(None)
+    }
+}
+
+/// Makes a file's data durable; see [`WritableFile::sync_handle`].
+pub trait FileSync: Send + Sync + Debug {
+    /// `fdatasync` of the file.
+    fn sync(&self) -> io::Result<()>;
 }
 
 /// A file open for positional reads.

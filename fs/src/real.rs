@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::{FileLock, FileSystem, MappedFile, RandomAccessFile, WritableFile};
+use crate::{FileLock, FileSync, FileSystem, MappedFile, RandomAccessFile, WritableFile};
 
 /// A pass-through to `std::fs`, with memory maps for [`FileSystem::map`].
 #[derive(Debug, Default, Clone, Copy)]
@@ -64,6 +64,10 @@ impl WritableFile for RealWritable {
         self.file.sync_data()
     }
 
+    fn sync_handle(&self) -> io::Result<Option<Box<dyn FileSync>>> {
+        Ok(Some(Box::new(RealSync(self.file.try_clone()?))))
+    }
+
     fn len(&self) -> u64 {
         self.len
     }
@@ -90,6 +94,16 @@ fn allocate(file: &File, from: u64, len: u64) -> io::Result<()> {
         at += n;
     }
     Ok(())
+}
+
+/// A duplicate of a writable file's descriptor, for syncing it.
+#[derive(Debug)]
+struct RealSync(File);
+
+impl FileSync for RealSync {
+    fn sync(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
 }
 
 #[derive(Debug)]

@@ -599,6 +599,26 @@ impl Wal {
         inner.drive(&mut st, Goal::Synced(end))
     }
 
+    /// Writes out what is buffered and makes it durable without holding up
+    /// appenders: the fsync runs through a second handle to the active segment
+    /// (`WritableFile::sync_handle`) while other threads keep appending (and
+    /// leading group commits), instead of as a leader whom every appender would
+    /// wait for. For background syncs of `Buffered`/`None` appends, whose writers
+    /// should never wait for an fsync. Returns [`Wal::synced_lsn`] afterwards.
+    /// Falls back to [`Wal::sync`] where the file system has no sync handle.
+    ///
+    /// ```
+    /// use strata_wal::{Durability, Wal, WalOptions};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (wal, _) = Wal::open(dir.path(), WalOptions::default()).unwrap();
+    /// let lsn = wal.append(b"buffered", Durability::None).unwrap();
+    /// assert!(wal.sync_aside().unwrap() > lsn);
+    /// ```
+    pub fn sync_aside(&self) -> Result<Lsn, WalError> {
+        self.inner.sync_aside()
+    }
+
     /// The LSN the next appended record will get.
     pub fn next_lsn(&self) -> Lsn {
         self.inner.state.lock().next_lsn
@@ -939,6 +959,54 @@ impl Inner {
         }
     }
 
+    /// See [`Wal::sync_aside`].
+    fn sync_aside(&self) -> Result<Lsn, WalError> {
+        let inner = self;
+        let mut st = inner.state.lock();
+        inner.check_usable(&st)?;
+        if st.written_lsn < st.next_lsn {
+            let target = st.next_lsn;
+            inner.drive(&mut st, Goal::Written(target))?;
+        }
+        let end = st.written_lsn;
+        if st.synced_lsn >= end {
+            return Ok(st.synced_lsn);
+        }
+        drop(st);
+        // Every record below `end` is in the active segment or an earlier one,
+        // and a rotation syncs the old segment before it starts a new one: a
+        // sync of whichever segment is active now covers them all.
+        let (handle, path) = {
+            let a = inner.active.lock();
+            let handle = a.file.sync_handle().map_err(|e| WalError::io(&a.path, e))?;
+            (handle, a.path.clone())
+        };
+        let Some(handle) = handle else {
+            let mut st = inner.state.lock();
+            inner.drive(&mut st, Goal::Synced(end))?;
+            return Ok(st.synced_lsn);
+        };
+        let started = Instant::now();
+        let synced = handle.sync();
+        let mut st = inner.state.lock();
+        if let Err(e) = synced {
+            // Written records may not be durable and never will be: as a failed
+            // leader's sync, this poisons the log.
+            let e = WalError::io(&path, e);
+            tracing::error!(error = %e, "WAL sync failed; the log is poisoned");
+            st.poison = Some(e.to_string());
+            inner.cond.notify_all();
+            return Err(e);
+        }
+        bump(&inner.stats.syncs, 1);
+        inner.note_sync_time(started.elapsed());
+        if end > st.synced_lsn {
+            st.synced_lsn = end;
+            inner.cond.notify_all();
+        }
+        Ok(st.synced_lsn)
+    }
+
     /// Group commit that gathers: the leader, about to fsync, waits while
     /// writers are on their way, so that one fsync covers their records too:
     /// while announced writers ([`Wal::intend`]) have not appended yet, and
@@ -1139,7 +1207,7 @@ impl Inner {
 
 impl BackgroundSync for Inner {
     fn background_sync(&self) -> bool {
-        let mut st = self.state.lock();
+        let st = self.state.lock();
         if st.closed {
             return false;
         }
@@ -1149,13 +1217,15 @@ impl BackgroundSync for Inner {
         if st.pending.is_empty() && st.written_lsn <= st.synced_lsn {
             return true;
         }
-        let end = st.next_lsn;
-        if let Err(e) = self.drive(&mut st, Goal::Synced(end)) {
-            tracing::error!(error = %e, "WAL background sync failed");
-            return true;
-        }
-        let synced = st.synced_lsn;
         drop(st);
+        // Aside: appenders of `Buffered` tables never wait for this fsync.
+        let synced = match self.sync_aside() {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "WAL background sync failed");
+                return true;
+            }
+        };
         let listener = self.sync_listener.lock().clone();
         if let Some(l) = listener {
             l(synced);

@@ -548,7 +548,11 @@ impl Tree {
     /// acknowledged write durable; returns the new [`Tree::durable_lsn`].
     pub fn sync_wal(&self) -> Result<Lsn> {
         self.inner.check_open()?;
-        self.inner.wal.sync().map_err(|e| self.inner.poison(e))?;
+        // Aside: writers appending meanwhile do not wait for this fsync.
+        self.inner
+            .wal
+            .sync_aside()
+            .map_err(|e| self.inner.poison(e))?;
         self.inner.notify_durable();
         Ok(self.durable_lsn())
     }
