@@ -25,6 +25,11 @@ pub mod lsm;
 
 pub use lsm::{Error, Problem, ProblemKind, Severity, Tree, TreeOptions, VerifyReport, WriteBatch};
 
+#[cfg(feature = "tokio")]
+pub mod asynchronous;
+#[cfg(feature = "tokio")]
+pub use asynchronous::{AsyncDb, AsyncItems, AsyncPages, AsyncTable};
+
 pub mod bench_items;
 pub mod capacity;
 mod catalog;
