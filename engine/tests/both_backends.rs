@@ -27,7 +27,7 @@ const ALL_OLD: ReturnValuesOnConditionCheckFailure = ReturnValuesOnConditionChec
 /// reopen finds everything, on disk and in memory alike).
 enum Backend {
     Disk(tempfile::TempDir),
-    Memory(DbOptions),
+    Memory(Box<DbOptions>),
 }
 
 impl Backend {
@@ -36,13 +36,13 @@ impl Backend {
     }
 
     fn memory() -> Backend {
-        Backend::Memory(DbOptions::in_memory())
+        Backend::Memory(Box::new(DbOptions::in_memory()))
     }
 
     fn open(&self) -> Db {
         match self {
             Backend::Disk(dir) => Db::open(dir.path(), DbOptions::default()).unwrap(),
-            Backend::Memory(opts) => Db::open(IN_MEMORY_PATH, opts.clone()).unwrap(),
+            Backend::Memory(opts) => Db::open(IN_MEMORY_PATH, (**opts).clone()).unwrap(),
         }
     }
 }
