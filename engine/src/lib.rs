@@ -23,11 +23,11 @@
 
 pub mod lsm;
 
-pub use lsm::{Problem, ProblemKind, Severity, Tree, TreeOptions, VerifyReport, WriteBatch};
 /// The error of the byte-keyed LSM tree ([`Tree`]); a table operation reports it
 /// inside [`DbError::Storage`]. (It was formerly exported as `Error`, which is now
 /// [`DbError`].)
 pub use lsm::Error as TreeError;
+pub use lsm::{Problem, ProblemKind, Severity, Tree, TreeOptions, VerifyReport, WriteBatch};
 /// The crate's error: everything a [`Db`] or [`Table`] operation reports (the same
 /// type as [`DbError`]).
 pub use table::DbError as Error;
