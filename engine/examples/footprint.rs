@@ -115,7 +115,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     report("after flush", &dir);
     db.close()?;
-    report("closed", &dir);
+    drop(db);
+    report("closed and dropped", &dir);
     let db = Db::open(&dir, DbOptions::default())?;
     report("reopened", &dir);
     db.close()?;
