@@ -19,7 +19,10 @@
 //!
 //! The on-disk formats and the crash-safety arguments are written down in the
 //! repository's `docs/` (`docs/commit.md` for how a write becomes durable and visible).
-//! Calls block (they may fsync); from async code, run them on a blocking pool.
+//! Calls block (they may fsync); from async code, enable the cargo feature `tokio` and use
+//! `AsyncDb` / `AsyncTable` (module `asynchronous`), which run each call on tokio's
+//! blocking pool. Threads, memory, disk, `tracing` events and the change feed are
+//! described in the repository's `docs/embedding.md`.
 
 pub mod lsm;
 

@@ -58,8 +58,10 @@ struct Sets {
     tags: BTreeSet<String>,
     #[serde(with = "strata_item::sets::number_set", default)]
     n: BTreeSet<i64>,
+    // A set has no order: a `Vec` here would read an `L` in its order and come back
+    // from the `BS` sorted, so the shape uses ordered sets only.
     #[serde(with = "strata_item::sets::binary_set", default)]
-    data: Vec<Vec<u8>>,
+    data: BTreeSet<Vec<u8>>,
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -100,8 +102,18 @@ const NAMES: [&str; 12] = [
     "id", "n", "small", "flag", "ratio", "c", "data", "tags", "nested", "list", "kind", "name",
 ];
 const NUMBERS: [&str; 12] = [
-    "0", "1", "-1", "255", "256", "1.5", "-0.5", "1e3", "9223372036854775807",
-    "9223372036854775808", "1E+125", "0.000000000000000000000000000000000000001",
+    "0",
+    "1",
+    "-1",
+    "255",
+    "256",
+    "1.5",
+    "-0.5",
+    "1e3",
+    "9223372036854775807",
+    "9223372036854775808",
+    "1E+125",
+    "0.000000000000000000000000000000000000001",
 ];
 
 struct Gen<'a> {
@@ -125,7 +137,9 @@ impl Gen<'_> {
         if b & 0x80 != 0 {
             return NAMES[usize::from(b) % NAMES.len()].to_owned();
         }
-        (0..n).map(|_| char::from(b'a' + self.byte() % 26)).collect()
+        (0..n)
+            .map(|_| char::from(b'a' + self.byte() % 26))
+            .collect()
     }
 
     fn number(&mut self) -> Number {
@@ -146,7 +160,7 @@ impl Gen<'_> {
                 let n = self.byte() % 4;
                 AttributeValue::L((0..n).map(|_| self.value(depth + 1)).collect())
             }
-            8 | 9 => AttributeValue::M(self.item(depth + 1)),
+            8 | 9 => AttributeValue::from(self.item(depth + 1)),
             10 => AttributeValue::Ss((0..1 + self.byte() % 3).map(|_| self.string()).collect()),
             _ => AttributeValue::Ns((0..1 + self.byte() % 3).map(|_| self.number()).collect()),
         }
