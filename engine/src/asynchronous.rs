@@ -76,13 +76,21 @@ use crate::{
 
 /// Runs `f` on tokio's blocking pool and waits for it without blocking the caller's
 /// worker thread. A panic in `f` resumes here; a task the runtime dropped before it
-/// started (the runtime shutting down) is [`DbError::RuntimeShutdown`].
+/// started (the runtime shutting down) is [`DbError::RuntimeShutdown`]; polled outside
+/// a tokio runtime (where there is no blocking pool) it is
+/// [`DbError::InvalidRequest`], and `f` does not run.
 async fn blocking<T, F>(f: F) -> Result<T, DbError>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, DbError> + Send + 'static,
 {
-    match tokio::task::spawn_blocking(f).await {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return Err(DbError::invalid(
+            "AsyncDb and AsyncTable run their calls on tokio's blocking pool: \
+             use them inside a tokio runtime (or use Db and Table directly)",
+        ));
+    };
+    match runtime.spawn_blocking(f).await {
         Ok(out) => out,
         Err(e) => match e.try_into_panic() {
             Ok(payload) => std::panic::resume_unwind(payload),
@@ -93,8 +101,9 @@ where
 
 /// A [`Db`] whose blocking calls are `async` (cargo feature `tokio`); see the
 /// [module documentation](self) for which calls block. Cheap to clone; clones share
-/// the database. Call it from inside a tokio runtime (any flavour: the calls use
-/// [`tokio::task::spawn_blocking`]).
+/// the database. Use it inside a tokio runtime (any flavour: the calls use
+/// [`tokio::task::spawn_blocking`]); polled elsewhere, a call fails with
+/// [`DbError::InvalidRequest`] without running.
 #[derive(Debug, Clone)]
 pub struct AsyncDb {
     db: Db,

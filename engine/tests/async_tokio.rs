@@ -5,6 +5,7 @@
 //! starve the runtime's workers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::future::Future;
 use std::time::Duration;
 
 use strata_engine::{
@@ -324,4 +325,21 @@ async fn the_blocking_and_async_handles_share_the_database() {
     let again = AsyncDb::from(sync);
     assert_eq!(again.sync().list_tables().unwrap(), vec!["tbl".to_string()]);
     db.close().await.unwrap();
+}
+
+/// Outside a tokio runtime there is no blocking pool: a call polled there (by another
+/// executor) fails at once with a clear error instead of panicking, and does nothing.
+#[test]
+fn a_call_outside_a_tokio_runtime_is_a_clear_error() {
+    let db = strata_engine::Db::open_in_memory().unwrap();
+    let adb = AsyncDb::from(db.clone());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut create = std::pin::pin!(adb.create_table(spec()));
+    match create.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(Err(e @ DbError::InvalidRequest { .. })) => {
+            assert!(e.to_string().contains("tokio runtime"), "{e}");
+        }
+        other => panic!("expected a ready InvalidRequest, got {other:?}"),
+    }
+    assert!(db.list_tables().unwrap().is_empty());
 }

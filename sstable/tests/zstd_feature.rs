@@ -91,7 +91,10 @@ fn reading_a_zstd_table_without_the_feature_is_a_clear_error() {
         other => panic!("expected CompressionUnavailable, got {other:?}"),
     }
     let msg = e.to_string();
-    assert!(msg.contains("zstd-level3.sst") && msg.contains("`zstd` cargo feature"), "{msg}");
+    assert!(
+        msg.contains("zstd-level3.sst") && msg.contains("`zstd` cargo feature"),
+        "{msg}"
+    );
 }
 
 #[cfg(not(feature = "zstd"))]
@@ -101,7 +104,10 @@ fn writing_zstd_without_the_feature_is_a_clear_error_and_none_still_works() {
         Err(SstError::CompressionUnavailable { compression, .. }) => {
             assert_eq!(compression, "zstd");
         }
-        other => panic!("expected CompressionUnavailable, got {:?}", other.map(|b| b.len())),
+        other => panic!(
+            "expected CompressionUnavailable, got {:?}",
+            other.map(|b| b.len())
+        ),
     }
     let bytes = build(Compression::None, 200).unwrap();
     let t = Table::open_bytes(bytes, "/t.sst".into(), 2, ReaderOptions::default()).unwrap();
