@@ -158,6 +158,10 @@ struct Inner {
     sync_interval: Duration,
     state: Mutex<State>,
     cond: Condvar,
+    /// Wakes a gathering leader (see [`Inner::gather`]) when a commit arrives or
+    /// an intent ends: a condition variable of its own, so those wake-ups do not
+    /// also wake every writer waiting for the sync.
+    gather_cond: Condvar,
     active: Mutex<Active>,
     segments: Mutex<Vec<SegmentMeta>>,
     /// Retired segment files kept for reuse: `(old number, path)`.
@@ -226,7 +230,7 @@ impl Drop for CommitIntent {
         let mut st = self.inner.state.lock();
         st.intents = st.intents.saturating_sub(1);
         if st.gathering {
-            self.inner.cond.notify_all();
+            self.inner.gather_cond.notify_one();
         }
     }
 }
@@ -429,6 +433,7 @@ impl Wal {
                 closed: false,
             }),
             cond: Condvar::new(),
+            gather_cond: Condvar::new(),
             active: Mutex::new(active),
             segments: Mutex::new(segments),
             spares: Mutex::new(spares),
@@ -572,7 +577,7 @@ impl Wal {
             s.next_lsn += records.len() as u64;
             s.commits_pending += 1;
             if s.gathering {
-                inner.cond.notify_all();
+                inner.gather_cond.notify_one();
             }
         }
         let end = st.next_lsn;
@@ -1052,7 +1057,7 @@ impl Inner {
             }) else {
                 break;
             };
-            if self.cond.wait_until(st, until).timed_out() && st.commits_pending == seen {
+            if self.gather_cond.wait_until(st, until).timed_out() && st.commits_pending == seen {
                 bump(&self.stats.gather_timeouts, 1);
                 // Those writers did not come in time: expect no more than came.
                 st.expected_group = st.commits_pending.max(1);

@@ -215,7 +215,9 @@ pub enum DbError {
     },
 
     /// Another `Db` (in this process or another) has the directory open.
-    #[error("database directory {path} is in use by another process or Db handle: {source}")]
+    #[error(
+        "the database is in use by another process or Db handle (its lock file {path} is held): {source}"
+    )]
     Locked {
         /// The lock file.
         path: PathBuf,
