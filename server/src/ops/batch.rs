@@ -1,0 +1,191 @@
+//! `BatchGetItem` and `BatchWriteItem`.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+use strata_engine::{BatchGetRequest, CapacityMode, KeyInput, WriteRequest};
+
+use super::common::{Placeholders, Rcc, capacity_json, check_ricm, rcc, read_projection};
+use crate::error::ApiError;
+use crate::legacy::check_not_mixed;
+use crate::params::{Params, item_of};
+use crate::state::State;
+
+/// Whether any of the named tables is provisioned (for mapping a throttle).
+fn any_provisioned<'a>(st: &State, names: impl Iterator<Item = &'a String>) -> bool {
+    names.filter_map(|n| st.db.table(n).ok()).any(|t| {
+        matches!(t.spec().capacity, CapacityMode::Provisioned { .. })
+    })
+}
+
+fn request_items<'a>(p: &Params<'a>) -> Result<&'a Map<String, Value>, ApiError> {
+    let items = p
+        .map("RequestItems")?
+        .ok_or_else(|| ApiError::missing("requestItems"))?;
+    if items.is_empty() {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        ));
+    }
+    Ok(items)
+}
+
+fn capacities(list: &[strata_engine::ConsumedCapacity], rcc: Rcc) -> Option<Value> {
+    let v: Vec<Value> = list.iter().filter_map(|c| capacity_json(c, rcc)).collect();
+    (rcc != Rcc::None).then_some(Value::Array(v))
+}
+
+pub fn batch_get_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
+    let rcc = rcc(p)?;
+    let items = request_items(p)?;
+    let mut requests = Vec::with_capacity(items.len());
+    // The request of each table as given, to send back unprocessed keys with.
+    let mut given: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    for (table, v) in items {
+        let r = Params::root(v)?;
+        check_not_mixed(
+            &r,
+            &["AttributesToGet"],
+            &["ProjectionExpression", "ExpressionAttributeNames"],
+        )?;
+        let keys = r
+            .list("Keys")?
+            .ok_or_else(|| ApiError::missing("requestItems.member.keys"))?;
+        if keys.is_empty() {
+            return Err(ApiError::validation(
+                "1 validation error detected: Value '[]' at 'requestItems.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1",
+            ));
+        }
+        let keys = keys
+            .iter()
+            .map(|k| item_of(k).map(KeyInput::Map))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut ph = Placeholders::read(&r, &["ProjectionExpression"])?;
+        let projection = read_projection(&r, &mut ph)?;
+        let (names, _) = ph.finish();
+        requests.push((
+            table.clone(),
+            BatchGetRequest {
+                keys,
+                projection: projection.map(Into::into),
+                names,
+                consistent_read: r.bool("ConsistentRead")?.unwrap_or(false),
+            },
+        ));
+        if let Value::Object(m) = v {
+            given.insert(table.clone(), m.clone());
+        }
+    }
+    let provisioned = any_provisioned(st, items.keys());
+    let out = st
+        .db
+        .batch_get_item(requests)
+        .map_err(|e| match e {
+            strata_engine::DbError::TableNotFound { .. } => {
+                ApiError::not_found("Requested resource not found")
+            }
+            e => ApiError::from_db(e, provisioned),
+        })?;
+    let mut responses = Map::new();
+    for table in items.keys() {
+        let found = out.responses.get(table).map_or(&[][..], Vec::as_slice);
+        responses.insert(
+            table.clone(),
+            Value::Array(found.iter().map(|i| i.to_dynamo_json()).collect()),
+        );
+    }
+    let mut unprocessed = Map::new();
+    for (table, req) in &out.unprocessed_keys {
+        let mut m = given.get(table).cloned().unwrap_or_default();
+        m.insert(
+            "Keys".into(),
+            Value::Array(
+                req.keys
+                    .iter()
+                    .map(|k| match k {
+                        KeyInput::Map(i) => i.to_dynamo_json(),
+                        KeyInput::Key(_) => Value::Null,
+                    })
+                    .collect(),
+            ),
+        );
+        unprocessed.insert(table.clone(), Value::Object(m));
+    }
+    let mut m = Map::new();
+    m.insert("Responses".into(), Value::Object(responses));
+    m.insert("UnprocessedKeys".into(), Value::Object(unprocessed));
+    if let Some(c) = capacities(&out.consumed_capacity, rcc) {
+        m.insert("ConsumedCapacity".into(), c);
+    }
+    Ok(Value::Object(m))
+}
+
+pub fn batch_write_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
+    let rcc = rcc(p)?;
+    check_ricm(p)?;
+    let items = request_items(p)?;
+    let mut requests = Vec::with_capacity(items.len());
+    for (table, v) in items {
+        let Value::Array(list) = v else {
+            return Err(ApiError::serialization(
+                "Start of structure or map found where not expected (expected a list of write requests).",
+            ));
+        };
+        if list.is_empty() {
+            return Err(ApiError::validation(
+                "1 validation error detected: Value '[]' at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]",
+            ));
+        }
+        let mut writes = Vec::with_capacity(list.len());
+        for w in list {
+            let w = Params::root(w)?;
+            match (w.obj("PutRequest")?, w.obj("DeleteRequest")?) {
+                (Some(put), None) => writes.push(WriteRequest::Put(
+                    put.item("Item")?
+                        .ok_or_else(|| ApiError::missing("requestItems.member.member.putRequest.item"))?,
+                )),
+                (None, Some(del)) => writes.push(WriteRequest::Delete(KeyInput::Map(
+                    del.item("Key")?.ok_or_else(|| {
+                        ApiError::missing("requestItems.member.member.deleteRequest.key")
+                    })?,
+                ))),
+                _ => {
+                    return Err(ApiError::validation(
+                        "One or more parameter values were invalid: A write request must contain exactly one of PutRequest and DeleteRequest",
+                    ));
+                }
+            }
+        }
+        requests.push((table.clone(), writes));
+    }
+    let provisioned = any_provisioned(st, items.keys());
+    let out = st
+        .db
+        .batch_write_item(requests)
+        .map_err(|e| match e {
+            strata_engine::DbError::TableNotFound { .. } => {
+                ApiError::not_found("Requested resource not found")
+            }
+            e => ApiError::from_db(e, provisioned),
+        })?;
+    let mut unprocessed = Map::new();
+    for (table, writes) in &out.unprocessed_items {
+        let list: Vec<Value> = writes
+            .iter()
+            .map(|w| match w {
+                WriteRequest::Put(i) => json!({"PutRequest": {"Item": i.to_dynamo_json()}}),
+                WriteRequest::Delete(KeyInput::Map(k)) => {
+                    json!({"DeleteRequest": {"Key": k.to_dynamo_json()}})
+                }
+                WriteRequest::Delete(KeyInput::Key(_)) => Value::Null,
+            })
+            .collect();
+        unprocessed.insert(table.clone(), Value::Array(list));
+    }
+    let mut m = Map::new();
+    m.insert("UnprocessedItems".into(), Value::Object(unprocessed));
+    if let Some(c) = capacities(&out.consumed_capacity, rcc) {
+        m.insert("ConsumedCapacity".into(), c);
+    }
+    Ok(Value::Object(m))
+}

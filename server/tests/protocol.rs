@@ -1,0 +1,269 @@
+//! Raw-HTTP protocol tests: DynamoDB's checks (content type, target, authentication,
+//! body size, JSON, member types) and response headers, without an SDK in the way.
+
+mod common;
+
+use common::{AUTH, call, raw, start, start_with};
+use strata_server::ServerConfig;
+
+const CREATE: &str = r#"{"TableName":"tbl","AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"BillingMode":"PAY_PER_REQUEST"}"#;
+
+#[tokio::test]
+async fn health_check_answers_get() {
+    let s = start().await;
+    let r = raw(s.addr, "GET / HTTP/1.1\nHost: x\n", b"").await;
+    assert_eq!(r.status, 200);
+    assert!(String::from_utf8_lossy(&r.body).starts_with("healthy: dynamodb."));
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn missing_and_unknown_targets_are_unknown_operations() {
+    let s = start().await;
+    let no_target = format!(
+        "POST / HTTP/1.1\nHost: x\nContent-Type: application/x-amz-json-1.0\nAuthorization: {AUTH}\nContent-Length: 2\n"
+    );
+    let r = raw(s.addr, &no_target, b"{}").await;
+    assert_eq!((r.status, r.error_name().as_str()), (400, "UnknownOperationException"));
+    // Transactions, TTL and streams are later issues: unknown operations until then.
+    for op in [
+        "TransactWriteItems",
+        "TransactGetItems",
+        "UpdateTimeToLive",
+        "DescribeTimeToLive",
+        "ExecuteStatement",
+        "NoSuchThing",
+    ] {
+        let r = call(s.addr, op, "{}").await;
+        assert_eq!(r.status, 400, "{op}");
+        assert_eq!(r.error_name(), "UnknownOperationException", "{op}");
+    }
+    // Another API version is unknown too.
+    let other = format!(
+        "POST / HTTP/1.1\nHost: x\nContent-Type: application/x-amz-json-1.0\nX-Amz-Target: DynamoDB_20111205.ListTables\nAuthorization: {AUTH}\nContent-Length: 2\n"
+    );
+    assert_eq!(raw(s.addr, &other, b"{}").await.error_name(), "UnknownOperationException");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_content_type_is_refused() {
+    let s = start().await;
+    for ct in ["text/plain", "application/xml", "application/x-amz-json-1.1x"] {
+        let head = format!(
+            "POST / HTTP/1.1\nHost: x\nContent-Type: {ct}\nX-Amz-Target: DynamoDB_20120810.ListTables\nAuthorization: {AUTH}\nContent-Length: 2\n"
+        );
+        let r = raw(s.addr, &head, b"{}").await;
+        assert_eq!(r.status, 404, "{ct}");
+        assert_eq!(r.error_name(), "UnknownOperationException");
+    }
+    // No content type at all.
+    let head = format!(
+        "POST / HTTP/1.1\nHost: x\nX-Amz-Target: DynamoDB_20120810.ListTables\nAuthorization: {AUTH}\nContent-Length: 2\n"
+    );
+    assert_eq!(raw(s.addr, &head, b"{}").await.status, 404);
+    // application/json and a charset parameter are accepted.
+    for ct in ["application/json", "application/x-amz-json-1.0; charset=utf-8"] {
+        let head = format!(
+            "POST / HTTP/1.1\nHost: x\nContent-Type: {ct}\nX-Amz-Target: DynamoDB_20120810.ListTables\nAuthorization: {AUTH}\nContent-Length: 2\n"
+        );
+        assert_eq!(raw(s.addr, &head, b"{}").await.status, 200, "{ct}");
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn authentication_is_required_and_must_be_sigv4_shaped() {
+    let s = start().await;
+    let head = "POST / HTTP/1.1\nHost: x\nContent-Type: application/x-amz-json-1.0\nX-Amz-Target: DynamoDB_20120810.ListTables\nContent-Length: 2\n";
+    let r = raw(s.addr, head, b"{}").await;
+    assert_eq!(
+        (r.status, r.error_name().as_str()),
+        (400, "MissingAuthenticationTokenException")
+    );
+    let bad = "POST / HTTP/1.1\nHost: x\nContent-Type: application/x-amz-json-1.0\nX-Amz-Target: DynamoDB_20120810.ListTables\nAuthorization: AWS4-HMAC-SHA256 Credential=AKID\nContent-Length: 2\n";
+    let r = raw(s.addr, bad, b"{}").await;
+    assert_eq!(r.error_name(), "IncompleteSignatureException");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_serialization_exception() {
+    let s = start().await;
+    for body in ["{", "not json", "[1,2", "{\"TableName\": }", "\u{0}"] {
+        let r = call(s.addr, "ListTables", body).await;
+        assert_eq!(r.status, 400, "{body}");
+        assert_eq!(r.error_name(), "SerializationException", "{body}");
+    }
+    // A body that is JSON but not an object.
+    for body in ["[]", "5", "\"x\""] {
+        let r = call(s.addr, "DescribeTable", body).await;
+        assert_eq!(r.error_name(), "SerializationException", "{body}");
+    }
+    // Deep nesting is an error, not a stack overflow.
+    let deep = format!("{{\"Item\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    let r = call(s.addr, "PutItem", &deep).await;
+    assert_eq!(r.error_name(), "SerializationException");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_json_types_for_each_parameter() {
+    let s = start().await;
+    assert_eq!(call(s.addr, "CreateTable", CREATE).await.status, 200);
+    let cases: &[(&str, &str)] = &[
+        ("DescribeTable", r#"{"TableName": 5}"#),
+        ("DescribeTable", r#"{"TableName": ["tbl"]}"#),
+        ("DescribeTable", r#"{"TableName": {"S": "tbl"}}"#),
+        ("ListTables", r#"{"Limit": "5"}"#),
+        ("ListTables", r#"{"Limit": 1.5}"#),
+        ("ListTables", r#"{"ExclusiveStartTableName": true}"#),
+        ("CreateTable", r#"{"TableName":"t2","KeySchema":{"a":1},"AttributeDefinitions":[]}"#),
+        ("CreateTable", r#"{"TableName":"t2","KeySchema":[],"AttributeDefinitions":"x"}"#),
+        ("PutItem", r#"{"TableName":"tbl","Item":[]}"#),
+        ("PutItem", r#"{"TableName":"tbl","Item":{"pk":"plain"}}"#),
+        ("PutItem", r#"{"TableName":"tbl","Item":{"pk":{"S":"a"},"n":{"N":5}}}"#),
+        ("PutItem", r#"{"TableName":"tbl","Item":{"pk":{"S":"a"}},"ReturnValues":5}"#),
+        ("PutItem", r#"{"TableName":"tbl","Item":{"pk":{"S":"a"}},"ConditionExpression":["x"]}"#),
+        ("GetItem", r#"{"TableName":"tbl","Key":"pk"}"#),
+        ("GetItem", r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"ConsistentRead":"yes"}"#),
+        ("GetItem", r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"AttributesToGet":"pk"}"#),
+        ("Query", r#"{"TableName":"tbl","KeyConditionExpression":"pk = :v","ExpressionAttributeValues":{":v":"a"}}"#),
+        ("Query", r#"{"TableName":"tbl","KeyConditionExpression":"pk = :v","ExpressionAttributeValues":[]}"#),
+        ("Query", r##"{"TableName":"tbl","KeyConditionExpression":"#p = :v","ExpressionAttributeNames":{"#p":1},"ExpressionAttributeValues":{":v":{"S":"a"}}}"##),
+        ("Query", r#"{"TableName":"tbl","KeyConditionExpression":"pk = :v","ExpressionAttributeValues":{":v":{"S":"a"}},"ScanIndexForward":1}"#),
+        ("Scan", r#"{"TableName":"tbl","Segment":"0","TotalSegments":2}"#),
+        ("Scan", r#"{"TableName":"tbl","ExclusiveStartKey":5}"#),
+        ("BatchWriteItem", r#"{"RequestItems":{"tbl":{"PutRequest":{}}}}"#),
+        ("BatchGetItem", r#"{"RequestItems":[]}"#),
+        ("UpdateItem", r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"UpdateExpression":{}}"#),
+        ("DeleteItem", r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"Expected":[]}"#),
+    ];
+    for (op, body) in cases {
+        let r = call(s.addr, op, body).await;
+        assert_eq!(r.status, 400, "{op} {body}");
+        assert_eq!(
+            r.error_name(),
+            "SerializationException",
+            "{op} {body}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn validation_and_not_found_errors() {
+    let s = start().await;
+    let r = call(s.addr, "DescribeTable", "{}").await;
+    assert_eq!(r.error_name(), "ValidationException");
+    assert!(r.message().contains("Value null at 'tableName'"), "{}", r.message());
+    assert!(r.json()["__type"]
+        .as_str()
+        .unwrap()
+        .starts_with("com.amazonaws.dynamodb.v20120810#"));
+    let r = call(s.addr, "DescribeTable", r#"{"TableName":"nope"}"#).await;
+    assert_eq!((r.status, r.error_name().as_str()), (400, "ResourceNotFoundException"));
+    let r = call(s.addr, "PutItem", r#"{"TableName":"nope","Item":{"pk":{"S":"a"}}}"#).await;
+    assert_eq!(r.error_name(), "ResourceNotFoundException");
+    assert_eq!(call(s.addr, "CreateTable", CREATE).await.status, 200);
+    let r = call(s.addr, "CreateTable", CREATE).await;
+    assert_eq!(r.error_name(), "ResourceInUseException");
+    let r = call(s.addr, "PutItem", r#"{"TableName":"tbl","Item":{"x":{"S":"a"}}}"#).await;
+    assert_eq!(r.error_name(), "ValidationException");
+    assert!(r.message().contains("Missing the key pk"), "{}", r.message());
+    let r = call(s.addr, "ListTables", r#"{"Limit": 0}"#).await;
+    assert_eq!(r.error_name(), "ValidationException");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_before_being_read() {
+    let s = start_with(ServerConfig {
+        max_body_bytes: 1024,
+        ..ServerConfig::default()
+    })
+    .await;
+    // Content-Length over the limit: the answer comes without the body being sent.
+    let head = format!(
+        "POST / HTTP/1.1\nHost: x\nContent-Type: application/x-amz-json-1.0\nX-Amz-Target: DynamoDB_20120810.ListTables\nAuthorization: {AUTH}\nContent-Length: 100000000\n"
+    );
+    let r = raw(s.addr, &head, b"").await;
+    assert_eq!(r.status, 413);
+    assert_eq!(r.error_name(), "RequestEntityTooLarge");
+    // A chunked body that grows over the limit is cut off while being read.
+    let head = format!(
+        "POST / HTTP/1.1\nHost: x\nContent-Type: application/x-amz-json-1.0\nX-Amz-Target: DynamoDB_20120810.ListTables\nAuthorization: {AUTH}\nTransfer-Encoding: chunked\n"
+    );
+    let mut chunked = Vec::new();
+    for _ in 0..4 {
+        chunked.extend_from_slice(format!("{:x}\r\n", 512).as_bytes());
+        chunked.extend_from_slice(&[b' '; 512]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let r = raw(s.addr, &head, &chunked).await;
+    assert_eq!(r.status, 413);
+    // Just under the limit is fine.
+    let r = call(s.addr, "ListTables", &format!("{{}}{}", " ".repeat(900))).await;
+    assert_eq!(r.status, 200);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn responses_carry_crc32_and_request_id() {
+    let s = start().await;
+    for (op, body) in [("ListTables", "{}"), ("DescribeTable", r#"{"TableName":"nope"}"#)] {
+        let r = call(s.addr, op, body).await;
+        let crc: u32 = r.headers["x-amz-crc32"].parse().unwrap();
+        assert_eq!(crc, crc32fast::hash(&r.body), "{op}");
+        let id = &r.headers["x-amzn-requestid"];
+        assert_eq!(id.len(), 52);
+        assert!(id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+        assert_eq!(r.headers["content-type"], "application/x-amz-json-1.0");
+    }
+    let a = call(s.addr, "ListTables", "{}").await;
+    let b = call(s.addr, "ListTables", "{}").await;
+    assert_ne!(a.headers["x-amzn-requestid"], b.headers["x-amzn-requestid"]);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn keep_alive_serves_many_requests_on_one_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = start().await;
+    let mut conn = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    for _ in 0..20 {
+        let req = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\nAuthorization: {AUTH}\r\nContent-Length: 2\r\n\r\n{{}}"
+        );
+        conn.write_all(req.as_bytes()).await.unwrap();
+        // Read one response: headers, then Content-Length bytes.
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        while !buf.ends_with(b"\r\n\r\n") {
+            conn.read_exact(&mut byte).await.unwrap();
+            buf.push(byte[0]);
+        }
+        let head = String::from_utf8(buf).unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+            .unwrap();
+        let mut body = vec![0u8; len];
+        conn.read_exact(&mut body).await.unwrap();
+        assert_eq!(body, br#"{"TableNames":[]}"#);
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_finishes_and_closes_the_database() {
+    let s = start().await;
+    assert_eq!(call(s.addr, "CreateTable", CREATE).await.status, 200);
+    let addr = s.addr;
+    s.shutdown().await;
+    // Nothing listens any more.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
