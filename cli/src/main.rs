@@ -2,7 +2,8 @@
 //!
 //! - `strata serve [--dir DIR | --in-memory] [--port 8000] [--host 127.0.0.1]`: serves a
 //!   database over DynamoDB's protocol until SIGINT or SIGTERM, then stops accepting,
-//!   finishes the requests in flight and closes the database.
+//!   finishes the requests in flight and closes the database. `--auth FILE` verifies
+//!   SigV4 signatures against the keys in FILE.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -40,6 +41,11 @@ struct ServeArgs {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
+    /// Verify SigV4 signatures against the keys in FILE (one `ACCESS_KEY_ID
+    /// SECRET_ACCESS_KEY` per line). Without it any well-formed signature is
+    /// accepted, as DynamoDB Local does.
+    #[arg(long, value_name = "FILE")]
+    auth: Option<PathBuf>,
     /// The largest request body accepted, in bytes.
     #[arg(long, default_value_t = strata_server::MAX_BODY_BYTES)]
     max_body_bytes: usize,
@@ -72,8 +78,15 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         (Some(dir), false) => Db::open(dir, DbOptions::default())?,
         (None, false) => return Err("give --dir DIR or --in-memory".into()),
     };
+    let auth = match &args.auth {
+        Some(path) => Some(std::sync::Arc::new(
+            strata_server::sigv4::Credentials::load(path)?,
+        )),
+        None => None,
+    };
     let config = ServerConfig {
         max_body_bytes: args.max_body_bytes,
+        auth,
         ..ServerConfig::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

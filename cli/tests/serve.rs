@@ -14,9 +14,14 @@ const AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/dynamodb
 
 /// Starts `strata serve --dir dir --port 0` and returns it with its address.
 fn serve(dir: &Path) -> (Child, SocketAddr) {
+    serve_with(&["--dir", dir.to_str().unwrap()])
+}
+
+/// Starts `strata serve --port 0 ARGS`.
+fn serve_with(args: &[&str]) -> (Child, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(["serve", "--port", "0", "--dir"])
-        .arg(dir)
+        .args(["serve", "--port", "0"])
+        .args(args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -141,7 +146,17 @@ fn sigterm_shuts_down_cleanly() {
 }
 
 #[test]
-fn in_memory_serves_and_bad_arguments_fail() {
+fn in_memory_serves() {
+    let (mut child, addr) = serve_with(&["--in-memory"]);
+    assert_eq!(call(addr, "CreateTable", CREATE).unwrap().0, 200);
+    let (status, json) = call(addr, "ListTables", "{}").unwrap();
+    assert_eq!((status, json["TableNames"][0].as_str()), (200, Some("events")));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn bad_arguments_fail() {
     let out = Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(["serve"])
         .output()
@@ -152,4 +167,15 @@ fn in_memory_serves_and_bad_arguments_fail() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+    // An auth file that cannot be read or parsed is an error before listening.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("auth");
+    std::fs::write(&bad, "only-a-key\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["serve", "--in-memory", "--port", "0", "--auth"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1"));
 }

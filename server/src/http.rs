@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::ops::{self, Operation, RequestContext};
-use crate::{Shared, auth};
+use crate::{Shared, auth, sigv4};
 
 /// The content type of DynamoDB's protocol.
 pub const AMZ_JSON: &str = "application/x-amz-json-1.0";
@@ -121,16 +121,48 @@ async fn dispatch(
         return ("-", Err(ApiError::unknown_operation(400)));
     };
     let name = op.name();
-    if let Err(e) = auth::parse(header(&req, "authorization")) {
-        return (name, Err(e));
-    }
-    let ctx = RequestContext {
-        host: header(&req, "host").unwrap_or("localhost").to_owned(),
+    let (parts, body) = req.into_parts();
+    let authorization = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let sig = match auth::parse(authorization) {
+        Ok(s) => s,
+        Err(e) => return (name, Err(e)),
     };
-    let body = match read_body(shared, req).await {
+    let ctx = RequestContext {
+        host: parts
+            .headers
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("localhost")
+            .to_owned(),
+    };
+    let body = match read_body(shared, &parts.headers, body).await {
         Ok(b) => b,
         Err(e) => return (name, Err(e)),
     };
+    if let Some(creds) = &shared.config.auth {
+        let signed = sigv4::SignedParts {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: &body,
+        };
+        if let Err(e) = sigv4::verify(creds, &sig, &signed, unix_now()) {
+            return (name, Err(e));
+        }
+    }
     let parsed: Value = if body.is_empty() {
         Value::Object(serde_json::Map::new())
     } else {
@@ -168,10 +200,13 @@ async fn dispatch(
 /// Reads the body, refusing one over the limit before reading it whole (by its
 /// `Content-Length`, and while reading for chunked bodies) and one that does not
 /// arrive within the body timeout.
-async fn read_body(shared: &Shared, req: Request<Incoming>) -> Result<Bytes, ApiError> {
+async fn read_body(
+    shared: &Shared,
+    headers: &hyper::HeaderMap,
+    body: Incoming,
+) -> Result<Bytes, ApiError> {
     let limit = shared.config.max_body_bytes;
-    if let Some(len) = req
-        .headers()
+    if let Some(len) = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
@@ -179,7 +214,7 @@ async fn read_body(shared: &Shared, req: Request<Incoming>) -> Result<Bytes, Api
     {
         return Err(ApiError::too_large(limit));
     }
-    let collect = Limited::new(req.into_body(), limit).collect();
+    let collect = Limited::new(body, limit).collect();
     match tokio::time::timeout(shared.config.body_timeout, collect).await {
         Err(_) => Err(ApiError::serialization(
             "Timed out reading the request body",
@@ -195,4 +230,11 @@ async fn read_body(shared: &Shared, req: Request<Incoming>) -> Result<Bytes, Api
             }
         }
     }
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

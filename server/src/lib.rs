@@ -40,6 +40,7 @@ pub mod http;
 pub mod legacy;
 pub mod ops;
 pub mod params;
+pub mod sigv4;
 pub mod state;
 
 use describe::Location;
@@ -66,6 +67,9 @@ pub struct ServerConfig {
     pub region: String,
     /// The account id in ARNs.
     pub account: String,
+    /// Verify SigV4 signatures against these keys (`--auth FILE`); `None`: accept
+    /// any well-formed `Authorization` header, as DynamoDB Local does.
+    pub auth: Option<Arc<sigv4::Credentials>>,
 }
 
 impl Default for ServerConfig {
@@ -77,6 +81,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(30),
             region: "ddblocal".to_owned(),
             account: "000000000000".to_owned(),
+            auth: None,
         }
     }
 }

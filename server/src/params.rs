@@ -50,6 +50,11 @@ impl<'a> Params<'a> {
         }
     }
 
+    /// A request object given as a map.
+    pub fn from_map(map: &'a Map<String, Value>) -> Params<'a> {
+        Params { map }
+    }
+
     /// The raw member, `None` when absent or `null`.
     pub fn raw(&self, name: &str) -> Option<&'a Value> {
         self.map.get(name).filter(|v| !v.is_null())

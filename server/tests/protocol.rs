@@ -118,8 +118,8 @@ async fn wrong_json_types_for_each_parameter() {
         ("ListTables", r#"{"Limit": "5"}"#),
         ("ListTables", r#"{"Limit": 1.5}"#),
         ("ListTables", r#"{"ExclusiveStartTableName": true}"#),
-        ("CreateTable", r#"{"TableName":"t2","KeySchema":{"a":1},"AttributeDefinitions":[]}"#),
-        ("CreateTable", r#"{"TableName":"t2","KeySchema":[],"AttributeDefinitions":"x"}"#),
+        ("CreateTable", r#"{"TableName":"tbl2","KeySchema":{"a":1},"AttributeDefinitions":[]}"#),
+        ("CreateTable", r#"{"TableName":"tbl2","KeySchema":[],"AttributeDefinitions":"x"}"#),
         ("PutItem", r#"{"TableName":"tbl","Item":[]}"#),
         ("PutItem", r#"{"TableName":"tbl","Item":{"pk":"plain"}}"#),
         ("PutItem", r#"{"TableName":"tbl","Item":{"pk":{"S":"a"},"n":{"N":5}}}"#),
@@ -138,6 +138,10 @@ async fn wrong_json_types_for_each_parameter() {
         ("BatchGetItem", r#"{"RequestItems":[]}"#),
         ("UpdateItem", r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"UpdateExpression":{}}"#),
         ("DeleteItem", r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"Expected":[]}"#),
+        // Types are checked before values: a bad name does not hide a bad type.
+        ("Query", r#"{"TableName":"x","Limit":"5"}"#),
+        ("Scan", r#"{"TotalSegments":true}"#),
+        ("TagResource", r#"{"ResourceArn":"nope","Tags":{"k":"v"}}"#),
     ];
     for (op, body) in cases {
         let r = call(s.addr, op, body).await;
@@ -266,4 +270,69 @@ async fn shutdown_finishes_and_closes_the_database() {
     s.shutdown().await;
     // Nothing listens any more.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn bad_signatures_are_refused_with_auth() {
+    let creds = strata_server::sigv4::Credentials::parse("AKIDEXAMPLE secret").unwrap();
+    let s = start_with(ServerConfig {
+        auth: Some(std::sync::Arc::new(creds)),
+        ..ServerConfig::default()
+    })
+    .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // Format "now" as an X-Amz-Date (seconds to civil date).
+    let date = amz_date(now);
+    let day = &date[..8];
+    let head = |auth: &str, date: &str| {
+        format!(
+            "POST / HTTP/1.1\nHost: x\nContent-Type: application/x-amz-json-1.0\nX-Amz-Target: DynamoDB_20120810.ListTables\nX-Amz-Date: {date}\nAuthorization: {auth}\nContent-Length: 2\n"
+        )
+    };
+    let wrong = format!(
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{day}/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=00ff"
+    );
+    let r = raw(s.addr, &head(&wrong, &date), b"{}").await;
+    assert_eq!((r.status, r.error_name().as_str()), (400, "InvalidSignatureException"));
+    let unknown = wrong.replace("AKIDEXAMPLE", "NOBODY");
+    let r = raw(s.addr, &head(&unknown, &date), b"{}").await;
+    assert_eq!(r.error_name(), "UnrecognizedClientException");
+    // Still no header at all: MissingAuthenticationTokenException.
+    let r = raw(
+        s.addr,
+        "POST / HTTP/1.1\nHost: x\nContent-Type: application/x-amz-json-1.0\nX-Amz-Target: DynamoDB_20120810.ListTables\nContent-Length: 2\n",
+        b"{}",
+    )
+    .await;
+    assert_eq!(r.error_name(), "MissingAuthenticationTokenException");
+    // A date an hour off is refused before the signature is looked at.
+    let old = amz_date(now - 3600);
+    let r = raw(s.addr, &head(&wrong.replace(day, &old[..8]), &old), b"{}").await;
+    assert_eq!(r.error_name(), "InvalidSignatureException");
+    assert!(r.message().contains("15 minutes"), "{}", r.message());
+    s.shutdown().await;
+}
+
+/// `YYYYMMDDTHHMMSSZ` of Unix seconds (civil from days, Howard Hinnant's algorithm).
+fn amz_date(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }

@@ -16,13 +16,17 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ProvisionedThroughput, PutRequest, ReturnConsumedCapacity, ReturnValue,
     ReturnValuesOnConditionCheckFailure, ScalarAttributeType, Select, Tag, WriteRequest,
 };
-use common::{Running, start};
+use common::{Running, start, start_with};
 
 fn client(s: &Running) -> Client {
+    client_as(s, "AKIDTEST", "secret")
+}
+
+fn client_as(s: &Running, key: &str, secret: &str) -> Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .credentials_provider(Credentials::new(key, secret, None, None, "test"))
         .endpoint_url(format!("http://{}", s.addr))
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
@@ -1003,5 +1007,35 @@ async fn tags_limits_and_endpoints() {
     assert_eq!(limits.table_max_read_capacity_units(), Some(40000));
     let ep = c.describe_endpoints().send().await.unwrap();
     assert_eq!(ep.endpoints().len(), 1);
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn signatures_are_verified_with_auth() {
+    let creds = strata_server::sigv4::Credentials::parse("AKIDGOOD goodsecret").unwrap();
+    let srv = start_with(strata_server::ServerConfig {
+        auth: Some(std::sync::Arc::new(creds)),
+        ..strata_server::ServerConfig::default()
+    })
+    .await;
+    // The right secret: every operation works (body and headers are signed).
+    let good = client_as(&srv, "AKIDGOOD", "goodsecret");
+    create_composite(&good, "signed").await;
+    good.put_item()
+        .table_name("signed")
+        .item("pk", s("a"))
+        .item("sk", n(1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(good.list_tables().send().await.unwrap().table_names(), ["signed"]);
+    // A wrong secret: DynamoDB's InvalidSignatureException.
+    let wrong = client_as(&srv, "AKIDGOOD", "badsecret");
+    let e = wrong.list_tables().send().await.unwrap_err();
+    assert_eq!(code(&e), "InvalidSignatureException");
+    // An unknown key: UnrecognizedClientException.
+    let stranger = client_as(&srv, "AKIDOTHER", "goodsecret");
+    let e = stranger.list_tables().send().await.unwrap_err();
+    assert_eq!(code(&e), "UnrecognizedClientException");
     srv.shutdown().await;
 }

@@ -13,6 +13,7 @@ mod common;
 mod items;
 mod meta;
 mod read;
+mod shapes;
 mod tables;
 
 /// Every operation this server answers. Transactions, TTL, streams, backups, exports
@@ -132,6 +133,9 @@ pub fn call(
 ) -> Result<Value, ApiError> {
     use Operation::*;
     let p = Params::root(body)?;
+    if let Value::Object(m) = body {
+        shapes::check(op, m)?;
+    }
     match op {
         CreateTable => tables::create_table(st, &p),
         DescribeTable => tables::describe_table(st, &p),
