@@ -14,7 +14,11 @@ use strata_engine::{Db, DbOptions};
 use strata_server::{Server, ServerConfig};
 
 #[derive(Debug, Parser)]
-#[command(name = "strata", version, about = "Strata: DynamoDB's data model on an LSM tree")]
+#[command(
+    name = "strata",
+    version,
+    about = "Strata: DynamoDB's data model on an LSM tree"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -29,7 +33,11 @@ enum Command {
 #[derive(Debug, Args)]
 struct ServeArgs {
     /// The database directory (created if missing).
-    #[arg(long, conflicts_with = "in_memory", required_unless_present = "in_memory")]
+    #[arg(
+        long,
+        conflicts_with = "in_memory",
+        required_unless_present = "in_memory"
+    )]
     dir: Option<PathBuf>,
     /// Keep everything in memory (nothing survives the process), as DynamoDB Local's
     /// -inMemory.

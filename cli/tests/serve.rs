@@ -1,6 +1,8 @@
 //! `strata serve` as a process: acknowledged writes survive a SIGKILL under a write
 //! load, and SIGTERM shuts down cleanly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -108,10 +110,16 @@ fn acknowledged_puts_survive_sigkill() {
 
     let (mut child, addr) = serve(dir.path());
     for key in &keys {
-        let body = format!(r#"{{"TableName":"events","Key":{{"pk":{{"S":"{key}"}}}},"ConsistentRead":true}}"#);
+        let body = format!(
+            r#"{{"TableName":"events","Key":{{"pk":{{"S":"{key}"}}}},"ConsistentRead":true}}"#
+        );
         let (status, json) = call(addr, "GetItem", &body).unwrap();
         assert_eq!(status, 200, "{json}");
-        assert_eq!(json["Item"]["pk"]["S"], key.as_str(), "acknowledged {key} lost");
+        assert_eq!(
+            json["Item"]["pk"]["S"],
+            key.as_str(),
+            "acknowledged {key} lost"
+        );
     }
     child.kill().unwrap();
     child.wait().unwrap();
@@ -150,7 +158,10 @@ fn in_memory_serves() {
     let (mut child, addr) = serve_with(&["--in-memory"]);
     assert_eq!(call(addr, "CreateTable", CREATE).unwrap().0, 200);
     let (status, json) = call(addr, "ListTables", "{}").unwrap();
-    assert_eq!((status, json["TableNames"][0].as_str()), (200, Some("events")));
+    assert_eq!(
+        (status, json["TableNames"][0].as_str()),
+        (200, Some("events"))
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }

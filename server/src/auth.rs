@@ -58,8 +58,7 @@ pub fn parse(header: Option<&str>) -> Result<SigV4Header<'_>, ApiError> {
             strata_item::echo::shown(credential)
         ))
     })?;
-    if access_key.is_empty() || scope.split('/').count() != 4 || !scope.ends_with("/aws4_request")
-    {
+    if access_key.is_empty() || scope.split('/').count() != 4 || !scope.ends_with("/aws4_request") {
         return Err(ApiError::incomplete_signature(format!(
             "Credential should be scoped with a date, region, service and aws4_request terminator. Credential={}",
             strata_item::echo::shown(credential)

@@ -128,7 +128,10 @@ pub fn table_description(
         CapacityMode::OnDemand => (0, 0),
     };
     let mut m = Map::new();
-    m.insert("AttributeDefinitions".into(), Value::Array(attribute_definitions));
+    m.insert(
+        "AttributeDefinitions".into(),
+        Value::Array(attribute_definitions),
+    );
     m.insert("TableName".into(), json!(spec.name));
     m.insert("KeySchema".into(), key_schema_json(&spec.key_schema));
     m.insert("TableStatus".into(), json!(status.name()));
@@ -142,7 +145,10 @@ pub fn table_description(
         json!(format!("00000000-0000-4000-8000-{:012x}", d.table_id)),
     );
     let mut billing = Map::new();
-    billing.insert("BillingMode".into(), json!(spec.capacity.billing_mode_name()));
+    billing.insert(
+        "BillingMode".into(),
+        json!(spec.capacity.billing_mode_name()),
+    );
     if spec.capacity == CapacityMode::OnDemand {
         billing.insert("LastUpdateToPayPerRequestDateTime".into(), json!(created));
         m.insert(
@@ -182,7 +188,14 @@ pub fn table_description(
         let gsis: Vec<Value> = spec
             .global_secondary_indexes
             .iter()
-            .map(|g| gsi_json(g, described.get(g.name.as_str()).copied(), &spec.capacity, &arn))
+            .map(|g| {
+                gsi_json(
+                    g,
+                    described.get(g.name.as_str()).copied(),
+                    &spec.capacity,
+                    &arn,
+                )
+            })
             .collect();
         m.insert("GlobalSecondaryIndexes".into(), Value::Array(gsis));
     }
@@ -247,7 +260,11 @@ pub fn attribute_definitions(p: &Params<'_>) -> Result<BTreeMap<String, KeyType>
             Some("S") => KeyType::S,
             Some("N") => KeyType::N,
             Some(_) => KeyType::B,
-            None => return Err(ApiError::missing("attributeDefinitions.member.attributeType")),
+            None => {
+                return Err(ApiError::missing(
+                    "attributeDefinitions.member.attributeType",
+                ));
+            }
         };
         if out.insert(name.to_owned(), ty).is_some() {
             return Err(ApiError::validation(format!(
@@ -279,7 +296,11 @@ pub fn key_schema(
     for (i, e) in elems.iter().enumerate() {
         let name = e.req_str("AttributeName", &format!("{member}.member.attributeName"))?;
         let kt = e
-            .enum_str("KeyType", &format!("{member}.member.keyType"), &["HASH", "RANGE"])?
+            .enum_str(
+                "KeyType",
+                &format!("{member}.member.keyType"),
+                &["HASH", "RANGE"],
+            )?
             .ok_or_else(|| ApiError::missing(&format!("{member}.member.keyType")))?;
         let want = if i == 0 { "HASH" } else { "RANGE" };
         if kt != want {
@@ -303,7 +324,10 @@ pub fn key_schema(
     let mut it = attrs.into_iter();
     let partition_key = it.next().ok_or_else(|| ApiError::missing(member))?;
     let sort_key = it.next();
-    if sort_key.as_ref().is_some_and(|s| s.name == partition_key.name) {
+    if sort_key
+        .as_ref()
+        .is_some_and(|s| s.name == partition_key.name)
+    {
         return Err(ApiError::validation(
             "Invalid KeySchema: Some index key attribute have no definition",
         ));
@@ -429,7 +453,8 @@ pub fn gsi_spec(
 ) -> Result<GsiSpec, ApiError> {
     let name = g.req_str("IndexName", &format!("{member}.indexName"))?;
     let ks = key_schema(g, &format!("{member}.keySchema"), defs, used)?;
-    let mut spec = GsiSpec::new(name, ks).projection(projection(g, &format!("{member}.projection"))?);
+    let mut spec =
+        GsiSpec::new(name, ks).projection(projection(g, &format!("{member}.projection"))?);
     if let Some(t) = provisioned_throughput(g, &format!("{member}.provisionedThroughput"))? {
         spec = spec.provisioned(t);
     }

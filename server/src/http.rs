@@ -221,7 +221,9 @@ async fn read_body(
         )),
         Ok(Ok(c)) => Ok(c.to_bytes()),
         Ok(Err(e)) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 Err(ApiError::too_large(limit))
             } else {
                 Err(ApiError::serialization(format!(

@@ -186,7 +186,11 @@ impl Legacy {
         for (attr, v) in updates {
             let u = Params::root(v)?;
             let action = u
-                .enum_str("Action", "attributeUpdates.action", &["ADD", "PUT", "DELETE"])?
+                .enum_str(
+                    "Action",
+                    "attributeUpdates.action",
+                    &["ADD", "PUT", "DELETE"],
+                )?
                 .unwrap_or("PUT");
             let value = u.raw("Value").map(attribute_value).transpose()?;
             let n = self.name(attr);
@@ -340,13 +344,29 @@ mod tests {
         let mut l = Legacy::default();
         let e = map(json!({"a": {"ComparisonOperator": "EQ"}}));
         let err = l.expected(&e, None).unwrap_err();
-        assert!(err.message.contains("Invalid number of argument(s) for the EQ"));
+        assert!(
+            err.message
+                .contains("Invalid number of argument(s) for the EQ")
+        );
         let e = map(json!({"a": {"Exists": true}}));
-        assert!(l.expected(&e, None).unwrap_err().message.contains("Value must be provided"));
+        assert!(
+            l.expected(&e, None)
+                .unwrap_err()
+                .message
+                .contains("Value must be provided")
+        );
         let e = map(json!({"a": {"ComparisonOperator": "XX", "AttributeValueList": []}}));
-        assert_eq!(l.filter(&e, None).unwrap_err().name(), "ValidationException");
+        assert_eq!(
+            l.filter(&e, None).unwrap_err().name(),
+            "ValidationException"
+        );
         let k = map(json!({"a": {"ComparisonOperator": "NE", "AttributeValueList": [{"S": "x"}]}}));
-        assert!(l.key_conditions(&k).unwrap_err().message.contains("not an indexable"));
+        assert!(
+            l.key_conditions(&k)
+                .unwrap_err()
+                .message
+                .contains("not an indexable")
+        );
     }
 
     #[test]

@@ -125,7 +125,11 @@ impl Server {
     ///
     /// # Errors
     /// [`ServeError::Bind`].
-    pub async fn bind(addr: SocketAddr, db: Db, config: ServerConfig) -> Result<Server, ServeError> {
+    pub async fn bind(
+        addr: SocketAddr,
+        db: Db,
+        config: ServerConfig,
+    ) -> Result<Server, ServeError> {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServeError::Bind { addr, source })?;
@@ -197,8 +201,14 @@ impl Server {
         drop(listener);
         tracing::info!("shutting down: finishing requests in flight");
         let grace = shared.config.shutdown_grace;
-        if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-            tracing::warn!(?grace, "requests still running after the shutdown grace period");
+        if tokio::time::timeout(grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                ?grace,
+                "requests still running after the shutdown grace period"
+            );
         }
         let db = shared.state.db.clone();
         tokio::task::spawn_blocking(move || db.close())

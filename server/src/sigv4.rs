@@ -182,7 +182,11 @@ pub fn canonical_request(parts: &SignedParts<'_>, signed_headers: &str) -> Strin
         .iter()
         .find(|(n, _)| n == "x-amz-content-sha256")
         .map_or_else(|| sha256_hex(parts.body), |(_, v)| v.clone());
-    let path = if parts.path.is_empty() { "/" } else { parts.path };
+    let path = if parts.path.is_empty() {
+        "/"
+    } else {
+        parts.path
+    };
     format!(
         "{}\n{path}\n{}\n{canonical_headers}\n{signed_headers}\n{payload}",
         parts.method,
@@ -253,7 +257,9 @@ pub fn verify(
     let mut scope = header.scope.split('/');
     let (Some(day), Some(region), Some(service)) = (scope.next(), scope.next(), scope.next())
     else {
-        return Err(ApiError::incomplete_signature("Credential scope is incomplete"));
+        return Err(ApiError::incomplete_signature(
+            "Credential scope is incomplete",
+        ));
     };
     if !date.starts_with(day) {
         return Err(ApiError::invalid_signature(format!(
@@ -338,7 +344,9 @@ mod tests {
         };
         assert!(verify(&creds, &h, &tampered, now).is_err());
         assert_eq!(
-            verify(&creds, &h, &parts, now + 16 * 60).unwrap_err().name(),
+            verify(&creds, &h, &parts, now + 16 * 60)
+                .unwrap_err()
+                .name(),
             "InvalidSignatureException"
         );
         assert!(verify(&creds, &h, &parts, now + 14 * 60).is_ok());
@@ -354,7 +362,12 @@ mod tests {
         assert_eq!(parse_amz_date("19700101T000000Z"), Some(0));
         assert_eq!(parse_amz_date("20000301T000000Z"), Some(951_868_800));
         assert_eq!(parse_amz_date("20240229T235959Z"), Some(1_709_251_199));
-        for bad in ["2024-01-01", "20241301T000000Z", "20240101T250000Z", "20240101T000000"] {
+        for bad in [
+            "2024-01-01",
+            "20241301T000000Z",
+            "20240101T250000Z",
+            "20240101T000000",
+        ] {
             assert_eq!(parse_amz_date(bad), None, "{bad}");
         }
     }
@@ -369,7 +382,11 @@ mod tests {
             Credentials::parse("a b\na c"),
             Err(AuthFileError::Duplicate { line: 2, .. })
         ));
-        assert!(matches!(Credentials::parse("# only\n"), Err(AuthFileError::Empty)));
-        assert_eq!(format!("{:?}", Credentials::parse("a s3cr3t").unwrap()).contains("s3cr3t"), false);
+        assert!(matches!(
+            Credentials::parse("# only\n"),
+            Err(AuthFileError::Empty)
+        ));
+        let shown = format!("{:?}", Credentials::parse("a s3cr3t").unwrap());
+        assert!(!shown.contains("s3cr3t"), "{shown}");
     }
 }

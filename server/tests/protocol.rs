@@ -1,6 +1,8 @@
 //! Raw-HTTP protocol tests: DynamoDB's checks (content type, target, authentication,
 //! body size, JSON, member types) and response headers, without an SDK in the way.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::{AUTH, call, raw, start, start_with};
@@ -24,7 +26,10 @@ async fn missing_and_unknown_targets_are_unknown_operations() {
         "POST / HTTP/1.1\nHost: x\nContent-Type: application/x-amz-json-1.0\nAuthorization: {AUTH}\nContent-Length: 2\n"
     );
     let r = raw(s.addr, &no_target, b"{}").await;
-    assert_eq!((r.status, r.error_name().as_str()), (400, "UnknownOperationException"));
+    assert_eq!(
+        (r.status, r.error_name().as_str()),
+        (400, "UnknownOperationException")
+    );
     // Transactions, TTL and streams are later issues: unknown operations until then.
     for op in [
         "TransactWriteItems",
@@ -42,14 +47,21 @@ async fn missing_and_unknown_targets_are_unknown_operations() {
     let other = format!(
         "POST / HTTP/1.1\nHost: x\nContent-Type: application/x-amz-json-1.0\nX-Amz-Target: DynamoDB_20111205.ListTables\nAuthorization: {AUTH}\nContent-Length: 2\n"
     );
-    assert_eq!(raw(s.addr, &other, b"{}").await.error_name(), "UnknownOperationException");
+    assert_eq!(
+        raw(s.addr, &other, b"{}").await.error_name(),
+        "UnknownOperationException"
+    );
     s.shutdown().await;
 }
 
 #[tokio::test]
 async fn wrong_content_type_is_refused() {
     let s = start().await;
-    for ct in ["text/plain", "application/xml", "application/x-amz-json-1.1x"] {
+    for ct in [
+        "text/plain",
+        "application/xml",
+        "application/x-amz-json-1.1x",
+    ] {
         let head = format!(
             "POST / HTTP/1.1\nHost: x\nContent-Type: {ct}\nX-Amz-Target: DynamoDB_20120810.ListTables\nAuthorization: {AUTH}\nContent-Length: 2\n"
         );
@@ -63,7 +75,10 @@ async fn wrong_content_type_is_refused() {
     );
     assert_eq!(raw(s.addr, &head, b"{}").await.status, 404);
     // application/json and a charset parameter are accepted.
-    for ct in ["application/json", "application/x-amz-json-1.0; charset=utf-8"] {
+    for ct in [
+        "application/json",
+        "application/x-amz-json-1.0; charset=utf-8",
+    ] {
         let head = format!(
             "POST / HTTP/1.1\nHost: x\nContent-Type: {ct}\nX-Amz-Target: DynamoDB_20120810.ListTables\nAuthorization: {AUTH}\nContent-Length: 2\n"
         );
@@ -101,7 +116,11 @@ async fn malformed_json_is_a_serialization_exception() {
         assert_eq!(r.error_name(), "SerializationException", "{body}");
     }
     // Deep nesting is an error, not a stack overflow.
-    let deep = format!("{{\"Item\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep = format!(
+        "{{\"Item\":{}{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
     let r = call(s.addr, "PutItem", &deep).await;
     assert_eq!(r.error_name(), "SerializationException");
     s.shutdown().await;
@@ -118,26 +137,71 @@ async fn wrong_json_types_for_each_parameter() {
         ("ListTables", r#"{"Limit": "5"}"#),
         ("ListTables", r#"{"Limit": 1.5}"#),
         ("ListTables", r#"{"ExclusiveStartTableName": true}"#),
-        ("CreateTable", r#"{"TableName":"tbl2","KeySchema":{"a":1},"AttributeDefinitions":[]}"#),
-        ("CreateTable", r#"{"TableName":"tbl2","KeySchema":[],"AttributeDefinitions":"x"}"#),
+        (
+            "CreateTable",
+            r#"{"TableName":"tbl2","KeySchema":{"a":1},"AttributeDefinitions":[]}"#,
+        ),
+        (
+            "CreateTable",
+            r#"{"TableName":"tbl2","KeySchema":[],"AttributeDefinitions":"x"}"#,
+        ),
         ("PutItem", r#"{"TableName":"tbl","Item":[]}"#),
         ("PutItem", r#"{"TableName":"tbl","Item":{"pk":"plain"}}"#),
-        ("PutItem", r#"{"TableName":"tbl","Item":{"pk":{"S":"a"},"n":{"N":5}}}"#),
-        ("PutItem", r#"{"TableName":"tbl","Item":{"pk":{"S":"a"}},"ReturnValues":5}"#),
-        ("PutItem", r#"{"TableName":"tbl","Item":{"pk":{"S":"a"}},"ConditionExpression":["x"]}"#),
+        (
+            "PutItem",
+            r#"{"TableName":"tbl","Item":{"pk":{"S":"a"},"n":{"N":5}}}"#,
+        ),
+        (
+            "PutItem",
+            r#"{"TableName":"tbl","Item":{"pk":{"S":"a"}},"ReturnValues":5}"#,
+        ),
+        (
+            "PutItem",
+            r#"{"TableName":"tbl","Item":{"pk":{"S":"a"}},"ConditionExpression":["x"]}"#,
+        ),
         ("GetItem", r#"{"TableName":"tbl","Key":"pk"}"#),
-        ("GetItem", r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"ConsistentRead":"yes"}"#),
-        ("GetItem", r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"AttributesToGet":"pk"}"#),
-        ("Query", r#"{"TableName":"tbl","KeyConditionExpression":"pk = :v","ExpressionAttributeValues":{":v":"a"}}"#),
-        ("Query", r#"{"TableName":"tbl","KeyConditionExpression":"pk = :v","ExpressionAttributeValues":[]}"#),
-        ("Query", r##"{"TableName":"tbl","KeyConditionExpression":"#p = :v","ExpressionAttributeNames":{"#p":1},"ExpressionAttributeValues":{":v":{"S":"a"}}}"##),
-        ("Query", r#"{"TableName":"tbl","KeyConditionExpression":"pk = :v","ExpressionAttributeValues":{":v":{"S":"a"}},"ScanIndexForward":1}"#),
-        ("Scan", r#"{"TableName":"tbl","Segment":"0","TotalSegments":2}"#),
+        (
+            "GetItem",
+            r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"ConsistentRead":"yes"}"#,
+        ),
+        (
+            "GetItem",
+            r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"AttributesToGet":"pk"}"#,
+        ),
+        (
+            "Query",
+            r#"{"TableName":"tbl","KeyConditionExpression":"pk = :v","ExpressionAttributeValues":{":v":"a"}}"#,
+        ),
+        (
+            "Query",
+            r#"{"TableName":"tbl","KeyConditionExpression":"pk = :v","ExpressionAttributeValues":[]}"#,
+        ),
+        (
+            "Query",
+            r##"{"TableName":"tbl","KeyConditionExpression":"#p = :v","ExpressionAttributeNames":{"#p":1},"ExpressionAttributeValues":{":v":{"S":"a"}}}"##,
+        ),
+        (
+            "Query",
+            r#"{"TableName":"tbl","KeyConditionExpression":"pk = :v","ExpressionAttributeValues":{":v":{"S":"a"}},"ScanIndexForward":1}"#,
+        ),
+        (
+            "Scan",
+            r#"{"TableName":"tbl","Segment":"0","TotalSegments":2}"#,
+        ),
         ("Scan", r#"{"TableName":"tbl","ExclusiveStartKey":5}"#),
-        ("BatchWriteItem", r#"{"RequestItems":{"tbl":{"PutRequest":{}}}}"#),
+        (
+            "BatchWriteItem",
+            r#"{"RequestItems":{"tbl":{"PutRequest":{}}}}"#,
+        ),
         ("BatchGetItem", r#"{"RequestItems":[]}"#),
-        ("UpdateItem", r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"UpdateExpression":{}}"#),
-        ("DeleteItem", r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"Expected":[]}"#),
+        (
+            "UpdateItem",
+            r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"UpdateExpression":{}}"#,
+        ),
+        (
+            "DeleteItem",
+            r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"Expected":[]}"#,
+        ),
         // Types are checked before values: a bad name does not hide a bad type.
         ("Query", r#"{"TableName":"x","Limit":"5"}"#),
         ("Scan", r#"{"TotalSegments":true}"#),
@@ -161,21 +225,44 @@ async fn validation_and_not_found_errors() {
     let s = start().await;
     let r = call(s.addr, "DescribeTable", "{}").await;
     assert_eq!(r.error_name(), "ValidationException");
-    assert!(r.message().contains("Value null at 'tableName'"), "{}", r.message());
-    assert!(r.json()["__type"]
-        .as_str()
-        .unwrap()
-        .starts_with("com.amazonaws.dynamodb.v20120810#"));
+    assert!(
+        r.message().contains("Value null at 'tableName'"),
+        "{}",
+        r.message()
+    );
+    assert!(
+        r.json()["__type"]
+            .as_str()
+            .unwrap()
+            .starts_with("com.amazonaws.dynamodb.v20120810#")
+    );
     let r = call(s.addr, "DescribeTable", r#"{"TableName":"nope"}"#).await;
-    assert_eq!((r.status, r.error_name().as_str()), (400, "ResourceNotFoundException"));
-    let r = call(s.addr, "PutItem", r#"{"TableName":"nope","Item":{"pk":{"S":"a"}}}"#).await;
+    assert_eq!(
+        (r.status, r.error_name().as_str()),
+        (400, "ResourceNotFoundException")
+    );
+    let r = call(
+        s.addr,
+        "PutItem",
+        r#"{"TableName":"nope","Item":{"pk":{"S":"a"}}}"#,
+    )
+    .await;
     assert_eq!(r.error_name(), "ResourceNotFoundException");
     assert_eq!(call(s.addr, "CreateTable", CREATE).await.status, 200);
     let r = call(s.addr, "CreateTable", CREATE).await;
     assert_eq!(r.error_name(), "ResourceInUseException");
-    let r = call(s.addr, "PutItem", r#"{"TableName":"tbl","Item":{"x":{"S":"a"}}}"#).await;
+    let r = call(
+        s.addr,
+        "PutItem",
+        r#"{"TableName":"tbl","Item":{"x":{"S":"a"}}}"#,
+    )
+    .await;
     assert_eq!(r.error_name(), "ValidationException");
-    assert!(r.message().contains("Missing the key pk"), "{}", r.message());
+    assert!(
+        r.message().contains("Missing the key pk"),
+        "{}",
+        r.message()
+    );
     let r = call(s.addr, "ListTables", r#"{"Limit": 0}"#).await;
     assert_eq!(r.error_name(), "ValidationException");
     s.shutdown().await;
@@ -217,13 +304,19 @@ async fn oversized_bodies_are_refused_before_being_read() {
 #[tokio::test]
 async fn responses_carry_crc32_and_request_id() {
     let s = start().await;
-    for (op, body) in [("ListTables", "{}"), ("DescribeTable", r#"{"TableName":"nope"}"#)] {
+    for (op, body) in [
+        ("ListTables", "{}"),
+        ("DescribeTable", r#"{"TableName":"nope"}"#),
+    ] {
         let r = call(s.addr, op, body).await;
         let crc: u32 = r.headers["x-amz-crc32"].parse().unwrap();
         assert_eq!(crc, crc32fast::hash(&r.body), "{op}");
         let id = &r.headers["x-amzn-requestid"];
         assert_eq!(id.len(), 52);
-        assert!(id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        );
         assert_eq!(r.headers["content-type"], "application/x-amz-json-1.0");
     }
     let a = call(s.addr, "ListTables", "{}").await;
@@ -253,7 +346,11 @@ async fn keep_alive_serves_many_requests_on_one_connection() {
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         let len: usize = head
             .lines()
-            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse().unwrap())
+            })
             .unwrap();
         let mut body = vec![0u8; len];
         conn.read_exact(&mut body).await.unwrap();
@@ -296,7 +393,10 @@ async fn bad_signatures_are_refused_with_auth() {
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{day}/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=00ff"
     );
     let r = raw(s.addr, &head(&wrong, &date), b"{}").await;
-    assert_eq!((r.status, r.error_name().as_str()), (400, "InvalidSignatureException"));
+    assert_eq!(
+        (r.status, r.error_name().as_str()),
+        (400, "InvalidSignatureException")
+    );
     let unknown = wrong.replace("AKIDEXAMPLE", "NOBODY");
     let r = raw(s.addr, &head(&unknown, &date), b"{}").await;
     assert_eq!(r.error_name(), "UnrecognizedClientException");

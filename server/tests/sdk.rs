@@ -1,6 +1,8 @@
 //! Integration tests with a real client: `aws-sdk-dynamodb` against a server on a
 //! free port, dummy credentials, plain HTTP.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::collections::HashMap;
@@ -9,11 +11,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, AttributeValueUpdate, AttributeAction,
-    BillingMode, ComparisonOperator, Condition, CreateGlobalSecondaryIndexAction,
-    DeleteRequest, ExpectedAttributeValue, GlobalSecondaryIndex, GlobalSecondaryIndexUpdate,
-    KeySchemaElement, KeyType, KeysAndAttributes, LocalSecondaryIndex, Projection,
-    ProjectionType, ProvisionedThroughput, PutRequest, ReturnConsumedCapacity, ReturnValue,
+    AttributeAction, AttributeDefinition, AttributeValue as Av, AttributeValueUpdate, BillingMode,
+    ComparisonOperator, Condition, CreateGlobalSecondaryIndexAction, DeleteRequest,
+    ExpectedAttributeValue, GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, KeySchemaElement,
+    KeyType, KeysAndAttributes, LocalSecondaryIndex, Projection, ProjectionType,
+    ProvisionedThroughput, PutRequest, ReturnConsumedCapacity, ReturnValue,
     ReturnValuesOnConditionCheckFailure, ScalarAttributeType, Select, Tag, WriteRequest,
 };
 use common::{Running, start, start_with};
@@ -98,7 +100,11 @@ async fn table_lifecycle_and_description_shape() {
                 .index_name("by_email")
                 .key_schema(key("id", KeyType::Hash))
                 .key_schema(key("email", KeyType::Range))
-                .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -142,16 +148,27 @@ async fn table_lifecycle_and_description_shape() {
     assert_eq!(d.key_schema().len(), 2);
     assert_eq!(d.attribute_definitions().len(), 4);
     let pt = d.provisioned_throughput().unwrap();
-    assert_eq!((pt.read_capacity_units(), pt.write_capacity_units()), (Some(10), Some(20)));
     assert_eq!(
-        d.billing_mode_summary().unwrap().billing_mode().unwrap().as_str(),
+        (pt.read_capacity_units(), pt.write_capacity_units()),
+        (Some(10), Some(20))
+    );
+    assert_eq!(
+        d.billing_mode_summary()
+            .unwrap()
+            .billing_mode()
+            .unwrap()
+            .as_str(),
         "PROVISIONED"
     );
     assert!(d.creation_date_time().is_some());
     let lsi = &d.local_secondary_indexes()[0];
     assert_eq!(lsi.index_name(), Some("by_email"));
     assert_eq!(
-        lsi.projection().unwrap().projection_type().unwrap().as_str(),
+        lsi.projection()
+            .unwrap()
+            .projection_type()
+            .unwrap()
+            .as_str(),
         "KEYS_ONLY"
     );
     let desc = c.describe_table().table_name("users").send().await.unwrap();
@@ -160,7 +177,10 @@ async fn table_lifecycle_and_description_shape() {
     assert_eq!(gsi.index_name(), Some("by_city"));
     assert_eq!(gsi.index_status().unwrap().as_str(), "ACTIVE");
     assert_eq!(gsi.projection().unwrap().non_key_attributes(), ["name"]);
-    assert_eq!(gsi.provisioned_throughput().unwrap().read_capacity_units(), Some(5));
+    assert_eq!(
+        gsi.provisioned_throughput().unwrap().read_capacity_units(),
+        Some(5)
+    );
     assert_eq!(gsi.item_count(), Some(0));
 
     // Creating it again is ResourceInUseException.
@@ -178,10 +198,19 @@ async fn table_lifecycle_and_description_shape() {
     // Delete: DELETING, then not found.
     let del = c.delete_table().table_name("users").send().await.unwrap();
     assert_eq!(
-        del.table_description().unwrap().table_status().unwrap().as_str(),
+        del.table_description()
+            .unwrap()
+            .table_status()
+            .unwrap()
+            .as_str(),
         "DELETING"
     );
-    let gone = c.describe_table().table_name("users").send().await.unwrap_err();
+    let gone = c
+        .describe_table()
+        .table_name("users")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&gone), "ResourceNotFoundException");
     srv.shutdown().await;
 }
@@ -212,7 +241,13 @@ async fn create_table_validation() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "ValidationException");
-    assert!(e.as_service_error().unwrap().message().unwrap().contains("AttributeDefinitions"));
+    assert!(
+        e.as_service_error()
+            .unwrap()
+            .message()
+            .unwrap()
+            .contains("AttributeDefinitions")
+    );
     // A key attribute without a definition.
     let e = c
         .create_table()
@@ -454,7 +489,11 @@ async fn query_and_scan_paginate() {
             .await
             .unwrap();
         assert!(out.count() <= 6);
-        got.extend(out.items().iter().map(|i| i["sk"].as_n().unwrap().parse::<i64>().unwrap()));
+        got.extend(
+            out.items()
+                .iter()
+                .map(|i| i["sk"].as_n().unwrap().parse::<i64>().unwrap()),
+        );
         start = out.last_evaluated_key().cloned();
         if start.is_none() {
             break;
@@ -592,7 +631,10 @@ async fn batch_operations() {
     // Batch get: 10 existing, 5 missing keys.
     let mut keys = KeysAndAttributes::builder().projection_expression("sk");
     for i in 20..35 {
-        keys = keys.keys(HashMap::from([("pk".to_owned(), s("k")), ("sk".to_owned(), n(i))]));
+        keys = keys.keys(HashMap::from([
+            ("pk".to_owned(), s("k")),
+            ("sk".to_owned(), n(i)),
+        ]));
     }
     let out = c
         .batch_get_item()
@@ -636,7 +678,11 @@ async fn consumed_capacity_shapes() {
             GlobalSecondaryIndex::builder()
                 .index_name("by_g")
                 .key_schema(key("g", KeyType::Hash))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -718,7 +764,11 @@ async fn update_table_adds_and_removes_a_gsi() {
                     CreateGlobalSecondaryIndexAction::builder()
                         .index_name("by_color")
                         .key_schema(key("color", KeyType::Hash))
-                        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::All)
+                                .build(),
+                        )
                         .build()
                         .unwrap(),
                 )
@@ -735,7 +785,10 @@ async fn update_table_adds_and_removes_a_gsi() {
         if g.index_status().unwrap().as_str() == "ACTIVE" {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "index never became ACTIVE");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "index never became ACTIVE"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let mut red = 0;
@@ -751,7 +804,10 @@ async fn update_table_adds_and_removes_a_gsi() {
             .await
             .unwrap();
         red = out.count();
-        assert!(std::time::Instant::now() < deadline, "index never caught up");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "index never caught up"
+        );
     }
     // Billing change to provisioned.
     let out = c
@@ -831,7 +887,10 @@ async fn legacy_parameters() {
         .table_name("leg")
         .item("pk", s("p"))
         .item("sk", n(1))
-        .expected("pk", ExpectedAttributeValue::builder().exists(false).build())
+        .expected(
+            "pk",
+            ExpectedAttributeValue::builder().exists(false).build(),
+        )
         .send()
         .await
         .unwrap_err();
@@ -842,7 +901,10 @@ async fn legacy_parameters() {
         .item("pk", s("p"))
         .item("sk", n(1))
         .item("size", n(11))
-        .expected("size", ExpectedAttributeValue::builder().value(n(10)).build())
+        .expected(
+            "size",
+            ExpectedAttributeValue::builder().value(n(10)).build(),
+        )
         .send()
         .await
         .unwrap();
@@ -865,7 +927,11 @@ async fn legacy_parameters() {
         .await
         .unwrap();
     assert_eq!((out.count(), out.scanned_count()), (3, 6));
-    assert!(out.items().iter().all(|i| i.len() == 1 && i.contains_key("sk")));
+    assert!(
+        out.items()
+            .iter()
+            .all(|i| i.len() == 1 && i.contains_key("sk"))
+    );
     // ScanFilter with OR.
     let out = c
         .scan()
@@ -985,7 +1051,12 @@ async fn tags_limits_and_endpoints() {
         .send()
         .await
         .unwrap();
-    let tags = c.list_tags_of_resource().resource_arn(&arn).send().await.unwrap();
+    let tags = c
+        .list_tags_of_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(tags.tags().len(), 2);
     c.untag_resource()
         .resource_arn(&arn)
@@ -993,7 +1064,12 @@ async fn tags_limits_and_endpoints() {
         .send()
         .await
         .unwrap();
-    let tags = c.list_tags_of_resource().resource_arn(&arn).send().await.unwrap();
+    let tags = c
+        .list_tags_of_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(tags.tags().len(), 1);
     assert_eq!(tags.tags()[0].key(), "team");
     let e = c
@@ -1028,7 +1104,10 @@ async fn signatures_are_verified_with_auth() {
         .send()
         .await
         .unwrap();
-    assert_eq!(good.list_tables().send().await.unwrap().table_names(), ["signed"]);
+    assert_eq!(
+        good.list_tables().send().await.unwrap().table_names(),
+        ["signed"]
+    );
     // A wrong secret: DynamoDB's InvalidSignatureException.
     let wrong = client_as(&srv, "AKIDGOOD", "badsecret");
     let e = wrong.list_tables().send().await.unwrap_err();

@@ -13,9 +13,9 @@ use crate::state::State;
 
 /// Whether any of the named tables is provisioned (for mapping a throttle).
 fn any_provisioned<'a>(st: &State, names: impl Iterator<Item = &'a String>) -> bool {
-    names.filter_map(|n| st.db.table(n).ok()).any(|t| {
-        matches!(t.spec().capacity, CapacityMode::Provisioned { .. })
-    })
+    names
+        .filter_map(|n| st.db.table(n).ok())
+        .any(|t| matches!(t.spec().capacity, CapacityMode::Provisioned { .. }))
 }
 
 fn request_items<'a>(p: &Params<'a>) -> Result<&'a Map<String, Value>, ApiError> {
@@ -77,15 +77,12 @@ pub fn batch_get_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
         }
     }
     let provisioned = any_provisioned(st, items.keys());
-    let out = st
-        .db
-        .batch_get_item(requests)
-        .map_err(|e| match e {
-            strata_engine::DbError::TableNotFound { .. } => {
-                ApiError::not_found("Requested resource not found")
-            }
-            e => ApiError::from_db(e, provisioned),
-        })?;
+    let out = st.db.batch_get_item(requests).map_err(|e| match e {
+        strata_engine::DbError::TableNotFound { .. } => {
+            ApiError::not_found("Requested resource not found")
+        }
+        e => ApiError::from_db(e, provisioned),
+    })?;
     let mut responses = Map::new();
     for table in items.keys() {
         let found = out.responses.get(table).map_or(&[][..], Vec::as_slice);
@@ -140,10 +137,11 @@ pub fn batch_write_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
         for w in list {
             let w = Params::root(w)?;
             match (w.obj("PutRequest")?, w.obj("DeleteRequest")?) {
-                (Some(put), None) => writes.push(WriteRequest::Put(
-                    put.item("Item")?
-                        .ok_or_else(|| ApiError::missing("requestItems.member.member.putRequest.item"))?,
-                )),
+                (Some(put), None) => {
+                    writes.push(WriteRequest::Put(put.item("Item")?.ok_or_else(|| {
+                        ApiError::missing("requestItems.member.member.putRequest.item")
+                    })?))
+                }
                 (None, Some(del)) => writes.push(WriteRequest::Delete(KeyInput::Map(
                     del.item("Key")?.ok_or_else(|| {
                         ApiError::missing("requestItems.member.member.deleteRequest.key")
@@ -159,15 +157,12 @@ pub fn batch_write_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
         requests.push((table.clone(), writes));
     }
     let provisioned = any_provisioned(st, items.keys());
-    let out = st
-        .db
-        .batch_write_item(requests)
-        .map_err(|e| match e {
-            strata_engine::DbError::TableNotFound { .. } => {
-                ApiError::not_found("Requested resource not found")
-            }
-            e => ApiError::from_db(e, provisioned),
-        })?;
+    let out = st.db.batch_write_item(requests).map_err(|e| match e {
+        strata_engine::DbError::TableNotFound { .. } => {
+            ApiError::not_found("Requested resource not found")
+        }
+        e => ApiError::from_db(e, provisioned),
+    })?;
     let mut unprocessed = Map::new();
     for (table, writes) in &out.unprocessed_items {
         let list: Vec<Value> = writes

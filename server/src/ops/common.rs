@@ -32,9 +32,7 @@ impl Target {
     /// The table called `name`.
     pub fn named(st: &State, name: &str) -> Result<Target, ApiError> {
         let table = st.db.table(name).map_err(|e| match e {
-            DbError::TableNotFound { .. } => {
-                ApiError::not_found("Requested resource not found")
-            }
+            DbError::TableNotFound { .. } => ApiError::not_found("Requested resource not found"),
             e => ApiError::from_db(e, false),
         })?;
         let provisioned = matches!(table.spec().capacity, CapacityMode::Provisioned { .. });
@@ -220,9 +218,7 @@ pub fn write_condition(p: &Params<'_>, ph: &mut Placeholders) -> Result<Option<S
         return Ok(Some(c.to_owned()));
     }
     match p.map("Expected")? {
-        Some(expected) => ph
-            .legacy
-            .expected(expected, p.str("ConditionalOperator")?),
+        Some(expected) => ph.legacy.expected(expected, p.str("ConditionalOperator")?),
         None if p.has("ConditionalOperator") => Err(ApiError::validation(
             "ConditionalOperator can only be used when Filter or Expected has two or more elements",
         )),

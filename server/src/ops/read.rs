@@ -51,14 +51,15 @@ fn positive(p: &Params<'_>, name: &str, member: &str) -> Result<Option<i64>, Api
     }
 }
 
-fn common(
-    p: &Params<'_>,
-    ph: &mut Placeholders,
-    legacy_filter: &str,
-) -> Result<Common, ApiError> {
+fn common(p: &Params<'_>, ph: &mut Placeholders, legacy_filter: &str) -> Result<Common, ApiError> {
     check_not_mixed(
         p,
-        &["AttributesToGet", legacy_filter, "ConditionalOperator", "KeyConditions"],
+        &[
+            "AttributesToGet",
+            legacy_filter,
+            "ConditionalOperator",
+            "KeyConditions",
+        ],
         &[
             "ProjectionExpression",
             "FilterExpression",
@@ -116,7 +117,11 @@ pub fn query(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
     let rcc = rcc(p)?;
     let mut ph = Placeholders::read(
         p,
-        &["KeyConditionExpression", "FilterExpression", "ProjectionExpression"],
+        &[
+            "KeyConditionExpression",
+            "FilterExpression",
+            "ProjectionExpression",
+        ],
     )?;
     let c = common(p, &mut ph, "QueryFilter")?;
     let key_condition = match p.str("KeyConditionExpression")? {

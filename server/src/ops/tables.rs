@@ -154,10 +154,10 @@ pub fn update_table(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
     } else {
         "PROVISIONED"
     };
-    if p.has("BillingMode") || p.has("ProvisionedThroughput") {
-        if let Some(mode) = billing(p, default_mode)? {
-            updates.push(TableUpdate::capacity(mode));
-        }
+    if (p.has("BillingMode") || p.has("ProvisionedThroughput"))
+        && let Some(mode) = billing(p, default_mode)?
+    {
+        updates.push(TableUpdate::capacity(mode));
     }
     if let Some(t) = on_demand_throughput(p)? {
         updates.push(TableUpdate::on_demand_throughput(t));

@@ -1,5 +1,5 @@
 //! A server on a free port for tests, and a raw HTTP/1.1 client.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -59,15 +59,16 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     /// The error type's short name (after `#`).
     pub fn error_name(&self) -> String {
         let j = self.json();
-        let t = j["__type"].as_str().unwrap_or_else(|| panic!("no __type: {j}"));
+        let t = j["__type"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no __type: {j}"));
         t.rsplit('#').next().unwrap().to_owned()
     }
 
