@@ -436,3 +436,37 @@ fn amz_date(t: i64) -> String {
         secs % 60
     )
 }
+
+#[tokio::test]
+async fn slow_and_silent_clients_are_disconnected() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = start_with(ServerConfig {
+        header_timeout: Duration::from_millis(300),
+        body_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
+    })
+    .await;
+    // A client that connects and sends nothing, one that stops in the middle of its
+    // headers, and one that stops in the middle of its body: each is cut off. The
+    // 20 s bound only detects a hang.
+    let partial_head = "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: appl";
+    let partial_body = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\nAuthorization: {AUTH}\r\nContent-Length: 10\r\n\r\n{{"
+    );
+    for sent in ["", partial_head, partial_body.as_str()] {
+        let mut conn = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+        conn.write_all(sent.as_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(20), conn.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "connection still open after 20 s ({sent:?})");
+        if sent == partial_body {
+            // The body timeout answers before closing.
+            let r = common::parse_reply(&buf);
+            assert_eq!(r.status, 400);
+        }
+    }
+    // The server still serves others.
+    assert_eq!(call(s.addr, "ListTables", "{}").await.status, 200);
+    s.shutdown().await;
+}
