@@ -1079,6 +1079,19 @@ async fn tags_limits_and_endpoints() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "ResourceNotFoundException");
+    // Too many tags: refused, and CreateTable creates nothing.
+    let mut create = c
+        .create_table()
+        .table_name("overtagged")
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
+        .key_schema(key("pk", KeyType::Hash))
+        .billing_mode(BillingMode::PayPerRequest);
+    for i in 0..51 {
+        create = create.tags(Tag::builder().key(format!("k{i}")).value("v").build().unwrap());
+    }
+    assert_eq!(code(&create.send().await.unwrap_err()), "ValidationException");
+    let e = c.describe_table().table_name("overtagged").send().await.unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
     let limits = c.describe_limits().send().await.unwrap();
     assert_eq!(limits.table_max_read_capacity_units(), Some(40000));
     let ep = c.describe_endpoints().send().await.unwrap();

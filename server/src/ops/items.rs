@@ -44,11 +44,6 @@ pub fn get_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
         &["ProjectionExpression", "ExpressionAttributeNames"],
     )?;
     let mut ph = Placeholders::read(p, &["ProjectionExpression"])?;
-    if p.has("ExpressionAttributeValues") {
-        return Err(ApiError::validation(
-            "ExpressionAttributeValues can only be specified when using expressions: ProjectionExpression takes no values",
-        ));
-    }
     let projection = read_projection(p, &mut ph)?;
     let (names, _) = ph.finish();
     let opts = GetOptions {

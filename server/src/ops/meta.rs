@@ -67,6 +67,21 @@ pub fn read_tags(p: &Params<'_>) -> Result<Vec<(String, String)>, ApiError> {
     Ok(out)
 }
 
+/// Refuses a tag list with more distinct keys than a table may have.
+pub fn check_tag_count(tags: &[(String, String)]) -> Result<(), ApiError> {
+    let distinct: std::collections::BTreeSet<&str> = tags.iter().map(|(k, _)| k.as_str()).collect();
+    if distinct.len() > MAX_TAGS {
+        return Err(too_many_tags());
+    }
+    Ok(())
+}
+
+fn too_many_tags() -> ApiError {
+    ApiError::validation(format!(
+        "One or more parameter values were invalid: The number of tags exceeds the limit of {MAX_TAGS}"
+    ))
+}
+
 /// Adds `tags` to a table, refusing to go over the limit (nothing is changed then).
 pub fn add_tags(
     st: &State,
@@ -78,9 +93,7 @@ pub fn add_tags(
         let mut next = existing.clone();
         next.extend(tags);
         if next.len() > MAX_TAGS {
-            return Err(ApiError::validation(format!(
-                "One or more parameter values were invalid: The number of tags exceeds the limit of {MAX_TAGS}"
-            )));
+            return Err(too_many_tags());
         }
         *existing = next;
         Ok(())

@@ -91,6 +91,8 @@ pub fn create_table(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
     }
     no_streams(p)?;
     let tags = read_tags(p)?;
+    // Checked before the table exists, so that a refused tag list creates nothing.
+    super::meta::check_tag_count(&tags)?;
     let d = st.db.create_table(spec).map_err(db_err)?;
     if !tags.is_empty() {
         add_tags(st, name, d.table_id, tags)?;
