@@ -89,16 +89,17 @@ fn on_demand_json(t: &OnDemandThroughput) -> Value {
     })
 }
 
-/// `TableDescription` for `d`. `counts`: the table's item count and size in bytes
-/// when known.
+/// `TableDescription` for `d`, under the table name `shown` (the caller's).
+/// `counts`: the table's item count and size in bytes when known.
 pub fn table_description(
     d: &TableDescription,
+    shown: &str,
     status: TableStatus,
     loc: &Location,
     counts: (u64, u64),
 ) -> Value {
     let spec = &d.spec;
-    let arn = loc.table_arn(&spec.name);
+    let arn = loc.table_arn(shown);
     let created = d.created_at_ms as f64 / 1000.0;
     // Every key attribute of the table and its indexes, once, in order of appearance.
     let mut defs: Vec<&KeyAttribute> = Vec::new();
@@ -132,7 +133,7 @@ pub fn table_description(
         "AttributeDefinitions".into(),
         Value::Array(attribute_definitions),
     );
-    m.insert("TableName".into(), json!(spec.name));
+    m.insert("TableName".into(), json!(shown));
     m.insert("KeySchema".into(), key_schema_json(&spec.key_schema));
     m.insert("TableStatus".into(), json!(status.name()));
     m.insert("CreationDateTime".into(), json!(created));

@@ -130,7 +130,8 @@ async fn dispatch(
         Ok(s) => s,
         Err(e) => return (name, Err(e)),
     };
-    let ctx = RequestContext {
+    let mut ctx = RequestContext {
+        namespace: crate::namespace::Namespace::none(),
         host: parts
             .headers
             .get("host")
@@ -159,8 +160,9 @@ async fn dispatch(
                 .collect(),
             body: &body,
         };
-        if let Err(e) = sigv4::verify(creds, &sig, &signed, unix_now()) {
-            return (name, Err(e));
+        match sigv4::verify(creds, &sig, &signed, unix_now()) {
+            Ok(ns) => ctx.namespace = ns,
+            Err(e) => return (name, Err(e)),
         }
     }
     let parsed: Value = if body.is_empty() {

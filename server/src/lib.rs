@@ -38,6 +38,7 @@ pub mod describe;
 pub mod error;
 pub mod http;
 pub mod legacy;
+pub mod namespace;
 pub mod ops;
 pub mod params;
 pub mod sigv4;

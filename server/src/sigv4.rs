@@ -14,10 +14,17 @@ use crate::error::ApiError;
 /// Most a request's `X-Amz-Date` may differ from the server's clock.
 pub const MAX_SKEW_SECONDS: i64 = 15 * 60;
 
-/// Access key ids and their secret keys.
+/// One access key: its secret, and the namespace its tables live in, if any.
+#[derive(Clone)]
+struct Key {
+    secret: String,
+    namespace: Option<String>,
+}
+
+/// Access key ids, their secret keys and namespaces.
 #[derive(Clone, Default)]
 pub struct Credentials {
-    keys: HashMap<String, String>,
+    keys: HashMap<String, Key>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -41,9 +48,15 @@ pub enum AuthFileError {
         /// The cause.
         source: std::io::Error,
     },
-    /// A line is not `ACCESS_KEY_ID SECRET_ACCESS_KEY`.
-    #[error("auth file line {line}: expected `ACCESS_KEY_ID SECRET_ACCESS_KEY`")]
+    /// A line is not `ACCESS_KEY_ID SECRET_ACCESS_KEY [NAMESPACE]`.
+    #[error("auth file line {line}: expected `ACCESS_KEY_ID SECRET_ACCESS_KEY [NAMESPACE]`")]
     Syntax {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// A namespace with characters other than `a-z A-Z 0-9 _ -`, or longer than 64.
+    #[error("auth file line {line}: namespace must be 1 to 64 of a-z, A-Z, 0-9, '_', '-'")]
+    Namespace {
         /// 1-based line number.
         line: usize,
     },
@@ -61,12 +74,14 @@ pub enum AuthFileError {
 }
 
 impl Credentials {
-    /// Reads an auth file: one `ACCESS_KEY_ID SECRET_ACCESS_KEY` pair per line
-    /// (whitespace-separated); blank lines and lines starting with `#` are skipped.
+    /// Reads an auth file: one `ACCESS_KEY_ID SECRET_ACCESS_KEY [NAMESPACE]` per line
+    /// (whitespace-separated); blank lines and lines starting with `#` are skipped. A
+    /// key with a namespace sees only the tables of its namespace (see
+    /// [`crate::namespace`]); a key without one sees every table.
     ///
     /// ```
     /// use strata_server::sigv4::Credentials;
-    /// let c = Credentials::parse("# team keys\nAKID1 secret1\n\nAKID2 secret2\n")?;
+    /// let c = Credentials::parse("# team keys\nAKID1 secret1 team1\n\nADMIN secret2\n")?;
     /// assert_eq!(c.len(), 2);
     /// # Ok::<(), strata_server::sigv4::AuthFileError>(())
     /// ```
@@ -81,10 +96,19 @@ impl Credentials {
                 continue;
             }
             let mut parts = line.split_whitespace();
-            let (Some(id), Some(secret), None) = (parts.next(), parts.next(), parts.next()) else {
+            let (Some(id), Some(secret), namespace, None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
                 return Err(AuthFileError::Syntax { line: i + 1 });
             };
-            if keys.insert(id.to_owned(), secret.to_owned()).is_some() {
+            if namespace.is_some_and(|ns| !crate::namespace::valid_namespace(ns)) {
+                return Err(AuthFileError::Namespace { line: i + 1 });
+            }
+            let key = Key {
+                secret: secret.to_owned(),
+                namespace: namespace.map(str::to_owned),
+            };
+            if keys.insert(id.to_owned(), key).is_some() {
                 return Err(AuthFileError::Duplicate {
                     line: i + 1,
                     key: id.to_owned(),
@@ -217,7 +241,8 @@ pub fn parse_amz_date(s: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + mi * 60 + se)
 }
 
-/// Verifies a request's signature against `creds` at time `now` (Unix seconds).
+/// Verifies a request's signature against `creds` at time `now` (Unix seconds), and
+/// gives the namespace of the key that signed it.
 ///
 /// # Errors
 /// `UnrecognizedClientException` for an unknown access key;
@@ -229,10 +254,11 @@ pub fn verify(
     header: &SigV4Header<'_>,
     parts: &SignedParts<'_>,
     now: i64,
-) -> Result<(), ApiError> {
-    let Some(secret) = creds.keys.get(header.access_key) else {
+) -> Result<crate::namespace::Namespace, ApiError> {
+    let Some(key) = creds.keys.get(header.access_key) else {
         return Err(ApiError::unrecognized_client());
     };
+    let secret = &key.secret;
     let date = parts
         .headers
         .iter()
@@ -295,7 +321,10 @@ pub fn verify(
             "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
         ));
     }
-    Ok(())
+    Ok(key.namespace.as_deref().map_or_else(
+        crate::namespace::Namespace::none,
+        crate::namespace::Namespace::of,
+    ))
 }
 
 #[cfg(test)]
@@ -375,8 +404,16 @@ mod tests {
     #[test]
     fn auth_files() {
         assert!(matches!(
-            Credentials::parse("a b c"),
+            Credentials::parse("a b c d"),
             Err(AuthFileError::Syntax { line: 1 })
+        ));
+        assert!(matches!(
+            Credentials::parse("a b"),
+            Ok(c) if c.len() == 1
+        ));
+        assert!(matches!(
+            Credentials::parse("a b team.1"),
+            Err(AuthFileError::Namespace { line: 1 })
         ));
         assert!(matches!(
             Credentials::parse("a b\na c"),

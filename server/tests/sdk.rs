@@ -1087,10 +1087,24 @@ async fn tags_limits_and_endpoints() {
         .key_schema(key("pk", KeyType::Hash))
         .billing_mode(BillingMode::PayPerRequest);
     for i in 0..51 {
-        create = create.tags(Tag::builder().key(format!("k{i}")).value("v").build().unwrap());
+        create = create.tags(
+            Tag::builder()
+                .key(format!("k{i}"))
+                .value("v")
+                .build()
+                .unwrap(),
+        );
     }
-    assert_eq!(code(&create.send().await.unwrap_err()), "ValidationException");
-    let e = c.describe_table().table_name("overtagged").send().await.unwrap_err();
+    assert_eq!(
+        code(&create.send().await.unwrap_err()),
+        "ValidationException"
+    );
+    let e = c
+        .describe_table()
+        .table_name("overtagged")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "ResourceNotFoundException");
     let limits = c.describe_limits().send().await.unwrap();
     assert_eq!(limits.table_max_read_capacity_units(), Some(40000));
@@ -1129,5 +1143,120 @@ async fn signatures_are_verified_with_auth() {
     let stranger = client_as(&srv, "AKIDOTHER", "goodsecret");
     let e = stranger.list_tables().send().await.unwrap_err();
     assert_eq!(code(&e), "UnrecognizedClientException");
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn access_keys_with_namespaces_see_only_their_tables() {
+    let creds =
+        strata_server::sigv4::Credentials::parse("TEAM1 s1 team1\nTEAM2 s2 team2\nADMIN s3\n")
+            .unwrap();
+    let srv = start_with(strata_server::ServerConfig {
+        auth: Some(std::sync::Arc::new(creds)),
+        ..strata_server::ServerConfig::default()
+    })
+    .await;
+    let one = client_as(&srv, "TEAM1", "s1");
+    let two = client_as(&srv, "TEAM2", "s2");
+    let admin = client_as(&srv, "ADMIN", "s3");
+    create_composite(&one, "orders").await;
+    assert!(
+        two.list_tables()
+            .send()
+            .await
+            .unwrap()
+            .table_names()
+            .is_empty()
+    );
+    create_composite(&two, "orders").await;
+    one.put_item()
+        .table_name("orders")
+        .item("pk", s("a"))
+        .item("sk", n(1))
+        .send()
+        .await
+        .unwrap();
+    let got = two
+        .get_item()
+        .table_name("orders")
+        .key("pk", s("a"))
+        .key("sk", n(1))
+        .send()
+        .await
+        .unwrap();
+    assert!(got.item().is_none(), "team2 sees team1's item");
+    assert_eq!(
+        one.list_tables().send().await.unwrap().table_names(),
+        ["orders"]
+    );
+    assert_eq!(
+        admin.list_tables().send().await.unwrap().table_names(),
+        ["team1.orders", "team2.orders"]
+    );
+    // Descriptions, ARNs and consumed capacity use the caller's names.
+    let d = one
+        .describe_table()
+        .table_name("orders")
+        .send()
+        .await
+        .unwrap();
+    let t = d.table().unwrap();
+    assert_eq!(t.table_name(), Some("orders"));
+    let arn = t.table_arn().unwrap().to_owned();
+    assert!(arn.ends_with(":table/orders"), "{arn}");
+    let out = one
+        .batch_write_item()
+        .request_items(
+            "orders",
+            vec![
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .item("pk", s("b"))
+                            .item("sk", n(2))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            ],
+        )
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.consumed_capacity()[0].table_name(), Some("orders"));
+    one.tag_resource()
+        .resource_arn(&arn)
+        .tags(Tag::builder().key("k").value("v").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let theirs = two
+        .list_tags_of_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        theirs.tags().is_empty(),
+        "the same ARN names team2's own table"
+    );
+    // Deleting team1's table leaves team2's.
+    one.delete_table()
+        .table_name("orders")
+        .send()
+        .await
+        .unwrap();
+    let e = one
+        .describe_table()
+        .table_name("orders")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+    assert_eq!(
+        two.list_tables().send().await.unwrap().table_names(),
+        ["orders"]
+    );
     srv.shutdown().await;
 }

@@ -5,16 +5,16 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 use strata_engine::{BatchGetRequest, CapacityMode, KeyInput, WriteRequest};
 
+use super::Cx;
 use super::common::{Placeholders, Rcc, capacity_json, check_ricm, rcc, read_projection};
 use crate::error::ApiError;
 use crate::legacy::check_not_mixed;
 use crate::params::{Params, item_of};
-use crate::state::State;
 
-/// Whether any of the named tables is provisioned (for mapping a throttle).
-fn any_provisioned<'a>(st: &State, names: impl Iterator<Item = &'a String>) -> bool {
+/// Whether any of the named (engine) tables is provisioned (for mapping a throttle).
+fn any_provisioned<'a>(cx: &Cx<'_>, names: impl Iterator<Item = &'a String>) -> bool {
     names
-        .filter_map(|n| st.db.table(n).ok())
+        .filter_map(|n| cx.st.db.table(n).ok())
         .any(|t| matches!(t.spec().capacity, CapacityMode::Provisioned { .. }))
 }
 
@@ -30,12 +30,15 @@ fn request_items<'a>(p: &Params<'a>) -> Result<&'a Map<String, Value>, ApiError>
     Ok(items)
 }
 
-fn capacities(list: &[strata_engine::ConsumedCapacity], rcc: Rcc) -> Option<Value> {
-    let v: Vec<Value> = list.iter().filter_map(|c| capacity_json(c, rcc)).collect();
+fn capacities(cx: &Cx<'_>, list: &[strata_engine::ConsumedCapacity], rcc: Rcc) -> Option<Value> {
+    let v: Vec<Value> = list
+        .iter()
+        .filter_map(|c| capacity_json(c, rcc, cx.ns().shown(&c.table_name)))
+        .collect();
     (rcc != Rcc::None).then_some(Value::Array(v))
 }
 
-pub fn batch_get_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
+pub fn batch_get_item(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
     let rcc = rcc(p)?;
     let items = request_items(p)?;
     let mut requests = Vec::with_capacity(items.len());
@@ -64,7 +67,7 @@ pub fn batch_get_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
         let projection = read_projection(&r, &mut ph)?;
         let (names, _) = ph.finish();
         requests.push((
-            table.clone(),
+            cx.ns().to_engine(table)?,
             BatchGetRequest {
                 keys,
                 projection: projection.map(Into::into),
@@ -73,11 +76,11 @@ pub fn batch_get_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
             },
         ));
         if let Value::Object(m) = v {
-            given.insert(table.clone(), m.clone());
+            given.insert(cx.ns().to_engine(table)?, m.clone());
         }
     }
-    let provisioned = any_provisioned(st, items.keys());
-    let out = st.db.batch_get_item(requests).map_err(|e| match e {
+    let provisioned = any_provisioned(cx, requests.iter().map(|(n, _)| n));
+    let out = cx.st.db.batch_get_item(requests).map_err(|e| match e {
         strata_engine::DbError::TableNotFound { .. } => {
             ApiError::not_found("Requested resource not found")
         }
@@ -85,7 +88,8 @@ pub fn batch_get_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
     })?;
     let mut responses = Map::new();
     for table in items.keys() {
-        let found = out.responses.get(table).map_or(&[][..], Vec::as_slice);
+        let engine = cx.ns().to_engine(table)?;
+        let found = out.responses.get(&engine).map_or(&[][..], Vec::as_slice);
         responses.insert(
             table.clone(),
             Value::Array(found.iter().map(|i| i.to_dynamo_json()).collect()),
@@ -106,18 +110,18 @@ pub fn batch_get_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
                     .collect(),
             ),
         );
-        unprocessed.insert(table.clone(), Value::Object(m));
+        unprocessed.insert(cx.ns().shown(table).to_owned(), Value::Object(m));
     }
     let mut m = Map::new();
     m.insert("Responses".into(), Value::Object(responses));
     m.insert("UnprocessedKeys".into(), Value::Object(unprocessed));
-    if let Some(c) = capacities(&out.consumed_capacity, rcc) {
+    if let Some(c) = capacities(cx, &out.consumed_capacity, rcc) {
         m.insert("ConsumedCapacity".into(), c);
     }
     Ok(Value::Object(m))
 }
 
-pub fn batch_write_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
+pub fn batch_write_item(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
     let rcc = rcc(p)?;
     check_ricm(p)?;
     let items = request_items(p)?;
@@ -154,10 +158,10 @@ pub fn batch_write_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
                 }
             }
         }
-        requests.push((table.clone(), writes));
+        requests.push((cx.ns().to_engine(table)?, writes));
     }
-    let provisioned = any_provisioned(st, items.keys());
-    let out = st.db.batch_write_item(requests).map_err(|e| match e {
+    let provisioned = any_provisioned(cx, requests.iter().map(|(n, _)| n));
+    let out = cx.st.db.batch_write_item(requests).map_err(|e| match e {
         strata_engine::DbError::TableNotFound { .. } => {
             ApiError::not_found("Requested resource not found")
         }
@@ -175,11 +179,11 @@ pub fn batch_write_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
                 WriteRequest::Delete(KeyInput::Key(_)) => Value::Null,
             })
             .collect();
-        unprocessed.insert(table.clone(), Value::Array(list));
+        unprocessed.insert(cx.ns().shown(table).to_owned(), Value::Array(list));
     }
     let mut m = Map::new();
     m.insert("UnprocessedItems".into(), Value::Object(unprocessed));
-    if let Some(c) = capacities(&out.consumed_capacity, rcc) {
+    if let Some(c) = capacities(cx, &out.consumed_capacity, rcc) {
         m.insert("ConsumedCapacity".into(), c);
     }
     Ok(Value::Object(m))

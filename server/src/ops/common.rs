@@ -10,33 +10,42 @@ use strata_engine::{
 };
 use strata_item::AttributeValue;
 
+use super::Cx;
 use crate::error::ApiError;
 use crate::legacy::Legacy;
 use crate::params::Params;
-use crate::state::State;
 
 /// A handle on the table a request names (`TableName`), and how its errors map.
 pub struct Target {
     /// The table.
     pub table: Table,
+    /// The table's name as the caller knows it.
+    pub shown: String,
     provisioned: bool,
 }
 
 impl Target {
     /// The table `TableName` names.
-    pub fn of(st: &State, p: &Params<'_>) -> Result<Target, ApiError> {
+    pub fn of(cx: &Cx<'_>, p: &Params<'_>) -> Result<Target, ApiError> {
         let name = p.req_str("TableName", "tableName")?;
-        Target::named(st, name)
-    }
-
-    /// The table called `name`.
-    pub fn named(st: &State, name: &str) -> Result<Target, ApiError> {
-        let table = st.db.table(name).map_err(|e| match e {
+        let engine = cx.ns().to_engine(name)?;
+        let table = cx.st.db.table(&engine).map_err(|e| match e {
             DbError::TableNotFound { .. } => ApiError::not_found("Requested resource not found"),
             e => ApiError::from_db(e, false),
         })?;
         let provisioned = matches!(table.spec().capacity, CapacityMode::Provisioned { .. });
-        Ok(Target { table, provisioned })
+        Ok(Target {
+            table,
+            shown: name.to_owned(),
+            provisioned,
+        })
+    }
+
+    /// Adds `ConsumedCapacity` (under the caller's table name) when asked for.
+    pub fn add_capacity(&self, out: &mut Map<String, Value>, c: &ConsumedCapacity, rcc: Rcc) {
+        if let Some(v) = capacity_json(c, rcc, &self.shown) {
+            out.insert("ConsumedCapacity".into(), v);
+        }
     }
 
     /// Maps an engine error of an operation on this table.
@@ -81,10 +90,11 @@ pub fn check_ricm(p: &Params<'_>) -> Result<(), ApiError> {
     .map(drop)
 }
 
-/// Consumed capacity in DynamoDB's shape, or `None` for `NONE`.
-pub fn capacity_json(c: &ConsumedCapacity, rcc: Rcc) -> Option<Value> {
+/// Consumed capacity in DynamoDB's shape (under the table name `shown`), or `None`
+/// for `NONE`.
+pub fn capacity_json(c: &ConsumedCapacity, rcc: Rcc, shown: &str) -> Option<Value> {
     let mut m = Map::new();
-    m.insert("TableName".into(), json!(c.table_name));
+    m.insert("TableName".into(), json!(shown));
     m.insert("CapacityUnits".into(), json!(c.capacity_units));
     match rcc {
         Rcc::None => return None,
@@ -116,13 +126,6 @@ pub fn capacity_json(c: &ConsumedCapacity, rcc: Rcc) -> Option<Value> {
         }
     }
     Some(Value::Object(m))
-}
-
-/// Adds `ConsumedCapacity` to a response when asked for.
-pub fn add_capacity(out: &mut Map<String, Value>, c: &ConsumedCapacity, rcc: Rcc) {
-    if let Some(v) = capacity_json(c, rcc) {
-        out.insert("ConsumedCapacity".into(), v);
-    }
 }
 
 /// Reads `ReturnValues` (any of the five; the engine refuses those an operation does

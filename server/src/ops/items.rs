@@ -3,17 +3,17 @@
 use serde_json::{Map, Value};
 use strata_engine::{DeleteOptions, GetOptions, PutOptions, UpdateOptions};
 
+use super::Cx;
 use super::common::{
-    Placeholders, Target, add_capacity, check_ricm, on_failure, put_item_member, rcc,
-    read_projection, return_values, write_condition,
+    Placeholders, Target, check_ricm, on_failure, put_item_member, rcc, read_projection,
+    return_values, write_condition,
 };
 use crate::error::ApiError;
 use crate::legacy::check_not_mixed;
 use crate::params::Params;
-use crate::state::State;
 
-pub fn put_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
-    let t = Target::of(st, p)?;
+pub fn put_item(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
+    let t = Target::of(cx, p)?;
     let item = p.item("Item")?.ok_or_else(|| ApiError::missing("item"))?;
     let rcc = rcc(p)?;
     check_ricm(p)?;
@@ -30,12 +30,12 @@ pub fn put_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
     let out = t.table.put_item(item, opts).map_err(|e| t.err(e))?;
     let mut m = Map::new();
     put_item_member(&mut m, "Attributes", out.attributes.as_ref());
-    add_capacity(&mut m, &out.consumed_capacity, rcc);
+    t.add_capacity(&mut m, &out.consumed_capacity, rcc);
     Ok(Value::Object(m))
 }
 
-pub fn get_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
-    let t = Target::of(st, p)?;
+pub fn get_item(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
+    let t = Target::of(cx, p)?;
     let key = p.item("Key")?.ok_or_else(|| ApiError::missing("key"))?;
     let rcc = rcc(p)?;
     check_not_mixed(
@@ -54,12 +54,12 @@ pub fn get_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
     let out = t.table.get_item(key, opts).map_err(|e| t.err(e))?;
     let mut m = Map::new();
     put_item_member(&mut m, "Item", out.item.as_ref());
-    add_capacity(&mut m, &out.consumed_capacity, rcc);
+    t.add_capacity(&mut m, &out.consumed_capacity, rcc);
     Ok(Value::Object(m))
 }
 
-pub fn update_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
-    let t = Target::of(st, p)?;
+pub fn update_item(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
+    let t = Target::of(cx, p)?;
     let key = p.item("Key")?.ok_or_else(|| ApiError::missing("key"))?;
     let rcc = rcc(p)?;
     check_ricm(p)?;
@@ -84,12 +84,12 @@ pub fn update_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
     let out = t.table.update_item(key, opts).map_err(|e| t.err(e))?;
     let mut m = Map::new();
     put_item_member(&mut m, "Attributes", out.attributes.as_ref());
-    add_capacity(&mut m, &out.consumed_capacity, rcc);
+    t.add_capacity(&mut m, &out.consumed_capacity, rcc);
     Ok(Value::Object(m))
 }
 
-pub fn delete_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
-    let t = Target::of(st, p)?;
+pub fn delete_item(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
+    let t = Target::of(cx, p)?;
     let key = p.item("Key")?.ok_or_else(|| ApiError::missing("key"))?;
     let rcc = rcc(p)?;
     check_ricm(p)?;
@@ -106,6 +106,6 @@ pub fn delete_item(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
     let out = t.table.delete_item(key, opts).map_err(|e| t.err(e))?;
     let mut m = Map::new();
     put_item_member(&mut m, "Attributes", out.attributes.as_ref());
-    add_capacity(&mut m, &out.consumed_capacity, rcc);
+    t.add_capacity(&mut m, &out.consumed_capacity, rcc);
     Ok(Value::Object(m))
 }

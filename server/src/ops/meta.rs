@@ -3,9 +3,9 @@
 
 use serde_json::{Value, json};
 
+use super::Cx;
 use crate::error::ApiError;
 use crate::params::Params;
-use crate::state::State;
 
 /// Most tags per table (DynamoDB's quota).
 const MAX_TAGS: usize = 50;
@@ -23,14 +23,18 @@ pub fn describe_endpoints(host: &str) -> Value {
     json!({"Endpoints": [{"Address": host, "CachePeriodInMinutes": 1440}]})
 }
 
-/// The table (name, id) a `ResourceArn` names.
-fn resource(st: &State, p: &Params<'_>) -> Result<(String, u64), ApiError> {
+/// The table (engine name, id) a `ResourceArn` names.
+fn resource(cx: &Cx<'_>, p: &Params<'_>) -> Result<(String, u64), ApiError> {
     let arn = p.req_str("ResourceArn", "resourceArn")?;
-    let Some(table) = st.loc.table_of_arn(arn) else {
+    let Some(table) = cx.st.loc.table_of_arn(arn) else {
         return Err(ApiError::validation(format!("Invalid TableArn: {arn}")));
     };
-    match st.db.describe_table(table) {
-        Ok(d) => Ok((table.to_owned(), d.table_id)),
+    let table = cx
+        .ns()
+        .to_engine(table)
+        .map_err(|_| ApiError::validation(format!("Invalid TableArn: {arn}")))?;
+    match cx.st.db.describe_table(&table) {
+        Ok(d) => Ok((table, d.table_id)),
         Err(strata_engine::DbError::TableNotFound { .. }) => Err(ApiError::not_found(format!(
             "Requested resource not found: ResourcArn: {arn} not found"
         ))),
@@ -84,7 +88,7 @@ fn too_many_tags() -> ApiError {
 
 /// Adds `tags` to a table, refusing to go over the limit (nothing is changed then).
 pub fn add_tags(
-    st: &State,
+    st: &crate::state::State,
     table: &str,
     id: u64,
     tags: Vec<(String, String)>,
@@ -100,22 +104,22 @@ pub fn add_tags(
     })
 }
 
-pub fn tag_resource(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
-    let (table, id) = resource(st, p)?;
+pub fn tag_resource(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
+    let (table, id) = resource(cx, p)?;
     let tags = read_tags(p)?;
     if !p.has("Tags") {
         return Err(ApiError::missing("tags"));
     }
-    add_tags(st, &table, id, tags)?;
+    add_tags(cx.st, &table, id, tags)?;
     Ok(json!({}))
 }
 
-pub fn untag_resource(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
-    let (table, id) = resource(st, p)?;
+pub fn untag_resource(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
+    let (table, id) = resource(cx, p)?;
     let keys = p
         .str_list("TagKeys")?
         .ok_or_else(|| ApiError::missing("tagKeys"))?;
-    st.with_tags(&table, id, |tags| {
+    cx.st.with_tags(&table, id, |tags| {
         for k in keys {
             tags.remove(k);
         }
@@ -123,11 +127,11 @@ pub fn untag_resource(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
     Ok(json!({}))
 }
 
-pub fn list_tags(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
-    let (table, id) = resource(st, p)?;
+pub fn list_tags(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
+    let (table, id) = resource(cx, p)?;
     // All tags fit one page (at most 50), so NextToken is never returned.
     p.str("NextToken")?;
-    let tags = st.with_tags(&table, id, |tags| {
+    let tags = cx.st.with_tags(&table, id, |tags| {
         tags.iter()
             .map(|(k, v)| json!({"Key": k, "Value": v}))
             .collect::<Vec<_>>()

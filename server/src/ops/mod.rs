@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::namespace::Namespace;
 use crate::params::Params;
 use crate::state::State;
 
@@ -119,6 +120,24 @@ impl Operation {
 pub struct RequestContext {
     /// The `Host` header (for `DescribeEndpoints`).
     pub host: String,
+    /// The caller's namespace (from its access key, with `--auth`).
+    pub namespace: Namespace,
+}
+
+/// What an operation works with: the server's state and the request's context.
+#[derive(Debug, Clone, Copy)]
+pub struct Cx<'a> {
+    /// The server's state.
+    pub st: &'a State,
+    /// The request's context.
+    pub req: &'a RequestContext,
+}
+
+impl Cx<'_> {
+    /// The caller's namespace.
+    pub fn ns(&self) -> &Namespace {
+        &self.req.namespace
+    }
 }
 
 /// Runs one operation on a parsed body.
@@ -133,27 +152,28 @@ pub fn call(
 ) -> Result<Value, ApiError> {
     use Operation::*;
     let p = Params::root(body)?;
+    let cx = &Cx { st, req: ctx };
     if let Value::Object(m) = body {
         shapes::check(op, m)?;
     }
     match op {
-        CreateTable => tables::create_table(st, &p),
-        DescribeTable => tables::describe_table(st, &p),
-        ListTables => tables::list_tables(st, &p),
-        DeleteTable => tables::delete_table(st, &p),
-        UpdateTable => tables::update_table(st, &p),
-        PutItem => items::put_item(st, &p),
-        GetItem => items::get_item(st, &p),
-        UpdateItem => items::update_item(st, &p),
-        DeleteItem => items::delete_item(st, &p),
-        Query => read::query(st, &p),
-        Scan => read::scan(st, &p),
-        BatchGetItem => batch::batch_get_item(st, &p),
-        BatchWriteItem => batch::batch_write_item(st, &p),
+        CreateTable => tables::create_table(cx, &p),
+        DescribeTable => tables::describe_table(cx, &p),
+        ListTables => tables::list_tables(cx, &p),
+        DeleteTable => tables::delete_table(cx, &p),
+        UpdateTable => tables::update_table(cx, &p),
+        PutItem => items::put_item(cx, &p),
+        GetItem => items::get_item(cx, &p),
+        UpdateItem => items::update_item(cx, &p),
+        DeleteItem => items::delete_item(cx, &p),
+        Query => read::query(cx, &p),
+        Scan => read::scan(cx, &p),
+        BatchGetItem => batch::batch_get_item(cx, &p),
+        BatchWriteItem => batch::batch_write_item(cx, &p),
         DescribeLimits => Ok(meta::describe_limits()),
         DescribeEndpoints => Ok(meta::describe_endpoints(&ctx.host)),
-        TagResource => meta::tag_resource(st, &p),
-        UntagResource => meta::untag_resource(st, &p),
-        ListTagsOfResource => meta::list_tags(st, &p),
+        TagResource => meta::tag_resource(cx, &p),
+        UntagResource => meta::untag_resource(cx, &p),
+        ListTagsOfResource => meta::list_tags(cx, &p),
     }
 }

@@ -3,11 +3,11 @@
 use serde_json::{Map, Value, json};
 use strata_engine::{QueryOptions, QueryOutput, ScanOptions, Select};
 
-use super::common::{Placeholders, Target, add_capacity, rcc, read_projection};
+use super::Cx;
+use super::common::{Placeholders, Target, rcc, read_projection};
 use crate::error::ApiError;
 use crate::legacy::check_not_mixed;
 use crate::params::Params;
-use crate::state::State;
 
 /// What Query and Scan share.
 struct Common {
@@ -95,7 +95,7 @@ fn common(p: &Params<'_>, ph: &mut Placeholders, legacy_filter: &str) -> Result<
     })
 }
 
-fn page_json(out: &QueryOutput, counting: bool, rcc: super::common::Rcc) -> Value {
+fn page_json(t: &Target, out: &QueryOutput, counting: bool, rcc: super::common::Rcc) -> Value {
     let mut m = Map::new();
     if !counting {
         m.insert(
@@ -108,12 +108,12 @@ fn page_json(out: &QueryOutput, counting: bool, rcc: super::common::Rcc) -> Valu
     if let Some(k) = &out.last_evaluated_key {
         m.insert("LastEvaluatedKey".into(), k.to_dynamo_json());
     }
-    add_capacity(&mut m, &out.consumed_capacity, rcc);
+    t.add_capacity(&mut m, &out.consumed_capacity, rcc);
     Value::Object(m)
 }
 
-pub fn query(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
-    let t = Target::of(st, p)?;
+pub fn query(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
+    let t = Target::of(cx, p)?;
     let rcc = rcc(p)?;
     let mut ph = Placeholders::read(
         p,
@@ -149,11 +149,11 @@ pub fn query(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
         consistent_read: c.consistent,
     };
     let out = t.table.query(key_condition, opts).map_err(|e| t.err(e))?;
-    Ok(page_json(&out, c.select == Some(Select::Count), rcc))
+    Ok(page_json(&t, &out, c.select == Some(Select::Count), rcc))
 }
 
-pub fn scan(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
-    let t = Target::of(st, p)?;
+pub fn scan(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
+    let t = Target::of(cx, p)?;
     let rcc = rcc(p)?;
     let mut ph = Placeholders::read(p, &["FilterExpression", "ProjectionExpression"])?;
     let c = common(p, &mut ph, "ScanFilter")?;
@@ -182,5 +182,5 @@ pub fn scan(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
         consistent_read: c.consistent,
     };
     let out = t.table.scan(opts).map_err(|e| t.err(e))?;
-    Ok(page_json(&out, c.select == Some(Select::Count), rcc))
+    Ok(page_json(&t, &out, c.select == Some(Select::Count), rcc))
 }

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value, json};
 use strata_engine::{CapacityMode, DbError, IndexStatus, TableDescription, TableSpec, TableUpdate};
 
+use super::Cx;
 use super::meta::{add_tags, read_tags};
 use crate::describe::{
     TableStatus, attribute_definitions, billing, gsi_spec, key_schema, lsi_spec,
@@ -10,14 +11,13 @@ use crate::describe::{
 };
 use crate::error::ApiError;
 use crate::params::Params;
-use crate::state::State;
 
 fn db_err(e: DbError) -> ApiError {
     ApiError::from_db(e, false)
 }
 
-fn describe_json(st: &State, d: &TableDescription, status: TableStatus) -> Value {
-    table_description(d, status, &st.loc, (0, 0))
+fn describe_json(cx: &Cx<'_>, d: &TableDescription, status: TableStatus) -> Value {
+    table_description(d, cx.ns().shown(&d.spec.name), status, &cx.st.loc, (0, 0))
 }
 
 /// Refuses `StreamSpecification` with streams enabled (streams are a later issue).
@@ -32,10 +32,12 @@ fn no_streams(p: &Params<'_>) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn create_table(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
-    let name = p.req_str("TableName", "tableName")?;
+pub fn create_table(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
+    let shown = p.req_str("TableName", "tableName")?;
+    let engine = cx.ns().to_engine(shown)?;
+    let name = engine.as_str();
     // The name first, with DynamoDB's message (the engine's lookup checks it).
-    if let Err(e) = st.db.describe_table(name)
+    if let Err(e) = cx.st.db.describe_table(name)
         && e.is_validation()
     {
         return Err(db_err(e));
@@ -93,27 +95,27 @@ pub fn create_table(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
     let tags = read_tags(p)?;
     // Checked before the table exists, so that a refused tag list creates nothing.
     super::meta::check_tag_count(&tags)?;
-    let d = st.db.create_table(spec).map_err(db_err)?;
+    let d = cx.st.db.create_table(spec).map_err(db_err)?;
     if !tags.is_empty() {
-        add_tags(st, name, d.table_id, tags)?;
+        add_tags(cx.st, name, d.table_id, tags)?;
     }
-    Ok(json!({"TableDescription": describe_json(st, &d, TableStatus::Active)}))
+    Ok(json!({"TableDescription": describe_json(cx, &d, TableStatus::Active)}))
 }
 
-pub fn describe_table(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
-    let name = p.req_str("TableName", "tableName")?;
-    let d = st.db.describe_table(name).map_err(db_err)?;
-    Ok(json!({"Table": describe_json(st, &d, TableStatus::Active)}))
+pub fn describe_table(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
+    let name = cx.ns().to_engine(p.req_str("TableName", "tableName")?)?;
+    let d = cx.st.db.describe_table(&name).map_err(db_err)?;
+    Ok(json!({"Table": describe_json(cx, &d, TableStatus::Active)}))
 }
 
-pub fn delete_table(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
-    let name = p.req_str("TableName", "tableName")?;
-    let d = st.db.delete_table(name).map_err(db_err)?;
-    st.drop_tags(name, d.table_id);
-    Ok(json!({"TableDescription": describe_json(st, &d, TableStatus::Deleting)}))
+pub fn delete_table(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
+    let name = cx.ns().to_engine(p.req_str("TableName", "tableName")?)?;
+    let d = cx.st.db.delete_table(&name).map_err(db_err)?;
+    cx.st.drop_tags(&name, d.table_id);
+    Ok(json!({"TableDescription": describe_json(cx, &d, TableStatus::Deleting)}))
 }
 
-pub fn list_tables(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
+pub fn list_tables(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
     let start = p.str("ExclusiveStartTableName")?;
     let limit = match p.int("Limit")? {
         None => 100,
@@ -129,12 +131,14 @@ pub fn list_tables(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
             )));
         }
     };
-    let names = st.db.list_tables().map_err(db_err)?;
-    let rest: Vec<String> = names
-        .into_iter()
-        .filter(|n| start.is_none_or(|s| n.as_str() > s))
+    let names = cx.st.db.list_tables().map_err(db_err)?;
+    // The caller's names, in order (a namespace prefix keeps the engine's order).
+    let rest: Vec<&str> = names
+        .iter()
+        .filter_map(|n| cx.ns().to_user(n))
+        .filter(|n| start.is_none_or(|s| *n > s))
         .collect();
-    let page: Vec<&String> = rest.iter().take(limit).collect();
+    let page: Vec<&str> = rest.iter().take(limit).copied().collect();
     let mut m = Map::new();
     m.insert("TableNames".into(), json!(page));
     if rest.len() > limit
@@ -145,9 +149,10 @@ pub fn list_tables(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
     Ok(Value::Object(m))
 }
 
-pub fn update_table(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
-    let name = p.req_str("TableName", "tableName")?;
-    let current = st.db.describe_table(name).map_err(db_err)?;
+pub fn update_table(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
+    let engine = cx.ns().to_engine(p.req_str("TableName", "tableName")?)?;
+    let name = engine.as_str();
+    let current = cx.st.db.describe_table(name).map_err(db_err)?;
     no_streams(p)?;
     let mut updates = Vec::new();
     let was = current.spec.capacity;
@@ -217,9 +222,9 @@ pub fn update_table(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
         ));
     }
     for u in updates {
-        st.db.update_table(name, u).map_err(db_err)?;
+        cx.st.db.update_table(name, u).map_err(db_err)?;
     }
-    let d = st.db.describe_table(name).map_err(db_err)?;
+    let d = cx.st.db.describe_table(name).map_err(db_err)?;
     let creating = d
         .global_secondary_indexes
         .iter()
@@ -229,5 +234,5 @@ pub fn update_table(st: &State, p: &Params<'_>) -> Result<Value, ApiError> {
     } else {
         TableStatus::Active
     };
-    Ok(json!({"TableDescription": describe_json(st, &d, status)}))
+    Ok(json!({"TableDescription": describe_json(cx, &d, status)}))
 }
