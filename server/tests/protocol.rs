@@ -470,3 +470,31 @@ async fn slow_and_silent_clients_are_disconnected() {
     assert_eq!(call(s.addr, "ListTables", "{}").await.status, 200);
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn deeply_nested_expressions_and_values_are_errors() {
+    let s = start().await;
+    assert_eq!(call(s.addr, "CreateTable", CREATE).await.status, 200);
+    // 2,000 nested parentheses in a condition: a ValidationException, no overflow.
+    let cond = format!("{}attribute_exists(pk){}", "(".repeat(2000), ")".repeat(2000));
+    let body = serde_json::json!({
+        "TableName": "tbl",
+        "Item": {"pk": {"S": "a"}},
+        "ConditionExpression": cond,
+    })
+    .to_string();
+    let r = call(s.addr, "PutItem", &body).await;
+    assert_eq!((r.status, r.error_name().as_str()), (400, "ValidationException"));
+    // An attribute value nested 40 levels deep (DynamoDB allows 32).
+    let mut v = serde_json::json!({"S": "x"});
+    for _ in 0..40 {
+        v = serde_json::json!({"L": [v]});
+    }
+    let body = serde_json::json!({"TableName": "tbl", "Item": {"pk": {"S": "a"}, "deep": v}}).to_string();
+    let r = call(s.addr, "PutItem", &body).await;
+    assert_eq!(r.error_name(), "ValidationException");
+    assert!(r.message().contains("Nesting Levels"), "{}", r.message());
+    // The server is fine afterwards.
+    assert_eq!(call(s.addr, "ListTables", "{}").await.status, 200);
+    s.shutdown().await;
+}
