@@ -476,7 +476,11 @@ async fn deeply_nested_expressions_and_values_are_errors() {
     let s = start().await;
     assert_eq!(call(s.addr, "CreateTable", CREATE).await.status, 200);
     // 2,000 nested parentheses in a condition: a ValidationException, no overflow.
-    let cond = format!("{}attribute_exists(pk){}", "(".repeat(2000), ")".repeat(2000));
+    let cond = format!(
+        "{}attribute_exists(pk){}",
+        "(".repeat(2000),
+        ")".repeat(2000)
+    );
     let body = serde_json::json!({
         "TableName": "tbl",
         "Item": {"pk": {"S": "a"}},
@@ -484,17 +488,82 @@ async fn deeply_nested_expressions_and_values_are_errors() {
     })
     .to_string();
     let r = call(s.addr, "PutItem", &body).await;
-    assert_eq!((r.status, r.error_name().as_str()), (400, "ValidationException"));
+    assert_eq!(
+        (r.status, r.error_name().as_str()),
+        (400, "ValidationException")
+    );
     // An attribute value nested 40 levels deep (DynamoDB allows 32).
     let mut v = serde_json::json!({"S": "x"});
     for _ in 0..40 {
         v = serde_json::json!({"L": [v]});
     }
-    let body = serde_json::json!({"TableName": "tbl", "Item": {"pk": {"S": "a"}, "deep": v}}).to_string();
+    let body =
+        serde_json::json!({"TableName": "tbl", "Item": {"pk": {"S": "a"}, "deep": v}}).to_string();
     let r = call(s.addr, "PutItem", &body).await;
     assert_eq!(r.error_name(), "ValidationException");
     assert!(r.message().contains("Nesting Levels"), "{}", r.message());
     // The server is fine afterwards.
     assert_eq!(call(s.addr, "ListTables", "{}").await.status, 200);
     s.shutdown().await;
+}
+
+/// A capacity meter that holds every write in `admit` until released: a request that
+/// is certainly in flight, inside the engine.
+#[derive(Debug)]
+struct Gate {
+    entered: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl strata_engine::CapacityMeter for Gate {
+    fn admit(&self, op: &strata_engine::capacity::OpInfo<'_>) -> Result<(), String> {
+        if op.kind == strata_engine::capacity::OpKind::Write {
+            self.entered.lock().unwrap().send(()).unwrap();
+            self.release.lock().unwrap().recv().unwrap();
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn shutdown_finishes_requests_in_flight() {
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel();
+    let gate = Gate {
+        entered: std::sync::Mutex::new(entered_tx),
+        release: std::sync::Mutex::new(release_rx),
+    };
+    let db = strata_engine::Db::open(
+        strata_engine::IN_MEMORY_PATH,
+        strata_engine::DbOptions::in_memory().capacity_meter(std::sync::Arc::new(gate)),
+    )
+    .unwrap();
+    let s = common::start_with_db(db, ServerConfig::default()).await;
+    let addr = s.addr;
+    assert_eq!(call(addr, "CreateTable", CREATE).await.status, 200);
+    let put = tokio::spawn(async move {
+        call(
+            addr,
+            "PutItem",
+            r#"{"TableName":"tbl","Item":{"pk":{"S":"held"}}}"#,
+        )
+        .await
+    });
+    // The put is inside the engine now.
+    tokio::task::spawn_blocking(move || entered_rx.recv().unwrap())
+        .await
+        .unwrap();
+    let common::Running { stop, task, .. } = s;
+    stop.unwrap().send(()).unwrap();
+    // New connections are refused once the listener is closed (bounded wait: a hang).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        assert!(std::time::Instant::now() < deadline, "still accepting");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // The request in flight finishes with its answer, then the server stops.
+    release_tx.send(()).unwrap();
+    let r = put.await.unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    task.await.unwrap().unwrap();
 }

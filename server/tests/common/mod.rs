@@ -29,7 +29,10 @@ impl Running {
 }
 
 pub async fn start_with(config: ServerConfig) -> Running {
-    let db = Db::open_in_memory().unwrap();
+    start_with_db(Db::open_in_memory().unwrap(), config).await
+}
+
+pub async fn start_with_db(db: Db, config: ServerConfig) -> Running {
     let server = Server::bind("127.0.0.1:0".parse().unwrap(), db, config)
         .await
         .unwrap();
