@@ -182,6 +182,7 @@ async fn table_lifecycle_and_description_shape() {
         Some(5)
     );
     assert_eq!(gsi.item_count(), Some(0));
+    assert_eq!(t.item_count(), Some(0));
 
     // Creating it again is ResourceInUseException.
     let again = c
@@ -501,6 +502,10 @@ async fn query_and_scan_paginate() {
     }
     let want: Vec<i64> = (0..30).rev().filter(|i| i % 3 != 0).collect();
     assert_eq!(got, want);
+    // DescribeTable counts the items.
+    let d = c.describe_table().table_name("qtab").send().await.unwrap();
+    assert_eq!(d.table().unwrap().item_count(), Some(30));
+    assert!(d.table().unwrap().table_size_bytes().unwrap() > 30 * 10);
     // A filter counts and scans.
     let out = c
         .query()

@@ -17,7 +17,27 @@ fn db_err(e: DbError) -> ApiError {
 }
 
 fn describe_json(cx: &Cx<'_>, d: &TableDescription, status: TableStatus) -> Value {
-    table_description(d, cx.ns().shown(&d.spec.name), status, &cx.st.loc, (0, 0))
+    describe_counted(cx, d, status, (0, 0))
+}
+
+fn describe_counted(
+    cx: &Cx<'_>,
+    d: &TableDescription,
+    status: TableStatus,
+    counts: (u64, u64),
+) -> Value {
+    table_description(d, cx.ns().shown(&d.spec.name), status, &cx.st.loc, counts)
+}
+
+/// The table's item count and size now (an exact count: a key scan of the table).
+fn counts(cx: &Cx<'_>, engine_name: &str) -> Result<(u64, u64), ApiError> {
+    let stats = cx
+        .st
+        .db
+        .table(engine_name)
+        .and_then(|t| t.item_stats())
+        .map_err(db_err)?;
+    Ok((stats.items, stats.bytes))
 }
 
 /// Refuses `StreamSpecification` with streams enabled (streams are a later issue).
@@ -105,7 +125,8 @@ pub fn create_table(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
 pub fn describe_table(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
     let name = cx.ns().to_engine(p.req_str("TableName", "tableName")?)?;
     let d = cx.st.db.describe_table(&name).map_err(db_err)?;
-    Ok(json!({"Table": describe_json(cx, &d, TableStatus::Active)}))
+    let counts = counts(cx, &name)?;
+    Ok(json!({"Table": describe_counted(cx, &d, TableStatus::Active, counts)}))
 }
 
 pub fn delete_table(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
@@ -234,5 +255,6 @@ pub fn update_table(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
     } else {
         TableStatus::Active
     };
-    Ok(json!({"TableDescription": describe_json(cx, &d, status)}))
+    let counts = counts(cx, name)?;
+    Ok(json!({"TableDescription": describe_counted(cx, &d, status, counts)}))
 }
