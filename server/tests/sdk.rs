@@ -1282,3 +1282,86 @@ async fn access_keys_with_namespaces_see_only_their_tables() {
     );
     srv.shutdown().await;
 }
+
+#[tokio::test]
+async fn item_collection_metrics_for_tables_with_lsis() {
+    use aws_sdk_dynamodb::types::ReturnItemCollectionMetrics;
+    let srv = start().await;
+    let c = client(&srv);
+    c.create_table()
+        .table_name("coll")
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
+        .attribute_definitions(attr("sk", ScalarAttributeType::N))
+        .attribute_definitions(attr("x", ScalarAttributeType::S))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .local_secondary_indexes(
+            LocalSecondaryIndex::builder()
+                .index_name("by_x")
+                .key_schema(key("pk", KeyType::Hash))
+                .key_schema(key("x", KeyType::Range))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    let out = c
+        .put_item()
+        .table_name("coll")
+        .item("pk", s("a"))
+        .item("sk", n(1))
+        .item("x", s("v"))
+        .return_item_collection_metrics(ReturnItemCollectionMetrics::Size)
+        .send()
+        .await
+        .unwrap();
+    let m = out.item_collection_metrics().unwrap();
+    assert_eq!(m.item_collection_key().unwrap()["pk"], s("a"));
+    assert_eq!(m.size_estimate_range_gb(), [0.0, 1.0]);
+    // Not asked: none.
+    let out = c
+        .delete_item()
+        .table_name("coll")
+        .key("pk", s("a"))
+        .key("sk", n(1))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.item_collection_metrics().is_none());
+    // A batch: one entry per collection touched.
+    let put = |pk: &str, sk: i64| {
+        WriteRequest::builder()
+            .put_request(
+                PutRequest::builder()
+                    .item("pk", s(pk))
+                    .item("sk", n(sk))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let out = c
+        .batch_write_item()
+        .request_items("coll", vec![put("a", 1), put("a", 2), put("b", 1)])
+        .return_item_collection_metrics(ReturnItemCollectionMetrics::Size)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.item_collection_metrics().unwrap()["coll"].len(), 2);
+    // A table without LSIs has no item collections to report.
+    create_composite(&c, "plain").await;
+    let out = c
+        .put_item()
+        .table_name("plain")
+        .item("pk", s("a"))
+        .item("sk", n(1))
+        .return_item_collection_metrics(ReturnItemCollectionMetrics::Size)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.item_collection_metrics().is_none());
+    srv.shutdown().await;
+}

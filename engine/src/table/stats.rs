@@ -5,9 +5,11 @@
 
 use std::ops::Bound;
 
+use strata_item::{AttributeValue, KeyRole, KeySchema};
+
 use super::Table;
 use super::error::DbError;
-use super::layout::{BASE_TAG, LSI_TAG};
+use super::layout::{BASE_TAG, HashedKey, LSI_TAG, Space, prefix_successor};
 
 /// A table's item count and size (see [`Table::item_stats`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,6 +67,51 @@ impl Table {
     }
 }
 
+impl Table {
+    /// The bytes of the item collection of `partition_key`: its base items and their
+    /// local secondary index entries, as stored (keys plus values) — what DynamoDB's
+    /// `ItemCollectionMetrics` estimates and its 10 GB item-collection limit counts.
+    /// Reads the collection's keys (cost grows with the collection); charges no
+    /// capacity.
+    ///
+    /// # Errors
+    /// A key error when `partition_key` does not fit the table's partition key;
+    /// storage errors.
+    pub fn item_collection_bytes(&self, partition_key: &AttributeValue) -> Result<u64, DbError> {
+        self.with_core(|core| {
+            let attr = &core.spec.key_schema.partition_key;
+            KeySchema::check_key_value(attr, KeyRole::Partition, partition_key)?;
+            let hashed = HashedKey::new(partition_key)
+                .map_err(|e| DbError::invalid(format!("partition key cannot be encoded: {e}")))?;
+            let parts = core.partitions()?;
+            let part = parts
+                .get(hashed.partition(core.spec.partitions) as usize)
+                .ok_or_else(|| DbError::invalid("partition out of range"))?;
+            let snapshot = part.tree.snapshot();
+            let lsis = u8::try_from(core.spec.local_secondary_indexes.len()).unwrap_or(u8::MAX);
+            let spaces = std::iter::once(Space::Base).chain((0..lsis).map(Space::Lsi));
+            let mut bytes = 0u64;
+            for space in spaces {
+                let lo = space.partition_prefix(&hashed);
+                let Some(hi) = prefix_successor(&lo) else {
+                    continue;
+                };
+                let iter = part.range(
+                    core,
+                    Bound::Included(lo.as_slice()),
+                    Bound::Excluded(hi.as_slice()),
+                    Some(&snapshot),
+                )?;
+                for kv in iter {
+                    let (k, v) = kv.map_err(|e| core.storage(part.index, e))?;
+                    bytes += (k.len() + v.len()) as u64;
+                }
+            }
+            Ok(bytes)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{Db, DeleteOptions, LsiSpec, PutOptions, TableSpec};
@@ -97,6 +144,22 @@ mod tests {
             .unwrap();
         t.flush().unwrap();
         assert_eq!(t.item_stats().unwrap().items, 49);
+        // p1's collection: its 7 items and their LSI entries; p1 alone is smaller
+        // than the table, and grows with an item.
+        let p1 = t.item_collection_bytes(&"p1".into()).unwrap();
+        assert!(p1 > 0 && p1 < before.bytes, "{p1} vs {before:?}");
+        t.put_item(
+            item! { "pk" => "p1", "sk" => 1000, "x" => "w" },
+            PutOptions::default(),
+        )
+        .unwrap();
+        assert!(t.item_collection_bytes(&"p1".into()).unwrap() > p1);
+        assert_eq!(t.item_collection_bytes(&"none".into()).unwrap(), 0);
+        assert!(
+            t.item_collection_bytes(&1.into())
+                .unwrap_err()
+                .is_validation()
+        );
         db.delete_table("tbl").unwrap();
         assert!(t.item_stats().is_err());
     }

@@ -6,7 +6,9 @@ use serde_json::{Map, Value, json};
 use strata_engine::{BatchGetRequest, CapacityMode, KeyInput, WriteRequest};
 
 use super::Cx;
-use super::common::{Placeholders, Rcc, capacity_json, check_ricm, rcc, read_projection};
+use super::common::{
+    Placeholders, Rcc, capacity_json, collection_metrics, rcc, read_projection, ricm,
+};
 use crate::error::ApiError;
 use crate::legacy::check_not_mixed;
 use crate::params::{Params, item_of};
@@ -123,7 +125,7 @@ pub fn batch_get_item(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
 
 pub fn batch_write_item(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
     let rcc = rcc(p)?;
-    check_ricm(p)?;
+    let metrics = ricm(p)?;
     let items = request_items(p)?;
     let mut requests = Vec::with_capacity(items.len());
     for (table, v) in items {
@@ -161,6 +163,7 @@ pub fn batch_write_item(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> 
         requests.push((cx.ns().to_engine(table)?, writes));
     }
     let provisioned = any_provisioned(cx, requests.iter().map(|(n, _)| n));
+    let asked = metrics.then(|| requests.clone());
     let out = cx.st.db.batch_write_item(requests).map_err(|e| match e {
         strata_engine::DbError::TableNotFound { .. } => {
             ApiError::not_found("Requested resource not found")
@@ -186,5 +189,53 @@ pub fn batch_write_item(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> 
     if let Some(c) = capacities(cx, &out.consumed_capacity, rcc) {
         m.insert("ConsumedCapacity".into(), c);
     }
+    if let Some(requests) = asked {
+        m.insert(
+            "ItemCollectionMetrics".into(),
+            Value::Object(batch_metrics(cx, &requests, &out.unprocessed_items)),
+        );
+    }
     Ok(Value::Object(m))
+}
+
+/// `ItemCollectionMetrics` of a batch: for each table with local secondary indexes,
+/// one entry per item collection the applied writes touched.
+fn batch_metrics(
+    cx: &Cx<'_>,
+    requests: &[(String, Vec<WriteRequest>)],
+    unprocessed: &BTreeMap<String, Vec<WriteRequest>>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (table, writes) in requests {
+        let Ok(handle) = cx.st.db.table(table) else {
+            continue;
+        };
+        let spec = handle.spec();
+        if spec.local_secondary_indexes.is_empty() {
+            continue;
+        }
+        let pk = &spec.key_schema.partition_key.name;
+        let left = unprocessed.get(table);
+        let mut seen = Vec::new();
+        let mut list = Vec::new();
+        for w in writes {
+            if left.is_some_and(|l| l.contains(w)) {
+                continue;
+            }
+            let source = match w {
+                WriteRequest::Put(i) | WriteRequest::Delete(KeyInput::Map(i)) => i,
+                WriteRequest::Delete(KeyInput::Key(_)) => continue,
+            };
+            let Some(v) = source.get(pk) else { continue };
+            if seen.contains(&v) {
+                continue;
+            }
+            seen.push(v);
+            list.extend(collection_metrics(&handle, source));
+        }
+        if !list.is_empty() {
+            out.insert(cx.ns().shown(table).to_owned(), Value::Array(list));
+        }
+    }
+    out
 }

@@ -80,14 +80,41 @@ pub fn rcc(p: &Params<'_>) -> Result<Rcc, ApiError> {
     )
 }
 
-/// Checks `ReturnItemCollectionMetrics` (accepted; the metrics are not reported).
-pub fn check_ricm(p: &Params<'_>) -> Result<(), ApiError> {
-    p.enum_str(
+/// Reads `ReturnItemCollectionMetrics`: whether `SIZE` was asked for.
+pub fn ricm(p: &Params<'_>) -> Result<bool, ApiError> {
+    Ok(p.enum_str(
         "ReturnItemCollectionMetrics",
         "returnItemCollectionMetrics",
         &["SIZE", "NONE"],
-    )
-    .map(drop)
+    )?
+    .is_some_and(|s| s == "SIZE"))
+}
+
+/// `ItemCollectionMetrics` of the collection of `table`'s partition key value in
+/// `key_source` (an item or a key), for a table with local secondary indexes; `None`
+/// otherwise. Computed after a write succeeded: a failure to measure is logged and the
+/// metrics left out, never reported as a failed write.
+pub fn collection_metrics(table: &Table, key_source: &strata_item::Item) -> Option<Value> {
+    let spec = table.spec();
+    if spec.local_secondary_indexes.is_empty() {
+        return None;
+    }
+    let name = &spec.key_schema.partition_key.name;
+    let value = key_source.get(name)?;
+    match table.item_collection_bytes(value) {
+        Ok(bytes) => {
+            // DynamoDB's estimate is a range in GB; the size is exact here, so the
+            // range is the whole GB it falls in.
+            let gb = (bytes as f64 / f64::from(1u32 << 30)).floor();
+            let mut key = Map::new();
+            key.insert(name.clone(), value.to_dynamo_json());
+            Some(json!({"ItemCollectionKey": key, "SizeEstimateRangeGB": [gb, gb + 1.0]}))
+        }
+        Err(e) => {
+            tracing::warn!(table = table.name(), error = %e, "measuring an item collection");
+            None
+        }
+    }
 }
 
 /// Consumed capacity in DynamoDB's shape (under the table name `shown`), or `None`

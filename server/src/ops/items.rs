@@ -5,18 +5,26 @@ use strata_engine::{DeleteOptions, GetOptions, PutOptions, UpdateOptions};
 
 use super::Cx;
 use super::common::{
-    Placeholders, Target, check_ricm, on_failure, put_item_member, rcc, read_projection,
-    return_values, write_condition,
+    Placeholders, Target, collection_metrics, on_failure, put_item_member, rcc, read_projection,
+    return_values, ricm, write_condition,
 };
 use crate::error::ApiError;
 use crate::legacy::check_not_mixed;
 use crate::params::Params;
 
+/// Adds `ItemCollectionMetrics` when they were asked for and the table has LSIs.
+fn add_metrics(m: &mut Map<String, Value>, t: &Target, key_source: Option<&strata_item::Item>) {
+    if let Some(v) = key_source.and_then(|k| collection_metrics(&t.table, k)) {
+        m.insert("ItemCollectionMetrics".into(), v);
+    }
+}
+
 pub fn put_item(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
     let t = Target::of(cx, p)?;
     let item = p.item("Item")?.ok_or_else(|| ApiError::missing("item"))?;
     let rcc = rcc(p)?;
-    check_ricm(p)?;
+    let metrics = ricm(p)?;
+    let key_source = metrics.then(|| item.clone());
     let mut ph = Placeholders::read(p, &["ConditionExpression"])?;
     let condition = write_condition(p, &mut ph)?;
     let (names, values) = ph.finish();
@@ -31,6 +39,7 @@ pub fn put_item(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
     let mut m = Map::new();
     put_item_member(&mut m, "Attributes", out.attributes.as_ref());
     t.add_capacity(&mut m, &out.consumed_capacity, rcc);
+    add_metrics(&mut m, &t, key_source.as_ref());
     Ok(Value::Object(m))
 }
 
@@ -62,7 +71,7 @@ pub fn update_item(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
     let t = Target::of(cx, p)?;
     let key = p.item("Key")?.ok_or_else(|| ApiError::missing("key"))?;
     let rcc = rcc(p)?;
-    check_ricm(p)?;
+    let key_source = ricm(p)?.then(|| key.clone());
     let mut ph = Placeholders::read(p, &["ConditionExpression", "UpdateExpression"])?;
     let condition = write_condition(p, &mut ph)?;
     let update = match p.str("UpdateExpression")? {
@@ -85,6 +94,7 @@ pub fn update_item(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
     let mut m = Map::new();
     put_item_member(&mut m, "Attributes", out.attributes.as_ref());
     t.add_capacity(&mut m, &out.consumed_capacity, rcc);
+    add_metrics(&mut m, &t, key_source.as_ref());
     Ok(Value::Object(m))
 }
 
@@ -92,7 +102,7 @@ pub fn delete_item(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
     let t = Target::of(cx, p)?;
     let key = p.item("Key")?.ok_or_else(|| ApiError::missing("key"))?;
     let rcc = rcc(p)?;
-    check_ricm(p)?;
+    let key_source = ricm(p)?.then(|| key.clone());
     let mut ph = Placeholders::read(p, &["ConditionExpression"])?;
     let condition = write_condition(p, &mut ph)?;
     let (names, values) = ph.finish();
@@ -107,5 +117,6 @@ pub fn delete_item(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
     let mut m = Map::new();
     put_item_member(&mut m, "Attributes", out.attributes.as_ref());
     t.add_capacity(&mut m, &out.consumed_capacity, rcc);
+    add_metrics(&mut m, &t, key_source.as_ref());
     Ok(Value::Object(m))
 }
