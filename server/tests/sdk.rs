@@ -1300,7 +1300,11 @@ async fn item_collection_metrics_for_tables_with_lsis() {
                 .index_name("by_x")
                 .key_schema(key("pk", KeyType::Hash))
                 .key_schema(key("x", KeyType::Range))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )
