@@ -6,10 +6,16 @@
 //!   database again (several rounds) and how many WAL records that open replayed.
 //! - `fillsync`: the tree's durable writes (`Sync` puts of 100 B values, 16 B keys)
 //!   from 1 and 8 threads, with `fsyncs/write`.
+//! - `putitem`: put_item of new 1 KB items into a `Sync` table of 4 partitions from
+//!   1 and 8 threads, with `fsyncs/write`.
+//!
+//! `GATHER_US` sets the group-commit leader's longest wait for announced writers
+//! (`TreeOptions::wal_group_commit_wait`, microseconds; 0 disables gathering).
 //!
 //! ```sh
 //! cargo run --release -p strata-engine --example wal_bench -- disk     [DIR]
 //! cargo run --release -p strata-engine --example wal_bench -- fillsync [DIR] [OPS]
+//! cargo run --release -p strata-engine --example wal_bench -- putitem  [DIR] [OPS]
 //! ```
 //!
 //! DIR defaults to `./strata-wal-bench` and is emptied first and removed at the end;
@@ -39,7 +45,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let ops: u64 = args.get(2).map_or(Ok(20_000), |s| s.parse())?;
             fillsync(&dir, ops)
         }
-        other => Err(format!("unknown workload {other:?} (disk or fillsync)").into()),
+        "putitem" => {
+            let ops: u64 = args.get(2).map_or(Ok(20_000), |s| s.parse())?;
+            putitem(&dir, ops)
+        }
+        other => Err(format!("unknown workload {other:?} (disk, fillsync or putitem)").into()),
     };
     let _ = std::fs::remove_dir_all(&dir);
     r
@@ -141,9 +151,13 @@ fn fillsync(dir: &Path, ops: u64) -> Result<(), Box<dyn std::error::Error>> {
     tree.wal_preallocate = env_or("WAL_PREALLOC", tree.wal_preallocate);
     tree.wal_recycle_segments = env_or("WAL_RECYCLE", tree.wal_recycle_segments as u64) as usize;
     tree.memtable_size = env_or("MEMTABLE", 512 << 10) as usize;
+    tree.wal_group_commit_wait = gather_wait(tree.wal_group_commit_wait);
     println!(
-        "# tree fillsync: {ops} Sync puts, 16 B keys, 100 B values; memtable {} B, WAL preallocate {} B, recycle {}",
-        tree.memtable_size, tree.wal_preallocate, tree.wal_recycle_segments
+        "# tree fillsync: {ops} Sync puts, 16 B keys, 100 B values; memtable {} B, WAL preallocate {} B, recycle {}, gather {:?}",
+        tree.memtable_size,
+        tree.wal_preallocate,
+        tree.wal_recycle_segments,
+        tree.wal_group_commit_wait
     );
     for name in ["fillsync", "fillsync8", "fillsync", "fillsync8"] {
         let d = dir.join(name);
@@ -160,6 +174,66 @@ fn fillsync(dir: &Path, ops: u64) -> Result<(), Box<dyn std::error::Error>> {
             r.stats.wal_segments_created,
             r.stats.wal_segments_recycled
         );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+    Ok(())
+}
+
+/// `GATHER_US`, or `default`.
+fn gather_wait(default: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_micros(env_or("GATHER_US", default.as_micros() as u64))
+}
+
+fn putitem(dir: &Path, ops: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let mut opts = DbOptions::default();
+    opts.tree.wal_group_commit_wait = gather_wait(opts.tree.wal_group_commit_wait);
+    println!(
+        "# put_item: {ops} new items of ~1 KB, Sync table of 4 partitions; gather {:?}",
+        opts.tree.wal_group_commit_wait
+    );
+    for threads in [1u64, 8, 1, 8] {
+        let d = dir.join(format!("putitem{threads}"));
+        let _ = std::fs::remove_dir_all(&d);
+        let db = Db::open(&d, opts.clone())?;
+        db.create_table(
+            TableSpec::new(
+                "bench",
+                KeySchema::composite("pk", KeyType::S, "sk", KeyType::N),
+            )
+            .partitions(4),
+        )?;
+        let table = db.table("bench")?;
+        let syncs = || -> u64 {
+            let stats = table.partition_stats().unwrap();
+            stats.iter().map(|s| s.wal_syncs).sum()
+        };
+        let before = syncs();
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let table = &table;
+                s.spawn(move || {
+                    for i in 0..ops / threads {
+                        let n = t * (ops / threads) + i;
+                        table
+                            .put_item(
+                                item! { "pk" => format!("w{:08}", n / 100), "sk" => (n % 100) as i64, "data" => "x".repeat(990) },
+                                PutOptions::default(),
+                            )
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let secs = start.elapsed().as_secs_f64();
+        let after = syncs();
+        println!(
+            "putitem threads {threads}: {:.0} writes/s; WAL fsyncs/write {:.3}",
+            ops as f64 / secs,
+            (after - before) as f64 / ops as f64
+        );
+        db.close()?;
+        drop(db);
         let _ = std::fs::remove_dir_all(&d);
     }
     Ok(())

@@ -8,9 +8,9 @@
 //!   `delete_item`, `query`, `scan` (with paginators `query_iter` / `scan_iter`), and
 //!   [`Db`] has the batches. Items are [`strata_item::Item`]s; conditions, updates,
 //!   projections and filters are DynamoDB's expression language.
-//! - Every table operation fails with [`DbError`], which says what to fix (DynamoDB's
-//!   messages where DynamoDB has one). The top-level [`Error`] is the byte-keyed tree's
-//!   error, for users of [`Tree`] directly.
+//! - Every table operation fails with [`DbError`] (also exported as [`Error`]), which
+//!   says what to fix (DynamoDB's messages where DynamoDB has one). [`TreeError`] is
+//!   the byte-keyed tree's error, for users of [`Tree`] directly.
 //! - Each table is hash-partitioned; each partition is an LSM tree ([`lsm`]: WAL,
 //!   memtable, leveled SSTables with bloom filters) in its own directory. GSIs are
 //!   partitioned trees of their own, maintained asynchronously from the base tables' WALs.
@@ -19,11 +19,26 @@
 //!
 //! The on-disk formats and the crash-safety arguments are written down in the
 //! repository's `docs/` (`docs/commit.md` for how a write becomes durable and visible).
-//! Calls block (they may fsync); from async code, run them on a blocking pool.
+//! Calls block (they may fsync); from async code, enable the cargo feature `tokio` and use
+//! `AsyncDb` / `AsyncTable` (module `asynchronous`), which run each call on tokio's
+//! blocking pool. Threads, memory, disk, `tracing` events and the change feed are
+//! described in the repository's `docs/embedding.md`.
 
 pub mod lsm;
 
-pub use lsm::{Error, Problem, ProblemKind, Severity, Tree, TreeOptions, VerifyReport, WriteBatch};
+/// The error of the byte-keyed LSM tree ([`Tree`]); a table operation reports it
+/// inside [`DbError::Storage`]. (It was formerly exported as `Error`, which is now
+/// [`DbError`].)
+pub use lsm::Error as TreeError;
+pub use lsm::{Problem, ProblemKind, Severity, Tree, TreeOptions, VerifyReport, WriteBatch};
+/// The crate's error: everything a [`Db`] or [`Table`] operation reports (the same
+/// type as [`DbError`]).
+pub use table::DbError as Error;
+
+#[cfg(feature = "tokio")]
+pub mod asynchronous;
+#[cfg(feature = "tokio")]
+pub use asynchronous::{AsyncDb, AsyncItems, AsyncPages, AsyncTable};
 
 pub mod bench_items;
 pub mod capacity;

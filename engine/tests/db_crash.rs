@@ -1,5 +1,5 @@
 //! Table-level crash test with real processes: a child process (this test binary,
-//! re-executed) writes items from two threads, printing each operation before it
+//! re-executed) writes items from four threads, printing each operation before it
 //! starts and once it is acknowledged; the parent kills it with SIGKILL at a random
 //! moment and checks the killed directory and the recovery (see `kill_common`:
 //! `verify_dir` finds no error, the reopen with `refuse_open_on_loss` succeeds for a
@@ -32,7 +32,9 @@ use strata_item::{Item, KeySchema, KeyType, item};
 
 /// `<dir>,sync` or `<dir>,buffered`: the child's database and its table's durability.
 const DIR_ENV: &str = "STRATA_DB_CRASH_CHILD_DIR";
-const THREADS: usize = 2;
+// Four writers over three partitions: at least two share a partition (and its
+// group commit, gathering included).
+const THREADS: usize = 4;
 const KEYS: i64 = 60;
 
 fn opts() -> DbOptions {

@@ -599,7 +599,7 @@ fn tree_close_under_write_load(durability: Durability) {
                         }
                         Err(e) => {
                             assert!(
-                                matches!(e, strata_engine::Error::Closed) || !was_done,
+                                matches!(e, strata_engine::TreeError::Closed) || !was_done,
                                 "after close: {e:?}"
                             );
                             if was_done {

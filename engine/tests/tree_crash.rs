@@ -30,7 +30,7 @@ use std::time::Duration;
 use kill_common::{KillOnDrop, Tally, check_tree_report, newest_segments, serial};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use strata_engine::Error;
+use strata_engine::TreeError as Error;
 use strata_engine::lsm::{Durability, Tree, TreeOptions, WalLossPolicy, WriteBatch};
 
 const CHILD_ENV: &str = "STRATA_CRASH_CHILD";

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use strata_engine::Error;
+use strata_engine::TreeError as Error;
 use strata_engine::lsm::{
     Durability, LogEntry, LogRecord, Lsn, Tree, TreeOptions, WalLossPolicy, WriteBatch,
 };

@@ -192,6 +192,11 @@ struct State {
     torn_seed: Option<u64>,
     locks: HashSet<PathBuf>,
     op_counts: HashMap<FaultOp, u64>,
+    /// How long each file sync takes (see [`FaultFs::set_sync_delay`]).
+    sync_delay: std::time::Duration,
+    /// File syncs running now, and the most that ever ran at once.
+    syncs_in_flight: u64,
+    max_syncs_in_flight: u64,
 }
 
 /// What survives a power loss.
@@ -411,6 +416,25 @@ impl FaultFs {
         self.state.lock().torn_seed = seed;
     }
 
+    /// Makes every file sync take `delay` (a slow disk), so that tests of what
+    /// overlaps an fsync (group commit) do not depend on the machine's disk.
+    /// The sleep happens outside the file system's lock. Default zero.
+    pub fn set_sync_delay(&self, delay: std::time::Duration) {
+        self.state.lock().sync_delay = delay;
+    }
+
+    /// The most file syncs that ever ran at the same time (overlapping in their
+    /// [`FaultFs::set_sync_delay`]): shows whether syncs of different files
+    /// were issued in parallel.
+    pub fn max_concurrent_syncs(&self) -> u64 {
+        self.state.lock().max_syncs_in_flight
+    }
+
+    /// File syncs running now (inside their [`FaultFs::set_sync_delay`]).
+    pub fn syncs_in_flight(&self) -> u64 {
+        self.state.lock().syncs_in_flight
+    }
+
     /// Simulates a power loss now: everything not durable is lost, open
     /// handles stay usable but refer to the surviving files (or to nothing).
     /// If power was already lost at a crash point, that image is restored.
@@ -506,6 +530,43 @@ impl FaultFs {
     }
 }
 
+/// A file sync in the simulated file system: counts as a crash point, makes the
+/// inode's data durable, and takes the configured delay (outside the lock).
+fn sync_inode(state: &Mutex<State>, inode: InodeId) -> io::Result<()> {
+    // What is written when the sync begins becomes durable, not what later
+    // writes add while it takes its time (a real fsync may or may not cover
+    // those; the caller must not count on them).
+    let delay = {
+        let mut st = state.lock();
+        st.check(FaultOp::Sync)?;
+        if let Some(inode) = st.inodes.get_mut(&inode) {
+            inode.synced();
+        }
+        st.syncs_in_flight += 1;
+        st.max_syncs_in_flight = st.max_syncs_in_flight.max(st.syncs_in_flight);
+        st.sync_delay
+    };
+    if !delay.is_zero() {
+        std::thread::sleep(delay);
+    }
+    state.lock().syncs_in_flight -= 1;
+    Ok(())
+}
+
+/// A second handle to a simulated file, for syncing it; see
+/// [`crate::WritableFile::sync_handle`].
+#[derive(Debug)]
+struct FaultSync {
+    state: Arc<Mutex<State>>,
+    inode: InodeId,
+}
+
+impl crate::FileSync for FaultSync {
+    fn sync(&self) -> io::Result<()> {
+        sync_inode(&self.state, self.inode)
+    }
+}
+
 #[derive(Debug)]
 struct FaultWritable {
     state: Arc<Mutex<State>>,
@@ -548,12 +609,14 @@ impl WritableFile for FaultWritable {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        let mut st = self.state.lock();
-        st.check(FaultOp::Sync)?;
-        if let Some(inode) = st.inodes.get_mut(&self.inode) {
-            inode.synced();
-        }
-        Ok(())
+        sync_inode(&self.state, self.inode)
+    }
+
+    fn sync_handle(&self) -> io::Result<Option<Box<dyn crate::FileSync>>> {
+        Ok(Some(Box::new(FaultSync {
+            state: Arc::clone(&self.state),
+            inode: self.inode,
+        })))
     }
 
     fn len(&self) -> u64 {

@@ -59,9 +59,10 @@ pub trait WritableFile: Send + Sync + Debug {
         ))
     }
     /// Makes the file at least `len` bytes long, the new bytes zero, with
-    /// their blocks allocated up front where the file system can
-    /// (`fallocate` on Linux), so that later writes into them need not
-    /// change the file's size (and `fdatasync` need not commit a new size).
+    /// their blocks allocated up front (written as zeros by the real file
+    /// system, see its notes on `fallocate`), so that later writes into them
+    /// need not change the file's size or allocation (and `fdatasync` need not
+    /// commit metadata).
     /// The new length is durable after the next [`WritableFile::sync`]. Does
     /// nothing when the file is already as long. The default extends the
     /// file by writing zeros at its end.
@@ -92,6 +93,21 @@ pub trait WritableFile: Send + Sync + Debug {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// A handle that makes this file's data durable independently of this one
+    /// (a duplicate of its descriptor), so that one thread can fsync while
+    /// others keep writing through this handle: what a write-ahead log's
+    /// background sync needs so that it holds up no appender. A sync through it
+    /// covers every write that completed before the sync began. `None` (the
+    /// default) when the file system has no such handle.
+    fn sync_handle(&self) -> io::Result<Option<Box<dyn FileSync>>> {
+        Ok(None)
+    }
+}
+
+/// Makes a file's data durable; see [`WritableFile::sync_handle`].
+pub trait FileSync: Send + Sync + Debug {
+    /// `fdatasync` of the file.
+    fn sync(&self) -> io::Result<()>;
 }
 
 /// A file open for positional reads.

@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::{FileLock, FileSystem, MappedFile, RandomAccessFile, WritableFile};
+use crate::{FileLock, FileSync, FileSystem, MappedFile, RandomAccessFile, WritableFile};
 
 /// A pass-through to `std::fs`, with memory maps for [`FileSystem::map`].
 #[derive(Debug, Default, Clone, Copy)]
@@ -55,7 +55,7 @@ impl WritableFile for RealWritable {
         if len <= self.len {
             return Ok(());
         }
-        allocate(&self.file, len)?;
+        allocate(&self.file, self.len, len)?;
         self.len = len;
         Ok(())
     }
@@ -64,34 +64,46 @@ impl WritableFile for RealWritable {
         self.file.sync_data()
     }
 
+    fn sync_handle(&self) -> io::Result<Option<Box<dyn FileSync>>> {
+        Ok(Some(Box::new(RealSync(self.file.try_clone()?))))
+    }
+
     fn len(&self) -> u64 {
         self.len
     }
 }
 
-/// Grows `file` to `len` bytes with allocated blocks: `fallocate(2)` (mode 0,
-/// so the size changes now, once, rather than with every later write). Where
-/// the file system cannot (`EOPNOTSUPP`, or not Linux), the size is set
-/// without allocating (a sparse extension): still no size change per write.
-fn allocate(file: &File, len: u64) -> io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        let len_off = libc::off_t::try_from(len)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "length too large"))?;
-        // SAFETY: `fallocate` takes a file descriptor we own for the
-        // duration of the call and plain integers; it touches no memory of ours.
-        #[allow(unsafe_code)]
-        let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len_off) };
-        if rc == 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EOPNOTSUPP) {
-            return Err(err);
-        }
+/// Grows `file` from `from` to `len` bytes by writing zeros.
+///
+/// Not `fallocate(2)`: on ext4 and XFS it leaves *unwritten* extents, and the
+/// first write into each block converts its extent, so every `fdatasync` after
+/// such a write must also write file-system metadata. Measured on this project's
+/// ext4 machine, 1.1 KB records each followed by `fdatasync`: 1.1k–5k syncs/s into
+/// a fallocated file against 4k–14k/s into a zero-filled one (5 interleaved pairs,
+/// zero-filled faster in 4). PostgreSQL zero-fills its WAL segments for the same
+/// reason. Written blocks are durable with the next `sync` (one metadata commit
+/// per chunk, not per record).
+fn allocate(file: &File, from: u64, len: u64) -> io::Result<()> {
+    const CHUNK: u64 = 64 << 10;
+    let zeros = [0u8; CHUNK as usize];
+    let mut at = from;
+    while at < len {
+        let n = (len - at).min(CHUNK);
+        // `n` is at most CHUNK, which fits in usize.
+        file.write_all_at(&zeros[..n as usize], at)?;
+        at += n;
     }
-    file.set_len(len)
+    Ok(())
+}
+
+/// A duplicate of a writable file's descriptor, for syncing it.
+#[derive(Debug)]
+struct RealSync(File);
+
+impl FileSync for RealSync {
+    fn sync(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
 }
 
 #[derive(Debug)]

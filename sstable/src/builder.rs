@@ -15,6 +15,7 @@ use crate::format::{
     TRAILER_SIZE, block_crc,
 };
 use crate::properties::TableProperties;
+use crate::zstd_codec::{self, ZstdError};
 use crate::{Compression, TableOptions};
 
 /// Output is handed to the file in chunks of about this size.
@@ -108,7 +109,7 @@ pub struct TableBuilder {
     last_key: Vec<u8>,
     smallest_key: Vec<u8>,
     filter_hashes: Vec<u64>,
-    compressor: Option<zstd::bulk::Compressor<'static>>,
+    compressor: Option<zstd_codec::Compressor>,
     zbuf: Vec<u8>,
     props: TableProperties,
     created: Option<u64>,
@@ -221,6 +222,22 @@ impl TableBuilder {
         Ok(())
     }
 
+    /// A compression failure: an I/O-like failure of the zstd library, or
+    /// [`SstError::CompressionUnavailable`] in a build without the `zstd` feature.
+    fn zstd_err(&mut self, e: ZstdError) -> SstError {
+        match e {
+            ZstdError::Failed(source) => self.io_err(source),
+            ZstdError::Unavailable => {
+                self.failed = true;
+                SstError::CompressionUnavailable {
+                    path: self.path.clone(),
+                    offset: self.offset,
+                    compression: "zstd",
+                }
+            }
+        }
+    }
+
     fn io_err(&mut self, source: std::io::Error) -> SstError {
         self.failed = true;
         SstError::Io {
@@ -331,29 +348,29 @@ impl TableBuilder {
         let mut zlen = None;
         if compress && let Compression::Zstd { level } = self.opts.compression {
             if self.compressor.is_none() {
-                match zstd::bulk::Compressor::new(level) {
+                match zstd_codec::Compressor::new(level) {
                     Ok(c) => self.compressor = Some(c),
-                    Err(e) => return Err(self.io_err(e)),
+                    Err(e) => return Err(self.zstd_err(e)),
                 }
             }
             let mut prefix = Vec::with_capacity(5);
             put_varint32(&mut prefix, raw.len() as u32);
             self.zbuf.clear();
             self.zbuf.extend_from_slice(&prefix);
-            let mut frame = Vec::with_capacity(zstd::zstd_safe::compress_bound(raw.len()));
             let res = match self.compressor.as_mut() {
-                Some(c) => c.compress_to_buffer(raw, &mut frame),
-                None => Err(std::io::Error::other("no zstd compressor")),
+                Some(c) => c.compress(raw),
+                None => Err(ZstdError::Failed(std::io::Error::other(
+                    "no zstd compressor",
+                ))),
             };
             match res {
-                Ok(n) => {
-                    frame.truncate(n);
-                    if prefix.len() + n < raw.len() - raw.len() / 8 {
+                Ok(frame) => {
+                    if prefix.len() + frame.len() < raw.len() - raw.len() / 8 {
                         self.zbuf.extend_from_slice(&frame);
                         zlen = Some(self.zbuf.len());
                     }
                 }
-                Err(e) => return Err(self.io_err(e)),
+                Err(e) => return Err(self.zstd_err(e)),
             }
         }
         let handle_offset = self.offset;

@@ -51,6 +51,23 @@ pub enum SstError {
         /// The flags byte found.
         flags: u8,
     },
+    /// The table uses (or the options ask for) a compression this build lacks:
+    /// `strata-sstable` (or `strata-engine`) was built without its default `zstd`
+    /// feature. Not corruption: the same file reads in a build with the feature.
+    #[error(
+        "{}: block at offset {offset} needs {compression} compression, but this build of \
+         strata-sstable has no `{compression}` cargo feature (enable the default features \
+         of strata-sstable / strata-engine, or write tables with Compression::None)",
+        path.display()
+    )]
+    CompressionUnavailable {
+        /// The file.
+        path: PathBuf,
+        /// The block's file offset (when building: where the block would go).
+        offset: u64,
+        /// The compression (`"zstd"`).
+        compression: &'static str,
+    },
     /// [`TableBuilder::add`](crate::TableBuilder::add) was given a key that is
     /// not strictly greater than the previous one.
     #[error("{}: keys must strictly increase: {} after {}", path.display(), show(key), show(previous))]

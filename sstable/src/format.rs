@@ -3,7 +3,6 @@
 //!
 //! See `docs/sstable-format.md` for the specification.
 
-use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,6 +10,7 @@ use strata_fs::MappedFile;
 
 use crate::coding::{get_fixed32, get_fixed64, get_varint32, mask_crc, put_fixed32, put_fixed64};
 use crate::error::SstError;
+use crate::zstd_codec::{self, ZstdError};
 
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -189,32 +189,6 @@ impl BlockData {
     }
 }
 
-thread_local! {
-    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-        const { RefCell::new(None) };
-}
-
-fn zstd_decompress(src: &[u8], raw_len: usize) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(raw_len);
-    let run = |d: &mut zstd::bulk::Decompressor<'static>, out: &mut Vec<u8>| {
-        d.decompress_to_buffer(src, out)
-    };
-    let n = DECOMPRESSOR.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut slot) => {
-            if slot.is_none() {
-                *slot = Some(zstd::bulk::Decompressor::new()?);
-            }
-            match slot.as_mut() {
-                Some(d) => run(d, &mut out),
-                None => Err(std::io::Error::other("no zstd decompressor")),
-            }
-        }
-        Err(_) => run(&mut zstd::bulk::Decompressor::new()?, &mut out),
-    })?;
-    out.truncate(n);
-    Ok(out)
-}
-
 /// Reads the block at `handle` from `map`: checks that it lies within
 /// `limit` (the offset where the region it belongs to ends), checks its CRC
 /// (when `verify`), its flags, and decompresses it.
@@ -291,8 +265,14 @@ pub(crate) fn read_block(
                 )));
             }
             let frame = contents.get(p..).unwrap_or(&[]);
-            match zstd::zstd_safe::get_frame_content_size(frame) {
+            let unavailable = || SstError::CompressionUnavailable {
+                path: path.to_path_buf(),
+                offset: handle.offset,
+                compression: "zstd",
+            };
+            match zstd_codec::frame_content_size(frame) {
                 Ok(Some(n)) if n == raw_len as u64 => {}
+                Err(ZstdError::Unavailable) => return Err(unavailable()),
                 Ok(Some(n)) => {
                     return Err(corrupt(format!(
                         "{what} block: zstd frame holds {n} bytes, block header says {raw_len}"
@@ -304,8 +284,12 @@ pub(crate) fn read_block(
                     )));
                 }
             }
-            let out = zstd_decompress(frame, raw_len)
-                .map_err(|e| corrupt(format!("{what} block: zstd decompression failed: {e}")))?;
+            let out = zstd_codec::decompress(frame, raw_len).map_err(|e| match e {
+                ZstdError::Unavailable => unavailable(),
+                ZstdError::Failed(e) => {
+                    corrupt(format!("{what} block: zstd decompression failed: {e}"))
+                }
+            })?;
             if out.len() != raw_len {
                 return Err(corrupt(format!(
                     "{what} block decompressed to {} bytes, expected {raw_len}",

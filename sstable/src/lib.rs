@@ -44,6 +44,7 @@ mod format;
 mod iter;
 mod properties;
 mod table;
+mod zstd_codec;
 
 use std::sync::Arc;
 

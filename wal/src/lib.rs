@@ -35,6 +35,7 @@
 
 mod error;
 mod format;
+mod gather;
 mod iter;
 mod options;
 mod reader;
@@ -61,4 +62,4 @@ pub use scan::{
     SegmentDamage, SegmentDamageKind, SegmentScan, scan_segment_bytes, segment_number, spare_number,
 };
 pub use syncer::WalSyncer;
-pub use wal::{LOCK_FILE_NAME, SyncListener, Wal, WalStats};
+pub use wal::{CommitIntent, LOCK_FILE_NAME, SyncListener, Wal, WalStats};

@@ -102,10 +102,10 @@ pub struct WalOptions {
     /// among many logs so they use one thread between them; `None` (the
     /// default): the log makes its own, started on its first such append.
     pub syncer: Option<Arc<WalSyncer>>,
-    /// A segment file is grown in chunks of this many bytes (zeros,
-    /// allocated up front with `fallocate` where the file system can), so
-    /// that appends write inside the file and an `fdatasync` need not also
-    /// commit a new file size. 0 disables preallocation. A clean close cuts
+    /// A segment file is grown in chunks of this many bytes (zeros, written
+    /// up front: not `fallocate`, whose unwritten extents make every later
+    /// `fdatasync` commit metadata), so that appends write inside the file
+    /// and an `fdatasync` need not also commit a new file size. 0 disables preallocation. A clean close cuts
     /// the unused tail. Also the most a spare keeps (see
     /// `recycle_segments`). Default 256 KiB. RocksDB: `allow_fallocate`
     /// (RocksDB preallocates WAL files in blocks of about the write buffer
@@ -119,6 +119,15 @@ pub struct WalOptions {
     /// is preallocated as usual. Spares are deleted at a clean close. 0
     /// disables recycling. Default 1. RocksDB: `recycle_log_file_num`.
     pub recycle_segments: usize,
+    /// The longest a group-commit leader waits for writers that announced a
+    /// commit ([`Wal::intend`](crate::Wal::intend)) but have not appended yet,
+    /// so that one fsync covers them too. The wait is adaptive: at most half
+    /// the recent fsync time (waiting longer than a sync takes cannot pay),
+    /// never more than this, and none at all when no other writer is in flight,
+    /// so a lone writer is never delayed. `Duration::ZERO` disables gathering.
+    /// Default 1 ms. PostgreSQL: `commit_delay` with `commit_siblings`;
+    /// RocksDB: the write group's leader waiting for followers.
+    pub group_commit_wait: Duration,
 }
 
 impl Default for WalOptions {
@@ -133,6 +142,7 @@ impl Default for WalOptions {
             syncer: None,
             preallocate: 256 << 10,
             recycle_segments: 1,
+            group_commit_wait: Duration::from_millis(1),
         }
     }
 }

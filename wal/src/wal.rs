@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use strata_fs::{FileLock, FileSystem, WritableFile};
@@ -43,6 +43,12 @@ pub struct WalStats {
     pub segments_created: u64,
     /// Segments created by reusing a retired segment's file.
     pub segments_recycled: u64,
+    /// Group commits whose leader waited for announced writers
+    /// ([`Wal::intend`]) before syncing.
+    pub gathers: u64,
+    /// Of those, the waits that ended at their time bound with a writer still
+    /// expected.
+    pub gather_timeouts: u64,
 }
 
 #[derive(Debug, Default)]
@@ -55,6 +61,8 @@ struct Counters {
     dir_syncs: AtomicU64,
     segments_created: AtomicU64,
     segments_recycled: AtomicU64,
+    gathers: AtomicU64,
+    gather_timeouts: AtomicU64,
 }
 
 fn bump(c: &AtomicU64, n: u64) {
@@ -107,8 +115,22 @@ struct State {
     seg_first_lsn: Lsn,
     /// The active segment's checksum seed (its tag).
     seg_seed: u32,
-    /// True while a leader writes outside the lock.
+    /// True while a leader writes outside the lock (or gathers).
     leader: bool,
+    /// Writers that announced a commit ([`Wal::intend`]) and have not yet
+    /// appended (or given up).
+    intents: usize,
+    /// True while a leader waits for announced writers: an intent that ends
+    /// or an append then wakes it.
+    gathering: bool,
+    /// Threads inside a wait for a sync ([`Goal::Synced`]), the leader included.
+    sync_waiters: usize,
+    /// Appends (commits) since a leader last took the pending records.
+    commits_pending: usize,
+    /// How many threads waited for the last completed sync, the leader
+    /// included: the commits the next group may expect, as those writers come
+    /// back with their next commit (see [`Inner::gather`]).
+    expected_group: usize,
     /// [`Wal::rotate`] asked for a new segment before the next record.
     rotate_requested: bool,
     /// Set by the first failed write or sync; never cleared.
@@ -144,6 +166,11 @@ struct Inner {
     recycle_segments: usize,
     stats: Counters,
     sync_listener: Mutex<Option<SyncListener>>,
+    /// [`WalOptions::group_commit_wait`].
+    group_commit_wait: Duration,
+    /// Moving average of the time an fsync of a segment takes, in nanoseconds
+    /// (0 until the first one): bounds how long a leader gathers.
+    sync_nanos: AtomicU64,
 }
 
 /// A segmented, checksummed write-ahead log with group commit.
@@ -185,6 +212,29 @@ pub struct Wal {
     registered: AtomicBool,
     /// Released by `close`, so the log can be reopened while this handle lives.
     dir_lock: Mutex<Option<Box<dyn FileLock>>>,
+}
+
+/// A writer's announcement that it will soon append to a [`Wal`] and wait
+/// for a sync; see [`Wal::intend`]. Dropping it withdraws the announcement.
+#[must_use = "an intent is withdrawn when dropped: keep it until the records are appended"]
+pub struct CommitIntent {
+    inner: Arc<Inner>,
+}
+
+impl Drop for CommitIntent {
+    fn drop(&mut self) {
+        let mut st = self.inner.state.lock();
+        st.intents = st.intents.saturating_sub(1);
+        if st.gathering {
+            self.inner.cond.notify_all();
+        }
+    }
+}
+
+impl std::fmt::Debug for CommitIntent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommitIntent")
+    }
 }
 
 /// Creates `dir` if needed and makes every new directory level durable.
@@ -369,6 +419,11 @@ impl Wal {
                 seg_first_lsn,
                 seg_seed: segment_tag(active.number),
                 leader: false,
+                intents: 0,
+                gathering: false,
+                sync_waiters: 0,
+                commits_pending: 0,
+                expected_group: 1,
                 rotate_requested: false,
                 poison: None,
                 closed: false,
@@ -381,6 +436,8 @@ impl Wal {
             recycle_segments: opts.recycle_segments,
             stats,
             sync_listener: Mutex::new(None),
+            group_commit_wait: opts.group_commit_wait,
+            sync_nanos: AtomicU64::new(0),
         };
         let wal = Wal {
             inner: Arc::new(inner),
@@ -405,6 +462,33 @@ impl Wal {
             self.ensure_flusher()?;
         }
         self.append_inner(records, durability)
+    }
+
+    /// Announces that the caller will soon append records and then wait for
+    /// them to be synced (a `Sync` commit that first decides under a lock of
+    /// its own). Until the returned intent is dropped, a group-commit leader
+    /// about to fsync may wait a short, bounded moment for it
+    /// ([`WalOptions::group_commit_wait`]), so that one fsync covers both
+    /// commits. Drop the intent right after appending (or when giving up);
+    /// never hold it while waiting for a sync, or the leader waits in vain
+    /// for its bound. A log without announced writers never delays a sync.
+    ///
+    /// ```
+    /// use strata_wal::{Wal, WalOptions};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (wal, _) = Wal::open(dir.path(), WalOptions::default()).unwrap();
+    /// let intent = wal.intend();
+    /// // ... decide under the caller's own lock ...
+    /// wal.queue_batch(&[b"record"]).unwrap();
+    /// drop(intent);
+    /// wal.sync().unwrap(); // may share its fsync with other announced writers
+    /// ```
+    pub fn intend(&self) -> CommitIntent {
+        self.inner.state.lock().intents += 1;
+        CommitIntent {
+            inner: Arc::clone(&self.inner),
+        }
     }
 
     /// Appends records to the in-memory buffer, like [`Durability::None`],
@@ -486,6 +570,10 @@ impl Wal {
                 frame_record(&mut s.pending, &mut s.seg_offset, r, Some(s.seg_seed));
             }
             s.next_lsn += records.len() as u64;
+            s.commits_pending += 1;
+            if s.gathering {
+                inner.cond.notify_all();
+            }
         }
         let end = st.next_lsn;
         bump(&inner.stats.records, records.len() as u64);
@@ -509,6 +597,26 @@ impl Wal {
         inner.check_usable(&st)?;
         let end = st.next_lsn;
         inner.drive(&mut st, Goal::Synced(end))
+    }
+
+    /// Writes out what is buffered and makes it durable without holding up
+    /// appenders: the fsync runs through a second handle to the active segment
+    /// (`WritableFile::sync_handle`) while other threads keep appending (and
+    /// leading group commits), instead of as a leader whom every appender would
+    /// wait for. For background syncs of `Buffered`/`None` appends, whose writers
+    /// should never wait for an fsync. Returns [`Wal::synced_lsn`] afterwards.
+    /// Falls back to [`Wal::sync`] where the file system has no sync handle.
+    ///
+    /// ```
+    /// use strata_wal::{Durability, Wal, WalOptions};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (wal, _) = Wal::open(dir.path(), WalOptions::default()).unwrap();
+    /// let lsn = wal.append(b"buffered", Durability::None).unwrap();
+    /// assert!(wal.sync_aside().unwrap() > lsn);
+    /// ```
+    pub fn sync_aside(&self) -> Result<Lsn, WalError> {
+        self.inner.sync_aside()
     }
 
     /// The LSN the next appended record will get.
@@ -560,6 +668,8 @@ impl Wal {
             dir_syncs: get(&c.dir_syncs),
             segments_created: get(&c.segments_created),
             segments_recycled: get(&c.segments_recycled),
+            gathers: get(&c.gathers),
+            gather_timeouts: get(&c.gather_timeouts),
         }
     }
 
@@ -772,6 +882,14 @@ impl Inner {
     /// writes them in one call, fsyncs if any waiter needs it, then wakes
     /// everyone: appenders that queued meanwhile form the next batch.
     fn drive(&self, st: &mut MutexGuard<'_, State>, goal: Goal) -> Result<(), WalError> {
+        let synced = matches!(goal, Goal::Synced(_));
+        st.sync_waiters += usize::from(synced);
+        let r = self.drive_inner(st, goal);
+        st.sync_waiters -= usize::from(synced);
+        r
+    }
+
+    fn drive_inner(&self, st: &mut MutexGuard<'_, State>, goal: Goal) -> Result<(), WalError> {
         if let Goal::Synced(l) = goal {
             st.sync_wanted = st.sync_wanted.max(l);
         }
@@ -792,12 +910,23 @@ impl Inner {
                 continue;
             }
             st.leader = true;
+            if matches!(goal, Goal::Synced(_)) && (st.intents > 0 || st.expected_group > 1) {
+                self.gather(st);
+            }
+            st.commits_pending = 0;
             let mut buf = std::mem::take(&mut st.spare);
             std::mem::swap(&mut buf, &mut st.pending);
             let end = st.next_lsn;
             let rotate = matches!(goal, Goal::Rotate);
             let sync = st.sync_wanted > st.synced_lsn || (rotate && end > st.synced_lsn);
-            let result = MutexGuard::unlocked(st, || self.write_out(&mut buf, sync, rotate, end));
+            let result = MutexGuard::unlocked(st, || {
+                let started = Instant::now();
+                let r = self.write_out(&mut buf, sync, rotate, end);
+                if sync && !rotate {
+                    self.note_sync_time(started.elapsed());
+                }
+                r
+            });
             buf.clear();
             if buf.capacity() > self.write_buffer_size.max(1 << 20) * 4 {
                 buf = Vec::with_capacity(64 * 1024);
@@ -809,6 +938,8 @@ impl Inner {
                     st.written_lsn = end;
                     if sync {
                         st.synced_lsn = end;
+                        // Everyone waiting now will be back with a commit soon.
+                        st.expected_group = st.sync_waiters.max(1);
                     }
                     if rotate {
                         st.seg_offset = SEGMENT_HEADER_SIZE as u64;
@@ -826,6 +957,121 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// See [`Wal::sync_aside`].
+    fn sync_aside(&self) -> Result<Lsn, WalError> {
+        let inner = self;
+        let mut st = inner.state.lock();
+        inner.check_usable(&st)?;
+        if st.written_lsn < st.next_lsn {
+            let target = st.next_lsn;
+            inner.drive(&mut st, Goal::Written(target))?;
+        }
+        let end = st.written_lsn;
+        if st.synced_lsn >= end {
+            return Ok(st.synced_lsn);
+        }
+        drop(st);
+        // Every record below `end` is in the active segment or an earlier one,
+        // and a rotation syncs the old segment before it starts a new one: a
+        // sync of whichever segment is active now covers them all.
+        let (handle, path) = {
+            let a = inner.active.lock();
+            let handle = a.file.sync_handle().map_err(|e| WalError::io(&a.path, e))?;
+            (handle, a.path.clone())
+        };
+        let Some(handle) = handle else {
+            let mut st = inner.state.lock();
+            inner.drive(&mut st, Goal::Synced(end))?;
+            return Ok(st.synced_lsn);
+        };
+        let started = Instant::now();
+        let synced = handle.sync();
+        let mut st = inner.state.lock();
+        if let Err(e) = synced {
+            // Written records may not be durable and never will be: as a failed
+            // leader's sync, this poisons the log.
+            let e = WalError::io(&path, e);
+            tracing::error!(error = %e, "WAL sync failed; the log is poisoned");
+            st.poison = Some(e.to_string());
+            inner.cond.notify_all();
+            return Err(e);
+        }
+        bump(&inner.stats.syncs, 1);
+        inner.note_sync_time(started.elapsed());
+        if end > st.synced_lsn {
+            st.synced_lsn = end;
+            inner.cond.notify_all();
+        }
+        Ok(st.synced_lsn)
+    }
+
+    /// Group commit that gathers: the leader, about to fsync, waits while
+    /// writers are on their way, so that one fsync covers their records too:
+    /// while announced writers ([`Wal::intend`]) have not appended yet, and
+    /// while fewer commits are pending than threads waited for the last sync
+    /// (writers that get their sync back come back with their next commit: two
+    /// writers of one log would otherwise settle into taking turns, each fsync
+    /// covering one commit while the other writer's is appended during it).
+    ///
+    /// The wait is adaptive: with `g` commits pending, the next one is worth
+    /// waiting for only if it comes within `(sync time + wait so far) / g` (only
+    /// then does it raise the group's commits per unit of time), so on a busy
+    /// machine, where writers come back slowly, the leader soon stops waiting.
+    /// Never longer than `group_commit_wait` in all; a lone writer (no intents,
+    /// last group of one) never waits. Called with `st.leader` set, so appenders meanwhile queue behind
+    /// this leader rather than start a sync of their own.
+    fn gather(&self, st: &mut MutexGuard<'_, State>) {
+        let sync_time = Duration::from_nanos(self.sync_nanos.load(Ordering::Relaxed));
+        if sync_time.is_zero() || self.group_commit_wait.is_zero() {
+            return;
+        }
+        bump(&self.stats.gathers, 1);
+        let start = Instant::now();
+        let deadline = start + self.group_commit_wait;
+        let mut last_arrival = start;
+        let mut seen = st.commits_pending;
+        st.gathering = true;
+        loop {
+            if st.poison.is_some() || st.closed {
+                break;
+            }
+            if st.commits_pending != seen {
+                seen = st.commits_pending;
+                last_arrival = Instant::now();
+            }
+            let Some(until) = crate::gather::wait_until(&crate::gather::Gathering {
+                sync_time,
+                start,
+                deadline,
+                last_arrival,
+                pending: st.commits_pending,
+                expected: st.expected_group,
+                intents: st.intents,
+            }) else {
+                break;
+            };
+            if self.cond.wait_until(st, until).timed_out() && st.commits_pending == seen {
+                bump(&self.stats.gather_timeouts, 1);
+                // Those writers did not come in time: expect no more than came.
+                st.expected_group = st.commits_pending.max(1);
+                break;
+            }
+        }
+        st.gathering = false;
+    }
+
+    /// Folds one fsync's duration into the moving average (weight 1/8).
+    fn note_sync_time(&self, took: Duration) {
+        let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let old = self.sync_nanos.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            took
+        } else {
+            old - old / 8 + took / 8
+        };
+        self.sync_nanos.store(new, Ordering::Relaxed);
     }
 
     /// The leader's I/O: one write of the batch (followed by the end
@@ -961,7 +1207,7 @@ impl Inner {
 
 impl BackgroundSync for Inner {
     fn background_sync(&self) -> bool {
-        let mut st = self.state.lock();
+        let st = self.state.lock();
         if st.closed {
             return false;
         }
@@ -971,13 +1217,15 @@ impl BackgroundSync for Inner {
         if st.pending.is_empty() && st.written_lsn <= st.synced_lsn {
             return true;
         }
-        let end = st.next_lsn;
-        if let Err(e) = self.drive(&mut st, Goal::Synced(end)) {
-            tracing::error!(error = %e, "WAL background sync failed");
-            return true;
-        }
-        let synced = st.synced_lsn;
         drop(st);
+        // Aside: appenders of `Buffered` tables never wait for this fsync.
+        let synced = match self.sync_aside() {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "WAL background sync failed");
+                return true;
+            }
+        };
         let listener = self.sync_listener.lock().clone();
         if let Some(l) = listener {
             l(synced);

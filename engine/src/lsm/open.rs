@@ -108,6 +108,7 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
         buffered_sync_interval: opts.wal_buffered_sync_interval,
         preallocate: opts.wal_preallocate,
         recycle_segments: opts.wal_recycle_segments,
+        group_commit_wait: opts.wal_group_commit_wait,
         ..WalOptions::default()
     };
     let wal_dir = dir.join(WAL_DIR);

@@ -55,8 +55,9 @@ pub struct TreeOptions {
     /// Interval of the WAL's background sync for `Buffered` writes (RocksDB:
     /// `wal_bytes_per_sync`, by time instead of bytes). Default 100 ms.
     pub wal_buffered_sync_interval: std::time::Duration,
-    /// WAL segments grow in chunks of this many preallocated bytes, so that
-    /// a `Sync` write's `fdatasync` need not commit a new file size; 0
+    /// WAL segments grow in chunks of this many preallocated bytes (written as
+    /// zeros), so that a `Sync` write's `fdatasync` need not commit a new file
+    /// size or allocation; 0
     /// disables it ([`strata_wal::WalOptions::preallocate`]; RocksDB:
     /// `allow_fallocate`). Also the most a spare segment keeps. Default
     /// 256 KiB.
@@ -65,6 +66,12 @@ pub struct TreeOptions {
     /// ([`strata_wal::WalOptions::recycle_segments`]; RocksDB:
     /// `recycle_log_file_num`). Default 1.
     pub wal_recycle_segments: usize,
+    /// The longest a `Sync` commit's group-commit leader waits for other writers
+    /// already on their way to the WAL, so that one fsync covers them too;
+    /// adaptive below this bound (at most half the recent fsync time), and never
+    /// a wait when no other writer is in flight. `Duration::ZERO` disables it.
+    /// Default 1 ms. See `WalOptions::group_commit_wait`.
+    pub wal_group_commit_wait: std::time::Duration,
     /// Number of L0 files that triggers an L0 -> L1 compaction (RocksDB:
     /// `level0_file_num_compaction_trigger`). Default 4.
     pub l0_compaction_trigger: usize,
@@ -156,6 +163,7 @@ impl Default for TreeOptions {
             wal_buffered_sync_interval: std::time::Duration::from_millis(100),
             wal_preallocate: 256 << 10,
             wal_recycle_segments: 1,
+            wal_group_commit_wait: std::time::Duration::from_millis(1),
             l0_compaction_trigger: 4,
             l0_slowdown_writes_trigger: 20,
             l0_stop_writes_trigger: 36,

@@ -325,8 +325,18 @@ impl Tree {
     /// through the WAL's group commit). A batch of log data only consumes no
     /// sequence number and returns the last one given out before it.
     pub fn write(&self, batch: WriteBatch, durability: Durability) -> Result<SeqNo> {
-        let pending = self.inner.write_begin(batch, durability)?;
-        self.inner.write_finish(pending)
+        let intent = self.commit_intent(durability);
+        let pending = self.inner.write_begin(batch, durability);
+        drop(intent);
+        self.inner.write_finish(pending?)
+    }
+
+    /// For a `Sync` write about to begin: announces it to the WAL, so that a
+    /// group-commit leader about to fsync may wait a moment for it (see
+    /// `WalOptions::group_commit_wait`). Drop it right after
+    /// [`Tree::write_begin`], before [`Tree::write_finish`].
+    pub(crate) fn commit_intent(&self, durability: Durability) -> Option<strata_wal::CommitIntent> {
+        (durability == Durability::Sync).then(|| self.inner.wal.intend())
     }
 
     /// The first half of [`Tree::write`]: appends the batch to the WAL and the
@@ -538,7 +548,11 @@ impl Tree {
     /// acknowledged write durable; returns the new [`Tree::durable_lsn`].
     pub fn sync_wal(&self) -> Result<Lsn> {
         self.inner.check_open()?;
-        self.inner.wal.sync().map_err(|e| self.inner.poison(e))?;
+        // Aside: writers appending meanwhile do not wait for this fsync.
+        self.inner
+            .wal
+            .sync_aside()
+            .map_err(|e| self.inner.poison(e))?;
         self.inner.notify_durable();
         Ok(self.durable_lsn())
     }

@@ -7,13 +7,13 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use strata_item::Item;
+use strata_item::{Item, PrimaryKey};
 
 use super::core::TableCore;
 use super::error::DbError;
 use super::names::validate_table_name;
 use super::options::{BatchGetOutput, BatchGetRequest, BatchWriteOutput, KeyInput, WriteRequest};
-use super::partition::{Mutation, OnThrottle, Partition};
+use super::partition::{Applied, Begun, Mutation, OnThrottle, Partition};
 use super::request::{self, Exprs};
 use super::write::{Located, locate, resolve_key, validate_for_write};
 use crate::capacity::{ConsumedCapacity, OpKind, read_units};
@@ -199,10 +199,10 @@ pub(crate) fn batch_write(
         .iter()
         .map(|core| core.partitions())
         .collect::<Result<Vec<_>, DbError>>()?;
-    let mut out = BatchWriteOutput::default();
-    for ((core, by_partition), parts) in cores.iter().zip(groups).zip(guards) {
-        let mut cap = ConsumedCapacity::new(core.name());
-        let mut unprocessed = Vec::new();
+    // One job per partition touched: its mutations, and the keys to name what
+    // comes back unprocessed.
+    let mut jobs: Vec<(usize, u32, Vec<Mutation<'_>>, Vec<PrimaryKey>)> = Vec::new();
+    for (t, by_partition) in groups.into_iter().enumerate() {
         for (p, items) in by_partition {
             let mut keys = Vec::with_capacity(items.len());
             let muts: Vec<Mutation<'_>> = items
@@ -217,19 +217,62 @@ pub(crate) fn batch_write(
                     }
                 })
                 .collect();
-            let applied = partition(core, &parts, p)?.apply(core, muts, OnThrottle::Skip)?;
-            for (a, key) in applied.into_iter().zip(keys) {
-                if a.throttled {
-                    // Throttled items come back unprocessed, as DynamoDB returns them.
-                    unprocessed.push(match a.new {
-                        Some(item) => WriteRequest::Put(item),
-                        None => WriteRequest::Delete(KeyInput::Key(key)),
-                    });
-                } else {
-                    cap.merge(&a.capacity);
+            jobs.push((t, p, muts, keys));
+        }
+    }
+    let mut results: Vec<PartDone> = Vec::with_capacity(jobs.len());
+    let pipelined = cores.iter().all(|c| c.hooks.change_sink.is_none());
+    if pipelined {
+        // Decide and append in every partition first, then wait for the fsyncs
+        // together: each partition has its own WAL, so its fsync runs in parallel
+        // with the others' instead of one after another.
+        let mut begun = Vec::with_capacity(jobs.len());
+        let mut failed = None;
+        for (t, p, muts, keys) in jobs {
+            let core: &TableCore = &cores[t];
+            match partition(core, &guards[t], p)
+                .and_then(|part| part.begin(core, muts, OnThrottle::Skip))
+            {
+                Ok(b) => begun.push((t, b, keys)),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
                 }
             }
         }
+        // Every begun write is finished, also after a failure.
+        let finished = finish_all(&cores, begun);
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        results = finished?;
+    } else {
+        for (t, p, muts, keys) in jobs {
+            let core: &TableCore = &cores[t];
+            let applied = partition(core, &guards[t], p)?.apply(core, muts, OnThrottle::Skip)?;
+            results.push((t, applied, keys));
+        }
+    }
+    let mut out = BatchWriteOutput::default();
+    let mut caps: Vec<ConsumedCapacity> = cores
+        .iter()
+        .map(|c| ConsumedCapacity::new(c.name()))
+        .collect();
+    let mut unprocessed: Vec<Vec<WriteRequest>> = vec![Vec::new(); cores.len()];
+    for (t, applied, keys) in results {
+        for (a, key) in applied.into_iter().zip(keys) {
+            if a.throttled {
+                // Throttled items come back unprocessed, as DynamoDB returns them.
+                unprocessed[t].push(match a.new {
+                    Some(item) => WriteRequest::Put(item),
+                    None => WriteRequest::Delete(KeyInput::Key(key)),
+                });
+            } else {
+                caps[t].merge(&a.capacity);
+            }
+        }
+    }
+    for ((core, cap), unprocessed) in cores.iter().zip(caps).zip(unprocessed) {
         if !unprocessed.is_empty() {
             out.unprocessed_items
                 .insert(core.name().to_owned(), unprocessed);
@@ -237,6 +280,48 @@ pub(crate) fn batch_write(
         out.consumed_capacity.push(cap);
     }
     Ok(out)
+}
+
+/// One partition's part of a batch, done: its table (index), what each mutation
+/// did, and the mutations' keys.
+type PartDone = (usize, Vec<Applied>, Vec<PrimaryKey>);
+
+/// Finishes begun partition writes: on threads of their own when more than one
+/// waits for an fsync (one partition's fsync then overlaps the others'), in
+/// order otherwise. Every write is finished; the first error is returned.
+fn finish_all(
+    cores: &[Arc<TableCore>],
+    begun: Vec<(usize, Begun<'_>, Vec<PrimaryKey>)>,
+) -> Result<Vec<PartDone>, DbError> {
+    let syncing = begun
+        .iter()
+        .filter(|(t, _, _)| cores[*t].durability == strata_wal::Durability::Sync)
+        .count();
+    let results: Vec<Result<PartDone, DbError>> = if syncing > 1 {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = begun
+                .into_iter()
+                .map(|(t, b, keys)| {
+                    let core: &TableCore = &cores[t];
+                    s.spawn(move || b.finish(core).map(|a| (t, a, keys)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(DbError::invalid("a batch write's commit thread panicked"))
+                    })
+                })
+                .collect()
+        })
+    } else {
+        begun
+            .into_iter()
+            .map(|(t, b, keys)| b.finish(&cores[t]).map(|a| (t, a, keys)))
+            .collect()
+    };
+    results.into_iter().collect()
 }
 
 /// Partition `p` of a table (an internal error if the layout computed a wrong one).

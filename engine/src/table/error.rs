@@ -320,6 +320,12 @@ pub enum DbError {
         behind: u64,
     },
 
+    /// An async call (`AsyncDb`/`AsyncTable`, cargo feature `tokio`) did not run: the
+    /// tokio runtime shut down before its blocking task started. Nothing was read or
+    /// written.
+    #[error("the operation did not run: the tokio runtime shut down before it started")]
+    RuntimeShutdown,
+
     /// A file-system operation of the table layer failed.
     #[error("I/O error on {path}: {source}")]
     Io {

@@ -264,6 +264,30 @@ impl Table {
         })
     }
 
+    /// The storage statistics of each hash partition's tree, in partition order:
+    /// memtable and table-file bytes, files per level, flushes and compactions,
+    /// write stalls, WAL fsyncs and segments. GSI shadow trees are not included.
+    ///
+    /// ```
+    /// use strata_engine::{Db, PutOptions, TableSpec};
+    /// use strata_item::{KeySchema, KeyType, item};
+    ///
+    /// let db = Db::open_in_memory()?;
+    /// db.create_table(TableSpec::new("items", KeySchema::simple("id", KeyType::S)).partitions(2))?;
+    /// let t = db.table("items")?;
+    /// t.put_item(item! { "id" => "a" }, PutOptions::default())?;
+    /// let stats = t.partition_stats()?;
+    /// assert_eq!(stats.len(), 2);
+    /// assert!(stats.iter().map(|s| s.wal_syncs).sum::<u64>() >= 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DbError::Closed`], [`DbError::TableNotFound`] when the table is gone.
+    pub fn partition_stats(&self) -> Result<Vec<crate::lsm::TreeStats>, DbError> {
+        self.with_core(|core| Ok(core.partitions()?.iter().map(|p| p.tree.stats()).collect()))
+    }
+
     /// Runs `f` on the table's current core, inside an operation of it: if
     /// [`Db::update_table`] replaced the core this handle knew (or is replacing it),
     /// waits for it and uses the new one.

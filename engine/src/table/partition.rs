@@ -43,6 +43,59 @@ pub(crate) struct Applied {
     pub throttled: bool,
 }
 
+/// A write decided and appended by [`Partition::begin`], waiting for its fsync and
+/// visibility in [`Begun::finish`].
+#[must_use = "a begun write must be finished"]
+pub(crate) struct Begun<'p> {
+    partition: &'p Partition,
+    pending: Option<PendingWrite>,
+    applied: Vec<Applied>,
+    keys: Vec<PrimaryKey>,
+}
+
+impl Begun<'_> {
+    /// Waits until the write is as durable as the table promises and visible,
+    /// charges its capacity and tells the change sink. Returns what each mutation did.
+    pub(crate) fn finish(self, core: &TableCore) -> Result<Vec<Applied>, DbError> {
+        let Begun {
+            partition,
+            pending,
+            applied,
+            keys,
+        } = self;
+        let seqno = match pending {
+            Some(p) => partition
+                .tree
+                .write_finish(p)
+                .map_err(|e| core.storage(partition.index, e))?,
+            None => 0,
+        };
+        let mut total = ConsumedCapacity::new(core.name());
+        for a in &applied {
+            total.merge(&a.capacity);
+        }
+        if total.capacity_units > 0.0 {
+            core.charge(Some(partition.index), OpKind::Write, &total);
+        }
+        if let Some(sink) = &core.hooks.change_sink {
+            for (a, key) in applied.iter().zip(&keys) {
+                if !a.throttled && a.old != a.new {
+                    sink.on_change(&Change {
+                        table: core.name(),
+                        table_id: core.id,
+                        partition: partition.index,
+                        seqno,
+                        key,
+                        old: a.old.as_ref(),
+                        new: a.new.as_ref(),
+                    });
+                }
+            }
+        }
+        Ok(applied)
+    }
+}
+
 /// One partition of a table.
 #[derive(Debug)]
 pub(crate) struct Partition {
@@ -142,13 +195,69 @@ impl Partition {
         muts: Vec<Mutation<'_>>,
         on_throttle: OnThrottle,
     ) -> Result<Vec<Applied>, DbError> {
+        if core.hooks.change_sink.is_some() {
+            // The lock is kept through the fsync, so that the sink sees the
+            // partition's changes in order.
+            core.admit(Some(self.index), OpKind::Write)?;
+            crate::gsi::pressure::admit_write(core, self)?;
+            let guard = self.write_lock.lock();
+            let begun = self.begin_locked(core, muts, on_throttle, None)?;
+            let applied = begun.finish(core)?;
+            drop(guard);
+            return Ok(applied);
+        }
+        self.begin(core, muts, on_throttle)?.finish(core)
+    }
+
+    /// The first half of [`Partition::apply`] for a table without a change sink:
+    /// decides and appends under the partition lock, and releases it before the
+    /// fsync (pipelined commit, `docs/commit.md`), so the next writer of the
+    /// partition may decide and append while this one waits for its fsync, and
+    /// share it. [`Begun::finish`] must follow, also when the caller fails
+    /// meanwhile: until then the write keeps later writes of the partition invisible.
+    pub(crate) fn begin<'p>(
+        &'p self,
+        core: &TableCore,
+        muts: Vec<Mutation<'_>>,
+        on_throttle: OnThrottle,
+    ) -> Result<Begun<'p>, DbError> {
+        debug_assert!(core.hooks.change_sink.is_none());
         core.admit(Some(self.index), OpKind::Write)?;
         crate::gsi::pressure::admit_write(core, self)?;
+        // Announced before queueing for the lock: a writer of this partition
+        // about to fsync may wait a moment for this one to append, so that one
+        // fsync covers both (`docs/commit.md`).
+        let intent = self.tree.commit_intent(core.durability);
         let guard = self.write_lock.lock();
+        self.begin_locked(core, muts, on_throttle, Some((guard, intent)))
+    }
+
+    /// Decides and appends under the partition lock (held by the caller, or passed
+    /// in `release` to be dropped, with the writer's commit intent, once the batch
+    /// is appended). The caller has admitted the write (capacity, GSI back-pressure)
+    /// before taking the lock. On an error nothing is committed: the capacity taken is given
+    /// back, and the error is reported once the writes it may rest on are visible.
+    fn begin_locked<'p>(
+        &'p self,
+        core: &TableCore,
+        muts: Vec<Mutation<'_>>,
+        on_throttle: OnThrottle,
+        release: Option<(
+            parking_lot::MutexGuard<'_, ()>,
+            Option<strata_wal::CommitIntent>,
+        )>,
+    ) -> Result<Begun<'p>, DbError> {
         let mut applied: Vec<Applied> = Vec::with_capacity(muts.len());
         let mut keys = Vec::with_capacity(muts.len());
-        let pending = match self.apply_locked(core, muts, on_throttle, &mut applied, &mut keys) {
-            Ok(pending) => pending,
+        let decided = self.apply_locked(core, muts, on_throttle, &mut applied, &mut keys);
+        drop(release);
+        match decided {
+            Ok(pending) => Ok(Begun {
+                partition: self,
+                pending,
+                applied,
+                keys,
+            }),
             Err(e) => {
                 // Nothing was committed: give back what the items took.
                 for a in applied.iter().filter(|a| !a.throttled) {
@@ -156,55 +265,14 @@ impl Partition {
                 }
                 // The error may rest on an earlier writer's write that is not durable
                 // yet (a failed condition, the existing item it returns): report it
-                // only once that write is, as a reader would see it.
-                drop(guard);
+                // only once that write is, as a reader would see it. (With a change
+                // sink the caller holds the lock, so every such write is visible.)
                 self.tree
                     .wait_written_visible()
                     .map_err(|w| core.storage(self.index, w))?;
-                return Err(e);
-            }
-        };
-        // Pipelined commit: the next writer of the partition may decide and append
-        // while this one waits for its fsync, and share it (`docs/commit.md`). With a
-        // change sink the lock is kept through the fsync, so that the sink sees the
-        // partition's changes in order.
-        let guard = if core.hooks.change_sink.is_none() {
-            drop(guard);
-            None
-        } else {
-            Some(guard)
-        };
-        let seqno = match pending {
-            Some(p) => self
-                .tree
-                .write_finish(p)
-                .map_err(|e| core.storage(self.index, e))?,
-            None => 0,
-        };
-        let mut total = ConsumedCapacity::new(core.name());
-        for a in &applied {
-            total.merge(&a.capacity);
-        }
-        if total.capacity_units > 0.0 {
-            core.charge(Some(self.index), OpKind::Write, &total);
-        }
-        if let Some(sink) = &core.hooks.change_sink {
-            for (a, key) in applied.iter().zip(&keys) {
-                if !a.throttled && a.old != a.new {
-                    sink.on_change(&Change {
-                        table: core.name(),
-                        table_id: core.id,
-                        partition: self.index,
-                        seqno,
-                        key,
-                        old: a.old.as_ref(),
-                        new: a.new.as_ref(),
-                    });
-                }
+                Err(e)
             }
         }
-        drop(guard);
-        Ok(applied)
     }
 
     /// The part of [`Partition::apply`] under the partition lock: decides, derives and

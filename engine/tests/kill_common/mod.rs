@@ -43,7 +43,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use strata_engine::lsm::{DropKind, TreeRecoveryReport};
 use strata_engine::{
-    Db, DbError, DbOptions, Error, ProblemKind, TableDurability, VerifyReport, verify_dir,
+    Db, DbError, DbOptions, ProblemKind, TableDurability, TreeError as Error, VerifyReport,
+    verify_dir,
 };
 
 /// Serialises the kill tests of one test binary: hold the guard for the whole

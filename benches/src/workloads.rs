@@ -1,0 +1,167 @@
+//! The key-value workloads, after db_bench: 16-byte decimal keys, `value_size`-byte
+//! values, a fixed random seed, one latency sample per operation.
+//!
+//! | name | set-up (not timed) | timed |
+//! |---|---|---|
+//! | `fillrandom` | — | `num` buffered puts of random keys (with repeats) |
+//! | `overwrite` | `num` puts in key order | `ops` buffered puts of random existing keys |
+//! | `readrandom` | `num` puts in key order, flush | `ops` gets of random existing keys |
+//! | `readmissing` | as `readrandom` | `ops` gets of absent keys that sort among present ones |
+//! | `fillsync` | — | `ops` (default 20,000) durable puts from `threads` threads |
+//!
+//! The reads run right after the load, before compaction settles: that is the state
+//! most applications read in.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::engines::{BoxError, Kv};
+use crate::{RunResult, Shape, syncs_per_op};
+
+pub fn key(i: u64) -> [u8; 16] {
+    let mut k = [b'0'; 16];
+    let mut n = i;
+    for b in k.iter_mut().rev() {
+        *b = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    k
+}
+
+fn value(size: usize, i: u64) -> Vec<u8> {
+    let mut v = vec![b'v'; size];
+    for (j, b) in i.to_le_bytes().iter().enumerate().take(size) {
+        v[j] = *b;
+    }
+    v
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| Histogram::new(3).unwrap())
+}
+
+pub fn run(kv: &dyn Kv, workload: &str, shape: &Shape) -> Result<RunResult, BoxError> {
+    let num = shape.num;
+    let ops = shape.ops.unwrap_or(if workload == "fillsync" { 20_000 } else { num });
+    let v = shape.value_size;
+    let mut rng = StdRng::seed_from_u64(0x5eed);
+    let mut hist = histogram();
+    let mut found = 0u64;
+    let load = |kv: &dyn Kv| -> Result<(), BoxError> {
+        for i in 0..num {
+            kv.put(&key(i), &value(v, i), false)?;
+        }
+        Ok(())
+    };
+    let syncs_before = kv.syncs();
+    let start;
+    match workload {
+        "fillrandom" => {
+            start = Instant::now();
+            for _ in 0..num {
+                let i = rng.random_range(0..num);
+                let t = Instant::now();
+                kv.put(&key(i), &value(v, i), false)?;
+                record(&mut hist, t);
+            }
+        }
+        "overwrite" => {
+            load(kv)?;
+            start = Instant::now();
+            for _ in 0..ops {
+                let i = rng.random_range(0..num);
+                let t = Instant::now();
+                kv.put(&key(i), &value(v, i + 1), false)?;
+                record(&mut hist, t);
+            }
+        }
+        "readrandom" | "readmissing" => {
+            load(kv)?;
+            kv.flush()?;
+            let missing = workload == "readmissing";
+            start = Instant::now();
+            for _ in 0..ops {
+                let i = rng.random_range(0..num);
+                let t = Instant::now();
+                let got = if missing {
+                    let mut k = key(i).to_vec();
+                    k.push(b'.');
+                    kv.get(&k)?
+                } else {
+                    kv.get(&key(i))?
+                };
+                record(&mut hist, t);
+                found += u64::from(got.is_some());
+            }
+        }
+        "fillsync" => {
+            let threads = shape.threads.max(1) as u64;
+            let shared = Mutex::new(histogram());
+            start = Instant::now();
+            std::thread::scope(|s| -> Result<(), BoxError> {
+                let handles: Vec<_> = (0..threads)
+                    .map(|t| {
+                        let shared = &shared;
+                        s.spawn(move || -> Result<(), String> {
+                            let mut h = histogram();
+                            let mut rng = StdRng::seed_from_u64(t);
+                            for _ in 0..ops / threads {
+                                let i = rng.random_range(0..u64::MAX / 2) % 1_000_000_000;
+                                let at = Instant::now();
+                                kv.put(&key(i), &value(v, i), true).map_err(|e| e.to_string())?;
+                                record(&mut h, at);
+                            }
+                            shared.lock().map_err(|e| e.to_string())?.add(&h).map_err(|e| e.to_string())?;
+                            Ok(())
+                        })
+                    })
+                    .collect();
+                for h in handles {
+                    h.join().map_err(|_| "writer panicked")??;
+                }
+                Ok(())
+            })?;
+            hist = shared.into_inner().map_err(|e| e.to_string())?;
+        }
+        other => return Err(format!("unknown workload {other}").into()),
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let done = hist.len();
+    let syncs = match (syncs_before, kv.syncs()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    Ok(finish(hist, done, secs, found, syncs_per_op(syncs, done)))
+}
+
+pub fn record(h: &mut Histogram<u64>, since: Instant) {
+    let us = since.elapsed().as_micros() as u64;
+    let _ = h.record(us.max(1));
+}
+
+pub fn new_histogram() -> Histogram<u64> {
+    histogram()
+}
+
+pub fn finish(h: Histogram<u64>, ops: u64, secs: f64, found: u64, syncs: Option<f64>) -> RunResult {
+    RunResult {
+        engine: String::new(),
+        workload: String::new(),
+        threads: 0,
+        ops,
+        secs,
+        ops_per_sec: ops as f64 / secs.max(1e-9),
+        p50_us: h.value_at_quantile(0.5) as f64,
+        p99_us: h.value_at_quantile(0.99) as f64,
+        p999_us: h.value_at_quantile(0.999) as f64,
+        max_us: h.max() as f64,
+        found,
+        peak_rss_mib: 0.0,
+        disk_mib: 0.0,
+        syncs_per_op: syncs,
+    }
+}
