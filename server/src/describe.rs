@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 use strata_engine::{
-    CapacityMode, GsiDescription, GsiSpec, IndexProjection, IndexStatus, LsiSpec,
+    CapacityMode, GsiDescription, GsiSpec, IndexProjection, IndexStatus, ItemStats, LsiSpec,
     OnDemandThroughput, ProvisionedThroughput, TableDescription,
 };
 use strata_item::{KeyAttribute, KeySchema, KeyType};
@@ -90,13 +90,13 @@ fn on_demand_json(t: &OnDemandThroughput) -> Value {
 }
 
 /// `TableDescription` for `d`, under the table name `shown` (the caller's).
-/// `counts`: the table's item count and size in bytes when known.
+/// `counts`: the table's (and its LSIs') item counts and sizes, zero when not known.
 pub fn table_description(
     d: &TableDescription,
     shown: &str,
     status: TableStatus,
     loc: &Location,
-    counts: (u64, u64),
+    counts: &ItemStats,
 ) -> Value {
     let spec = &d.spec;
     let arn = loc.table_arn(shown);
@@ -138,8 +138,8 @@ pub fn table_description(
     m.insert("TableStatus".into(), json!(status.name()));
     m.insert("CreationDateTime".into(), json!(created));
     m.insert("ProvisionedThroughput".into(), throughput_json(read, write));
-    m.insert("TableSizeBytes".into(), json!(counts.1));
-    m.insert("ItemCount".into(), json!(counts.0));
+    m.insert("TableSizeBytes".into(), json!(counts.bytes));
+    m.insert("ItemCount".into(), json!(counts.items));
     m.insert("TableArn".into(), json!(arn));
     m.insert(
         "TableId".into(),
@@ -163,7 +163,13 @@ pub fn table_description(
         let lsis: Vec<Value> = spec
             .local_secondary_indexes
             .iter()
-            .map(|l| {
+            .enumerate()
+            .map(|(i, l)| {
+                let (items, bytes) = counts
+                    .local_secondary_indexes
+                    .get(i)
+                    .copied()
+                    .unwrap_or_default();
                 let ks = KeySchema {
                     partition_key: spec.key_schema.partition_key.clone(),
                     sort_key: Some(l.sort_key.clone()),
@@ -172,8 +178,8 @@ pub fn table_description(
                     "IndexName": l.name,
                     "KeySchema": key_schema_json(&ks),
                     "Projection": projection_json(&l.projection),
-                    "IndexSizeBytes": 0,
-                    "ItemCount": 0,
+                    "IndexSizeBytes": bytes,
+                    "ItemCount": items,
                     "IndexArn": format!("{arn}/index/{}", l.name),
                 })
             })

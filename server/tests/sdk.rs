@@ -1355,6 +1355,20 @@ async fn item_collection_metrics_for_tables_with_lsis() {
         .await
         .unwrap();
     assert_eq!(out.item_collection_metrics().unwrap()["coll"].len(), 2);
+    // Descriptions count the LSI's entries (only items with `x` have one).
+    c.put_item()
+        .table_name("coll")
+        .item("pk", s("c"))
+        .item("sk", n(1))
+        .item("x", s("w"))
+        .send()
+        .await
+        .unwrap();
+    let d = c.describe_table().table_name("coll").send().await.unwrap();
+    let t = d.table().unwrap();
+    assert_eq!(t.item_count(), Some(4));
+    assert_eq!(t.local_secondary_indexes()[0].item_count(), Some(1));
+    assert!(t.local_secondary_indexes()[0].index_size_bytes().unwrap() > 0);
     // A table without LSIs has no item collections to report.
     create_composite(&c, "plain").await;
     let out = c

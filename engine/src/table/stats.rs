@@ -12,7 +12,7 @@ use super::error::DbError;
 use super::layout::{BASE_TAG, HashedKey, LSI_TAG, Space, prefix_successor};
 
 /// A table's item count and size (see [`Table::item_stats`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ItemStats {
     /// Items in the table.
@@ -20,11 +20,13 @@ pub struct ItemStats {
     /// Bytes of the items as stored (keys plus encoded items; close to, not equal
     /// to, the sum of DynamoDB's item sizes).
     pub bytes: u64,
+    /// Entries and stored bytes of each local secondary index, in spec order.
+    pub local_secondary_indexes: Vec<(u64, u64)>,
 }
 
 impl Table {
-    /// Counts the table's items and their stored bytes, one consistent snapshot per
-    /// partition. Reads every item key (cost grows with the table) and charges no
+    /// Counts the table's items and their stored bytes (and its LSIs' entries), one
+    /// consistent snapshot per partition. Reads every item key (cost grows with the table) and charges no
     /// capacity: it is a description, not a read of the data.
     ///
     /// ```
@@ -46,8 +48,13 @@ impl Table {
     pub fn item_stats(&self) -> Result<ItemStats, DbError> {
         self.with_core(|core| {
             let parts = core.partitions()?;
-            let mut stats = ItemStats::default();
-            let (lo, hi) = ([BASE_TAG], [LSI_TAG]);
+            let mut stats = ItemStats {
+                local_secondary_indexes: vec![(0, 0); core.spec.local_secondary_indexes.len()],
+                ..ItemStats::default()
+            };
+            // Base items, then every LSI's entries (the byte after the tag is the
+            // LSI's number).
+            let (lo, hi) = ([BASE_TAG], [LSI_TAG + 1]);
             for part in parts.iter() {
                 let snapshot = part.tree.snapshot();
                 let iter = part.range(
@@ -58,8 +65,20 @@ impl Table {
                 )?;
                 for kv in iter {
                     let (k, v) = kv.map_err(|e| core.storage(part.index, e))?;
-                    stats.items += 1;
-                    stats.bytes += (k.len() + v.len()) as u64;
+                    let size = (k.len() + v.len()) as u64;
+                    match (k.first(), k.get(1)) {
+                        (Some(&BASE_TAG), _) => {
+                            stats.items += 1;
+                            stats.bytes += size;
+                        }
+                        (Some(&LSI_TAG), Some(&n)) => {
+                            if let Some(l) = stats.local_secondary_indexes.get_mut(usize::from(n)) {
+                                l.0 += 1;
+                                l.1 += size;
+                            }
+                        }
+                        _ => {}
+                    }
                 }
             }
             Ok(stats)
@@ -139,6 +158,8 @@ mod tests {
         }
         let before = t.item_stats().unwrap();
         assert_eq!(before.items, 50);
+        assert_eq!(before.local_secondary_indexes.len(), 1);
+        assert_eq!(before.local_secondary_indexes[0].0, 50);
         assert!(before.bytes > 50 * 8, "{before:?}");
         t.delete_item(item! { "pk" => "p0", "sk" => 0 }, DeleteOptions::default())
             .unwrap();

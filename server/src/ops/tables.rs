@@ -1,7 +1,9 @@
 //! `CreateTable`, `DescribeTable`, `ListTables`, `DeleteTable`, `UpdateTable`.
 
 use serde_json::{Map, Value, json};
-use strata_engine::{CapacityMode, DbError, IndexStatus, TableDescription, TableSpec, TableUpdate};
+use strata_engine::{
+    CapacityMode, DbError, IndexStatus, ItemStats, TableDescription, TableSpec, TableUpdate,
+};
 
 use super::Cx;
 use super::meta::{add_tags, read_tags};
@@ -17,27 +19,25 @@ fn db_err(e: DbError) -> ApiError {
 }
 
 fn describe_json(cx: &Cx<'_>, d: &TableDescription, status: TableStatus) -> Value {
-    describe_counted(cx, d, status, (0, 0))
+    describe_counted(cx, d, status, &ItemStats::default())
 }
 
 fn describe_counted(
     cx: &Cx<'_>,
     d: &TableDescription,
     status: TableStatus,
-    counts: (u64, u64),
+    counts: &ItemStats,
 ) -> Value {
     table_description(d, cx.ns().shown(&d.spec.name), status, &cx.st.loc, counts)
 }
 
 /// The table's item count and size now (an exact count: a key scan of the table).
-fn counts(cx: &Cx<'_>, engine_name: &str) -> Result<(u64, u64), ApiError> {
-    let stats = cx
-        .st
+fn counts(cx: &Cx<'_>, engine_name: &str) -> Result<ItemStats, ApiError> {
+    cx.st
         .db
         .table(engine_name)
         .and_then(|t| t.item_stats())
-        .map_err(db_err)?;
-    Ok((stats.items, stats.bytes))
+        .map_err(db_err)
 }
 
 /// Refuses `StreamSpecification` with streams enabled (streams are a later issue).
@@ -126,7 +126,7 @@ pub fn describe_table(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
     let name = cx.ns().to_engine(p.req_str("TableName", "tableName")?)?;
     let d = cx.st.db.describe_table(&name).map_err(db_err)?;
     let counts = counts(cx, &name)?;
-    Ok(json!({"Table": describe_counted(cx, &d, TableStatus::Active, counts)}))
+    Ok(json!({"Table": describe_counted(cx, &d, TableStatus::Active, &counts)}))
 }
 
 pub fn delete_table(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
@@ -256,5 +256,5 @@ pub fn update_table(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
         TableStatus::Active
     };
     let counts = counts(cx, name)?;
-    Ok(json!({"TableDescription": describe_counted(cx, &d, status, counts)}))
+    Ok(json!({"TableDescription": describe_counted(cx, &d, status, &counts)}))
 }
