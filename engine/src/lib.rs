@@ -62,8 +62,8 @@ pub use strata_index::PressureBounds;
 pub use table::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, CapacityMeter, CapacityMode, Change,
     ChangeSink, ConditionInput, ConsumedCapacity, DbError, DeleteOptions, DeleteOutput, GetOptions,
-    GetOutput, GsiSpec, IndexProjection, ItemIter, KeyConditionInput, KeyInput, LsiSpec, PageIter,
-    ProjectionInput, PutOptions, PutOutput, QueryOptions, QueryOutput, ReturnValues,
+    GetOutput, GsiSpec, IndexProjection, ItemIter, ItemStats, KeyConditionInput, KeyInput, LsiSpec,
+    PageIter, ProjectionInput, PutOptions, PutOutput, QueryOptions, QueryOutput, ReturnValues,
     ReturnValuesOnConditionCheckFailure, ScanOptions, ScanOutput, Select, Table, TableDescription,
     TableDurability, TableSpec, UpdateInput, UpdateOptions, UpdateOutput, WriteRequest,
 };

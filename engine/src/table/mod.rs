@@ -37,6 +37,7 @@ pub(crate) mod request;
 pub(crate) mod scan;
 mod spec;
 pub(crate) mod spec_diff;
+mod stats;
 mod write;
 
 use std::sync::Arc;
@@ -65,6 +66,7 @@ pub use spec::{
     DEFAULT_PARTITIONS, GsiSpec, IndexProjection, LsiSpec, MAX_LOCAL_SECONDARY_INDEXES,
     MAX_PARTITIONS, MAX_PROJECTED_ATTRIBUTES, TableDescription, TableDurability, TableSpec,
 };
+pub use stats::ItemStats;
 
 use self::core::TableCore;
 use crate::db::Db;
