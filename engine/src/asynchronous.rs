@@ -107,6 +107,44 @@ where
 /// the database. Use it inside a tokio runtime (any flavour: the calls use
 /// [`tokio::task::spawn_blocking`]); polled elsewhere, a call fails with
 /// [`DbError::InvalidRequest`] without running.
+///
+/// Each call is the blocking call of the same name, run on the blocking pool:
+///
+/// ```
+/// use std::time::Duration;
+/// use strata_engine::{AsyncDb, BatchGetRequest, GsiSpec, TableSpec, TableUpdate, WriteRequest};
+/// use strata_item::{item, KeySchema, KeyType};
+///
+/// # let rt = tokio::runtime::Builder::new_multi_thread().build()?;
+/// # rt.block_on(async {
+/// let db = AsyncDb::open_in_memory().await?;
+/// let spec = TableSpec::new("users", KeySchema::simple("id", KeyType::S));
+/// db.create_table(spec.clone()).await?;
+/// db.ensure_table(spec).await?; // exists with this schema: fine
+/// db.batch_write_item([(
+///     "users",
+///     vec![
+///         WriteRequest::Put(item! { "id" => "u1", "team" => "red" }),
+///         WriteRequest::Put(item! { "id" => "u2", "team" => "blue" }),
+///     ],
+/// )])
+/// .await?;
+/// let got = db
+///     .batch_get_item([("users", BatchGetRequest::keys([item! { "id" => "u1" }, item! { "id" => "u2" }]))])
+///     .await?;
+/// assert_eq!(got.responses["users"].len(), 2);
+/// db.update_table("users", TableUpdate::add_gsi(GsiSpec::new("by_team", KeySchema::simple("team", KeyType::S))))
+///     .await?;
+/// db.wait_for_indexes("users", Duration::from_secs(30)).await?;
+/// assert!(db.verify_index("users", "by_team").await?.is_clean());
+/// assert_eq!(db.describe_table("users").await?.spec.name, "users");
+/// assert!(db.verify().await?.is_clean());
+/// db.delete_table("users").await?;
+/// db.close().await?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct AsyncDb {
     db: Db,
@@ -286,7 +324,46 @@ impl AsyncDb {
 }
 
 /// A [`Table`] whose calls are `async` (cargo feature `tokio`), from
-/// [`AsyncDb::table`] or `AsyncTable::from(table)`. Cheap to clone.
+/// [`AsyncDb::table`] or `AsyncTable::from(table)`. Cheap to clone. Each call is
+/// the blocking call of the same name (whose documentation has the details), run
+/// on tokio's blocking pool:
+///
+/// ```
+/// use strata_engine::{
+///     AsyncDb, DeleteOptions, GetOptions, PutOptions, QueryOptions, ScanOptions, TableSpec,
+///     UpdateOptions,
+/// };
+/// use strata_item::{item, KeySchema, KeyType};
+///
+/// # let rt = tokio::runtime::Builder::new_multi_thread().build()?;
+/// # rt.block_on(async {
+/// let db = AsyncDb::open_in_memory().await?;
+/// db.create_table(TableSpec::new("carts", KeySchema::composite("cart", KeyType::S, "sku", KeyType::S))).await?;
+/// let carts = db.table("carts")?;
+/// carts.put_item(item! { "cart" => "u1", "sku" => "a", "n" => 1 }, PutOptions::default()).await?;
+/// carts.put_item(item! { "cart" => "u1", "sku" => "b", "n" => 2 }, PutOptions::default()).await?;
+/// carts
+///     .update_item(
+///         item! { "cart" => "u1", "sku" => "a" },
+///         UpdateOptions::default().update("SET n = n + :one").value(":one", 1),
+///     )
+///     .await?;
+/// let got = carts.get_item(item! { "cart" => "u1", "sku" => "a" }, GetOptions::default()).await?;
+/// assert_eq!(got.item.unwrap().get_n::<i64>("n")?, 2);
+/// let page = carts.query("cart = :u", QueryOptions::default().value(":u", "u1")).await?;
+/// assert_eq!(page.count, 2);
+/// carts.delete_item(item! { "cart" => "u1", "sku" => "b" }, DeleteOptions::default()).await?;
+/// assert_eq!(carts.scan(ScanOptions::default()).await?.count, 1);
+/// let mut all = carts.scan_iter(ScanOptions::default());
+/// while let Some(item) = all.next().await {
+///     assert_eq!(item?.get_s("sku")?, "a");
+/// }
+/// carts.flush().await?;
+/// db.close().await?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct AsyncTable {
     table: Table,
