@@ -418,7 +418,33 @@ impl FaultFs {
 
     /// Makes every file sync take `delay` (a slow disk), so that tests of what
     /// overlaps an fsync (group commit) do not depend on the machine's disk.
-    /// The sleep happens outside the file system's lock. Default zero.
+    /// The sleep happens outside the file system's lock; what was written when
+    /// the sync began is durable. Default zero.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use std::time::Duration;
+    /// use strata_fs::{FaultFs, FileSystem};
+    ///
+    /// let fs = FaultFs::new();
+    /// fs.set_sync_delay(Duration::from_millis(500));
+    /// let (a, b) = (Path::new("/a"), Path::new("/b"));
+    /// let mut fa = fs.create(a)?;
+    /// let mut fb = fs.create(b)?;
+    /// fa.append(b"x")?;
+    /// fb.append(b"y")?;
+    /// std::thread::scope(|s| {
+    ///     let one = s.spawn(move || fa.sync());
+    ///     // Wait until the first sync is inside its delay, then sync the other file.
+    ///     while fs.syncs_in_flight() == 0 {
+    ///         std::thread::yield_now();
+    ///     }
+    ///     fb.sync().unwrap();
+    ///     one.join().unwrap().unwrap();
+    /// });
+    /// assert_eq!(fs.max_concurrent_syncs(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_sync_delay(&self, delay: std::time::Duration) {
         self.state.lock().sync_delay = delay;
     }

@@ -99,6 +99,21 @@ pub trait WritableFile: Send + Sync + Debug {
     /// background sync needs so that it holds up no appender. A sync through it
     /// covers every write that completed before the sync began. `None` (the
     /// default) when the file system has no such handle.
+    ///
+    /// ```
+    /// use strata_fs::{FileSystem, RealFs};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let mut file = RealFs::new().create(&dir.path().join("log"))?;
+    /// let syncer = file.sync_handle()?.expect("the real file system has one");
+    /// file.append(b"record")?;
+    /// std::thread::scope(|s| {
+    ///     let sync = s.spawn(|| syncer.sync());
+    ///     file.append(b"another")?; // goes on while the sync runs
+    ///     sync.join().expect("no panic")
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn sync_handle(&self) -> io::Result<Option<Box<dyn FileSync>>> {
         Ok(None)
     }
