@@ -63,7 +63,11 @@ struct StrataKv(Tree);
 
 impl Kv for StrataKv {
     fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<(), BoxError> {
-        let d = if sync { Durability::Sync } else { Durability::Buffered };
+        let d = if sync {
+            Durability::Sync
+        } else {
+            Durability::Buffered
+        };
         self.0.put(key, value, d)?;
         Ok(())
     }
@@ -104,7 +108,11 @@ mod fjall_kv {
             self.ks.insert(key, value)?;
             // fjall buffers journal writes in user space; `Buffer` hands them to
             // the OS, as the other engines' buffered writes do.
-            let mode = if sync { PersistMode::SyncData } else { PersistMode::Buffer };
+            let mode = if sync {
+                PersistMode::SyncData
+            } else {
+                PersistMode::Buffer
+            };
             self.db.persist(mode)?;
             Ok(())
         }

@@ -8,14 +8,13 @@
 //! | `putitem` | — | `ops` (default 20,000) put_item of new 1 KB items from `threads` threads |
 //! | `query` | 200 partition keys × 100 items | `ops` (default 5,000) queries of one partition key, 100 items each |
 
-use std::sync::Mutex;
 use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::engines::BoxError;
-use crate::workloads::{finish, new_histogram, record};
+use crate::workloads::{finish, new_histogram, record, timed_threads};
 use crate::{RunResult, Shape};
 
 const PARTITION_KEYS: u64 = 200;
@@ -27,7 +26,12 @@ trait Items: Send + Sync {
     fn query(&self, pk: &str) -> Result<usize, BoxError>;
 }
 
-pub fn run(engine: &str, workload: &str, shape: &Shape, dir: &std::path::Path) -> Result<RunResult, BoxError> {
+pub fn run(
+    engine: &str,
+    workload: &str,
+    shape: &Shape,
+    dir: &std::path::Path,
+) -> Result<RunResult, BoxError> {
     let store: Box<dyn Items> = match engine {
         "strata" => Box::new(strata_items::open(dir)?),
         #[cfg(feature = "dynoxide")]
@@ -36,40 +40,19 @@ pub fn run(engine: &str, workload: &str, shape: &Shape, dir: &std::path::Path) -
     };
     // A 1 KB item: the keys plus a `data` string that fills the rest.
     let data = "x".repeat(shape.item_size.saturating_sub(40));
-    let threads = shape.threads.max(1) as u64;
     let mut hist = new_histogram();
     let start;
     match workload {
         "putitem" => {
             let ops = shape.ops.unwrap_or(20_000);
-            let shared = Mutex::new(new_histogram());
-            let store = store.as_ref();
+            let (store, data) = (store.as_ref(), &data);
             start = Instant::now();
-            std::thread::scope(|s| -> Result<(), BoxError> {
-                let handles: Vec<_> = (0..threads)
-                    .map(|t| {
-                        let (shared, data) = (&shared, &data);
-                        s.spawn(move || -> Result<(), String> {
-                            let mut h = new_histogram();
-                            for i in 0..ops / threads {
-                                let n = t * (ops / threads) + i;
-                                let at = Instant::now();
-                                store
-                                    .put(&format!("w{:08}", n / 100), n % 100, data)
-                                    .map_err(|e| e.to_string())?;
-                                record(&mut h, at);
-                            }
-                            shared.lock().map_err(|e| e.to_string())?.add(&h).map_err(|e| e.to_string())?;
-                            Ok(())
-                        })
-                    })
-                    .collect();
-                for h in handles {
-                    h.join().map_err(|_| "writer panicked")??;
+            hist = timed_threads(shape.threads, ops, |t, per_thread| {
+                move |i| {
+                    let n = t * per_thread + i;
+                    store.put(&format!("w{:08}", n / 100), n % 100, data)
                 }
-                Ok(())
             })?;
-            hist = shared.into_inner().map_err(|e| e.to_string())?;
         }
         "query" => {
             for p in 0..PARTITION_KEYS {
@@ -99,9 +82,11 @@ pub fn run(engine: &str, workload: &str, shape: &Shape, dir: &std::path::Path) -
 
 mod strata_items {
     use super::{BoxError, Items};
-    use strata_item::{KeySchema, KeyType};
-    use strata_engine::{Db, DbOptions, PutOptions, QueryOptions, Table, TableDurability, TableSpec};
+    use strata_engine::{
+        Db, DbOptions, PutOptions, QueryOptions, Table, TableDurability, TableSpec,
+    };
     use strata_item::Item;
+    use strata_item::{KeySchema, KeyType};
 
     pub struct StrataItems {
         _db: Db,
@@ -111,9 +96,12 @@ mod strata_items {
     pub fn open(dir: &std::path::Path) -> Result<StrataItems, BoxError> {
         let db = Db::open(dir, DbOptions::default())?;
         db.create_table(
-            TableSpec::new("bench", KeySchema::composite("pk", KeyType::S, "sk", KeyType::N))
-                .partitions(4)
-                .durability(TableDurability::Sync),
+            TableSpec::new(
+                "bench",
+                KeySchema::composite("pk", KeyType::S, "sk", KeyType::N),
+            )
+            .partitions(4)
+            .durability(TableDurability::Sync),
         )?;
         let table = db.table("bench")?;
         Ok(StrataItems { _db: db, table })
@@ -129,9 +117,10 @@ mod strata_items {
             Ok(())
         }
         fn query(&self, pk: &str) -> Result<usize, BoxError> {
-            let page = self
-                .table
-                .query("pk = :p", QueryOptions::default().value(":p", pk).limit(100))?;
+            let page = self.table.query(
+                "pk = :p",
+                QueryOptions::default().value(":p", pk).limit(100),
+            )?;
             Ok(page.count)
         }
     }

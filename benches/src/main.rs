@@ -25,7 +25,10 @@ use clap::{Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 
 #[derive(Parser, Debug)]
-#[command(name = "peer-bench", about = "Strata side by side with fjall, RocksDB and Dynoxide")]
+#[command(
+    name = "peer-bench",
+    about = "Strata side by side with fjall, RocksDB and Dynoxide"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -127,7 +130,9 @@ fn main() -> Result<(), engines::BoxError> {
             workload,
             shape,
         } => {
-            let dir = shape.dir.join(format!("{engine}-{workload}-{}", std::process::id()));
+            let dir = shape
+                .dir
+                .join(format!("{engine}-{workload}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir)?;
             let result = run_one(&engine, &workload, &shape, &dir);
@@ -151,7 +156,10 @@ fn run_one(
     shape: &Shape,
     dir: &Path,
 ) -> Result<RunResult, crate::engines::BoxError> {
-    let mut r = if ITEM_WORKLOADS.iter().any(|w| w.split(':').next() == Some(workload)) {
+    let mut r = if ITEM_WORKLOADS
+        .iter()
+        .any(|w| w.split(':').next() == Some(workload))
+    {
         items::run(engine, workload, shape, dir)?
     } else {
         let kv = engines::open(engine, dir, workload == "fillsync")?;
@@ -188,14 +196,24 @@ fn compare(
     );
     println!(
         "{:<14} {:<9} {:>12} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
-        "workload", "engine", "ops/s", "p50 µs", "p99 µs", "max µs", "RSS MiB", "disk MiB", "syncs/op"
+        "workload",
+        "engine",
+        "ops/s",
+        "p50 µs",
+        "p99 µs",
+        "max µs",
+        "RSS MiB",
+        "disk MiB",
+        "syncs/op"
     );
     for w in &workloads {
         let (name, threads) = match w.split_once(':') {
             Some((n, t)) => (n.to_string(), t.parse::<usize>()?),
             None => (w.clone(), shape.threads),
         };
-        let is_item = ITEM_WORKLOADS.iter().any(|i| i.split(':').next() == Some(name.as_str()));
+        let is_item = ITEM_WORKLOADS
+            .iter()
+            .any(|i| i.split(':').next() == Some(name.as_str()));
         let these: Vec<&String> = engines
             .iter()
             .filter(|e| engines::supports(e, is_item))
@@ -210,14 +228,17 @@ fn compare(
                     .args(["--item-size", &shape.item_size.to_string()])
                     .args(["--threads", &threads.to_string()])
                     .args(["--dir", &shape.dir.display().to_string()])
-                    .args(shape.ops.map(|o| vec!["--ops".to_string(), o.to_string()]).unwrap_or_default())
+                    .args(
+                        shape
+                            .ops
+                            .map(|o| vec!["--ops".to_string(), o.to_string()])
+                            .unwrap_or_default(),
+                    )
                     .output()?;
                 if !out.status.success() {
-                    return Err(format!(
-                        "{e} {name}: {}",
-                        String::from_utf8_lossy(&out.stderr)
-                    )
-                    .into());
+                    return Err(
+                        format!("{e} {name}: {}", String::from_utf8_lossy(&out.stderr)).into(),
+                    );
                 }
                 let line = String::from_utf8_lossy(&out.stdout);
                 if verbose {
@@ -227,7 +248,10 @@ fn compare(
             }
         }
         let medians: Vec<RunResult> = results.iter().map(|r| median(r)).collect();
-        let strata = medians.iter().find(|m| m.engine == "strata").map(|m| m.ops_per_sec);
+        let strata = medians
+            .iter()
+            .find(|m| m.engine == "strata")
+            .map(|m| m.ops_per_sec);
         let best_peer = medians
             .iter()
             .filter(|m| m.engine != "strata")
@@ -244,7 +268,8 @@ fn compare(
                 m.max_us,
                 m.peak_rss_mib,
                 m.disk_mib,
-                m.syncs_per_op.map_or("-".to_string(), |s| format!("{s:.2}"))
+                m.syncs_per_op
+                    .map_or("-".to_string(), |s| format!("{s:.2}"))
             );
         }
         if let (Some(s), Some(p)) = (strata, best_peer) {

@@ -46,7 +46,9 @@ fn histogram() -> Histogram<u64> {
 
 pub fn run(kv: &dyn Kv, workload: &str, shape: &Shape) -> Result<RunResult, BoxError> {
     let num = shape.num;
-    let ops = shape.ops.unwrap_or(if workload == "fillsync" { 20_000 } else { num });
+    let ops = shape
+        .ops
+        .unwrap_or(if workload == "fillsync" { 20_000 } else { num });
     let v = shape.value_size;
     let mut rng = StdRng::seed_from_u64(0x5eed);
     let mut hist = histogram();
@@ -99,33 +101,14 @@ pub fn run(kv: &dyn Kv, workload: &str, shape: &Shape) -> Result<RunResult, BoxE
             }
         }
         "fillsync" => {
-            let threads = shape.threads.max(1) as u64;
-            let shared = Mutex::new(histogram());
             start = Instant::now();
-            std::thread::scope(|s| -> Result<(), BoxError> {
-                let handles: Vec<_> = (0..threads)
-                    .map(|t| {
-                        let shared = &shared;
-                        s.spawn(move || -> Result<(), String> {
-                            let mut h = histogram();
-                            let mut rng = StdRng::seed_from_u64(t);
-                            for _ in 0..ops / threads {
-                                let i = rng.random_range(0..u64::MAX / 2) % 1_000_000_000;
-                                let at = Instant::now();
-                                kv.put(&key(i), &value(v, i), true).map_err(|e| e.to_string())?;
-                                record(&mut h, at);
-                            }
-                            shared.lock().map_err(|e| e.to_string())?.add(&h).map_err(|e| e.to_string())?;
-                            Ok(())
-                        })
-                    })
-                    .collect();
-                for h in handles {
-                    h.join().map_err(|_| "writer panicked")??;
+            hist = timed_threads(shape.threads, ops, |t, _| {
+                let mut rng = StdRng::seed_from_u64(t);
+                move |_| {
+                    let i = rng.random_range(0..u64::MAX / 2) % 1_000_000_000;
+                    kv.put(&key(i), &value(v, i), true)
                 }
-                Ok(())
             })?;
-            hist = shared.into_inner().map_err(|e| e.to_string())?;
         }
         other => return Err(format!("unknown workload {other}").into()),
     }
@@ -136,6 +119,46 @@ pub fn run(kv: &dyn Kv, workload: &str, shape: &Shape) -> Result<RunResult, BoxE
         _ => None,
     };
     Ok(finish(hist, done, secs, found, syncs_per_op(syncs, done)))
+}
+
+/// Runs `ops` operations split over `threads` threads and returns the latency of
+/// each. `make(t, per_thread)` gives thread `t` its operation, called with the
+/// operation's index within the thread.
+pub fn timed_threads<M, F>(threads: usize, ops: u64, make: M) -> Result<Histogram<u64>, BoxError>
+where
+    M: Fn(u64, u64) -> F + Sync,
+    F: FnMut(u64) -> Result<(), BoxError>,
+{
+    let threads = threads.max(1) as u64;
+    let per_thread = ops / threads;
+    let shared = Mutex::new(histogram());
+    std::thread::scope(|s| -> Result<(), BoxError> {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (shared, make) = (&shared, &make);
+                s.spawn(move || -> Result<(), String> {
+                    let mut h = histogram();
+                    let mut op = make(t, per_thread);
+                    for i in 0..per_thread {
+                        let at = Instant::now();
+                        op(i).map_err(|e| e.to_string())?;
+                        record(&mut h, at);
+                    }
+                    shared
+                        .lock()
+                        .map_err(|e| e.to_string())?
+                        .add(&h)
+                        .map_err(|e| e.to_string())?;
+                    Ok(())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| "writer panicked")??;
+        }
+        Ok(())
+    })?;
+    Ok(shared.into_inner().map_err(|e| e.to_string())?)
 }
 
 pub fn record(h: &mut Histogram<u64>, since: Instant) {

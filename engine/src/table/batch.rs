@@ -286,6 +286,9 @@ pub(crate) fn batch_write(
 /// did, and the mutations' keys.
 type PartDone = (usize, Vec<Applied>, Vec<PrimaryKey>);
 
+/// A begun part of a batch waiting to be finished, taken by whoever finishes it.
+type PartSlot<'p> = parking_lot::Mutex<Option<(usize, Begun<'p>, Vec<PrimaryKey>)>>;
+
 /// Finishes begun partition writes: on threads of their own when more than one
 /// waits for an fsync (one partition's fsync then overlaps the others'), in
 /// order otherwise. Every write is finished; the first error is returned.
@@ -297,30 +300,47 @@ fn finish_all(
         .iter()
         .filter(|(t, _, _)| cores[*t].durability == strata_wal::Durability::Sync)
         .count();
-    let results: Vec<Result<PartDone, DbError>> = if syncing > 1 {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = begun
-                .into_iter()
-                .map(|(t, b, keys)| {
-                    let core: &TableCore = &cores[t];
-                    s.spawn(move || b.finish(core).map(|a| (t, a, keys)))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(DbError::invalid("a batch write's commit thread panicked"))
-                    })
-                })
-                .collect()
-        })
-    } else {
-        begun
+    if syncing <= 1 {
+        return begun
             .into_iter()
             .map(|(t, b, keys)| b.finish(&cores[t]).map(|a| (t, a, keys)))
-            .collect()
+            .collect();
+    }
+    // Each part waits in a slot that whoever finishes it empties: a thread of its
+    // own, or this one, which finishes the first part and then any part no thread
+    // took (one whose thread could not be started: a begun write must be finished
+    // whatever happens, so no spawn may panic here).
+    let slots: Vec<PartSlot<'_>> = begun
+        .into_iter()
+        .map(|b| parking_lot::Mutex::new(Some(b)))
+        .collect();
+    let finish = |slot: &PartSlot<'_>| {
+        let taken = slot.lock().take();
+        taken.map(|(t, b, keys)| b.finish(&cores[t]).map(|a| (t, a, keys)))
     };
+    let results: Vec<Result<PartDone, DbError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = slots
+            .iter()
+            .skip(1)
+            .filter_map(|slot| {
+                std::thread::Builder::new()
+                    .name("strata-batch-commit".into())
+                    .spawn_scoped(s, move || finish(slot))
+                    .ok()
+            })
+            .collect();
+        let mut out: Vec<Result<PartDone, DbError>> = slots.iter().filter_map(finish).collect();
+        for h in handles {
+            match h.join() {
+                Ok(Some(r)) => out.push(r),
+                Ok(None) => {}
+                Err(_) => out.push(Err(DbError::invalid(
+                    "a batch write's commit thread panicked",
+                ))),
+            }
+        }
+        out
+    });
     results.into_iter().collect()
 }
 
