@@ -21,9 +21,49 @@ use super::shared::WriteBufferManager;
 /// pointers, allocation header): an estimate, like RocksDB's arena accounting.
 const ENTRY_OVERHEAD: usize = 64;
 
-/// One memtable entry: `internal key ++ value` in a single allocation.
+/// How many leading key bytes each entry keeps inline in its skip-list node.
+const HEAD_LEN: usize = 16;
+
+/// The first [`HEAD_LEN`] bytes of a key, zero-padded, as two big-endian
+/// numbers: comparing two heads as number pairs compares the padded
+/// prefixes lexicographically. (Two `u64`s rather than one `u128`, whose
+/// 16-byte alignment would pad every skip-list node.)
+type Head = (u64, u64);
+
+#[inline]
+fn head_of(key: &[u8]) -> Head {
+    let mut b = [0u8; HEAD_LEN];
+    let n = key.len().min(HEAD_LEN);
+    b[..n].copy_from_slice(&key[..n]);
+    let (hi, lo) = b.split_at(8);
+    let word = |w: &[u8]| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        u64::from_be_bytes(a)
+    };
+    (word(hi), word(lo))
+}
+
+/// Compares two keys given with their heads. Unequal heads decide the order
+/// alone: where the padded prefixes first differ, either both keys have a
+/// real byte (so that byte decides), or the shorter key ran out and its
+/// padding 0 is below the other's byte (and a key that is a proper prefix of
+/// another sorts first). Equal heads fall back to the whole keys. A skip-list
+/// search thus reads most keys from the node itself, without a second cache
+/// miss on the entry's heap buffer.
+#[inline]
+fn cmp_keys(a_head: Head, a: &[u8], b_head: Head, b: &[u8]) -> Ordering {
+    match a_head.cmp(&b_head) {
+        Ordering::Equal => a.cmp(b),
+        o => o,
+    }
+}
+
+/// One memtable entry: `internal key ++ value` in a single allocation, with
+/// the key's head inline.
 #[derive(Debug)]
 pub(crate) struct MemEntry {
+    head: Head,
     buf: Box<[u8]>,
     key_len: u32,
 }
@@ -39,9 +79,72 @@ impl MemEntry {
     }
 }
 
+/// A key as the skip list compares it: its head and its whole bytes. Both
+/// stored entries and lookup probes are seen through this trait, so that a
+/// lookup compares heads first too.
+pub(crate) trait KeyView {
+    fn head(&self) -> Head;
+    fn bytes(&self) -> &[u8];
+}
+
+impl KeyView for MemEntry {
+    #[inline]
+    fn head(&self) -> Head {
+        self.head
+    }
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        self.key()
+    }
+}
+
+/// A lookup key for the skip list.
+struct Probe<'a> {
+    head: Head,
+    key: &'a [u8],
+}
+
+impl<'a> Probe<'a> {
+    fn new(key: &'a [u8]) -> Probe<'a> {
+        Probe {
+            head: head_of(key),
+            key,
+        }
+    }
+}
+
+impl KeyView for Probe<'_> {
+    #[inline]
+    fn head(&self) -> Head {
+        self.head
+    }
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        self.key
+    }
+}
+
+impl PartialEq for dyn KeyView + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for dyn KeyView + '_ {}
+impl PartialOrd for dyn KeyView + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for dyn KeyView + '_ {
+    #[inline]
+    fn cmp(&self, other: &Self) -> Ordering {
+        cmp_keys(self.head(), self.bytes(), other.head(), other.bytes())
+    }
+}
+
 impl PartialEq for MemEntry {
     fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
+        self.cmp(other) == Ordering::Equal
     }
 }
 impl Eq for MemEntry {}
@@ -51,13 +154,14 @@ impl PartialOrd for MemEntry {
     }
 }
 impl Ord for MemEntry {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(other.key())
+        cmp_keys(self.head, self.key(), other.head, other.key())
     }
 }
-impl Borrow<[u8]> for MemEntry {
-    fn borrow(&self) -> &[u8] {
-        self.key()
+impl<'a> Borrow<dyn KeyView + 'a> for MemEntry {
+    fn borrow(&self) -> &(dyn KeyView + 'a) {
+        self
     }
 }
 
@@ -162,6 +266,7 @@ impl Memtable {
         buf.extend_from_slice(value);
         let charged = buf.len() + ENTRY_OVERHEAD;
         self.set.insert(MemEntry {
+            head: head_of(&buf[..klen]),
             buf: buf.into_boxed_slice(),
             key_len: klen as u32,
         });
@@ -177,7 +282,11 @@ impl Memtable {
     /// Looks up the newest version of the user key whose escaped form is
     /// `escaped` at or below the sequence number encoded in `seek_key`.
     pub(crate) fn get(&self, seek_key: &[u8], escaped: &[u8]) -> Lookup {
-        let Some(e) = self.set.lower_bound(Bound::Included(seek_key)) else {
+        let probe = Probe::new(seek_key);
+        let Some(e) = self
+            .set
+            .lower_bound(Bound::Included(&probe as &dyn KeyView))
+        else {
             return Lookup::Absent;
         };
         let entry = e.value();
@@ -253,11 +362,17 @@ impl Cursor for MemCursor {
         Ok(())
     }
     fn seek(&mut self, key: &[u8]) -> Result<()> {
-        self.entry = self.set().lower_bound(Bound::Included(key));
+        let probe = Probe::new(key);
+        self.entry = self
+            .set()
+            .lower_bound(Bound::Included(&probe as &dyn KeyView));
         Ok(())
     }
     fn seek_for_prev(&mut self, key: &[u8]) -> Result<()> {
-        self.entry = self.set().upper_bound(Bound::Included(key));
+        let probe = Probe::new(key);
+        self.entry = self
+            .set()
+            .upper_bound(Bound::Included(&probe as &dyn KeyView));
         Ok(())
     }
     fn next(&mut self) -> Result<()> {
@@ -273,6 +388,47 @@ impl Cursor for MemCursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn head_comparison_orders_as_the_bytes() {
+        // Keys around the head's length, with zero bytes (the padding value)
+        // and shared prefixes, compared pairwise both ways.
+        let mut keys: Vec<Vec<u8>> = vec![Vec::new()];
+        for len in [1usize, 2, 15, 16, 17, 24, 40] {
+            for fill in [0u8, 1, 0x7f, 0xff] {
+                let mut k = vec![b'k'; len];
+                keys.push(k.clone());
+                k[len - 1] = fill;
+                keys.push(k.clone());
+                k[0] = fill;
+                keys.push(k);
+            }
+        }
+        keys.push(vec![0; 16]);
+        keys.push(vec![0; 17]);
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(
+                    cmp_keys(head_of(a), a, head_of(b), b),
+                    a.as_slice().cmp(b.as_slice()),
+                    "{a:?} vs {b:?}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn head_comparison_matches_bytes_for_random_keys(
+            a in proptest::collection::vec(0u8..4, 0..34),
+            b in proptest::collection::vec(0u8..4, 0..34),
+        ) {
+            proptest::prop_assert_eq!(
+                cmp_keys(head_of(&a), &a, head_of(&b), &b),
+                a.as_slice().cmp(b.as_slice())
+            );
+        }
+    }
 
     #[test]
     fn get_respects_snapshot_and_tombstones() {
