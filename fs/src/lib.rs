@@ -158,6 +158,15 @@ pub trait RandomAccessFile: Send + Sync + Debug {
 pub trait MappedFile: Send + Sync + Debug {
     /// All bytes of the file.
     fn bytes(&self) -> &[u8];
+
+    /// A hint that this process is done with `len` bytes from `offset` for now:
+    /// a memory map drops the pages from the process (they stop counting toward
+    /// its resident memory) while the bytes stay the same; a later read brings
+    /// them back from the page cache or the disk. Used behind a one-pass reader
+    /// such as a compaction. Does nothing by default (bytes held in memory).
+    fn release(&self, offset: usize, len: usize) {
+        let _ = (offset, len);
+    }
 }
 
 /// A held advisory lock on a file; released when dropped.

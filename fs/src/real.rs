@@ -135,6 +135,25 @@ impl MappedFile for RealMapped {
             RealMapped::Empty => &[],
         }
     }
+
+    fn release(&self, offset: usize, len: usize) {
+        let RealMapped::Map(m) = self else { return };
+        let len = len.min(m.len().saturating_sub(offset));
+        if len == 0 {
+            return;
+        }
+        // SAFETY: the map is a read-only shared mapping of a file nothing
+        // writes while it is mapped (see `map`). MADV_DONTNEED on such a
+        // mapping only drops this process's page-table entries: the next
+        // access faults the same bytes back in from the page cache or the
+        // file, so no byte seen through the map (or through a slice of it
+        // held elsewhere) changes. It is the private and anonymous mappings,
+        // which DONTNEED resets to zeros, that make the call unsafe in general.
+        // A hint: when it fails the pages merely stay resident.
+        #[allow(unsafe_code)]
+        let _ =
+            unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len) };
+    }
 }
 
 #[derive(Debug)]
@@ -272,6 +291,22 @@ impl FileSystem for RealFs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn released_map_pages_read_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t");
+        let data: Vec<u8> = (0..(3u32 << 20)).map(|i| (i % 251) as u8).collect();
+        fs::write(&path, &data).unwrap();
+        let m = RealFs.map(&path).unwrap();
+        assert_eq!(m.bytes(), data.as_slice());
+        // Unaligned, past the end, empty: all harmless.
+        m.release(1, 2 << 20);
+        m.release(0, usize::MAX);
+        m.release(data.len() + 10, 5);
+        m.release(7, 0);
+        assert_eq!(m.bytes(), data.as_slice());
+    }
 
     #[test]
     fn overwrite_and_preallocate() {

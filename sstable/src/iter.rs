@@ -17,7 +17,14 @@ pub struct TableIter {
     table: Arc<Table>,
     block_idx: usize,
     it: BlockIter,
+    /// `Some(offset)` for a one-pass cursor ([`Table::iter_sequential`]):
+    /// the file offset below which the map's pages were released.
+    released_to: Option<u64>,
 }
+
+/// A one-pass cursor releases the mapped pages behind it in steps of this
+/// many bytes (one `madvise` per step).
+const RELEASE_STEP: u64 = 1 << 20;
 
 impl TableIter {
     pub(crate) fn new(table: Arc<Table>) -> Self {
@@ -25,6 +32,14 @@ impl TableIter {
             table,
             block_idx: 0,
             it: BlockIter::default(),
+            released_to: None,
+        }
+    }
+
+    pub(crate) fn sequential(table: Arc<Table>) -> Self {
+        TableIter {
+            released_to: Some(0),
+            ..TableIter::new(table)
         }
     }
 
@@ -63,7 +78,17 @@ impl TableIter {
 
     /// Loads block `i` into the block cursor.
     fn load(&mut self, i: usize) -> Result<(), SstError> {
-        match self.table.load_block(i) {
+        let loaded = match self.released_to {
+            None => self.table.load_block(i),
+            Some(released) => {
+                let b = self.table.load_block_uncached(i);
+                if b.is_ok() {
+                    self.released_to = Some(self.table.release_before(i, released, RELEASE_STEP));
+                }
+                b
+            }
+        };
+        match loaded {
             Ok(b) => {
                 self.block_idx = i;
                 self.it.set_block(b);

@@ -402,6 +402,41 @@ impl Table {
         Ok(block)
     }
 
+    /// Block `i` for a one-pass reader: from the cache when it is there, else
+    /// read from the file without adding it to the cache (a compaction must not
+    /// push out what point reads use; RocksDB's `fill_cache = false`).
+    pub(crate) fn load_block_uncached(&self, i: usize) -> Result<Arc<Block>, SstError> {
+        let handle = self
+            .index
+            .handles
+            .get(i)
+            .copied()
+            .ok_or_else(|| self.corrupt(0, format!("data block {i} does not exist")))?;
+        if let Some(cache) = &self.cache
+            && let Some(b) = cache.get(self.file_id, handle.offset)
+        {
+            return Ok(b);
+        }
+        self.read_data_block(handle, self.verify_checksums)
+    }
+
+    /// Releases the mapped pages from `released` up to the start of data block
+    /// `i` when that is at least `step` bytes, returning the new bound. A
+    /// one-pass reader calls it as it moves forward, so that a compaction over
+    /// large tables does not leave them all resident in the process.
+    pub(crate) fn release_before(&self, i: usize, released: u64, step: u64) -> u64 {
+        let Some(start) = self.index.handles.get(i).map(|h| h.offset) else {
+            return released;
+        };
+        if start >= released.saturating_add(step) {
+            self.map
+                .release(released as usize, (start - released) as usize);
+            start
+        } else {
+            released
+        }
+    }
+
     fn read_data_block(&self, handle: BlockHandle, verify: bool) -> Result<Arc<Block>, SstError> {
         let limit = self.props.data_bytes;
         let data = read_block(&self.map, handle, limit, &self.path, verify, "data")?;
@@ -452,6 +487,16 @@ impl Table {
     /// A cursor over the table (initially not positioned).
     pub fn iter(self: &Arc<Self>) -> TableIter {
         TableIter::new(Arc::clone(self))
+    }
+
+    /// A cursor for one pass in key order over the whole table, such as a
+    /// compaction's: blocks it reads are not added to the block cache, and
+    /// the mapped pages it has passed are released from the process (in
+    /// steps of 1 MiB, see [`strata_fs::MappedFile::release`]), so that
+    /// reading a large table does not leave it resident. It may still seek
+    /// and move backwards; it is only slower to read released pages again.
+    pub fn iter_sequential(self: &Arc<Self>) -> TableIter {
+        TableIter::sequential(Arc::clone(self))
     }
 
     /// Checks the whole file: the whole-file checksum, every block's

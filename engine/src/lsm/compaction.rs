@@ -225,7 +225,7 @@ impl TreeInner {
         let read_bytes: u64 = c.inputs.iter().chain(&c.next).map(|t| t.meta.size).sum();
         let mut children: Vec<Box<dyn Cursor>> = Vec::new();
         for t in c.inputs.iter().chain(&c.next) {
-            children.push(Box::new(TableCursor::new(t)));
+            children.push(Box::new(TableCursor::sequential(t)));
         }
         let mut merged = MergingCursor::new(children);
         let mut filter = DropFilter {

@@ -20,6 +20,7 @@ mod compaction;
 mod cursor;
 mod error;
 mod flush;
+mod heap;
 mod ikey;
 mod log_reader;
 mod manifest;

@@ -22,6 +22,15 @@ impl TableCursor {
             _handle: Arc::clone(handle),
         }
     }
+
+    /// A cursor for one pass over the whole table (a compaction's input):
+    /// see [`strata_sstable::Table::iter_sequential`].
+    pub(crate) fn sequential(handle: &Arc<TableHandle>) -> TableCursor {
+        TableCursor {
+            it: handle.table.iter_sequential(),
+            _handle: Arc::clone(handle),
+        }
+    }
 }
 
 impl Cursor for TableCursor {
