@@ -13,7 +13,7 @@ use crate::capacity::OpKind;
 use crate::table::DbError;
 use crate::table::core::TableCore;
 use crate::table::layout::segment_of;
-use crate::table::page::{Page, PagePlan, check_limit, resolve_select, walk};
+use crate::table::page::{Page, PagePlan, check_limit, resolve_select};
 use crate::table::query::{check_sort_condition, forbid_key_filter, type_mismatch};
 use crate::table::request::{self, Exprs};
 use crate::table::scan::segments;
@@ -224,16 +224,18 @@ pub(crate) fn query(
     let tree = &shards.gsis[ordinal].trees[g as usize];
     core.admit_index_read(ordinal)?;
     let snapshot = tree.snapshot();
-    let iter = tree
+    let mut iter = tree
         .range(lower, upper, Some(&snapshot))
         .map_err(|e| core.index_storage(ordinal, g, e))?;
     let mut page = Page::default();
-    let step = |kv: Result<(Vec<u8>, Vec<u8>), crate::lsm::Error>| -> Result<bool, DbError> {
-        let (k, v) = kv.map_err(|e| core.index_storage(ordinal, g, e))?;
-        let entry = decode(core, ordinal, g, &k, &v)?;
-        page.accept(&plan, base, entry, None)
-    };
-    walk(iter, opts.scan_index_forward, step)?;
+    iter.visit(
+        opts.scan_index_forward,
+        |e| core.index_storage(ordinal, g, e),
+        |k, v| {
+            let entry = decode(core, ordinal, g, k, v)?;
+            page.accept(&plan, base, entry, None)
+        },
+    )?;
     let out = page.finish(&plan, core);
     core.charge(None, OpKind::Read, &out.consumed_capacity);
     Ok(out)

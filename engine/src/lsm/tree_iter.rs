@@ -192,6 +192,106 @@ impl TreeIter {
         }
     }
 
+    /// Calls `f` with each entry's user key and value, borrowed from the
+    /// sources (no copy), in key order when `forward`, else in reverse, until
+    /// `f` returns `Ok(true)` (stop) or an error, or the range ends. Errors of
+    /// the tree go through `on_err`. Continues from where the iterator is, and
+    /// the iterator can go on afterwards. (Walking backward still copies each
+    /// entry: versions of a key are met oldest first there.)
+    pub fn visit<E>(
+        &mut self,
+        forward: bool,
+        on_err: impl Fn(Error) -> E,
+        mut f: impl FnMut(&[u8], &[u8]) -> std::result::Result<bool, E>,
+    ) -> std::result::Result<(), E> {
+        if !forward {
+            while let Some(kv) = self.next_back() {
+                let (k, v) = kv.map_err(&on_err)?;
+                if f(&k, &v)? {
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        if self.done {
+            return Ok(());
+        }
+        let mut m = match self.front.take() {
+            Some(m) => m,
+            None => self.init_front().map_err(|e| {
+                self.done = true;
+                on_err(e)
+            })?,
+        };
+        let r = self.visit_forward(&mut m, &on_err, &mut f);
+        self.front = Some(m);
+        r
+    }
+
+    fn visit_forward<E>(
+        &mut self,
+        m: &mut MergingCursor,
+        on_err: &impl Fn(Error) -> E,
+        f: &mut impl FnMut(&[u8], &[u8]) -> std::result::Result<bool, E>,
+    ) -> std::result::Result<(), E> {
+        let mut user_key = Vec::new();
+        let fail = |it: &mut TreeIter, e: Error| {
+            it.done = true;
+            on_err(e)
+        };
+        loop {
+            if !m.valid() {
+                self.done = true;
+                return Ok(());
+            }
+            let key = m.key();
+            let Some(p) = ikey::parse(key) else {
+                let e = self.corrupt(key);
+                return Err(fail(self, e));
+            };
+            if p.seq > self.seq || self.front_last.as_deref() == Some(p.escaped) {
+                if let Err(e) = m.next() {
+                    return Err(fail(self, e));
+                }
+                continue;
+            }
+            let past_back = self
+                .back_last
+                .as_ref()
+                .is_some_and(|b| p.escaped >= b.as_slice());
+            if above_upper(&self.upper, p.escaped) || past_back {
+                self.done = true;
+                return Ok(());
+            }
+            let last = self.front_last.get_or_insert_with(Vec::new);
+            last.clear();
+            last.extend_from_slice(p.escaped);
+            let stop = match p.kind {
+                ValueKind::Delete => false,
+                ValueKind::Put => {
+                    user_key.clear();
+                    if !ikey::unescape_into(p.escaped, &mut user_key) {
+                        let e = self.corrupt(key);
+                        return Err(fail(self, e));
+                    }
+                    match f(&user_key, m.value()) {
+                        Ok(stop) => stop,
+                        Err(e) => {
+                            self.done = true;
+                            return Err(e);
+                        }
+                    }
+                }
+            };
+            if let Err(e) = m.next() {
+                return Err(fail(self, e));
+            }
+            if stop {
+                return Ok(());
+            }
+        }
+    }
+
     fn step_back(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         let mut m = match self.back.take() {
             Some(m) => m,

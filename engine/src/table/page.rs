@@ -229,32 +229,6 @@ impl Page {
     }
 }
 
-/// Feeds `iter`'s entries to `step`, forward or backward, until `step` says the page is
-/// full (`true`) or fails: the one loop of a query page, for tables and indexes alike.
-pub(crate) fn walk<I, T>(
-    iter: I,
-    forward: bool,
-    mut step: impl FnMut(T) -> Result<bool, DbError>,
-) -> Result<(), DbError>
-where
-    I: DoubleEndedIterator<Item = T>,
-{
-    if forward {
-        for kv in iter {
-            if step(kv)? {
-                break;
-            }
-        }
-    } else {
-        for kv in iter.rev() {
-            if step(kv)? {
-                break;
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use super::layout::{
 };
 use super::names::validate_index_name;
 use super::options::{KeyConditionInput, QueryOptions, QueryOutput};
-use super::page::{Page, PagePlan, check_limit, needs_base, resolve_select, walk};
+use super::page::{Page, PagePlan, check_limit, needs_base, resolve_select};
 use super::request::{self, Exprs, condition_names};
 use super::spec::LsiSpec;
 use crate::capacity::OpKind;
@@ -271,13 +271,13 @@ pub(crate) fn query(
     let part = &parts[p as usize];
     core.admit(Some(p), OpKind::Read)?;
     let snapshot = part.tree.snapshot();
-    let iter = part.range(core, lower, upper, Some(&snapshot))?;
+    let mut iter = part.range(core, lower, upper, Some(&snapshot))?;
     let mut page = Page::default();
-    let step = |kv: Result<(Vec<u8>, Vec<u8>), crate::lsm::Error>| -> Result<bool, DbError> {
-        let (k, v) = kv.map_err(|e| core.storage(p, e))?;
-        page.feed(&plan, core, part, &snapshot, &k, &v)
-    };
-    walk(iter, opts.scan_index_forward, step)?;
+    iter.visit(
+        opts.scan_index_forward,
+        |e| core.storage(p, e),
+        |k, v| page.feed(&plan, core, part, &snapshot, k, v),
+    )?;
     let out = page.finish(&plan, core);
     core.charge(Some(p), OpKind::Read, &out.consumed_capacity);
     Ok(out)

@@ -99,18 +99,25 @@ pub(crate) fn scan(core: &TableCore, opts: ScanOptions) -> Result<ScanOutput, Db
     core.admit(None, OpKind::Read)?;
     let (lo, hi) = space.segment_range(segment, total);
     let mut page = Page::default();
-    'partitions: for p in first_partition..n {
+    for p in first_partition..n {
         let part = &parts[p as usize];
         let lower = match &start {
             Some(s) if p == first_partition => Bound::Excluded(s.as_slice()),
             _ => Bound::Included(lo.as_slice()),
         };
         let snapshot = part.tree.snapshot();
-        for kv in part.range(core, lower, Bound::Excluded(hi.as_slice()), Some(&snapshot))? {
-            let (k, v) = kv.map_err(|e| core.storage(p, e))?;
-            if page.feed(&plan, core, part, &snapshot, &k, &v)? {
-                break 'partitions;
-            }
+        let mut iter = part.range(core, lower, Bound::Excluded(hi.as_slice()), Some(&snapshot))?;
+        let mut full = false;
+        iter.visit(
+            true,
+            |e| core.storage(p, e),
+            |k, v| {
+                full = page.feed(&plan, core, part, &snapshot, k, v)?;
+                Ok(full)
+            },
+        )?;
+        if full {
+            break;
         }
     }
     let out = page.finish(&plan, core);
