@@ -77,7 +77,8 @@ fn visit_matches_the_iterator() {
             tree.flush().unwrap();
         }
     }
-    let bounds: Vec<(Bound<Vec<u8>>, Bound<Vec<u8>>)> = vec![
+    type Range = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+    let bounds: Vec<Range> = vec![
         (Bound::Unbounded, Bound::Unbounded),
         (
             Bound::Included(vec![b'k', 1]),
