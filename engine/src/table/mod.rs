@@ -26,6 +26,7 @@ mod feed;
 pub(crate) mod gate;
 pub(crate) mod layout;
 mod lsi;
+mod lsi_check;
 pub(crate) mod names;
 mod options;
 pub(crate) mod page;
@@ -52,6 +53,7 @@ pub(crate) use batch::{BatchKind, batch_get, batch_write, check_batch_shape};
 pub use batch::{MAX_BATCH_GET_KEYS, MAX_BATCH_GET_RESPONSE_BYTES, MAX_BATCH_WRITE_REQUESTS};
 pub use error::DbError;
 pub use feed::{Change, ChangeSink};
+pub(crate) use lsi_check::verify_lsi;
 pub use names::{MAX_NAME_LEN, MIN_NAME_LEN};
 pub use options::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, ConditionInput, DeleteOptions, DeleteOutput,
@@ -286,6 +288,39 @@ impl Table {
     /// [`DbError::Closed`], [`DbError::TableNotFound`] when the table is gone.
     pub fn partition_stats(&self) -> Result<Vec<crate::lsm::TreeStats>, DbError> {
         self.with_core(|core| Ok(core.partitions()?.iter().map(|p| p.tree.stats()).collect()))
+    }
+
+    /// The live SSTables of each hash partition's tree, in partition order, level by
+    /// level: file name, size, entries, key range (the partition tree's byte keys,
+    /// `docs/table-layout.md`) and sequence numbers. GSI shadow trees are not
+    /// included. For tools (`strata inspect`).
+    ///
+    /// ```
+    /// use strata_engine::{Db, PutOptions, TableSpec};
+    /// use strata_item::{KeySchema, KeyType, item};
+    ///
+    /// let db = Db::open_in_memory()?;
+    /// db.create_table(TableSpec::new("items", KeySchema::simple("id", KeyType::S)).partitions(1))?;
+    /// let t = db.table("items")?;
+    /// t.put_item(item! { "id" => "a" }, PutOptions::default())?;
+    /// t.flush()?;
+    /// let files = t.partition_files()?;
+    /// assert_eq!(files.len(), 1);
+    /// assert_eq!(files[0].len(), 1);
+    /// assert_eq!(files[0][0].entries, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DbError::Closed`], [`DbError::TableNotFound`] when the table is gone.
+    pub fn partition_files(&self) -> Result<Vec<Vec<crate::lsm::SstFileInfo>>, DbError> {
+        self.with_core(|core| {
+            Ok(core
+                .partitions()?
+                .iter()
+                .map(|p| p.tree.sst_files())
+                .collect())
+        })
     }
 
     /// Runs `f` on the table's current core, inside an operation of it: if
