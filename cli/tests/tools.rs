@@ -714,3 +714,98 @@ fn an_import_killed_midway_resumes_without_losing_or_duplicating() {
     assert!(!checkpoint.exists());
     assert_eq!(items_of(&db_dir, TABLE), expected);
 }
+
+/// Opens partition tree `dir` directly (the database closed) and lets `f` change it.
+fn with_tree(dir: &Path, f: impl FnOnce(&strata_engine::Tree)) {
+    let tree = strata_engine::Tree::open(dir, strata_engine::TreeOptions::default()).unwrap();
+    f(&tree);
+    tree.close().unwrap();
+}
+
+/// The keys of `tree` starting with `prefix`.
+fn keys_with(tree: &strata_engine::Tree, prefix: &[u8]) -> Vec<Vec<u8>> {
+    use std::ops::Bound;
+    tree.range(Bound::Included(prefix), Bound::Unbounded, None)
+        .unwrap()
+        .map(|kv| kv.unwrap().0)
+        .take_while(|k| k.starts_with(prefix))
+        .collect()
+}
+
+/// Runs `strata verify` on `db_dir` and checks that it fails on exactly one
+/// difference in index `line_start` (`LSI table.index` / `GSI table.index`).
+fn expect_index_difference(db_dir: &Path, line_start: &str) {
+    let out = strata(&["verify", s(db_dir)]);
+    let t = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{t}{}", text(&out.stderr));
+    assert!(t.contains(": 0 errors"), "the files are intact: {t}");
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with(line_start) && l.ends_with(" 1 differences")),
+        "{t}"
+    );
+    assert!(t.contains("  error: Missing"), "{t}");
+    assert!(t.trim_end().ends_with("DAMAGED"), "{t}");
+}
+
+#[test]
+fn verify_finds_a_wrong_lsi_entry() {
+    use strata_engine::lsm::Durability;
+    let dir = tempfile::tempdir().unwrap();
+    // A table without GSIs: a raw write to its tree is not a change a GSI
+    // maintainer could read.
+    let db = Db::open(dir.path(), options()).unwrap();
+    db.create_table(
+        TableSpec::new(
+            "lsi_only",
+            KeySchema::composite("user", KeyType::S, "ts", KeyType::N),
+        )
+        .partitions(1)
+        .lsi(LsiSpec::new("by_likes", "likes", KeyType::N)),
+    )
+    .unwrap();
+    let t = db.table("lsi_only").unwrap();
+    for i in 0..50 {
+        t.put_item(post(i), PutOptions::default()).unwrap();
+    }
+    db.close().unwrap();
+    // An LSI entry deleted (LSI keys start 0x02, then the index number).
+    with_tree(&dir.path().join("tables/t00000001/p0000"), |t| {
+        let keys = keys_with(t, &[0x02, 0x00]);
+        assert!(!keys.is_empty());
+        t.delete(&keys[0], Durability::Sync).unwrap();
+    });
+    expect_index_difference(dir.path(), "LSI lsi_only.by_likes");
+}
+
+#[test]
+fn verify_finds_a_wrong_gsi_entry() {
+    use strata_engine::lsm::Durability;
+    let dir = tempfile::tempdir().unwrap();
+    let db_dir = dir.path().join("db");
+    closed_db(&db_dir);
+    // A GSI entry (keys start 0x01) deleted from the first shadow partition
+    // that has one.
+    let gsi_root = db_dir.join("tables/t00000001/gsi");
+    let gsi_dir = std::fs::read_dir(&gsi_root)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut deleted = false;
+    for p in 0..4 {
+        let pdir = gsi_dir.join(format!("p{p:04}"));
+        if deleted || !pdir.exists() {
+            continue;
+        }
+        with_tree(&pdir, |t| {
+            if let Some(k) = keys_with(t, &[0x01]).first() {
+                t.delete(k, Durability::Sync).unwrap();
+                deleted = true;
+            }
+        });
+    }
+    assert!(deleted, "no GSI entry found under {}", gsi_dir.display());
+    expect_index_difference(&db_dir, "GSI posts.by_tag");
+}
