@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Args as ClapArgs;
-use strata_engine::{Db, DbError, DbOptions, TableDurability, TableSpec, WriteRequest};
+use strata_engine::{Db, DbError, TableDurability, TableSpec, WriteRequest};
 use strata_item::{KeySchema, KeyType};
 
 use crate::checkpoint::{Checkpoint, InputId, default_path};
 use crate::error::CliError;
 use crate::import_input::{Input, Line};
-use crate::output::progress;
+use crate::output::{open_or_create_db, progress};
 
 /// Items per `batch_write_item` (DynamoDB's limit).
 pub const BATCH: usize = 25;
@@ -95,7 +95,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         }
         _ => Checkpoint::start(&args.table, input_id),
     };
-    let db = open_or_create(&args.dir)?;
+    let db = open_or_create_db(&args.dir)?;
     let result = import(&db, args, given, cp, &cp_path);
     let closed = db.close();
     let done = result?;
@@ -105,17 +105,6 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         done.items_done, args.table, done.lines_done
     );
     Ok(())
-}
-
-/// Opens the database in `dir`, creating it if missing.
-fn open_or_create(dir: &Path) -> Result<Db, CliError> {
-    Db::open(dir, DbOptions::default()).map_err(|e| match e {
-        DbError::Locked { path, .. } => CliError::Locked {
-            dir: dir.to_path_buf(),
-            lock: path,
-        },
-        e => CliError::Db(e),
-    })
 }
 
 /// The spec given on the command line (`--partition-key` or `--schema`), if any.

@@ -18,7 +18,7 @@ use strata_item::KeySchema;
 
 use crate::error::CliError;
 use crate::inspect_file::{self, WalReport, lsn_range, wal_damage_lines};
-use crate::output::{full_hex, human_bytes, open_db, print_json, short_hex};
+use crate::output::{Text, full_hex, human_bytes, open_db, print_json, short_hex};
 
 /// `strata inspect`.
 #[derive(Debug, ClapArgs)]
@@ -347,24 +347,20 @@ fn wal_segments(dir: &Path) -> Vec<WalReport> {
 }
 
 fn render(r: &DbReport) -> String {
-    let mut out = String::new();
-    let mut line = |s: String| {
-        out.push_str(&s);
-        out.push('\n');
-    };
-    line(format!(
+    let mut out = Text::default();
+    out.line(format!(
         "database {} ({} tables)",
         r.path.display(),
         r.tables.len()
     ));
     for t in &r.tables {
-        line(String::new());
-        line(format!("table {} (id {})", t.name, t.table_id));
+        out.line(String::new());
+        out.line(format!("table {} (id {})", t.name, t.table_id));
         let key = match &t.sort_key {
             Some(s) => format!("{}, {}", t.partition_key, s),
             None => t.partition_key.clone(),
         };
-        line(format!(
+        out.line(format!(
             "  key {key}; {} partitions; durability {}",
             t.partitions, t.durability
         ));
@@ -372,16 +368,16 @@ fn render(r: &DbReport) -> String {
             t.billing.read_capacity_units,
             t.billing.write_capacity_units,
         ) {
-            (Some(r), Some(w)) => line(format!("  billing PROVISIONED: {r} RCU, {w} WCU")),
-            _ => line("  billing PAY_PER_REQUEST".to_owned()),
+            (Some(r), Some(w)) => out.line(format!("  billing PROVISIONED: {r} RCU, {w} WCU")),
+            _ => out.line("  billing PAY_PER_REQUEST"),
         }
-        line(format!(
+        out.line(format!(
             "  items: {} ({} stored)",
             t.items,
             human_bytes(t.item_bytes)
         ));
         for l in &t.local_secondary_indexes {
-            line(format!(
+            out.line(format!(
                 "  LSI {}: sort key {}, projection {}, {} entries ({})",
                 l.name,
                 l.sort_key,
@@ -395,7 +391,7 @@ fn render(r: &DbReport) -> String {
                 Some(s) => format!("{}, {}", g.partition_key, s),
                 None => g.partition_key.clone(),
             };
-            line(format!(
+            out.line(format!(
                 "  GSI {}: key {key}, projection {}, {} partitions: {}, {} items ({}), lag {} records{}",
                 g.name,
                 g.projection,
@@ -413,12 +409,12 @@ fn render(r: &DbReport) -> String {
         if let Some(c) = &t.capacity {
             for (what, b) in [("read", &c.read), ("write", &c.write)] {
                 if b.units_per_second.is_finite() {
-                    line(format!(
+                    out.line(format!(
                         "  capacity {what}: {:.0} units/s, {:.1} tokens left, {:.1} units consumed, {} requests throttled",
                         b.units_per_second, b.tokens, b.consumed_units, b.throttled_requests
                     ));
                 } else {
-                    line(format!(
+                    out.line(format!(
                         "  capacity {what}: unlimited, {:.1} units consumed, {} requests throttled",
                         b.consumed_units, b.throttled_requests
                     ));
@@ -426,7 +422,7 @@ fn render(r: &DbReport) -> String {
             }
         }
         for p in &t.partition_details {
-            line(format!(
+            out.line(format!(
                 "  partition {} ({}): memtable {}, last seq {}",
                 p.partition,
                 p.directory.display(),
@@ -434,7 +430,7 @@ fn render(r: &DbReport) -> String {
                 p.last_seq
             ));
             for f in &p.files {
-                line(format!(
+                out.line(format!(
                     "    L{} {} {} {} entries, keys {} .. {}, seq {}..={}",
                     f.level,
                     f.file,
@@ -452,16 +448,16 @@ fn render(r: &DbReport) -> String {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                line(format!(
+                out.line(format!(
                     "    wal {name} {} {}",
                     human_bytes(w.file_size),
                     lsn_range(w)
                 ));
                 for d in wal_damage_lines(w) {
-                    line(format!("      {d}"));
+                    out.line(format!("      {d}"));
                 }
             }
         }
     }
-    out
+    out.into_string()
 }

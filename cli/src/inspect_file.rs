@@ -10,7 +10,7 @@ use strata_sstable::{ReaderOptions, Table};
 use strata_wal::{SEGMENT_HEADER_SIZE, SEGMENT_MAGIC, SegmentDamageKind, scan_segment_bytes};
 
 use crate::error::CliError;
-use crate::output::{full_hex, human_bytes, print_json, short_hex};
+use crate::output::{Text, full_hex, human_bytes, print_json, short_hex};
 
 /// The 8 magic bytes that end every SSTable (`docs/sstable-format.md`).
 const SST_MAGIC: &[u8; 8] = b"STRATSST";
@@ -20,7 +20,7 @@ const SST_MAGIC: &[u8; 8] = b"STRATSST";
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FileReport {
     /// An SSTable.
-    Sstable(SstReport),
+    Sstable(Box<SstReport>),
     /// A WAL segment.
     WalSegment(WalReport),
 }
@@ -94,7 +94,7 @@ pub fn run(path: &Path, json: bool) -> Result<(), CliError> {
     let report = if is_wal(path, &bytes) {
         FileReport::WalSegment(wal_report(path, &bytes))
     } else if is_sst(path, &bytes) {
-        FileReport::Sstable(sst_report(path, bytes)?)
+        FileReport::Sstable(Box::new(sst_report(path, bytes)?))
     } else {
         return Err(CliError::bad_file(
             path,
@@ -235,29 +235,25 @@ pub fn wal_damage_lines(w: &WalReport) -> Vec<String> {
 }
 
 fn render(r: &FileReport) -> String {
-    let mut out = String::new();
-    let mut line = |s: String| {
-        out.push_str(&s);
-        out.push('\n');
-    };
+    let mut out = Text::default();
     match r {
         FileReport::Sstable(s) => {
-            line(format!(
+            out.line(format!(
                 "SSTable {} ({}, format version {})",
                 s.path.display(),
                 human_bytes(s.file_size),
                 s.format_version
             ));
-            line(format!(
+            out.line(format!(
                 "  entries: {} ({} read back), seq {}..={}",
                 s.entries, s.entries_read, s.smallest_seqno, s.largest_seqno
             ));
-            line(format!(
+            out.line(format!(
                 "  keys: {} .. {}",
                 short_hex(&s.smallest_raw),
                 short_hex(&s.largest_raw)
             ));
-            line(format!(
+            out.line(format!(
                 "  data: {} blocks, {} stored ({} keys + {} values = {} uncompressed), block size {}, restart interval {}, compression {}",
                 s.data_blocks,
                 human_bytes(s.data_bytes),
@@ -268,11 +264,11 @@ fn render(r: &FileReport) -> String {
                 s.restart_interval,
                 s.compression
             ));
-            line(format!("  index: {}", human_bytes(s.index_bytes)));
+            out.line(format!("  index: {}", human_bytes(s.index_bytes)));
             if s.filter_bytes == 0 {
-                line("  filter: none".to_owned());
+                out.line("  filter: none");
             } else {
-                line(format!(
+                out.line(format!(
                     "  filter: {}, {} keys, {} bits/key, {} probes",
                     human_bytes(s.filter_bytes),
                     s.filter_keys,
@@ -280,45 +276,45 @@ fn render(r: &FileReport) -> String {
                     s.filter_probes
                 ));
             }
-            line(format!(
+            out.line(format!(
                 "  created: unix {}, file checksum xxh3 {}",
                 s.created_unix_secs, s.file_checksum
             ));
             if s.problems.is_empty() {
-                line("  checksums: every block and the whole file verified".to_owned());
+                out.line("  checksums: every block and the whole file verified");
             } else {
-                line(format!("  DAMAGED: {} problems", s.problems.len()));
+                out.line(format!("  DAMAGED: {} problems", s.problems.len()));
                 for p in &s.problems {
-                    line(format!("    {p}"));
+                    out.line(format!("    {p}"));
                 }
             }
         }
         FileReport::WalSegment(w) => {
-            line(format!(
+            out.line(format!(
                 "WAL segment {} ({})",
                 w.path.display(),
                 human_bytes(w.file_size)
             ));
-            line(format!(
+            out.line(format!(
                 "  header: format version {}, block size {}, segment tag {}",
                 opt(w.format_version),
                 opt(w.block_size),
                 opt(w.segment_tag)
             ));
-            line(format!(
+            out.line(format!(
                 "  records: {}, intact up to offset {}",
                 lsn_range(w),
                 w.good_len
             ));
             if w.damage.is_empty() {
-                line("  checksums: every record verified".to_owned());
+                out.line("  checksums: every record verified");
             }
             for d in wal_damage_lines(w) {
-                line(format!("  {d}"));
+                out.line(format!("  {d}"));
             }
         }
     }
-    out
+    out.into_string()
 }
 
 fn opt(v: Option<u32>) -> String {

@@ -12,8 +12,17 @@ use crate::error::CliError;
 /// Opens the existing database in `dir` for a tool: never creates one, and a
 /// directory another process has open is a clear [`CliError::Locked`].
 pub fn open_db(dir: &Path) -> Result<Db, CliError> {
+    open_with(dir, false)
+}
+
+/// Opens the database in `dir`, creating it if missing (see [`open_db`]).
+pub fn open_or_create_db(dir: &Path) -> Result<Db, CliError> {
+    open_with(dir, true)
+}
+
+fn open_with(dir: &Path, create_if_missing: bool) -> Result<Db, CliError> {
     let opts = DbOptions {
-        create_if_missing: false,
+        create_if_missing,
         ..DbOptions::default()
     };
     Db::open(dir, opts).map_err(|e| match e {
@@ -30,6 +39,23 @@ pub fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Usage(e.to_string()))?;
     writeln!(out, "{text}").map_err(|e| CliError::io("<stdout>", e))
+}
+
+/// Text for people, built line by line.
+#[derive(Debug, Default)]
+pub struct Text(String);
+
+impl Text {
+    /// Appends `s` and a newline.
+    pub fn line(&mut self, s: impl AsRef<str>) {
+        self.0.push_str(s.as_ref());
+        self.0.push('\n');
+    }
+
+    /// The text.
+    pub fn into_string(self) -> String {
+        self.0
+    }
 }
 
 /// `1.5 KiB`, `3.2 MiB`: a byte count for people.

@@ -20,7 +20,7 @@ use strata_engine::{Db, IndexVerifyReport, Severity, VerifyReport, verify_dir};
 use strata_fs::{FileSystem, RealFs};
 
 use crate::error::CliError;
-use crate::output::{open_db, print_json};
+use crate::output::{Text, open_db, print_json};
 
 /// How long step 2 waits for each table's GSIs to catch up before comparing.
 const INDEX_CATCH_UP: Duration = Duration::from_secs(120);
@@ -188,13 +188,9 @@ fn index_out(table: &str, kind: &'static str, r: &IndexVerifyReport) -> IndexOut
 }
 
 fn render(r: &Report) -> String {
-    let mut out = String::new();
-    let mut line = |s: String| {
-        out.push_str(&s);
-        out.push('\n');
-    };
+    let mut out = Text::default();
     let errors = r.problems.iter().filter(|p| p.severity == "error").count();
-    line(format!(
+    out.line(format!(
         "files: checked {} files ({} bytes) in {}: {errors} errors, {} warnings",
         r.files_checked,
         r.bytes_checked,
@@ -206,7 +202,7 @@ fn render(r: &Report) -> String {
             .offset
             .map(|o| format!(" at offset {o}"))
             .unwrap_or_default();
-        line(format!(
+        out.line(format!(
             "  {}: {}{at}: {}: {}",
             p.severity,
             p.path.display(),
@@ -215,11 +211,11 @@ fn render(r: &Report) -> String {
         ));
     }
     match &r.indexes_skipped {
-        Some(why) => line(format!("indexes: not checked: {why}")),
-        None if r.indexes.is_empty() => line("indexes: none".to_owned()),
+        Some(why) => out.line(format!("indexes: not checked: {why}")),
+        None if r.indexes.is_empty() => out.line("indexes: none"),
         None => {
             for i in &r.indexes {
-                line(format!(
+                out.line(format!(
                     "{} {}.{}: {} base items ({} skipped), {} entries expected, {} found, {} differences",
                     i.kind,
                     i.table,
@@ -231,15 +227,15 @@ fn render(r: &Report) -> String {
                     i.difference_count
                 ));
                 for d in &i.differences {
-                    line(format!("  error: {d}"));
+                    out.line(format!("  error: {d}"));
                 }
             }
         }
     }
-    line(if r.clean {
+    out.line(if r.clean {
         "OK".to_owned()
     } else {
         "DAMAGED".to_owned()
     });
-    out
+    out.into_string()
 }

@@ -29,6 +29,13 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Checks that the command failed with `needle` in its error message.
+fn fails_saying(out: &Output, needle: &str) {
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(err.contains(needle), "no {needle:?} in {err}");
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -307,13 +314,7 @@ fn inspect_one_sstable_and_one_wal_segment() {
     // Something else is refused, saying what was expected.
     let other = dir.path().join("notes.txt");
     std::fs::write(&other, "hello").unwrap();
-    let out = strata(&["inspect", s(&other)]);
-    assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("neither an SSTable"),
-        "{}",
-        text(&out.stderr)
-    );
+    fails_saying(&strata(&["inspect", s(&other)]), "neither an SSTable");
 }
 
 #[test]
@@ -325,13 +326,7 @@ fn a_database_open_elsewhere_is_refused_clearly() {
         vec!["verify", s(dir.path())],
         vec!["export", s(dir.path()), TABLE],
     ] {
-        let out = strata(&args);
-        assert!(!out.status.success(), "{args:?}");
-        let err = text(&out.stderr);
-        assert!(
-            err.contains("is open in another process"),
-            "{args:?}: {err}"
-        );
+        fails_saying(&strata(&args), "is open in another process");
     }
     db.close().unwrap();
 }
@@ -602,12 +597,9 @@ fn import_creates_the_table_from_a_create_table_schema() {
     db.close().unwrap();
 
     // A missing table without a schema is refused, saying what to give.
-    let out = strata(&["import", s(&db_dir), "other", s(&input)]);
-    assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("--partition-key"),
-        "{}",
-        text(&out.stderr)
+    fails_saying(
+        &strata(&["import", s(&db_dir), "other", s(&input)]),
+        "--partition-key",
     );
 }
 
