@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args as ClapArgs;
 use serde::Serialize;
-use strata_engine::lsm::SstFileInfo;
+use strata_engine::lsm::{SstFileInfo, TreeStats};
+use strata_engine::table::TreeFiles;
 use strata_engine::{
     CapacityMode, CapacityStats, Db, GsiDescription, IndexProjection, TableDescription,
 };
@@ -106,6 +107,7 @@ struct GsiReport {
     oldest_unapplied_age_ms: Option<u128>,
     last_error: Option<String>,
     backfill: Option<String>,
+    partition_details: Vec<PartitionReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -126,8 +128,8 @@ struct Budget {
 struct PartitionReport {
     partition: u32,
     directory: PathBuf,
-    memtable_bytes: u64,
-    last_seq: u64,
+    memtable_bytes: Option<u64>,
+    last_seq: Option<u64>,
     files: Vec<FileReport>,
     wal_segments: Vec<WalReport>,
 }
@@ -205,41 +207,18 @@ fn table_report(db: &Db, desc: &TableDescription) -> Result<TableReport, CliErro
             }
         })
         .collect();
-    let global_secondary_indexes = spec
-        .global_secondary_indexes
-        .iter()
-        .map(|g| {
-            let d = desc
-                .global_secondary_indexes
-                .iter()
-                .find(|d| d.name == g.name);
-            let (partition_key, sort_key) = key_attr(&g.key_schema);
-            gsi_report(g.name.clone(), partition_key, sort_key, g, d)
-        })
-        .collect();
-    let part_stats = table.partition_stats()?;
-    let part_files = table.partition_files()?;
-    let table_dir = db
-        .path()
-        .join("tables")
-        .join(format!("t{:08}", desc.table_id));
-    let partition_details = (0..spec.partitions)
-        .map(|p| {
-            let directory = table_dir.join(format!("p{p:04}"));
-            let st = part_stats.get(p as usize);
-            PartitionReport {
-                partition: p,
-                memtable_bytes: st.map_or(0, |s| s.memtable_bytes),
-                last_seq: st.map_or(0, |s| s.last_seq),
-                files: part_files
-                    .get(p as usize)
-                    .map(|f| f.iter().map(file_report).collect())
-                    .unwrap_or_default(),
-                wal_segments: wal_segments(&directory.join("wal")),
-                directory,
-            }
-        })
-        .collect();
+    let mut global_secondary_indexes = Vec::new();
+    for g in &spec.global_secondary_indexes {
+        let d = desc
+            .global_secondary_indexes
+            .iter()
+            .find(|d| d.name == g.name);
+        let (partition_key, sort_key) = key_attr(&g.key_schema);
+        let mut r = gsi_report(g.name.clone(), partition_key, sort_key, g, d);
+        r.partition_details = partitions(&table.gsi_partition_files(&g.name)?, &[]);
+        global_secondary_indexes.push(r);
+    }
+    let partition_details = partitions(&table.partition_files()?, &table.partition_stats()?);
     Ok(TableReport {
         name: spec.name.clone(),
         table_id: desc.table_id,
@@ -292,7 +271,27 @@ fn gsi_report(
         oldest_unapplied_age_ms: d.and_then(|d| d.oldest_unapplied_age.map(|a| a.as_millis())),
         last_error: d.and_then(|d| d.last_error.clone()),
         backfill: d.and_then(|d| d.backfill.map(|b| format!("{b:?}"))),
+        partition_details: Vec::new(),
     }
+}
+
+/// The partitions of one tree family (a table's or a GSI's): files, WAL
+/// segments and (when given) memtable statistics.
+fn partitions(trees: &[TreeFiles], stats: &[TreeStats]) -> Vec<PartitionReport> {
+    (0u32..)
+        .zip(trees)
+        .map(|(p, (directory, files))| {
+            let st = stats.get(p as usize);
+            PartitionReport {
+                partition: p,
+                memtable_bytes: st.map(|s| s.memtable_bytes),
+                last_seq: st.map(|s| s.last_seq),
+                files: files.iter().map(file_report).collect(),
+                wal_segments: wal_segments(&directory.join("wal")),
+                directory: directory.clone(),
+            }
+        })
+        .collect()
 }
 
 fn capacity_report(c: &CapacityStats) -> CapacityReport {
@@ -421,43 +420,58 @@ fn render(r: &DbReport) -> String {
                 }
             }
         }
-        for p in &t.partition_details {
-            out.line(format!(
-                "  partition {} ({}): memtable {}, last seq {}",
-                p.partition,
-                p.directory.display(),
-                human_bytes(p.memtable_bytes),
-                p.last_seq
-            ));
-            for f in &p.files {
-                out.line(format!(
-                    "    L{} {} {} {} entries, keys {} .. {}, seq {}..={}",
-                    f.level,
-                    f.file,
-                    human_bytes(f.size),
-                    f.entries,
-                    short_hex(&f.smallest_raw),
-                    short_hex(&f.largest_raw),
-                    f.smallest_seq,
-                    f.largest_seq
-                ));
-            }
-            for w in &p.wal_segments {
-                let name = w
-                    .path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                out.line(format!(
-                    "    wal {name} {} {}",
-                    human_bytes(w.file_size),
-                    lsn_range(w)
-                ));
-                for d in wal_damage_lines(w) {
-                    out.line(format!("      {d}"));
-                }
-            }
+        render_partitions(&mut out, "  partition", &t.partition_details);
+        for g in &t.global_secondary_indexes {
+            render_partitions(
+                &mut out,
+                &format!("  GSI {} partition", g.name),
+                &g.partition_details,
+            );
         }
     }
     out.into_string()
+}
+
+/// The partitions of one tree family (a table's, or a GSI's), each headed by
+/// `label <n>`.
+fn render_partitions(out: &mut Text, label: &str, parts: &[PartitionReport]) {
+    for p in parts {
+        let memtable = match (p.memtable_bytes, p.last_seq) {
+            (Some(m), Some(s)) => format!(": memtable {}, last seq {s}", human_bytes(m)),
+            _ => String::new(),
+        };
+        out.line(format!(
+            "{label} {} ({}){memtable}",
+            p.partition,
+            p.directory.display()
+        ));
+        for f in &p.files {
+            out.line(format!(
+                "    L{} {} {} {} entries, keys {} .. {}, seq {}..={}",
+                f.level,
+                f.file,
+                human_bytes(f.size),
+                f.entries,
+                short_hex(&f.smallest_raw),
+                short_hex(&f.largest_raw),
+                f.smallest_seq,
+                f.largest_seq
+            ));
+        }
+        for w in &p.wal_segments {
+            let name = w
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            out.line(format!(
+                "    wal {name} {} {}",
+                human_bytes(w.file_size),
+                lsn_range(w)
+            ));
+            for d in wal_damage_lines(w) {
+                out.line(format!("      {d}"));
+            }
+        }
+    }
 }

@@ -233,6 +233,19 @@ fn inspect_a_database_in_text_and_json() {
     assert_eq!(gsi["status"], "Active");
     assert_eq!(gsi["item_count"], (0..400).filter(|i| i % 4 != 0).count());
     assert_eq!(gsi["lag_records"], 0);
+    // The GSI's shadow partitions, with the entries of every tagged item.
+    let gparts = gsi["partition_details"].as_array().unwrap();
+    assert!(!gparts.is_empty());
+    assert!(
+        gparts
+            .iter()
+            .all(|p| p["directory"].as_str().unwrap().contains("/gsi/"))
+    );
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("  GSI by_tag partition 0 (")),
+        "{t}"
+    );
     let parts = table["partition_details"].as_array().unwrap();
     assert_eq!(parts.len(), 2);
     // The 300 flushed items and their LSI entries are in the level files; the

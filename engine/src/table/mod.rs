@@ -107,6 +107,13 @@ use crate::db::Db;
 /// db.close()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+/// A tree's directory and its live SSTables ([`Table::partition_files`]).
+pub type TreeFiles = (std::path::PathBuf, Vec<crate::lsm::SstFileInfo>);
+
+fn tree_files(tree: &crate::lsm::Tree) -> TreeFiles {
+    (tree.dir().to_path_buf(), tree.sst_files())
+}
+
 #[derive(Debug, Clone)]
 pub struct Table {
     db: Db,
@@ -290,10 +297,11 @@ impl Table {
         self.with_core(|core| Ok(core.partitions()?.iter().map(|p| p.tree.stats()).collect()))
     }
 
-    /// The live SSTables of each hash partition's tree, in partition order, level by
-    /// level: file name, size, entries, key range (the partition tree's byte keys,
-    /// `docs/table-layout.md`) and sequence numbers. GSI shadow trees are not
-    /// included. For tools (`strata inspect`).
+    /// Each hash partition's tree directory and its live SSTables, in partition
+    /// order, level by level: file name, size, entries, key range (the partition
+    /// tree's byte keys, `docs/table-layout.md`) and sequence numbers. GSI shadow
+    /// trees are not included ([`Table::gsi_partition_files`]). For tools
+    /// (`strata inspect`).
     ///
     /// ```
     /// use strata_engine::{Db, PutOptions, TableSpec};
@@ -306,20 +314,43 @@ impl Table {
     /// t.flush()?;
     /// let files = t.partition_files()?;
     /// assert_eq!(files.len(), 1);
-    /// assert_eq!(files[0].len(), 1);
-    /// assert_eq!(files[0][0].entries, 1);
+    /// assert!(files[0].0.ends_with("p0000"));
+    /// assert_eq!(files[0].1.len(), 1);
+    /// assert_eq!(files[0].1[0].entries, 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
     /// [`DbError::Closed`], [`DbError::TableNotFound`] when the table is gone.
-    pub fn partition_files(&self) -> Result<Vec<Vec<crate::lsm::SstFileInfo>>, DbError> {
+    pub fn partition_files(&self) -> Result<Vec<TreeFiles>, DbError> {
         self.with_core(|core| {
             Ok(core
                 .partitions()?
                 .iter()
-                .map(|p| p.tree.sst_files())
+                .map(|p| tree_files(&p.tree))
                 .collect())
+        })
+    }
+
+    /// Each partition of global secondary index `index`: its shadow tree's
+    /// directory and live SSTables, as [`Table::partition_files`] lists them for
+    /// the base table (keys: `docs/gsi-format.md`).
+    ///
+    /// # Errors
+    /// [`DbError::IndexNotFound`] when the table has no GSI `index`;
+    /// [`DbError::Closed`], [`DbError::TableNotFound`] when the table is gone.
+    pub fn gsi_partition_files(&self, index: &str) -> Result<Vec<TreeFiles>, DbError> {
+        self.with_core(|core| {
+            let shards = core.shards()?;
+            let shadow = shards
+                .gsis
+                .iter()
+                .find(|g| g.def.name == index)
+                .ok_or_else(|| DbError::IndexNotFound {
+                    table: core.name().to_owned(),
+                    index: index.to_owned(),
+                })?;
+            Ok(shadow.trees.iter().map(tree_files).collect())
         })
     }
 
