@@ -95,6 +95,11 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         }
         _ => Checkpoint::start(&args.table, input_id),
     };
+    // A new database is created only once the whole input proved good.
+    if !args.dir.join("CATALOG").exists() {
+        let spec = given.as_ref().ok_or_else(|| missing_schema(&args.table))?;
+        count_items(&args.file, &spec.key_schema)?;
+    }
     let db = open_or_create_db(&args.dir)?;
     let result = import(&db, args, given, cp, &cp_path);
     let closed = db.close();
@@ -157,6 +162,23 @@ fn key_attr(s: &str) -> Result<(String, KeyType), CliError> {
     Ok((name.to_owned(), ty))
 }
 
+fn missing_schema(table: &str) -> CliError {
+    CliError::Usage(format!(
+        "table {table} does not exist: give its schema (--partition-key NAME:TYPE [--sort-key NAME:TYPE], or --schema FILE)"
+    ))
+}
+
+/// Reads the whole input, checking every line against `schema`; returns the
+/// number of items.
+fn count_items(file: &Path, schema: &KeySchema) -> Result<u64, CliError> {
+    let mut total = 0u64;
+    let mut input = Input::open(file)?;
+    while input.next_line(schema)?.is_some() {
+        total += 1;
+    }
+    Ok(total)
+}
+
 /// Checks the input, creates the table if needed, and writes from the checkpoint
 /// on. Returns the final checkpoint (the checkpoint file is removed).
 fn import(
@@ -180,21 +202,12 @@ fn import(
         }
         Err(DbError::TableNotFound { .. }) => match given {
             Some(s) => (s, false),
-            None => {
-                return Err(CliError::Usage(format!(
-                    "table {} does not exist: give its schema (--partition-key NAME:TYPE [--sort-key NAME:TYPE], or --schema FILE)",
-                    args.table
-                )));
-            }
+            None => return Err(missing_schema(&args.table)),
         },
         Err(e) => return Err(e.into()),
     };
     // Pass 1: every line must be an item of the table before anything is written.
-    let mut total = 0u64;
-    let mut input = Input::open(&args.file)?;
-    while input.next_line(&spec.key_schema)?.is_some() {
-        total += 1;
-    }
+    let total = count_items(&args.file, &spec.key_schema)?;
     if !exists {
         db.create_table(spec.clone())?;
     }

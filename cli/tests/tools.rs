@@ -649,7 +649,21 @@ fn a_malformed_line_is_an_error_with_its_number_and_nothing_is_written() {
         "{err}"
     );
     assert!(err.contains("ts"), "{err}");
-    // Nothing written: not even the table.
+    // Nothing written: not even the database.
+    assert!(!db_dir.exists());
+    // Nor into an existing database: not even the table.
+    Db::open(&db_dir, options()).unwrap().close().unwrap();
+    let out = strata(&[
+        "import",
+        s(&db_dir),
+        TABLE,
+        s(&input),
+        "--partition-key",
+        "user:S",
+        "--sort-key",
+        "ts:N",
+    ]);
+    fails_saying(&out, &format!("{}: line 5: ", input.display()));
     let db = Db::open(&db_dir, options()).unwrap();
     assert!(db.list_tables().unwrap().is_empty());
     db.close().unwrap();
