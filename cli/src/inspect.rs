@@ -29,12 +29,15 @@ pub struct Args {
     /// Print JSON (for programs) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// For an SSTable: also list its first N entries (key in hex, value size).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub entries: usize,
 }
 
 /// Runs `strata inspect`.
 pub fn run(args: &Args) -> Result<(), CliError> {
     if args.path.is_file() {
-        return inspect_file::run(&args.path, args.json);
+        return inspect_file::run(&args.path, args.json, args.entries);
     }
     if !args.path.is_dir() {
         return Err(CliError::bad_file(&args.path, "no such file or directory"));

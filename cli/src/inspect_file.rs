@@ -59,6 +59,19 @@ pub struct SstReport {
     entries_read: u64,
     /// Every problem `Table::verify_all` found (empty when intact).
     problems: Vec<String>,
+    /// The first entries, as `--entries N` asked.
+    first_entries: Vec<EntryOut>,
+}
+
+/// One entry of an SSTable.
+#[derive(Debug, Serialize)]
+pub struct EntryOut {
+    /// The stored (internal) key, hex.
+    key: String,
+    /// The value's length in bytes.
+    value_len: usize,
+    #[serde(skip)]
+    raw_key: Vec<u8>,
 }
 
 /// One WAL segment.
@@ -89,12 +102,12 @@ pub struct WalDamage {
 }
 
 /// Inspects the file at `path`, printing to stdout.
-pub fn run(path: &Path, json: bool) -> Result<(), CliError> {
+pub fn run(path: &Path, json: bool, entries: usize) -> Result<(), CliError> {
     let bytes = std::fs::read(path).map_err(|e| CliError::io(path, e))?;
     let report = if is_wal(path, &bytes) {
         FileReport::WalSegment(wal_report(path, &bytes))
     } else if is_sst(path, &bytes) {
-        FileReport::Sstable(Box::new(sst_report(path, bytes)?))
+        FileReport::Sstable(Box::new(sst_report(path, bytes, entries)?))
     } else {
         return Err(CliError::bad_file(
             path,
@@ -117,16 +130,24 @@ fn is_sst(path: &Path, bytes: &[u8]) -> bool {
     bytes.ends_with(SST_MAGIC) || path.extension().is_some_and(|e| e == "sst")
 }
 
-fn sst_report(path: &Path, bytes: Vec<u8>) -> Result<SstReport, CliError> {
+fn sst_report(path: &Path, bytes: Vec<u8>, shown: usize) -> Result<SstReport, CliError> {
     let table = Table::open_bytes(bytes, path.to_path_buf(), 0, ReaderOptions::default())
         .map_err(|e| CliError::bad_file(path, format!("cannot open the SSTable: {e}")))?;
     let p = table.properties().clone();
     let problems: Vec<String> = table.verify_all().iter().map(ToString::to_string).collect();
     let mut entries_read = 0u64;
+    let mut first_entries = Vec::new();
     let mut it = table.iter();
     if it.seek_to_first().is_ok() {
         while it.valid() {
             entries_read += 1;
+            if first_entries.len() < shown {
+                first_entries.push(EntryOut {
+                    key: full_hex(it.key()),
+                    value_len: it.value().len(),
+                    raw_key: it.key().to_vec(),
+                });
+            }
             if it.next().is_err() {
                 break;
             }
@@ -164,6 +185,7 @@ fn sst_report(path: &Path, bytes: Vec<u8>) -> Result<SstReport, CliError> {
         largest_raw: p.largest_key.clone(),
         entries_read,
         problems,
+        first_entries,
     })
 }
 
@@ -280,6 +302,13 @@ fn render(r: &FileReport) -> String {
                 "  created: unix {}, file checksum xxh3 {}",
                 s.created_unix_secs, s.file_checksum
             ));
+            for e in &s.first_entries {
+                out.line(format!(
+                    "  entry {} ({} value bytes)",
+                    short_hex(&e.raw_key),
+                    e.value_len
+                ));
+            }
             if s.problems.is_empty() {
                 out.line("  checksums: every block and the whole file verified");
             } else {

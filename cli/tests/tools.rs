@@ -297,6 +297,20 @@ fn inspect_one_sstable_and_one_wal_segment() {
     assert_eq!(v["entries"], v["entries_read"]);
     assert!(v["data_blocks"].as_u64().unwrap() > 0);
     assert_eq!(v["problems"].as_array().unwrap().len(), 0);
+    assert!(v["first_entries"].as_array().unwrap().is_empty());
+    // --entries N lists the first N entries, in key order.
+    let out = strata(&["inspect", "--json", "--entries", "3", s(&sst)]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = v["first_entries"].as_array().unwrap();
+    assert_eq!(first.len(), 3);
+    assert!(first[0]["key"].as_str().unwrap() < first[1]["key"].as_str().unwrap());
+    assert!(first.iter().all(|e| e["value_len"].as_u64().unwrap() > 0));
+    let t = text(&strata(&["inspect", "--entries", "2", s(&sst)]).stdout);
+    assert_eq!(
+        t.lines().filter(|l| l.starts_with("  entry ")).count(),
+        2,
+        "{t}"
+    );
 
     // The WAL segment holding the 100 unflushed items of a partition.
     let wal = base_files(&db_dir, ".wal")
