@@ -73,8 +73,13 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         .checkpoint
         .clone()
         .unwrap_or_else(|| default_path(&args.dir, &args.table));
-    let cp = match Checkpoint::load(&cp_path)? {
-        Some(c) if !args.restart => {
+    let loaded = if args.restart {
+        None
+    } else {
+        Checkpoint::load(&cp_path)?
+    };
+    let cp = match loaded {
+        Some(c) => {
             if c.table != args.table || c.input != input_id {
                 return Err(CliError::bad_file(
                     &cp_path,
@@ -93,7 +98,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             );
             c
         }
-        _ => Checkpoint::start(&args.table, input_id),
+        None => Checkpoint::start(&args.table, input_id),
     };
     // A new database is created only once the whole input proved good.
     if !args.dir.join("CATALOG").exists() {

@@ -842,3 +842,67 @@ fn verify_finds_a_wrong_gsi_entry() {
     assert!(deleted, "no GSI entry found under {}", gsi_dir.display());
     expect_index_difference(&db_dir, "GSI posts.by_tag");
 }
+
+#[test]
+fn a_checkpoint_of_another_input_is_refused_unless_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let write_input = |name: &str, from: i64| {
+        let p = dir.path().join(name);
+        let lines: Vec<String> = (from..from + 30)
+            .map(|i| format!("{{\"Item\": {}}}", post(i).to_dynamo_json()))
+            .collect();
+        std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+        p
+    };
+    let a = write_input("a.json", 0);
+    let b = write_input("b.json", 100);
+    let db_dir = dir.path().join("db");
+    // An existing table with Buffered durability: the import flushes it before
+    // each checkpoint and at the end.
+    let db = Db::open(&db_dir, options()).unwrap();
+    db.create_table(spec().durability(strata_engine::TableDurability::Buffered))
+        .unwrap();
+    db.close().unwrap();
+    // A checkpoint left by an interrupted import of a.json.
+    let checkpoint = dir.path().join("db.import-posts.checkpoint");
+    let a_abs = std::fs::canonicalize(&a).unwrap();
+    let len = std::fs::metadata(&a).unwrap().len();
+    let mut crc = flate2::Crc::new();
+    crc.update(&std::fs::read(&a).unwrap());
+    let first_line_end = std::fs::read_to_string(&a).unwrap().find('\n').unwrap() + 1;
+    std::fs::write(
+        &checkpoint,
+        serde_json::json!({
+            "format": "strata-import-checkpoint", "version": 1, "table": "posts",
+            "input": {"path": a_abs, "len": len, "head_crc32": crc.sum()},
+            "lines_done": 1, "bytes_done": first_line_end, "items_done": 1
+        })
+        .to_string(),
+    )
+    .unwrap();
+    // Importing b.json is refused: the checkpoint is a.json's.
+    fails_saying(
+        &strata(&["import", s(&db_dir), TABLE, s(&b)]),
+        "remove it or pass --restart",
+    );
+    // a.json resumes after its first line.
+    let out = strata(&["import", s(&db_dir), TABLE, s(&a)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("1 lines (1 items) already imported"));
+    assert!(!checkpoint.exists());
+    // A stale checkpoint is ignored with --restart.
+    std::fs::write(&checkpoint, "{}").unwrap();
+    fails_saying(
+        &strata(&["import", s(&db_dir), TABLE, s(&b)]),
+        "not an import checkpoint",
+    );
+    let out = strata(&["import", s(&db_dir), TABLE, s(&b), "--restart"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The resumed import wrote lines 2..30 of a.json (its first line was the
+    // interrupted import's, which never ran here), and all of b.json.
+    let items = items_of(&db_dir, TABLE);
+    assert_eq!(items.len(), 29 + 30);
+    assert!(!items.contains_key(&key_of(&post(0))));
+    assert_eq!(items[&key_of(&post(1))], post(1));
+    assert_eq!(items[&key_of(&post(129))], post(129));
+}
