@@ -646,16 +646,19 @@ fn a_malformed_line_is_an_error_with_its_number_and_nothing_is_written() {
     .join("\n");
     std::fs::write(&input, content).unwrap();
     let db_dir = dir.path().join("db");
-    let out = strata(&[
-        "import",
-        s(&db_dir),
-        TABLE,
-        s(&input),
-        "--partition-key",
-        "user:S",
-        "--sort-key",
-        "ts:N",
-    ]);
+    let import = || {
+        strata(&[
+            "import",
+            s(&db_dir),
+            TABLE,
+            s(&input),
+            "--partition-key",
+            "user:S",
+            "--sort-key",
+            "ts:N",
+        ])
+    };
+    let out = import();
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
@@ -667,17 +670,7 @@ fn a_malformed_line_is_an_error_with_its_number_and_nothing_is_written() {
     assert!(!db_dir.exists());
     // Nor into an existing database: not even the table.
     Db::open(&db_dir, options()).unwrap().close().unwrap();
-    let out = strata(&[
-        "import",
-        s(&db_dir),
-        TABLE,
-        s(&input),
-        "--partition-key",
-        "user:S",
-        "--sort-key",
-        "ts:N",
-    ]);
-    fails_saying(&out, &format!("{}: line 5: ", input.display()));
+    fails_saying(&import(), &format!("{}: line 5: ", input.display()));
     let db = Db::open(&db_dir, options()).unwrap();
     assert!(db.list_tables().unwrap().is_empty());
     db.close().unwrap();
