@@ -4,10 +4,29 @@
 //!   database over DynamoDB's protocol until SIGINT or SIGTERM, then stops accepting,
 //!   finishes the requests in flight and closes the database. `--auth FILE` verifies
 //!   SigV4 signatures against the keys in FILE.
+//! - `strata inspect DIR|FILE [--json]`: tables, partitions, levels, files, WAL
+//!   segments, indexes and capacity of a database; or one SSTable or WAL segment.
+//! - `strata verify DIR [--files-only] [--json]`: every checksum of every file, the
+//!   manifests against the files, every LSI and GSI against its table; exit code 1
+//!   on any problem.
+//! - `strata export DIR TABLE [--out FILE] [--gzip]` and `strata import DIR TABLE
+//!   FILE [--partition-key NAME:TYPE ...]`: DynamoDB's export format, both ways.
+//!
+//! Each subcommand is a module of its own; `docs/cli.md` describes them.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+mod checkpoint;
+mod error;
+mod export;
+mod import;
+mod import_input;
+mod inspect;
+mod inspect_file;
+mod output;
+mod verify;
 
 use clap::{Args, Parser, Subcommand};
 use strata_engine::{Db, DbOptions};
@@ -28,6 +47,15 @@ struct Cli {
 enum Command {
     /// Serve a database over DynamoDB's HTTP/JSON protocol.
     Serve(ServeArgs),
+    /// Show a database's tables, partitions, levels, files, WAL segments, indexes
+    /// and capacity; or one SSTable or WAL segment.
+    Inspect(inspect::Args),
+    /// Check every file and every index of a database; exit code 1 on any problem.
+    Verify(verify::Args),
+    /// Write a table's items in DynamoDB's export format (JSON lines).
+    Export(export::Args),
+    /// Load items in DynamoDB's export format into a table (resumable).
+    Import(import::Args),
 }
 
 #[derive(Debug, Args)]
@@ -61,15 +89,28 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A server logs what it does; the tools print their results and log only
+    // warnings (RUST_LOG overrides both).
+    let default_level = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Inspect(args) => inspect::run(&args).map_err(Into::into),
+        Command::Verify(args) => match verify::run(&args) {
+            Ok(code) => return code,
+            Err(e) => Err(e.into()),
+        },
+        Command::Export(args) => export::run(&args).map_err(Into::into),
+        Command::Import(args) => import::run(&args).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -278,6 +278,20 @@ impl AsyncDb {
         self.run(move |db| db.verify_index(&table, &index)).await
     }
 
+    /// [`Db::verify_local_index`] (a scan of each partition).
+    ///
+    /// # Errors
+    /// As [`Db::verify_local_index`].
+    pub async fn verify_local_index(
+        &self,
+        table: &str,
+        index: &str,
+    ) -> Result<IndexVerifyReport, DbError> {
+        let (table, index) = (table.to_owned(), index.to_owned());
+        self.run(move |db| db.verify_local_index(&table, &index))
+            .await
+    }
+
     /// [`Db::verify`]: checks every file of the database.
     ///
     /// # Errors

@@ -34,6 +34,7 @@ use crate::table::{
 };
 
 mod ensure;
+mod lsi_verify;
 mod memory;
 mod update;
 

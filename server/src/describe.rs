@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 use strata_engine::{
     CapacityMode, GsiDescription, GsiSpec, IndexProjection, IndexStatus, ItemStats, LsiSpec,
-    OnDemandThroughput, ProvisionedThroughput, TableDescription,
+    OnDemandThroughput, ProvisionedThroughput, TableDescription, TableSpec,
 };
 use strata_item::{KeyAttribute, KeySchema, KeyType};
 
@@ -449,6 +449,82 @@ pub fn billing(p: &Params<'_>, default: &str) -> Result<Option<CapacityMode>, Ap
         }
         _ => Ok(None),
     }
+}
+
+/// The [`TableSpec`] a `CreateTable` request describes (`AttributeDefinitions`,
+/// `KeySchema`, `LocalSecondaryIndexes`, `GlobalSecondaryIndexes`, `BillingMode`,
+/// `ProvisionedThroughput`, `OnDemandThroughput`), for a table named `name`, with
+/// DynamoDB's validation messages. Other members (`TableName`, tags, streams) are
+/// not read. Used by `CreateTable` and by `strata import --schema`.
+///
+/// ```
+/// use serde_json::json;
+/// use strata_server::describe::table_spec;
+/// use strata_server::params::Params;
+///
+/// let req = json!({
+///     "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+///     "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+///     "BillingMode": "PAY_PER_REQUEST"
+/// });
+/// let spec = table_spec(&Params::root(&req)?, "users")?;
+/// assert_eq!(spec.key_schema.partition_key.name, "id");
+/// # Ok::<(), strata_server::error::ApiError>(())
+/// ```
+///
+/// # Errors
+/// A validation error naming the member at fault.
+pub fn table_spec(p: &Params<'_>, name: &str) -> Result<TableSpec, ApiError> {
+    if !p.has("AttributeDefinitions") {
+        return Err(ApiError::missing("attributeDefinitions"));
+    }
+    let defs = attribute_definitions(p)?;
+    let mut used = Vec::new();
+    let ks = key_schema(p, "keySchema", &defs, &mut used)?;
+    let mut spec = TableSpec::new(name, ks.clone());
+    for l in p.obj_list("LocalSecondaryIndexes")?.unwrap_or_default() {
+        spec = spec.lsi(lsi_spec(&l, &ks, &defs, &mut used)?);
+    }
+    for g in p.obj_list("GlobalSecondaryIndexes")?.unwrap_or_default() {
+        spec = spec.gsi(gsi_spec(
+            &g,
+            "globalSecondaryIndexes.member",
+            &defs,
+            &mut used,
+        )?);
+    }
+    if used.len() != defs.len() {
+        return Err(ApiError::validation(
+            "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+        ));
+    }
+    let mode = billing(p, "PROVISIONED")?.unwrap_or(CapacityMode::OnDemand);
+    if mode == CapacityMode::OnDemand
+        && spec
+            .global_secondary_indexes
+            .iter()
+            .any(|g| g.provisioned_throughput.is_some())
+    {
+        return Err(ApiError::validation(
+            "One or more parameter values were invalid: ProvisionedThroughput should not be specified for index when BillingMode is PAY_PER_REQUEST",
+        ));
+    }
+    if mode != CapacityMode::OnDemand
+        && let Some(g) = spec
+            .global_secondary_indexes
+            .iter()
+            .find(|g| g.provisioned_throughput.is_none())
+    {
+        return Err(ApiError::validation(format!(
+            "One or more parameter values were invalid: ProvisionedThroughput must be specified for index: {}",
+            g.name
+        )));
+    }
+    spec = spec.capacity(mode);
+    if let Some(t) = on_demand_throughput(p)? {
+        spec = spec.on_demand_throughput(t);
+    }
+    Ok(spec)
 }
 
 /// A `GlobalSecondaryIndexes` element (or a `Create` of `UpdateTable`).

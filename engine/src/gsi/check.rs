@@ -94,7 +94,7 @@ impl IndexVerifyReport {
         self.difference_count == 0
     }
 
-    fn push(&mut self, d: IndexDifference) {
+    pub(crate) fn push(&mut self, d: IndexDifference) {
         self.difference_count += 1;
         if self.differences.len() < MAX_LISTED_DIFFERENCES {
             self.differences.push(d);

@@ -26,6 +26,7 @@ mod feed;
 pub(crate) mod gate;
 pub(crate) mod layout;
 mod lsi;
+mod lsi_check;
 pub(crate) mod names;
 mod options;
 pub(crate) mod page;
@@ -52,6 +53,7 @@ pub(crate) use batch::{BatchKind, batch_get, batch_write, check_batch_shape};
 pub use batch::{MAX_BATCH_GET_KEYS, MAX_BATCH_GET_RESPONSE_BYTES, MAX_BATCH_WRITE_REQUESTS};
 pub use error::DbError;
 pub use feed::{Change, ChangeSink};
+pub(crate) use lsi_check::verify_lsi;
 pub use names::{MAX_NAME_LEN, MIN_NAME_LEN};
 pub use options::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, ConditionInput, DeleteOptions, DeleteOutput,
@@ -105,6 +107,13 @@ use crate::db::Db;
 /// db.close()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+/// A tree's directory and its live SSTables ([`Table::partition_files`]).
+pub type TreeFiles = (std::path::PathBuf, Vec<crate::lsm::SstFileInfo>);
+
+fn tree_files(tree: &crate::lsm::Tree) -> TreeFiles {
+    (tree.dir().to_path_buf(), tree.sst_files())
+}
+
 #[derive(Debug, Clone)]
 pub struct Table {
     db: Db,
@@ -286,6 +295,63 @@ impl Table {
     /// [`DbError::Closed`], [`DbError::TableNotFound`] when the table is gone.
     pub fn partition_stats(&self) -> Result<Vec<crate::lsm::TreeStats>, DbError> {
         self.with_core(|core| Ok(core.partitions()?.iter().map(|p| p.tree.stats()).collect()))
+    }
+
+    /// Each hash partition's tree directory and its live SSTables, in partition
+    /// order, level by level: file name, size, entries, key range (the partition
+    /// tree's byte keys, `docs/table-layout.md`) and sequence numbers. GSI shadow
+    /// trees are not included ([`Table::gsi_partition_files`]). For tools
+    /// (`strata inspect`).
+    ///
+    /// ```
+    /// use strata_engine::{Db, PutOptions, TableSpec};
+    /// use strata_item::{KeySchema, KeyType, item};
+    ///
+    /// let db = Db::open_in_memory()?;
+    /// db.create_table(TableSpec::new("items", KeySchema::simple("id", KeyType::S)).partitions(1))?;
+    /// let t = db.table("items")?;
+    /// t.put_item(item! { "id" => "a" }, PutOptions::default())?;
+    /// t.flush()?;
+    /// let files = t.partition_files()?;
+    /// assert_eq!(files.len(), 1);
+    /// assert!(files[0].0.ends_with("p0000"));
+    /// assert_eq!(files[0].1.len(), 1);
+    /// assert_eq!(files[0].1[0].entries, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DbError::Closed`], [`DbError::TableNotFound`] when the table is gone.
+    pub fn partition_files(&self) -> Result<Vec<TreeFiles>, DbError> {
+        self.with_core(|core| {
+            Ok(core
+                .partitions()?
+                .iter()
+                .map(|p| tree_files(&p.tree))
+                .collect())
+        })
+    }
+
+    /// Each partition of global secondary index `index`: its shadow tree's
+    /// directory and live SSTables, as [`Table::partition_files`] lists them for
+    /// the base table (keys: `docs/gsi-format.md`).
+    ///
+    /// # Errors
+    /// [`DbError::IndexNotFound`] when the table has no GSI `index`;
+    /// [`DbError::Closed`], [`DbError::TableNotFound`] when the table is gone.
+    pub fn gsi_partition_files(&self, index: &str) -> Result<Vec<TreeFiles>, DbError> {
+        self.with_core(|core| {
+            let shards = core.shards()?;
+            let shadow = shards
+                .gsis
+                .iter()
+                .find(|g| g.def.name == index)
+                .ok_or_else(|| DbError::IndexNotFound {
+                    table: core.name().to_owned(),
+                    index: index.to_owned(),
+                })?;
+            Ok(shadow.trees.iter().map(tree_files).collect())
+        })
     }
 
     /// Runs `f` on the table's current core, inside an operation of it: if

@@ -1,15 +1,13 @@
 //! `CreateTable`, `DescribeTable`, `ListTables`, `DeleteTable`, `UpdateTable`.
 
 use serde_json::{Map, Value, json};
-use strata_engine::{
-    CapacityMode, DbError, IndexStatus, ItemStats, TableDescription, TableSpec, TableUpdate,
-};
+use strata_engine::{CapacityMode, DbError, IndexStatus, ItemStats, TableDescription, TableUpdate};
 
 use super::Cx;
 use super::meta::{add_tags, read_tags};
 use crate::describe::{
-    TableStatus, attribute_definitions, billing, gsi_spec, key_schema, lsi_spec,
-    on_demand_throughput, provisioned_throughput, table_description,
+    TableStatus, attribute_definitions, billing, gsi_spec, on_demand_throughput,
+    provisioned_throughput, table_description, table_spec,
 };
 use crate::error::ApiError;
 use crate::params::Params;
@@ -62,55 +60,7 @@ pub fn create_table(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
     {
         return Err(db_err(e));
     }
-    if !p.has("AttributeDefinitions") {
-        return Err(ApiError::missing("attributeDefinitions"));
-    }
-    let defs = attribute_definitions(p)?;
-    let mut used = Vec::new();
-    let ks = key_schema(p, "keySchema", &defs, &mut used)?;
-    let mut spec = TableSpec::new(name, ks.clone());
-    for l in p.obj_list("LocalSecondaryIndexes")?.unwrap_or_default() {
-        spec = spec.lsi(lsi_spec(&l, &ks, &defs, &mut used)?);
-    }
-    for g in p.obj_list("GlobalSecondaryIndexes")?.unwrap_or_default() {
-        spec = spec.gsi(gsi_spec(
-            &g,
-            "globalSecondaryIndexes.member",
-            &defs,
-            &mut used,
-        )?);
-    }
-    if used.len() != defs.len() {
-        return Err(ApiError::validation(
-            "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
-        ));
-    }
-    let mode = billing(p, "PROVISIONED")?.unwrap_or(CapacityMode::OnDemand);
-    if mode == CapacityMode::OnDemand
-        && spec
-            .global_secondary_indexes
-            .iter()
-            .any(|g| g.provisioned_throughput.is_some())
-    {
-        return Err(ApiError::validation(
-            "One or more parameter values were invalid: ProvisionedThroughput should not be specified for index when BillingMode is PAY_PER_REQUEST",
-        ));
-    }
-    if mode != CapacityMode::OnDemand
-        && let Some(g) = spec
-            .global_secondary_indexes
-            .iter()
-            .find(|g| g.provisioned_throughput.is_none())
-    {
-        return Err(ApiError::validation(format!(
-            "One or more parameter values were invalid: ProvisionedThroughput must be specified for index: {}",
-            g.name
-        )));
-    }
-    spec = spec.capacity(mode);
-    if let Some(t) = on_demand_throughput(p)? {
-        spec = spec.on_demand_throughput(t);
-    }
+    let spec = table_spec(p, name)?;
     no_streams(p)?;
     let tags = read_tags(p)?;
     // Checked before the table exists, so that a refused tag list creates nothing.
