@@ -4,6 +4,13 @@
 //!   database over DynamoDB's protocol until SIGINT or SIGTERM, then stops accepting,
 //!   finishes the requests in flight and closes the database. `--auth FILE` verifies
 //!   SigV4 signatures against the keys in FILE.
+//! - `strata bench WORKLOADS [options]`: db_bench-like workloads on the tree and the
+//!   item API (module `bench`, `docs/cli.md`).
+//! - `strata demo [DIR]`: a guided tour of a table with indexes and capacity (module
+//!   `demo`).
+
+mod bench;
+mod demo;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -28,6 +35,10 @@ struct Cli {
 enum Command {
     /// Serve a database over DynamoDB's HTTP/JSON protocol.
     Serve(ServeArgs),
+    /// Run db_bench-like workloads on the LSM tree and the item API.
+    Bench(bench::options::BenchArgs),
+    /// Show what Strata does, on a fresh directory (default: a temporary one).
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -61,15 +72,22 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // bench and demo print their own report: only warnings from the engine there.
+    let level = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Bench(args) => bench::run(args).map_err(Into::into),
+        Command::Demo(args) => demo::run(args).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,256 @@
+//! The db_bench-style workloads on one LSM [`Tree`] (no items, no tables).
+//!
+//! Keys are key numbers `0..num` in zero-padded decimal (`--key-size` bytes), values
+//! `--value-size` bytes of letters. The fill workloads start from an empty tree; the
+//! others first make sure the tree holds all `num` keys (untimed: filling in order
+//! and compacting if the last key is missing), so they run on a compacted tree.
+
+use std::ops::Bound;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use strata_engine::lsm::{Durability, TreeStats};
+use strata_engine::{Tree, TreeOptions};
+
+use super::BenchError;
+use super::keys::{missing_key, thread_seed, tree_key};
+use super::measure::{self, OpOutcome, Timed};
+use super::options::{DurabilityArg, Plan, SEEK_NEXTS, Workload};
+use super::progress;
+use super::report::WorkloadReport;
+
+/// A value of `size` random letters.
+fn value(seed: u64, size: usize) -> Vec<u8> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..size).map(|_| rng.random_range(b'a'..=b'z')).collect()
+}
+
+fn durability(d: DurabilityArg) -> Durability {
+    match d {
+        DurabilityArg::Sync => Durability::Sync,
+        DurabilityArg::Buffered => Durability::Buffered,
+    }
+}
+
+/// Runs tree workload `w` on the tree in `dir`.
+///
+/// # Errors
+/// Tree errors, I/O errors on `dir`.
+pub fn run(
+    w: Workload,
+    plan: &Plan,
+    opts: &TreeOptions,
+    dir: &Path,
+) -> Result<WorkloadReport, BenchError> {
+    let num = plan.num_for(w);
+    let fresh = matches!(
+        w,
+        Workload::FillSeq | Workload::FillRandom | Workload::FillSync
+    );
+    if fresh {
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(BenchError::io(dir, e)),
+        }
+    }
+    let tree = Tree::open(dir, opts.clone())?;
+    if !fresh {
+        ensure_filled(&tree, num, plan)?;
+    }
+    let before = tree.stats();
+    let bar = progress::bar(w.name(), num);
+    measure::reset_peak_memory();
+    let timed = timed(w, &tree, num, plan, &bar)?;
+    bar.finish_and_clear();
+    let writes = !matches!(
+        w,
+        Workload::ReadRandom | Workload::ReadMissing | Workload::SeekRandom | Workload::ReadSeq
+    );
+    if writes {
+        // Let background work settle so that the amplification figures are final.
+        tree.flush()?;
+        wait_for_compactions(|| tree.stats().compactions);
+    }
+    let peak = measure::peak_memory();
+    let after = tree.stats();
+    let live = live_bytes(&tree)?;
+    tree.close()?;
+    drop(tree);
+    let mut r = WorkloadReport::from_timed(w.name().to_string(), plan.threads, &timed);
+    r.bytes_on_disk = measure::dir_bytes(dir)?;
+    if writes {
+        r.write_amplification = write_amplification(&[before], &[after]);
+    }
+    r.space_amplification = measure::space_amplification(r.bytes_on_disk, live);
+    r.peak_memory_bytes = peak;
+    Ok(r)
+}
+
+/// Write amplification between two readings of the same trees' statistics: bytes
+/// written to disk (WAL records, flushed and compacted SSTables) per user byte.
+pub fn write_amplification(before: &[TreeStats], after: &[TreeStats]) -> Option<f64> {
+    let disk = |s: &[TreeStats]| -> u64 {
+        s.iter()
+            .map(|s| s.wal_bytes_written + s.flush_bytes_written + s.compaction_bytes_written)
+            .sum()
+    };
+    let user = |s: &[TreeStats]| -> u64 { s.iter().map(|s| s.user_bytes_written).sum() };
+    measure::write_amplification(
+        disk(after).saturating_sub(disk(before)),
+        user(after).saturating_sub(user(before)),
+    )
+}
+
+/// The timed phase of `w`.
+fn timed(
+    w: Workload,
+    tree: &Tree,
+    num: u64,
+    plan: &Plan,
+    bar: &ProgressBar,
+) -> Result<Timed, BenchError> {
+    let (ks, seed) = (plan.key_size, plan.seed);
+    let v = value(seed, plan.value_size);
+    let put_durability = durability(plan.tree_durability);
+    let rng_of = |t: usize| StdRng::seed_from_u64(thread_seed(seed, w.name(), t));
+    let kv_bytes = ks + v.len();
+    let v = &v;
+    match w {
+        Workload::FillSeq => measure::timed_threads(plan.threads, num, bar, |_, _| {
+            Ok(move |i| {
+                tree.put(&tree_key(i, ks), v, put_durability)?;
+                Ok(OpOutcome::hit(kv_bytes))
+            })
+        }),
+        Workload::FillRandom | Workload::Overwrite | Workload::FillSync => {
+            let d = if w == Workload::FillSync {
+                Durability::Sync
+            } else {
+                put_durability
+            };
+            measure::timed_threads(plan.threads, num, bar, |t, _| {
+                let mut rng = rng_of(t);
+                Ok(move |_| {
+                    tree.put(&tree_key(rng.random_range(0..num), ks), v, d)?;
+                    Ok(OpOutcome::hit(kv_bytes))
+                })
+            })
+        }
+        Workload::DeleteRandom => measure::timed_threads(plan.threads, num, bar, |t, _| {
+            let mut rng = rng_of(t);
+            Ok(move |_| {
+                tree.delete(&tree_key(rng.random_range(0..num), ks), put_durability)?;
+                Ok(OpOutcome::hit(ks))
+            })
+        }),
+        Workload::ReadRandom | Workload::ReadMissing => {
+            let missing = w == Workload::ReadMissing;
+            measure::timed_threads(plan.threads, num, bar, |t, _| {
+                let mut rng = rng_of(t);
+                Ok(move |_| {
+                    let i = rng.random_range(0..num);
+                    let k = if missing {
+                        missing_key(i, ks)
+                    } else {
+                        tree_key(i, ks)
+                    };
+                    Ok(match tree.get(&k, None)? {
+                        Some(v) => OpOutcome::hit(k.len() + v.len()),
+                        None => OpOutcome::miss(),
+                    })
+                })
+            })
+        }
+        Workload::SeekRandom => measure::timed_threads(plan.threads, num, bar, |t, _| {
+            let mut rng = rng_of(t);
+            Ok(move |_| {
+                let k = tree_key(rng.random_range(0..num), ks);
+                let mut bytes = 0;
+                for kv in tree
+                    .range(Bound::Included(&k[..]), Bound::Unbounded, None)?
+                    .take(SEEK_NEXTS + 1)
+                {
+                    let (k, v) = kv?;
+                    bytes += k.len() + v.len();
+                }
+                Ok(OpOutcome {
+                    bytes: bytes as u64,
+                    found: bytes > 0,
+                })
+            })
+        }),
+        Workload::ReadSeq => measure::timed_threads(plan.threads, num, bar, |_, slice| {
+            // Each thread scans its own stretch of the key space.
+            let from = tree_key(slice.start, ks);
+            let mut it = tree.range(Bound::Included(&from[..]), Bound::Unbounded, None)?;
+            Ok(move |_| {
+                Ok(match it.next() {
+                    Some(kv) => {
+                        let (k, v) = kv?;
+                        OpOutcome::hit(k.len() + v.len())
+                    }
+                    None => OpOutcome::miss(),
+                })
+            })
+        }),
+        other => Err(BenchError::Internal(format!(
+            "{other} is not a tree workload"
+        ))),
+    }
+}
+
+/// Fills keys `0..num` in order unless the last one is there, then compacts, with a
+/// progress bar.
+fn ensure_filled(tree: &Tree, num: u64, plan: &Plan) -> Result<(), BenchError> {
+    let last = tree_key(num - 1, plan.key_size);
+    if tree.get(&last, None)?.is_some() {
+        return Ok(());
+    }
+    let bar = progress::bar("load", num);
+    let v = value(plan.seed ^ 1, plan.value_size);
+    for i in 0..num {
+        tree.put(&tree_key(i, plan.key_size), &v, Durability::None)?;
+        if i % 4096 == 4095 {
+            bar.inc(4096);
+        }
+    }
+    bar.set_message("load: compacting");
+    tree.compact_range(None, None)?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// Bytes of the live keys and values (one full scan).
+fn live_bytes(tree: &Tree) -> Result<u64, BenchError> {
+    let mut total = 0u64;
+    for kv in tree.range(Bound::Unbounded, Bound::Unbounded, None)? {
+        let (k, v) = kv?;
+        total += (k.len() + v.len()) as u64;
+    }
+    Ok(total)
+}
+
+/// Waits (up to a minute) until the compaction counter has stood still for half a
+/// second.
+pub fn wait_for_compactions(compactions: impl Fn() -> u64) {
+    let start = Instant::now();
+    let mut last = u64::MAX;
+    let mut quiet = 0;
+    while start.elapsed() < Duration::from_secs(60) {
+        let c = compactions();
+        if c == last {
+            quiet += 1;
+            if quiet >= 5 {
+                return;
+            }
+        } else {
+            quiet = 0;
+            last = c;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
