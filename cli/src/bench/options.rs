@@ -424,7 +424,7 @@ mod tests {
                 "--key-size must be from 3",
             ),
             (
-                &["fillseq", "--value-size", "99999999"],
+                &["fillseq", "--value-size", "2000000000"],
                 "--value-size must be at most",
             ),
             (&["putitem", "--partitions", "0"], "--partitions must be"),

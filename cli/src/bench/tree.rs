@@ -2,8 +2,10 @@
 //!
 //! Keys are key numbers `0..num` in zero-padded decimal (`--key-size` bytes), values
 //! `--value-size` bytes of letters. The fill workloads start from an empty tree; the
-//! others first make sure the tree holds all `num` keys (untimed: filling in order
-//! and compacting if the last key is missing), so they run on a compacted tree.
+//! others first make sure the tree holds all `num` keys (untimed: unless the last
+//! workload left every key there — `fillseq`, `overwrite` and the reads do, as the
+//! marker file `DIR/tree.complete` records — they write every key in order and
+//! compact), so they run on a full tree.
 
 use std::ops::Bound;
 use std::path::Path;
@@ -57,15 +59,30 @@ pub fn run(
             Err(e) => return Err(BenchError::io(dir, e)),
         }
     }
+    let marker = dir.with_extension("complete");
+    // Whether the tree holds every key 0..num; the fill workloads other than
+    // fillseq and deleterandom leave holes.
+    let complete = std::fs::read_to_string(&marker).ok() == Some(num.to_string());
+    if fresh {
+        remove_marker(&marker)?;
+    }
     let tree = Tree::open(dir, opts.clone())?;
-    if !fresh {
-        ensure_filled(&tree, num, plan)?;
+    if !fresh && !complete {
+        fill_in_order(&tree, num, plan)?;
+        std::fs::write(&marker, num.to_string()).map_err(|e| BenchError::io(&marker, e))?;
     }
     let before = tree.stats();
     let bar = progress::bar(w.name(), num);
     measure::reset_peak_memory();
     let timed = timed(w, &tree, num, plan, &bar)?;
     bar.finish_and_clear();
+    match w {
+        Workload::FillSeq => {
+            std::fs::write(&marker, num.to_string()).map_err(|e| BenchError::io(&marker, e))?;
+        }
+        Workload::DeleteRandom => remove_marker(&marker)?,
+        _ => {}
+    }
     let writes = !matches!(
         w,
         Workload::ReadRandom | Workload::ReadMissing | Workload::SeekRandom | Workload::ReadSeq
@@ -203,13 +220,17 @@ fn timed(
     }
 }
 
-/// Fills keys `0..num` in order unless the last one is there, then compacts, with a
-/// progress bar.
-fn ensure_filled(tree: &Tree, num: u64, plan: &Plan) -> Result<(), BenchError> {
-    let last = tree_key(num - 1, plan.key_size);
-    if tree.get(&last, None)?.is_some() {
-        return Ok(());
+/// Removes the marker saying the tree holds every key.
+fn remove_marker(marker: &Path) -> Result<(), BenchError> {
+    match std::fs::remove_file(marker) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(BenchError::io(marker, e)),
     }
+}
+
+/// Writes keys `0..num` in order, then compacts, with a progress bar.
+fn fill_in_order(tree: &Tree, num: u64, plan: &Plan) -> Result<(), BenchError> {
     let bar = progress::bar("load", num);
     let v = value(plan.seed ^ 1, plan.value_size);
     for i in 0..num {
