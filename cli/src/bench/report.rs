@@ -135,7 +135,11 @@ pub fn row(r: &WorkloadReport) -> [String; 12] {
         r.workload.clone(),
         r.ops.to_string(),
         format!("{:.0}", r.ops_per_sec),
-        format!("{:.1}", r.mb_per_sec),
+        if r.mb_per_sec < 10.0 {
+            format!("{:.2}", r.mb_per_sec)
+        } else {
+            format!("{:.1}", r.mb_per_sec)
+        },
         latency(r.latency.p50_us),
         latency(r.latency.p99_us),
         latency(r.latency.p999_us),
