@@ -226,7 +226,7 @@ fn tour(db: &Db) -> Result<Vec<String>, DemoError> {
             std::thread::sleep(Duration::from_millis(20));
         }
         bar.inc(chunk.len() as u64);
-        if batches % 10 == 0 {
+        if batches.is_multiple_of(10) {
             max_lag = max_lag.max(gsi_lag(db)?);
         }
     }

@@ -265,7 +265,7 @@ mod tests {
     fn timed_threads_counts_every_operation_and_stops_on_error() {
         let bar = ProgressBar::hidden();
         let t = timed_threads(3, 1000, &bar, |_, _| {
-            Ok(|i: u64| Ok(OpOutcome::hit(usize::from(i % 2 == 0))))
+            Ok(|i: u64| Ok(OpOutcome::hit(usize::from(i.is_multiple_of(2)))))
         })
         .unwrap();
         assert_eq!((t.ops, t.bytes, t.found), (1000, 500, 1000));
