@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use strata_engine::lsm::TreeStats;
 use strata_engine::{
-    Db, DbOptions, GetOptions, GsiSpec, PutOptions, QueryOptions, Table, TableDurability,
+    Db, DbError, DbOptions, GetOptions, GsiSpec, PutOptions, QueryOptions, Table, TableDurability,
     TableSpec, UpdateOptions, WriteRequest,
 };
 use strata_item::{Item, KeySchema, KeyType};
@@ -113,9 +113,10 @@ impl Items {
                     )));
                 }
             }
-            Err(_) => {
+            Err(DbError::TableNotFound { .. }) => {
                 db.create_table(want)?;
             }
+            Err(e) => return Err(e.into()),
         }
         let table = db.table(TABLE)?;
         Ok(Items {
