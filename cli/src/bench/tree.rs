@@ -1,7 +1,8 @@
 //! The db_bench-style workloads on one LSM [`Tree`] (no items, no tables).
 //!
 //! Keys are key numbers `0..num` in zero-padded decimal (`--key-size` bytes), values
-//! `--value-size` bytes of letters. The fill workloads start from an empty tree; the
+//! `--value-size` bytes of random letters (cut from a 1 MiB pool at an offset that
+//! changes with each operation). The fill workloads start from an empty tree; the
 //! others first make sure the tree holds all `num` keys (untimed: unless the last
 //! workload left every key there — `fillseq`, `overwrite` and the reads do, as the
 //! marker file `DIR/tree.complete` records — they write every key in order and
@@ -24,10 +25,33 @@ use super::options::{DurabilityArg, Plan, SEEK_NEXTS, Workload};
 use super::progress;
 use super::report::WorkloadReport;
 
-/// A value of `size` random letters.
-fn value(seed: u64, size: usize) -> Vec<u8> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    (0..size).map(|_| rng.random_range(b'a'..=b'z')).collect()
+/// Bytes of random letters values are cut from.
+const VALUE_POOL: usize = 1 << 20;
+
+/// Values of one size cut from a pool of random letters at an offset that depends on
+/// the operation, so neighbouring keys hold different values (one shared value would
+/// compress unrealistically well; random letters compress as text does, by about
+/// 40 %).
+#[derive(Debug)]
+struct Values {
+    pool: Vec<u8>,
+    size: usize,
+}
+
+impl Values {
+    fn new(seed: u64, size: usize) -> Values {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let pool = (0..VALUE_POOL + size)
+            .map(|_| rng.random_range(b'a'..=b'z'))
+            .collect();
+        Values { pool, size }
+    }
+
+    /// The value of operation `i`.
+    fn get(&self, i: u64) -> &[u8] {
+        let at = (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % VALUE_POOL as u64) as usize;
+        self.pool.get(at..at + self.size).unwrap_or_default()
+    }
 }
 
 fn durability(d: DurabilityArg) -> Durability {
@@ -131,15 +155,15 @@ fn timed(
     bar: &ProgressBar,
 ) -> Result<Timed, BenchError> {
     let (ks, seed) = (plan.key_size, plan.seed);
-    let v = value(seed, plan.value_size);
+    let values = Values::new(seed, plan.value_size);
     let put_durability = durability(plan.tree_durability);
     let rng_of = |t: usize| StdRng::seed_from_u64(thread_seed(seed, w.name(), t));
-    let kv_bytes = ks + v.len();
-    let v = &v;
+    let kv_bytes = ks + plan.value_size;
+    let values = &values;
     match w {
         Workload::FillSeq => measure::timed_threads(plan.threads, num, bar, |_, _| {
             Ok(move |i| {
-                tree.put(&tree_key(i, ks), v, put_durability)?;
+                tree.put(&tree_key(i, ks), values.get(i), put_durability)?;
                 Ok(OpOutcome::hit(kv_bytes))
             })
         }),
@@ -151,8 +175,8 @@ fn timed(
             };
             measure::timed_threads(plan.threads, num, bar, |t, _| {
                 let mut rng = rng_of(t);
-                Ok(move |_| {
-                    tree.put(&tree_key(rng.random_range(0..num), ks), v, d)?;
+                Ok(move |i| {
+                    tree.put(&tree_key(rng.random_range(0..num), ks), values.get(i), d)?;
                     Ok(OpOutcome::hit(kv_bytes))
                 })
             })
@@ -232,9 +256,9 @@ fn remove_marker(marker: &Path) -> Result<(), BenchError> {
 /// Writes keys `0..num` in order, then compacts, with a progress bar.
 fn fill_in_order(tree: &Tree, num: u64, plan: &Plan) -> Result<(), BenchError> {
     let bar = progress::bar("load", num);
-    let v = value(plan.seed ^ 1, plan.value_size);
+    let values = Values::new(plan.seed ^ 1, plan.value_size);
     for i in 0..num {
-        tree.put(&tree_key(i, plan.key_size), &v, Durability::None)?;
+        tree.put(&tree_key(i, plan.key_size), values.get(i), Durability::None)?;
         if i % 4096 == 4095 {
             bar.inc(4096);
         }
@@ -273,5 +297,20 @@ pub fn wait_for_compactions(compactions: impl Fn() -> u64) {
             last = c;
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_have_their_size_and_differ_between_operations() {
+        let v = Values::new(1, 100);
+        assert!((0..1000).all(|i| v.get(i).len() == 100));
+        assert!(v.get(0).iter().all(u8::is_ascii_lowercase));
+        assert_ne!(v.get(0), v.get(1));
+        assert_eq!(v.get(5), Values::new(1, 100).get(5));
+        assert!(Values::new(1, 0).get(3).is_empty());
     }
 }
