@@ -11,6 +11,9 @@
 //!   on any problem.
 //! - `strata export DIR TABLE [--out FILE] [--gzip]` and `strata import DIR TABLE
 //!   FILE [--partition-key NAME:TYPE ...]`: DynamoDB's export format, both ways.
+//! - `strata bench WORKLOADS [options]`: db_bench-like workloads on the tree and the
+//!   item API.
+//! - `strata demo [DIR]`: a guided tour of a table with indexes and capacity.
 //!
 //! Each subcommand is a module of its own; `docs/cli.md` describes them.
 
@@ -18,7 +21,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod bench;
 mod checkpoint;
+mod demo;
 mod error;
 mod export;
 mod import;
@@ -56,6 +61,10 @@ enum Command {
     Export(export::Args),
     /// Load items in DynamoDB's export format into a table (resumable).
     Import(import::Args),
+    /// Run db_bench-like workloads on the LSM tree and the item API.
+    Bench(bench::options::BenchArgs),
+    /// Show what Strata does, on a fresh directory (default: a temporary one).
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +120,8 @@ fn main() -> ExitCode {
         },
         Command::Export(args) => export::run(&args).map_err(Into::into),
         Command::Import(args) => import::run(&args).map_err(Into::into),
+        Command::Bench(args) => bench::run(args).map_err(Into::into),
+        Command::Demo(args) => demo::run(args).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,39 +1,120 @@
-//! Criterion benches of the LSM tree, through the db_bench-style workloads of
-//! `strata_engine::lsm::bench` at small sizes (the 1M-key figures come from
-//! running `run_workload` directly in release mode).
+//! Criterion benches of the LSM tree: db_bench-style workloads at small sizes (16-byte
+//! decimal keys, 100-byte values, buffered puts). The 1M-key figures come from
+//! `strata bench` (`docs/cli.md`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::Duration;
+use std::ops::Bound;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use strata_engine::lsm::bench::{BenchOptions, run_workload};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use strata_engine::lsm::Durability;
+use strata_engine::{Tree, TreeOptions};
 
 const NUM: u64 = 20_000;
+const VALUE: [u8; 100] = [b'v'; 100];
+
+fn key(i: u64) -> [u8; 16] {
+    let mut k = [b'0'; 16];
+    let mut n = i;
+    for b in k.iter_mut().rev() {
+        *b = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    k
+}
+
+/// A key that sorts right after key `i` and is never written.
+fn missing_key(i: u64) -> [u8; 17] {
+    let mut k = [b'.'; 17];
+    k[..16].copy_from_slice(&key(i));
+    k
+}
+
+/// Puts `NUM` keys (in order or random) into a fresh tree in `dir`; returns the time
+/// the puts took.
+fn fill(dir: &Path, random: bool) -> Duration {
+    let tree = Tree::open(dir, TreeOptions::default()).unwrap();
+    let mut rng = StdRng::seed_from_u64(0x5eed);
+    let start = Instant::now();
+    for i in 0..NUM {
+        let k = if random { rng.random_range(0..NUM) } else { i };
+        tree.put(&key(k), &VALUE, Durability::Buffered).unwrap();
+    }
+    let elapsed = start.elapsed();
+    tree.close().unwrap();
+    elapsed
+}
+
+/// `ops` reads of one kind on `tree`; returns their time.
+fn read(tree: &Tree, name: &str, ops: u64, seed: u64) -> Duration {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let start = Instant::now();
+    match name {
+        "readrandom" => {
+            for _ in 0..ops {
+                assert!(
+                    tree.get(&key(rng.random_range(0..NUM)), None)
+                        .unwrap()
+                        .is_some()
+                );
+            }
+        }
+        "readmissing" => {
+            for _ in 0..ops {
+                let k = missing_key(rng.random_range(0..NUM));
+                assert!(tree.get(&k, None).unwrap().is_none());
+            }
+        }
+        "seekrandom" | "seekrandom100" => {
+            let nexts = if name == "seekrandom" { 10 } else { 100 };
+            for _ in 0..ops {
+                let k = key(rng.random_range(0..NUM));
+                let it = tree
+                    .range(Bound::Included(&k[..]), Bound::Unbounded, None)
+                    .unwrap();
+                for kv in it.take(nexts + 1) {
+                    kv.unwrap();
+                }
+            }
+        }
+        "readseq" => {
+            let mut n = 0u64;
+            for kv in tree
+                .range(Bound::Unbounded, Bound::Unbounded, None)
+                .unwrap()
+            {
+                kv.unwrap();
+                n += 1;
+            }
+            assert_eq!(n, NUM);
+        }
+        other => panic!("unknown workload {other}"),
+    }
+    start.elapsed()
+}
 
 fn workloads(c: &mut Criterion) {
     let mut g = c.benchmark_group("tree");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(5));
-    let opts = BenchOptions {
-        ops: Some(NUM),
-        ..BenchOptions::default()
-    };
-    for name in ["fillseq", "fillrandom"] {
+    for (name, random) in [("fillseq", false), ("fillrandom", true)] {
         g.throughput(Throughput::Elements(NUM));
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let dir = tempfile::tempdir().unwrap();
-                    total += run_workload(name, NUM, dir.path(), &opts).unwrap().elapsed;
-                }
-                total
+                (0..iters)
+                    .map(|_| fill(tempfile::tempdir().unwrap().path(), random))
+                    .sum()
             })
         });
     }
-    // Read workloads share one filled, compacted tree.
+    // Read workloads share one tree filled in order and compacted.
     let dir = tempfile::tempdir().unwrap();
-    run_workload("fillseq", NUM, dir.path(), &opts).unwrap();
+    fill(dir.path(), false);
+    let tree = Tree::open(dir.path(), TreeOptions::default()).unwrap();
+    tree.compact_range(None, None).unwrap();
     for (name, ops) in [
         ("readrandom", NUM),
         ("readmissing", NUM),
@@ -41,21 +122,12 @@ fn workloads(c: &mut Criterion) {
         ("seekrandom100", NUM / 50),
         ("readseq", NUM),
     ] {
-        let o = BenchOptions {
-            ops: Some(ops),
-            ..opts.clone()
-        };
         g.throughput(Throughput::Elements(ops));
         g.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    total += run_workload(name, NUM, dir.path(), &o).unwrap().elapsed;
-                }
-                total
-            })
+            b.iter_custom(|iters| (0..iters).map(|i| read(&tree, name, ops, i)).sum())
         });
     }
+    tree.close().unwrap();
     g.finish();
 }
 

@@ -26,7 +26,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use strata_engine::lsm::bench::{BenchOptions, run_workload};
+use strata_engine::lsm::Durability;
 use strata_engine::{Db, DbOptions, PutOptions, TableSpec};
 use strata_item::{KeySchema, KeyType, item};
 
@@ -159,23 +159,54 @@ fn fillsync(dir: &Path, ops: u64) -> Result<(), Box<dyn std::error::Error>> {
         tree.wal_recycle_segments,
         tree.wal_group_commit_wait
     );
-    for name in ["fillsync", "fillsync8", "fillsync", "fillsync8"] {
-        let d = dir.join(name);
+    for threads in [1u64, 8, 1, 8] {
+        let d = dir.join(format!("fillsync{threads}"));
         let _ = std::fs::remove_dir_all(&d);
-        let opts = BenchOptions {
-            ops: Some(ops),
-            tree: tree.clone(),
-            ..BenchOptions::default()
-        };
-        let r = run_workload(name, 1_000_000, &d, &opts)?;
-        println!(
-            "{r}; WAL fsyncs/write {:.3}, segments {} ({} recycled)",
-            r.stats.wal_syncs as f64 / r.ops.max(1) as f64,
-            r.stats.wal_segments_created,
-            r.stats.wal_segments_recycled
-        );
+        sync_puts(&d, &tree, threads, ops)?;
         let _ = std::fs::remove_dir_all(&d);
     }
+    Ok(())
+}
+
+/// `ops` `Sync` puts of random keys (16 B, of a million) with 100 B values from
+/// `threads` threads into a fresh tree in `dir`; prints writes/s and the WAL's
+/// fsyncs per write.
+fn sync_puts(
+    dir: &Path,
+    opts: &strata_engine::lsm::TreeOptions,
+    threads: u64,
+    ops: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let tree = strata_engine::lsm::Tree::open(dir, opts.clone())?;
+    let per_thread = ops / threads;
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let tree = &tree;
+            s.spawn(move || {
+                let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ (t + 1);
+                for _ in 0..per_thread {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let key = format!("{:016}", x % 1_000_000);
+                    tree.put(key.as_bytes(), &[b'v'; 100], Durability::Sync)
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let secs = start.elapsed().as_secs_f64();
+    let done = per_thread * threads;
+    let s = tree.stats();
+    println!(
+        "fillsync threads {threads}: {done} writes in {secs:.2} s = {:.0} writes/s; WAL fsyncs/write {:.3}, segments {} ({} recycled)",
+        done as f64 / secs,
+        s.wal_syncs as f64 / done.max(1) as f64,
+        s.wal_segments_created,
+        s.wal_segments_recycled
+    );
+    tree.close()?;
     Ok(())
 }
 

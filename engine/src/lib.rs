@@ -40,7 +40,6 @@ pub mod asynchronous;
 #[cfg(feature = "tokio")]
 pub use asynchronous::{AsyncDb, AsyncItems, AsyncPages, AsyncTable};
 
-pub mod bench_items;
 pub mod capacity;
 mod catalog;
 mod db;

@@ -11,10 +11,8 @@
 //!   records the live tables.
 //! - [`SharedResources`]: a block cache, background pool and memtable budget
 //!   that many trees share.
-//! - [`bench`](mod@bench): the db_bench-style workloads.
 
 mod batch;
-pub mod bench;
 mod coding;
 mod compaction;
 mod cursor;
