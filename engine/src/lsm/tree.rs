@@ -39,21 +39,20 @@ pub(crate) struct PendingWrite {
     last: SeqNo,
     sealed: bool,
     durability: Durability,
-    start: Instant,
-    stalled: bool,
+    /// When the write first waited for a flush or compaction, if it did.
+    stalled_since: Option<Instant>,
     /// 0 for an empty batch (nothing to finish).
     user_bytes: u64,
 }
 
 impl PendingWrite {
-    fn empty(seq: SeqNo, durability: Durability, start: Instant) -> PendingWrite {
+    fn empty(seq: SeqNo, durability: Durability) -> PendingWrite {
         PendingWrite {
             first: seq + 1,
             last: seq,
             sealed: false,
             durability,
-            start,
-            stalled: false,
+            stalled_since: None,
             user_bytes: 0,
         }
     }
@@ -649,12 +648,18 @@ impl TreeInner {
 
     /// Applies the L0 slowdown and stop triggers (RocksDB's write controller).
     /// Returns whether the writer was delayed or stopped.
-    fn throttle_l0(&self, slowed: &mut bool, stopped: &mut bool) -> Result<()> {
+    fn throttle_l0(
+        &self,
+        slowed: &mut bool,
+        stopped: &mut bool,
+        since: &mut Option<Instant>,
+    ) -> Result<()> {
         loop {
             self.check_writable()?;
             let l0 = self.sv.read().version.levels[0].len();
             if l0 >= self.opts.l0_stop_writes_trigger {
                 if !*stopped {
+                    since.get_or_insert_with(Instant::now);
                     *stopped = true;
                     Counters::add(&self.counters.stops, 1);
                     tracing::debug!(l0, "write stall: L0 stop trigger");
@@ -664,6 +669,7 @@ impl TreeInner {
                 continue;
             }
             if l0 >= self.opts.l0_slowdown_writes_trigger && !*slowed {
+                since.get_or_insert_with(Instant::now);
                 *slowed = true;
                 Counters::add(&self.counters.slowdowns, 1);
                 self.maybe_schedule_compaction();
@@ -679,16 +685,18 @@ impl TreeInner {
         durability: Durability,
     ) -> Result<PendingWrite> {
         self.check_writable()?;
-        let start = Instant::now();
         if batch.is_empty() {
             let seq = self.visible_seq.load(Ordering::Acquire);
-            return Ok(PendingWrite::empty(seq, durability, start));
+            return Ok(PendingWrite::empty(seq, durability));
         }
         batch.validate().map_err(Error::InvalidArgument)?;
         let (mut slowed, mut stopped) = (false, false);
+        // When the write first had to wait for a flush or a compaction (no clock
+        // read on the common path).
+        let mut stalled_since = None;
         let user_bytes = batch.approximate_size() as u64;
         let (first, last, sealed) = loop {
-            self.throttle_l0(&mut slowed, &mut stopped)?;
+            self.throttle_l0(&mut slowed, &mut stopped, &mut stalled_since)?;
             let mut w = self.writer.lock();
             let mut sealed = false;
             if w.active.approximate_size() >= self.opts.memtable_size {
@@ -699,6 +707,7 @@ impl TreeInner {
                 } else {
                     drop(w);
                     if !stopped {
+                        stalled_since.get_or_insert_with(Instant::now);
                         stopped = true;
                         Counters::add(&self.counters.stops, 1);
                         tracing::debug!("write stall: too many immutable memtables");
@@ -761,8 +770,7 @@ impl TreeInner {
             last,
             sealed,
             durability,
-            start,
-            stalled: slowed || stopped,
+            stalled_since,
             user_bytes,
         })
     }
@@ -773,8 +781,7 @@ impl TreeInner {
             last,
             sealed,
             durability,
-            start,
-            stalled,
+            stalled_since,
             user_bytes,
         } = p;
         if user_bytes == 0 {
@@ -799,10 +806,10 @@ impl TreeInner {
         // (also other writers' records, in a group commit).
         self.notify_durable();
         Counters::add(&self.counters.user_bytes, user_bytes);
-        if stalled {
+        if let Some(since) = stalled_since {
             Counters::add(
                 &self.counters.stall_micros,
-                start.elapsed().as_micros() as u64,
+                since.elapsed().as_micros() as u64,
             );
         }
         if sealed {
