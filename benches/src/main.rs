@@ -124,6 +124,16 @@ const KV_WORKLOADS: &[&str] = &[
 const ITEM_WORKLOADS: &[&str] = &["putitem:1", "putitem:8", "query"];
 
 fn main() -> Result<(), engines::BoxError> {
+    workloads::process_start();
+    // RUST_LOG=strata_engine=debug shows the engine's flushes, compactions, stalls and
+    // WAL segments, timed from the start (compare with PEER_BENCH_SLOW_US).
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_timer(tracing_subscriber::fmt::time::Uptime::default())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match Cli::parse().cmd {
         Cmd::Run {
             engine,

@@ -164,6 +164,28 @@ where
 pub fn record(h: &mut Histogram<u64>, since: Instant) {
     let us = since.elapsed().as_micros() as u64;
     let _ = h.record(us.max(1));
+    if us >= slow_op_micros() {
+        // PEER_BENCH_SLOW_US=N: say when each operation of N µs or more ended
+        // (milliseconds since the process started), to line slow operations up
+        // with an engine's log (RUST_LOG) when looking for what they waited for.
+        eprintln!("slow op: {us} µs, ended at {:.1} ms", process_start().elapsed().as_secs_f64() * 1e3);
+    }
+}
+
+fn slow_op_micros() -> u64 {
+    static SLOW: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SLOW.get_or_init(|| {
+        std::env::var("PEER_BENCH_SLOW_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(u64::MAX)
+    })
+}
+
+/// The time of the first call (made early in `main`).
+pub fn process_start() -> Instant {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *START.get_or_init(Instant::now)
 }
 
 pub fn new_histogram() -> Histogram<u64> {
