@@ -89,6 +89,18 @@ impl Operation {
         })
     }
 
+    /// Whether the server runs this operation on the connection's own task
+    /// rather than on the blocking pool: it reads at most one item or only
+    /// in-memory state, never waits for an fsync, and so finishes in
+    /// microseconds (tags go to disk: not inline).
+    pub fn runs_inline(self) -> bool {
+        use Operation::*;
+        matches!(
+            self,
+            GetItem | ListTables | DescribeLimits | DescribeEndpoints
+        )
+    }
+
     /// The operation's name.
     pub fn name(self) -> &'static str {
         use Operation::*;
