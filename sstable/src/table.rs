@@ -384,6 +384,17 @@ impl Table {
 
     /// The data block number `i`, from the cache or the file.
     pub(crate) fn load_block(&self, i: usize) -> Result<Arc<Block>, SstError> {
+        self.load_block_with(i, true)
+    }
+
+    /// Block `i` for a one-pass reader: from the cache when it is there, else
+    /// read from the file without adding it to the cache (a compaction must not
+    /// push out what point reads use; RocksDB's `fill_cache = false`).
+    pub(crate) fn load_block_uncached(&self, i: usize) -> Result<Arc<Block>, SstError> {
+        self.load_block_with(i, false)
+    }
+
+    fn load_block_with(&self, i: usize, fill_cache: bool) -> Result<Arc<Block>, SstError> {
         let handle = self
             .index
             .handles
@@ -396,28 +407,10 @@ impl Table {
             return Ok(b);
         }
         let block = self.read_data_block(handle, self.verify_checksums)?;
-        if let Some(cache) = &self.cache {
+        if fill_cache && let Some(cache) = &self.cache {
             cache.insert(self.file_id, handle.offset, Arc::clone(&block));
         }
         Ok(block)
-    }
-
-    /// Block `i` for a one-pass reader: from the cache when it is there, else
-    /// read from the file without adding it to the cache (a compaction must not
-    /// push out what point reads use; RocksDB's `fill_cache = false`).
-    pub(crate) fn load_block_uncached(&self, i: usize) -> Result<Arc<Block>, SstError> {
-        let handle = self
-            .index
-            .handles
-            .get(i)
-            .copied()
-            .ok_or_else(|| self.corrupt(0, format!("data block {i} does not exist")))?;
-        if let Some(cache) = &self.cache
-            && let Some(b) = cache.get(self.file_id, handle.offset)
-        {
-            return Ok(b);
-        }
-        self.read_data_block(handle, self.verify_checksums)
     }
 
     /// Releases the mapped pages from `released` up to the start of data block
