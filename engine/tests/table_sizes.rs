@@ -35,7 +35,7 @@ fn spec(name: &str, lsi: bool) -> TableSpec {
 }
 
 fn row(pk: &str, sk: i64, pad: usize) -> Item {
-    item! { "pk" => pk, "sk" => sk, "x" => "v", "pad" => "p".repeat(pad) }
+    item! { "pk" => pk, "sk" => sk, "x" => "v", "fill" => "p".repeat(pad) }
 }
 
 fn over_limit(e: &DbError) -> bool {
@@ -46,9 +46,9 @@ fn over_limit(e: &DbError) -> bool {
 fn writes_that_grow_a_full_collection_are_refused_and_write_nothing() {
     let base = DbOptions::in_memory();
     let db = Db::open(strata_engine::IN_MEMORY_PATH, options(&base)).unwrap();
-    db.create_table(spec("t", true)).unwrap();
+    db.create_table(spec("tbl", true)).unwrap();
     db.create_table(spec("plain", false)).unwrap();
-    let t = db.table("t").unwrap();
+    let t = db.table("tbl").unwrap();
 
     // Fill collection "a" until a put is refused.
     let mut n = 0;
@@ -84,8 +84,8 @@ fn writes_that_grow_a_full_collection_are_refused_and_write_nothing() {
         .update_item(
             item! { "pk" => "a", "sk" => 0 },
             UpdateOptions::default()
-                .update("SET pad = :p")
-                .value(":p", "q".repeat(600)),
+                .update("SET fill = :p")
+                .value(":p", "q".repeat(2000)),
         )
         .unwrap_err();
     assert!(over_limit(&grow), "{grow:?}");
@@ -94,11 +94,11 @@ fn writes_that_grow_a_full_collection_are_refused_and_write_nothing() {
         .unwrap()
         .item
         .unwrap();
-    assert_eq!(got.get("pad"), Some(&"p".repeat(300).into()));
+    assert_eq!(got.get("fill"), Some(&"p".repeat(300).into()));
     t.update_item(
         item! { "pk" => "a", "sk" => 0 },
         UpdateOptions::default()
-            .update("SET pad = :p")
+            .update("SET fill = :p")
             .value(":p", "s"),
     )
     .unwrap();
@@ -114,7 +114,7 @@ fn writes_that_grow_a_full_collection_are_refused_and_write_nothing() {
     let before = t.item_collection_bytes(&"a".into()).unwrap();
     let err = db
         .batch_write_item([(
-            "t",
+            "tbl",
             vec![
                 WriteRequest::Put(row("a", 2000, 300)),
                 WriteRequest::Put(row("a", 2001, 300)),
@@ -134,7 +134,7 @@ fn writes_that_grow_a_full_collection_are_refused_and_write_nothing() {
     assert_eq!(t.item_collection_bytes(&"a".into()).unwrap(), before);
     // A batch that fits is written.
     db.batch_write_item([(
-        "t",
+        "tbl",
         vec![
             WriteRequest::Put(row("b", 1, 10)),
             WriteRequest::Delete(item! { "pk" => "a", "sk" => 2 }.into()),
@@ -150,7 +150,7 @@ fn writes_that_grow_a_full_collection_are_refused_and_write_nothing() {
     drop(plain);
     db.close().unwrap();
     let db = Db::open(strata_engine::IN_MEMORY_PATH, options(&base)).unwrap();
-    let t = db.table("t").unwrap();
+    let t = db.table("tbl").unwrap();
     assert_eq!(t.item_collection_bytes(&"a".into()).unwrap(), tracked_a);
     assert_eq!(t.item_collection_bytes(&"b".into()).unwrap(), tracked_b);
     let mut refused = false;
@@ -176,8 +176,8 @@ fn tracked_sizes_match_a_measurement_after_random_writes() {
         ..base.clone()
     };
     let db = Db::open(strata_engine::IN_MEMORY_PATH, opts.clone()).unwrap();
-    db.create_table(spec("t", true)).unwrap();
-    let t = db.table("t").unwrap();
+    db.create_table(spec("tbl", true)).unwrap();
+    let t = db.table("tbl").unwrap();
     let mut seed = 7u64;
     let mut next = || {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -194,7 +194,7 @@ fn tracked_sizes_match_a_measurement_after_random_writes() {
             1 => {
                 // Without the LSI's attribute: no index entry.
                 t.put_item(
-                    item! { "pk" => pk.as_str(), "sk" => sk, "pad" => "z".repeat(next() % 50) },
+                    item! { "pk" => pk.as_str(), "sk" => sk, "fill" => "z".repeat(next() % 50) },
                     PutOptions::default(),
                 )
                 .unwrap();
@@ -220,7 +220,7 @@ fn tracked_sizes_match_a_measurement_after_random_writes() {
     drop(t);
     db.close().unwrap();
     let db = Db::open(strata_engine::IN_MEMORY_PATH, opts).unwrap();
-    let t = db.table("t").unwrap();
+    let t = db.table("tbl").unwrap();
     let measured: Vec<u64> = (0..5)
         .map(|i| t.item_collection_bytes(&format!("k{i}").into()).unwrap())
         .collect();
@@ -238,8 +238,8 @@ fn cached_item_stats_are_counted_at_most_once_per_period() {
     }
     .clock(clock.clone());
     let db = Db::open(strata_engine::IN_MEMORY_PATH, opts).unwrap();
-    db.create_table(spec("t", true)).unwrap();
-    let t = db.table("t").unwrap();
+    db.create_table(spec("tbl", true)).unwrap();
+    let t = db.table("tbl").unwrap();
     for i in 0..300 {
         t.put_item(row(&format!("k{}", i % 7), i, 20), PutOptions::default())
             .unwrap();

@@ -175,11 +175,11 @@ impl Db {
     /// use strata_item::{KeySchema, KeyType};
     ///
     /// let db = Db::open("/strata-in-memory", DbOptions::in_memory())?;
-    /// db.create_table(TableSpec::new("t", KeySchema::simple("pk", KeyType::S)))?;
-    /// db.update_table_tags("t", |tags| {
+    /// db.create_table(TableSpec::new("tbl", KeySchema::simple("pk", KeyType::S)))?;
+    /// db.update_table_tags("tbl", |tags| {
     ///     tags.insert("env".into(), "test".into());
     /// })?;
-    /// assert_eq!(db.table_tags("t")?.get("env").map(String::as_str), Some("test"));
+    /// assert_eq!(db.table_tags("tbl")?.get("env").map(String::as_str), Some("test"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
