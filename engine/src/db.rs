@@ -38,8 +38,8 @@ mod ensure;
 mod lsi_verify;
 mod memory;
 mod tags;
-pub(crate) use tags::{TAGS_FILE, decode as decode_tags};
 pub use tags::Tags;
+pub(crate) use tags::{TAGS_FILE, decode as decode_tags};
 mod update;
 
 pub use memory::IN_MEMORY_PATH;

@@ -60,11 +60,12 @@ pub use recovery_report::{DbRecoveryReport, PartitionRecovery};
 pub use strata_index::PressureBounds;
 pub use table::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, CapacityMeter, CapacityMode, Change,
-    ChangeSink, ConditionInput, ConsumedCapacity, DEFAULT_ITEM_COLLECTION_LIMIT, DbError, DeleteOptions, DeleteOutput, GetOptions,
-    GetOutput, GsiSpec, IndexProjection, ItemIter, ItemStats, KeyConditionInput, KeyInput, LsiSpec,
-    PageIter, ProjectionInput, PutOptions, PutOutput, QueryOptions, QueryOutput, ReturnValues,
-    ReturnValuesOnConditionCheckFailure, ScanOptions, ScanOutput, Select, Table, TableDescription,
-    TableDurability, TableSpec, UpdateInput, UpdateOptions, UpdateOutput, WriteRequest,
+    ChangeSink, ConditionInput, ConsumedCapacity, DEFAULT_ITEM_COLLECTION_LIMIT, DbError,
+    DeleteOptions, DeleteOutput, GetOptions, GetOutput, GsiSpec, IndexProjection, ItemIter,
+    ItemStats, KeyConditionInput, KeyInput, LsiSpec, PageIter, ProjectionInput, PutOptions,
+    PutOutput, QueryOptions, QueryOutput, ReturnValues, ReturnValuesOnConditionCheckFailure,
+    ScanOptions, ScanOutput, Select, Table, TableDescription, TableDurability, TableSpec,
+    UpdateInput, UpdateOptions, UpdateOutput, WriteRequest,
 };
 pub use verify::verify_dir;
 

@@ -39,7 +39,10 @@ fn row(pk: &str, sk: i64, pad: usize) -> Item {
 }
 
 fn over_limit(e: &DbError) -> bool {
-    matches!(e, DbError::ItemCollectionSizeLimitExceeded { limit: LIMIT, .. })
+    matches!(
+        e,
+        DbError::ItemCollectionSizeLimitExceeded { limit: LIMIT, .. }
+    )
 }
 
 #[test]
@@ -75,7 +78,9 @@ fn writes_that_grow_a_full_collection_are_refused_and_write_nothing() {
     t.put_item(row("b", 0, 300), PutOptions::default()).unwrap();
     let plain = db.table("plain").unwrap();
     for i in 0..(n + 5) {
-        plain.put_item(row("a", i, 300), PutOptions::default()).unwrap();
+        plain
+            .put_item(row("a", i, 300), PutOptions::default())
+            .unwrap();
     }
 
     // An update that grows an item of the full collection is refused and changes
@@ -107,7 +112,8 @@ fn writes_that_grow_a_full_collection_are_refused_and_write_nothing() {
     // A delete makes room for a new item again.
     t.delete_item(item! { "pk" => "a", "sk" => 1 }, DeleteOptions::default())
         .unwrap();
-    t.put_item(row("a", 1000, 300), PutOptions::default()).unwrap();
+    t.put_item(row("a", 1000, 300), PutOptions::default())
+        .unwrap();
 
     // A batch that would take the collection over: refused, nothing of its
     // partition written.
@@ -180,7 +186,9 @@ fn tracked_sizes_match_a_measurement_after_random_writes() {
     let t = db.table("tbl").unwrap();
     let mut seed = 7u64;
     let mut next = || {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (seed >> 33) as usize
     };
     for _ in 0..400 {
@@ -188,8 +196,11 @@ fn tracked_sizes_match_a_measurement_after_random_writes() {
         let sk = (next() % 20) as i64;
         match next() % 4 {
             0 => {
-                t.delete_item(item! { "pk" => pk.as_str(), "sk" => sk }, DeleteOptions::default())
-                    .unwrap();
+                t.delete_item(
+                    item! { "pk" => pk.as_str(), "sk" => sk },
+                    DeleteOptions::default(),
+                )
+                .unwrap();
             }
             1 => {
                 // Without the LSI's attribute: no index entry.

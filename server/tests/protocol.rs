@@ -617,12 +617,21 @@ async fn tags_survive_a_restart_and_go_with_the_table() {
     let over = format!(r#"{{"ResourceArn":"{ARN}","Tags":[{}]}}"#, many.join(","));
     let r = call(s.addr, "TagResource", &over).await;
     assert_eq!(r.error_name(), "ValidationException");
-    assert!(r.message().contains("exceeds the limit of 50"), "{}", r.message());
-    assert_eq!(tag_keys(&call(s.addr, "ListTagsOfResource", &list).await).len(), 2);
+    assert!(
+        r.message().contains("exceeds the limit of 50"),
+        "{}",
+        r.message()
+    );
+    assert_eq!(
+        tag_keys(&call(s.addr, "ListTagsOfResource", &list).await).len(),
+        2
+    );
 
     // Deleted and created again: no tags, also after another restart.
     assert_eq!(
-        call(s.addr, "DeleteTable", r#"{"TableName":"tbl"}"#).await.status,
+        call(s.addr, "DeleteTable", r#"{"TableName":"tbl"}"#)
+            .await
+            .status,
         200
     );
     assert_eq!(
@@ -673,9 +682,7 @@ async fn item_collection_over_the_limit_is_item_collection_size_limit_exceeded()
     );
     assert_eq!(r.message(), "Collection size exceeded.");
     // Nothing was written.
-    let get = format!(
-        r#"{{"TableName":"lsi","Key":{{"pk":{{"S":"a"}},"sk":{{"N":"{i}"}}}}}}"#
-    );
+    let get = format!(r#"{{"TableName":"lsi","Key":{{"pk":{{"S":"a"}},"sk":{{"N":"{i}"}}}}}}"#);
     let got = call(s.addr, "GetItem", &get).await;
     assert_eq!(got.status, 200);
     assert!(got.json().get("Item").is_none());

@@ -203,7 +203,11 @@ impl Db {
     /// # Errors
     /// As [`Db::table_tags`]; I/O errors writing the file (the tags are then as
     /// before, or — if only the directory sync failed — possibly the new ones).
-    pub fn update_table_tags<R>(&self, name: &str, f: impl FnOnce(&mut Tags) -> R) -> Result<R, DbError> {
+    pub fn update_table_tags<R>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut Tags) -> R,
+    ) -> Result<R, DbError> {
         let _ddl = self.inner.ddl.lock();
         let path = self.tags_path(name)?;
         let fs = self.inner.fs.as_ref();
@@ -227,7 +231,7 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
 
     use super::*;
 
@@ -261,5 +265,38 @@ mod tests {
                 "cut at {i}"
             );
         }
+    }
+
+    #[test]
+    fn persisted_verified_and_corruption_reported_with_the_file() {
+        use crate::{DbOptions, TableSpec};
+        use strata_item::{KeySchema, KeyType};
+        let opts = DbOptions::in_memory();
+        let fs = std::sync::Arc::clone(&opts.fs);
+        let db = Db::open(crate::IN_MEMORY_PATH, opts.clone()).unwrap();
+        db.create_table(TableSpec::new("tbl", KeySchema::simple("pk", KeyType::S)))
+            .unwrap();
+        db.update_table_tags("tbl", |t| *t = sample()).unwrap();
+        assert!(db.verify().unwrap().is_clean());
+        db.close().unwrap();
+        let db = Db::open(crate::IN_MEMORY_PATH, opts.clone()).unwrap();
+        assert_eq!(db.table_tags("tbl").unwrap(), sample());
+        // A damaged file is reported, with its path, by reads and by verify.
+        let path = db.tags_path("tbl").unwrap();
+        let mut bytes = fs.read_all(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        strata_fs::write_atomic(fs.as_ref(), &path, &bytes).unwrap();
+        match db.table_tags("tbl") {
+            Err(DbError::TagsCorrupt { path: p, .. }) => assert_eq!(p, path),
+            other => panic!("{other:?}"),
+        }
+        assert!(!db.verify().unwrap().is_clean());
+        // Removing every tag removes the file.
+        db.update_table_tags("tbl", |t| t.clear()).unwrap_err();
+        strata_fs::write_atomic(fs.as_ref(), &path, &encode(&sample())).unwrap();
+        db.update_table_tags("tbl", |t| t.clear()).unwrap();
+        assert!(!fs.exists(&path));
+        assert!(db.table_tags("tbl").unwrap().is_empty());
     }
 }

@@ -51,8 +51,8 @@ pub use crate::capacity::{
     ProvisionedThroughput, UnmeteredCapacity,
 };
 pub(crate) use batch::{BatchKind, batch_get, batch_write, check_batch_shape};
-pub use collections::DEFAULT_ITEM_COLLECTION_LIMIT;
 pub use batch::{MAX_BATCH_GET_KEYS, MAX_BATCH_GET_RESPONSE_BYTES, MAX_BATCH_WRITE_REQUESTS};
+pub use collections::DEFAULT_ITEM_COLLECTION_LIMIT;
 pub use error::DbError;
 pub use feed::{Change, ChangeSink};
 pub(crate) use lsi_check::verify_lsi;

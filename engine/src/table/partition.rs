@@ -11,10 +11,10 @@ use strata_item::{Item, PrimaryKey, codec};
 
 use crate::lsm::{PendingWrite, Snapshot, Tree, TreeIter, TreeOptions, WriteBatch};
 
+use super::collections::{self, CollectionSizes};
 use super::core::TableCore;
 use super::error::DbError;
 use super::feed::Change;
-use super::collections::{self, CollectionSizes};
 use super::layout::HashedKey;
 use super::lsi;
 use crate::capacity::{ConsumedCapacity, OpKind, write_units};
@@ -448,7 +448,11 @@ impl Partition {
     /// limit checks (which includes every write appended so far) when known, else a
     /// measurement of what is visible (not kept: only writers, under the write lock,
     /// fill the map). Never takes the write lock, so a change sink may call it.
-    pub(crate) fn collection_size(&self, core: &TableCore, hashed: &HashedKey) -> Result<u64, DbError> {
+    pub(crate) fn collection_size(
+        &self,
+        core: &TableCore,
+        hashed: &HashedKey,
+    ) -> Result<u64, DbError> {
         if let Some(size) = self.collections.lock().get(&hashed.encoded) {
             return Ok(size);
         }

@@ -8,8 +8,8 @@ use std::ops::Bound;
 use strata_item::{AttributeValue, KeyRole, KeySchema};
 
 use super::Table;
-use super::error::DbError;
 use super::collections;
+use super::error::DbError;
 use super::layout::{BASE_TAG, HashedKey, LSI_TAG};
 
 /// A table's item count and size (see [`Table::item_stats`]).
