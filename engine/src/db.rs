@@ -5,6 +5,7 @@
 //! <dir>/LOCK                      held while a Db has the directory open
 //! <dir>/CATALOG                   the tables (docs/catalog-format.md), replaced atomically
 //! <dir>/tables/t00000001/p0000/   partition 0 of table id 1: an LSM tree (WAL, manifest, SSTables)
+//! <dir>/tables/t00000001/TAGS      the tags of table id 1, if any (docs/tags-format.md)
 //! ```
 
 use std::collections::BTreeMap;
@@ -36,6 +37,9 @@ use crate::table::{
 mod ensure;
 mod lsi_verify;
 mod memory;
+mod tags;
+pub use tags::Tags;
+pub(crate) use tags::{TAGS_FILE, decode as decode_tags};
 mod update;
 
 pub use memory::IN_MEMORY_PATH;
@@ -94,6 +98,17 @@ pub struct DbOptions {
     /// Capacity enforcement: partition limits, burst window, adaptive capacity,
     /// on-demand scaling (see `docs/capacity.md`).
     pub capacity: CapacityOptions,
+    /// The most bytes one item collection (the items of one partition key value and
+    /// their local secondary index entries, as stored) may take in a table with local
+    /// secondary indexes; a write that would grow a collection beyond it fails with
+    /// [`DbError::ItemCollectionSizeLimitExceeded`] (default 10 GiB, DynamoDB's
+    /// limit). Tables without LSIs have no limit, as in DynamoDB.
+    pub item_collection_limit_bytes: u64,
+    /// How old the figures of [`Table::item_stats_cached`] (what a server's
+    /// `DescribeTable` reports as `ItemCount` and `TableSizeBytes`) may be before a
+    /// call counts again (default 60 s; DynamoDB refreshes them about every six
+    /// hours). Measured by [`DbOptions::clock`].
+    pub item_stats_max_age: std::time::Duration,
 }
 
 impl Default for DbOptions {
@@ -114,6 +129,8 @@ impl Default for DbOptions {
             index_backfill_page: BackfillPage::default(),
             clock: Arc::new(SystemClock::new()),
             capacity: CapacityOptions::default(),
+            item_collection_limit_bytes: crate::table::DEFAULT_ITEM_COLLECTION_LIMIT,
+            item_stats_max_age: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -1017,6 +1034,9 @@ fn open_locked(path: &Path, opts: &DbOptions) -> Result<Opened, DbError> {
         index_pressure: opts.index_pressure,
         index_pressure_wait: opts.index_pressure_wait,
         index_backfill_page: opts.index_backfill_page,
+        item_collection_limit: opts.item_collection_limit_bytes,
+        clock: Arc::clone(&opts.clock),
+        item_stats_max_age: opts.item_stats_max_age,
     };
     let tables_dir = path.join(TABLES_DIR);
     let mut tables: BTreeMap<String, Arc<TableCore>> = BTreeMap::new();

@@ -52,7 +52,7 @@ pub use capacity::{
     CapacityOptions, CapacityStats, Clock, ManualClock, OnDemandScaling, OnDemandThroughput,
     ProvisionedThroughput,
 };
-pub use db::{Db, DbOptions, IN_MEMORY_PATH, TableUpdate};
+pub use db::{Db, DbOptions, IN_MEMORY_PATH, TableUpdate, Tags};
 pub use gsi::backfill::BackfillPage;
 pub use gsi::check::{IndexDifference, IndexVerifyReport, MAX_LISTED_DIFFERENCES};
 pub use gsi::status::{BackfillStatus, GsiDescription, IndexStatus};
@@ -60,11 +60,12 @@ pub use recovery_report::{DbRecoveryReport, PartitionRecovery};
 pub use strata_index::PressureBounds;
 pub use table::{
     BatchGetOutput, BatchGetRequest, BatchWriteOutput, CapacityMeter, CapacityMode, Change,
-    ChangeSink, ConditionInput, ConsumedCapacity, DbError, DeleteOptions, DeleteOutput, GetOptions,
-    GetOutput, GsiSpec, IndexProjection, ItemIter, ItemStats, KeyConditionInput, KeyInput, LsiSpec,
-    PageIter, ProjectionInput, PutOptions, PutOutput, QueryOptions, QueryOutput, ReturnValues,
-    ReturnValuesOnConditionCheckFailure, ScanOptions, ScanOutput, Select, Table, TableDescription,
-    TableDurability, TableSpec, UpdateInput, UpdateOptions, UpdateOutput, WriteRequest,
+    ChangeSink, ConditionInput, ConsumedCapacity, DEFAULT_ITEM_COLLECTION_LIMIT, DbError,
+    DeleteOptions, DeleteOutput, GetOptions, GetOutput, GsiSpec, IndexProjection, ItemIter,
+    ItemStats, KeyConditionInput, KeyInput, LsiSpec, PageIter, ProjectionInput, PutOptions,
+    PutOutput, QueryOptions, QueryOutput, ReturnValues, ReturnValuesOnConditionCheckFailure,
+    ScanOptions, ScanOutput, Select, Table, TableDescription, TableDurability, TableSpec,
+    UpdateInput, UpdateOptions, UpdateOutput, WriteRequest,
 };
 pub use verify::verify_dir;
 

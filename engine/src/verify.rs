@@ -16,7 +16,7 @@ use std::sync::Arc;
 use strata_fs::FileSystem;
 
 use crate::catalog::{CATALOG_FILE, Catalog};
-use crate::db::{LOCK_FILE, TABLES_DIR, parse_table_dir_name, table_dir_name};
+use crate::db::{LOCK_FILE, TABLES_DIR, TAGS_FILE, parse_table_dir_name, table_dir_name};
 use crate::gsi::{GSI_DIR, gsi_dir, gsi_dir_name};
 use crate::lsm::verify::{Mode, io_kind, read_whole, verify_tree, verify_tree_dir};
 use crate::lsm::{ProblemKind, VerifyReport};
@@ -183,6 +183,8 @@ pub(crate) fn verify_open(
 
 /// Checks the partition directories of one table: `partitions` of them when
 /// the catalog is known, else every `p<n>` directory there is.
+///
+/// (Also checks the table's tags file, `docs/tags-format.md`.)
 fn check_table_dir(
     fs: &Arc<dyn FileSystem>,
     dir: &Path,
@@ -210,6 +212,10 @@ fn check_table_dir(
         }
     };
     for name in &names {
+        if name == TAGS_FILE {
+            check_tags(fs.as_ref(), &dir.join(name), report);
+            continue;
+        }
         if !expected.contains(name) && name != GSI_DIR {
             report.add(
                 dir.join(name),
@@ -330,5 +336,19 @@ fn add_catalog_error(report: &mut VerifyReport, path: &Path, e: DbError) {
             format!("catalog format version {found}, this build reads {supported}"),
         ),
         other => report.add(path, None, ProblemKind::Io, other.to_string()),
+    }
+}
+
+/// Checks a table's tags file (`docs/tags-format.md`).
+fn check_tags(fs: &dyn FileSystem, path: &Path, report: &mut VerifyReport) {
+    match fs.read_all(path) {
+        Err(e) => report.add(path, None, io_kind(&e), e.to_string()),
+        Ok(bytes) => {
+            if let Err(DbError::TagsCorrupt { offset, reason, .. }) =
+                crate::db::decode_tags(&bytes, path)
+            {
+                report.add(path, Some(offset), ProblemKind::Corruption, reason);
+            }
+        }
     }
 }

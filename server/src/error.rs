@@ -189,6 +189,12 @@ impl ApiError {
                     )
                 }
             }
+            DbError::ItemCollectionSizeLimitExceeded { .. } => ApiError::new(
+                400,
+                DYNAMODB,
+                "ItemCollectionSizeLimitExceededException",
+                "Collection size exceeded.",
+            ),
             DbError::IndexBackpressure { .. } => ApiError::new(
                 400,
                 DYNAMODB,

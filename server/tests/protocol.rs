@@ -567,3 +567,124 @@ async fn shutdown_finishes_requests_in_flight() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     task.await.unwrap().unwrap();
 }
+
+const ARN: &str = "arn:aws:dynamodb:ddblocal:000000000000:table/tbl";
+
+fn tag_keys(r: &common::Reply) -> Vec<(String, String)> {
+    r.json()["Tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["Key"].as_str().unwrap().to_owned(),
+                t["Value"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn tags_survive_a_restart_and_go_with_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || strata_engine::Db::open(dir.path(), strata_engine::DbOptions::default()).unwrap();
+    let list = format!(r#"{{"ResourceArn":"{ARN}"}}"#);
+    let s = common::start_with_db(open(), ServerConfig::default()).await;
+    assert_eq!(call(s.addr, "CreateTable", CREATE).await.status, 200);
+    let tag = format!(
+        r#"{{"ResourceArn":"{ARN}","Tags":[{{"Key":"env","Value":"test"}},{{"Key":"team","Value":"db"}},{{"Key":"gone","Value":""}}]}}"#
+    );
+    assert_eq!(call(s.addr, "TagResource", &tag).await.status, 200);
+    let untag = format!(r#"{{"ResourceArn":"{ARN}","TagKeys":["gone"]}}"#);
+    assert_eq!(call(s.addr, "UntagResource", &untag).await.status, 200);
+    s.shutdown().await;
+
+    // A new server on the same directory finds the tags.
+    let s = common::start_with_db(open(), ServerConfig::default()).await;
+    let r = call(s.addr, "ListTagsOfResource", &list).await;
+    assert_eq!(r.status, 200, "{}", r.message());
+    assert_eq!(
+        tag_keys(&r),
+        vec![
+            ("env".to_owned(), "test".to_owned()),
+            ("team".to_owned(), "db".to_owned())
+        ]
+    );
+    // Over the limit with the stored ones: refused, nothing changes.
+    let many: Vec<String> = (0..49)
+        .map(|i| format!(r#"{{"Key":"k{i}","Value":"v"}}"#))
+        .collect();
+    let over = format!(r#"{{"ResourceArn":"{ARN}","Tags":[{}]}}"#, many.join(","));
+    let r = call(s.addr, "TagResource", &over).await;
+    assert_eq!(r.error_name(), "ValidationException");
+    assert!(
+        r.message().contains("exceeds the limit of 50"),
+        "{}",
+        r.message()
+    );
+    assert_eq!(
+        tag_keys(&call(s.addr, "ListTagsOfResource", &list).await).len(),
+        2
+    );
+
+    // Deleted and created again: no tags, also after another restart.
+    assert_eq!(
+        call(s.addr, "DeleteTable", r#"{"TableName":"tbl"}"#)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        call(s.addr, "ListTagsOfResource", &list).await.error_name(),
+        "ResourceNotFoundException"
+    );
+    assert_eq!(call(s.addr, "CreateTable", CREATE).await.status, 200);
+    assert!(tag_keys(&call(s.addr, "ListTagsOfResource", &list).await).is_empty());
+    s.shutdown().await;
+    let s = common::start_with_db(open(), ServerConfig::default()).await;
+    assert!(tag_keys(&call(s.addr, "ListTagsOfResource", &list).await).is_empty());
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn item_collection_over_the_limit_is_item_collection_size_limit_exceeded() {
+    let opts = strata_engine::DbOptions {
+        item_collection_limit_bytes: 2048,
+        ..strata_engine::DbOptions::in_memory()
+    };
+    let db = strata_engine::Db::open(strata_engine::IN_MEMORY_PATH, opts).unwrap();
+    let s = common::start_with_db(db, ServerConfig::default()).await;
+    let create = r#"{"TableName":"lsi","AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"N"},{"AttributeName":"x","AttributeType":"S"}],"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],"LocalSecondaryIndexes":[{"IndexName":"by_x","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"x","KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}}],"BillingMode":"PAY_PER_REQUEST"}"#;
+    let r = call(s.addr, "CreateTable", create).await;
+    assert_eq!(r.status, 200, "{}", r.message());
+    let pad = "p".repeat(300);
+    let mut refused = None;
+    for i in 0..50 {
+        let put = format!(
+            r#"{{"TableName":"lsi","Item":{{"pk":{{"S":"a"}},"sk":{{"N":"{i}"}},"x":{{"S":"v"}},"pad":{{"S":"{pad}"}}}},"ReturnItemCollectionMetrics":"SIZE"}}"#
+        );
+        let r = call(s.addr, "PutItem", &put).await;
+        if r.status != 200 {
+            refused = Some((i, r));
+            break;
+        }
+        assert_eq!(
+            r.json()["ItemCollectionMetrics"]["SizeEstimateRangeGB"],
+            serde_json::json!([0.0, 1.0])
+        );
+    }
+    let (i, r) = refused.expect("the limit never refused a put");
+    assert!(i >= 1);
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["__type"],
+        "com.amazonaws.dynamodb.v20120810#ItemCollectionSizeLimitExceededException"
+    );
+    assert_eq!(r.message(), "Collection size exceeded.");
+    // Nothing was written.
+    let get = format!(r#"{{"TableName":"lsi","Key":{{"pk":{{"S":"a"}},"sk":{{"N":"{i}"}}}}}}"#);
+    let got = call(s.addr, "GetItem", &get).await;
+    assert_eq!(got.status, 200);
+    assert!(got.json().get("Item").is_none());
+    s.shutdown().await;
+}

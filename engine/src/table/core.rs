@@ -39,6 +39,13 @@ pub(crate) struct Hooks {
     pub index_pressure_wait: std::time::Duration,
     /// The size of a GSI backfill page (`DbOptions::index_backfill_page`).
     pub index_backfill_page: crate::gsi::backfill::BackfillPage,
+    /// The most bytes of one item collection (`DbOptions::item_collection_limit_bytes`).
+    pub item_collection_limit: u64,
+    /// The clock [`crate::Table::item_stats_cached`] ages its figures by (the
+    /// capacity clock, `DbOptions::clock`).
+    pub clock: Arc<dyn crate::capacity::Clock>,
+    /// How old cached item statistics may be (`DbOptions::item_stats_max_age`).
+    pub item_stats_max_age: std::time::Duration,
 }
 
 /// An open table.
@@ -62,6 +69,9 @@ pub(crate) struct TableCore {
     pub capacity: Arc<TableCapacity>,
     /// Each GSI's capacity budgets, in spec order.
     pub gsi_budgets: Vec<Arc<IndexBudgets>>,
+    /// The last [`crate::Table::item_stats`] figures and when (by `hooks.clock`)
+    /// they were counted.
+    pub stats_cache: parking_lot::Mutex<Option<(std::time::Duration, super::ItemStats)>>,
     gate: OpGate,
     /// `None` once shut down.
     parts: RwLock<Option<Shards>>,
@@ -255,6 +265,7 @@ impl TableCore {
             gsi,
             capacity,
             gsi_budgets,
+            stats_cache: parking_lot::Mutex::new(None),
             gate: OpGate::default(),
             parts: RwLock::new(Some(Shards { parts, gsis })),
         })

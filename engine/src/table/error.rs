@@ -108,6 +108,21 @@ pub enum DbError {
         table: String,
     },
 
+    /// The write would take an item collection (the items of one partition key
+    /// value and their local secondary index entries) of a table with local
+    /// secondary indexes over its size limit. Nothing was written.
+    #[error(
+        "Item collection size limit exceeded: the collection of a partition key of table {table} would take {would_be} bytes, over the limit of {limit} bytes"
+    )]
+    ItemCollectionSizeLimitExceeded {
+        /// The table.
+        table: String,
+        /// The collection's size the write would have made, in stored bytes.
+        would_be: u64,
+        /// The limit ([`crate::DbOptions::item_collection_limit_bytes`]).
+        limit: u64,
+    },
+
     /// The condition of a conditional write was false; nothing was written.
     #[error("The conditional request failed (table {table})")]
     ConditionalCheckFailed {
@@ -240,6 +255,18 @@ pub enum DbError {
     #[error("catalog {path} is corrupt at offset {offset}: {reason}")]
     CatalogCorrupt {
         /// The catalog file.
+        path: PathBuf,
+        /// Byte offset of the problem.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A table's tags file (`TAGS`, `docs/tags-format.md`) is damaged: bad magic,
+    /// version, checksum or structure.
+    #[error("tags file {path} is corrupt at offset {offset}: {reason}")]
+    TagsCorrupt {
+        /// The tags file.
         path: PathBuf,
         /// Byte offset of the problem.
         offset: u64,

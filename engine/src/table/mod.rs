@@ -20,6 +20,7 @@
 //! | `batch` | batch get and batch write |
 
 mod batch;
+pub(crate) mod collections;
 pub(crate) mod core;
 mod error;
 mod feed;
@@ -51,6 +52,7 @@ pub use crate::capacity::{
 };
 pub(crate) use batch::{BatchKind, batch_get, batch_write, check_batch_shape};
 pub use batch::{MAX_BATCH_GET_KEYS, MAX_BATCH_GET_RESPONSE_BYTES, MAX_BATCH_WRITE_REQUESTS};
+pub use collections::DEFAULT_ITEM_COLLECTION_LIMIT;
 pub use error::DbError;
 pub use feed::{Change, ChangeSink};
 pub(crate) use lsi_check::verify_lsi;

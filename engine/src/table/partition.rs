@@ -11,6 +11,7 @@ use strata_item::{Item, PrimaryKey, codec};
 
 use crate::lsm::{PendingWrite, Snapshot, Tree, TreeIter, TreeOptions, WriteBatch};
 
+use super::collections::{self, CollectionSizes};
 use super::core::TableCore;
 use super::error::DbError;
 use super::feed::Change;
@@ -64,10 +65,11 @@ impl Begun<'_> {
             keys,
         } = self;
         let seqno = match pending {
-            Some(p) => partition
-                .tree
-                .write_finish(p)
-                .map_err(|e| core.storage(partition.index, e))?,
+            Some(p) => partition.tree.write_finish(p).map_err(|e| {
+                // The write's collection sizes may now be wrong: measure again.
+                partition.collections.lock().clear();
+                core.storage(partition.index, e)
+            })?,
             None => 0,
         };
         let mut total = ConsumedCapacity::new(core.name());
@@ -102,6 +104,8 @@ pub(crate) struct Partition {
     pub index: u32,
     pub tree: Tree,
     write_lock: Mutex<()>,
+    /// Known item collection sizes (tables with LSIs), changed under `write_lock`.
+    collections: Mutex<CollectionSizes>,
 }
 
 impl Partition {
@@ -114,6 +118,7 @@ impl Partition {
             index,
             tree: Tree::open(dir, opts)?,
             write_lock: Mutex::new(()),
+            collections: Mutex::new(CollectionSizes::default()),
         })
     }
 
@@ -290,6 +295,10 @@ impl Partition {
         let mut batch = WriteBatch::new();
         let mut has_gsi_delta = false;
         let mut gsi_deltas = Vec::new();
+        // Item collections (tables with LSIs): the sizes this batch makes, applied to
+        // `self.collections` only once the batch is appended.
+        let tracked = !core.spec.local_secondary_indexes.is_empty();
+        let mut sizes: Vec<(Vec<u8>, u64)> = Vec::new();
         for m in muts {
             let old = self.read_latest(core, &m.base_key)?;
             let new = match (m.decide)(old.as_ref()) {
@@ -307,6 +316,16 @@ impl Partition {
                 }
             };
             let (cap, ops) = self.derive(core, &m.hashed, old.as_ref(), new.as_ref())?;
+            let size = if tracked {
+                Some(self.collection_after(
+                    core,
+                    (&m.hashed, m.base_key.as_slice()),
+                    (old.as_ref(), new.as_ref()),
+                    &sizes,
+                )?)
+            } else {
+                None
+            };
             if let Err(e) = core.take_write(self.index, &cap) {
                 match on_throttle {
                     OnThrottle::Fail => return Err(e),
@@ -349,6 +368,9 @@ impl Partition {
             for d in gsi_deltas.drain(..) {
                 batch.log_data(&d);
             }
+            if let Some(size) = size {
+                sizes.push((m.hashed.encoded.clone(), size));
+            }
             keys.push(m.key);
             applied.push(Applied {
                 old,
@@ -367,12 +389,74 @@ impl Partition {
             .tree
             .write_begin(batch, core.durability)
             .map_err(|e| core.storage(self.index, e))?;
+        if !sizes.is_empty() {
+            let mut known = self.collections.lock();
+            for (pk, size) in sizes {
+                known.set(&pk, size);
+            }
+        }
         if has_gsi_delta {
             // Under the write lock: the record just appended is the WAL's last.
             core.gsi
                 .note_write(self.index, self.tree.wal_next_lsn().saturating_sub(1));
         }
         Ok(Some(pending))
+    }
+
+    /// The size of an item's collection once `new` replaces `old` (sizes of this
+    /// batch's earlier mutations in `pending`), or
+    /// [`DbError::ItemCollectionSizeLimitExceeded`]. Called under the write lock.
+    fn collection_after(
+        &self,
+        core: &TableCore,
+        (hashed, base_key): (&HashedKey, &[u8]),
+        (old, new): (Option<&Item>, Option<&Item>),
+        pending: &[(Vec<u8>, u64)],
+    ) -> Result<u64, DbError> {
+        let pk = &hashed.encoded;
+        let current = match pending.iter().rev().find(|(k, _)| k == pk) {
+            Some(&(_, size)) => size,
+            None => self.collection_size_locked(core, hashed)?,
+        };
+        let old_bytes = collections::footprint(core, hashed, base_key, old)?;
+        let new_bytes = collections::footprint(core, hashed, base_key, new)?;
+        let limit = core.hooks.item_collection_limit;
+        collections::next_size(current, old_bytes, new_bytes, limit).map_err(|would_be| {
+            DbError::ItemCollectionSizeLimitExceeded {
+                table: core.name().to_owned(),
+                would_be,
+                limit,
+            }
+        })
+    }
+
+    /// The size of collection `hashed`, from the map or measured (after waiting for
+    /// the writes already appended to become visible). The caller holds the write lock.
+    fn collection_size_locked(&self, core: &TableCore, hashed: &HashedKey) -> Result<u64, DbError> {
+        if let Some(size) = self.collections.lock().get(&hashed.encoded) {
+            return Ok(size);
+        }
+        self.tree
+            .wait_written_visible()
+            .map_err(|e| core.storage(self.index, e))?;
+        let size = collections::measure(core, self, hashed)?;
+        self.collections.lock().set(&hashed.encoded, size);
+        Ok(size)
+    }
+
+    /// The size of item collection `hashed` in stored bytes: the tracked figure the
+    /// limit checks (which includes every write appended so far) when known, else a
+    /// measurement of what is visible (not kept: only writers, under the write lock,
+    /// fill the map). Never takes the write lock, so a change sink may call it.
+    pub(crate) fn collection_size(
+        &self,
+        core: &TableCore,
+        hashed: &HashedKey,
+    ) -> Result<u64, DbError> {
+        if let Some(size) = self.collections.lock().get(&hashed.encoded) {
+            return Ok(size);
+        }
+        collections::measure(core, self, hashed)
     }
 
     /// What writing `new` over `old` costs (table, LSI and GSI write units) and the

@@ -8,8 +8,9 @@ use std::ops::Bound;
 use strata_item::{AttributeValue, KeyRole, KeySchema};
 
 use super::Table;
+use super::collections;
 use super::error::DbError;
-use super::layout::{BASE_TAG, HashedKey, LSI_TAG, Space, prefix_successor};
+use super::layout::{BASE_TAG, HashedKey, LSI_TAG};
 
 /// A table's item count and size (see [`Table::item_stats`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -87,11 +88,43 @@ impl Table {
 }
 
 impl Table {
+    /// [`Table::item_stats`] counted at most [`crate::DbOptions::item_stats_max_age`]
+    /// ago (by [`crate::DbOptions::clock`]): the figures of the last count while they
+    /// are younger than that, else a new count (a key scan of the table), which is
+    /// then kept. What a server reports as `DescribeTable`'s `ItemCount` and
+    /// `TableSizeBytes`, which DynamoDB too updates only now and then: the cost of a
+    /// scan is paid at most once per period however often the table is described.
+    /// The figures start afresh when the table's definition changes (`update_table`).
+    ///
+    /// # Errors
+    /// As [`Table::item_stats`].
+    pub fn item_stats_cached(&self) -> Result<ItemStats, DbError> {
+        let cached = self.with_core(|core| {
+            let now = core.hooks.clock.now();
+            Ok(match &*core.stats_cache.lock() {
+                Some((at, stats)) if now.saturating_sub(*at) < core.hooks.item_stats_max_age => {
+                    Some(stats.clone())
+                }
+                _ => None,
+            })
+        })?;
+        if let Some(stats) = cached {
+            return Ok(stats);
+        }
+        let stats = self.item_stats()?;
+        self.with_core(|core| {
+            let now = core.hooks.clock.now();
+            *core.stats_cache.lock() = Some((now, stats.clone()));
+            Ok(stats)
+        })
+    }
+
     /// The bytes of the item collection of `partition_key`: its base items and their
     /// local secondary index entries, as stored (keys plus values) — what DynamoDB's
     /// `ItemCollectionMetrics` estimates and its 10 GB item-collection limit counts.
-    /// Reads the collection's keys (cost grows with the collection); charges no
-    /// capacity.
+    /// For a table with LSIs this is the size the limit is checked against, kept up
+    /// to date by every write (it reads the collection's keys only when the size is
+    /// not known yet); otherwise the collection's keys are read. Charges no capacity.
     ///
     /// # Errors
     /// A key error when `partition_key` does not fit the table's partition key;
@@ -106,27 +139,11 @@ impl Table {
             let part = parts
                 .get(hashed.partition(core.spec.partitions) as usize)
                 .ok_or_else(|| DbError::invalid("partition out of range"))?;
-            let snapshot = part.tree.snapshot();
-            let lsis = u8::try_from(core.spec.local_secondary_indexes.len()).unwrap_or(u8::MAX);
-            let spaces = std::iter::once(Space::Base).chain((0..lsis).map(Space::Lsi));
-            let mut bytes = 0u64;
-            for space in spaces {
-                let lo = space.partition_prefix(&hashed);
-                let Some(hi) = prefix_successor(&lo) else {
-                    continue;
-                };
-                let iter = part.range(
-                    core,
-                    Bound::Included(lo.as_slice()),
-                    Bound::Excluded(hi.as_slice()),
-                    Some(&snapshot),
-                )?;
-                for kv in iter {
-                    let (k, v) = kv.map_err(|e| core.storage(part.index, e))?;
-                    bytes += (k.len() + v.len()) as u64;
-                }
+            if core.spec.local_secondary_indexes.is_empty() {
+                // No limit to check, so nothing tracked: measure.
+                return collections::measure(core, part, &hashed);
             }
-            Ok(bytes)
+            part.collection_size(core, &hashed)
         })
     }
 }

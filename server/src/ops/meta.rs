@@ -23,8 +23,8 @@ pub fn describe_endpoints(host: &str) -> Value {
     json!({"Endpoints": [{"Address": host, "CachePeriodInMinutes": 1440}]})
 }
 
-/// The table (engine name, id) a `ResourceArn` names.
-fn resource(cx: &Cx<'_>, p: &Params<'_>) -> Result<(String, u64), ApiError> {
+/// The table (engine name) a `ResourceArn` names.
+fn resource(cx: &Cx<'_>, p: &Params<'_>) -> Result<String, ApiError> {
     let arn = p.req_str("ResourceArn", "resourceArn")?;
     let Some(table) = cx.st.loc.table_of_arn(arn) else {
         return Err(ApiError::validation(format!("Invalid TableArn: {arn}")));
@@ -34,7 +34,7 @@ fn resource(cx: &Cx<'_>, p: &Params<'_>) -> Result<(String, u64), ApiError> {
         .to_engine(table)
         .map_err(|_| ApiError::validation(format!("Invalid TableArn: {arn}")))?;
     match cx.st.db.describe_table(&table) {
-        Ok(d) => Ok((table, d.table_id)),
+        Ok(_) => Ok(table),
         Err(strata_engine::DbError::TableNotFound { .. }) => Err(ApiError::not_found(format!(
             "Requested resource not found: ResourcArn: {arn} not found"
         ))),
@@ -86,55 +86,63 @@ fn too_many_tags() -> ApiError {
     ))
 }
 
-/// Adds `tags` to a table, refusing to go over the limit (nothing is changed then).
+/// Adds `tags` to a table (persisted with it), refusing to go over the limit (nothing
+/// is changed then).
 pub fn add_tags(
     st: &crate::state::State,
     table: &str,
-    id: u64,
     tags: Vec<(String, String)>,
 ) -> Result<(), ApiError> {
-    st.with_tags(table, id, |existing| {
-        let mut next = existing.clone();
-        next.extend(tags);
-        if next.len() > MAX_TAGS {
-            return Err(too_many_tags());
-        }
-        *existing = next;
-        Ok(())
-    })
+    st.db
+        .update_table_tags(table, |existing| {
+            let mut next = existing.clone();
+            next.extend(tags);
+            if next.len() > MAX_TAGS {
+                return Err(too_many_tags());
+            }
+            *existing = next;
+            Ok(())
+        })
+        .map_err(|e| ApiError::from_db(e, false))?
 }
 
 pub fn tag_resource(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
-    let (table, id) = resource(cx, p)?;
+    let table = resource(cx, p)?;
     let tags = read_tags(p)?;
     if !p.has("Tags") {
         return Err(ApiError::missing("tags"));
     }
-    add_tags(cx.st, &table, id, tags)?;
+    add_tags(cx.st, &table, tags)?;
     Ok(json!({}))
 }
 
 pub fn untag_resource(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
-    let (table, id) = resource(cx, p)?;
+    let table = resource(cx, p)?;
     let keys = p
         .str_list("TagKeys")?
         .ok_or_else(|| ApiError::missing("tagKeys"))?;
-    cx.st.with_tags(&table, id, |tags| {
-        for k in keys {
-            tags.remove(k);
-        }
-    });
+    cx.st
+        .db
+        .update_table_tags(&table, |tags| {
+            for k in keys {
+                tags.remove(k);
+            }
+        })
+        .map_err(|e| ApiError::from_db(e, false))?;
     Ok(json!({}))
 }
 
 pub fn list_tags(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
-    let (table, id) = resource(cx, p)?;
+    let table = resource(cx, p)?;
     // All tags fit one page (at most 50), so NextToken is never returned.
     p.str("NextToken")?;
-    let tags = cx.st.with_tags(&table, id, |tags| {
-        tags.iter()
-            .map(|(k, v)| json!({"Key": k, "Value": v}))
-            .collect::<Vec<_>>()
-    });
+    let tags: Vec<Value> = cx
+        .st
+        .db
+        .table_tags(&table)
+        .map_err(|e| ApiError::from_db(e, false))?
+        .iter()
+        .map(|(k, v)| json!({"Key": k, "Value": v}))
+        .collect();
     Ok(json!({"Tags": tags}))
 }

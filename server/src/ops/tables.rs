@@ -29,12 +29,12 @@ fn describe_counted(
     table_description(d, cx.ns().shown(&d.spec.name), status, &cx.st.loc, counts)
 }
 
-/// The table's item count and size now (an exact count: a key scan of the table).
+/// The table's item count and size, counted at most `DbOptions::item_stats_max_age` ago.
 fn counts(cx: &Cx<'_>, engine_name: &str) -> Result<ItemStats, ApiError> {
     cx.st
         .db
         .table(engine_name)
-        .and_then(|t| t.item_stats())
+        .and_then(|t| t.item_stats_cached())
         .map_err(db_err)
 }
 
@@ -67,7 +67,7 @@ pub fn create_table(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
     super::meta::check_tag_count(&tags)?;
     let d = cx.st.db.create_table(spec).map_err(db_err)?;
     if !tags.is_empty() {
-        add_tags(cx.st, name, d.table_id, tags)?;
+        add_tags(cx.st, name, tags)?;
     }
     Ok(json!({"TableDescription": describe_json(cx, &d, TableStatus::Active)}))
 }
@@ -82,7 +82,6 @@ pub fn describe_table(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
 pub fn delete_table(cx: &Cx<'_>, p: &Params<'_>) -> Result<Value, ApiError> {
     let name = cx.ns().to_engine(p.req_str("TableName", "tableName")?)?;
     let d = cx.st.db.delete_table(&name).map_err(db_err)?;
-    cx.st.drop_tags(&name, d.table_id);
     Ok(json!({"TableDescription": describe_json(cx, &d, TableStatus::Deleting)}))
 }
 
