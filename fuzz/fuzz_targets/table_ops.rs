@@ -478,7 +478,10 @@ fn invalid_item(key: &KeyArg, item: &Item) -> bool {
     match key {
         KeyArg::Bad(_) => true,
         KeyArg::Valid(k) => {
-            k.table == 0 && item.get("l").is_some_and(|l| !matches!(l, AttributeValue::N(_)))
+            k.table == 0
+                && item
+                    .get("l")
+                    .is_some_and(|l| !matches!(l, AttributeValue::N(_)))
         }
     }
 }
@@ -513,7 +516,12 @@ fn expect_error(e: &DbError, want: &Expect, old: Option<&Item>, asked_old: bool,
     }
 }
 
-fn with_values<O>(mut o: O, values: Vec<(impl Into<String>, AttributeValue)>, f: fn(O, String, AttributeValue) -> O) -> O {
+/// Adds each `(placeholder, value)` to the options with `f` (the options types share no trait).
+fn with_values<O>(
+    mut o: O,
+    values: Vec<(impl Into<String>, AttributeValue)>,
+    f: fn(O, String, AttributeValue) -> O,
+) -> O {
     for (n, v) in values {
         o = f(o, n.into(), v);
     }
@@ -595,7 +603,12 @@ fn check_all(tables: &[Table; 2], model: &Model) {
             .filter(|(k, _)| k.table == n)
             .map(|(_, i)| i.clone())
             .collect();
-        assert_eq!(sorted(scan_all(t, None)), sorted(want), "scan of {}", TABLES[n]);
+        assert_eq!(
+            sorted(scan_all(t, None)),
+            sorted(want),
+            "scan of {}",
+            TABLES[n]
+        );
     }
     let want: Vec<Item> = lsi_view(model, None).into_iter().map(|e| e.2).collect();
     assert_eq!(
@@ -658,7 +671,10 @@ impl State {
         let what = format!("put {item:?} if {cond:?}");
         match self.tables[table].put_item(item.clone(), o) {
             Ok(out) => {
-                assert!(matches!(want, Expect::Ok), "{what}: succeeded against the model");
+                assert!(
+                    matches!(want, Expect::Ok),
+                    "{what}: succeeded against the model"
+                );
                 let want_attrs = if all_old { old } else { None };
                 assert_eq!(out.attributes, want_attrs, "{what}: returned");
                 if let KeyArg::Valid(k) = key {
@@ -836,7 +852,11 @@ impl State {
             let got = query_all(t, "pk = :pk", &o).expect("query u");
             let want: Vec<Item> = self
                 .model
-                .get(&Key { table: 1, pk: pk.to_owned(), sk: 0 })
+                .get(&Key {
+                    table: 1,
+                    pk: pk.to_owned(),
+                    sk: 0,
+                })
                 .cloned()
                 .into_iter()
                 .collect();
@@ -889,7 +909,10 @@ impl State {
         }
         match query_all(t, &kc, &o) {
             Ok(got) => {
-                assert!(kind % 7 != 6 || lo <= hi, "{what}: accepted BETWEEN with low > high");
+                assert!(
+                    kind % 7 != 6 || lo <= hi,
+                    "{what}: accepted BETWEEN with low > high"
+                );
                 assert_eq!(got, want, "{what}");
             }
             Err(e) => {
