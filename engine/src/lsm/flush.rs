@@ -155,13 +155,6 @@ impl TreeInner {
             Counters::add(&self.counters.flushes, 1);
             self.wake_writers();
             self.truncate_wal(end_lsn);
-            // The memtable is freed here unless a reader still holds it (then
-            // its memory goes back with the next flush's trim).
-            let last = Arc::strong_count(&mem) == 1;
-            drop(mem);
-            if last {
-                super::heap::release_free_heap();
-            }
         }
     }
 

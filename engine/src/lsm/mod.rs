@@ -18,7 +18,6 @@ mod compaction;
 mod cursor;
 mod error;
 mod flush;
-mod heap;
 mod ikey;
 mod levels;
 mod log_reader;
