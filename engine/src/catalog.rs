@@ -26,8 +26,7 @@ pub(crate) const MAGIC: &[u8; 8] = b"STRATCAT";
 pub(crate) const VERSION: u32 = 4;
 /// The oldest format version this build reads (1: no global secondary indexes).
 pub(crate) const MIN_VERSION: u32 = 1;
-/// Header: magic, version, body length.
-const HEADER_LEN: usize = 16;
+use crate::framed::HEADER_LEN;
 
 /// One table in the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,14 +111,7 @@ impl Catalog {
         for t in &self.tables {
             encode_table(&mut body, t, version);
         }
-        let mut out = Vec::with_capacity(HEADER_LEN + body.len() + 4);
-        out.extend_from_slice(MAGIC);
-        put_u32(&mut out, version);
-        put_u32(&mut out, u32::try_from(body.len()).unwrap_or(u32::MAX));
-        out.extend_from_slice(&body);
-        let crc = crc32fast::hash(&out);
-        put_u32(&mut out, crc);
-        out
+        crate::framed::encode(MAGIC, version, &body)
     }
 
     /// Parses and checks a catalog file's bytes.
@@ -129,44 +121,8 @@ impl Catalog {
             offset: offset as u64,
             reason,
         };
-        if bytes.len() < HEADER_LEN + 4 {
-            return Err(corrupt(
-                0,
-                format!("file is {} bytes, shorter than a header", bytes.len()),
-            ));
-        }
-        if &bytes[..8] != MAGIC {
-            return Err(corrupt(
-                0,
-                format!("bad magic {:02x?}, expected {MAGIC:02x?}", &bytes[..8]),
-            ));
-        }
-        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        let body_len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
-        let expected = HEADER_LEN + body_len + 4;
-        if bytes.len() != expected {
-            return Err(corrupt(
-                12,
-                format!(
-                    "body length {body_len} implies a {expected}-byte file, found {} bytes",
-                    bytes.len()
-                ),
-            ));
-        }
-        let crc_at = HEADER_LEN + body_len;
-        let stored = u32::from_le_bytes([
-            bytes[crc_at],
-            bytes[crc_at + 1],
-            bytes[crc_at + 2],
-            bytes[crc_at + 3],
-        ]);
-        let actual = crc32fast::hash(&bytes[..crc_at]);
-        if stored != actual {
-            return Err(corrupt(
-                crc_at,
-                format!("checksum mismatch: stored {stored:#010x}, computed {actual:#010x}"),
-            ));
-        }
+        let (version, crc_at) = crate::framed::check(bytes, MAGIC)
+            .map_err(|(offset, reason)| corrupt(offset, reason))?;
         // Checked after the checksum: a flipped version byte is corruption, not a
         // newer file.
         if !(MIN_VERSION..=VERSION).contains(&version) {

@@ -43,6 +43,7 @@ pub use asynchronous::{AsyncDb, AsyncItems, AsyncPages, AsyncTable};
 pub mod capacity;
 mod catalog;
 mod db;
+mod framed;
 mod gsi;
 mod recovery_report;
 pub mod table;

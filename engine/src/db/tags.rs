@@ -24,8 +24,7 @@ pub(crate) const TAGS_FILE: &str = "TAGS";
 const MAGIC: &[u8; 8] = b"STRATTAG";
 /// The format version this build reads and writes.
 const VERSION: u32 = 1;
-/// Header: magic, version, body length.
-const HEADER_LEN: usize = 16;
+use crate::framed::HEADER_LEN;
 
 /// The bytes of a tags file holding `tags`.
 pub(crate) fn encode(tags: &Tags) -> Vec<u8> {
@@ -37,14 +36,7 @@ pub(crate) fn encode(tags: &Tags) -> Vec<u8> {
         put_u32(&mut body, len32(v.len()));
         body.extend_from_slice(v.as_bytes());
     }
-    let mut out = Vec::with_capacity(HEADER_LEN + body.len() + 4);
-    out.extend_from_slice(MAGIC);
-    put_u32(&mut out, VERSION);
-    put_u32(&mut out, len32(body.len()));
-    out.extend_from_slice(&body);
-    let crc = crc32fast::hash(&out);
-    put_u32(&mut out, crc);
-    out
+    crate::framed::encode(MAGIC, VERSION, &body)
 }
 
 /// Parses and checks a tags file's bytes (`path` names it in errors).
@@ -54,41 +46,10 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<Tags, DbError> {
         offset: offset as u64,
         reason,
     };
-    if bytes.len() < HEADER_LEN + 4 {
-        return Err(corrupt(
-            0,
-            format!("file is {} bytes, shorter than a header", bytes.len()),
-        ));
-    }
-    if &bytes[..8] != MAGIC {
-        return Err(corrupt(
-            0,
-            format!("bad magic {:02x?}, expected {MAGIC:02x?}", &bytes[..8]),
-        ));
-    }
-    let body_len = read_u32(bytes, 12).unwrap_or(0) as usize;
-    let crc_at = HEADER_LEN.saturating_add(body_len);
-    if bytes.len() != crc_at.saturating_add(4) {
-        return Err(corrupt(
-            12,
-            format!(
-                "body length {body_len} implies a {}-byte file, found {} bytes",
-                crc_at.saturating_add(4),
-                bytes.len()
-            ),
-        ));
-    }
-    let stored = read_u32(bytes, crc_at).unwrap_or(0);
-    let actual = crc32fast::hash(&bytes[..crc_at]);
-    if stored != actual {
-        return Err(corrupt(
-            crc_at,
-            format!("checksum mismatch: stored {stored:#010x}, computed {actual:#010x}"),
-        ));
-    }
+    let (version, crc_at) =
+        crate::framed::check(bytes, MAGIC).map_err(|(offset, reason)| corrupt(offset, reason))?;
     // Checked after the checksum: a flipped version byte is corruption, not a newer
     // file.
-    let version = read_u32(bytes, 8).unwrap_or(0);
     if version != VERSION {
         return Err(corrupt(
             8,
