@@ -349,7 +349,9 @@ impl Wal {
         for (_, path) in spares.drain(..extra) {
             fs.remove_file(&path).map_err(|e| WalError::io(&path, e))?;
         }
-        if extra > 0 {
+        // The spares' names made durable before one is rewritten (a rename
+        // to a spare whose directory sync failed may still be undoable).
+        if extra > 0 || !spares.is_empty() {
             fs.sync_dir(dir).map_err(|e| WalError::io(dir, e))?;
             bump(&stats.dir_syncs, 1);
         }
@@ -747,11 +749,11 @@ impl Wal {
         let inner = &*self.inner;
         let mut segs = inner.segments.lock();
         let mut deleted = 0;
-        let mut spared = Vec::new();
+        let mut spared: Vec<(u64, PathBuf)> = Vec::new();
         let mut result = Ok(());
         while segs.len() > 1 && segs[1].first_lsn <= lsn {
             let path = segs[0].path.clone();
-            match inner.retire(&segs[0]) {
+            match inner.retire(&segs[0], spared.len()) {
                 Ok(spare) => spared.extend(spare),
                 Err(e) => {
                     result = Err(WalError::io(&path, e));
@@ -769,10 +771,14 @@ impl Wal {
             bump(&inner.stats.dir_syncs, 1);
             tracing::debug!(deleted, before_lsn = lsn, "WAL segments retired");
         }
-        // Only once the renames are durable (a cut file under a segment's
-        // name would read as a damaged segment).
-        for spare in spared {
+        // Only once the renames are durable is a spare cut (a cut file under
+        // a segment's name would read as a damaged segment) and offered for
+        // reuse: a rotation that rewrote a spare whose rename a power loss
+        // can still undo would leave the new segment's header under the old
+        // segment's name, ahead of the segments that followed it.
+        for (number, spare) in spared {
             inner.trim_spare(&spare);
+            inner.spares.lock().push((number, spare));
         }
         result.map(|()| deleted)
     }
@@ -1147,16 +1153,17 @@ impl Inner {
         Ok(segment_tag(a.number))
     }
 
-    /// Deletes a retired segment, or keeps it as a spare (returning its new
-    /// path). The caller syncs the directory.
-    fn retire(&self, seg: &SegmentMeta) -> std::io::Result<Option<PathBuf>> {
-        let mut spares = self.spares.lock();
+    /// Deletes a retired segment, or renames it as a spare (returning its
+    /// old number and new path) while fewer than `recycle_segments` spares
+    /// exist, counting `pending` ones renamed but not yet offered. The caller
+    /// syncs the directory, then offers the spare (see `truncate_before`).
+    fn retire(&self, seg: &SegmentMeta, pending: usize) -> std::io::Result<Option<(u64, PathBuf)>> {
+        let kept = self.spares.lock().len() + pending;
         // A segment salvage skipped damage in is not reused.
-        if spares.len() < self.recycle_segments && seg.skips.is_empty() {
+        if kept < self.recycle_segments && seg.skips.is_empty() {
             let spare = self.dir.join(spare_name(seg.number));
             self.fs.rename(&seg.path, &spare)?;
-            spares.push((seg.number, spare.clone()));
-            return Ok(Some(spare));
+            return Ok(Some((seg.number, spare)));
         }
         self.fs.remove_file(&seg.path)?;
         Ok(None)

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use strata_fs::{FaultFs, FileSystem};
+use strata_fs::{FaultFs, FaultKind, FaultOp, FileSystem};
 use strata_wal::{Durability, Lsn, SEGMENT_HEADER_SIZE, Wal, WalOptions};
 
 fn recycling(fs: &FaultFs, preallocate: u64) -> WalOptions {
@@ -198,6 +198,46 @@ fn a_spare_left_by_a_crash_is_ignored_and_its_number_never_reused() {
     assert_eq!(&after[..before.len()], &before[..]);
     assert_eq!(after[before.len()].1, b"x");
     assert_eq!(after.len(), before.len() + 1);
+}
+
+/// A retired segment becomes a spare only once its rename is durable. Here
+/// the directory sync after the rename fails, then a rotation needs a new
+/// segment and a power loss follows before that rotation's rename: had the
+/// rotation rewritten the spare's file, the new segment's header would now
+/// sit under the old segment's name, ahead of the segment that followed it,
+/// and the log would not open.
+#[test]
+fn a_spare_whose_rename_is_not_durable_is_never_reused() {
+    let fs = fault_fs();
+    let (wal, _) = Wal::open(dir(), recycling(&fs, 0)).unwrap();
+    let mut acked = BTreeMap::new();
+    for i in 0..3u64 {
+        let p = payload(i, 60);
+        acked.insert(wal.append(&p, Durability::Sync).unwrap(), p);
+        wal.rotate().unwrap();
+    }
+    // Segments 1..=4; retiring those below the last record's LSN renames
+    // segment 1 (and 2) to spares, and the directory sync fails.
+    fs.inject(FaultOp::SyncDir, 1, FaultKind::Eio);
+    assert!(wal.truncate_before(wal.next_lsn() - 1).is_err());
+    assert_eq!(
+        wal.spare_count(),
+        0,
+        "a spare offered before its rename is durable"
+    );
+    // The next rotation's rename fails; the power goes out.
+    fs.inject(FaultOp::Rename, 1, FaultKind::Eio);
+    let p = payload(9, 60);
+    acked.insert(wal.append(&p, Durability::Sync).unwrap(), p);
+    let _ = wal.rotate();
+    std::mem::forget(wal);
+    let img = fs.recovered();
+    check(
+        &img,
+        &acked,
+        recycling(&img, 0),
+        "after the failed directory sync",
+    );
 }
 
 /// A version-1 segment as older writers left it: no checksum seed, no end
