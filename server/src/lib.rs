@@ -92,6 +92,8 @@ impl Default for ServerConfig {
 pub struct Shared {
     state: Arc<State>,
     config: ServerConfig,
+    /// Operations running off the connection tasks (see `http::dispatch`).
+    blocking: std::sync::atomic::AtomicUsize,
 }
 
 /// Errors of [`Server::bind`] and [`Server::run`].
@@ -143,6 +145,7 @@ impl Server {
             shared: Arc::new(Shared {
                 state: Arc::new(State::new(db, loc)),
                 config,
+                blocking: std::sync::atomic::AtomicUsize::new(0),
             }),
         })
     }

@@ -1,5 +1,7 @@
 //! Integration tests with a real client: `aws-sdk-dynamodb` against a server on a
-//! free port, dummy credentials, plain HTTP.
+//! free port, dummy credentials, plain HTTP. On a multi-thread runtime, as `strata
+//! serve` runs, so that operations alone in flight run in place (`block_in_place`);
+//! `protocol.rs` uses the current-thread runtime, where they go to the blocking pool.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -82,7 +84,7 @@ async fn create_composite(c: &Client, name: &str) {
         .unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn table_lifecycle_and_description_shape() {
     let srv = start().await;
     let c = client(&srv);
@@ -216,7 +218,7 @@ async fn table_lifecycle_and_description_shape() {
     srv.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_table_validation() {
     let srv = start().await;
     let c = client(&srv);
@@ -274,7 +276,7 @@ async fn create_table_validation() {
     srv.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_tables_paginates() {
     let srv = start().await;
     let c = client(&srv);
@@ -316,7 +318,7 @@ async fn list_tables_paginates() {
     srv.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn item_operations_and_return_values() {
     let srv = start().await;
     let c = client(&srv);
@@ -459,7 +461,7 @@ async fn item_operations_and_return_values() {
     srv.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_and_scan_paginate() {
     let srv = start().await;
     let c = client(&srv);
@@ -583,7 +585,7 @@ async fn query_and_scan_paginate() {
     srv.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_operations() {
     let srv = start().await;
     let c = client(&srv);
@@ -670,7 +672,7 @@ async fn batch_operations() {
     srv.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumed_capacity_shapes() {
     let srv = start().await;
     let c = client(&srv);
@@ -745,7 +747,7 @@ async fn consumed_capacity_shapes() {
     srv.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_table_adds_and_removes_a_gsi() {
     let srv = start().await;
     let c = client(&srv);
@@ -888,7 +890,7 @@ async fn update_table_adds_and_removes_a_gsi() {
     srv.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_parameters() {
     let srv = start().await;
     let c = client(&srv);
@@ -1006,7 +1008,7 @@ async fn legacy_parameters() {
     srv.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_on_a_provisioned_table() {
     let srv = start().await;
     let c = client(&srv);
@@ -1050,7 +1052,7 @@ async fn throttling_on_a_provisioned_table() {
     srv.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tags_limits_and_endpoints() {
     let srv = start().await;
     let c = client(&srv);
@@ -1135,7 +1137,7 @@ async fn tags_limits_and_endpoints() {
     srv.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signatures_are_verified_with_auth() {
     let creds = strata_server::sigv4::Credentials::parse("AKIDGOOD goodsecret").unwrap();
     let srv = start_with(strata_server::ServerConfig {
@@ -1168,7 +1170,7 @@ async fn signatures_are_verified_with_auth() {
     srv.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_keys_with_namespaces_see_only_their_tables() {
     let creds =
         strata_server::sigv4::Credentials::parse("TEAM1 s1 team1\nTEAM2 s2 team2\nADMIN s3\n")
@@ -1283,7 +1285,7 @@ async fn access_keys_with_namespaces_see_only_their_tables() {
     srv.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn item_collection_metrics_for_tables_with_lsis() {
     use aws_sdk_dynamodb::types::ReturnItemCollectionMetrics;
     let srv = start().await;
