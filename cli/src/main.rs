@@ -94,6 +94,11 @@ struct ServeArgs {
     /// The largest request body accepted, in bytes.
     #[arg(long, default_value_t = strata_server::MAX_BODY_BYTES)]
     max_body_bytes: usize,
+    /// With a single client connection, how long (microseconds) to poll for its
+    /// next request before the worker thread sleeps: a sleeping thread's wake-up
+    /// costs more than a request on virtual machines. 0: never poll.
+    #[arg(long, default_value_t = 100, value_name = "MICROSECONDS")]
+    read_spin_us: u64,
 }
 
 fn main() -> ExitCode {
@@ -147,6 +152,7 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let config = ServerConfig {
         max_body_bytes: args.max_body_bytes,
         auth,
+        read_spin: std::time::Duration::from_micros(args.read_spin_us),
         ..ServerConfig::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

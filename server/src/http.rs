@@ -219,8 +219,8 @@ async fn run_blocking(
             self.0.fetch_sub(1, Ordering::AcqRel);
         }
     }
-    let before = shared.blocking.fetch_add(1, Ordering::AcqRel);
-    let _in_flight = InFlight(&shared.blocking);
+    let before = shared.load.blocking.fetch_add(1, Ordering::AcqRel);
+    let _in_flight = InFlight(&shared.load.blocking);
     let multi = tokio::runtime::Handle::current().runtime_flavor()
         == tokio::runtime::RuntimeFlavor::MultiThread;
     if before == 0 && multi {

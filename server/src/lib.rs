@@ -42,6 +42,7 @@ pub mod namespace;
 pub mod ops;
 pub mod params;
 pub mod sigv4;
+mod spin;
 pub mod state;
 
 use describe::Location;
@@ -71,6 +72,12 @@ pub struct ServerConfig {
     /// Verify SigV4 signatures against these keys (`--auth FILE`); `None`: accept
     /// any well-formed `Authorization` header, as DynamoDB Local does.
     pub auth: Option<Arc<sigv4::Credentials>>,
+    /// While the server has a single connection and nothing running, how long a
+    /// read waiting for that connection's next request polls the socket before
+    /// the worker thread sleeps (`--read-spin-us`; zero: never). A sleeping
+    /// worker's wake-up dominates a one-connection round trip on virtual machines
+    /// (see `spin.rs`); the price is up to this much CPU per request.
+    pub read_spin: Duration,
 }
 
 impl Default for ServerConfig {
@@ -83,6 +90,7 @@ impl Default for ServerConfig {
             region: "ddblocal".to_owned(),
             account: "000000000000".to_owned(),
             auth: None,
+            read_spin: Duration::from_micros(100),
         }
     }
 }
@@ -92,8 +100,8 @@ impl Default for ServerConfig {
 pub struct Shared {
     state: Arc<State>,
     config: ServerConfig,
-    /// Operations running off the connection tasks (see `http::dispatch`).
-    blocking: std::sync::atomic::AtomicUsize,
+    /// Open connections and operations running off the connection tasks.
+    load: Arc<spin::Load>,
 }
 
 /// Errors of [`Server::bind`] and [`Server::run`].
@@ -145,7 +153,7 @@ impl Server {
             shared: Arc::new(Shared {
                 state: Arc::new(State::new(db, loc)),
                 config,
-                blocking: std::sync::atomic::AtomicUsize::new(0),
+                load: Arc::default(),
             }),
         })
     }
@@ -191,7 +199,14 @@ impl Server {
                         .timer(TokioTimer::new())
                         .header_read_timeout(header_timeout)
                         .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), svc);
+                        .serve_connection(
+                            TokioIo::new(spin::SpinStream::new(
+                                stream,
+                                shared.config.read_spin,
+                                &shared.load,
+                            )),
+                            svc,
+                        );
                     let watched = graceful.watch(conn);
                     tokio::spawn(async move {
                         if let Err(e) = watched.await {
