@@ -99,6 +99,14 @@ struct ServeArgs {
     /// costs more than a request on virtual machines. 0: never poll.
     #[arg(long, default_value_t = 100, value_name = "MICROSECONDS")]
     read_spin_us: u64,
+    /// The largest item collection (items of one partition key with their local
+    /// secondary index entries) of a table with LSIs, in bytes; DynamoDB's is 10 GiB.
+    #[arg(long, default_value_t = 10 << 30, value_name = "BYTES")]
+    item_collection_limit_bytes: u64,
+    /// How old (seconds) DescribeTable's ItemCount and TableSizeBytes may be before
+    /// they are counted again (DynamoDB updates them about every six hours).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    item_count_max_age: u64,
 }
 
 fn main() -> ExitCode {
@@ -138,11 +146,17 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let db = match (&args.dir, args.in_memory) {
-        (_, true) => Db::open_in_memory()?,
-        (Some(dir), false) => Db::open(dir, DbOptions::default())?,
+    let (path, mut opts) = match (&args.dir, args.in_memory) {
+        (_, true) => (
+            PathBuf::from(strata_engine::IN_MEMORY_PATH),
+            DbOptions::in_memory(),
+        ),
+        (Some(dir), false) => (dir.clone(), DbOptions::default()),
         (None, false) => return Err("give --dir DIR or --in-memory".into()),
     };
+    opts.item_collection_limit_bytes = args.item_collection_limit_bytes;
+    opts.item_stats_max_age = std::time::Duration::from_secs(args.item_count_max_age);
+    let db = Db::open(&path, opts)?;
     let auth = match &args.auth {
         Some(path) => Some(std::sync::Arc::new(
             strata_server::sigv4::Credentials::load(path)?,

@@ -166,6 +166,54 @@ fn in_memory_serves() {
     child.wait().unwrap();
 }
 
+/// `--item-collection-limit-bytes` reaches the engine: a table with an LSI refuses
+/// the write that would take a partition key's items over it, with DynamoDB's
+/// error; `--read-spin-us 0` serves as well.
+#[test]
+fn item_collection_limit_flag() {
+    let (mut child, addr) = serve_with(&[
+        "--in-memory",
+        "--item-collection-limit-bytes",
+        "3000",
+        "--read-spin-us",
+        "0",
+    ]);
+    let create = r#"{"TableName":"coll","BillingMode":"PAY_PER_REQUEST",
+        "AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},
+            {"AttributeName":"sk","AttributeType":"N"},{"AttributeName":"x","AttributeType":"N"}],
+        "KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],
+        "LocalSecondaryIndexes":[{"IndexName":"by_x","KeySchema":[
+            {"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"x","KeyType":"RANGE"}],
+            "Projection":{"ProjectionType":"ALL"}}]}"#;
+    let (status, json) = call(addr, "CreateTable", create).unwrap();
+    if status != 200 {
+        child.kill().unwrap();
+        panic!("CreateTable: {json}");
+    }
+    let pad = "y".repeat(1000);
+    let mut refused = None;
+    for sk in 0..10 {
+        let body = format!(
+            r#"{{"TableName":"coll","Item":{{"pk":{{"S":"a"}},"sk":{{"N":"{sk}"}},"x":{{"N":"1"}},"pad":{{"S":"{pad}"}}}}}}"#
+        );
+        let (status, json) = call(addr, "PutItem", &body).unwrap();
+        if status != 200 {
+            let kind = json["__type"].as_str().unwrap_or_default().to_owned();
+            if status != 400 || !kind.ends_with("#ItemCollectionSizeLimitExceededException") {
+                child.kill().unwrap();
+                panic!("PutItem {sk}: {status} {json}");
+            }
+            assert_eq!(json["message"], "Collection size exceeded.");
+            refused = Some(sk);
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // About 2 KB per item with its LSI entry: the first fits, the second not.
+    assert_eq!(refused, Some(1), "refused at item {refused:?}");
+}
+
 #[test]
 fn bad_arguments_fail() {
     let out = Command::new(env!("CARGO_BIN_EXE_strata"))
@@ -189,4 +237,9 @@ fn bad_arguments_fail() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 1"));
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["serve", "--in-memory", "--read-spin-us", "soon"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
 }
