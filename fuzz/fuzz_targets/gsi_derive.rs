@@ -101,14 +101,24 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
         Ok(d) => {
             if let Some(n) = &new {
                 assert!(check_item(&def, n).is_ok());
-                assert!(derive(&def, &base, Some(n), Some(n)).expect("same item").is_empty());
+                assert!(
+                    derive(&def, &base, Some(n), Some(n))
+                        .expect("same item")
+                        .is_empty()
+                );
             }
             if let Some(e) = &d.put {
                 let n = new.as_ref().expect("a put needs a new item");
-                assert_eq!(EntryKey::decode(&e.at.bytes, shape).expect("decodes"), e.at.key);
+                assert_eq!(
+                    EntryKey::decode(&e.at.bytes, shape).expect("decodes"),
+                    e.at.key
+                );
                 assert_eq!(e.at.key.encode().expect("encodes"), e.at.bytes);
                 assert!(e.at.partition < def.partitions);
-                assert_eq!(e.at.partition, e.at.key.partition(def.partitions).expect("hash"));
+                assert_eq!(
+                    e.at.partition,
+                    e.at.key.partition(def.partitions).expect("hash")
+                );
                 assert_eq!(e.item, project(&def, &base, n));
                 assert_eq!(e.size, e.item.size());
                 assert_eq!(codec::decode_item(&e.value()).expect("codec"), e.item);
@@ -121,7 +131,9 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
             }
             assert_eq!(d.write_units == 0, d.is_empty());
         }
-        Err(e @ (DeriveError::IndexKeyTypeMismatch { .. } | DeriveError::IndexKeyInvalid { .. })) => {
+        Err(
+            e @ (DeriveError::IndexKeyTypeMismatch { .. } | DeriveError::IndexKeyInvalid { .. }),
+        ) => {
             let n = new.as_ref().expect("only the new item is checked");
             assert_eq!(check_item(&def, n), Err(e));
         }

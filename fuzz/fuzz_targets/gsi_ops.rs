@@ -67,15 +67,11 @@ fn open(fs: &FaultFs) -> (Db, Table) {
     (db, t)
 }
 
-struct Input<'a>(&'a [u8]);
+#[path = "common/input.rs"]
+mod input;
+use input::Input;
 
 impl Input<'_> {
-    fn byte(&mut self) -> Option<u8> {
-        let (&b, rest) = self.0.split_first()?;
-        self.0 = rest;
-        Some(b)
-    }
-
     fn key(&mut self) -> Option<Key> {
         let b = self.byte()?;
         Some((

@@ -114,15 +114,11 @@ fn open(fs: &FaultFs) -> (Db, [Table; 2]) {
     (db, tables)
 }
 
-struct Input<'a>(&'a [u8]);
+#[path = "common/input.rs"]
+mod input;
+use input::Input;
 
 impl Input<'_> {
-    fn byte(&mut self) -> Option<u8> {
-        let (&b, rest) = self.0.split_first()?;
-        self.0 = rest;
-        Some(b)
-    }
-
     fn key(&mut self, table: usize) -> Option<KeyArg> {
         let b = self.byte()?;
         if b >= 250 {
@@ -629,6 +625,18 @@ fn read_model(tables: &[Table; 2]) -> Model {
     m
 }
 
+/// What a put or delete under `cond` must do to an item stored as `old`,
+/// when its own input is `invalid` or not.
+fn expect(cond: &Cond, old: Option<&Item>, invalid: bool) -> Expect {
+    if cond.invalid() || invalid {
+        Expect::Invalid
+    } else if !cond.holds(old) {
+        Expect::CheckFails
+    } else {
+        Expect::Ok
+    }
+}
+
 struct State {
     fs: FaultFs,
     db: Db,
@@ -638,22 +646,21 @@ struct State {
 }
 
 impl State {
+    /// The model's item under `key` (none for a malformed key).
+    fn stored(&self, key: &KeyArg) -> Option<Item> {
+        match key {
+            KeyArg::Valid(k) => self.model.get(k).cloned(),
+            KeyArg::Bad(_) => None,
+        }
+    }
+
     fn put(&mut self, input: &mut Input<'_>, table: usize) -> Option<()> {
         let key = input.key(table)?;
         let item = input.item(&key)?;
         let cond = input.cond()?;
         let flags = input.byte()?;
-        let old = match &key {
-            KeyArg::Valid(k) => self.model.get(k).cloned(),
-            KeyArg::Bad(_) => None,
-        };
-        let want = if cond.invalid() || invalid_item(&key, &item) {
-            Expect::Invalid
-        } else if !cond.holds(old.as_ref()) {
-            Expect::CheckFails
-        } else {
-            Expect::Ok
-        };
+        let old = self.stored(&key);
+        let want = expect(&cond, old.as_ref(), invalid_item(&key, &item));
         let mut o = PutOptions::default();
         if let Some((e, values)) = cond.expr() {
             o = with_values(o.condition(e), values, |o, n, v| o.value(n, v));
@@ -695,10 +702,7 @@ impl State {
         }
         let cond = input.cond()?;
         let flags = input.byte()?;
-        let old = match &key {
-            KeyArg::Valid(k) => self.model.get(k).cloned(),
-            KeyArg::Bad(_) => None,
-        };
+        let old = self.stored(&key);
         let names: Vec<&str> = acts.iter().map(Act::attr).collect();
         let overlap = (1..names.len()).any(|i| names[..i].contains(&names[i]));
         let sets_key = acts.iter().any(|a| matches!(a, Act::SetKey(_)));
@@ -767,17 +771,8 @@ impl State {
         let key = input.key(table)?;
         let cond = input.cond()?;
         let flags = input.byte()?;
-        let old = match &key {
-            KeyArg::Valid(k) => self.model.get(k).cloned(),
-            KeyArg::Bad(_) => None,
-        };
-        let want = if cond.invalid() || matches!(key, KeyArg::Bad(_)) {
-            Expect::Invalid
-        } else if !cond.holds(old.as_ref()) {
-            Expect::CheckFails
-        } else {
-            Expect::Ok
-        };
+        let old = self.stored(&key);
+        let want = expect(&cond, old.as_ref(), matches!(key, KeyArg::Bad(_)));
         let mut o = DeleteOptions::default();
         if let Some((e, values)) = cond.expr() {
             o = with_values(o.condition(e), values, |o, n, v| o.value(n, v));

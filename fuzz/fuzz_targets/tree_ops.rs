@@ -15,7 +15,8 @@ use strata_fs::{FaultFs, FileSystem};
 
 fn shared() -> SharedResources {
     static S: OnceLock<SharedResources> = OnceLock::new();
-    S.get_or_init(|| SharedResources::new(1 << 20, 2, 1 << 20)).clone()
+    S.get_or_init(|| SharedResources::new(1 << 20, 2, 1 << 20))
+        .clone()
 }
 
 fn open(fs: &FaultFs) -> Tree {
@@ -28,14 +29,11 @@ fn open(fs: &FaultFs) -> Tree {
     Tree::open(Path::new("/t"), o).expect("open")
 }
 
-struct Input<'a>(&'a [u8]);
+#[path = "common/input.rs"]
+mod input;
+use input::Input;
 
 impl Input<'_> {
-    fn byte(&mut self) -> Option<u8> {
-        let (&b, rest) = self.0.split_first()?;
-        self.0 = rest;
-        Some(b)
-    }
     fn key(&mut self) -> Option<Vec<u8>> {
         let b = self.byte()?;
         // A small key space with zero bytes and prefixes.
@@ -112,10 +110,15 @@ fuzz_target!(|data: &[u8]| {
             }
             3 | 4 => {
                 let Some(k) = input.key() else { break };
-                assert_eq!(tree.get(&k, None).expect("get"), model.get(&k).cloned(), "get {k:?}");
+                assert_eq!(
+                    tree.get(&k, None).expect("get"),
+                    model.get(&k).cloned(),
+                    "get {k:?}"
+                );
             }
             5 | 6 => {
-                let (Some(lo), Some(hi), Some(dir)) = (input.bound(), input.bound(), input.byte()) else {
+                let (Some(lo), Some(hi), Some(dir)) = (input.bound(), input.bound(), input.byte())
+                else {
                     break;
                 };
                 if !valid(&lo, &hi) {
@@ -125,7 +128,10 @@ fuzz_target!(|data: &[u8]| {
                     (Some((s, m)), true) => (m, Some(s)),
                     _ => (&model, None),
                 };
-                let expect: Vec<_> = m.range((lo.clone(), hi.clone())).map(|(k, v)| (k.clone(), v.clone())).collect();
+                let expect: Vec<_> = m
+                    .range((lo.clone(), hi.clone()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 let it = tree.range(as_ref(&lo), as_ref(&hi), s).expect("range");
                 let got: Vec<_> = if dir % 2 == 0 {
                     it.map(|r| r.expect("scan")).collect()
@@ -140,7 +146,10 @@ fuzz_target!(|data: &[u8]| {
             8 => {
                 if let Some((s, m)) = &snap {
                     let Some(k) = input.key() else { break };
-                    assert_eq!(tree.get(&k, Some(s)).expect("snapshot get"), m.get(&k).cloned());
+                    assert_eq!(
+                        tree.get(&k, Some(s)).expect("snapshot get"),
+                        m.get(&k).cloned()
+                    );
                 }
             }
             9 => tree.flush().expect("flush"),

@@ -51,7 +51,7 @@ fn churn(wal: &Wal, first: u64, n: u64, acked: &mut BTreeMap<Lsn, Vec<u8>>) -> b
 /// Opens the log on `fs` and checks it holds a gap-free run of records that
 /// were appended (with the right bytes), including every acknowledged one
 /// still above the retention point.
-fn check(_fs: &FaultFs, acked: &BTreeMap<Lsn, Vec<u8>>, o: WalOptions, what: &str) -> Wal {
+fn check(acked: &BTreeMap<Lsn, Vec<u8>>, o: WalOptions, what: &str) -> Wal {
     let (wal, report) =
         Wal::open(dir(), o).unwrap_or_else(|e| panic!("{what}: reopen failed: {e}"));
     assert!(!report.has_corruption(), "{what}: {report:?}");
@@ -78,6 +78,22 @@ fn check(_fs: &FaultFs, acked: &BTreeMap<Lsn, Vec<u8>>, o: WalOptions, what: &st
         assert!(wal.next_lsn() > *last, "{what}: log ends before {last}");
     }
     wal
+}
+
+/// Cuts the power under `wal` (dropped without a clean close), then checks
+/// the recovered log as [`check`] does; returns the surviving file system
+/// and the reopened log.
+fn lose_power(
+    fs: &FaultFs,
+    wal: Wal,
+    acked: &BTreeMap<Lsn, Vec<u8>>,
+    preallocate: u64,
+    what: &str,
+) -> (FaultFs, Wal) {
+    std::mem::forget(wal);
+    let img = fs.recovered();
+    let wal = check(acked, recycling(&img, preallocate), what);
+    (img, wal)
 }
 
 #[test]
@@ -110,9 +126,7 @@ fn retired_segments_become_new_ones_and_their_old_records_stay_old() {
         }
         // Drop without a clean close: the recycled and preallocated bytes
         // stay, and recovery reads only the new records.
-        std::mem::forget(wal);
-        let img = fs.recovered();
-        let wal = check(&img, &acked, recycling(&img, preallocate), "reopen");
+        let (img, wal) = lose_power(&fs, wal, &acked, preallocate, "reopen");
         assert_eq!(read_all(&wal), got);
         // A clean close deletes the spares and cuts the preallocated tail.
         wal.close().unwrap();
@@ -141,10 +155,8 @@ fn power_loss_at_every_crash_point_with_recycling_keeps_acknowledged_records_onl
             let mut acked = BTreeMap::new();
             churn(&wal, 0, 120, &mut acked);
             assert!(fs.has_crashed(), "point {k} of {points} not reached");
-            std::mem::forget(wal);
-            let img = fs.recovered();
             let what = format!("prealloc {preallocate} torn {torn:?} point {k}");
-            let wal = check(&img, &acked, recycling(&img, preallocate), &what);
+            let (img, wal) = lose_power(&fs, wal, &acked, preallocate, &what);
             // The log takes appends after recovery and reopens with them.
             let next = wal.append(b"after", Durability::Sync).unwrap();
             drop(wal);
@@ -181,7 +193,7 @@ fn a_spare_left_by_a_crash_is_ignored_and_its_number_never_reused() {
     f.sync().unwrap();
     fs.sync_dir(dir()).unwrap();
     drop(f);
-    let wal = check(&fs, &acked, o.clone(), "with a spare");
+    let wal = check(&acked, o.clone(), "with a spare");
     assert_eq!(wal.spare_count(), 1);
     let before = read_all(&wal);
     // Reusing it: the copied records (seeded with the newest segment's tag)
@@ -230,14 +242,7 @@ fn a_spare_whose_rename_is_not_durable_is_never_reused() {
     let p = payload(9, 60);
     acked.insert(wal.append(&p, Durability::Sync).unwrap(), p);
     let _ = wal.rotate();
-    std::mem::forget(wal);
-    let img = fs.recovered();
-    check(
-        &img,
-        &acked,
-        recycling(&img, 0),
-        "after the failed directory sync",
-    );
+    lose_power(&fs, wal, &acked, 0, "after the failed directory sync");
 }
 
 /// Appends (rotating often) on one thread while another retires segments, as
@@ -292,14 +297,7 @@ fn power_loss_while_segments_are_retired_concurrently() {
             fs.set_torn_writes((round % 2 == 1).then_some(round + k));
             fs.crash_at_point(fs.points() + k);
             let acked = churn_concurrently(&wal, 60);
-            std::mem::forget(wal);
-            let img = fs.recovered();
-            check(
-                &img,
-                &acked,
-                recycling(&img, 0),
-                &format!("round {round} point {k}"),
-            );
+            lose_power(&fs, wal, &acked, 0, &format!("round {round} point {k}"));
         }
     }
 }
