@@ -1,169 +1,18 @@
-//! The memtable: a concurrent skip list (crossbeam-skiplist) of internal keys.
+//! The memtable: a skip list of internal keys in an arena
+//! ([`super::skiplist`]).
 //!
-//! Each entry is one allocation holding the internal key followed by the
-//! value. Writers insert under the tree's write lock; readers never lock.
+//! Each entry is one node holding the internal key followed by the value.
+//! Writers insert under the tree's write lock; readers never lock. The
+//! arena's memory is unmapped when the memtable is dropped.
 
-use std::borrow::Borrow;
-use std::cmp::Ordering;
-use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtOrd};
 
-use crossbeam_skiplist::SkipSet;
-use crossbeam_skiplist::set::Entry;
-
 use super::cursor::Cursor;
 use super::error::Result;
-use super::ikey::{self, SeqNo, TRAILER_LEN, ValueKind};
+use super::ikey::{self, SeqNo, ValueKind};
 use super::shared::WriteBufferManager;
-
-/// Per-entry overhead counted against the memtable size (skip-list node,
-/// pointers, allocation header): an estimate, like RocksDB's arena accounting.
-const ENTRY_OVERHEAD: usize = 64;
-
-/// How many leading key bytes each entry keeps inline in its skip-list node.
-const HEAD_LEN: usize = 16;
-
-/// The first [`HEAD_LEN`] bytes of a key, zero-padded, as two big-endian
-/// numbers: comparing two heads as number pairs compares the padded
-/// prefixes lexicographically. (Two `u64`s rather than one `u128`, whose
-/// 16-byte alignment would pad every skip-list node.)
-type Head = (u64, u64);
-
-#[inline]
-fn head_of(key: &[u8]) -> Head {
-    let mut b = [0u8; HEAD_LEN];
-    let n = key.len().min(HEAD_LEN);
-    b[..n].copy_from_slice(&key[..n]);
-    let (hi, lo) = b.split_at(8);
-    let word = |w: &[u8]| {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(w);
-        u64::from_be_bytes(a)
-    };
-    (word(hi), word(lo))
-}
-
-/// Compares two keys given with their heads. Unequal heads decide the order
-/// alone: where the padded prefixes first differ, either both keys have a
-/// real byte (so that byte decides), or the shorter key ran out and its
-/// padding 0 is below the other's byte (and a key that is a proper prefix of
-/// another sorts first). Equal heads fall back to the whole keys. A skip-list
-/// search thus reads most keys from the node itself, without a second cache
-/// miss on the entry's heap buffer.
-#[inline]
-fn cmp_keys(a_head: Head, a: &[u8], b_head: Head, b: &[u8]) -> Ordering {
-    match a_head.cmp(&b_head) {
-        Ordering::Equal => a.cmp(b),
-        o => o,
-    }
-}
-
-/// One memtable entry: `internal key ++ value` in a single allocation, with
-/// the key's head inline.
-#[derive(Debug)]
-pub(crate) struct MemEntry {
-    head: Head,
-    buf: Box<[u8]>,
-    key_len: u32,
-}
-
-impl MemEntry {
-    #[inline]
-    pub(crate) fn key(&self) -> &[u8] {
-        &self.buf[..self.key_len as usize]
-    }
-    #[inline]
-    pub(crate) fn value(&self) -> &[u8] {
-        &self.buf[self.key_len as usize..]
-    }
-}
-
-/// A key as the skip list compares it: its head and its whole bytes. Both
-/// stored entries and lookup probes are seen through this trait, so that a
-/// lookup compares heads first too.
-pub(crate) trait KeyView {
-    fn head(&self) -> Head;
-    fn bytes(&self) -> &[u8];
-}
-
-impl KeyView for MemEntry {
-    #[inline]
-    fn head(&self) -> Head {
-        self.head
-    }
-    #[inline]
-    fn bytes(&self) -> &[u8] {
-        self.key()
-    }
-}
-
-/// A lookup key for the skip list.
-struct Probe<'a> {
-    head: Head,
-    key: &'a [u8],
-}
-
-impl<'a> Probe<'a> {
-    fn new(key: &'a [u8]) -> Probe<'a> {
-        Probe {
-            head: head_of(key),
-            key,
-        }
-    }
-}
-
-impl KeyView for Probe<'_> {
-    #[inline]
-    fn head(&self) -> Head {
-        self.head
-    }
-    #[inline]
-    fn bytes(&self) -> &[u8] {
-        self.key
-    }
-}
-
-impl PartialEq for dyn KeyView + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for dyn KeyView + '_ {}
-impl PartialOrd for dyn KeyView + '_ {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for dyn KeyView + '_ {
-    #[inline]
-    fn cmp(&self, other: &Self) -> Ordering {
-        cmp_keys(self.head(), self.bytes(), other.head(), other.bytes())
-    }
-}
-
-impl PartialEq for MemEntry {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for MemEntry {}
-impl PartialOrd for MemEntry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for MemEntry {
-    #[inline]
-    fn cmp(&self, other: &Self) -> Ordering {
-        cmp_keys(self.head, self.key(), other.head, other.key())
-    }
-}
-impl<'a> Borrow<dyn KeyView + 'a> for MemEntry {
-    fn borrow(&self) -> &(dyn KeyView + 'a) {
-        self
-    }
-}
+use super::skiplist::{NodeRef, SkipList};
 
 /// The result of a point lookup in one source.
 #[derive(Debug, PartialEq, Eq)]
@@ -179,7 +28,7 @@ pub(crate) enum Lookup {
 /// An in-memory sorted buffer of recent writes.
 #[derive(Debug)]
 pub(crate) struct Memtable {
-    set: SkipSet<MemEntry>,
+    list: SkipList,
     approx_bytes: AtomicUsize,
     id: u64,
     /// The WAL's next LSN when this memtable was sealed (made immutable):
@@ -207,9 +56,17 @@ impl Drop for Memtable {
 }
 
 impl Memtable {
-    pub(crate) fn new(id: u64, budget: Option<Arc<WriteBufferManager>>) -> Memtable {
+    /// A memtable whose arena maps memory in chunks of about a sixteenth of
+    /// `memtable_size` (between 64 KiB and 4 MiB): few mappings for a large
+    /// memtable, little untouched address space for a small one.
+    pub(crate) fn new(
+        id: u64,
+        memtable_size: usize,
+        budget: Option<Arc<WriteBufferManager>>,
+    ) -> Memtable {
+        let chunk = (memtable_size / 16).clamp(64 << 10, 4 << 20);
         Memtable {
-            set: SkipSet::new(),
+            list: SkipList::new(chunk, id.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             approx_bytes: AtomicUsize::new(0),
             id,
             end_lsn: AtomicU64::new(0),
@@ -229,7 +86,7 @@ impl Memtable {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.set.is_empty()
+        self.list.is_empty()
     }
 
     pub(crate) fn seal(&self, end_lsn: u64) {
@@ -252,7 +109,8 @@ impl Memtable {
         )
     }
 
-    /// Inserts one entry. Returns the bytes charged.
+    /// Inserts one entry. Returns the bytes charged: what its node takes in
+    /// the arena.
     pub(crate) fn insert(
         &self,
         user_key: &[u8],
@@ -260,16 +118,9 @@ impl Memtable {
         kind: ValueKind,
         value: &[u8],
     ) -> usize {
-        let klen = ikey::escaped_len(user_key) + TRAILER_LEN;
-        let mut buf = Vec::with_capacity(klen + value.len());
-        ikey::encode_into(user_key, seq, kind, &mut buf);
-        buf.extend_from_slice(value);
-        let charged = buf.len() + ENTRY_OVERHEAD;
-        self.set.insert(MemEntry {
-            head: head_of(&buf[..klen]),
-            buf: buf.into_boxed_slice(),
-            key_len: klen as u32,
-        });
+        let charged = self
+            .list
+            .insert(|buf| ikey::encode_into(user_key, seq, kind, buf), value);
         self.approx_bytes.fetch_add(charged, AtOrd::Relaxed);
         if let Some(b) = &self.budget {
             b.charge(charged);
@@ -282,17 +133,12 @@ impl Memtable {
     /// Looks up the newest version of the user key whose escaped form is
     /// `escaped` at or below the sequence number encoded in `seek_key`.
     pub(crate) fn get(&self, seek_key: &[u8], escaped: &[u8]) -> Lookup {
-        let probe = Probe::new(seek_key);
-        let Some(e) = self
-            .set
-            .lower_bound(Bound::Included(&probe as &dyn KeyView))
-        else {
+        let Some(n) = self.list.seek(seek_key) else {
             return Lookup::Absent;
         };
-        let entry = e.value();
-        match ikey::parse(entry.key()) {
+        match ikey::parse(self.list.key(n)) {
             Some(p) if p.escaped == escaped => match p.kind {
-                ValueKind::Put => Lookup::Found(entry.value().to_vec()),
+                ValueKind::Put => Lookup::Found(self.list.value(n).to_vec()),
                 ValueKind::Delete => Lookup::Deleted,
             },
             _ => Lookup::Absent,
@@ -303,44 +149,17 @@ impl Memtable {
     pub(crate) fn cursor(self: &Arc<Self>) -> MemCursor {
         MemCursor {
             entry: None,
-            _mem: Arc::clone(self),
+            mem: Arc::clone(self),
         }
     }
 }
 
 /// A cursor over a memtable that keeps the memtable alive.
+#[derive(Debug)]
 pub(crate) struct MemCursor {
-    // Field order matters: `entry` borrows the skip list inside `_mem` and
-    // must be dropped before it (fields drop in declaration order).
-    entry: Option<Entry<'static, MemEntry>>,
-    _mem: Arc<Memtable>,
-}
-
-impl std::fmt::Debug for MemCursor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemCursor")
-            .field("valid", &self.entry.is_some())
-            .finish()
-    }
-}
-
-impl MemCursor {
-    /// The skip list with a lifetime tied to the cursor's `Arc`.
-    ///
-    /// The returned reference is `'static` in type only: it stays valid as
-    /// long as `self._mem` is alive, which outlives every `Entry` stored in
-    /// `self.entry` (see the field order).
-    #[allow(unsafe_code)]
-    fn set(&self) -> &'static SkipSet<MemEntry> {
-        let set: *const SkipSet<MemEntry> = &self._mem.set;
-        // SAFETY: the skip list lives inside an `Arc<Memtable>` owned by this
-        // cursor, so its address is stable and it is not dropped while the
-        // cursor exists. Entries derived from this reference are stored only
-        // in `self.entry`, which is declared before `_mem` and therefore
-        // dropped first; they never escape the cursor (key()/value() return
-        // borrows tied to `&self`).
-        unsafe { &*set }
-    }
+    /// A node of `mem`'s list, valid while `mem` lives.
+    entry: Option<NodeRef>,
+    mem: Arc<Memtable>,
 }
 
 impl Cursor for MemCursor {
@@ -348,39 +167,33 @@ impl Cursor for MemCursor {
         self.entry.is_some()
     }
     fn key(&self) -> &[u8] {
-        self.entry.as_ref().map_or(&[][..], |e| e.value().key())
+        self.entry.map_or(&[][..], |n| self.mem.list.key(n))
     }
     fn value(&self) -> &[u8] {
-        self.entry.as_ref().map_or(&[][..], |e| e.value().value())
+        self.entry.map_or(&[][..], |n| self.mem.list.value(n))
     }
     fn seek_to_first(&mut self) -> Result<()> {
-        self.entry = self.set().front();
+        self.entry = self.mem.list.first();
         Ok(())
     }
     fn seek_to_last(&mut self) -> Result<()> {
-        self.entry = self.set().back();
+        self.entry = self.mem.list.last();
         Ok(())
     }
     fn seek(&mut self, key: &[u8]) -> Result<()> {
-        let probe = Probe::new(key);
-        self.entry = self
-            .set()
-            .lower_bound(Bound::Included(&probe as &dyn KeyView));
+        self.entry = self.mem.list.seek(key);
         Ok(())
     }
     fn seek_for_prev(&mut self, key: &[u8]) -> Result<()> {
-        let probe = Probe::new(key);
-        self.entry = self
-            .set()
-            .upper_bound(Bound::Included(&probe as &dyn KeyView));
+        self.entry = self.mem.list.seek_for_prev(key);
         Ok(())
     }
     fn next(&mut self) -> Result<()> {
-        self.entry = self.entry.as_ref().and_then(|e| e.next());
+        self.entry = self.entry.and_then(|n| self.mem.list.next(n));
         Ok(())
     }
     fn prev(&mut self) -> Result<()> {
-        self.entry = self.entry.as_ref().and_then(|e| e.prev());
+        self.entry = self.entry.and_then(|n| self.mem.list.prev(n));
         Ok(())
     }
 }
@@ -388,6 +201,7 @@ impl Cursor for MemCursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lsm::skiplist::{cmp_keys, head_of};
 
     #[test]
     fn head_comparison_orders_as_the_bytes() {
@@ -432,7 +246,7 @@ mod tests {
 
     #[test]
     fn get_respects_snapshot_and_tombstones() {
-        let m = Memtable::new(1, None);
+        let m = Memtable::new(1, 1 << 20, None);
         m.insert(b"a", 1, ValueKind::Put, b"v1");
         m.insert(b"a", 3, ValueKind::Delete, b"");
         m.insert(b"a", 5, ValueKind::Put, b"v5");
@@ -455,7 +269,7 @@ mod tests {
 
     #[test]
     fn cursor_walks_both_ways() {
-        let m = Arc::new(Memtable::new(1, None));
+        let m = Arc::new(Memtable::new(1, 1 << 20, None));
         for i in 0..100u32 {
             m.insert(&i.to_be_bytes(), u64::from(i), ValueKind::Put, b"x");
         }

@@ -29,6 +29,7 @@ mod pool;
 mod rate_limiter;
 mod recovery;
 mod shared;
+mod skiplist;
 mod snapshot;
 mod stats;
 mod super_version;

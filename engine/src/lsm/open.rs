@@ -158,11 +158,11 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
         rate_limiter: opts.compaction_rate_limit.map(RateLimiter::new),
         shared,
         writer: Mutex::new(WriterState {
-            active: Arc::new(Memtable::new(0, Some(Arc::clone(&wbm)))),
+            active: Arc::new(Memtable::new(0, opts.memtable_size, Some(Arc::clone(&wbm)))),
             next_seq: 1,
         }),
         sv: RwLock::new(Arc::new(SuperVersion {
-            mem: Arc::new(Memtable::new(0, None)),
+            mem: Arc::new(Memtable::new(0, 0, None)),
             imms: Vec::new(),
             version: Arc::new(Version::default()),
         })),
@@ -223,7 +223,11 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
 
     // 5. Replay the WAL past what the tables hold.
     let mut imms: Vec<Arc<Memtable>> = Vec::new();
-    let mut mem = Arc::new(Memtable::new(0, Some(Arc::clone(&wbm))));
+    let mut mem = Arc::new(Memtable::new(
+        0,
+        inner.opts.memtable_size,
+        Some(Arc::clone(&wbm)),
+    ));
     let mut last_seq = state.last_seq.max(state.flushed_seq);
     let mut replayed = 0u64;
     // After salvage, LSNs past skipped damage are positional and may be lower
@@ -263,7 +267,11 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
             mem.seal(lsn + 1);
             imms.insert(0, mem);
             let id = inner.next_mem_id.fetch_add(1, Ordering::Relaxed);
-            mem = Arc::new(Memtable::new(id, Some(Arc::clone(&wbm))));
+            mem = Arc::new(Memtable::new(
+                id,
+                inner.opts.memtable_size,
+                Some(Arc::clone(&wbm)),
+            ));
         }
     }
     if replayed > 0 {

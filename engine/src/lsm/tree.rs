@@ -872,6 +872,7 @@ impl TreeInner {
         let id = self.next_mem_id.fetch_add(1, Ordering::Relaxed);
         let fresh = Arc::new(Memtable::new(
             id,
+            self.opts.memtable_size,
             Some(Arc::clone(self.shared.write_buffer_manager())),
         ));
         let old = std::mem::replace(&mut w.active, Arc::clone(&fresh));
