@@ -304,6 +304,15 @@ pub fn decode_item(b: &[u8]) -> Result<Item, CodecError> {
     Ok(Item::from(map))
 }
 
+/// `raw` as text, if it is valid UTF-8. `simdutf8` rather than the standard
+/// library's check: validating string values was a tenth of a 100-item query's
+/// time, and its vectorized check is several times faster on strings of a
+/// kilobyte. The caller reports the offset, so the error's detail is not needed.
+#[inline]
+fn utf8(raw: &[u8]) -> Option<&str> {
+    simdutf8::basic::from_utf8(raw).ok()
+}
+
 struct Decoder<'a> {
     b: &'a [u8],
     pos: usize,
@@ -389,9 +398,9 @@ impl<'a> Decoder<'a> {
     fn string(&mut self, what: &'static str) -> Result<String, CodecError> {
         let offset = self.pos;
         let raw = self.bytes(what)?;
-        match std::str::from_utf8(raw) {
-            Ok(s) => Ok(s.to_owned()),
-            Err(_) => Err(CodecError::InvalidUtf8 { offset, what }),
+        match utf8(raw) {
+            Some(s) => Ok(s.to_owned()),
+            None => Err(CodecError::InvalidUtf8 { offset, what }),
         }
     }
 
@@ -450,9 +459,9 @@ impl<'a> Decoder<'a> {
                 return Err(CodecError::NotSorted { offset, what });
             }
             prev = Some(raw);
-            let name = match std::str::from_utf8(raw) {
-                Ok(s) => s.to_owned(),
-                Err(_) => return Err(CodecError::InvalidUtf8 { offset, what }),
+            let name = match utf8(raw) {
+                Some(s) => s.to_owned(),
+                None => return Err(CodecError::InvalidUtf8 { offset, what }),
             };
             let v = self.value(depth)?;
             map.insert(name, v);
