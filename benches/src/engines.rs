@@ -50,7 +50,21 @@ pub fn supports(engine: &str, item: bool) -> bool {
 /// Opens `engine` in the empty directory `dir`.
 pub fn open(engine: &str, dir: &Path, _sync_workload: bool) -> Result<Box<dyn Kv>, BoxError> {
     match engine {
-        "strata" => Ok(Box::new(StrataKv(Tree::open(dir, TreeOptions::default())?))),
+        "strata" => {
+            // `STRATA_MAX_MAPPED_MIB=N` bounds the mapped table pages (see
+            // `SharedResources::with_max_mapped_bytes`); unset, no bound (the default).
+            let mut opts = TreeOptions::default();
+            if let Some(mib) = std::env::var("STRATA_MAX_MAPPED_MIB")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                opts.shared = Some(
+                    strata_engine::lsm::SharedResources::with_defaults()
+                        .with_max_mapped_bytes(Some(mib << 20)),
+                );
+            }
+            Ok(Box::new(StrataKv(Tree::open(dir, opts)?)))
+        }
         #[cfg(feature = "fjall")]
         "fjall" => Ok(Box::new(fjall_kv::open(dir)?)),
         #[cfg(feature = "rocksdb")]

@@ -70,6 +70,9 @@ pub struct DbOptions {
     pub background_threads: usize,
     /// Memory budget for all memtables of all trees (default 256 MiB).
     pub memtable_budget_bytes: usize,
+    /// Bound on the SSTable pages kept mapped into the process, counted in its RSS
+    /// (default `None`: no bound); see [`SharedResources::with_max_mapped_bytes`].
+    pub max_mapped_bytes: Option<u64>,
     /// Receives every item change (none by default; see [`ChangeSink`]).
     pub change_sink: Option<Arc<dyn ChangeSink>>,
     /// Admits operations and is told what they consumed (default: admits everything).
@@ -121,6 +124,7 @@ impl Default for DbOptions {
             block_cache_bytes: 64 << 20,
             background_threads: std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
             memtable_budget_bytes: 256 << 20,
+            max_mapped_bytes: None,
             change_sink: None,
             capacity_meter: Arc::new(UnmeteredCapacity),
             refuse_open_on_loss: false,
@@ -1022,6 +1026,7 @@ fn open_locked(path: &Path, opts: &DbOptions) -> Result<Opened, DbError> {
             opts.background_threads.max(1),
             opts.memtable_budget_bytes,
         )
+        .with_max_mapped_bytes(opts.max_mapped_bytes)
     });
     let hooks = Hooks {
         change_sink: opts.change_sink.clone(),

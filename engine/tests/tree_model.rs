@@ -485,3 +485,50 @@ fn concurrent_readers_see_whole_batches() {
     assert!(s.flushes > 0 && s.compactions > 0, "{s:?}");
     tree.close().unwrap();
 }
+
+/// With a bound on mapped table pages far below the data, reads release and
+/// map pages back again and again (on the real file system, so that the
+/// `madvise` happens), from several threads at once, and every value read is
+/// still the one written.
+#[test]
+fn reads_under_a_tiny_mapped_budget_return_what_was_written() {
+    use strata_engine::lsm::SharedResources;
+    let dir = tempfile::tempdir().unwrap();
+    let shared = SharedResources::new(256 << 10, 2, 16 << 20).with_max_mapped_bytes(Some(64 << 10));
+    let mut o = TreeOptions::small_for_tests(strata_fs::default_fs());
+    o.memtable_size = 256 << 10;
+    o.shared = Some(shared.clone());
+    let tree = Tree::open(dir.path(), o).unwrap();
+    let val = |i: u32| format!("value-{i:08}-").repeat(12).into_bytes();
+    let n = 6000u32;
+    for i in 0..n {
+        tree.put(format!("k{i:08}").as_bytes(), &val(i), Durability::None)
+            .unwrap();
+    }
+    tree.flush().unwrap();
+    std::thread::scope(|s| {
+        for t in 0..3u32 {
+            let tree = &tree;
+            s.spawn(move || {
+                for round in 0..2 {
+                    for i in (t..n).step_by(7) {
+                        let got = tree.get(format!("k{i:08}").as_bytes(), None).unwrap();
+                        assert_eq!(got.as_deref(), Some(&val(i)[..]), "key {i}, round {round}");
+                    }
+                }
+            });
+        }
+    });
+    let mut seen = 0u32;
+    for kv in tree
+        .range(Bound::Unbounded, Bound::Unbounded, None)
+        .unwrap()
+    {
+        let (k, v) = kv.unwrap();
+        assert_eq!(k, format!("k{seen:08}").into_bytes());
+        assert_eq!(v, val(seen));
+        seen += 1;
+    }
+    assert_eq!(seen, n);
+    assert!(shared.map_budget().unwrap().releases() > 10);
+}

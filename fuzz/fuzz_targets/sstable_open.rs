@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use strata_sstable::{BlockCache, Compression, ReaderOptions, Table, TableBuilder, TableOptions};
+use strata_sstable::{
+    BlockCache, Compression, MapBudget, ReaderOptions, Table, TableBuilder, TableOptions,
+};
 
 fn valid_table() -> &'static Vec<u8> {
     static T: OnceLock<Vec<u8>> = OnceLock::new();
@@ -38,9 +40,12 @@ fn valid_table() -> &'static Vec<u8> {
 
 fn exercise(bytes: Vec<u8>, verify_checksums: bool, probes: &[u8]) {
     let cache = BlockCache::new(1 << 20);
+    // A one-window budget: every block read goes through the residency
+    // accounting, with whatever block handles the input claims.
     let ro = ReaderOptions {
         cache: Some(cache),
         verify_checksums,
+        map_budget: Some(MapBudget::new(1)),
     };
     let Ok(t) = Table::open_bytes(bytes, PathBuf::from("/fuzz.sst"), 1, ro) else {
         return;

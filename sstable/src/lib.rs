@@ -43,6 +43,7 @@ mod filter;
 mod format;
 mod iter;
 mod properties;
+mod residency;
 mod table;
 mod zstd_codec;
 
@@ -54,6 +55,7 @@ pub use error::SstError;
 pub use format::FORMAT_VERSION;
 pub use iter::TableIter;
 pub use properties::TableProperties;
+pub use residency::MapBudget;
 pub use table::Table;
 
 /// Block compression.
@@ -114,6 +116,10 @@ pub struct ReaderOptions {
     /// `verify_checksums`). Default true. The footer, index, filter and
     /// properties blocks are always checked at open.
     pub verify_checksums: bool,
+    /// A bound on the table pages kept mapped into the process, shared by
+    /// the tables opened with it ([`MapBudget`]); `None` (the default) keeps
+    /// whatever reads touched mapped until the table is dropped.
+    pub map_budget: Option<std::sync::Arc<MapBudget>>,
 }
 
 impl Default for ReaderOptions {
@@ -121,6 +127,7 @@ impl Default for ReaderOptions {
         ReaderOptions {
             cache: None,
             verify_checksums: true,
+            map_budget: None,
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::cache::BlockCache;
 use crate::coding::get_varint64;
 use crate::error::SstError;
 use crate::filter::{self, FilterReader, LINE_BYTES};
-use crate::format::{BlockData, BlockHandle, FOOTER_SIZE, Footer, read_block};
+use crate::format::{BlockData, BlockHandle, FOOTER_SIZE, Footer, TRAILER_SIZE, read_block};
 use crate::iter::TableIter;
 use crate::properties::TableProperties;
 
@@ -108,6 +108,8 @@ pub struct Table {
     map: Arc<dyn MappedFile>,
     cache: Option<Arc<BlockCache>>,
     verify_checksums: bool,
+    /// Which parts of the map reads touched, under the shared budget.
+    residency: Option<Arc<crate::residency::Residency>>,
     pub(crate) index: Index,
     filter: Option<FilterReader>,
     filter_ignore_suffix: usize,
@@ -315,10 +317,15 @@ impl Table {
             )
         })?;
 
+        let residency = options
+            .map_budget
+            .as_ref()
+            .map(|b| b.track(Arc::clone(&map)));
         Ok(Arc::new(Table {
             path,
             file_id,
             map,
+            residency,
             cache: options.cache,
             verify_checksums: options.verify_checksums,
             index,
@@ -401,6 +408,12 @@ impl Table {
             .get(i)
             .copied()
             .ok_or_else(|| self.corrupt(0, format!("data block {i} does not exist")))?;
+        // A cached block may be a view of the map too: hits count as touches.
+        // A one-pass reader (`fill_cache == false`) releases the pages behind
+        // itself and is not charged to the budget.
+        if fill_cache && let Some(r) = &self.residency {
+            r.touch(handle.offset, handle.size + TRAILER_SIZE as u64);
+        }
         if let Some(cache) = &self.cache
             && let Some(b) = cache.get(self.file_id, handle.offset)
         {

@@ -576,8 +576,8 @@ fn damaged_blocks_without_checksums_never_panic() {
                 let mut bad = good.clone();
                 bad[pos] ^= mask;
                 let ro = ReaderOptions {
-                    cache: None,
                     verify_checksums: false,
+                    ..ReaderOptions::default()
                 };
                 let t = Table::open_bytes(bad, PathBuf::from("/t.sst"), 1, ro).unwrap();
                 for (k, _) in entries.iter().step_by(20) {

@@ -417,6 +417,7 @@ fn unchecked_reads_still_work() {
         ReaderOptions {
             cache: None,
             verify_checksums: false,
+            map_budget: None,
         },
     )
     .unwrap();

@@ -82,6 +82,7 @@ impl TreeInner {
         ReaderOptions {
             cache: Some(Arc::clone(self.shared.cache())),
             verify_checksums: self.opts.verify_checksums,
+            map_budget: self.shared.map_budget().cloned(),
         }
     }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
-use strata_sstable::BlockCache;
+use strata_sstable::{BlockCache, MapBudget};
 use strata_wal::WalSyncer;
 
 use super::pool::BackgroundPool;
@@ -117,6 +117,7 @@ pub struct SharedResources {
     pool: Arc<BackgroundPool>,
     buffers: Arc<WriteBufferManager>,
     wal_syncer: Arc<WalSyncer>,
+    map_budget: Option<Arc<MapBudget>>,
 }
 
 impl SharedResources {
@@ -129,7 +130,31 @@ impl SharedResources {
             pool: Arc::new(BackgroundPool::new(threads)),
             buffers: Arc::new(WriteBufferManager::new(memtable_budget)),
             wal_syncer: Arc::new(WalSyncer::new()),
+            map_budget: None,
         }
+    }
+
+    /// Bounds the SSTable pages the trees keep mapped into the process to
+    /// about `bytes` (`None`: no bound, the default). Tables are read through
+    /// `mmap`, and the pages reads touch count in the process's RSS as
+    /// file-backed memory until the table is dropped; past the bound they are
+    /// released (the page cache keeps them, the next read maps them again).
+    /// A bound below the data read often costs a page fault per read. See
+    /// [`MapBudget`] and `docs/embedding.md`.
+    ///
+    /// ```
+    /// use strata_engine::lsm::SharedResources;
+    /// let shared = SharedResources::with_defaults().with_max_mapped_bytes(Some(32 << 20));
+    /// assert_eq!(shared.map_budget().map(|b| b.limit()), Some(32 << 20));
+    /// ```
+    pub fn with_max_mapped_bytes(mut self, bytes: Option<u64>) -> SharedResources {
+        self.map_budget = bytes.map(MapBudget::new);
+        self
+    }
+
+    /// The bound on mapped table pages, if any.
+    pub fn map_budget(&self) -> Option<&Arc<MapBudget>> {
+        self.map_budget.as_ref()
     }
 
     /// Defaults: 64 MiB cache, one worker per core (at least 2), 256 MiB of

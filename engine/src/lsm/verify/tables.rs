@@ -112,6 +112,7 @@ fn check_table(
     let opts = ReaderOptions {
         cache: None,
         verify_checksums: true,
+        map_budget: None,
     };
     let table = match Table::open(fs, &path, number, opts) {
         Ok(t) => t,
