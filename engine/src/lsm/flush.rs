@@ -107,9 +107,15 @@ impl TreeInner {
                 return Ok(());
             };
             // Records below the flushed LSN must be durable in the WAL before
-            // the manifest says they are flushed.
-            self.wal.sync()?;
+            // the manifest says they are flushed. The rotation that sealed the
+            // memtable usually synced them already; otherwise sync without
+            // leading a group commit, which every buffered writer would wait
+            // for (an fsync of the new segment, milliseconds while a
+            // compaction keeps the disk busy).
             let end_lsn = mem.end_lsn();
+            if self.wal.synced_lsn() < end_lsn {
+                self.wal.sync_aside()?;
+            }
             let (_, max_seq) = mem.seq_range();
             let mut edit = VersionEdit {
                 flushed_lsn: Some(end_lsn),
