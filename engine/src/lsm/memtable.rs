@@ -201,48 +201,6 @@ impl Cursor for MemCursor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lsm::skiplist::{cmp_keys, head_of};
-
-    #[test]
-    fn head_comparison_orders_as_the_bytes() {
-        // Keys around the head's length, with zero bytes (the padding value)
-        // and shared prefixes, compared pairwise both ways.
-        let mut keys: Vec<Vec<u8>> = vec![Vec::new()];
-        for len in [1usize, 2, 15, 16, 17, 24, 40] {
-            for fill in [0u8, 1, 0x7f, 0xff] {
-                let mut k = vec![b'k'; len];
-                keys.push(k.clone());
-                k[len - 1] = fill;
-                keys.push(k.clone());
-                k[0] = fill;
-                keys.push(k);
-            }
-        }
-        keys.push(vec![0; 16]);
-        keys.push(vec![0; 17]);
-        for a in &keys {
-            for b in &keys {
-                assert_eq!(
-                    cmp_keys(head_of(a), a, head_of(b), b),
-                    a.as_slice().cmp(b.as_slice()),
-                    "{a:?} vs {b:?}"
-                );
-            }
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn head_comparison_matches_bytes_for_random_keys(
-            a in proptest::collection::vec(0u8..4, 0..34),
-            b in proptest::collection::vec(0u8..4, 0..34),
-        ) {
-            proptest::prop_assert_eq!(
-                cmp_keys(head_of(&a), &a, head_of(&b), &b),
-                a.as_slice().cmp(b.as_slice())
-            );
-        }
-    }
 
     #[test]
     fn get_respects_snapshot_and_tombstones() {

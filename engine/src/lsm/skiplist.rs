@@ -17,7 +17,7 @@
 //! Node layout (8-byte aligned, in the arena):
 //!
 //! ```text
-//! head_hi u64 | head_lo u64 | key_len u32 | value_len u32 | height u32 | pad u32
+//! key_len u32 | value_len u32 | height u32 | pad u32
 //! next[height]: AtomicPtr<Node> | key bytes | value bytes
 //! ```
 //!
@@ -40,14 +40,8 @@ const MAX_HEIGHT: usize = 12;
 /// Promotion to the next level with probability 1 / `BRANCHING`.
 const BRANCHING: u32 = 4;
 
-/// The first 16 key bytes, zero-padded, as two big-endian numbers: comparing
-/// two heads compares the padded prefixes lexicographically.
-pub(crate) type Head = (u64, u64);
-
 #[repr(C)]
 struct Node {
-    head_hi: u64,
-    head_lo: u64,
     key_len: u32,
     value_len: u32,
     height: u32,
@@ -68,7 +62,7 @@ impl Node {
     #[inline]
     unsafe fn next_slot(&self, level: usize) -> &AtomicPtr<Node> {
         // SAFETY: the tower follows the header, 8-byte aligned (the header
-        // is 32 bytes and nodes are 8-byte aligned), and has `height` slots,
+        // is 16 bytes and nodes are 8-byte aligned), and has `height` slots,
         // each initialized before the node was published.
         unsafe {
             &*((self as *const Node as *const u8).add(HEADER) as *const AtomicPtr<Node>).add(level)
@@ -105,39 +99,6 @@ impl Node {
                 self.value_len as usize,
             )
         }
-    }
-
-    #[inline]
-    fn head(&self) -> Head {
-        (self.head_hi, self.head_lo)
-    }
-}
-
-#[inline]
-pub(crate) fn head_of(key: &[u8]) -> Head {
-    let mut b = [0u8; 16];
-    let n = key.len().min(16);
-    b[..n].copy_from_slice(&key[..n]);
-    let (hi, lo) = b.split_at(8);
-    let word = |w: &[u8]| {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(w);
-        u64::from_be_bytes(a)
-    };
-    (word(hi), word(lo))
-}
-
-/// Compares two keys given with their heads. Unequal heads decide the order
-/// alone: where the padded prefixes first differ, either both keys have a
-/// real byte (so that byte decides), or the shorter key ran out and its
-/// padding 0 is below the other's byte (and a key that is a proper prefix of
-/// another sorts first). Equal heads fall back to the whole keys, so most
-/// comparisons of a search read only the node's header.
-#[inline]
-pub(crate) fn cmp_keys(a_head: Head, a: &[u8], b_head: Head, b: &[u8]) -> Ordering {
-    match a_head.cmp(&b_head) {
-        Ordering::Equal => a.cmp(b),
-        o => o,
     }
 }
 
@@ -270,8 +231,6 @@ impl SkipList {
             ptr::write(
                 p,
                 Node {
-                    head_hi: 0,
-                    head_lo: 0,
                     key_len: 0,
                     value_len: 0,
                     height: MAX_HEIGHT as u32,
@@ -324,7 +283,6 @@ impl SkipList {
         let height = w.random_height();
         let size = Node::size(height, key.len(), value.len());
         let p = w.arena.alloc(size) as *mut Node;
-        let (head_hi, head_lo) = head_of(&key);
         // SAFETY: `p` is a fresh zeroed allocation of `size` bytes, 8-byte
         // aligned, large enough for the header, `height` links (zero, that is
         // null) and the payload. Nothing else can see it yet.
@@ -332,8 +290,6 @@ impl SkipList {
             ptr::write(
                 p,
                 Node {
-                    head_hi,
-                    head_lo,
                     key_len: key.len() as u32,
                     value_len: value.len() as u32,
                     height: height as u32,
@@ -354,12 +310,7 @@ impl SkipList {
                 let nx = x.next(level);
                 // SAFETY: published nodes are valid while the list lives.
                 match unsafe { nx.as_ref() } {
-                    Some(n)
-                        if cmp_keys(n.head(), n.key(), node.head(), node.key())
-                            != Ordering::Greater =>
-                    {
-                        x = n
-                    }
+                    Some(n) if n.key() <= node.key() => x = n,
                     _ => break,
                 }
             }
@@ -387,14 +338,14 @@ impl SkipList {
 
     /// The last node whose key is `< key`, or `<= key` with `or_equal`;
     /// the head if there is none.
-    fn find_last_before(&self, head: Head, key: &[u8], or_equal: bool) -> &Node {
+    fn find_last_before(&self, key: &[u8], or_equal: bool) -> &Node {
         let mut x = self.head();
         let mut level = self.max_height.load(AtOrd::Relaxed) - 1;
         loop {
             let nx = x.next(level);
             // SAFETY: published nodes are valid while the list lives.
             let advance = match unsafe { nx.as_ref() } {
-                Some(n) => match cmp_keys(n.head(), n.key(), head, key) {
+                Some(n) => match n.key().cmp(key) {
                     Ordering::Less => true,
                     Ordering::Equal => or_equal,
                     Ordering::Greater => false,
@@ -422,13 +373,13 @@ impl SkipList {
 
     /// The first node with a key `>= key`.
     pub(crate) fn seek(&self, key: &[u8]) -> Option<NodeRef> {
-        let before = self.find_last_before(head_of(key), key, false);
+        let before = self.find_last_before(key, false);
         NonNull::new(before.next(0)).map(NodeRef)
     }
 
     /// The last node with a key `<= key`.
     pub(crate) fn seek_for_prev(&self, key: &[u8]) -> Option<NodeRef> {
-        self.not_head(self.find_last_before(head_of(key), key, true))
+        self.not_head(self.find_last_before(key, true))
     }
 
     pub(crate) fn first(&self) -> Option<NodeRef> {
@@ -461,7 +412,7 @@ impl SkipList {
     pub(crate) fn prev(&self, n: NodeRef) -> Option<NodeRef> {
         // SAFETY: `n` came from this list.
         let node = unsafe { n.0.as_ref() };
-        self.not_head(self.find_last_before(node.head(), node.key(), false))
+        self.not_head(self.find_last_before(node.key(), false))
     }
 }
 
