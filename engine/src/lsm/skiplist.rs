@@ -336,9 +336,11 @@ impl SkipList {
         size
     }
 
-    /// The last node whose key is `< key`, or `<= key` with `or_equal`;
-    /// the head if there is none.
-    fn find_last_before(&self, key: &[u8], or_equal: bool) -> &Node {
+    /// The last node whose key is `< key`, or `<= key` with `or_equal` (the
+    /// head if there is none), and the link after it as the search saw it:
+    /// the first node past the bound. (Loading that link again could see a
+    /// node inserted since, itself before the bound.)
+    fn find_last_before(&self, key: &[u8], or_equal: bool) -> (&Node, *mut Node) {
         let mut x = self.head();
         let mut level = self.max_height.load(AtOrd::Relaxed) - 1;
         loop {
@@ -356,7 +358,7 @@ impl SkipList {
                 // SAFETY: `advance` implies non-null.
                 x = unsafe { &*nx };
             } else if level == 0 {
-                return x;
+                return (x, nx);
             } else {
                 level -= 1;
             }
@@ -373,13 +375,13 @@ impl SkipList {
 
     /// The first node with a key `>= key`.
     pub(crate) fn seek(&self, key: &[u8]) -> Option<NodeRef> {
-        let before = self.find_last_before(key, false);
-        NonNull::new(before.next(0)).map(NodeRef)
+        let (_, after) = self.find_last_before(key, false);
+        NonNull::new(after).map(NodeRef)
     }
 
     /// The last node with a key `<= key`.
     pub(crate) fn seek_for_prev(&self, key: &[u8]) -> Option<NodeRef> {
-        self.not_head(self.find_last_before(key, true))
+        self.not_head(self.find_last_before(key, true).0)
     }
 
     pub(crate) fn first(&self) -> Option<NodeRef> {
@@ -412,7 +414,7 @@ impl SkipList {
     pub(crate) fn prev(&self, n: NodeRef) -> Option<NodeRef> {
         // SAFETY: `n` came from this list.
         let node = unsafe { n.0.as_ref() };
-        self.not_head(self.find_last_before(node.key(), false))
+        self.not_head(self.find_last_before(node.key(), false).0)
     }
 }
 
@@ -518,17 +520,24 @@ mod tests {
                 let l = Arc::clone(&l);
                 s.spawn(move || {
                     let mut last_len = 0;
-                    for round in 0..200u32 {
+                    for round in 0..100u32 {
                         let keys = all(&l);
                         assert!(keys.windows(2).all(|w| w[0] < w[1]));
                         assert!(keys.len() >= last_len);
                         last_len = keys.len();
-                        let probe = ((round * 7919 + r) % (2 * n)).to_be_bytes();
-                        if let Some(x) = l.seek(&probe) {
-                            assert!(l.key(x) >= &probe[..]);
-                        }
-                        if let Some(x) = l.seek_for_prev(&probe) {
-                            assert!(l.key(x) <= &probe[..]);
+                        // Seeks race with inserts landing right next to them:
+                        // the writer inserts around both ends of the key space.
+                        for j in 0..400u32 {
+                            let probe = ((round * 7919 + j * 104_729 + r) % (2 * n)).to_be_bytes();
+                            if let Some(x) = l.seek(&probe) {
+                                assert!(l.key(x) >= &probe[..]);
+                            }
+                            if let Some(x) = l.seek_for_prev(&probe) {
+                                assert!(l.key(x) <= &probe[..]);
+                                if let Some(p) = l.prev(x) {
+                                    assert!(l.key(p) < l.key(x));
+                                }
+                            }
                         }
                     }
                 });
