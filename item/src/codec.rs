@@ -287,6 +287,32 @@ fn encode_leaf(v: &AttributeValue, out: &mut Vec<u8>) {
 /// # Errors
 /// [`CodecError`] for anything that is not exactly a canonical encoding.
 pub fn decode_item(b: &[u8]) -> Result<Item, CodecError> {
+    decode(b, None)
+}
+
+/// Decodes an item produced by [`encode_item`] together with its size
+/// ([`Item::size`]), counted while decoding rather than by walking the item
+/// afterwards.
+///
+/// ```
+/// use strata_item::{Item, codec};
+/// let mut it = Item::new();
+/// it.insert("pk", "customer#1");
+/// it.insert("n", 12);
+/// let (back, size) = codec::decode_item_sized(&codec::encode_item(&it)).unwrap();
+/// assert_eq!(back, it);
+/// assert_eq!(size, it.size());
+/// ```
+///
+/// # Errors
+/// As [`decode_item`].
+pub fn decode_item_sized(b: &[u8]) -> Result<(Item, usize), CodecError> {
+    let mut size = 0;
+    let item = decode(b, Some(&mut size))?;
+    Ok((item, size))
+}
+
+fn decode(b: &[u8], size: Option<&mut usize>) -> Result<Item, CodecError> {
     let Some(&format) = b.first() else {
         return Err(CodecError::Empty);
     };
@@ -294,7 +320,7 @@ pub fn decode_item(b: &[u8]) -> Result<Item, CodecError> {
         return Err(CodecError::UnknownFormat { found: format });
     }
     let mut d = Decoder { b, pos: 1 };
-    let map = d.map_body("attribute name", 0)?;
+    let map = d.map_body("attribute name", 0, size)?;
     if d.pos != b.len() {
         return Err(CodecError::TrailingBytes {
             offset: d.pos,
@@ -441,10 +467,13 @@ impl<'a> Decoder<'a> {
         Number::from_parts(neg, m, leading - digits + 1).map_err(|_| bad("out of range"))
     }
 
+    /// A map's entries; adds the entries' sizes (name length plus value size,
+    /// as [`Item::size`] counts them) to `size` when given.
     fn map_body(
         &mut self,
         what: &'static str,
         depth: usize,
+        mut size: Option<&mut usize>,
     ) -> Result<BTreeMap<String, AttributeValue>, CodecError> {
         let n = self.len("attribute count")?;
         // Built by inserting in order: no intermediate vector (an allocation per
@@ -464,6 +493,9 @@ impl<'a> Decoder<'a> {
                 None => return Err(CodecError::InvalidUtf8 { offset, what }),
             };
             let v = self.value(depth)?;
+            if let Some(total) = size.as_deref_mut() {
+                *total = total.saturating_add(name.len() + v.size());
+            }
             map.insert(name, v);
         }
         Ok(map)
@@ -494,7 +526,7 @@ impl<'a> Decoder<'a> {
                 if depth >= MAX_DECODE_DEPTH {
                     return Err(CodecError::TooDeep { offset });
                 }
-                AttributeValue::M(self.map_body("map key", depth + 1)?)
+                AttributeValue::M(self.map_body("map key", depth + 1, None)?)
             }
             T_SS => {
                 let n = self.len("set size")?;

@@ -5,7 +5,7 @@
 mod common;
 
 use proptest::prelude::*;
-use strata_item::codec::{decode_item, encode_item};
+use strata_item::codec::{decode_item, decode_item_sized, encode_item};
 #[cfg(feature = "serde")]
 use strata_item::{AttributeValue, Item};
 
@@ -30,7 +30,11 @@ proptest! {
         let bytes = encode_item(&item);
         let back = decode_item(&bytes).unwrap();
         prop_assert_eq!(&back, &item);
-        prop_assert_eq!(encode_item(&back), bytes);
+        prop_assert_eq!(encode_item(&back), bytes.clone());
+        // The size counted while decoding is the item's size.
+        let (sized, size) = decode_item_sized(&bytes).unwrap();
+        prop_assert_eq!(&sized, &item);
+        prop_assert_eq!(size, item.size());
     }
 
     #[test]

@@ -233,7 +233,8 @@ pub(crate) fn query(
         |e| core.index_storage(ordinal, g, e),
         |k, v| {
             let entry = decode(core, ordinal, g, k, v)?;
-            page.accept(&plan, base, entry, None)
+            let size = entry.size();
+            page.accept(&plan, base, entry, size, None)
         },
     )?;
     let out = page.finish(&plan, core);
@@ -327,7 +328,8 @@ pub(crate) fn scan(
         for kv in iter {
             let (k, v) = kv.map_err(|e| core.index_storage(ordinal, g, e))?;
             let entry = decode(core, ordinal, g, &k, &v)?;
-            if page.accept(&plan, base, entry, None)? {
+            let size = entry.size();
+            if page.accept(&plan, base, entry, size, None)? {
                 break 'partitions;
             }
         }

@@ -151,7 +151,7 @@ impl Page {
         value: &[u8],
     ) -> Result<bool, DbError> {
         let schema = &core.spec.key_schema;
-        let entry = part.decode(core, key, value)?;
+        let (entry, size) = part.decode_sized(core, key, value)?;
         // The base item, when the entry lacks attributes the request needs. The entry
         // and its item are written in one batch and read at one snapshot, so the item
         // exists; if it did not, the entry is what we have.
@@ -167,7 +167,7 @@ impl Page {
         } else {
             None
         };
-        self.accept(plan, schema, entry, fetched)
+        self.accept(plan, schema, entry, size, fetched)
     }
 
     /// Evaluates one decoded entry (with its base item when fetched); see
@@ -177,10 +177,11 @@ impl Page {
         plan: &PagePlan<'_>,
         schema: &KeySchema,
         entry: Item,
+        entry_size: usize,
         fetched: Option<Item>,
     ) -> Result<bool, DbError> {
         self.scanned += 1;
-        self.bytes += entry.size();
+        self.bytes += entry_size;
         let full = fetched.as_ref().unwrap_or(&entry);
         let passes = match &plan.filter {
             Some(f) => f.evaluate(full)?,

@@ -129,11 +129,25 @@ impl Partition {
         key: &[u8],
         value: &[u8],
     ) -> Result<Item, DbError> {
-        codec::decode_item(value).map_err(|e| DbError::Corruption {
+        codec::decode_item(value).map_err(|e| self.undecodable(core, key, e))
+    }
+
+    /// [`Partition::decode`] with the item's size ([`Item::size`]).
+    pub(crate) fn decode_sized(
+        &self,
+        core: &TableCore,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(Item, usize), DbError> {
+        codec::decode_item_sized(value).map_err(|e| self.undecodable(core, key, e))
+    }
+
+    fn undecodable(&self, core: &TableCore, key: &[u8], e: codec::CodecError) -> DbError {
+        DbError::Corruption {
             table: core.name().to_owned(),
             partition: self.index,
             reason: format!("value of key {} does not decode: {e}", hex(key)),
-        })
+        }
     }
 
     /// Reads one stored item.

@@ -273,6 +273,11 @@ pub(crate) fn query(
     let snapshot = part.tree.snapshot();
     let mut iter = part.range(core, lower, upper, Some(&snapshot))?;
     let mut page = Page::default();
+    // A page of `limit` items needs no regrowing (bounded: the limit is the
+    // caller's and the page may end far sooner at 1 MB).
+    if let Some(limit) = opts.limit {
+        page.items.reserve(limit.min(1024));
+    }
     iter.visit(
         opts.scan_index_forward,
         |e| core.storage(p, e),
