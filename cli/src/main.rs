@@ -107,6 +107,11 @@ struct ServeArgs {
     /// they are counted again (DynamoDB updates them about every six hours).
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     item_count_max_age: u64,
+    /// Bound the SSTable pages kept mapped into the process (counted in its RSS) to
+    /// about this many bytes; past it they are released and read again from the page
+    /// cache. Default: no bound. See docs/embedding.md.
+    #[arg(long, value_name = "BYTES")]
+    max_mapped_bytes: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -156,6 +161,7 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     opts.item_collection_limit_bytes = args.item_collection_limit_bytes;
     opts.item_stats_max_age = std::time::Duration::from_secs(args.item_count_max_age);
+    opts.max_mapped_bytes = args.max_mapped_bytes;
     let db = Db::open(&path, opts)?;
     let auth = match &args.auth {
         Some(path) => Some(std::sync::Arc::new(

@@ -78,13 +78,21 @@ struct JsonOutput<'a> {
     gsis: u32,
     compression: CompressionArg,
     records: u64,
+    /// `--max-mapped-mib` in bytes (`null`: no bound).
+    max_mapped_bytes: Option<u64>,
     cpus: usize,
     results: &'a [WorkloadReport],
 }
 
-/// Tree options with `--compression`.
+/// Tree options with `--compression` and `--max-mapped-mib`.
 fn tree_options(plan: &Plan) -> TreeOptions {
     let mut opts = TreeOptions::default();
+    if plan.max_mapped_bytes.is_some() {
+        opts.shared = Some(
+            strata_engine::lsm::SharedResources::with_defaults()
+                .with_max_mapped_bytes(plan.max_mapped_bytes),
+        );
+    }
     opts.table.compression = match plan.compression {
         CompressionArg::None => Compression::None,
         CompressionArg::Zstd => Compression::Zstd { level: 3 },
@@ -140,6 +148,7 @@ pub fn run(args: BenchArgs) -> Result<(), BenchError> {
             if items.is_none() {
                 let db_opts = DbOptions {
                     tree: tree_opts.clone(),
+                    max_mapped_bytes: plan.max_mapped_bytes,
                     ..DbOptions::default()
                 };
                 items = Some(items::Items::open(&root.join("items"), db_opts, &plan)?);
@@ -171,6 +180,7 @@ pub fn run(args: BenchArgs) -> Result<(), BenchError> {
             gsis: plan.gsis,
             compression: plan.compression,
             records: plan.records,
+            max_mapped_bytes: plan.max_mapped_bytes,
             cpus,
             results: &results,
         };

@@ -193,6 +193,10 @@ pub struct BenchArgs {
     /// Seed of the random key choices.
     #[arg(long, default_value_t = 0x5eed)]
     pub seed: u64,
+    /// Bound the SSTable pages kept mapped into the process to about this many
+    /// MiB (`DbOptions::max_mapped_bytes`; default: no bound).
+    #[arg(long, value_name = "MIB")]
+    pub max_mapped_mib: Option<u64>,
 }
 
 /// The validated plan of a run.
@@ -228,6 +232,8 @@ pub struct Plan {
     pub json: bool,
     /// Seed.
     pub seed: u64,
+    /// `--max-mapped-mib`, in bytes.
+    pub max_mapped_bytes: Option<u64>,
 }
 
 /// The largest `--threads`.
@@ -318,6 +324,14 @@ impl Plan {
         if args.records == 0 {
             return bad("--records must be at least 1".into());
         }
+        let max_mapped_bytes = match args.max_mapped_mib {
+            Some(0) => return bad("--max-mapped-mib must be at least 1".into()),
+            Some(m) => match m.checked_mul(1 << 20) {
+                Some(b) => Some(b),
+                None => return bad(format!("--max-mapped-mib {m} is too large")),
+            },
+            None => None,
+        };
         Ok(Plan {
             workloads,
             num: args.num,
@@ -334,6 +348,7 @@ impl Plan {
             db: args.db,
             json: args.json,
             seed: args.seed,
+            max_mapped_bytes,
         })
     }
 
