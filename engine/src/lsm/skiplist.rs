@@ -104,7 +104,10 @@ impl Node {
 
 /// Anonymous memory in chunks, handed out by bumping an offset.
 struct Arena {
+    /// Chunks of `chunk_size`; the last is the one being filled.
     chunks: Vec<MmapMut>,
+    /// Mappings of one large node each.
+    large: Vec<MmapMut>,
     /// Bytes used in the last chunk.
     used: usize,
     chunk_size: usize,
@@ -114,6 +117,7 @@ impl Arena {
     fn new(chunk_size: usize) -> Arena {
         Arena {
             chunks: Vec::new(),
+            large: Vec::new(),
             used: 0,
             chunk_size,
         }
@@ -136,12 +140,10 @@ impl Arena {
         debug_assert_eq!(size % 8, 0);
         if size > self.chunk_size / 4 {
             // A large node gets a mapping of its own, so that it does not
-            // waste the rest of the current chunk. It goes before the current
-            // chunk, which stays last.
+            // waste the rest of the current chunk.
             let mut m = Self::map(size);
             let p = m.as_mut_ptr();
-            let at = self.chunks.len().saturating_sub(1);
-            self.chunks.insert(at, m);
+            self.large.push(m);
             return p;
         }
         if self.chunks.is_empty() || self.used + size > self.chunk_size {
