@@ -214,6 +214,51 @@ fn item_collection_limit_flag() {
     assert_eq!(refused, Some(1), "refused at item {refused:?}");
 }
 
+/// `--max-mapped-bytes`: items written, flushed to SSTables by a clean shutdown,
+/// and read back by a server whose bound (64 KiB) is far below them, so that its
+/// tables are released and mapped again during the reads.
+#[test]
+fn max_mapped_bytes_flag_serves_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (mut child, addr) = serve_with(&["--dir", d, "--max-mapped-bytes", "65536"]);
+    assert_eq!(call(addr, "CreateTable", CREATE).unwrap().0, 200);
+    let pad = "z".repeat(2000);
+    for i in 0..300 {
+        let put = format!(
+            r#"{{"TableName":"events","Item":{{"pk":{{"S":"k{i}"}},"pad":{{"S":"{pad}"}}}}}}"#
+        );
+        assert_eq!(call(addr, "PutItem", &put).unwrap().0, 200, "put {i}");
+    }
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert!(child.wait().unwrap().success());
+    let (mut child, addr) = serve_with(&["--dir", d, "--max-mapped-bytes", "65536"]);
+    for round in 0..2 {
+        for i in 0..300 {
+            let get = format!(r#"{{"TableName":"events","Key":{{"pk":{{"S":"k{i}"}}}}}}"#);
+            let (status, json) = call(addr, "GetItem", &get).unwrap();
+            assert_eq!(status, 200, "get {i}, round {round}: {json}");
+            assert_eq!(
+                json["Item"]["pad"]["S"].as_str(),
+                Some(pad.as_str()),
+                "get {i}"
+            );
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["serve", "--in-memory", "--max-mapped-bytes", "lots"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-mapped-bytes"));
+}
+
 #[test]
 fn bad_arguments_fail() {
     let out = Command::new(env!("CARGO_BIN_EXE_strata"))
