@@ -120,7 +120,7 @@ impl Residency {
     #[inline]
     pub(crate) fn touch(&self, offset: u64, len: u64) {
         let first = offset >> WINDOW_SHIFT;
-        let last = (offset + len.max(1) - 1) >> WINDOW_SHIFT;
+        let last = offset.saturating_add(len.max(1) - 1) >> WINDOW_SHIFT;
         for w in first..=last {
             let Some(word) = self.touched.get((w / 64) as usize) else {
                 return;

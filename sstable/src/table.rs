@@ -412,7 +412,10 @@ impl Table {
         // A one-pass reader (`fill_cache == false`) releases the pages behind
         // itself and is not charged to the budget.
         if fill_cache && let Some(r) = &self.residency {
-            r.touch(handle.offset, handle.size + TRAILER_SIZE as u64);
+            r.touch(
+                handle.offset,
+                handle.size.saturating_add(TRAILER_SIZE as u64),
+            );
         }
         if let Some(cache) = &self.cache
             && let Some(b) = cache.get(self.file_id, handle.offset)

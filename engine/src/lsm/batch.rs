@@ -183,23 +183,30 @@ impl WriteBatch {
     /// Checks the limits on keys, values and log data.
     pub(crate) fn validate(&self) -> Result<(), String> {
         for op in self.ops() {
-            let op = op.map_err(|e| format!("malformed batch: {e}"))?;
-            let (k, v) = match op {
-                BatchOp::Write(_, k, v) => (k, v),
-                BatchOp::LogData(d) => (&[][..], d),
-            };
-            if k.len() > MAX_KEY_LEN {
-                return Err(format!("key of {} bytes exceeds {MAX_KEY_LEN}", k.len()));
-            }
-            if v.len() > MAX_VALUE_LEN {
-                return Err(format!(
-                    "value of {} bytes exceeds {MAX_VALUE_LEN}",
-                    v.len()
-                ));
-            }
+            check_limits(&op.map_err(|e| format!("malformed batch: {e}"))?)?;
         }
         Ok(())
     }
+}
+
+/// The limits on one entry's key and value (log data counts as a value). Checked
+/// on writes and again when a batch is decoded from the WAL, so that nothing
+/// past them reaches a memtable (whose nodes store 32-bit lengths).
+fn check_limits(op: &BatchOp<'_>) -> Result<(), String> {
+    let (k, v) = match *op {
+        BatchOp::Write(_, k, v) => (k, v),
+        BatchOp::LogData(d) => (&[][..], d),
+    };
+    if k.len() > MAX_KEY_LEN {
+        return Err(format!("key of {} bytes exceeds {MAX_KEY_LEN}", k.len()));
+    }
+    if v.len() > MAX_VALUE_LEN {
+        return Err(format!(
+            "value of {} bytes exceeds {MAX_VALUE_LEN}",
+            v.len()
+        ));
+    }
+    Ok(())
 }
 
 /// One decoded entry of a batch.
@@ -254,7 +261,8 @@ impl<'a> DecodedBatch<'a> {
         let mut n = 0u32;
         let mut ops = d.ops();
         while let Some(op) = ops.next() {
-            op.map_err(|e| (HEADER_LEN + ops.r.pos(), e.to_string()))?;
+            let op = op.map_err(|e| (HEADER_LEN + ops.r.pos(), e.to_string()))?;
+            check_limits(&op).map_err(|e| (HEADER_LEN + ops.r.pos(), e))?;
             n += 1;
         }
         if n != count {
@@ -319,6 +327,22 @@ impl<'a> Iterator for BatchOps<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_decoded_entry_past_the_limits_is_an_error() {
+        // A record a writer's validation would have refused (say, written by
+        // other software, checksum intact) is refused when decoded as well.
+        let mut b = WriteBatch::new();
+        b.put(b"k", b"v").put(&vec![7u8; MAX_KEY_LEN + 1], b"v");
+        assert!(b.validate().is_err());
+        let rec = b.seal(1).to_vec();
+        let (offset, reason) = DecodedBatch::decode(&rec).unwrap_err();
+        assert!(reason.contains("exceeds"), "{reason}");
+        assert!(offset > HEADER_LEN, "{offset}");
+        let mut ok = WriteBatch::new();
+        ok.put(&vec![7u8; MAX_KEY_LEN], b"v");
+        assert!(DecodedBatch::decode(ok.seal(1)).is_ok());
+    }
 
     #[test]
     fn encode_decode() {

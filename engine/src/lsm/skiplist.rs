@@ -276,7 +276,9 @@ impl SkipList {
 
     /// Inserts `key` (built by `encode_key` into an empty buffer) with
     /// `value`. Returns the bytes the node takes in the arena. An equal key
-    /// already present stays, and the new node goes after it.
+    /// already present stays, and the new node goes after it. Lengths are
+    /// stored in 32 bits: callers keep keys and values within the batch limits
+    /// (1 MiB and 1 GiB), which writes and WAL decoding both check.
     pub(crate) fn insert(&self, encode_key: impl FnOnce(&mut Vec<u8>), value: &[u8]) -> usize {
         let mut w = self.writer.lock();
         let mut key = std::mem::take(&mut w.scratch);
