@@ -200,18 +200,35 @@ pub(crate) fn read_log(
     if next < wal.first_lsn() {
         return Err(truncated());
     }
+    // The oldest segment before the iterator lists them (read first, so that a
+    // retirement during the listing shows as a change), and how many times the
+    // segments may be listed again (below).
+    let mut listed_first = wal.first_lsn();
     let iter = match hints.take(next) {
         Some(pos) => wal.iter_at(pos)?,
         None => wal.iter_from(next)?,
     };
     let mut iter = iter.until(end);
     let mut out = Vec::new();
+    let mut relists = 3;
     while out.len() < max_records {
         let Some(item) = iter.next() else { break };
         let (lsn, bytes) = match item {
             Ok(r) => r,
             // A segment deleted by retention after the iterator listed it.
             Err(WalError::Io { .. }) if wal.first_lsn() > next => return Err(truncated()),
+            // Retention retired segments after the iterator listed them (one
+            // whose records all come before the one wanted, say, that a
+            // position hint pointed at the end of), yet the wanted record is
+            // still in the log: list the segments again. An error that
+            // persists with the same segments is returned.
+            Err(_) if relists > 0 && wal.first_lsn() != listed_first => {
+                relists -= 1;
+                listed_first = wal.first_lsn();
+                iter = wal.iter_from(next + out.len() as u64)?.until(end);
+                // (`listed_first` is read before this listing too.)
+                continue;
+            }
             Err(e) => return Err(e.into()),
         };
         let expected = next + out.len() as u64;
