@@ -83,6 +83,9 @@ pub struct WalReport {
     pub file_size: u64,
     format_version: Option<u32>,
     block_size: Option<u32>,
+    /// Version-3 header flags (bit 0: the segment before was not yet synced
+    /// when this one was started).
+    header_flags: Option<u16>,
     segment_tag: Option<u32>,
     first_lsn: Option<u64>,
     /// The LSN of the last complete record (`None` when there is none).
@@ -189,6 +192,11 @@ fn sst_report(path: &Path, bytes: Vec<u8>, shown: usize) -> Result<SstReport, Cl
     })
 }
 
+fn le_u16(bytes: &[u8], at: usize) -> Option<u16> {
+    let b: [u8; 2] = bytes.get(at..at + 2)?.try_into().ok()?;
+    Some(u16::from_le_bytes(b))
+}
+
 fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
     let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
     Some(u32::from_le_bytes(b))
@@ -202,7 +210,10 @@ pub fn wal_report(path: &Path, bytes: &[u8]) -> WalReport {
         path: path.to_path_buf(),
         file_size: bytes.len() as u64,
         format_version: header.then(|| le_u32(bytes, 8)).flatten(),
-        block_size: header.then(|| le_u32(bytes, 12)).flatten(),
+        // Bytes 12..16: the block size as a `u16` and the flags (version 3),
+        // or the block size as a `u32` (versions 1 and 2, flags 0).
+        block_size: header.then(|| le_u16(bytes, 12).map(u32::from)).flatten(),
+        header_flags: header.then(|| le_u16(bytes, 14)).flatten(),
         segment_tag: header.then(|| le_u32(bytes, 24)).flatten(),
         first_lsn: scan.first_lsn,
         last_lsn: scan
@@ -325,10 +336,17 @@ fn render(r: &FileReport) -> String {
                 human_bytes(w.file_size)
             ));
             out.line(format!(
-                "  header: format version {}, block size {}, segment tag {}",
+                "  header: format version {}, block size {}, segment tag {}{}",
                 opt(w.format_version),
                 opt(w.block_size),
-                opt(w.segment_tag)
+                opt(w.segment_tag),
+                match w.header_flags {
+                    Some(f) if f & 1 != 0 => {
+                        ", started before the segment before it was synced".to_owned()
+                    }
+                    Some(f) if f != 0 => format!(", flags {f:#06x}"),
+                    _ => String::new(),
+                }
             ));
             out.line(format!(
                 "  records: {}, intact up to offset {}",

@@ -321,7 +321,9 @@ fn inspect_one_sstable_and_one_wal_segment() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["kind"], "wal_segment");
-    assert_eq!(v["format_version"], 2);
+    assert_eq!(v["format_version"], 3);
+    assert_eq!(v["block_size"], 32768);
+    assert!(v["header_flags"].as_u64().unwrap() <= 1, "{v}");
     let records = v["records"].as_u64().unwrap();
     assert!(records > 10, "{v}");
     assert_eq!(

@@ -73,6 +73,12 @@ pub struct DbOptions {
     /// Bound on the SSTable pages kept mapped into the process, counted in its RSS
     /// (default `None`: no bound); see [`SharedResources::with_max_mapped_bytes`].
     pub max_mapped_bytes: Option<u64>,
+    /// The nice value the background flush and compaction workers run at
+    /// (Linux; default `Some(`[`DEFAULT_BACKGROUND_NICE`](crate::lsm::DEFAULT_BACKGROUND_NICE)`)`,
+    /// `None`: the priority of the thread that opens the database). Not
+    /// applied to a pool passed in `shared`; see
+    /// [`BackgroundPool::set_nice`](crate::lsm::BackgroundPool::set_nice).
+    pub background_nice: Option<i32>,
     /// Receives every item change (none by default; see [`ChangeSink`]).
     pub change_sink: Option<Arc<dyn ChangeSink>>,
     /// Admits operations and is told what they consumed (default: admits everything).
@@ -125,6 +131,7 @@ impl Default for DbOptions {
             background_threads: std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
             memtable_budget_bytes: 256 << 20,
             max_mapped_bytes: None,
+            background_nice: Some(crate::lsm::DEFAULT_BACKGROUND_NICE),
             change_sink: None,
             capacity_meter: Arc::new(UnmeteredCapacity),
             refuse_open_on_loss: false,
@@ -1021,12 +1028,14 @@ fn open_locked(path: &Path, opts: &DbOptions) -> Result<Opened, DbError> {
         });
     };
     let shared = opts.shared.clone().unwrap_or_else(|| {
-        SharedResources::new(
+        let shared = SharedResources::new(
             opts.block_cache_bytes,
             opts.background_threads.max(1),
             opts.memtable_budget_bytes,
         )
-        .with_max_mapped_bytes(opts.max_mapped_bytes)
+        .with_max_mapped_bytes(opts.max_mapped_bytes);
+        shared.pool().set_nice(opts.background_nice);
+        shared
     });
     let hooks = Hooks {
         change_sink: opts.change_sink.clone(),

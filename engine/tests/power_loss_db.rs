@@ -462,11 +462,13 @@ fn every_crash_point_of_an_item_workload() {
     for k in chosen {
         // Each point twice: unsynced bytes lost whole, and torn (a random
         // prefix of them kept, which recovery must take for a torn tail, never
-        // for corruption).
+        // for corruption, and a random prefix of the unsynced directory
+        // changes kept too).
         for torn in [false, true] {
             let fs = FaultFs::new();
             if torn {
                 fs.set_torn_writes(Some(k));
+                fs.set_dir_writeback(Some(k));
             }
             fs.crash_at_point(k);
             let (acked, _) = run(&fs, total);

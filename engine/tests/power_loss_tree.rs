@@ -303,8 +303,9 @@ fn torn_buffered_writes_are_torn_tails_not_corruption() {
     assert!(torn > 0, "no crash point left a torn WAL tail");
 }
 
-/// Crashes at every `step`-th point with torn writes; returns how many
-/// recoveries cut a torn WAL tail.
+/// Crashes at every `step`-th point with torn writes (and a random prefix of
+/// the unsynced directory changes kept); returns how many recoveries cut a
+/// torn WAL tail.
 fn torn_writes(durability: Durability, step: usize) -> usize {
     let batches = 40;
     let fs = FaultFs::new();
@@ -315,6 +316,7 @@ fn torn_writes(durability: Durability, step: usize) -> usize {
     for k in (0..total).step_by(step) {
         let fs = FaultFs::new();
         fs.set_torn_writes(Some(k));
+        fs.set_dir_writeback(Some(k));
         fs.crash_at_point(k);
         let (p, _) = run_workload(&fs, batches, durability);
         let after = fs.recovered();

@@ -395,6 +395,16 @@ fn segments_of(fs: &Arc<dyn FileSystem>, partition_dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// The WAL segments of the `main` partition that has the most (at least 3).
+fn busiest_wal(base: &Arc<dyn FileSystem>) -> Vec<PathBuf> {
+    let segs = (0..3)
+        .map(|p| segments_of(base, &main_partition(p)))
+        .max_by_key(Vec::len)
+        .unwrap();
+    assert!(segs.len() >= 3, "{segs:?}");
+    segs
+}
+
 fn main_partition(p: u32) -> PathBuf {
     // `main` is the first table created: id 1.
     PathBuf::from(format!("{DB}/tables/t00000001/p{p:04}"))
@@ -403,11 +413,7 @@ fn main_partition(p: u32) -> PathBuf {
 #[test]
 fn damaged_wal_segments_are_reported_with_file_and_offset() {
     let base = closed_db();
-    let segs = (0..3)
-        .map(|p| segments_of(&base, &main_partition(p)))
-        .max_by_key(Vec::len)
-        .unwrap();
-    assert!(segs.len() >= 3, "{segs:?}");
+    let segs = busiest_wal(&base);
     let oldest = &segs[0];
     let newest = segs.last().unwrap();
 
@@ -646,4 +652,87 @@ fn verify_on_a_closed_db_is_an_error() {
     let db = Db::open(DB, options(Arc::clone(&fs))).unwrap();
     db.close().unwrap();
     assert!(matches!(db.verify(), Err(strata_engine::DbError::Closed)));
+}
+
+/// Sets header flag bits of the segment at `path` (resealing its checksum),
+/// as a writer that started it by a deferred rotation would have.
+fn set_header_flags(fs: &Arc<dyn FileSystem>, path: &Path, flags: u16) {
+    let mut bytes = fs.read_all(path).unwrap();
+    bytes[14..16].copy_from_slice(&flags.to_le_bytes());
+    let crc = crc32fast::hash(&bytes[0..28]);
+    let masked = crc.rotate_right(15).wrapping_add(0xa282_ead8);
+    bytes[28..32].copy_from_slice(&masked.to_le_bytes());
+    write(fs, path, &bytes);
+}
+
+#[test]
+fn deferred_rotation_leftovers_are_torn_tails_not_corruption() {
+    let base = closed_db();
+    let segs = busiest_wal(&base);
+    let newest = segs.last().unwrap();
+    let mid = &segs[segs.len() - 2];
+
+    // The newest segment was started before the one before it was synced,
+    // and a crash tore that one: two warnings, no error.
+    let fs = copy(&base);
+    set_header_flags(&fs, newest, 1);
+    let mlen = records_end(&fs, mid);
+    truncate(&fs, mid, mlen - 5);
+    let r = verify_dir(DB, &fs).unwrap();
+    assert!(r.is_clean(), "{r}");
+    let w: Vec<&Problem> = r.warnings().collect();
+    assert_eq!(w.len(), 2, "{r}");
+    assert!(w.iter().all(|p| p.kind == ProblemKind::TornTail), "{r}");
+    assert_eq!(w[0].path, *mid);
+    assert_eq!(w[1].path, *newest);
+    // Recovery agrees: it opens (cutting the torn tail, deleting the
+    // newest segment), and what it leaves verifies without a warning.
+    let db = Db::open(DB, options(Arc::clone(&fs))).unwrap();
+    db.close().unwrap();
+    let r = verify_dir(DB, &fs).unwrap();
+    assert!(r.is_clean() && r.warnings().count() == 0, "{r}");
+
+    // The same tear without the flag is an error.
+    let fs = copy(&base);
+    truncate(&fs, mid, mlen - 5);
+    expect_error_in(&fs, mid, 32..mlen as u64);
+
+    // The tear at a record boundary: the newest starts past the end of the
+    // one before (an LSN gap), explained by the flag.
+    let fs = copy(&base);
+    set_header_flags(&fs, newest, 1);
+    let first = strata_wal::read_segment_bytes(&fs.read_all(mid).unwrap()).unwrap();
+    assert!(first.records.len() >= 2);
+    let keep = 32 + first.records[0].len() + 8;
+    let mut bytes = fs.read_all(mid).unwrap();
+    if first.records[0].len() + 8 + 32 <= 32768 {
+        bytes.truncate(keep);
+        write(&fs, mid, &bytes);
+        let r = verify_dir(DB, &fs).unwrap();
+        assert!(r.is_clean(), "{r}");
+        assert!(
+            r.warnings()
+                .any(|p| p.path == *newest && p.kind == ProblemKind::TornTail),
+            "{r}"
+        );
+    }
+
+    // The newest segment's header torn (its checksum never written) after
+    // a version-3 segment: a torn creation, a warning.
+    let fs = copy(&base);
+    let mut bytes = fs.read_all(newest).unwrap();
+    bytes[28..32].fill(0);
+    write(&fs, newest, &bytes);
+    let r = verify_dir(DB, &fs).unwrap();
+    assert!(r.is_clean(), "{r}");
+    let w: Vec<&Problem> = r.warnings().collect();
+    assert_eq!(w.len(), 1, "{r}");
+    assert_eq!(w[0].path, *newest);
+    assert_eq!(w[0].kind, ProblemKind::TornTail);
+    // The same bytes in the segment before the newest are an error.
+    let fs = copy(&base);
+    let mut bytes = fs.read_all(mid).unwrap();
+    bytes[28..32].fill(0);
+    write(&fs, mid, &bytes);
+    expect_error_in(&fs, mid, 0..32);
 }

@@ -18,8 +18,17 @@ pub const SEGMENT_HEADER_SIZE: usize = 32;
 pub const SEGMENT_MAGIC: [u8; 8] = *b"STRATAWL";
 
 /// The segment format version this crate writes. It reads this one and
-/// version 1 (see `docs/wal-format.md`).
-pub const FORMAT_VERSION: u32 = 2;
+/// versions 1 and 2 (see `docs/wal-format.md`).
+pub const FORMAT_VERSION: u32 = 3;
+
+/// Segment header flag (version 3): when this segment was created, the
+/// segment before it held records not yet fsynced. Recovery may then find
+/// that segment's tail torn by a power loss, and this one's records (none of
+/// them acknowledged as durable) are dropped with it.
+pub(crate) const FLAG_PREDECESSOR_UNSYNCED: u16 = 1;
+
+/// Segment header flags this version understands.
+const KNOWN_HEADER_FLAGS: u16 = FLAG_PREDECESSOR_UNSYNCED;
 
 /// The oldest segment format version this crate reads.
 pub(crate) const OLDEST_READ_VERSION: u32 = 1;
@@ -67,17 +76,32 @@ pub(crate) struct SegmentHeader {
     pub(crate) first_lsn: Lsn,
     /// The format version, 1 or 2.
     pub(crate) version: u32,
-    /// Version 2: the segment's tag (checksum seed); version 1: none.
+    /// Version 2 and later: the segment's tag (checksum seed); version 1: none.
     pub(crate) seed: Option<u32>,
+    /// Version 3 header flags ([`FLAG_PREDECESSOR_UNSYNCED`]); 0 before.
+    pub(crate) flags: u16,
 }
 
-/// Encodes the (version 2) header of a segment tagged `tag` whose first
-/// record has `first_lsn`.
-pub(crate) fn encode_segment_header(first_lsn: Lsn, tag: u32) -> [u8; SEGMENT_HEADER_SIZE] {
+impl SegmentHeader {
+    /// True when the segment before this one may have had an unsynced tail
+    /// when this one was created (see [`FLAG_PREDECESSOR_UNSYNCED`]).
+    pub(crate) fn predecessor_unsynced(&self) -> bool {
+        self.flags & FLAG_PREDECESSOR_UNSYNCED != 0
+    }
+}
+
+/// Encodes the (version 3) header of a segment tagged `tag` whose first
+/// record has `first_lsn`, with header `flags`.
+pub(crate) fn encode_segment_header(
+    first_lsn: Lsn,
+    tag: u32,
+    flags: u16,
+) -> [u8; SEGMENT_HEADER_SIZE] {
     let mut h = [0u8; SEGMENT_HEADER_SIZE];
     h[0..8].copy_from_slice(&SEGMENT_MAGIC);
     h[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-    h[12..16].copy_from_slice(&(BLOCK_SIZE as u32).to_le_bytes());
+    h[12..14].copy_from_slice(&(BLOCK_SIZE as u16).to_le_bytes());
+    h[14..16].copy_from_slice(&flags.to_le_bytes());
     h[16..24].copy_from_slice(&first_lsn.to_le_bytes());
     h[24..28].copy_from_slice(&tag.to_le_bytes());
     let crc = mask_crc(crc32fast::hash(&h[0..28]));
@@ -88,7 +112,7 @@ pub(crate) fn encode_segment_header(first_lsn: Lsn, tag: u32) -> [u8; SEGMENT_HE
 /// Encodes a version-1 header (for tests of reading old logs).
 #[cfg(test)]
 pub(crate) fn encode_segment_header_v1(first_lsn: Lsn) -> [u8; SEGMENT_HEADER_SIZE] {
-    let mut h = encode_segment_header(first_lsn, 0);
+    let mut h = encode_segment_header(first_lsn, 0, 0);
     h[8..12].copy_from_slice(&1u32.to_le_bytes());
     let crc = mask_crc(crc32fast::hash(&h[0..28]));
     h[28..32].copy_from_slice(&crc.to_le_bytes());
@@ -143,12 +167,20 @@ pub(crate) fn decode_segment_header(
             ),
         ));
     }
-    let block = u32_at(h, 12);
-    if block as usize != BLOCK_SIZE {
+    // Versions 1 and 2 hold the block size as a `u32`; version 3 as a `u16`
+    // followed by 16 bits of flags. 32768 fits both, so the two layouts
+    // agree byte for byte when no flag is set.
+    let block = u16::from_le_bytes([h[12], h[13]]);
+    let flags = u16::from_le_bytes([h[14], h[15]]);
+    if usize::from(block) != BLOCK_SIZE || (version < 3 && flags != 0) {
+        let found = u32_at(h, 12);
         return Err((
             12,
-            format!("unsupported block size {block} (expected {BLOCK_SIZE})"),
+            format!("unsupported block size {found} (expected {BLOCK_SIZE})"),
         ));
+    }
+    if flags & !KNOWN_HEADER_FLAGS != 0 {
+        return Err((14, format!("unknown segment header flags {flags:#06x}")));
     }
     let tag = u32_at(h, 24);
     if version == 1 && tag != 0 {
@@ -162,6 +194,7 @@ pub(crate) fn decode_segment_header(
         first_lsn,
         version,
         seed: (version >= 2).then_some(tag),
+        flags,
     })
 }
 
@@ -272,18 +305,23 @@ mod tests {
 
     #[test]
     fn header_roundtrip_and_each_field_checked() {
-        let h = encode_segment_header(42, 7);
+        let h = encode_segment_header(42, 7, FLAG_PREDECESSOR_UNSYNCED);
         let want = SegmentHeader {
             first_lsn: 42,
-            version: 2,
+            version: 3,
             seed: Some(7),
+            flags: FLAG_PREDECESSOR_UNSYNCED,
         };
         assert_eq!(decode_segment_header(&h), Ok(want));
+        assert!(want.predecessor_unsynced());
+        let plain = decode_segment_header(&encode_segment_header(42, 7, 0)).unwrap();
+        assert!(!plain.predecessor_unsynced());
         let v1 = encode_segment_header_v1(42);
         let want_v1 = SegmentHeader {
             first_lsn: 42,
             version: 1,
             seed: None,
+            flags: 0,
         };
         assert_eq!(decode_segment_header(&v1), Ok(want_v1));
         for i in 0..SEGMENT_HEADER_SIZE {
@@ -293,20 +331,38 @@ mod tests {
                 assert!(decode_segment_header(&bad).is_err(), "byte {i} bit {bit}");
             }
         }
+        let reseal = |mut b: [u8; SEGMENT_HEADER_SIZE]| {
+            let crc = mask_crc(crc32fast::hash(&b[0..28]));
+            b[28..32].copy_from_slice(&crc.to_le_bytes());
+            b
+        };
         // A header with a valid checksum but wrong fields is still rejected.
-        let mut v3 = h;
-        v3[8] = 3;
-        let crc = mask_crc(crc32fast::hash(&v3[0..28]));
-        v3[28..32].copy_from_slice(&crc.to_le_bytes());
-        let err = decode_segment_header(&v3).unwrap_err();
+        let mut v4 = h;
+        v4[8] = 4;
+        let err = decode_segment_header(&reseal(v4)).unwrap_err();
         assert_eq!(err.0, 8);
-        assert!(err.1.contains("version 3"), "{}", err.1);
+        assert!(err.1.contains("version 4"), "{}", err.1);
+        // Unknown flag bits.
+        let mut unknown = h;
+        unknown[14] = 0x02;
+        assert_eq!(decode_segment_header(&reseal(unknown)).unwrap_err().0, 14);
+        // A version-2 header is a version-3 one without flags, byte for
+        // byte; with a flag bit set it is a wrong block size.
+        let mut v2 = encode_segment_header(42, 7, 0);
+        v2[8] = 2;
+        let v2 = reseal(v2);
+        assert_eq!(&v2[12..16], &32768u32.to_le_bytes());
+        assert_eq!(decode_segment_header(&v2).unwrap().version, 2);
+        let mut v2_flagged = v2;
+        v2_flagged[14] = 1;
+        assert_eq!(
+            decode_segment_header(&reseal(v2_flagged)).unwrap_err().0,
+            12
+        );
         // Version 1 keeps bytes 24..28 reserved (zero).
         let mut v1 = encode_segment_header_v1(42);
         v1[24] = 1;
-        let crc = mask_crc(crc32fast::hash(&v1[0..28]));
-        v1[28..32].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(decode_segment_header(&v1).unwrap_err().0, 24);
+        assert_eq!(decode_segment_header(&reseal(v1)).unwrap_err().0, 24);
     }
 
     #[test]

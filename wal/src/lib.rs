@@ -59,7 +59,8 @@ pub use options::{Durability, RecoveryMode, WalOptions};
 pub use reader::{SegmentContents, SegmentEnd, encode_segment_bytes, read_segment_bytes};
 pub use recovery::{DropKind, DroppedRange, RecoveryReport};
 pub use scan::{
-    SegmentDamage, SegmentDamageKind, SegmentScan, scan_segment_bytes, segment_number, spare_number,
+    SegmentDamage, SegmentDamageKind, SegmentScan, scan_segment_bytes, segment_header_torn,
+    segment_number, spare_number,
 };
 pub use syncer::WalSyncer;
 pub use wal::{CommitIntent, LOCK_FILE_NAME, SyncListener, Wal, WalStats};

@@ -580,7 +580,7 @@ pub fn read_segment_bytes(bytes: &[u8]) -> Result<SegmentContents, crate::WalErr
 /// ```
 pub fn encode_segment_bytes(number: u64, first_lsn: Lsn, records: &[&[u8]]) -> Vec<u8> {
     let seed = crate::format::segment_tag(number);
-    let mut out = encode_segment_header(first_lsn, seed).to_vec();
+    let mut out = encode_segment_header(first_lsn, seed, 0).to_vec();
     let mut offset = SEGMENT_HEADER_SIZE as u64;
     for r in records {
         frame_record(&mut out, &mut offset, r, Some(seed));

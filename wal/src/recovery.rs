@@ -31,7 +31,10 @@ pub enum DropKind {
     /// `None` some may have been.
     TornTail,
     /// A segment file with an incomplete header (shorter than a header, or
-    /// all zero): a crash while the segment was created. Holds no record.
+    /// all zero), or the last segment still holding the header of the
+    /// retired segment its file was recycled from (the rename reached the
+    /// disk, the new header did not): a crash while the segment was created.
+    /// Holds no record that was acknowledged as durable.
     TornCreation,
     /// Damaged bytes with valid data after them (or in a segment that is not
     /// the last): corruption, not a crash. The records in them are lost
@@ -41,6 +44,13 @@ pub enum DropKind {
     /// A whole segment, or the rest of one, dropped by
     /// `RecoveryMode::PointInTime` because it follows the first problem.
     AfterStop,
+    /// The last segment, dropped because the segment before it has a torn
+    /// tail and was not yet fsynced when this one was started (its header
+    /// says so). What a power loss leaves when the OS wrote the newer
+    /// segment's pages to disk before the older one's: every record in it
+    /// was written after the torn ones, and none was acknowledged as durable
+    /// (a `Sync` commit fsyncs the older segment first).
+    AfterTornTail,
 }
 
 /// A range of bytes recovery dropped.
@@ -211,12 +221,77 @@ fn describe(offset: u64, reason: &str, valid_after: Option<u64>) -> String {
     }
 }
 
-/// Reads one segment's records, handling damage per `mode`.
+/// True when the header of segment `number` in `src` is what a power loss
+/// leaves of a version-3 header written over a spare's blank (zeroed)
+/// header and not yet synced: some leading bytes of that header, then zeros
+/// to the end of the header, with at least the last byte missing. The
+/// leading bytes must match the header's fixed fields (magic, version 3,
+/// block size, a known flag, this segment's tag); the first LSN and the
+/// checksum may hold anything. A fully written header whose checksum fails
+/// is damage, not this.
+pub(crate) fn torn_header<S: crate::reader::Source>(src: &S, number: u64) -> std::io::Result<bool> {
+    if src.len() < SEGMENT_HEADER_SIZE as u64 {
+        return Ok(false);
+    }
+    let mut h = [0u8; SEGMENT_HEADER_SIZE];
+    src.read_exact_at(0, &mut h)?;
+    let written = h.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+    if written >= SEGMENT_HEADER_SIZE {
+        return Ok(false);
+    }
+    let fixed = crate::format::encode_segment_header(1, crate::format::segment_tag(number), 0);
+    Ok((0..written).all(|i| match i {
+        14 => h[i] <= 1,
+        16..24 | 28..32 => true,
+        _ => h[i] == fixed[i],
+    }))
+}
+
+/// Corruption at `offset` of segment `index` (`path`): an error, except in
+/// `RecoveryMode::PointInTime`, where recovery stops there.
+fn corruption_stop(
+    mode: RecoveryMode,
+    path: &Path,
+    index: usize,
+    offset: u64,
+    reason: String,
+) -> Result<Stop, WalError> {
+    if mode != RecoveryMode::PointInTime {
+        return Err(WalError::corruption(path, offset, reason));
+    }
+    Ok(Stop {
+        index,
+        good_len: None,
+        kind: DropKind::Corruption,
+        reason,
+    })
+}
+
+/// Why a valid header does not belong to segment `number`: its tag is
+/// another segment's. A recycled file gets its new header before its new
+/// name, but neither is synced before the first `Sync` commit into it, so a
+/// power loss can keep the rename and lose the header: the file then still
+/// holds the retired segment's header, and no durable record.
+fn stale_reason(h: &crate::format::SegmentHeader, number: u64) -> Option<String> {
+    let want = crate::format::segment_tag(number);
+    let tag = h.seed?;
+    (tag != want).then(|| {
+        format!(
+            "segment header is tagged {tag}, not {want}: the header of the retired segment this file was recycled from, never replaced durably"
+        )
+    })
+}
+
+/// Reads one segment's records, handling damage per `mode`. A tail with no
+/// valid fragment after the damage is torn when `may_tear` (the last
+/// segment, or the one before it when the last was started before it was
+/// synced), else corruption.
 fn scan_segment(
     reader: &mut SegmentReader<std::sync::Arc<dyn strata_fs::RandomAccessFile>>,
     path: &Path,
     mode: RecoveryMode,
     is_last: bool,
+    may_tear: bool,
 ) -> Result<Scan, WalError> {
     let mut scan = Scan {
         count: 0,
@@ -246,7 +321,7 @@ fn scan_segment(
                 let valid_after = find_valid_fragment(reader.source(), offset, false, seed)
                     .map_err(|e| WalError::io(path, e))?;
                 let what = describe(offset, &reason, valid_after);
-                let torn = is_last && valid_after.is_none();
+                let torn = may_tear && valid_after.is_none();
                 match mode {
                     RecoveryMode::AbsoluteConsistency => {
                         return Err(WalError::corruption(path, offset, what));
@@ -333,13 +408,51 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
     let mut last_end = SEGMENT_HEADER_SIZE as u64;
     let mut last_version = crate::format::FORMAT_VERSION;
     let n = files.len();
+    // May the segment before the last have a torn tail? Only if the last
+    // one was started before it was synced: the last segment's header says
+    // so, or is still a recycled file's old header (see `stale_reason`).
+    let predecessor_may_tear = match files.last() {
+        Some((number, path)) if n >= 2 => {
+            let src = fs.open_read(path).map_err(|e| WalError::io(path, e))?;
+            match read_header(&src).map_err(|e| WalError::io(path, e))? {
+                HeaderState::Valid(h) => {
+                    h.predecessor_unsynced() || stale_reason(&h, *number).is_some()
+                }
+                HeaderState::TornCreation => true,
+                HeaderState::Bad(_) => {
+                    torn_header(&src, *number).map_err(|e| WalError::io(path, e))?
+                }
+            }
+        }
+        _ => false,
+    };
 
     for (i, (number, path)) in files.iter().enumerate() {
         let is_last = i + 1 == n;
         let src = fs.open_read(path).map_err(|e| WalError::io(path, e))?;
         let header = read_header(&src).map_err(|e| WalError::io(path, e))?;
         let header = match header {
-            HeaderState::Valid(h) => h,
+            HeaderState::Valid(h) if is_last && stale_reason(&h, *number).is_some() => {
+                let reason = stale_reason(&h, *number).unwrap_or_default();
+                if mode == RecoveryMode::AbsoluteConsistency {
+                    return Err(WalError::corruption(path, 24, reason));
+                }
+                stop = Some(Stop {
+                    index: i,
+                    good_len: None,
+                    kind: DropKind::TornCreation,
+                    reason,
+                });
+                break;
+            }
+            HeaderState::Valid(h) => match stale_reason(&h, *number) {
+                Some(reason) => {
+                    // Only the newest segment can be caught half created.
+                    stop = Some(corruption_stop(mode, path, i, 24, reason)?);
+                    break;
+                }
+                None => h,
+            },
             HeaderState::TornCreation => {
                 let reason = format!(
                     "incomplete segment header ({} bytes, shorter than {SEGMENT_HEADER_SIZE} or all zero): a torn segment creation",
@@ -356,6 +469,23 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
                     good_len: None,
                     kind: DropKind::TornCreation,
                     reason,
+                });
+                break;
+            }
+            HeaderState::Bad((offset, reason))
+                if is_last
+                    && i > 0
+                    && last_version >= 3
+                    && mode != RecoveryMode::AbsoluteConsistency
+                    && torn_header(&src, *number).map_err(|e| WalError::io(path, e))? =>
+            {
+                stop = Some(Stop {
+                    index: i,
+                    good_len: None,
+                    kind: DropKind::TornCreation,
+                    reason: format!(
+                        "segment header at offset {offset}: {reason}; it is a prefix of this segment's header followed by zeros: the header written over a blank spare when the segment was started, torn by a crash before it was synced"
+                    ),
                 });
                 break;
             }
@@ -394,24 +524,37 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
                     d.reason
                         .push_str(&format!(" ({lost} records lost in this segment in all)"));
                 }
+            } else if is_last
+                && predecessor_may_tear
+                && last_version >= 3
+                && first_lsn > exp
+                && mode != RecoveryMode::AbsoluteConsistency
+            {
+                // The segment before ends cleanly, but short: a power loss
+                // kept its records up to a write boundary and lost the rest,
+                // which were not yet synced when this segment was started.
+                stop = Some(Stop {
+                    index: i,
+                    good_len: None,
+                    kind: DropKind::AfterTornTail,
+                    reason: format!(
+                        "segment starts at LSN {first_lsn} but the segment before it ends before LSN {exp}: records {exp}..{first_lsn} of that segment, not yet synced when this one was started, were lost by a crash"
+                    ),
+                });
+                break;
             } else {
                 let reason = format!(
                     "segment starts at LSN {first_lsn} but the previous segment ends before LSN {exp} (missing or foreign segment)"
                 );
-                if mode != RecoveryMode::PointInTime {
-                    return Err(WalError::corruption(path, 16, reason));
-                }
-                stop = Some(Stop {
-                    index: i,
-                    good_len: None,
-                    kind: DropKind::Corruption,
-                    reason,
-                });
+                stop = Some(corruption_stop(mode, path, i, 16, reason)?);
                 break;
             }
         }
         let mut reader = SegmentReader::new(src, header.version, header.seed);
-        let scan = scan_segment(&mut reader, path, mode, is_last)?;
+        // The segment before the last may be torn when the last one was
+        // started before it was synced; only version 3 writers do that.
+        let may_tear = is_last || (i + 2 == n && predecessor_may_tear && header.version >= 3);
+        let scan = scan_segment(&mut reader, path, mode, is_last, may_tear)?;
         last_end = scan
             .end
             .as_ref()
@@ -468,16 +611,24 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
         }
         for (_, later) in &files[index + 1..] {
             let len = fs.file_size(later).map_err(|e| WalError::io(later, e))?;
+            let (later_kind, why) = if kind == DropKind::TornTail {
+                (
+                    DropKind::AfterTornTail,
+                    "started before the segment before it was synced, whose tail a crash tore",
+                )
+            } else {
+                (
+                    DropKind::AfterStop,
+                    "follows the point where recovery stopped",
+                )
+            };
             report.dropped.push(DroppedRange {
                 segment: later.clone(),
                 offset: 0,
                 bytes: len,
                 records: None,
-                kind: DropKind::AfterStop,
-                reason: format!(
-                    "follows the point where recovery stopped ({}: {reason})",
-                    path.display()
-                ),
+                kind: later_kind,
+                reason: format!("{why} ({}: {reason})", path.display()),
             });
             remove.push(later.clone());
         }

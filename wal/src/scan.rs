@@ -61,6 +61,32 @@ pub struct SegmentScan {
     /// What is wrong, in file order: at most one header problem and one
     /// problem in the records. Empty for a clean segment.
     pub damage: Vec<SegmentDamage>,
+    /// The format version, from a valid header.
+    pub version: Option<u32>,
+    /// The segment's tag (the low 32 bits of its number), from a valid
+    /// version-2 or later header.
+    pub tag: Option<u32>,
+    /// The header says the segment before this one still had unsynced
+    /// records when this one was started (version 3), so a power loss may
+    /// have torn that segment's tail (see `docs/wal-format.md`).
+    pub predecessor_unsynced: bool,
+}
+
+/// True when `bytes`, the start of segment `number`'s file, begin with what a
+/// power loss leaves of a version-3 header written over a blank spare and
+/// not yet synced: leading bytes of this segment's header, then zeros to the
+/// end of the header. Recovery deletes such a segment when it is the newest
+/// and follows a version-3 segment (a torn creation).
+///
+/// ```
+/// let mut bytes = strata_wal::encode_segment_bytes(7, 1, &[b"x"]);
+/// assert!(!strata_wal::segment_header_torn(&bytes, 7));
+/// bytes[28..32].fill(0); // the checksum never written
+/// assert!(strata_wal::segment_header_torn(&bytes, 7));
+/// assert!(!strata_wal::segment_header_torn(&bytes, 8));
+/// ```
+pub fn segment_header_torn(bytes: &[u8], number: u64) -> bool {
+    crate::recovery::torn_header(&bytes, number).unwrap_or(false)
 }
 
 /// The segment number in a segment file name (`000042.wal` is 42), or
@@ -119,6 +145,9 @@ pub fn scan_segment_bytes(bytes: &[u8]) -> SegmentScan {
         good_len: (SEGMENT_HEADER_SIZE as u64).min(len),
         len,
         damage: Vec::new(),
+        version: None,
+        tag: None,
+        predecessor_unsynced: false,
     };
     // With a damaged header, read on as its version field says (best effort).
     let mut seed = crate::reader::seed_guess(&bytes);
@@ -128,6 +157,9 @@ pub fn scan_segment_bytes(bytes: &[u8]) -> SegmentScan {
             scan.first_lsn = Some(h.first_lsn);
             version = h.version;
             seed = h.seed;
+            scan.version = Some(h.version);
+            scan.tag = h.seed;
+            scan.predecessor_unsynced = h.predecessor_unsynced();
         }
         Ok(HeaderState::TornCreation) => {
             scan.good_len = 0;

@@ -56,26 +56,43 @@ pub(crate) struct NewSegment {
     pub(crate) recycled: bool,
 }
 
-/// Creates segment `number` in `dir` holding only its header and end
-/// marker, fsyncs the file and then the directory, so that the new file
-/// survives a power loss.
+/// What a new segment is: its number, first LSN, header flags, and the
+/// size its file is grown to.
+pub(crate) struct SegmentSpec {
+    pub(crate) number: u64,
+    pub(crate) first_lsn: Lsn,
+    pub(crate) flags: u16,
+    pub(crate) preallocate: u64,
+}
+
+/// Creates segment `spec.number` in `dir` holding only its header and end
+/// marker. When `durable`, the file is fsynced and then the directory, so
+/// that the new file survives a power loss; else both are left to the
+/// caller (see `Deferred` in `wal.rs`), which must pass a spare.
 ///
 /// With `spare`, that retired segment's file is reused (its blocks are
 /// allocated already, so writing over them changes no file size): the new
-/// header and end marker are written over its start and synced *before* the
-/// file is renamed to its new name, so that a crash leaves either a spare
-/// (ignored) or a valid empty segment, never a segment with an old header.
-/// Else a new file is created and grown to `preallocate` bytes (zeros).
+/// header and end marker are written over its start (and, when `durable`,
+/// synced) *before* the file is renamed to its new name, so that a crash
+/// leaves either a spare (ignored) or a segment with its new header, or (not
+/// `durable`) one still holding the spare's old header, which recovery
+/// tells by its tag (see `docs/wal-format.md`). Else a new file is created
+/// and grown to `preallocate` bytes (zeros).
 pub(crate) fn create_segment(
     fs: &dyn FileSystem,
     dir: &Path,
-    number: u64,
-    first_lsn: Lsn,
-    preallocate: u64,
+    spec: SegmentSpec,
     spare: Option<&Path>,
+    durable: bool,
 ) -> Result<NewSegment, WalError> {
+    let SegmentSpec {
+        number,
+        first_lsn,
+        flags,
+        preallocate,
+    } = spec;
     let path = dir.join(segment_name(number));
-    let mut head = encode_segment_header(first_lsn, segment_tag(number)).to_vec();
+    let mut head = encode_segment_header(first_lsn, segment_tag(number), flags).to_vec();
     head.resize(
         SEGMENT_HEADER_SIZE + end_marker_len(SEGMENT_HEADER_SIZE as u64),
         0,
@@ -86,7 +103,9 @@ pub(crate) fn create_segment(
             file.write_at(0, &head).map_err(|e| WalError::io(old, e))?;
             file.preallocate(preallocate)
                 .map_err(|e| WalError::io(old, e))?;
-            file.sync().map_err(|e| WalError::io(old, e))?;
+            if durable {
+                file.sync().map_err(|e| WalError::io(old, e))?;
+            }
             fs.rename(old, &path).map_err(|e| WalError::io(old, e))?;
             (file, true)
         }
@@ -100,13 +119,35 @@ pub(crate) fn create_segment(
             (file, false)
         }
     };
-    fs.sync_dir(dir).map_err(|e| WalError::io(dir, e))?;
-    tracing::debug!(segment = %path.display(), first_lsn, recycled, "created WAL segment");
+    if durable || !recycled {
+        fs.sync_dir(dir).map_err(|e| WalError::io(dir, e))?;
+    }
+    tracing::debug!(segment = %path.display(), first_lsn, recycled, durable, "created WAL segment");
     Ok(NewSegment {
         file,
         path,
         recycled,
     })
+}
+
+/// Creates a spare file in `dir` for a later rotation to reuse (see
+/// `Inner::prepare_spare` in `wal.rs`): `preallocate` zero bytes, fsynced,
+/// its name made durable. Recovery ignores spares; a zero header never
+/// passes as a segment's.
+pub(crate) fn create_spare(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    number: u64,
+    preallocate: u64,
+) -> Result<PathBuf, WalError> {
+    let path = dir.join(spare_name(number));
+    let mut file = fs.create(&path).map_err(|e| WalError::io(&path, e))?;
+    file.preallocate(preallocate.max(SEGMENT_HEADER_SIZE as u64))
+        .map_err(|e| WalError::io(&path, e))?;
+    file.sync().map_err(|e| WalError::io(&path, e))?;
+    fs.sync_dir(dir).map_err(|e| WalError::io(dir, e))?;
+    tracing::debug!(spare = %path.display(), "prepared a WAL spare");
+    Ok(path)
 }
 
 #[cfg(test)]

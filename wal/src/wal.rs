@@ -8,12 +8,39 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use strata_fs::{FileLock, FileSystem, WritableFile};
 
-use crate::format::{SEGMENT_HEADER_SIZE, end_marker_len, frame_record, segment_tag};
+use crate::format::{
+    FLAG_PREDECESSOR_UNSYNCED, SEGMENT_HEADER_SIZE, end_marker_len, frame_record, segment_tag,
+};
 use crate::iter::{WalIter, WalPosition};
 use crate::recovery::{RecoveryReport, apply, plan};
-use crate::segment::{NewSegment, SegmentMeta, create_segment, spare_name};
+use crate::segment::{
+    NewSegment, SegmentMeta, SegmentSpec, create_segment, create_spare, spare_name,
+};
 use crate::syncer::{BackgroundSync, WalSyncer};
 use crate::{Durability, Lsn, WalError, WalOptions};
+
+/// Cuts a spare to `preallocate` bytes (when longer and `preallocate` is
+/// not 0), so that spares take bounded space (a retired segment may be as
+/// large as a memtable's records), and zeroes its header, synced: a rotation
+/// that reuses it writes the new header without syncing (see [`Deferred`]),
+/// and a power loss that tears that write leaves a prefix of the new header
+/// followed by zeros, which recovery recognises (`docs/wal-format.md`).
+fn blank_spare(fs: &dyn FileSystem, spare: &Path, preallocate: u64) -> std::io::Result<()> {
+    if preallocate > 0 && fs.file_size(spare)? > preallocate {
+        fs.truncate(spare, preallocate)?;
+    }
+    let mut f = fs.open_overwrite(spare)?;
+    f.write_at(0, &[0u8; SEGMENT_HEADER_SIZE])?;
+    f.sync()
+}
+
+/// What [`Inner::write_out`] did.
+struct Written {
+    /// The active segment's checksum seed afterwards.
+    seed: u32,
+    /// Every record written (the batch's end) is fsynced now.
+    synced: bool,
+}
 
 /// Told by the background syncer, after each sync it made, the new
 /// [`Wal::synced_lsn`]; see [`Wal::set_sync_listener`].
@@ -80,6 +107,21 @@ struct Active {
     write_pos: u64,
     /// The file's length (preallocated or recycled bytes included).
     alloc_end: u64,
+    /// The fsyncs this segment's rotation put off (see [`Deferred`]).
+    deferred: Option<Deferred>,
+}
+
+/// What a rotation into a recycled file left unsynced, so that writers did
+/// not wait for it: the segment it left, when that held unsynced records,
+/// and the new segment's header and name. The next sync of the active
+/// segment syncs these first (the old segment, then the directory), so a
+/// record is never reported synced while a power loss could still tear the
+/// records before it. Until then the new segment's header carries
+/// `FLAG_PREDECESSOR_UNSYNCED`, which lets recovery take a torn tail in the
+/// old segment for what it is (`docs/wal-format.md`).
+#[derive(Debug)]
+struct Deferred {
+    old: Option<(Box<dyn WritableFile>, PathBuf)>,
 }
 
 impl Active {
@@ -91,6 +133,7 @@ impl Active {
             number,
             write_pos,
             alloc_end,
+            deferred: None,
         }
     }
 }
@@ -334,26 +377,40 @@ impl Wal {
         let next_lsn = rec.next_lsn;
         // Recovered records count as synced (`synced_lsn` starts at
         // `next_lsn`), so make that true: after a process crash the last
-        // segment's tail may still sit unsynced in the OS cache. (Earlier
-        // segments were fsynced before the next one was created.)
-        if let Some(last) = segments.last() {
+        // segment's tail may still sit unsynced in the OS cache, and so may
+        // the one before it if the last was started by a rotation that put
+        // the sync off (earlier segments were fsynced before a later
+        // rotation), as may the last one's directory entry.
+        let mut unsynced = false;
+        for seg in segments.iter().rev().take(2) {
             let mut f = fs
-                .open_append(&last.path)
-                .map_err(|e| WalError::io(&last.path, e))?;
-            f.sync().map_err(|e| WalError::io(&last.path, e))?;
+                .open_append(&seg.path)
+                .map_err(|e| WalError::io(&seg.path, e))?;
+            f.sync().map_err(|e| WalError::io(&seg.path, e))?;
             bump(&stats.syncs, 1);
+            unsynced = true;
         }
-        // Spares beyond the configured number are deleted.
+        if unsynced {
+            fs.sync_dir(dir).map_err(|e| WalError::io(dir, e))?;
+            bump(&stats.dir_syncs, 1);
+        }
+        // Spares beyond the configured number are deleted; the others get a
+        // blank header before they are reused.
         let mut spares = rec.spares;
         let extra = spares.len().saturating_sub(opts.recycle_segments);
         for (_, path) in spares.drain(..extra) {
             fs.remove_file(&path).map_err(|e| WalError::io(&path, e))?;
         }
+
         // The spares' names made durable before one is rewritten (a rename
         // to a spare whose directory sync failed may still be undoable).
         if extra > 0 || !spares.is_empty() {
             fs.sync_dir(dir).map_err(|e| WalError::io(dir, e))?;
             bump(&stats.dir_syncs, 1);
+        }
+        for (_, path) in &spares {
+            blank_spare(&*fs, path, opts.preallocate).map_err(|e| WalError::io(path, e))?;
+            bump(&stats.syncs, 1);
         }
         let reuse_last = if rec.rotate { None } else { segments.last() };
         let (active, seg_offset, seg_first_lsn) = match reuse_last {
@@ -377,10 +434,14 @@ impl Wal {
                 let seg = create_segment(
                     &*fs,
                     dir,
-                    rec.next_number,
-                    next_lsn,
-                    opts.preallocate,
+                    SegmentSpec {
+                        number: rec.next_number,
+                        first_lsn: next_lsn,
+                        flags: 0,
+                        preallocate: opts.preallocate,
+                    },
                     spare.as_ref().map(|(_, p)| p.as_path()),
+                    true,
                 )?;
                 bump(&stats.syncs, 1);
                 bump(&stats.dir_syncs, 1);
@@ -521,8 +582,14 @@ impl Wal {
     }
 
     /// Starts a new segment now, if the active one holds any record: the
-    /// active segment is written out and fsynced, and the next record goes to
-    /// a new segment. Returns whether a new segment was started. A caller
+    /// active segment's buffered records are written out, and the next
+    /// record goes to a new segment. Returns whether a new segment was
+    /// started. When a spare file is at hand (a retired segment, or one the
+    /// background syncer prepared), nothing is fsynced here: the old
+    /// segment's tail and the new segment's header are synced by the next
+    /// sync (a `Sync` commit, [`Wal::sync`], the background syncer), so a
+    /// rotation does not stall appenders for an fsync. Without a spare, the
+    /// old segment is fsynced and the new file created durably first. A caller
     /// that knows everything appended so far will soon be obsolete (an LSM
     /// tree sealing its memtable) rotates so that [`Wal::truncate_before`]
     /// can delete the whole segment once it is (RocksDB starts a new log
@@ -747,6 +814,13 @@ impl Wal {
     /// segments were retired.
     pub fn truncate_before(&self, lsn: Lsn) -> Result<usize, WalError> {
         let inner = &*self.inner;
+        // A deferred rotation is settled first: once the segment before the
+        // active one is gone, nothing could explain a torn header in the
+        // active one, and the directory sync below could make its name
+        // durable before its header.
+        if inner.active.lock().deferred.is_some() {
+            inner.sync_aside()?;
+        }
         let mut segs = inner.segments.lock();
         let mut deleted = 0;
         let mut spared: Vec<(u64, PathBuf)> = Vec::new();
@@ -777,8 +851,9 @@ impl Wal {
         // can still undo would leave the new segment's header under the old
         // segment's name, ahead of the segments that followed it.
         for (number, spare) in spared {
-            inner.trim_spare(&spare);
-            inner.spares.lock().push((number, spare));
+            if inner.ready_spare(&spare) {
+                inner.spares.lock().push((number, spare));
+            }
         }
         result.map(|()| deleted)
     }
@@ -804,6 +879,7 @@ impl Wal {
                     let end = st.next_lsn;
                     inner
                         .drive(&mut st, Goal::Synced(end))
+                        .and_then(|()| inner.settle_active())
                         .and_then(|()| inner.release_space())
                 }
             };
@@ -929,10 +1005,11 @@ impl Inner {
             std::mem::swap(&mut buf, &mut st.pending);
             let end = st.next_lsn;
             let rotate = matches!(goal, Goal::Rotate);
-            let sync = st.sync_wanted > st.synced_lsn || (rotate && end > st.synced_lsn);
+            let sync = st.sync_wanted > st.synced_lsn;
+            let unsynced = end > st.synced_lsn;
             let result = MutexGuard::unlocked(st, || {
                 let started = Instant::now();
-                let r = self.write_out(&mut buf, sync, rotate, end);
+                let r = self.write_out(&mut buf, sync, rotate.then_some(unsynced), end);
                 if sync && !rotate {
                     self.note_sync_time(started.elapsed());
                 }
@@ -945,10 +1022,12 @@ impl Inner {
             st.spare = buf;
             st.leader = false;
             match result {
-                Ok(seed) => {
+                Ok(Written { seed, synced }) => {
                     st.written_lsn = end;
-                    if sync {
+                    if synced && end > st.synced_lsn {
                         st.synced_lsn = end;
+                    }
+                    if sync {
                         // Everyone waiting now will be back with a commit soon.
                         st.expected_group = st.sync_waiters.max(1);
                     }
@@ -980,25 +1059,58 @@ impl Inner {
             inner.drive(&mut st, Goal::Written(target))?;
         }
         let end = st.written_lsn;
-        if st.synced_lsn >= end {
-            return Ok(st.synced_lsn);
-        }
+        let synced = st.synced_lsn;
         drop(st);
-        // Every record below `end` is in the active segment or an earlier one,
-        // and a rotation syncs the old segment before it starts a new one: a
-        // sync of whichever segment is active now covers them all.
-        let (handle, path) = {
+        if synced >= end && inner.active.lock().deferred.is_none() {
+            return Ok(synced);
+        }
+        // Every record below `end` is in the active segment, in the segment
+        // a deferred rotation left unsynced, or in an earlier one (synced
+        // before that rotation): syncing the first two covers them all.
+        let handles = {
             let a = inner.active.lock();
-            let handle = a.file.sync_handle().map_err(|e| WalError::io(&a.path, e))?;
-            (handle, a.path.clone())
+            let active = a.file.sync_handle().map_err(|e| WalError::io(&a.path, e))?;
+            let old = match a.deferred.as_ref().and_then(|d| d.old.as_ref()) {
+                Some((f, p)) => Some((f.sync_handle().map_err(|e| WalError::io(p, e))?, p.clone())),
+                None => None,
+            };
+            match (active, old) {
+                (Some(h), None) => Some((h, None, a.deferred.is_some(), a.path.clone(), a.number)),
+                (Some(h), Some((Some(o), op))) => {
+                    Some((h, Some((o, op)), true, a.path.clone(), a.number))
+                }
+                _ => None,
+            }
         };
-        let Some(handle) = handle else {
+        let Some((handle, old, deferred, path, number)) = handles else {
             let mut st = inner.state.lock();
             inner.drive(&mut st, Goal::Synced(end))?;
             return Ok(st.synced_lsn);
         };
         let started = Instant::now();
-        let synced = handle.sync();
+        let mut synced = Ok(());
+        let mut failed = path.clone();
+        if let Some((o, op)) = &old {
+            synced = o.sync();
+            failed.clone_from(op);
+            bump(&inner.stats.syncs, u64::from(synced.is_ok()));
+        }
+        if deferred && synced.is_ok() {
+            synced = inner.fs.sync_dir(&inner.dir);
+            failed.clone_from(&inner.dir);
+            bump(&inner.stats.dir_syncs, u64::from(synced.is_ok()));
+        }
+        if synced.is_ok() {
+            synced = handle.sync();
+            failed.clone_from(&path);
+        }
+        if synced.is_ok() && deferred {
+            let mut a = inner.active.lock();
+            if a.number == number {
+                a.deferred = None;
+            }
+        }
+        let path = failed;
         let mut st = inner.state.lock();
         if let Err(e) = synced {
             // Written records may not be durable and never will be: as a failed
@@ -1086,17 +1198,18 @@ impl Inner {
     }
 
     /// The leader's I/O: one write of the batch (followed by the end
-    /// marker, which the next batch overwrites), an fsync if wanted, and a
-    /// segment rotation if asked (which syncs the old segment first, so a
-    /// later segment never survives a crash that an earlier one's tail does
-    /// not). Returns the active segment's checksum seed afterwards.
+    /// marker, which the next batch overwrites), an fsync if wanted (after
+    /// the fsyncs a deferred rotation owes), and a segment rotation if asked
+    /// (`rotate`: whether records not yet synced precede it). Returns the
+    /// active segment's checksum seed afterwards, and whether every record
+    /// written is now synced.
     fn write_out(
         &self,
         buf: &mut Vec<u8>,
         sync: bool,
-        rotate: bool,
+        rotate: Option<bool>,
         end: Lsn,
-    ) -> Result<u32, WalError> {
+    ) -> Result<Written, WalError> {
         let mut active = self.active.lock();
         let a = &mut *active;
         if !buf.is_empty() {
@@ -1122,23 +1235,55 @@ impl Inner {
             bump(&self.stats.batches, 1);
             bump(&self.stats.bytes_written, records as u64);
         }
+        let mut synced = false;
         if sync {
+            self.settle(a)?;
             a.file.sync().map_err(|e| WalError::io(&a.path, e))?;
             bump(&self.stats.syncs, 1);
+            synced = true;
         }
-        if rotate {
+        if let Some(unsynced) = rotate {
+            // One deferred rotation at a time: recovery takes a torn tail
+            // only in the segment before the last, and a torn header only in
+            // the last, so one still owed is settled first, the header of
+            // the segment it started included.
+            if a.deferred.is_some() {
+                self.settle(a)?;
+                a.file.sync().map_err(|e| WalError::io(&a.path, e))?;
+                bump(&self.stats.syncs, 1);
+                synced = true;
+            }
+            let unsynced = unsynced && !synced;
             let number = a.number + 1;
             let spare = self.spares.lock().pop();
+            let deferring = spare.is_some();
+            if unsynced && !deferring {
+                // A new file is created durably, after the old one's tail.
+                a.file.sync().map_err(|e| WalError::io(&a.path, e))?;
+                bump(&self.stats.syncs, 1);
+                synced = true;
+            }
+            let flags = if unsynced && deferring {
+                FLAG_PREDECESSOR_UNSYNCED
+            } else {
+                0
+            };
             let seg = create_segment(
                 &*self.fs,
                 &self.dir,
-                number,
-                end,
-                self.preallocate,
+                SegmentSpec {
+                    number,
+                    first_lsn: end,
+                    flags,
+                    preallocate: self.preallocate,
+                },
                 spare.as_ref().map(|(_, p)| p.as_path()),
+                !deferring,
             )?;
-            bump(&self.stats.syncs, 1);
-            bump(&self.stats.dir_syncs, 1);
+            if !deferring {
+                bump(&self.stats.syncs, 1);
+                bump(&self.stats.dir_syncs, 1);
+            }
             bump(&self.stats.segments_created, 1);
             bump(&self.stats.segments_recycled, u64::from(seg.recycled));
             bump(&self.stats.bytes_written, SEGMENT_HEADER_SIZE as u64);
@@ -1148,9 +1293,49 @@ impl Inner {
                 first_lsn: end,
                 skips: Vec::new(),
             });
-            *a = Active::new(seg, number, SEGMENT_HEADER_SIZE as u64);
+            let old = std::mem::replace(a, Active::new(seg, number, SEGMENT_HEADER_SIZE as u64));
+            if deferring {
+                a.deferred = Some(Deferred {
+                    old: (flags != 0).then_some((old.file, old.path)),
+                });
+            }
         }
-        Ok(segment_tag(a.number))
+        Ok(Written {
+            seed: segment_tag(a.number),
+            synced,
+        })
+    }
+
+    /// Settles a deferred rotation the last sync did not (the new segment
+    /// holds no record yet): syncs what it owes and the active segment.
+    fn settle_active(&self) -> Result<(), WalError> {
+        let mut a = self.active.lock();
+        if a.deferred.is_some() {
+            self.settle(&mut a)?;
+            a.file.sync().map_err(|e| WalError::io(&a.path, e))?;
+            bump(&self.stats.syncs, 1);
+        }
+        Ok(())
+    }
+
+    /// Makes durable what a deferred rotation into `a` put off: the old
+    /// segment's tail, then the directory (the new segment's name). The
+    /// caller syncs `a` itself (the new segment's header and records).
+    fn settle(&self, a: &mut Active) -> Result<(), WalError> {
+        let Some(d) = a.deferred.as_mut() else {
+            return Ok(());
+        };
+        if let Some((file, path)) = d.old.as_mut() {
+            file.sync().map_err(|e| WalError::io(&*path, e))?;
+            bump(&self.stats.syncs, 1);
+            d.old = None;
+        }
+        self.fs
+            .sync_dir(&self.dir)
+            .map_err(|e| WalError::io(&self.dir, e))?;
+        bump(&self.stats.dir_syncs, 1);
+        a.deferred = None;
+        Ok(())
     }
 
     /// Deletes a retired segment, or renames it as a spare (returning its
@@ -1158,10 +1343,17 @@ impl Inner {
     /// exist, counting `pending` ones renamed but not yet offered. The caller
     /// syncs the directory, then offers the spare (see `truncate_before`).
     fn retire(&self, seg: &SegmentMeta, pending: usize) -> std::io::Result<Option<(u64, PathBuf)>> {
-        let kept = self.spares.lock().len() + pending;
-        // A segment salvage skipped damage in is not reused.
-        if kept < self.recycle_segments && seg.skips.is_empty() {
-            let spare = self.dir.join(spare_name(seg.number));
+        let spare = self.dir.join(spare_name(seg.number));
+        let (kept, taken) = {
+            let spares = self.spares.lock();
+            (
+                spares.len() + pending,
+                spares.iter().any(|(_, p)| *p == spare),
+            )
+        };
+        // A segment salvage skipped damage in is not reused, nor one whose
+        // spare name a prepared spare holds (see `prepare_spare`).
+        if kept < self.recycle_segments && seg.skips.is_empty() && !taken {
             self.fs.rename(&seg.path, &spare)?;
             return Ok(Some((seg.number, spare)));
         }
@@ -1169,22 +1361,18 @@ impl Inner {
         Ok(None)
     }
 
-    /// Cuts a spare to the preallocation size, so that spares take bounded
-    /// space (a retired segment may be as large as a memtable's records).
-    /// A failure only leaves the spare larger.
-    fn trim_spare(&self, spare: &Path) {
-        if self.preallocate == 0 {
-            return;
-        }
-        match self.fs.file_size(spare) {
-            Ok(len) if len > self.preallocate => {
-                if let Err(e) = self.fs.truncate(spare, self.preallocate) {
-                    tracing::warn!(spare = %spare.display(), error = %e, "could not trim a WAL spare");
-                }
-            }
-            Ok(_) => {}
+    /// Readies a retired segment's file as a spare (see [`blank_spare`]).
+    /// Returns false, having deleted the file (or left it, unoffered), when
+    /// that fails.
+    fn ready_spare(&self, spare: &Path) -> bool {
+        match blank_spare(&*self.fs, spare, self.preallocate) {
+            Ok(()) => true,
             Err(e) => {
-                tracing::warn!(spare = %spare.display(), error = %e, "could not size a WAL spare");
+                tracing::warn!(spare = %spare.display(), error = %e, "could not ready a WAL spare; deleting it");
+                if let Err(e) = self.fs.remove_file(spare) {
+                    tracing::warn!(spare = %spare.display(), error = %e, "could not delete a WAL spare");
+                }
+                false
             }
         }
     }
@@ -1242,6 +1430,40 @@ impl BackgroundSync for Inner {
         if let Some(l) = listener {
             l(synced);
         }
+        self.prepare_spare();
         true
+    }
+}
+
+impl Inner {
+    /// Prepares a spare for the next rotation when none is kept and the
+    /// active segment has grown past twice the preallocation chunk (a log
+    /// that writes that much will rotate), so that the rotation reuses a
+    /// file instead of creating one, and needs no fsync (see `Deferred`).
+    /// Runs on the background syncer; a failure only leaves no spare.
+    ///
+    /// The spare is named after the segment the next rotation creates. If
+    /// a retired segment's spare is used first, that name stays taken until
+    /// this spare is used, and `retire` deletes that segment rather than
+    /// rename it over this one.
+    fn prepare_spare(&self) {
+        if self.recycle_segments == 0 || !self.spares.lock().is_empty() {
+            return;
+        }
+        let next = {
+            let a = self.active.lock();
+            if a.write_pos < 2 * self.preallocate.max(64 << 10) {
+                return;
+            }
+            a.number + 1
+        };
+        match create_spare(&*self.fs, &self.dir, next, self.preallocate) {
+            Ok(path) => {
+                bump(&self.stats.syncs, 1);
+                bump(&self.stats.dir_syncs, 1);
+                self.spares.lock().push((next, path));
+            }
+            Err(e) => tracing::warn!(error = %e, "could not prepare a WAL spare"),
+        }
     }
 }

@@ -2,9 +2,14 @@
 //! and LOW thread pools). Flushes run at high priority; compactions at low
 //! priority and never occupy every thread, so a flush always finds a worker
 //! and stalled writers are never starved by long compactions.
+//!
+//! Workers run at a lower CPU priority than the threads that submit work
+//! (nice [`DEFAULT_BACKGROUND_NICE`] by default; see
+//! [`BackgroundPool::set_nice`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::thread::JoinHandle;
 
 use parking_lot::{Condvar, Mutex};
@@ -32,7 +37,18 @@ struct Inner {
     state: Mutex<State>,
     cv: Condvar,
     max_low: usize,
+    /// The nice value workers run jobs at; [`KEEP_PRIORITY`]: unchanged.
+    nice: AtomicI32,
 }
+
+/// The nice value background workers run at unless told otherwise: low
+/// enough that a writer or reader woken on a busy core preempts a flush or
+/// compaction at once (CFS weighs nice 10 at about a tenth of nice 0),
+/// which still gets every core no foreground thread wants.
+pub const DEFAULT_BACKGROUND_NICE: i32 = 10;
+
+/// `Inner::nice` when workers keep the priority they were started with.
+const KEEP_PRIORITY: i32 = i32::MIN;
 
 /// A fixed set of worker threads running flush and compaction jobs.
 pub struct BackgroundPool {
@@ -59,6 +75,7 @@ impl BackgroundPool {
             state: Mutex::new(State::default()),
             cv: Condvar::new(),
             max_low: threads - 1,
+            nice: AtomicI32::new(DEFAULT_BACKGROUND_NICE),
         });
         let mut handles = Vec::new();
         let mut ids = Vec::new();
@@ -93,6 +110,32 @@ impl BackgroundPool {
         self.ids.len()
     }
 
+    /// Sets the nice value workers run jobs at (Linux; elsewhere nothing
+    /// changes): `Some(n)` with `n` from -20 (highest priority) to 19
+    /// (lowest), `None` to leave them at the priority of the thread that
+    /// created the pool. Default: `Some(`[`DEFAULT_BACKGROUND_NICE`]`)`.
+    /// Each worker applies a change before its next job. Raising the
+    /// priority (a lower value than a worker already has) needs privileges
+    /// (`CAP_SYS_NICE` or `RLIMIT_NICE`); without them the worker keeps
+    /// its priority and logs a warning. Set it before work is submitted.
+    ///
+    /// ```
+    /// use strata_engine::lsm::BackgroundPool;
+    /// let pool = BackgroundPool::new(2);
+    /// pool.set_nice(None); // background work at the caller's priority
+    /// assert_eq!(pool.nice(), None);
+    /// ```
+    pub fn set_nice(&self, nice: Option<i32>) {
+        let v = nice.map_or(KEEP_PRIORITY, |n| n.clamp(-20, 19));
+        self.inner.nice.store(v, Ordering::Relaxed);
+    }
+
+    /// The nice value workers run jobs at (`None`: unchanged).
+    pub fn nice(&self) -> Option<i32> {
+        let v = self.inner.nice.load(Ordering::Relaxed);
+        (v != KEEP_PRIORITY).then_some(v)
+    }
+
     pub(crate) fn submit(&self, priority: Priority, job: Job) {
         let mut st = self.inner.state.lock();
         if st.shutdown {
@@ -108,6 +151,8 @@ impl BackgroundPool {
 }
 
 fn worker(inner: &Inner) {
+    // The nice value this thread has: unchanged until the first job.
+    let mut applied = KEEP_PRIORITY;
     loop {
         let (job, low) = {
             let mut st = inner.state.lock();
@@ -127,6 +172,18 @@ fn worker(inner: &Inner) {
                 inner.cv.wait(&mut st);
             }
         };
+        let want = inner.nice.load(Ordering::Relaxed);
+        if want != applied {
+            // Back to the default priority when told to keep it.
+            let nice = if want == KEEP_PRIORITY { 0 } else { want };
+            match super::thread_priority::set_current_thread_nice(nice) {
+                Ok(()) => {}
+                Err(e) => {
+                    tracing::warn!(nice, error = %e, "could not set a background worker's priority");
+                }
+            }
+            applied = want;
+        }
         // A panicking job must not take the worker down with it.
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
         if res.is_err() {
@@ -164,6 +221,42 @@ impl Drop for BackgroundPool {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// The nice value a job of `pool` runs at.
+    #[cfg(target_os = "linux")]
+    fn job_nice(pool: &BackgroundPool) -> i32 {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        pool.submit(
+            Priority::High,
+            Box::new(move || {
+                let _ = tx.send(super::super::thread_priority::current_thread_nice());
+            }),
+        );
+        rx.recv().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn jobs_run_at_the_pool_priority() {
+        let pool = BackgroundPool::new(2);
+        assert_eq!(pool.nice(), Some(DEFAULT_BACKGROUND_NICE));
+        for _ in 0..4 {
+            assert_eq!(job_nice(&pool), DEFAULT_BACKGROUND_NICE);
+        }
+        pool.set_nice(Some(15));
+        for _ in 0..4 {
+            assert_eq!(job_nice(&pool), 15);
+        }
+        pool.set_nice(Some(99));
+        assert_eq!(pool.nice(), Some(19));
+        // A pool left at the creator's priority.
+        let mine = super::super::thread_priority::current_thread_nice();
+        let pool = BackgroundPool::new(2);
+        pool.set_nice(None);
+        for _ in 0..4 {
+            assert_eq!(job_nice(&pool), mine);
+        }
+    }
 
     #[test]
     fn runs_jobs_and_keeps_a_thread_for_flushes() {

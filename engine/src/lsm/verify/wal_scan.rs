@@ -68,8 +68,8 @@ pub(super) fn check(
         );
         return;
     }
-    let last_number = segments.last().map(|s| s.0);
-    let mut prev: Option<Scanned> = None;
+    let mut scanned: Vec<Option<Scanned>> = Vec::with_capacity(segments.len());
+    let mut last_header_torn = false;
     for (i, &(number, name)) in segments.iter().enumerate() {
         let path = wal_dir.join(name);
         let bytes = match fs.read_all(&path) {
@@ -77,33 +77,117 @@ pub(super) fn check(
             // On an open tree, a segment listed a moment ago may have been
             // deleted by WAL retention since: not a problem.
             Err(e) if mode == Mode::Live && e.kind() == std::io::ErrorKind::NotFound => {
-                prev = None;
+                scanned.push(None);
                 continue;
             }
             Err(e) => {
                 report.add(&path, None, io_kind(&e), e.to_string());
-                prev = None;
+                scanned.push(None);
                 continue;
             }
         };
         report.checked(bytes.len() as u64);
-        let cur = Scanned {
+        if i + 1 == segments.len() {
+            last_header_torn = strata_wal::segment_header_torn(&bytes, number);
+        }
+        scanned.push(Some(Scanned {
             number,
             path,
             scan: scan_segment_bytes(&bytes),
+        }));
+    }
+    // The newest segment may have been started by a rotation that put off
+    // its fsyncs (format version 3): then a power loss may have torn the
+    // segment before it, or its own header (see `docs/wal-format.md`).
+    let n = scanned.len();
+    let prev_v3 = n >= 2 && matches!(&scanned[n - 2], Some(p) if p.scan.version >= Some(3));
+    let newest_half_made = match scanned.last() {
+        Some(Some(l)) => half_made(l, last_header_torn),
+        _ => None,
+    }
+    .filter(|_| prev_v3);
+    let newest_deferred = matches!(scanned.last(), Some(Some(l)) if l.scan.predecessor_unsynced);
+    let prev_may_tear = prev_v3 && (newest_deferred || newest_half_made.is_some());
+    let mut prev: Option<&Scanned> = None;
+    let mut prev_torn = false;
+    for (i, cur) in scanned.iter().enumerate() {
+        let Some(cur) = cur else {
+            prev = None;
+            continue;
         };
-        let is_last = Some(number) == last_number;
-        report_damage(&cur, is_last, mode, report);
-        if let Some(p) = &prev {
-            check_continuity(p, &cur, report);
+        let is_last = i + 1 == n;
+        if is_last && let Some(why) = &newest_half_made {
+            if mode != Mode::Live {
+                report.add(
+                    &cur.path,
+                    Some(0),
+                    ProblemKind::TornTail,
+                    format!("{why}: the newest segment's creation was torn; recovery deletes it"),
+                );
+            }
+            break;
+        }
+        if is_last && prev_torn {
+            report.add(
+                &cur.path,
+                None,
+                ProblemKind::TornTail,
+                "the newest segment was started before the segment before it was synced, and that segment's tail is torn: recovery deletes this one (none of its records was acknowledged as durable)",
+            );
+            break;
+        }
+        let may_tear = is_last || (i + 2 == n && prev_may_tear);
+        report_damage(cur, may_tear, mode, report);
+        prev_torn = may_tear
+            && !is_last
+            && cur
+                .scan
+                .damage
+                .iter()
+                .any(|d| d.kind == SegmentDamageKind::TornTail);
+        if let Some(p) = prev {
+            if is_last && prev_may_tear && lost_tail(p, cur) {
+                if mode != Mode::Live {
+                    report.add(
+                        &cur.path,
+                        Some(FIRST_LSN_OFFSET),
+                        ProblemKind::TornTail,
+                        "the segment before this one ends short of this one's first LSN, and was not yet synced when this one was started: a crash lost its tail; recovery deletes this segment (none of its records was acknowledged as durable)",
+                    );
+                }
+                break;
+            }
+            check_continuity(p, cur, report);
         } else if i == 0 {
-            check_coverage(&cur, replay_from, report);
+            check_coverage(cur, replay_from, report);
         }
         prev = Some(cur);
     }
 }
 
-fn report_damage(seg: &Scanned, is_last: bool, mode: Mode, report: &mut VerifyReport) {
+/// Why the newest segment `l` reads as half created by a rotation that put
+/// off its fsyncs: its header is torn (a prefix, then zeros) or is still
+/// another segment's (a recycled file whose new header never reached the
+/// disk). `None` when it is neither.
+fn half_made(l: &Scanned, header_torn: bool) -> Option<String> {
+    let want = (l.number & u64::from(u32::MAX)) as u32;
+    if let Some(tag) = l.scan.tag
+        && tag != want
+    {
+        return Some(format!(
+            "its header is tagged {tag}, not {want}: a recycled file's old header"
+        ));
+    }
+    let header_damaged = l
+        .scan
+        .damage
+        .iter()
+        .any(|d| d.kind == SegmentDamageKind::Header);
+    (header_damaged && header_torn)
+        .then(|| "its header is a prefix of its own followed by zeros".to_owned())
+}
+
+fn report_damage(seg: &Scanned, may_tear: bool, mode: Mode, report: &mut VerifyReport) {
     let s = &seg.scan;
     for d in &s.damage {
         let at = Some(d.offset);
@@ -114,13 +198,13 @@ fn report_damage(seg: &Scanned, is_last: bool, mode: Mode, report: &mut VerifyRe
                 ProblemKind::Corruption,
                 format!("segment header: {}", d.reason),
             ),
-            SegmentDamageKind::TornCreation | SegmentDamageKind::TornTail if !is_last => {
+            SegmentDamageKind::TornCreation | SegmentDamageKind::TornTail if !may_tear => {
                 report.add(
                     &seg.path,
                     at,
                     ProblemKind::Corruption,
                     format!(
-                        "{} in a segment that is not the newest (it was synced before the next one was created): {} complete records end at offset {}",
+                        "{} in a segment that is not the newest (it was synced before the next one was started): {} complete records end at offset {}",
                         d.reason, s.records, s.good_len
                     ),
                 );
@@ -160,6 +244,14 @@ fn report_damage(seg: &Scanned, is_last: bool, mode: Mode, report: &mut VerifyRe
             _ => report.add(&seg.path, at, ProblemKind::Corruption, d.reason.clone()),
         }
     }
+}
+
+/// True when `cur` directly follows `prev` but starts past the LSN where
+/// `prev`'s intact records end.
+fn lost_tail(prev: &Scanned, cur: &Scanned) -> bool {
+    cur.number == prev.number + 1
+        && matches!((prev.scan.first_lsn, cur.scan.first_lsn),
+            (Some(p), Some(c)) if c > p.saturating_add(prev.scan.records))
 }
 
 /// Segment `cur` must continue the LSNs of `prev`, with no segment between.
