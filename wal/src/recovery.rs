@@ -432,22 +432,24 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
         let src = fs.open_read(path).map_err(|e| WalError::io(path, e))?;
         let header = read_header(&src).map_err(|e| WalError::io(path, e))?;
         let header = match header {
-            HeaderState::Valid(h) if is_last && stale_reason(&h, *number).is_some() => {
-                let reason = stale_reason(&h, *number).unwrap_or_default();
-                if mode == RecoveryMode::AbsoluteConsistency {
-                    return Err(WalError::corruption(path, 24, reason));
+            // A header tagged for another segment: the newest segment still
+            // holding a recycled file's old header (a torn creation, after a
+            // version-3 segment), else corruption. The first segment is not
+            // checked (nothing before it could have started it).
+            HeaderState::Valid(h) => match stale_reason(&h, *number).filter(|_| i > 0) {
+                Some(reason) if is_last && last_version >= 3 => {
+                    if mode == RecoveryMode::AbsoluteConsistency {
+                        return Err(WalError::corruption(path, 24, reason));
+                    }
+                    stop = Some(Stop {
+                        index: i,
+                        good_len: None,
+                        kind: DropKind::TornCreation,
+                        reason,
+                    });
+                    break;
                 }
-                stop = Some(Stop {
-                    index: i,
-                    good_len: None,
-                    kind: DropKind::TornCreation,
-                    reason,
-                });
-                break;
-            }
-            HeaderState::Valid(h) => match stale_reason(&h, *number) {
                 Some(reason) => {
-                    // Only the newest segment can be caught half created.
                     stop = Some(corruption_stop(mode, path, i, 24, reason)?);
                     break;
                 }
