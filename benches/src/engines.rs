@@ -52,15 +52,22 @@ pub fn open(engine: &str, dir: &Path, _sync_workload: bool) -> Result<Box<dyn Kv
     match engine {
         "strata" => {
             // `STRATA_MAX_MAPPED_MIB=N` bounds the mapped table pages (see
-            // `SharedResources::with_max_mapped_bytes`); unset, no bound (the default).
+            // `SharedResources::with_max_mapped_bytes`); unset, no bound (the
+            // default). `STRATA_PREAD=1` reads data blocks with `pread` into the
+            // block cache (`SharedResources::with_pread_data_blocks`), and
+            // `STRATA_CACHE_MIB=N` sizes that cache (default 64 MiB).
             let mut opts = TreeOptions::default();
-            if let Some(mib) = std::env::var("STRATA_MAX_MAPPED_MIB")
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok())
-            {
+            let env_u64 = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+            let mapped = env_u64("STRATA_MAX_MAPPED_MIB");
+            let pread = env_u64("STRATA_PREAD").is_some_and(|v| v != 0);
+            let cache = env_u64("STRATA_CACHE_MIB");
+            if mapped.is_some() || pread || cache.is_some() {
+                let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+                let cache = usize::try_from(cache.unwrap_or(64) << 20)?;
                 opts.shared = Some(
-                    strata_engine::lsm::SharedResources::with_defaults()
-                        .with_max_mapped_bytes(Some(mib << 20)),
+                    strata_engine::lsm::SharedResources::new(cache, threads, 256 << 20)
+                        .with_max_mapped_bytes(mapped.map(|m| m << 20))
+                        .with_pread_data_blocks(pread),
                 );
             }
             Ok(Box::new(StrataKv(Tree::open(dir, opts)?)))

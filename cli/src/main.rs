@@ -112,6 +112,11 @@ struct ServeArgs {
     /// cache. Default: no bound. See docs/embedding.md.
     #[arg(long, value_name = "BYTES")]
     max_mapped_bytes: Option<u64>,
+    /// Read SSTable data blocks with pread into the block cache instead of through
+    /// memory maps, so that the process's RSS is bounded by the cache rather than
+    /// by the tables read (slower reads). See docs/embedding.md.
+    #[arg(long)]
+    pread_data_blocks: bool,
 }
 
 fn main() -> ExitCode {
@@ -162,6 +167,7 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     opts.item_collection_limit_bytes = args.item_collection_limit_bytes;
     opts.item_stats_max_age = std::time::Duration::from_secs(args.item_count_max_age);
     opts.max_mapped_bytes = args.max_mapped_bytes;
+    opts.pread_data_blocks = args.pread_data_blocks;
     let db = Db::open(&path, opts)?;
     let auth = match &args.auth {
         Some(path) => Some(std::sync::Arc::new(

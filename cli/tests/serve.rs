@@ -219,9 +219,28 @@ fn item_collection_limit_flag() {
 /// tables are released and mapped again during the reads.
 #[test]
 fn max_mapped_bytes_flag_serves_reads() {
+    serves_reads_from_tables(&["--max-mapped-bytes", "65536"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["serve", "--in-memory", "--max-mapped-bytes", "lots"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-mapped-bytes"));
+}
+
+/// `--pread-data-blocks`: the same, with data blocks read by `pread`.
+#[test]
+fn pread_data_blocks_flag_serves_reads() {
+    serves_reads_from_tables(&["--pread-data-blocks"]);
+}
+
+/// Items written, flushed to SSTables by a clean shutdown, and read back twice
+/// by a server started with `flags`.
+fn serves_reads_from_tables(flags: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let (mut child, addr) = serve_with(&["--dir", d, "--max-mapped-bytes", "65536"]);
+    let args: Vec<&str> = ["--dir", d].iter().chain(flags).copied().collect();
+    let (mut child, addr) = serve_with(&args);
     assert_eq!(call(addr, "CreateTable", CREATE).unwrap().0, 200);
     let pad = "z".repeat(2000);
     for i in 0..300 {
@@ -236,7 +255,7 @@ fn max_mapped_bytes_flag_serves_reads() {
         .unwrap();
     assert!(term.success());
     assert!(child.wait().unwrap().success());
-    let (mut child, addr) = serve_with(&["--dir", d, "--max-mapped-bytes", "65536"]);
+    let (mut child, addr) = serve_with(&args);
     for round in 0..2 {
         for i in 0..300 {
             let get = format!(r#"{{"TableName":"events","Key":{{"pk":{{"S":"k{i}"}}}}}}"#);
@@ -251,12 +270,6 @@ fn max_mapped_bytes_flag_serves_reads() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(["serve", "--in-memory", "--max-mapped-bytes", "lots"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-mapped-bytes"));
 }
 
 #[test]

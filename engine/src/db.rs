@@ -79,6 +79,11 @@ pub struct DbOptions {
     /// applied to a pool passed in `shared`; see
     /// [`BackgroundPool::set_nice`](crate::lsm::BackgroundPool::set_nice).
     pub background_nice: Option<i32>,
+    /// Read SSTable data blocks with `pread` into the block cache rather than
+    /// through memory maps, so that the process's RSS is bounded by
+    /// `block_cache_bytes` (default false); see
+    /// [`SharedResources::with_pread_data_blocks`].
+    pub pread_data_blocks: bool,
     /// Receives every item change (none by default; see [`ChangeSink`]).
     pub change_sink: Option<Arc<dyn ChangeSink>>,
     /// Admits operations and is told what they consumed (default: admits everything).
@@ -132,6 +137,7 @@ impl Default for DbOptions {
             memtable_budget_bytes: 256 << 20,
             max_mapped_bytes: None,
             background_nice: Some(crate::lsm::DEFAULT_BACKGROUND_NICE),
+            pread_data_blocks: false,
             change_sink: None,
             capacity_meter: Arc::new(UnmeteredCapacity),
             refuse_open_on_loss: false,
@@ -1033,7 +1039,8 @@ fn open_locked(path: &Path, opts: &DbOptions) -> Result<Opened, DbError> {
             opts.background_threads.max(1),
             opts.memtable_budget_bytes,
         )
-        .with_max_mapped_bytes(opts.max_mapped_bytes);
+        .with_max_mapped_bytes(opts.max_mapped_bytes)
+        .with_pread_data_blocks(opts.pread_data_blocks);
         shared.pool().set_nice(opts.background_nice);
         shared
     });

@@ -533,6 +533,87 @@ fn reads_under_a_tiny_mapped_budget_return_what_was_written() {
     assert!(shared.map_budget().unwrap().releases() > 10);
 }
 
+/// With data blocks read by `pread` into a small block cache, reads from
+/// several threads (point reads and a full scan, from tables and across a
+/// compaction) return what was written, and the tree's SSTable data pages
+/// are never mapped in (checked through `/proc/self/smaps` on Linux).
+#[test]
+fn pread_data_blocks_return_what_was_written() {
+    use strata_engine::lsm::SharedResources;
+    let dir = tempfile::tempdir().unwrap();
+    let shared = SharedResources::new(128 << 10, 2, 16 << 20).with_pread_data_blocks(true);
+    let mut o = TreeOptions::small_for_tests(strata_fs::default_fs());
+    o.memtable_size = 1 << 20;
+    o.target_file_size_base = 1 << 20;
+    o.shared = Some(shared);
+    let tree = Tree::open(dir.path(), o).unwrap();
+    let val = |i: u32| format!("value-{i:08}-").repeat(12).into_bytes();
+    let n = 12_000u32;
+    for i in 0..n {
+        tree.put(format!("k{i:08}").as_bytes(), &val(i), Durability::None)
+            .unwrap();
+    }
+    tree.flush().unwrap();
+    tree.compact_range(None, None).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..3u32 {
+            let tree = &tree;
+            s.spawn(move || {
+                for i in (t..n).step_by(5) {
+                    let got = tree.get(format!("k{i:08}").as_bytes(), None).unwrap();
+                    assert_eq!(got.as_deref(), Some(&val(i)[..]), "key {i}");
+                }
+            });
+        }
+    });
+    let mut seen = 0u32;
+    for kv in tree
+        .range(Bound::Unbounded, Bound::Unbounded, None)
+        .unwrap()
+    {
+        let (k, v) = kv.unwrap();
+        assert_eq!(k, format!("k{seen:08}").into_bytes());
+        assert_eq!(v, val(seen));
+        seen += 1;
+    }
+    assert_eq!(seen, n);
+    #[cfg(target_os = "linux")]
+    {
+        // Each mapped table shows in smaps with its resident bytes: only the
+        // filter, index and properties pages at the end of the file may be.
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let dir_s = dir.path().to_string_lossy().into_owned();
+        let mut lines = smaps.lines();
+        let (mut tables, mut large) = (0, 0);
+        while let Some(line) = lines.next() {
+            if !(line.contains(&dir_s) && line.ends_with(".sst")) {
+                continue;
+            }
+            tables += 1;
+            let size_kb =
+                |l: &str| -> u64 { l.split_whitespace().nth(1).unwrap().parse().unwrap() };
+            let mut size = 0;
+            for l in lines.by_ref() {
+                if l.starts_with("Size:") {
+                    size = size_kb(l);
+                }
+                if l.starts_with("Rss:") {
+                    // Fault-around maps up to 64 KiB around each page the
+                    // filter and index reads touch: only larger tables tell.
+                    let rss = size_kb(l);
+                    if size >= 256 {
+                        large += 1;
+                        assert!(rss * 2 <= size, "{line}: {rss} of {size} KiB resident");
+                    }
+                    break;
+                }
+            }
+        }
+        assert!(tables > 0, "no table mapped under {dir_s}");
+        assert!(large > 0, "no table of 256 KiB or more under {dir_s}");
+    }
+}
+
 /// One writer keeps rewriting a few keys. Each new version sorts right before
 /// the older versions of its key, which is where a read at an older snapshot
 /// searches the memtable, so reads and inserts meet at the same place.

@@ -46,6 +46,7 @@ fn exercise(bytes: Vec<u8>, verify_checksums: bool, probes: &[u8]) {
         cache: Some(cache),
         verify_checksums,
         map_budget: Some(MapBudget::new(1)),
+        pread_data_blocks: false,
     };
     let Ok(t) = Table::open_bytes(bytes, PathBuf::from("/fuzz.sst"), 1, ro) else {
         return;

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use strata_fs::MappedFile;
+use strata_fs::{MappedFile, RandomAccessFile};
 
 use crate::coding::{get_fixed32, get_fixed64, get_varint32, mask_crc, put_fixed32, put_fixed64};
 use crate::error::SstError;
@@ -189,9 +189,47 @@ impl BlockData {
     }
 }
 
+/// Where the block at `handle` lies in a file of `file_len` bytes:
+/// `(start, end of contents, end of trailer)`, checked to end within `limit`
+/// (the offset where the region it belongs to ends) and the file.
+fn locate(
+    handle: BlockHandle,
+    limit: u64,
+    file_len: u64,
+    path: &Path,
+    what: &str,
+) -> Result<(usize, usize, usize), SstError> {
+    let end_with_trailer = handle
+        .end_with_trailer()
+        .filter(|&e| e <= limit && e <= file_len)
+        .ok_or_else(|| SstError::Corruption {
+            path: path.to_path_buf(),
+            offset: handle.offset,
+            reason: format!(
+                "{what} block handle (offset {}, size {}) runs past its region ending at {limit}",
+                handle.offset, handle.size
+            ),
+        })?;
+    // All three fit in usize for a mapped file (they are <= its length); a
+    // file read with `pread` beyond the address space is refused.
+    let fit = |v: u64| {
+        usize::try_from(v).map_err(|_| SstError::Corruption {
+            path: path.to_path_buf(),
+            offset: handle.offset,
+            reason: format!("{what} block offset {v} is out of range"),
+        })
+    };
+    Ok((
+        fit(handle.offset)?,
+        fit(handle.offset + handle.size)?,
+        fit(end_with_trailer)?,
+    ))
+}
+
 /// Reads the block at `handle` from `map`: checks that it lies within
 /// `limit` (the offset where the region it belongs to ends), checks its CRC
-/// (when `verify`), its flags, and decompresses it.
+/// (when `verify`), its flags, and decompresses it. An uncompressed block is
+/// a view of the map.
 pub(crate) fn read_block(
     map: &Arc<dyn MappedFile>,
     handle: BlockHandle,
@@ -200,27 +238,69 @@ pub(crate) fn read_block(
     verify: bool,
     what: &str,
 ) -> Result<BlockData, SstError> {
+    let file = map.bytes();
+    let (start, end, trailer_end) = locate(handle, limit, file.len() as u64, path, what)?;
+    let contents = file.get(start..end).unwrap_or(&[]);
+    let trailer = file.get(end..trailer_end).unwrap_or(&[]);
+    Ok(
+        match check_block(contents, trailer, handle, path, verify, what)? {
+            Some(out) => BlockData::Owned(out),
+            None => BlockData::Mapped {
+                map: Arc::clone(map),
+                start,
+                end,
+            },
+        },
+    )
+}
+
+/// Like [`read_block`], but reads the block with one positional read from
+/// `file` (`file_len` bytes long) into a buffer of its own, so that no page
+/// of the file is mapped into the process.
+pub(crate) fn read_block_at(
+    file: &dyn RandomAccessFile,
+    file_len: u64,
+    handle: BlockHandle,
+    limit: u64,
+    path: &Path,
+    verify: bool,
+    what: &str,
+) -> Result<BlockData, SstError> {
+    let (start, end, trailer_end) = locate(handle, limit, file_len, path, what)?;
+    let mut buf = vec![0u8; trailer_end - start];
+    file.read_exact_at(handle.offset, &mut buf)
+        .map_err(|source| SstError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let (contents, trailer) = buf.split_at(end - start);
+    Ok(
+        match check_block(contents, trailer, handle, path, verify, what)? {
+            Some(out) => BlockData::Owned(out),
+            None => {
+                buf.truncate(end - start);
+                BlockData::Owned(buf)
+            }
+        },
+    )
+}
+
+/// Checks a block's `contents` and `trailer` (read from `handle`): its CRC
+/// (when `verify`), its flags, and its compression. Returns the decompressed
+/// contents, or `None` when the block is stored uncompressed.
+fn check_block(
+    contents: &[u8],
+    trailer: &[u8],
+    handle: BlockHandle,
+    path: &Path,
+    verify: bool,
+    what: &str,
+) -> Result<Option<Vec<u8>>, SstError> {
     let corrupt = |reason: String| SstError::Corruption {
         path: path.to_path_buf(),
         offset: handle.offset,
         reason,
     };
-    let file = map.bytes();
-    let end_with_trailer = handle
-        .end_with_trailer()
-        .filter(|&e| e <= limit && e <= file.len() as u64)
-        .ok_or_else(|| {
-            corrupt(format!(
-                "{what} block handle (offset {}, size {}) runs past its region ending at {limit}",
-                handle.offset, handle.size
-            ))
-        })?;
-    // All three fit in usize: they are <= file.len().
-    let start = handle.offset as usize;
-    let end = (handle.offset + handle.size) as usize;
-    let trailer_end = end_with_trailer as usize;
-    let contents = file.get(start..end).unwrap_or(&[]);
-    let trailer = file.get(end..trailer_end).unwrap_or(&[]);
     let (ctype, flags) = match trailer {
         [c, f, ..] => (*c, *f),
         _ => return Err(corrupt(format!("{what} block trailer missing"))),
@@ -249,11 +329,7 @@ pub(crate) fn read_block(
                     contents.len()
                 )));
             }
-            Ok(BlockData::Mapped {
-                map: Arc::clone(map),
-                start,
-                end,
-            })
+            Ok(None)
         }
         COMPRESSION_ZSTD => {
             let (raw_len, p) = get_varint32(contents, 0)
@@ -296,7 +372,7 @@ pub(crate) fn read_block(
                     out.len()
                 )));
             }
-            Ok(BlockData::Owned(out))
+            Ok(Some(out))
         }
         other => Err(corrupt(format!(
             "{what} block has unknown compression type {other}"

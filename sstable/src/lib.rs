@@ -120,6 +120,15 @@ pub struct ReaderOptions {
     /// the tables opened with it ([`MapBudget`]); `None` (the default) keeps
     /// whatever reads touched mapped until the table is dropped.
     pub map_budget: Option<std::sync::Arc<MapBudget>>,
+    /// Read data blocks with a positional read (`pread`) into a buffer of
+    /// their own, kept in the block cache, instead of through the memory map
+    /// (RocksDB's default). The process then holds no page of the tables'
+    /// data beyond what the cache holds (the filters, the index and the
+    /// properties are still read through the map), at the cost of a system
+    /// call and a copy per block read that misses the cache. Default false.
+    /// Only [`Table::open`] reads a file this way; a table opened from a map
+    /// or from bytes reads through the map.
+    pub pread_data_blocks: bool,
 }
 
 impl Default for ReaderOptions {
@@ -128,6 +137,7 @@ impl Default for ReaderOptions {
             cache: None,
             verify_checksums: true,
             map_budget: None,
+            pread_data_blocks: false,
         }
     }
 }

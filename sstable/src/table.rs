@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use strata_fs::{FileSystem, MappedFile};
+use strata_fs::{FileSystem, MappedFile, RandomAccessFile};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::ReaderOptions;
@@ -12,7 +12,9 @@ use crate::cache::BlockCache;
 use crate::coding::get_varint64;
 use crate::error::SstError;
 use crate::filter::{self, FilterReader, LINE_BYTES};
-use crate::format::{BlockData, BlockHandle, FOOTER_SIZE, Footer, TRAILER_SIZE, read_block};
+use crate::format::{
+    BlockData, BlockHandle, FOOTER_SIZE, Footer, TRAILER_SIZE, read_block, read_block_at,
+};
 use crate::iter::TableIter;
 use crate::properties::TableProperties;
 
@@ -106,6 +108,8 @@ pub struct Table {
     path: PathBuf,
     file_id: u64,
     map: Arc<dyn MappedFile>,
+    /// Set when data blocks are read with `pread` ([`ReaderOptions::pread_data_blocks`]).
+    file: Option<Arc<dyn RandomAccessFile>>,
     cache: Option<Arc<BlockCache>>,
     verify_checksums: bool,
     /// Which parts of the map reads touched, under the shared budget.
@@ -149,11 +153,17 @@ impl Table {
         file_id: u64,
         options: ReaderOptions,
     ) -> Result<Arc<Table>, SstError> {
-        let map = fs.map(path).map_err(|source| SstError::Io {
+        let io = |source| SstError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
-        Table::open_mapped(map, path.to_path_buf(), file_id, options)
+        };
+        let map = fs.map(path).map_err(io)?;
+        let file = if options.pread_data_blocks {
+            Some(fs.open_read(path).map_err(io)?)
+        } else {
+            None
+        };
+        Table::open_with(map, file, path.to_path_buf(), file_id, options)
     }
 
     /// Opens a table from bytes held in memory (tests, fuzzing, tools);
@@ -170,6 +180,16 @@ impl Table {
     /// Opens a table from an already mapped file.
     pub fn open_mapped(
         map: Arc<dyn MappedFile>,
+        path: PathBuf,
+        file_id: u64,
+        options: ReaderOptions,
+    ) -> Result<Arc<Table>, SstError> {
+        Table::open_with(map, None, path, file_id, options)
+    }
+
+    fn open_with(
+        map: Arc<dyn MappedFile>,
+        data_file: Option<Arc<dyn RandomAccessFile>>,
         path: PathBuf,
         file_id: u64,
         options: ReaderOptions,
@@ -321,10 +341,13 @@ impl Table {
             .map_budget
             .as_ref()
             .map(|b| b.track(Arc::clone(&map)));
+        // A file whose length disagrees with the map is not read with pread.
+        let data_file = data_file.filter(|f| f.len() == map.bytes().len() as u64);
         Ok(Arc::new(Table {
             path,
             file_id,
             map,
+            file: data_file,
             residency,
             cache: options.cache,
             verify_checksums: options.verify_checksums,
@@ -411,7 +434,10 @@ impl Table {
         // A cached block may be a view of the map too: hits count as touches.
         // A one-pass reader (`fill_cache == false`) releases the pages behind
         // itself and is not charged to the budget.
-        if fill_cache && let Some(r) = &self.residency {
+        if fill_cache
+            && self.file.is_none()
+            && let Some(r) = &self.residency
+        {
             r.touch(
                 handle.offset,
                 handle.size.saturating_add(TRAILER_SIZE as u64),
@@ -448,7 +474,10 @@ impl Table {
 
     fn read_data_block(&self, handle: BlockHandle, verify: bool) -> Result<Arc<Block>, SstError> {
         let limit = self.props.data_bytes;
-        let data = read_block(&self.map, handle, limit, &self.path, verify, "data")?;
+        let data = match &self.file {
+            Some(f) => read_block_at(&**f, f.len(), handle, limit, &self.path, verify, "data")?,
+            None => read_block(&self.map, handle, limit, &self.path, verify, "data")?,
+        };
         let block = Block::new(data, false).map_err(|e| self.block_error(handle, None, e))?;
         Ok(Arc::new(block))
     }

@@ -83,6 +83,7 @@ impl TreeInner {
             cache: Some(Arc::clone(self.shared.cache())),
             verify_checksums: self.opts.verify_checksums,
             map_budget: self.shared.map_budget().cloned(),
+            pread_data_blocks: self.shared.pread_data_blocks(),
         }
     }
 

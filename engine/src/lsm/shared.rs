@@ -118,6 +118,7 @@ pub struct SharedResources {
     buffers: Arc<WriteBufferManager>,
     wal_syncer: Arc<WalSyncer>,
     map_budget: Option<Arc<MapBudget>>,
+    pread_data_blocks: bool,
 }
 
 impl SharedResources {
@@ -131,6 +132,7 @@ impl SharedResources {
             buffers: Arc::new(WriteBufferManager::new(memtable_budget)),
             wal_syncer: Arc::new(WalSyncer::new()),
             map_budget: None,
+            pread_data_blocks: false,
         }
     }
 
@@ -150,6 +152,32 @@ impl SharedResources {
     pub fn with_max_mapped_bytes(mut self, bytes: Option<u64>) -> SharedResources {
         self.map_budget = bytes.map(MapBudget::new);
         self
+    }
+
+    /// Reads the trees' SSTable data blocks with `pread` into the block cache
+    /// instead of through their memory maps (default false; RocksDB reads
+    /// this way). The process then keeps no data page of the tables beyond
+    /// the cache's bytes, so its RSS is bounded by the cache size, at the
+    /// cost of a system call and a copy per block that misses the cache.
+    /// Filters and indexes are still read through the map. Applies to
+    /// tables opened afterwards. See
+    /// [`ReaderOptions::pread_data_blocks`](strata_sstable::ReaderOptions::pread_data_blocks)
+    /// and `docs/embedding.md`.
+    ///
+    /// ```
+    /// use strata_engine::lsm::SharedResources;
+    /// let shared = SharedResources::with_defaults().with_pread_data_blocks(true);
+    /// assert!(shared.pread_data_blocks());
+    /// ```
+    pub fn with_pread_data_blocks(mut self, on: bool) -> SharedResources {
+        self.pread_data_blocks = on;
+        self
+    }
+
+    /// Whether data blocks are read with `pread` (see
+    /// [`SharedResources::with_pread_data_blocks`]).
+    pub fn pread_data_blocks(&self) -> bool {
+        self.pread_data_blocks
     }
 
     /// The bound on mapped table pages, if any.

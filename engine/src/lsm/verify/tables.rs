@@ -113,6 +113,7 @@ fn check_table(
         cache: None,
         verify_checksums: true,
         map_budget: None,
+        pread_data_blocks: false,
     };
     let table = match Table::open(fs, &path, number, opts) {
         Ok(t) => t,
