@@ -1,8 +1,11 @@
 //! Process-kill test: a child process (this same test binary, told by an
 //! environment variable to act as the child) appends records from several
-//! threads and prints each LSN after `append` returns; the parent kills it
-//! with SIGKILL at a random moment, reopens the log on the real file system
-//! and checks that every printed record is there with the right bytes.
+//! threads and prints each LSN after `append` returns, while another thread
+//! rotates segments and retires old ones (printing each retention point
+//! first), so that rotations reuse spares and put their fsyncs off; the
+//! parent kills it with SIGKILL at a random moment, reopens the log on the
+//! real file system and checks that every printed record above the last
+//! retention point is there with the right bytes.
 //!
 //! Runs without the libtest harness (`harness = false`): `main` is either the
 //! parent (20 rounds) or the child.
@@ -70,13 +73,34 @@ fn child(dir: &Path, seed: u64) -> ! {
             })
         })
         .collect();
+    // Retention: rotate now and then, and retire what is synced but for the
+    // last 200 records, saying so first.
+    let w = Arc::clone(&wal);
+    std::thread::spawn(move || {
+        let stdout = std::io::stdout();
+        for n in 0u64.. {
+            std::thread::sleep(Duration::from_millis(2));
+            if n % 3 == 0 {
+                w.rotate().unwrap();
+            }
+            let cut = w.synced_lsn().saturating_sub(200);
+            {
+                let mut out = stdout.lock();
+                writeln!(out, "R {}", w.stats().segments_recycled).unwrap();
+                writeln!(out, "T {cut}").unwrap();
+                out.flush().unwrap();
+            }
+            w.truncate_before(cut).unwrap();
+        }
+    });
     for h in handles {
         h.join().unwrap();
     }
     std::process::exit(0);
 }
 
-fn parent_round(round: u64, rng: &mut rand::rngs::StdRng) -> usize {
+/// One round: the records checked, and how many rotations reused a spare.
+fn parent_round(round: u64, rng: &mut rand::rngs::StdRng) -> (usize, u64) {
     let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(base).unwrap();
     let tmp = tempfile::Builder::new()
@@ -96,6 +120,7 @@ fn parent_round(round: u64, rng: &mut rand::rngs::StdRng) -> usize {
     let kill_after_lines = rng.random_range(1..1500usize);
     let deadline = Instant::now() + Duration::from_millis(rng.random_range(20..600));
     let mut printed: Vec<(u64, u64, u64)> = Vec::new();
+    let mut retained_from = 1u64;
     let mut line = String::new();
     let parse = |l: &str| -> Option<(u64, u64, u64)> {
         let mut it = l.split_whitespace().map(|x| x.parse::<u64>());
@@ -104,13 +129,24 @@ fn parent_round(round: u64, rng: &mut rand::rngs::StdRng) -> usize {
             _ => None,
         }
     };
+    let mut recycled = 0u64;
+    let mut take = |line: &str, printed: &mut Vec<(u64, u64, u64)>| {
+        if let Some(n) = line.strip_prefix("R ") {
+            recycled = recycled.max(n.trim().parse().expect("bad recycling line"));
+        } else if let Some(cut) = line.strip_prefix("T ") {
+            let cut: u64 = cut.trim().parse().expect("bad retention line");
+            retained_from = retained_from.max(cut);
+        } else {
+            printed.push(parse(line).expect("bad line from child"));
+        }
+    };
     while printed.len() < kill_after_lines && Instant::now() < deadline {
         line.clear();
         if reader.read_line(&mut line).unwrap() == 0 {
             break;
         }
         if line.ends_with('\n') {
-            printed.push(parse(&line).expect("bad line from child"));
+            take(&line, &mut printed);
         }
     }
     child.kill().unwrap();
@@ -123,21 +159,27 @@ fn parent_round(round: u64, rng: &mut rand::rngs::StdRng) -> usize {
             break;
         }
         if line.ends_with('\n') {
-            printed.push(parse(&line).expect("bad line from child"));
+            take(&line, &mut printed);
         }
     }
 
     let (wal, report) = Wal::open(&dir, options()).unwrap();
+    assert!(!report.has_corruption(), "round {round}: {report:?}");
     let mut got = BTreeMap::new();
     for item in wal.iter_from(0).unwrap() {
         let (lsn, rec) = item.unwrap();
         got.insert(lsn, rec);
     }
-    // A gap-free run of LSNs from 1.
+    // A gap-free run of LSNs, from at or before the last retention point.
+    let first = got.keys().next().copied().unwrap_or(retained_from);
+    assert!(
+        first <= retained_from.max(1),
+        "round {round}: records from {first} kept, retention was at {retained_from}"
+    );
     for (i, lsn) in got.keys().enumerate() {
-        assert_eq!(*lsn, i as u64 + 1, "round {round}: hole in the log");
+        assert_eq!(*lsn, first + i as u64, "round {round}: hole in the log");
     }
-    for &(lsn, t, i) in &printed {
+    for &(lsn, t, i) in printed.iter().filter(|p| p.0 >= retained_from) {
         let want = payload(seed, t, i);
         match got.get(&lsn) {
             Some(r) => assert_eq!(r, &want, "round {round}: record {lsn} has other bytes"),
@@ -147,7 +189,7 @@ fn parent_round(round: u64, rng: &mut rand::rngs::StdRng) -> usize {
             ),
         }
     }
-    printed.len()
+    (printed.len(), recycled)
 }
 
 fn main() {
@@ -161,12 +203,16 @@ fn main() {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64),
     );
-    let mut total = 0;
+    let (mut total, mut recycled) = (0, 0);
     for round in 0..ROUNDS {
-        total += parent_round(round, &mut rng);
+        let (n, r) = parent_round(round, &mut rng);
+        total += n;
+        recycled += r;
     }
+    // Rotations into spares (which put their fsyncs off) happened.
+    assert!(recycled > 0, "no rotation reused a spare");
     println!(
-        "kill test: {ROUNDS} rounds, {total} acknowledged records checked, {:.1} s",
+        "kill test: {ROUNDS} rounds, {total} acknowledged records checked, {recycled} rotations into spares, {:.1} s",
         start.elapsed().as_secs_f64()
     );
 }
