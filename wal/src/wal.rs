@@ -218,6 +218,8 @@ struct Inner {
     /// Moving average of the time an fsync of a segment takes, in nanoseconds
     /// (0 until the first one): bounds how long a leader gathers.
     sync_nanos: AtomicU64,
+    /// Preparing a spare failed since the last rotation (see `prepare_spare`).
+    spare_failed: AtomicBool,
 }
 
 /// A segmented, checksummed write-ahead log with group commit.
@@ -506,6 +508,7 @@ impl Wal {
             sync_listener: Mutex::new(None),
             group_commit_wait: opts.group_commit_wait,
             sync_nanos: AtomicU64::new(0),
+            spare_failed: AtomicBool::new(false),
         };
         let wal = Wal {
             inner: Arc::new(inner),
@@ -1255,6 +1258,7 @@ impl Inner {
             }
             let unsynced = unsynced && !synced;
             let number = a.number + 1;
+            self.spare_failed.store(false, Ordering::Relaxed);
             let spare = self.spares.lock().pop();
             let deferring = spare.is_some();
             if unsynced && !deferring {
@@ -1447,7 +1451,10 @@ impl Inner {
     /// this spare is used, and `retire` deletes that segment rather than
     /// rename it over this one.
     fn prepare_spare(&self) {
-        if self.recycle_segments == 0 || !self.spares.lock().is_empty() {
+        if self.recycle_segments == 0
+            || self.spare_failed.load(Ordering::Relaxed)
+            || !self.spares.lock().is_empty()
+        {
             return;
         }
         let next = {
@@ -1463,7 +1470,11 @@ impl Inner {
                 bump(&self.stats.dir_syncs, 1);
                 self.spares.lock().push((next, path));
             }
-            Err(e) => tracing::warn!(error = %e, "could not prepare a WAL spare"),
+            Err(e) => {
+                // Not again before the next rotation (no warning per sync).
+                self.spare_failed.store(true, Ordering::Relaxed);
+                tracing::warn!(error = %e, "could not prepare a WAL spare");
+            }
         }
     }
 }

@@ -277,6 +277,69 @@ fn a_stale_header_under_the_new_name_is_a_torn_creation() {
     assert_eq!(read_all(&wal).len(), 5);
 }
 
+/// Waits (up to 20 s) for `cond`.
+fn wait_for(cond: impl Fn() -> bool) -> bool {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < until {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    cond()
+}
+
+/// The background syncer prepares a spare once the active segment has grown,
+/// named after the segment the next rotation starts; the rotation reuses it.
+/// When the spare cannot be created, writes go on and the rotation creates
+/// its file durably.
+#[test]
+fn the_background_syncer_prepares_a_spare() {
+    for fail in [false, true] {
+        let fs = fault_fs();
+        let o = WalOptions {
+            buffered_sync_interval: std::time::Duration::from_millis(1),
+            preallocate: 64 << 10,
+            ..recycling(&fs)
+        };
+        let (wal, _) = Wal::open(dir(), o).unwrap();
+        let created = fs.op_count(FaultOp::Create);
+        if fail {
+            // The next file created is the spare.
+            fs.inject(FaultOp::Create, 1, strata_fs::FaultKind::Eio);
+        }
+        let mut n = 0u64;
+        while n < 200 {
+            wal.append(&payload(n, 1000), Durability::Buffered).unwrap();
+            n += 1;
+        }
+        let spare = dir().join("000002.spare");
+        if fail {
+            // The syncer tried (and logged the error); no spare.
+            assert!(wait_for(|| fs.op_count(FaultOp::Create) > created));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            assert_eq!(wal.spare_count(), 0);
+            assert!(!strata_fs::FileSystem::exists(&fs, &spare));
+        } else {
+            assert!(wait_for(|| wal.spare_count() == 1), "no spare prepared");
+            assert!(strata_fs::FileSystem::exists(&fs, &spare));
+        }
+        let syncs = fs.op_count(FaultOp::Sync);
+        wal.rotate().unwrap();
+        let stats = wal.stats();
+        assert_eq!(stats.segments_recycled, u64::from(!fail), "fail {fail}");
+        if !fail {
+            assert_eq!(fs.op_count(FaultOp::Sync), syncs, "a deferred rotation");
+        }
+        wal.append(b"next", Durability::Sync).unwrap();
+        wal.close().unwrap();
+        drop(wal);
+        let (wal, report) = Wal::open(dir(), recycling(&fs.recovered())).unwrap();
+        assert!(report.is_clean(), "{report:?}");
+        assert_eq!(read_all(&wal).len(), 201);
+    }
+}
+
 /// `Buffered` appends, rotations into spares and retention, with a power
 /// loss at a random moment (torn writes: each file keeps a random prefix of
 /// its unsynced writes, independently of the others, and the directory a
