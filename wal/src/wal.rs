@@ -1086,9 +1086,13 @@ impl Inner {
             }
         };
         let Some((handle, old, deferred, path, number)) = handles else {
+            // No second handle: sync in line (the leader settles a deferred
+            // rotation first), and settle one that no record needed synced.
             let mut st = inner.state.lock();
             inner.drive(&mut st, Goal::Synced(end))?;
-            return Ok(st.synced_lsn);
+            drop(st);
+            inner.settle_active()?;
+            return Ok(inner.state.lock().synced_lsn);
         };
         let started = Instant::now();
         let mut synced = Ok(());
@@ -1240,9 +1244,7 @@ impl Inner {
         }
         let mut synced = false;
         if sync {
-            self.settle(a)?;
-            a.file.sync().map_err(|e| WalError::io(&a.path, e))?;
-            bump(&self.stats.syncs, 1);
+            self.sync_active(a)?;
             synced = true;
         }
         if let Some(unsynced) = rotate {
@@ -1251,9 +1253,7 @@ impl Inner {
             // the last, so one still owed is settled first, the header of
             // the segment it started included.
             if a.deferred.is_some() {
-                self.settle(a)?;
-                a.file.sync().map_err(|e| WalError::io(&a.path, e))?;
-                bump(&self.stats.syncs, 1);
+                self.sync_active(a)?;
                 synced = true;
             }
             let unsynced = unsynced && !synced;
@@ -1315,29 +1315,30 @@ impl Inner {
     fn settle_active(&self) -> Result<(), WalError> {
         let mut a = self.active.lock();
         if a.deferred.is_some() {
-            self.settle(&mut a)?;
-            a.file.sync().map_err(|e| WalError::io(&a.path, e))?;
-            bump(&self.stats.syncs, 1);
+            self.sync_active(&mut a)?;
         }
         Ok(())
     }
 
-    /// Makes durable what a deferred rotation into `a` put off: the old
-    /// segment's tail, then the directory (the new segment's name). The
-    /// caller syncs `a` itself (the new segment's header and records).
-    fn settle(&self, a: &mut Active) -> Result<(), WalError> {
-        let Some(d) = a.deferred.as_mut() else {
-            return Ok(());
-        };
-        if let Some((file, path)) = d.old.as_mut() {
-            file.sync().map_err(|e| WalError::io(&*path, e))?;
-            bump(&self.stats.syncs, 1);
-            d.old = None;
+    /// Fsyncs the active segment `a`, after what a deferred rotation into it
+    /// put off: the old segment's tail, then the directory (the new
+    /// segment's name). The rotation counts as settled only once all three
+    /// succeeded: until then retention keeps the segment before `a`
+    /// (`truncate_before` settles first).
+    fn sync_active(&self, a: &mut Active) -> Result<(), WalError> {
+        if let Some(d) = a.deferred.as_mut() {
+            if let Some((file, path)) = d.old.as_mut() {
+                file.sync().map_err(|e| WalError::io(&*path, e))?;
+                bump(&self.stats.syncs, 1);
+                d.old = None;
+            }
+            self.fs
+                .sync_dir(&self.dir)
+                .map_err(|e| WalError::io(&self.dir, e))?;
+            bump(&self.stats.dir_syncs, 1);
         }
-        self.fs
-            .sync_dir(&self.dir)
-            .map_err(|e| WalError::io(&self.dir, e))?;
-        bump(&self.stats.dir_syncs, 1);
+        a.file.sync().map_err(|e| WalError::io(&a.path, e))?;
+        bump(&self.stats.syncs, 1);
         a.deferred = None;
         Ok(())
     }
