@@ -61,7 +61,10 @@ pub fn open(engine: &str, dir: &Path, _sync_workload: bool) -> Result<Box<dyn Kv
             let mapped = env_u64("STRATA_MAX_MAPPED_MIB");
             let pread = env_u64("STRATA_PREAD").is_some_and(|v| v != 0);
             let cache = env_u64("STRATA_CACHE_MIB");
-            if mapped.is_some() || pread || cache.is_some() {
+            // `STRATA_BG_NICE=N` runs the background workers at nice N (`-1`:
+            // at the caller's priority); unset, the default (10).
+            let nice = std::env::var("STRATA_BG_NICE").ok().and_then(|v| v.parse::<i32>().ok());
+            if mapped.is_some() || pread || cache.is_some() || nice.is_some() {
                 let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
                 let cache = usize::try_from(cache.unwrap_or(64) << 20)?;
                 opts.shared = Some(
@@ -69,6 +72,9 @@ pub fn open(engine: &str, dir: &Path, _sync_workload: bool) -> Result<Box<dyn Kv
                         .with_max_mapped_bytes(mapped.map(|m| m << 20))
                         .with_pread_data_blocks(pread),
                 );
+            }
+            if let (Some(n), Some(shared)) = (nice, &opts.shared) {
+                shared.pool().set_nice((n >= 0).then_some(n));
             }
             Ok(Box::new(StrataKv(Tree::open(dir, opts)?)))
         }

@@ -74,8 +74,9 @@ pub struct DbOptions {
     /// (default `None`: no bound); see [`SharedResources::with_max_mapped_bytes`].
     pub max_mapped_bytes: Option<u64>,
     /// The nice value the background flush and compaction workers run at
-    /// (Linux; default `Some(`[`DEFAULT_BACKGROUND_NICE`](crate::lsm::DEFAULT_BACKGROUND_NICE)`)`,
-    /// `None`: the priority of the thread that opens the database). Not
+    /// (Linux; default `None`: the priority of the thread that opens the
+    /// database; [`LOW_PRIORITY_NICE`](crate::lsm::LOW_PRIORITY_NICE) makes
+    /// them yield to the threads serving reads and writes). Not
     /// applied to a pool passed in `shared`; see
     /// [`BackgroundPool::set_nice`](crate::lsm::BackgroundPool::set_nice).
     pub background_nice: Option<i32>,
@@ -136,7 +137,7 @@ impl Default for DbOptions {
             background_threads: std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
             memtable_budget_bytes: 256 << 20,
             max_mapped_bytes: None,
-            background_nice: Some(crate::lsm::DEFAULT_BACKGROUND_NICE),
+            background_nice: None,
             pread_data_blocks: false,
             change_sink: None,
             capacity_meter: Arc::new(UnmeteredCapacity),

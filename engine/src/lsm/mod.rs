@@ -47,7 +47,7 @@ pub use levels::SstFileInfo;
 pub use log_reader::{DurableHook, LogEntry, LogRecord};
 pub use manifest::{MANIFEST_MAGIC, MANIFEST_VERSION};
 pub use options::{TreeOptions, WalRetentionFloor};
-pub use pool::{BackgroundPool, DEFAULT_BACKGROUND_NICE};
+pub use pool::{BackgroundPool, LOW_PRIORITY_NICE};
 pub use rate_limiter::RateLimiter;
 pub use recovery::{ManifestTail, TreeRecoveryReport, WalLossPolicy};
 pub use shared::{SharedResources, WriteBufferManager};

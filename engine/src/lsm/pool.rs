@@ -3,9 +3,9 @@
 //! priority and never occupy every thread, so a flush always finds a worker
 //! and stalled writers are never starved by long compactions.
 //!
-//! Workers run at a lower CPU priority than the threads that submit work
-//! (nice [`DEFAULT_BACKGROUND_NICE`] by default; see
-//! [`BackgroundPool::set_nice`]).
+//! Workers can run at a lower CPU priority than the threads that submit
+//! work ([`BackgroundPool::set_nice`], for example [`LOW_PRIORITY_NICE`]).
+//! By default they keep the priority of the thread that created the pool.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -41,11 +41,12 @@ struct Inner {
     nice: AtomicI32,
 }
 
-/// The nice value background workers run at unless told otherwise: low
-/// enough that a writer or reader woken on a busy core preempts a flush or
-/// compaction at once (CFS weighs nice 10 at about a tenth of nice 0),
-/// which still gets every core no foreground thread wants.
-pub const DEFAULT_BACKGROUND_NICE: i32 = 10;
+/// A nice value for background workers that should yield the CPU to the
+/// threads serving reads and writes: low enough that a writer or reader
+/// woken on a busy core preempts a flush or compaction at once (CFS weighs
+/// nice 10 at about a tenth of nice 0), which still gets every core no
+/// foreground thread wants. Not the default (see [`BackgroundPool::set_nice`]).
+pub const LOW_PRIORITY_NICE: i32 = 10;
 
 /// `Inner::nice` when workers keep the priority they were started with.
 const KEEP_PRIORITY: i32 = i32::MIN;
@@ -75,7 +76,7 @@ impl BackgroundPool {
             state: Mutex::new(State::default()),
             cv: Condvar::new(),
             max_low: threads - 1,
-            nice: AtomicI32::new(DEFAULT_BACKGROUND_NICE),
+            nice: AtomicI32::new(KEEP_PRIORITY),
         });
         let mut handles = Vec::new();
         let mut ids = Vec::new();
@@ -113,7 +114,7 @@ impl BackgroundPool {
     /// Sets the nice value workers run jobs at (Linux; elsewhere nothing
     /// changes): `Some(n)` with `n` from -20 (highest priority) to 19
     /// (lowest), `None` to leave them at the priority of the thread that
-    /// created the pool. Default: `Some(`[`DEFAULT_BACKGROUND_NICE`]`)`.
+    /// created the pool (the default).
     /// Each worker applies a change before its next job. Raising the
     /// priority (a lower value than a worker already has) needs privileges
     /// (`CAP_SYS_NICE` or `RLIMIT_NICE`); without them the worker keeps
@@ -238,10 +239,16 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn jobs_run_at_the_pool_priority() {
+        let mine = super::super::thread_priority::current_thread_nice();
         let pool = BackgroundPool::new(2);
-        assert_eq!(pool.nice(), Some(DEFAULT_BACKGROUND_NICE));
+        assert_eq!(pool.nice(), None);
         for _ in 0..4 {
-            assert_eq!(job_nice(&pool), DEFAULT_BACKGROUND_NICE);
+            assert_eq!(job_nice(&pool), mine);
+        }
+        let pool = BackgroundPool::new(2);
+        pool.set_nice(Some(LOW_PRIORITY_NICE));
+        for _ in 0..4 {
+            assert_eq!(job_nice(&pool), LOW_PRIORITY_NICE);
         }
         pool.set_nice(Some(15));
         for _ in 0..4 {
@@ -249,13 +256,6 @@ mod tests {
         }
         pool.set_nice(Some(99));
         assert_eq!(pool.nice(), Some(19));
-        // A pool left at the creator's priority.
-        let mine = super::super::thread_priority::current_thread_nice();
-        let pool = BackgroundPool::new(2);
-        pool.set_nice(None);
-        for _ in 0..4 {
-            assert_eq!(job_nice(&pool), mine);
-        }
     }
 
     #[test]
