@@ -188,6 +188,31 @@ fn reads_under_a_mapped_page_bound_find_every_key() {
     assert_eq!(found("query"), Some(20_000));
     let unbounded = ok_json(&["fillseq", "--num", "100"]);
     assert!(unbounded["max_mapped_bytes"].is_null());
+    assert_eq!(unbounded["pread_data_blocks"], false);
+}
+
+#[test]
+fn reads_with_pread_find_every_key() {
+    // Data blocks read with pread into the block cache: the tree's reads (from
+    // its flushed tables) and the item workloads find what was written.
+    let v = ok_json(&[
+        "fillseq,readrandom,readmissing,readseq,putitem,getitem,query",
+        "--num",
+        "20000",
+        "--value-size",
+        "400",
+        "--records",
+        "2000",
+        "--pread-data-blocks",
+    ]);
+    assert_eq!(v["pread_data_blocks"], true);
+    let found =
+        |w: &str| results(&v).iter().find(|r| r["workload"] == w).unwrap()["found"].as_u64();
+    assert_eq!(found("readseq"), Some(20_000));
+    assert_eq!(found("readrandom"), Some(20_000));
+    assert_eq!(found("readmissing"), Some(0));
+    assert_eq!(found("getitem"), Some(20_000));
+    assert_eq!(found("query"), Some(20_000));
 }
 
 #[test]

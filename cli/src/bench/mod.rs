@@ -80,17 +80,20 @@ struct JsonOutput<'a> {
     records: u64,
     /// `--max-mapped-mib` in bytes (`null`: no bound).
     max_mapped_bytes: Option<u64>,
+    /// `--pread-data-blocks`.
+    pread_data_blocks: bool,
     cpus: usize,
     results: &'a [WorkloadReport],
 }
 
-/// Tree options with `--compression` and `--max-mapped-mib`.
+/// Tree options with `--compression`, `--max-mapped-mib` and `--pread-data-blocks`.
 fn tree_options(plan: &Plan) -> TreeOptions {
     let mut opts = TreeOptions::default();
-    if plan.max_mapped_bytes.is_some() {
+    if plan.max_mapped_bytes.is_some() || plan.pread_data_blocks {
         opts.shared = Some(
             strata_engine::lsm::SharedResources::with_defaults()
-                .with_max_mapped_bytes(plan.max_mapped_bytes),
+                .with_max_mapped_bytes(plan.max_mapped_bytes)
+                .with_pread_data_blocks(plan.pread_data_blocks),
         );
     }
     opts.table.compression = match plan.compression {
@@ -149,6 +152,7 @@ pub fn run(args: BenchArgs) -> Result<(), BenchError> {
                 let db_opts = DbOptions {
                     tree: tree_opts.clone(),
                     max_mapped_bytes: plan.max_mapped_bytes,
+                    pread_data_blocks: plan.pread_data_blocks,
                     ..DbOptions::default()
                 };
                 items = Some(items::Items::open(&root.join("items"), db_opts, &plan)?);
@@ -181,6 +185,7 @@ pub fn run(args: BenchArgs) -> Result<(), BenchError> {
             compression: plan.compression,
             records: plan.records,
             max_mapped_bytes: plan.max_mapped_bytes,
+            pread_data_blocks: plan.pread_data_blocks,
             cpus,
             results: &results,
         };

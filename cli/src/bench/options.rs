@@ -197,6 +197,10 @@ pub struct BenchArgs {
     /// MiB (`DbOptions::max_mapped_bytes`; default: no bound).
     #[arg(long, value_name = "MIB")]
     pub max_mapped_mib: Option<u64>,
+    /// Read SSTable data blocks with pread into the block cache instead of through
+    /// memory maps (`DbOptions::pread_data_blocks`).
+    #[arg(long)]
+    pub pread_data_blocks: bool,
 }
 
 /// The validated plan of a run.
@@ -234,6 +238,8 @@ pub struct Plan {
     pub seed: u64,
     /// `--max-mapped-mib`, in bytes.
     pub max_mapped_bytes: Option<u64>,
+    /// `--pread-data-blocks`.
+    pub pread_data_blocks: bool,
 }
 
 /// The largest `--threads`.
@@ -349,6 +355,7 @@ impl Plan {
             json: args.json,
             seed: args.seed,
             max_mapped_bytes,
+            pread_data_blocks: args.pread_data_blocks,
         })
     }
 
