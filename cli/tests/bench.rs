@@ -167,25 +167,8 @@ fn reads_under_a_mapped_page_bound_find_every_key() {
     // are released and mapped again during the reads, which still find what was
     // written. The item workloads take the option too (their data stays in
     // memtables at this size).
-    let v = ok_json(&[
-        "fillseq,readrandom,readmissing,readseq,putitem,getitem,query",
-        "--num",
-        "20000",
-        "--value-size",
-        "400",
-        "--records",
-        "2000",
-        "--max-mapped-mib",
-        "1",
-    ]);
+    let v = reads_find_every_key(&["--max-mapped-mib", "1"]);
     assert_eq!(v["max_mapped_bytes"], 1 << 20);
-    let found =
-        |w: &str| results(&v).iter().find(|r| r["workload"] == w).unwrap()["found"].as_u64();
-    assert_eq!(found("readseq"), Some(20_000));
-    assert_eq!(found("readrandom"), Some(20_000));
-    assert_eq!(found("readmissing"), Some(0));
-    assert_eq!(found("getitem"), Some(20_000));
-    assert_eq!(found("query"), Some(20_000));
     let unbounded = ok_json(&["fillseq", "--num", "100"]);
     assert!(unbounded["max_mapped_bytes"].is_null());
     assert_eq!(unbounded["pread_data_blocks"], false);
@@ -195,7 +178,15 @@ fn reads_under_a_mapped_page_bound_find_every_key() {
 fn reads_with_pread_find_every_key() {
     // Data blocks read with pread into the block cache: the tree's reads (from
     // its flushed tables) and the item workloads find what was written.
-    let v = ok_json(&[
+    let v = reads_find_every_key(&["--pread-data-blocks"]);
+    assert_eq!(v["pread_data_blocks"], true);
+}
+
+/// Writes and reads back 20,000 keys (tree, flushed before the reads) and
+/// 20,000 items with `extra` options; checks every read found what it
+/// should, and returns the JSON.
+fn reads_find_every_key(extra: &[&str]) -> Value {
+    let mut args = vec![
         "fillseq,readrandom,readmissing,readseq,putitem,getitem,query",
         "--num",
         "20000",
@@ -203,9 +194,9 @@ fn reads_with_pread_find_every_key() {
         "400",
         "--records",
         "2000",
-        "--pread-data-blocks",
-    ]);
-    assert_eq!(v["pread_data_blocks"], true);
+    ];
+    args.extend_from_slice(extra);
+    let v = ok_json(&args);
     let found =
         |w: &str| results(&v).iter().find(|r| r["workload"] == w).unwrap()["found"].as_u64();
     assert_eq!(found("readseq"), Some(20_000));
@@ -213,6 +204,7 @@ fn reads_with_pread_find_every_key() {
     assert_eq!(found("readmissing"), Some(0));
     assert_eq!(found("getitem"), Some(20_000));
     assert_eq!(found("query"), Some(20_000));
+    v
 }
 
 #[test]

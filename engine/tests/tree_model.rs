@@ -499,18 +499,27 @@ fn reads_under_a_tiny_mapped_budget_return_what_was_written() {
     o.memtable_size = 256 << 10;
     o.shared = Some(shared.clone());
     let tree = Tree::open(dir.path(), o).unwrap();
+    write_then_read_from_threads(&tree, 6000, false, 2);
+    assert!(shared.map_budget().unwrap().releases() > 10);
+}
+
+/// Writes `n` keys, flushes (and with `compact`, compacts them all), then
+/// reads every 7th key `rounds` times from 3 threads and scans them all,
+/// checking each value.
+fn write_then_read_from_threads(tree: &Tree, n: u32, compact: bool, rounds: usize) {
     let val = |i: u32| format!("value-{i:08}-").repeat(12).into_bytes();
-    let n = 6000u32;
     for i in 0..n {
         tree.put(format!("k{i:08}").as_bytes(), &val(i), Durability::None)
             .unwrap();
     }
     tree.flush().unwrap();
+    if compact {
+        tree.compact_range(None, None).unwrap();
+    }
     std::thread::scope(|s| {
         for t in 0..3u32 {
-            let tree = &tree;
             s.spawn(move || {
-                for round in 0..2 {
+                for round in 0..rounds {
                     for i in (t..n).step_by(7) {
                         let got = tree.get(format!("k{i:08}").as_bytes(), None).unwrap();
                         assert_eq!(got.as_deref(), Some(&val(i)[..]), "key {i}, round {round}");
@@ -530,7 +539,6 @@ fn reads_under_a_tiny_mapped_budget_return_what_was_written() {
         seen += 1;
     }
     assert_eq!(seen, n);
-    assert!(shared.map_budget().unwrap().releases() > 10);
 }
 
 /// With data blocks read by `pread` into a small block cache, reads from
@@ -547,36 +555,7 @@ fn pread_data_blocks_return_what_was_written() {
     o.target_file_size_base = 1 << 20;
     o.shared = Some(shared);
     let tree = Tree::open(dir.path(), o).unwrap();
-    let val = |i: u32| format!("value-{i:08}-").repeat(12).into_bytes();
-    let n = 12_000u32;
-    for i in 0..n {
-        tree.put(format!("k{i:08}").as_bytes(), &val(i), Durability::None)
-            .unwrap();
-    }
-    tree.flush().unwrap();
-    tree.compact_range(None, None).unwrap();
-    std::thread::scope(|s| {
-        for t in 0..3u32 {
-            let tree = &tree;
-            s.spawn(move || {
-                for i in (t..n).step_by(5) {
-                    let got = tree.get(format!("k{i:08}").as_bytes(), None).unwrap();
-                    assert_eq!(got.as_deref(), Some(&val(i)[..]), "key {i}");
-                }
-            });
-        }
-    });
-    let mut seen = 0u32;
-    for kv in tree
-        .range(Bound::Unbounded, Bound::Unbounded, None)
-        .unwrap()
-    {
-        let (k, v) = kv.unwrap();
-        assert_eq!(k, format!("k{seen:08}").into_bytes());
-        assert_eq!(v, val(seen));
-        seen += 1;
-    }
-    assert_eq!(seen, n);
+    write_then_read_from_threads(&tree, 12_000, true, 2);
     #[cfg(target_os = "linux")]
     {
         // Each mapped table shows in smaps with its resident bytes: only the

@@ -395,6 +395,18 @@ fn segments_of(fs: &Arc<dyn FileSystem>, partition_dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// Checks that the scrub finds no error and one warning, a torn tail in
+/// `path`, and returns it.
+fn only_torn_tail(fs: &Arc<dyn FileSystem>, path: &Path) -> Problem {
+    let r = verify_dir(DB, fs).unwrap();
+    assert!(r.is_clean(), "{r}");
+    let w: Vec<&Problem> = r.warnings().collect();
+    assert_eq!(w.len(), 1, "{r}");
+    assert_eq!(w[0].path, path);
+    assert_eq!(w[0].kind, ProblemKind::TornTail);
+    w[0].clone()
+}
+
 /// The WAL segments of the `main` partition that has the most (at least 3).
 fn busiest_wal(base: &Arc<dyn FileSystem>) -> Vec<PathBuf> {
     let segs = (0..3)
@@ -447,13 +459,8 @@ fn damaged_wal_segments_are_reported_with_file_and_offset() {
     // Truncating the newest segment mid-record is a torn tail: a warning.
     let fs = copy(&base);
     truncate(&fs, newest, len - 5);
-    let r = verify_dir(DB, &fs).unwrap();
-    assert!(r.is_clean(), "{r}");
-    let w: Vec<&Problem> = r.warnings().collect();
-    assert_eq!(w.len(), 1, "{r}");
-    assert_eq!(w[0].path, *newest);
-    assert_eq!(w[0].kind, ProblemKind::TornTail);
-    assert!(w[0].offset.is_some_and(|o| o < len as u64));
+    let w = only_torn_tail(&fs, newest);
+    assert!(w.offset.is_some_and(|o| o < len as u64));
 
     // Truncating a segment that is not the newest is an error.
     let fs = copy(&base);
@@ -723,12 +730,7 @@ fn deferred_rotation_leftovers_are_torn_tails_not_corruption() {
     let mut bytes = fs.read_all(newest).unwrap();
     bytes[28..32].fill(0);
     write(&fs, newest, &bytes);
-    let r = verify_dir(DB, &fs).unwrap();
-    assert!(r.is_clean(), "{r}");
-    let w: Vec<&Problem> = r.warnings().collect();
-    assert_eq!(w.len(), 1, "{r}");
-    assert_eq!(w[0].path, *newest);
-    assert_eq!(w[0].kind, ProblemKind::TornTail);
+    only_torn_tail(&fs, newest);
     // The same bytes in the segment before the newest are an error.
     let fs = copy(&base);
     let mut bytes = fs.read_all(mid).unwrap();

@@ -516,6 +516,14 @@ impl FaultFs {
         st.restore(image);
     }
 
+    /// Simulates the death of the process that holds the file locks: the
+    /// locks are released, and everything written stays (in the page cache,
+    /// durable or not), as after a SIGKILL. Handles the dead process leaked
+    /// must not be used again.
+    pub fn release_locks(&self) {
+        self.state.lock().locks.clear();
+    }
+
     /// A new, independent file system holding what survived the power loss
     /// (at the crash point if one was reached, otherwise now). This file
     /// system is left as it is, so threads still using it only see errors.

@@ -4,7 +4,9 @@
 //! The first input byte picks a mode: even = the remaining bytes are the
 //! whole file; odd = they are (position, xor) edits applied to a valid
 //! table, read with data-block checksums off so that damaged blocks reach
-//! the block decoder.
+//! the block decoder. Bit 2 of that byte reads the data blocks with `pread`
+//! from a file (`ReaderOptions::pread_data_blocks`) instead of from a map,
+//! with whatever block handles the input claims.
 #![no_main]
 
 use std::path::PathBuf;
@@ -38,17 +40,32 @@ fn valid_table() -> &'static Vec<u8> {
     })
 }
 
-fn exercise(bytes: Vec<u8>, verify_checksums: bool, probes: &[u8]) {
+fn exercise(bytes: Vec<u8>, verify_checksums: bool, pread: bool, probes: &[u8]) {
     let cache = BlockCache::new(1 << 20);
-    // A one-window budget: every block read goes through the residency
-    // accounting, with whatever block handles the input claims.
+    // A one-window budget: every block read from the map goes through the
+    // residency accounting, with whatever block handles the input claims.
     let ro = ReaderOptions {
         cache: Some(cache),
         verify_checksums,
         map_budget: Some(MapBudget::new(1)),
-        pread_data_blocks: false,
+        pread_data_blocks: pread,
     };
-    let Ok(t) = Table::open_bytes(bytes, PathBuf::from("/fuzz.sst"), 1, ro) else {
+    let opened = if pread {
+        use strata_fs::FileSystem;
+        let fs = strata_fs::FaultFs::new();
+        let path = std::path::Path::new("/fuzz.sst");
+        let Ok(mut f) = fs.create(path) else {
+            return;
+        };
+        if f.append(&bytes).is_err() {
+            return;
+        }
+        let fs: std::sync::Arc<dyn FileSystem> = std::sync::Arc::new(fs);
+        Table::open(&fs, path, 1, ro)
+    } else {
+        Table::open_bytes(bytes, PathBuf::from("/fuzz.sst"), 1, ro)
+    };
+    let Ok(t) = opened else {
         return;
     };
     let _ = t.verify();
@@ -92,7 +109,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if mode % 2 == 0 {
-        exercise(rest.to_vec(), mode % 4 == 0, rest.get(..8).unwrap_or(rest));
+        exercise(
+            rest.to_vec(),
+            mode % 4 == 0,
+            mode & 4 != 0,
+            rest.get(..8).unwrap_or(rest),
+        );
     } else {
         let mut bytes = valid_table().clone();
         for edit in rest.chunks(3) {
@@ -101,6 +123,6 @@ fuzz_target!(|data: &[u8]| {
                 bytes[pos] ^= *x;
             }
         }
-        exercise(bytes, false, rest.get(..8).unwrap_or(rest));
+        exercise(bytes, false, mode & 4 != 0, rest.get(..8).unwrap_or(rest));
     }
 });

@@ -242,16 +242,15 @@ pub(crate) fn read_block(
     let (start, end, trailer_end) = locate(handle, limit, file.len() as u64, path, what)?;
     let contents = file.get(start..end).unwrap_or(&[]);
     let trailer = file.get(end..trailer_end).unwrap_or(&[]);
-    Ok(
-        match check_block(contents, trailer, handle, path, verify, what)? {
-            Some(out) => BlockData::Owned(out),
-            None => BlockData::Mapped {
-                map: Arc::clone(map),
-                start,
-                end,
-            },
+    let checked = check_block(contents, trailer, handle, path, verify, what)?;
+    Ok(checked.map_or_else(
+        || BlockData::Mapped {
+            map: Arc::clone(map),
+            start,
+            end,
         },
-    )
+        BlockData::Owned,
+    ))
 }
 
 /// Like [`read_block`], but reads the block with one positional read from
@@ -267,6 +266,18 @@ pub(crate) fn read_block_at(
     what: &str,
 ) -> Result<BlockData, SstError> {
     let (start, end, trailer_end) = locate(handle, limit, file_len, path, what)?;
+    // The buffer is sized by the handle: no larger than the largest block
+    // the format allows (a compressed one may exceed its raw size a little).
+    if end - start > MAX_RAW_BLOCK + MAX_RAW_BLOCK / 64 {
+        return Err(SstError::Corruption {
+            path: path.to_path_buf(),
+            offset: handle.offset,
+            reason: format!(
+                "{what} block of {} bytes exceeds the {MAX_RAW_BLOCK}-byte limit",
+                end - start
+            ),
+        });
+    }
     let mut buf = vec![0u8; trailer_end - start];
     file.read_exact_at(handle.offset, &mut buf)
         .map_err(|source| SstError::Io {
@@ -274,15 +285,11 @@ pub(crate) fn read_block_at(
             source,
         })?;
     let (contents, trailer) = buf.split_at(end - start);
-    Ok(
-        match check_block(contents, trailer, handle, path, verify, what)? {
-            Some(out) => BlockData::Owned(out),
-            None => {
-                buf.truncate(end - start);
-                BlockData::Owned(buf)
-            }
-        },
-    )
+    let checked = check_block(contents, trailer, handle, path, verify, what)?;
+    Ok(BlockData::Owned(checked.unwrap_or_else(|| {
+        buf.truncate(end - start);
+        buf
+    })))
 }
 
 /// Checks a block's `contents` and `trailer` (read from `handle`): its CRC

@@ -147,6 +147,9 @@ pub(crate) struct Recovered {
     /// Where the records of the last surviving segment end: where appends
     /// to it continue (its file may be longer: preallocated or recycled).
     pub(crate) last_end: u64,
+    /// The last surviving segment's header says the segment before it was
+    /// not yet synced when it was started.
+    pub(crate) last_flagged: bool,
     /// Spare files (retired segments kept for reuse): `(old number, path)`.
     pub(crate) spares: Vec<(u64, PathBuf)>,
     pub(crate) report: RecoveryReport,
@@ -197,6 +200,18 @@ struct Stop {
     good_len: Option<u64>,
     kind: DropKind,
     reason: String,
+}
+
+impl Stop {
+    /// Drop segment `index` whole (and every later one).
+    fn whole(index: usize, kind: DropKind, reason: String) -> Stop {
+        Stop {
+            index,
+            good_len: None,
+            kind,
+            reason,
+        }
+    }
 }
 
 /// The outcome of scanning one segment's records.
@@ -259,12 +274,7 @@ fn corruption_stop(
     if mode != RecoveryMode::PointInTime {
         return Err(WalError::corruption(path, offset, reason));
     }
-    Ok(Stop {
-        index,
-        good_len: None,
-        kind: DropKind::Corruption,
-        reason,
-    })
+    Ok(Stop::whole(index, DropKind::Corruption, reason))
 }
 
 /// Why a valid header does not belong to segment `number`: its tag is
@@ -407,6 +417,7 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
     let mut torn_first_creation = false;
     let mut last_end = SEGMENT_HEADER_SIZE as u64;
     let mut last_version = crate::format::FORMAT_VERSION;
+    let mut last_flagged = false;
     let n = files.len();
     // May the segment before the last have a torn tail? Only if the last
     // one was started before it was synced: the last segment's header says
@@ -441,12 +452,7 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
                     if mode == RecoveryMode::AbsoluteConsistency {
                         return Err(WalError::corruption(path, 24, reason));
                     }
-                    stop = Some(Stop {
-                        index: i,
-                        good_len: None,
-                        kind: DropKind::TornCreation,
-                        reason,
-                    });
+                    stop = Some(Stop::whole(i, DropKind::TornCreation, reason));
                     break;
                 }
                 Some(reason) => {
@@ -466,12 +472,7 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
                     return Err(WalError::corruption(path, 0, reason));
                 }
                 torn_first_creation = i == 0 && *number == 1;
-                stop = Some(Stop {
-                    index: i,
-                    good_len: None,
-                    kind: DropKind::TornCreation,
-                    reason,
-                });
+                stop = Some(Stop::whole(i, DropKind::TornCreation, reason));
                 break;
             }
             HeaderState::Bad((offset, reason))
@@ -481,26 +482,24 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
                     && mode != RecoveryMode::AbsoluteConsistency
                     && torn_header(&src, *number).map_err(|e| WalError::io(path, e))? =>
             {
-                stop = Some(Stop {
-                    index: i,
-                    good_len: None,
-                    kind: DropKind::TornCreation,
-                    reason: format!(
+                stop = Some(Stop::whole(
+                    i,
+                    DropKind::TornCreation,
+                    format!(
                         "segment header at offset {offset}: {reason}; it is a prefix of this segment's header followed by zeros: the header written over a blank spare when the segment was started, torn by a crash before it was synced"
                     ),
-                });
+                ));
                 break;
             }
             HeaderState::Bad((offset, reason)) => {
                 if mode != RecoveryMode::PointInTime {
                     return Err(WalError::corruption(path, offset, reason));
                 }
-                stop = Some(Stop {
-                    index: i,
-                    good_len: None,
-                    kind: DropKind::Corruption,
-                    reason: format!("segment header at offset {offset}: {reason}"),
-                });
+                stop = Some(Stop::whole(
+                    i,
+                    DropKind::Corruption,
+                    format!("segment header at offset {offset}: {reason}"),
+                ));
                 break;
             }
         };
@@ -535,14 +534,13 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
                 // The segment before ends cleanly, but short: a power loss
                 // kept its records up to a write boundary and lost the rest,
                 // which were not yet synced when this segment was started.
-                stop = Some(Stop {
-                    index: i,
-                    good_len: None,
-                    kind: DropKind::AfterTornTail,
-                    reason: format!(
+                stop = Some(Stop::whole(
+                    i,
+                    DropKind::AfterTornTail,
+                    format!(
                         "segment starts at LSN {first_lsn} but the segment before it ends before LSN {exp}: records {exp}..{first_lsn} of that segment, not yet synced when this one was started, were lost by a crash"
                     ),
-                });
+                ));
                 break;
             } else {
                 let reason = format!(
@@ -562,6 +560,7 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
             .as_ref()
             .map_or(scan.clean_end, |(good, _, _)| *good);
         last_version = header.version;
+        last_flagged = header.predecessor_unsynced();
         survivors.push(SegmentMeta {
             number: *number,
             path: path.clone(),
@@ -680,6 +679,7 @@ pub(crate) fn plan(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Resul
             next_number,
             rotate,
             last_end,
+            last_flagged,
             spares,
             report,
         },

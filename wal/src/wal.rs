@@ -380,19 +380,20 @@ impl Wal {
         // Recovered records count as synced (`synced_lsn` starts at
         // `next_lsn`), so make that true: after a process crash the last
         // segment's tail may still sit unsynced in the OS cache, and so may
-        // the one before it if the last was started by a rotation that put
-        // the sync off (earlier segments were fsynced before a later
-        // rotation), as may the last one's directory entry.
-        let mut unsynced = false;
-        for seg in segments.iter().rev().take(2) {
+        // the one before it if the last one's header says it was started
+        // before that one was synced (earlier segments were synced before a
+        // later rotation). A last segment started by a rotation into a spare
+        // may also have its name unsynced: with more than one segment, the
+        // directory is synced too.
+        let unsynced = if rec.last_flagged { 2 } else { 1 };
+        for seg in segments.iter().rev().take(unsynced) {
             let mut f = fs
                 .open_append(&seg.path)
                 .map_err(|e| WalError::io(&seg.path, e))?;
             f.sync().map_err(|e| WalError::io(&seg.path, e))?;
             bump(&stats.syncs, 1);
-            unsynced = true;
         }
-        if unsynced {
+        if segments.len() > 1 {
             fs.sync_dir(dir).map_err(|e| WalError::io(dir, e))?;
             bump(&stats.dir_syncs, 1);
         }

@@ -64,6 +64,28 @@ fn two_live_segments(wal: &Wal, sync_before_rotation: bool) -> BTreeMap<Lsn, Vec
     all
 }
 
+/// A log in a temporary directory holding [`two_live_segments`], left as a
+/// killed process leaves it (the OS keeps everything).
+fn killed_log(sync_before_rotation: bool) -> (tempfile::TempDir, BTreeMap<Lsn, Vec<u8>>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (wal, _) = Wal::open(tmp.path(), real_opts()).unwrap();
+    let all = two_live_segments(&wal, sync_before_rotation);
+    drop(wal);
+    (tmp, all)
+}
+
+/// Cuts segment `n` of the log in `dir` 100 bytes before the end of its
+/// records (the zeros after them are preallocated or the end marker): a
+/// tear inside its last record. Returns where the records ended.
+fn tear_last_record(dir: &Path, n: u64) -> u64 {
+    let path = seg(dir, n);
+    let bytes = std::fs::read(&path).unwrap();
+    let end = bytes.iter().rposition(|&b| b != 0).unwrap() as u64 + 1;
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(end - 100).unwrap();
+    end
+}
+
 #[test]
 fn a_rotation_into_a_spare_waits_for_no_fsync() {
     let fs = fault_fs();
@@ -93,6 +115,32 @@ fn a_rotation_into_a_spare_waits_for_no_fsync() {
     assert_eq!(got, vec![b"b".to_vec(), b"c".to_vec()]);
 }
 
+/// A process crash right after a deferred rotation, a restart, then a power
+/// loss: the restart synced both segments the rotation left unsynced (and
+/// the directory), so every record is there.
+#[test]
+fn reopening_after_a_process_crash_syncs_what_a_deferred_rotation_owed() {
+    let fs = fault_fs();
+    let (wal, _) = Wal::open(dir(), recycling(&fs)).unwrap();
+    let all = two_live_segments(&wal, false);
+    std::mem::forget(wal);
+    fs.release_locks();
+    let (wal, report) = Wal::open(dir(), recycling(&fs)).unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    drop(wal);
+    let after = fs.recovered();
+    let (wal, report) = Wal::open(dir(), recycling(&after)).unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    // Segment 1 (LSNs 1..=5) was retired; segments 2 and 3 hold the rest.
+    let got: BTreeMap<Lsn, Vec<u8>> = read_all(&wal).into_iter().collect();
+    let want: BTreeMap<Lsn, Vec<u8>> = all.into_iter().filter(|(l, _)| *l > 5).collect();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    assert!(got == want, "records with other bytes");
+}
+
 #[test]
 fn without_a_spare_a_rotation_syncs_first() {
     let fs = fault_fs();
@@ -107,25 +155,12 @@ fn without_a_spare_a_rotation_syncs_first() {
 
 #[test]
 fn a_torn_tail_before_a_deferred_rotation_drops_the_newer_segment() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let (wal, _) = Wal::open(dir, real_opts()).unwrap();
-    let all = two_live_segments(&wal, false);
-    // A process crash: the OS keeps everything; then cut segment 2 in its
+    // A process crash (the OS keeps everything), then segment 2 cut in its
     // last record, as a power loss that wrote segment 3's pages but not
     // segment 2's last ones would.
-    drop(wal);
-    let len2 = std::fs::metadata(seg(dir, 2)).unwrap().len();
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(seg(dir, 2))
-        .unwrap();
-    // The records end before the preallocated zeros; tear the last one.
-    let bytes = std::fs::read(seg(dir, 2)).unwrap();
-    let end = bytes.iter().rposition(|&b| b != 0).unwrap() as u64 + 1;
-    f.set_len(end - 100).unwrap();
-    drop(f);
-    assert!(end <= len2);
+    let (tmp, all) = killed_log(false);
+    let dir = tmp.path();
+    tear_last_record(dir, 2);
 
     let (wal, report) = Wal::open(dir, real_opts()).unwrap();
     assert!(!report.has_corruption(), "{report:?}");
@@ -147,11 +182,8 @@ fn a_torn_tail_before_a_deferred_rotation_drops_the_newer_segment() {
 
 #[test]
 fn a_tail_lost_at_a_record_boundary_before_a_deferred_rotation_drops_the_newer_segment() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, all) = killed_log(false);
     let dir = tmp.path();
-    let (wal, _) = Wal::open(dir, real_opts()).unwrap();
-    let all = two_live_segments(&wal, false);
-    drop(wal);
     // Segment 2 keeps its first three records and the zeros after them:
     // it ends cleanly, but short of segment 3's first LSN.
     let keep = SEGMENT_HEADER_SIZE + 3 * (8 + 300);
@@ -171,11 +203,8 @@ fn a_tail_lost_at_a_record_boundary_before_a_deferred_rotation_drops_the_newer_s
     drop(wal);
     // Without the flag (segment 2 synced before the rotation), the same
     // gap is corruption.
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, _) = killed_log(true);
     let dir = tmp.path();
-    let (wal, _) = Wal::open(dir, real_opts()).unwrap();
-    two_live_segments(&wal, true);
-    drop(wal);
     let mut bytes = std::fs::read(seg(dir, 2)).unwrap();
     bytes[keep..].fill(0);
     std::fs::write(seg(dir, 2), &bytes).unwrap();
@@ -187,19 +216,9 @@ fn a_tail_lost_at_a_record_boundary_before_a_deferred_rotation_drops_the_newer_s
 
 #[test]
 fn the_same_tear_is_corruption_when_the_segment_was_synced_before_rotation() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, _) = killed_log(true);
     let dir = tmp.path();
-    let (wal, _) = Wal::open(dir, real_opts()).unwrap();
-    two_live_segments(&wal, true);
-    drop(wal);
-    let bytes = std::fs::read(seg(dir, 2)).unwrap();
-    let end = bytes.iter().rposition(|&b| b != 0).unwrap() as u64 + 1;
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(seg(dir, 2))
-        .unwrap();
-    f.set_len(end - 100).unwrap();
-    drop(f);
+    tear_last_record(dir, 2);
     match Wal::open(dir, real_opts()) {
         Err(WalError::Corruption { segment, .. }) => assert_eq!(segment, seg(dir, 2)),
         other => panic!("expected corruption, got {other:?}"),
@@ -210,11 +229,8 @@ fn the_same_tear_is_corruption_when_the_segment_was_synced_before_rotation() {
 
 #[test]
 fn a_torn_header_of_a_recycled_segment_is_a_torn_creation() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, all) = killed_log(true);
     let dir = tmp.path();
-    let (wal, _) = Wal::open(dir, real_opts()).unwrap();
-    let all = two_live_segments(&wal, true);
-    drop(wal);
     let path = seg(dir, 3);
     let original = std::fs::read(&path).unwrap();
     for written in [0usize, 5, 13, 20, 27, 31] {
@@ -259,11 +275,8 @@ fn a_torn_header_of_a_recycled_segment_is_a_torn_creation() {
 
 #[test]
 fn a_stale_header_under_the_new_name_is_a_torn_creation() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, _) = killed_log(true);
     let dir = tmp.path();
-    let (wal, _) = Wal::open(dir, real_opts()).unwrap();
-    two_live_segments(&wal, true);
-    drop(wal);
     // Segment 3 still carrying a valid header of another segment (tag 1):
     // the rename reached the disk, the header rewrite did not.
     let stale = strata_wal::encode_segment_bytes(1, 1, &[b"old record"]);
