@@ -49,7 +49,7 @@ fn deep_value(levels: usize) -> AV {
         v = if i % 2 == 0 {
             AV::L(vec![v])
         } else {
-            AV::M(BTreeMap::from([("k".to_string(), v)]))
+            AV::from(BTreeMap::from([("k".to_string(), v)]))
         };
     }
     v
@@ -81,7 +81,7 @@ fn fixture() -> (Db, Table) {
 
 /// A small map attribute (for updates of nested paths).
 fn item_map() -> AV {
-    AV::M(BTreeMap::from([("k".to_string(), AV::from(0))]))
+    AV::from(BTreeMap::from([("k".to_string(), AV::from(0))]))
 }
 
 /// Every item of the table and of its LSI, read page by page.
@@ -999,7 +999,7 @@ fn empty_sets_and_empty_names_are_rejected_by_every_operation() {
             AV::Ns(BTreeSet::new()),
             AV::Bs(BTreeSet::new()),
             AV::L(vec![AV::Ss(BTreeSet::new())]),
-            AV::M(BTreeMap::from([("k".to_string(), AV::Ns(BTreeSet::new()))])),
+            AV::from(BTreeMap::from([("k".to_string(), AV::Ns(BTreeSet::new()))])),
         ];
         for set in empty_sets {
             let vals = values(&[(":s", set)]);
@@ -1243,14 +1243,14 @@ fn item_errors_do_not_echo_large_inputs() {
         }
         let mut too_deep = AV::from(1);
         for i in 0..40 {
-            too_deep = AV::M(BTreeMap::from([(
+            too_deep = AV::from(BTreeMap::from([(
                 format!("{i}{}", "n".repeat(60_000)),
                 too_deep,
             )]));
         }
-        let empty_set = AV::M(BTreeMap::from([(
+        let empty_set = AV::from(BTreeMap::from([(
             "n".repeat(60_000),
-            AV::M(BTreeMap::from([(
+            AV::from(BTreeMap::from([(
                 "m".repeat(60_000),
                 AV::Ss(BTreeSet::new()),
             )])),

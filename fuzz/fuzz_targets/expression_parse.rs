@@ -22,8 +22,8 @@ fn sample() -> Item {
             "m",
             AttributeValue::M(
                 [
-                    ("a".to_string(), AttributeValue::from(3)),
-                    ("l".to_string(), AttributeValue::L(vec![])),
+                    ("a".into(), AttributeValue::from(3)),
+                    ("l".into(), AttributeValue::L(vec![])),
                 ]
                 .into(),
             ),

@@ -129,7 +129,7 @@ impl Builder {
                     let n = self.budget(b.count());
                     let mut v = self.value();
                     for _ in 0..n {
-                        v = AttributeValue::M(BTreeMap::from([("k".to_string(), v)]));
+                        v = AttributeValue::from(BTreeMap::from([("k".to_string(), v)]));
                     }
                     self.values.push(v);
                 }

@@ -15,7 +15,7 @@ use strata_item::expr::Substitutions;
 use strata_item::{AttributeValue, Item};
 
 fn one_kb_item() -> Item {
-    let address = AttributeValue::M(BTreeMap::from([
+    let address = AttributeValue::from(BTreeMap::from([
         (
             "street".to_string(),
             AttributeValue::from("221B Baker Street"),
@@ -24,7 +24,7 @@ fn one_kb_item() -> Item {
         ("zip".to_string(), AttributeValue::from("NW1 6XE")),
         ("floor".to_string(), AttributeValue::from(2)),
     ]));
-    let counters = AttributeValue::M(BTreeMap::from([
+    let counters = AttributeValue::from(BTreeMap::from([
         ("hits".to_string(), AttributeValue::from(41)),
         ("misses".to_string(), AttributeValue::from(3)),
     ]));

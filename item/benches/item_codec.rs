@@ -15,7 +15,7 @@ use strata_item::key::{decode_primary_key, encode_primary_key};
 use strata_item::{AttributeValue, Item, Number, PrimaryKey, item};
 
 fn one_kb_item() -> Item {
-    let address = AttributeValue::M(BTreeMap::from([
+    let address = AttributeValue::from(BTreeMap::from([
         (
             "street".to_string(),
             AttributeValue::from("221B Baker Street"),

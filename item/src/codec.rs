@@ -27,7 +27,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{AttributeValue, Item, Number};
+use crate::{AttributeValue, Item, Name, Number};
 
 /// The first byte of every encoded item: magic nibble `0xA`, format version 1.
 pub const FORMAT_V1: u8 = 0xA1;
@@ -198,7 +198,7 @@ fn put_number(out: &mut Vec<u8>, n: &Number) {
 /// A list or map being encoded: the elements still to write.
 enum EncodeFrame<'a> {
     List(std::slice::Iter<'a, AttributeValue>),
-    Map(std::collections::btree_map::Iter<'a, String, AttributeValue>),
+    Map(std::collections::btree_map::Iter<'a, Name, AttributeValue>),
 }
 
 /// Encodes a value of any depth with an explicit stack (no recursion per level).
@@ -456,15 +456,22 @@ impl<'a> Decoder<'a> {
             return Err(bad("mantissa not in shortest form"));
         }
         let m = u128::from_le_bytes(le);
-        if m.is_multiple_of(10) {
+        // 64-bit arithmetic when the mantissa fits: a 128-bit remainder is a slow library
+        // call, and this runs for every number of every item read.
+        let trailing_zero = match u64::try_from(m) {
+            Ok(v) => v.is_multiple_of(10),
+            Err(_) => m.is_multiple_of(10),
+        };
+        if trailing_zero {
             return Err(bad("mantissa has trailing zero digits"));
         }
-        let digits = crate::number::digit_count(m) as i32;
+        let digits = crate::number::digit_count(m);
         if digits > 38 {
             return Err(bad("more than 38 significant digits"));
         }
-        let leading = i32::from(eb) - EXP_BIAS;
-        Number::from_parts(neg, m, leading - digits + 1).map_err(|_| bad("out of range"))
+        let leading = i64::from(eb) - i64::from(EXP_BIAS);
+        Number::from_normalized_digits(neg, m, leading - i64::from(digits) + 1, digits)
+            .map_err(|_| bad("out of range"))
     }
 
     /// A map's entries; adds the entries' sizes (name length plus value size,
@@ -474,7 +481,7 @@ impl<'a> Decoder<'a> {
         what: &'static str,
         depth: usize,
         mut size: Option<&mut usize>,
-    ) -> Result<BTreeMap<String, AttributeValue>, CodecError> {
+    ) -> Result<BTreeMap<Name, AttributeValue>, CodecError> {
         let n = self.len("attribute count")?;
         // Built by inserting in order: no intermediate vector (an allocation per
         // decoded map, a third of decoding's cost being allocation); names are
@@ -489,7 +496,7 @@ impl<'a> Decoder<'a> {
             }
             prev = Some(raw);
             let name = match utf8(raw) {
-                Some(s) => s.to_owned(),
+                Some(s) => Name::new(s),
                 None => return Err(CodecError::InvalidUtf8 { offset, what }),
             };
             let v = self.value(depth)?;
@@ -596,7 +603,7 @@ mod tests {
             "bin" => vec![0u8, 1, 255],
             "t" => true, "f" => false, "nul" => AttributeValue::Null,
             "list" => vec![AttributeValue::from(1), "x".into(), AttributeValue::L(vec![])],
-            "map" => AttributeValue::M(BTreeMap::from([("a".to_string(), AttributeValue::from("b")), ("é".to_string(), AttributeValue::Null)])),
+            "map" => AttributeValue::from(BTreeMap::from([("a".to_string(), AttributeValue::from("b")), ("é".to_string(), AttributeValue::Null)])),
             "ss" => AttributeValue::string_set(["b", "a", ""]),
             "ns" => AttributeValue::number_set([3, -1, 200]),
             "bs" => AttributeValue::binary_set([vec![2u8], vec![], vec![1, 2]]),

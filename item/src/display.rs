@@ -27,7 +27,7 @@
 use std::fmt::{self, Write as _};
 
 use crate::value_deep::MAX_DEBUG_DEPTH;
-use crate::{AttributeValue, Item};
+use crate::{AttributeValue, Item, Name};
 
 /// A writer that keeps the first `left` characters, then writes `…` once and drops the
 /// rest.
@@ -79,7 +79,7 @@ fn write_hex(out: &mut Limited<'_, '_>, b: &[u8]) -> fmt::Result {
 
 fn write_entries<'v>(
     out: &mut Limited<'_, '_>,
-    entries: impl Iterator<Item = (&'v String, &'v AttributeValue)>,
+    entries: impl Iterator<Item = (&'v Name, &'v AttributeValue)>,
     depth: usize,
 ) -> fmt::Result {
     out.write_char('{')?;

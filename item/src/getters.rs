@@ -17,6 +17,7 @@
 //! # Ok::<(), GetError>(())
 //! ```
 
+use crate::Name;
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
@@ -189,7 +190,7 @@ impl Item {
     ///
     /// # Errors
     /// [`GetError::Missing`] or [`GetError::WrongType`].
-    pub fn get_m(&self, name: &str) -> Result<&BTreeMap<String, AttributeValue>, GetError> {
+    pub fn get_m(&self, name: &str) -> Result<&BTreeMap<Name, AttributeValue>, GetError> {
         self.typed(name, "M", AttributeValue::as_m)
     }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::collections::btree_map;
 
-use crate::AttributeValue;
+use crate::{AttributeValue, Name};
 
 /// A DynamoDB item: attribute names mapped to values, iterated in name (byte) order.
 ///
@@ -22,7 +22,7 @@ use crate::AttributeValue;
 /// assert_eq!(it, same);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Item(BTreeMap<String, AttributeValue>);
+pub struct Item(BTreeMap<Name, AttributeValue>);
 
 impl Item {
     /// An empty item.
@@ -54,7 +54,7 @@ impl Item {
     /// Sets an attribute, returning its previous value.
     pub fn insert(
         &mut self,
-        name: impl Into<String>,
+        name: impl Into<Name>,
         value: impl Into<AttributeValue>,
     ) -> Option<AttributeValue> {
         self.0.insert(name.into(), value.into())
@@ -81,22 +81,22 @@ impl Item {
     }
 
     /// Attributes in name order.
-    pub fn iter(&self) -> btree_map::Iter<'_, String, AttributeValue> {
+    pub fn iter(&self) -> btree_map::Iter<'_, Name, AttributeValue> {
         self.0.iter()
     }
 
     /// The underlying map.
-    pub fn attributes(&self) -> &BTreeMap<String, AttributeValue> {
+    pub fn attributes(&self) -> &BTreeMap<Name, AttributeValue> {
         &self.0
     }
 
     /// The underlying map, mutably.
-    pub fn attributes_mut(&mut self) -> &mut BTreeMap<String, AttributeValue> {
+    pub fn attributes_mut(&mut self) -> &mut BTreeMap<Name, AttributeValue> {
         &mut self.0
     }
 
     /// Consumes the item, returning the map.
-    pub fn into_inner(self) -> BTreeMap<String, AttributeValue> {
+    pub fn into_inner(self) -> BTreeMap<Name, AttributeValue> {
         self.0
     }
 
@@ -108,43 +108,50 @@ impl Item {
     }
 }
 
-impl FromIterator<(String, AttributeValue)> for Item {
-    fn from_iter<I: IntoIterator<Item = (String, AttributeValue)>>(iter: I) -> Self {
-        Item(iter.into_iter().collect())
+impl<K: Into<Name>> FromIterator<(K, AttributeValue)> for Item {
+    fn from_iter<I: IntoIterator<Item = (K, AttributeValue)>>(iter: I) -> Self {
+        Item(iter.into_iter().map(|(k, v)| (k.into(), v)).collect())
     }
 }
 
-impl From<BTreeMap<String, AttributeValue>> for Item {
-    fn from(m: BTreeMap<String, AttributeValue>) -> Self {
+impl From<BTreeMap<Name, AttributeValue>> for Item {
+    fn from(m: BTreeMap<Name, AttributeValue>) -> Self {
         Item(m)
     }
 }
 
-impl From<Item> for BTreeMap<String, AttributeValue> {
+/// From a map keyed by `String` (the names are converted; see [`Name`]).
+impl From<BTreeMap<String, AttributeValue>> for Item {
+    fn from(m: BTreeMap<String, AttributeValue>) -> Self {
+        Item(m.into_iter().map(|(k, v)| (Name::from(k), v)).collect())
+    }
+}
+
+impl From<Item> for BTreeMap<Name, AttributeValue> {
     fn from(i: Item) -> Self {
         i.0
     }
 }
 
 impl IntoIterator for Item {
-    type Item = (String, AttributeValue);
-    type IntoIter = btree_map::IntoIter<String, AttributeValue>;
+    type Item = (Name, AttributeValue);
+    type IntoIter = btree_map::IntoIter<Name, AttributeValue>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
     }
 }
 
 impl<'a> IntoIterator for &'a Item {
-    type Item = (&'a String, &'a AttributeValue);
-    type IntoIter = btree_map::Iter<'a, String, AttributeValue>;
+    type Item = (&'a Name, &'a AttributeValue);
+    type IntoIter = btree_map::Iter<'a, Name, AttributeValue>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter()
     }
 }
 
-impl Extend<(String, AttributeValue)> for Item {
-    fn extend<I: IntoIterator<Item = (String, AttributeValue)>>(&mut self, iter: I) {
-        self.0.extend(iter);
+impl<K: Into<Name>> Extend<(K, AttributeValue)> for Item {
+    fn extend<I: IntoIterator<Item = (K, AttributeValue)>>(&mut self, iter: I) {
+        self.0.extend(iter.into_iter().map(|(k, v)| (k.into(), v)));
     }
 }
 
@@ -154,7 +161,7 @@ pub struct ItemBuilder(Item);
 
 impl ItemBuilder {
     /// Sets an attribute.
-    pub fn attr(mut self, name: impl Into<String>, value: impl Into<AttributeValue>) -> Self {
+    pub fn attr(mut self, name: impl Into<Name>, value: impl Into<AttributeValue>) -> Self {
         self.0.insert(name, value);
         self
     }
@@ -168,7 +175,7 @@ impl ItemBuilder {
     /// ```
     pub fn attr_opt<V: Into<AttributeValue>>(
         mut self,
-        name: impl Into<String>,
+        name: impl Into<Name>,
         value: Option<V>,
     ) -> Self {
         if let Some(v) = value {

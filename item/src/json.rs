@@ -27,6 +27,7 @@
 //! # Ok::<(), strata_item::json::JsonError>(())
 //! ```
 
+use crate::Name;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
@@ -197,7 +198,7 @@ impl AttributeValue {
         enum Frame<'a> {
             List(std::slice::Iter<'a, AttributeValue>, Vec<Value>),
             Map(
-                std::collections::btree_map::Iter<'a, String, AttributeValue>,
+                std::collections::btree_map::Iter<'a, Name, AttributeValue>,
                 Map<String, Value>,
                 String,
             ),
@@ -233,7 +234,8 @@ impl AttributeValue {
                             out.insert(std::mem::take(key), v);
                         }
                         if let Some((k, child)) = it.next() {
-                            key.clone_from(k);
+                            key.clear();
+                            key.push_str(k);
                             next = child;
                             break;
                         }
@@ -283,9 +285,9 @@ fn leaf_to_json(v: &AttributeValue) -> Value {
     typed_json(k, v)
 }
 
-pub(crate) fn map_to_json(m: &BTreeMap<String, AttributeValue>) -> Map<String, Value> {
+pub(crate) fn map_to_json(m: &BTreeMap<Name, AttributeValue>) -> Map<String, Value> {
     m.iter()
-        .map(|(k, v)| (k.clone(), v.to_dynamo_json()))
+        .map(|(k, v)| (k.to_string(), v.to_dynamo_json()))
         .collect()
 }
 
@@ -325,11 +327,11 @@ fn map_from_json(
     obj: &Map<String, Value>,
     path: &Path<'_>,
     depth: usize,
-) -> Result<BTreeMap<String, AttributeValue>, JsonError> {
+) -> Result<BTreeMap<Name, AttributeValue>, JsonError> {
     let mut out = BTreeMap::new();
     for (k, v) in obj {
         let p = Path::Field(path, k);
-        out.insert(k.clone(), value_from_json(v, &p, depth)?);
+        out.insert(Name::new(k), value_from_json(v, &p, depth)?);
     }
     Ok(out)
 }
@@ -614,7 +616,7 @@ impl serde::Serialize for SerializeAt<'_> {
                 s.collect_seq(self.0.clone())
             }
         }
-        struct Entries<'a>(&'a BTreeMap<String, AttributeValue>, usize);
+        struct Entries<'a>(&'a BTreeMap<Name, AttributeValue>, usize);
         impl serde::Serialize for Entries<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.collect_map(self.0.iter().map(|(k, v)| (k, SerializeAt(v, self.1))))
@@ -740,7 +742,7 @@ mod tests {
             "s" => "x", "n" => Number::parse("-1.5e3").unwrap(), "b" => vec![1u8, 2, 3],
             "t" => true, "z" => AttributeValue::Null,
             "l" => vec![AttributeValue::from(1), AttributeValue::from("a")],
-            "m" => AttributeValue::M(BTreeMap::from([("k".to_string(), AttributeValue::from(false))])),
+            "m" => AttributeValue::from(BTreeMap::from([("k".to_string(), AttributeValue::from(false))])),
             "ss" => AttributeValue::string_set(["a", "b"]),
             "ns" => AttributeValue::number_set([1, 2]),
             "bs" => AttributeValue::binary_set([vec![0u8], vec![1u8]]),

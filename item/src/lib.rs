@@ -41,6 +41,7 @@ mod item;
 #[cfg(feature = "serde")]
 pub mod json;
 pub mod key;
+mod name;
 pub mod number;
 mod schema;
 #[cfg(feature = "serde")]
@@ -53,6 +54,7 @@ pub mod expr;
 
 pub use getters::GetError;
 pub use item::{Item, ItemBuilder};
+pub use name::Name;
 pub use number::{Number, NumberError};
 pub use schema::{
     KeyAttribute, KeyError, KeyRole, KeySchema, KeyType, MAX_KEY_NAME_BYTES,

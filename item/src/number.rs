@@ -304,7 +304,20 @@ impl Number {
         if mant == 0 {
             return Ok(Number::ZERO);
         }
-        let adjusted = exp + i64::from(digit_count(mant)) - 1;
+        Number::from_normalized_digits(neg, mant, exp, digit_count(mant))
+    }
+
+    /// As `from_normalized` for a non-zero mantissa with no trailing zero digits whose
+    /// digit count the caller has already computed (the item decoder, which checks both).
+    #[inline]
+    pub(crate) fn from_normalized_digits(
+        neg: bool,
+        mant: u128,
+        exp: i64,
+        digits: u32,
+    ) -> Result<Number, NumberError> {
+        debug_assert!(mant != 0 && digits == digit_count(mant));
+        let adjusted = exp + i64::from(digits) - 1;
         if adjusted > i64::from(MAX_EXPONENT) {
             return Err(NumberError::Overflow);
         }

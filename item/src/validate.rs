@@ -251,7 +251,7 @@ mod tests {
             v = if i % 2 == 0 {
                 AttributeValue::L(vec![v])
             } else {
-                AttributeValue::M(BTreeMap::from([("k".to_string(), v)]))
+                AttributeValue::from(BTreeMap::from([("k".to_string(), v)]))
             };
         }
         v
@@ -277,11 +277,11 @@ mod tests {
                 "An number set may not be empty (at l[1])",
             ),
             (
-                item! { "m" => AttributeValue::M(BTreeMap::from([("in".to_string(), AttributeValue::Bs(BTreeSet::new()))])) },
+                item! { "m" => AttributeValue::from(BTreeMap::from([("in".to_string(), AttributeValue::Bs(BTreeSet::new()))])) },
                 "An binary set may not be empty (at m.in)",
             ),
             (
-                item! { "m" => AttributeValue::M(BTreeMap::from([(String::new(), AttributeValue::Null)])) },
+                item! { "m" => AttributeValue::from(BTreeMap::from([(String::new(), AttributeValue::Null)])) },
                 "cannot be empty (at m)",
             ),
             (

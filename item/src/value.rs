@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::validate::ValidationError;
-use crate::{Number, echo};
+use crate::{Name, Number, echo};
 
 /// Collects a set, rejecting duplicates and emptiness.
 fn strict_set<T: Ord>(
@@ -64,7 +64,7 @@ pub enum AttributeValue {
     /// List (`L`): ordered values of any types.
     L(Vec<AttributeValue>),
     /// Map (`M`): named values of any types.
-    M(BTreeMap<String, AttributeValue>),
+    M(BTreeMap<Name, AttributeValue>),
     /// String set (`SS`).
     Ss(BTreeSet<String>),
     /// Number set (`NS`).
@@ -170,7 +170,7 @@ impl AttributeValue {
     }
 
     /// The entries, if this is an `M`.
-    pub fn as_m(&self) -> Option<&BTreeMap<String, AttributeValue>> {
+    pub fn as_m(&self) -> Option<&BTreeMap<Name, AttributeValue>> {
         match self {
             AttributeValue::M(m) => Some(m),
             _ => None,
@@ -178,7 +178,7 @@ impl AttributeValue {
     }
 
     /// The entries, mutably, if this is an `M`.
-    pub fn as_m_mut(&mut self) -> Option<&mut BTreeMap<String, AttributeValue>> {
+    pub fn as_m_mut(&mut self) -> Option<&mut BTreeMap<Name, AttributeValue>> {
         match self {
             AttributeValue::M(m) => Some(m),
             _ => None,
@@ -458,9 +458,15 @@ impl From<Vec<AttributeValue>> for AttributeValue {
         AttributeValue::L(v)
     }
 }
+impl From<BTreeMap<Name, AttributeValue>> for AttributeValue {
+    fn from(v: BTreeMap<Name, AttributeValue>) -> Self {
+        AttributeValue::M(v)
+    }
+}
+/// An `M` from a map keyed by `String` (the names are converted; see [`Name`]).
 impl From<BTreeMap<String, AttributeValue>> for AttributeValue {
     fn from(v: BTreeMap<String, AttributeValue>) -> Self {
-        AttributeValue::M(v)
+        AttributeValue::M(v.into_iter().map(|(k, v)| (Name::from(k), v)).collect())
     }
 }
 impl From<BTreeSet<String>> for AttributeValue {
@@ -519,7 +525,7 @@ mod tests {
                 3 + 3 + 2,
             ),
             (
-                AttributeValue::M([("k".to_string(), AttributeValue::from("vv"))].into()),
+                AttributeValue::M([("k".into(), AttributeValue::from("vv"))].into()),
                 3 + 1 + 1 + 2,
             ),
             (AttributeValue::string_set(["a", "bc"]), 3),

@@ -5,6 +5,7 @@
 //! recurse once per level: `Drop`, `Clone`, `PartialEq` and [`size`] keep an explicit
 //! stack on the heap; `Debug` recurses but stops at [`MAX_DEBUG_DEPTH`] levels.
 
+use crate::Name;
 use std::collections::{BTreeMap, btree_map};
 use std::fmt;
 use std::mem;
@@ -75,11 +76,11 @@ fn clone_leaf(v: &AttributeValue) -> AttributeValue {
 /// A container being copied: the source elements still to visit and the copies so far.
 enum CloneFrame<'a> {
     List(std::slice::Iter<'a, AttributeValue>, Vec<AttributeValue>),
-    /// The `String` is the key of the element being copied below this frame.
+    /// The `Name` is the key of the element being copied below this frame.
     Map(
-        btree_map::Iter<'a, String, AttributeValue>,
-        Vec<(String, AttributeValue)>,
-        String,
+        btree_map::Iter<'a, Name, AttributeValue>,
+        Vec<(Name, AttributeValue)>,
+        Name,
     ),
 }
 
@@ -98,7 +99,7 @@ impl Clone for AttributeValue {
                     stack.push(CloneFrame::Map(
                         m.iter(),
                         Vec::with_capacity(m.len()),
-                        String::new(),
+                        Name::default(),
                     ));
                     None
                 }
@@ -217,7 +218,7 @@ impl fmt::Debug for DebugList<'_> {
     }
 }
 
-struct DebugMap<'a>(&'a BTreeMap<String, AttributeValue>, usize);
+struct DebugMap<'a>(&'a BTreeMap<Name, AttributeValue>, usize);
 
 impl fmt::Debug for DebugMap<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -282,7 +283,7 @@ mod tests {
             v = if i % 2 == 0 {
                 AttributeValue::L(vec![v, AttributeValue::from("x")])
             } else {
-                AttributeValue::M(BTreeMap::from([("k".to_string(), v)]))
+                AttributeValue::from(BTreeMap::from([("k".to_string(), v)]))
             };
         }
         v
@@ -299,8 +300,8 @@ mod tests {
             AttributeValue::L(vec![1.into(), 2.into()])
         );
         assert_ne!(
-            AttributeValue::M(BTreeMap::from([("a".to_string(), 1.into())])),
-            AttributeValue::M(BTreeMap::from([("b".to_string(), 1.into())]))
+            AttributeValue::from(BTreeMap::from([("a".to_string(), 1.into())])),
+            AttributeValue::from(BTreeMap::from([("b".to_string(), 1.into())]))
         );
         assert_eq!(
             format!(
@@ -312,7 +313,7 @@ mod tests {
         assert_eq!(
             format!(
                 "{:?}",
-                AttributeValue::M(BTreeMap::from([("k".to_string(), true.into())]))
+                AttributeValue::from(BTreeMap::from([("k".to_string(), true.into())]))
             ),
             "M({\"k\": Bool(true)})"
         );

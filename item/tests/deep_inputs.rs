@@ -30,7 +30,7 @@ fn deep_value(levels: usize) -> AV {
         v = if i % 2 == 0 {
             AV::L(vec![v])
         } else {
-            AV::M(BTreeMap::from([("k".to_string(), v)]))
+            AV::from(BTreeMap::from([("k".to_string(), v)]))
         };
     }
     v
@@ -367,7 +367,7 @@ fn hand_built_values_drop_at_any_depth() {
         drop(l);
         let mut m = AV::Null;
         for _ in 0..100_000 {
-            m = AV::M(BTreeMap::from([("k".to_string(), m)]));
+            m = AV::from(BTreeMap::from([("k".to_string(), m)]));
         }
         drop(m);
         let mut u = UpdateOperand::Value(AV::from(1));

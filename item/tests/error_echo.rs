@@ -390,9 +390,9 @@ fn long_values_in_expressions() {
 
     // A value given to an expression built in Rust: an empty name deep under long
     // names is reported with its path, cut.
-    let value = AV::M(BTreeMap::from([(
+    let value = AV::from(BTreeMap::from([(
         x(60_000),
-        AV::M(BTreeMap::from([(String::new(), AV::Null)])),
+        AV::from(BTreeMap::from([(String::new(), AV::Null)])),
     )]));
     let e = Condition::Compare {
         op: expr::Comparator::Eq,
@@ -436,16 +436,16 @@ fn key_conditions_with_long_key_names() {
 fn deep_under_long_names() -> AV {
     let mut v = AV::from(1);
     for i in 0..40 {
-        v = AV::M(BTreeMap::from([(format!("{i}{}", "n".repeat(60_000)), v)]));
+        v = AV::from(BTreeMap::from([(format!("{i}{}", "n".repeat(60_000)), v)]));
     }
     v
 }
 
 /// `inner` under two maps with 60 KB names.
 fn under_two_long_names(inner: AV) -> AV {
-    AV::M(BTreeMap::from([(
+    AV::from(BTreeMap::from([(
         "n".repeat(60_000),
-        AV::M(BTreeMap::from([("m".repeat(60_000), inner)])),
+        AV::from(BTreeMap::from([("m".repeat(60_000), inner)])),
     )]))
 }
 
@@ -479,7 +479,7 @@ fn item_validation_paths_are_cut() {
     );
 
     let e = validate_item(
-        &item! { "d" => under_two_long_names(AV::M(BTreeMap::from([(String::new(), AV::Null)]))) },
+        &item! { "d" => under_two_long_names(AV::from(BTreeMap::from([(String::new(), AV::Null)]))) },
         None,
     )
     .unwrap_err();
@@ -492,7 +492,7 @@ fn item_validation_paths_are_cut() {
         ],
     );
 
-    let too_long = AV::M(BTreeMap::from([(x(65_536), AV::Null)]));
+    let too_long = AV::from(BTreeMap::from([(x(65_536), AV::Null)]));
     let e = validate_item(&item! { "d" => under_two_long_names(too_long) }, None).unwrap_err();
     check(
         "a 64 KB name under 60 KB names",
@@ -518,7 +518,7 @@ fn item_validation_paths_are_cut() {
 
     // Ordinary paths are unchanged.
     let e = validate_item(
-        &item! { "m" => AV::M(BTreeMap::from([("in".to_string(), AV::L(vec![AV::Bs(BTreeSet::new())]))])) },
+        &item! { "m" => AV::from(BTreeMap::from([("in".to_string(), AV::L(vec![AV::Bs(BTreeSet::new())]))])) },
         None,
     )
     .unwrap_err();

@@ -14,7 +14,7 @@ fn map(pairs: &[(&str, AV)]) -> AV {
     AV::M(
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+            .map(|(k, v)| (strata_item::Name::from(*k), v.clone()))
             .collect::<BTreeMap<_, _>>(),
     )
 }

@@ -16,7 +16,7 @@ fn map(pairs: &[(&str, AV)]) -> AV {
     AV::M(
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+            .map(|(k, v)| (strata_item::Name::from(*k), v.clone()))
             .collect::<BTreeMap<_, _>>(),
     )
 }
@@ -186,7 +186,7 @@ fn projections() {
     let it = |pairs: &[(&str, AV)]| -> Item {
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+            .map(|(k, v)| (strata_item::Name::from(*k), v.clone()))
             .collect()
     };
     let cases: Vec<(&str, Item)> = vec![

@@ -89,13 +89,7 @@ fn sample() -> Item {
         .attr("l", AV::L(vec![AV::from(1), AV::from("x")]))
         .attr(
             "m",
-            AV::M(
-                [
-                    ("a".to_string(), AV::from(3)),
-                    ("l".to_string(), AV::L(vec![])),
-                ]
-                .into(),
-            ),
+            AV::M([("a".into(), AV::from(3)), ("l".into(), AV::L(vec![]))].into()),
         )
         .attr("s", AV::string_set(["x", "y"]))
         .attr("n", 5)

@@ -15,7 +15,7 @@ fn map(pairs: &[(&str, AV)]) -> AV {
     AV::M(
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+            .map(|(k, v)| (strata_item::Name::from(*k), v.clone()))
             .collect::<BTreeMap<_, _>>(),
     )
 }
@@ -31,7 +31,7 @@ fn ns(items: &[i64]) -> AV {
 fn item(pairs: &[(&str, AV)]) -> Item {
     pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
+        .map(|(k, v)| (strata_item::Name::from(*k), v.clone()))
         .collect()
 }
 

@@ -258,7 +258,11 @@ fn mapping_is_the_documented_one() {
     let it = to_item(&v).unwrap();
     let l = |v: Vec<AttributeValue>| AttributeValue::L(v);
     let m = |v: Vec<(&str, AttributeValue)>| {
-        AttributeValue::M(v.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        AttributeValue::M(
+            v.into_iter()
+                .map(|(k, v)| (strata_item::Name::from(k), v))
+                .collect(),
+        )
     };
     let want = item! {
         "s" => "x", "ch" => "c", "i8" => -1, "i16" => 2, "i32" => 3, "i64" => 4, "i128" => 5,

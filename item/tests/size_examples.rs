@@ -30,7 +30,7 @@ fn documented_rules() {
         1 + 3
     );
     // Each list or map element costs 1 byte more; map entries count their names.
-    let m = AttributeValue::M(BTreeMap::from([
+    let m = AttributeValue::from(BTreeMap::from([
         ("a".to_string(), AttributeValue::from("xyz")),
         ("bb".to_string(), AttributeValue::from(7)),
     ]));

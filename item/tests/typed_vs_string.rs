@@ -240,18 +240,18 @@ fn arb_item() -> impl Strategy<Value = Item> {
         arb_scalar(),
         prop::collection::vec(arb_scalar(), 0..3).prop_map(AV::L),
         prop::collection::btree_map(
-            prop::sample::select(vec!["a", "b", "c"]).prop_map(str::to_string),
+            prop::sample::select(vec!["a", "b", "c"]).prop_map(strata_item::Name::from),
             arb_scalar(),
             0..3
         )
         .prop_map(AV::M),
     ];
     prop::collection::btree_map(
-        prop::sample::select(vec!["a", "b", "c", "count", "m"]).prop_map(str::to_string),
+        prop::sample::select(vec!["a", "b", "c", "count", "m"]).prop_map(strata_item::Name::from),
         nested,
         0..5,
     )
-    .prop_map(|m: BTreeMap<String, AV>| Item::from(m))
+    .prop_map(|m: BTreeMap<strata_item::Name, AV>| Item::from(m))
 }
 
 proptest! {

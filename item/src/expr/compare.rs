@@ -237,7 +237,7 @@ mod tests {
         assert_eq!(base64(b"abc"), "YWJj");
         assert_eq!(base64(b""), "");
         let set = AttributeValue::string_set(["a", "b"]);
-        let map = AttributeValue::M([("k".to_string(), set)].into());
+        let map = AttributeValue::M([("k".into(), set)].into());
         let list = AttributeValue::L(vec![map, AttributeValue::Null, n("-2.5")]);
         assert_eq!(
             format_value(&list),
@@ -271,8 +271,13 @@ mod tests {
         for _ in 0..100_000 {
             deep = AttributeValue::L(vec![deep]);
         }
-        let wide: BTreeMap<String, AttributeValue> = (0..10_000)
-            .map(|i| (format!("k{i}"), AttributeValue::string_set(["s"])))
+        let wide: BTreeMap<crate::Name, AttributeValue> = (0..10_000)
+            .map(|i| {
+                (
+                    crate::Name::from(format!("k{i}")),
+                    AttributeValue::string_set(["s"]),
+                )
+            })
             .collect();
         let w = format_value(&AttributeValue::M(wide));
         assert!(w.starts_with("{M:{k0={SS:[s]}, k1={SS:[s]}"), "{w}");

@@ -1,5 +1,6 @@
 //! Document paths (`a.b[3].c`) and how they read and write items.
 
+use crate::Name;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fmt::Write as _;
@@ -32,7 +33,7 @@ pub enum PathElement {
 /// assert_eq!(path.to_string(), "a.b[1]");
 ///
 /// let mut item = Item::new();
-/// item.insert("a", AttributeValue::M([("b".to_string(), AttributeValue::L(vec![
+/// item.insert("a", AttributeValue::M([("b".into(), AttributeValue::L(vec![
 ///     AttributeValue::from(1), AttributeValue::from(2)]))].into()));
 /// assert_eq!(path.get(&item), Some(&AttributeValue::from(2)));
 /// ```
@@ -120,14 +121,14 @@ impl AttributePath {
         let map = item.attributes_mut();
         let Some(parent_path) = parents else {
             if let PathElement::Name(n) = last {
-                map.insert(n.clone(), value);
+                map.insert(Name::new(n), value);
             }
             return Ok(());
         };
         let parent = get_in_mut(map, parent_path).ok_or(ExprError::InvalidUpdatePath)?;
         match (last, parent) {
             (PathElement::Name(n), AttributeValue::M(m)) => {
-                m.insert(n.clone(), value);
+                m.insert(Name::new(n), value);
                 Ok(())
             }
             (PathElement::Index(i), AttributeValue::L(l)) => {
@@ -154,13 +155,13 @@ impl AttributePath {
         let map = item.attributes_mut();
         let Some(parent_path) = parents else {
             return Ok(match last {
-                PathElement::Name(n) => map.remove(n),
+                PathElement::Name(n) => map.remove(n.as_str()),
                 PathElement::Index(_) => None,
             });
         };
         let parent = get_in_mut(map, parent_path).ok_or(ExprError::InvalidUpdatePath)?;
         match (last, parent) {
-            (PathElement::Name(n), AttributeValue::M(m)) => Ok(m.remove(n)),
+            (PathElement::Name(n), AttributeValue::M(m)) => Ok(m.remove(n.as_str())),
             (PathElement::Index(i), AttributeValue::L(l)) => {
                 let i = *i as usize;
                 Ok((i < l.len()).then(|| l.remove(i)))
@@ -238,17 +239,17 @@ impl fmt::Display for AttributePath {
 
 /// The value at `path` inside a top-level attribute map.
 pub(crate) fn get_in<'a>(
-    map: &'a BTreeMap<String, AttributeValue>,
+    map: &'a BTreeMap<Name, AttributeValue>,
     path: &[PathElement],
 ) -> Option<&'a AttributeValue> {
     let (first, rest) = path.split_first()?;
     let PathElement::Name(name) = first else {
         return None;
     };
-    let mut cur = map.get(name)?;
+    let mut cur = map.get(name.as_str())?;
     for e in rest {
         cur = match (e, cur) {
-            (PathElement::Name(n), AttributeValue::M(m)) => m.get(n)?,
+            (PathElement::Name(n), AttributeValue::M(m)) => m.get(n.as_str())?,
             (PathElement::Index(i), AttributeValue::L(l)) => l.get(*i as usize)?,
             _ => return None,
         };
@@ -258,17 +259,17 @@ pub(crate) fn get_in<'a>(
 
 /// The value at `path` inside a top-level attribute map, mutably.
 pub(crate) fn get_in_mut<'a>(
-    map: &'a mut BTreeMap<String, AttributeValue>,
+    map: &'a mut BTreeMap<Name, AttributeValue>,
     path: &[PathElement],
 ) -> Option<&'a mut AttributeValue> {
     let (first, rest) = path.split_first()?;
     let PathElement::Name(name) = first else {
         return None;
     };
-    let mut cur = map.get_mut(name)?;
+    let mut cur = map.get_mut(name.as_str())?;
     for e in rest {
         cur = match (e, cur) {
-            (PathElement::Name(n), AttributeValue::M(m)) => m.get_mut(n)?,
+            (PathElement::Name(n), AttributeValue::M(m)) => m.get_mut(n.as_str())?,
             (PathElement::Index(i), AttributeValue::L(l)) => l.get_mut(*i as usize)?,
             _ => return None,
         };
@@ -370,9 +371,9 @@ mod tests {
             "m",
             AttributeValue::M(
                 [
-                    ("x".to_string(), AttributeValue::from(1)),
+                    ("x".into(), AttributeValue::from(1)),
                     (
-                        "l".to_string(),
+                        "l".into(),
                         AttributeValue::L(vec![
                             AttributeValue::from("a"),
                             AttributeValue::from("b"),

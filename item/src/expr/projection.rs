@@ -1,5 +1,6 @@
 //! ProjectionExpression: which attributes (or parts of them) to return.
 
+use crate::Name;
 use std::collections::{BTreeMap, btree_map};
 
 use crate::{AttributeValue, Item};
@@ -32,8 +33,8 @@ pub(crate) struct PathTree {
 enum ProjectFrame<'a> {
     Map {
         wanted: btree_map::Iter<'a, String, usize>,
-        src: &'a BTreeMap<String, AttributeValue>,
-        out: BTreeMap<String, AttributeValue>,
+        src: &'a BTreeMap<Name, AttributeValue>,
+        out: BTreeMap<Name, AttributeValue>,
         /// The key of the child being projected below this frame.
         key: Option<&'a String>,
     },
@@ -140,10 +141,10 @@ impl PathTree {
                     key,
                 } => {
                     if let (Some(v), Some(k)) = (done.take(), key.take()) {
-                        out.insert(k.clone(), v);
+                        out.insert(Name::new(k), v);
                     }
                     wanted.find_map(|(k, id)| {
-                        src.get(k).map(|v| {
+                        src.get(k.as_str()).map(|v| {
                             *key = Some(k);
                             (*id, v)
                         })
@@ -194,15 +195,15 @@ impl PathTree {
 ///     .attr("title", "Dune")
 ///     .attr("tags", AttributeValue::L(vec!["a".into(), "b".into(), "c".into()]))
 ///     .attr("info", AttributeValue::M([
-///         ("rating".to_string(), AttributeValue::from(5)),
-///         ("plot".to_string(), AttributeValue::from("sand")),
+///         ("rating".into(), AttributeValue::from(5)),
+///         ("plot".into(), AttributeValue::from("sand")),
 ///     ].into()))
 ///     .attr("year", 1965)
 ///     .build();
 /// let out = p.apply(&item);
 /// assert_eq!(out.get("tags"), Some(&AttributeValue::L(vec!["b".into()])));
 /// assert_eq!(out.get("info"), Some(&AttributeValue::M([
-///     ("rating".to_string(), AttributeValue::from(5))].into())));
+///     ("rating".into(), AttributeValue::from(5))].into())));
 /// assert!(out.get("year").is_none());
 /// # Ok::<(), strata_item::expr::ExprError>(())
 /// ```
@@ -291,9 +292,7 @@ mod tests {
             .attr(
                 "l",
                 AttributeValue::L(vec![
-                    AttributeValue::M(
-                        [("x".to_string(), 1.into()), ("y".to_string(), 2.into())].into(),
-                    ),
+                    AttributeValue::M([("x".into(), 1.into()), ("y".into(), 2.into())].into()),
                     "b".into(),
                     "c".into(),
                 ]),
@@ -311,7 +310,7 @@ mod tests {
         assert_eq!(
             out.get("l"),
             Some(&AttributeValue::L(vec![
-                AttributeValue::M([("y".to_string(), 2.into())].into()),
+                AttributeValue::M([("y".into(), 2.into())].into()),
                 "c".into()
             ]))
         );

@@ -1,5 +1,6 @@
 //! The serde `Deserializer` that reads [`AttributeValue`]s.
 
+use crate::Name;
 use std::collections::btree_map;
 
 use serde::de::value::StringDeserializer;
@@ -283,7 +284,7 @@ impl<'de> de::Deserializer<'de> for De {
                         );
                     }
                     v.visit_enum(EnumDe {
-                        variant,
+                        variant: variant.into_string(),
                         value,
                         children: self.children + 1,
                     })
@@ -376,11 +377,11 @@ impl<'de> de::SeqAccess<'de> for SeqDe {
 
 /// The entries of an `M`.
 struct MapDe {
-    entries: btree_map::IntoIter<String, AttributeValue>,
+    entries: btree_map::IntoIter<Name, AttributeValue>,
     /// Lists and maps around each value.
     depth: usize,
     /// The entry whose key was read and whose value is next.
-    current: Option<(String, AttributeValue)>,
+    current: Option<(Name, AttributeValue)>,
 }
 
 impl<'de> de::MapAccess<'de> for MapDe {
@@ -393,7 +394,7 @@ impl<'de> de::MapAccess<'de> for MapDe {
         let Some((key, value)) = self.entries.next() else {
             return Ok(None);
         };
-        let k: StringDeserializer<ItemSerdeError> = key.clone().into_deserializer();
+        let k: StringDeserializer<ItemSerdeError> = key.to_string().into_deserializer();
         let out = seed.deserialize(k).map_err(|e| e.at_field(&key))?;
         self.current = Some((key, value));
         Ok(Some(out))

@@ -2,6 +2,7 @@
 //! implements `Drop` (to drop deep values without recursion), so a `match` cannot move
 //! its fields out directly.
 
+use crate::Name;
 use std::collections::{BTreeMap, BTreeSet};
 use std::mem;
 
@@ -15,7 +16,7 @@ pub(super) enum Owned {
     Bool(bool),
     Null,
     L(Vec<AttributeValue>),
-    M(BTreeMap<String, AttributeValue>),
+    M(BTreeMap<Name, AttributeValue>),
     Ss(BTreeSet<String>),
     Ns(BTreeSet<Number>),
     Bs(BTreeSet<Vec<u8>>),

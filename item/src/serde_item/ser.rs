@@ -1,5 +1,6 @@
 //! The serde `Serializer` that builds [`AttributeValue`]s.
 
+use crate::Name;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -188,7 +189,7 @@ impl ser::Serializer for Ser {
             .serialize(self.elements()?)
             .map_err(|e| e.at_field(variant))?;
         let mut m = BTreeMap::new();
-        m.insert(variant.to_owned(), inner.unwrap_or(AttributeValue::Null));
+        m.insert(Name::new(variant), inner.unwrap_or(AttributeValue::Null));
         Ok(Some(AttributeValue::M(m)))
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<SeqSer, ItemSerdeError> {
@@ -373,7 +374,7 @@ pub(super) struct MapSer {
     /// Lists and maps around each value.
     depth: usize,
     elem: Ser,
-    map: BTreeMap<String, AttributeValue>,
+    map: BTreeMap<Name, AttributeValue>,
     key: Option<String>,
     keep_none: bool,
 }
@@ -385,10 +386,10 @@ impl MapSer {
         }
         match value.serialize(self.elem).map_err(|e| e.at_field(&key))? {
             Some(v) => {
-                self.map.insert(key, v);
+                self.map.insert(key.into(), v);
             }
             None if self.keep_none => {
-                self.map.insert(key, AttributeValue::Null);
+                self.map.insert(key.into(), AttributeValue::Null);
             }
             None => {}
         }
@@ -440,7 +441,7 @@ pub(super) struct VariantSer<I> {
 impl<I> VariantSer<I> {
     fn wrap(variant: &'static str, v: AttributeValue) -> Out {
         let mut m = BTreeMap::new();
-        m.insert(variant.to_owned(), v);
+        m.insert(Name::new(variant), v);
         Some(AttributeValue::M(m))
     }
 }

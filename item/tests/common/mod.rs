@@ -64,7 +64,7 @@ pub fn value() -> impl Strategy<Value = AttributeValue> {
     scalar().prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..6).prop_map(AttributeValue::L),
-            proptest::collection::btree_map(".{0,6}", inner, 0..6).prop_map(AttributeValue::M),
+            proptest::collection::btree_map(".{0,6}", inner, 0..6).prop_map(AttributeValue::from),
         ]
     })
 }
