@@ -47,25 +47,70 @@ pub(crate) fn build(hashes: &[u64], bits_per_key: u32) -> Vec<u8> {
 }
 
 fn build_with_probes(hashes: &[u64], bits_per_key: u32, k: u32) -> Vec<u8> {
-    let bits = (hashes.len() as u64).saturating_mul(u64::from(bits_per_key));
-    let lines = bits.div_ceil(512).clamp(1, u64::from(u32::MAX)) as u32;
-    let mut out = vec![0u8; lines as usize * LINE_BYTES];
+    let mut bits = FilterBits::with_probes(hashes.len() as u64, bits_per_key, k);
     for &h in hashes {
-        let base = line_of(h, lines) * LINE_BYTES;
+        bits.add(h);
+    }
+    bits.finish()
+}
+
+/// Lines for `keys` keys at `bits_per_key` (at least one).
+fn lines_for(keys: u64, bits_per_key: u32) -> u32 {
+    let bits = keys.saturating_mul(u64::from(bits_per_key));
+    bits.div_ceil(512).clamp(1, u64::from(u32::MAX)) as u32
+}
+
+/// A filter whose size is fixed up front (from the number of keys expected)
+/// and whose bits are set as each key's hash comes, so that the builder need
+/// not keep every hash until the end (8 bytes per key, against the filter's
+/// 10 bits). A flush, which knows its memtable's entry count, builds its
+/// table's filter this way.
+pub(crate) struct FilterBits {
+    lines: u32,
+    probes: u32,
+    out: Vec<u8>,
+}
+
+impl FilterBits {
+    /// Lines for `keys` keys at `bits_per_key`, with the probe count
+    /// [`probes_for`] gives.
+    pub(crate) fn for_keys(keys: u64, bits_per_key: u32) -> FilterBits {
+        FilterBits::with_probes(keys, bits_per_key, probes_for(bits_per_key))
+    }
+
+    fn with_probes(keys: u64, bits_per_key: u32, probes: u32) -> FilterBits {
+        let lines = lines_for(keys, bits_per_key);
+        FilterBits {
+            lines,
+            probes,
+            out: vec![0u8; lines as usize * LINE_BYTES],
+        }
+    }
+
+    /// Sets the bits of one key's hash ([`filter_hash`]).
+    #[inline]
+    pub(crate) fn add(&mut self, h: u64) {
+        let base = line_of(h, self.lines) * LINE_BYTES;
         let mut g = h as u32;
-        for _ in 0..k {
+        for _ in 0..self.probes {
             let bit = (g >> 23) as usize;
-            if let Some(byte) = out.get_mut(base + (bit >> 3)) {
+            if let Some(byte) = self.out.get_mut(base + (bit >> 3)) {
                 *byte |= 1 << (bit & 7);
             }
             g = g.wrapping_mul(GOLDEN);
         }
     }
-    put_fixed32(&mut out, lines);
-    out.push(k as u8);
-    out.push(HASH_XXH3);
-    out.extend_from_slice(&[0, 0]);
-    out
+
+    /// The filter block's contents: the lines, then the metadata.
+    pub(crate) fn finish(self) -> Vec<u8> {
+        let mut out = self.out;
+        out.reserve_exact(FILTER_META);
+        put_fixed32(&mut out, self.lines);
+        out.push(self.probes as u8);
+        out.push(HASH_XXH3);
+        out.extend_from_slice(&[0, 0]);
+        out
+    }
 }
 
 /// A parsed filter: where its lines are within the file, and its shape.

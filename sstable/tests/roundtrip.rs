@@ -507,3 +507,107 @@ fn types_are_send_and_sync() {
     send_sync::<SstError>();
     send::<TableBuilder>();
 }
+
+/// Bytes of a table of `entries` whose builder was told `hint` keys before
+/// the first add (`None`: not told), and whether it was told after.
+fn bytes_with_hint(entries: &[Kv], opts: TableOptions, hint: Option<u64>, late: bool) -> Vec<u8> {
+    let fs = fault_fs();
+    let path = PathBuf::from("/h.sst");
+    let mut b = TableBuilder::new(fs.create(&path).unwrap(), path.clone(), opts);
+    b.set_seqno_range(3, 99);
+    b.set_creation_time(1);
+    if let Some(n) = hint.filter(|_| !late) {
+        b.expect_keys(n);
+    }
+    for (i, (k, v)) in entries.iter().enumerate() {
+        b.add(k, v).unwrap();
+        if i == 0
+            && let Some(n) = hint.filter(|_| late)
+        {
+            b.expect_keys(n);
+        }
+    }
+    b.finish().unwrap();
+    fs.read_all(&path).unwrap()
+}
+
+#[test]
+fn a_filter_sized_up_front_is_the_filter_built_at_the_end() {
+    let entries: Vec<Kv> = (0..5000u32)
+        .map(|i| (format!("key{i:06}").into_bytes(), vec![b'v'; 20]))
+        .collect();
+    for opts in option_sets() {
+        // Distinct filter keys: the keys without their ignored suffix.
+        let mut filter_keys: Vec<&[u8]> = entries
+            .iter()
+            .map(|(k, _)| &k[..k.len() - opts.filter_ignore_suffix])
+            .collect();
+        filter_keys.dedup();
+        let distinct = filter_keys.len() as u64;
+        let plain = bytes_with_hint(&entries, opts.clone(), None, false);
+        // Told the exact count: the same filter, so the same bytes.
+        let exact = bytes_with_hint(&entries, opts.clone(), Some(distinct), false);
+        assert!(plain == exact, "{opts:?}: told {distinct} keys");
+        // Told after the first add, or an absurd count: ignored.
+        let late = bytes_with_hint(&entries, opts.clone(), Some(distinct), true);
+        assert!(plain == late, "{opts:?}: told late");
+        let absurd = bytes_with_hint(&entries, opts.clone(), Some(u64::MAX), false);
+        assert!(plain == absurd, "{opts:?}: told u64::MAX");
+    }
+    // With `filter_ignore_suffix`, distinct filter keys are fewer than entries:
+    // told the entry count, the filter is larger, never wrong.
+    let opts = TableOptions {
+        filter_ignore_suffix: 2,
+        ..TableOptions::default()
+    };
+    let suffixed: Vec<Kv> = (0..3000u32)
+        .map(|i| {
+            (
+                format!("key{:06}{:02}", i / 3, i % 3).into_bytes(),
+                b"v".to_vec(),
+            )
+        })
+        .collect();
+    let bytes = bytes_with_hint(&suffixed, opts, Some(3000), false);
+    let t = open_bytes(bytes).unwrap();
+    assert_eq!(t.properties().filter_keys, 1000);
+    for (k, v) in &suffixed {
+        assert_eq!(t.get(k).unwrap().as_ref(), Some(v));
+    }
+}
+
+#[test]
+fn a_wrong_key_count_costs_false_positives_never_a_missing_key() {
+    let entries: Vec<Kv> = (0..20_000u32)
+        .map(|i| (format!("key{i:06}").into_bytes(), b"v".to_vec()))
+        .collect();
+    let absent: Vec<Vec<u8>> = (0..20_000u32)
+        .map(|i| format!("nokey{i:06}").into_bytes())
+        .collect();
+    let mut false_positives = Vec::new();
+    for hint in [10, 20_000, 200_000] {
+        let t = open_bytes(bytes_with_hint(
+            &entries,
+            TableOptions::default(),
+            Some(hint),
+            false,
+        ))
+        .unwrap();
+        assert_eq!(t.properties().filter_keys, 20_000, "hint {hint}");
+        for (k, _) in &entries {
+            assert!(t.may_contain(k), "hint {hint}: a key the filter rules out");
+        }
+        false_positives.push(absent.iter().filter(|k| t.may_contain(k)).count());
+    }
+    // Too small a filter lets nearly everything through; the right size about 1 %;
+    // ten times the size almost nothing.
+    assert!(false_positives[0] > 15_000, "{false_positives:?}");
+    assert!(
+        false_positives[1] > 50 && false_positives[1] < 400,
+        "{false_positives:?}"
+    );
+    assert!(
+        false_positives[2] < false_positives[1],
+        "{false_positives:?}"
+    );
+}

@@ -126,6 +126,11 @@ impl TreeInner {
             if !mem.is_empty() {
                 edit.flushed_seq = Some(max_seq);
                 let mut out = self.new_output()?;
+                // The table holds at most the memtable's entries: its filter
+                // is sized for them up front instead of keeping every key's
+                // hash until the end (3 MiB for a 64 MiB memtable of small
+                // values, the largest allocation of a flush).
+                out.builder.expect_keys(mem.len() as u64);
                 let written = (|| -> Result<()> {
                     let mut c = mem.cursor();
                     c.seek_to_first()?;

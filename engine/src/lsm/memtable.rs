@@ -89,6 +89,12 @@ impl Memtable {
         self.list.is_empty()
     }
 
+    /// Entries inserted (every version of every key; exact once sealed and
+    /// every insert has returned, as when it is flushed).
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+
     pub(crate) fn seal(&self, end_lsn: u64) {
         self.end_lsn.store(end_lsn, AtOrd::Release);
         if !self.sealed.swap(true, AtOrd::Relaxed)

@@ -258,6 +258,11 @@ impl SkipList {
         unsafe { self.head.as_ref() }
     }
 
+    /// Entries inserted (once every insert has returned).
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(AtOrd::Relaxed)
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.len.load(AtOrd::Relaxed) == 0
     }
