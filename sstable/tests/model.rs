@@ -72,9 +72,11 @@ proptest! {
         opts in options(),
         ops in prop::collection::vec(op(), 1..80),
         cached in any::<bool>(),
+        // The filter sized up front for a key count that may be wrong.
+        hint in prop::option::of(0u64..300),
     ) {
         let entries: Vec<Kv> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let bytes = table_bytes(&entries, opts);
+        let bytes = table_bytes_hinted(&entries, opts, hint);
         let ro = ReaderOptions { cache: cached.then(|| BlockCache::new(1 << 20)), ..ReaderOptions::default() };
         let t = Table::open_bytes(bytes, "/m.sst".into(), 1, ro).unwrap();
         t.verify().unwrap();

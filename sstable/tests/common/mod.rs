@@ -16,11 +16,26 @@ pub fn build(
     entries: &[Kv],
     opts: TableOptions,
 ) -> TableInfo {
+    build_hinted(fs, path, entries, opts, None)
+}
+
+/// As [`build`], telling the builder `hint` keys up front when given
+/// (`TableBuilder::expect_keys`).
+pub fn build_hinted(
+    fs: &Arc<dyn FileSystem>,
+    path: &Path,
+    entries: &[Kv],
+    opts: TableOptions,
+    hint: Option<u64>,
+) -> TableInfo {
     if let Some(parent) = path.parent() {
         fs.create_dir_all(parent).unwrap();
     }
     let mut b = TableBuilder::new(fs.create(path).unwrap(), path.to_path_buf(), opts);
     b.set_seqno_range(3, 99);
+    if let Some(n) = hint {
+        b.expect_keys(n);
+    }
     for (k, v) in entries {
         b.add(k, v).unwrap();
     }
@@ -29,9 +44,14 @@ pub fn build(
 
 /// A fresh in-memory file system and the bytes of a table built on it.
 pub fn table_bytes(entries: &[Kv], opts: TableOptions) -> Vec<u8> {
+    table_bytes_hinted(entries, opts, None)
+}
+
+/// As [`table_bytes`], telling the builder `hint` keys up front when given.
+pub fn table_bytes_hinted(entries: &[Kv], opts: TableOptions, hint: Option<u64>) -> Vec<u8> {
     let fs: Arc<dyn FileSystem> = Arc::new(FaultFs::new());
     let path = PathBuf::from("/t.sst");
-    build(&fs, &path, entries, opts);
+    build_hinted(&fs, &path, entries, opts, hint);
     fs.read_all(&path).unwrap()
 }
 
