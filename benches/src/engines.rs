@@ -51,26 +51,27 @@ pub fn supports(engine: &str, item: bool) -> bool {
 pub fn open(engine: &str, dir: &Path, _sync_workload: bool) -> Result<Box<dyn Kv>, BoxError> {
     match engine {
         "strata" => {
-            // `STRATA_MAX_MAPPED_MIB=N` bounds the mapped table pages (see
-            // `SharedResources::with_max_mapped_bytes`); unset, no bound (the
-            // default). `STRATA_PREAD=1` reads data blocks with `pread` into the
-            // block cache (`SharedResources::with_pread_data_blocks`), and
-            // `STRATA_CACHE_MIB=N` sizes that cache (default 64 MiB).
+            // `STRATA_PREAD=0` reads data blocks through the tables' memory
+            // maps instead of with `pread` into the block cache, the default
+            // (`SharedResources::with_pread_data_blocks`); `STRATA_MAX_MAPPED_MIB=N`
+            // then bounds the mapped table pages (see
+            // `SharedResources::with_max_mapped_bytes`; unset, no bound).
+            // `STRATA_CACHE_MIB=N` sizes the block cache (default 64 MiB).
             let mut opts = TreeOptions::default();
             let env_u64 = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
             let mapped = env_u64("STRATA_MAX_MAPPED_MIB");
-            let pread = env_u64("STRATA_PREAD").is_some_and(|v| v != 0);
+            let pread = env_u64("STRATA_PREAD").map(|v| v != 0);
             let cache = env_u64("STRATA_CACHE_MIB");
             // `STRATA_BG_NICE=N` runs the background workers at nice N (`-1`:
-            // at the caller's priority); unset, the default (10).
+            // at the caller's priority); unset, the default (the caller's priority).
             let nice = std::env::var("STRATA_BG_NICE").ok().and_then(|v| v.parse::<i32>().ok());
-            if mapped.is_some() || pread || cache.is_some() || nice.is_some() {
+            if mapped.is_some() || pread.is_some() || cache.is_some() || nice.is_some() {
                 let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
                 let cache = usize::try_from(cache.unwrap_or(64) << 20)?;
                 opts.shared = Some(
                     strata_engine::lsm::SharedResources::new(cache, threads, 256 << 20)
                         .with_max_mapped_bytes(mapped.map(|m| m << 20))
-                        .with_pread_data_blocks(pread),
+                        .with_pread_data_blocks(pread.unwrap_or(true)),
                 );
             }
             if let (Some(n), Some(shared)) = (nice, &opts.shared) {

@@ -167,18 +167,23 @@ fn reads_under_a_mapped_page_bound_find_every_key() {
     // are released and mapped again during the reads, which still find what was
     // written. The item workloads take the option too (their data stays in
     // memtables at this size).
-    let v = reads_find_every_key(&["--max-mapped-mib", "1"]);
+    let v = reads_find_every_key(&["--mmap-data-blocks", "--max-mapped-mib", "1"]);
     assert_eq!(v["max_mapped_bytes"], 1 << 20);
+    assert_eq!(v["pread_data_blocks"], false);
     let unbounded = ok_json(&["fillseq", "--num", "100"]);
     assert!(unbounded["max_mapped_bytes"].is_null());
-    assert_eq!(unbounded["pread_data_blocks"], false);
+    // Data blocks are read with pread by default.
+    assert_eq!(unbounded["pread_data_blocks"], true);
 }
 
 #[test]
-fn reads_with_pread_find_every_key() {
-    // Data blocks read with pread into the block cache: the tree's reads (from
+fn reads_with_mapped_data_blocks_find_every_key() {
+    // Data blocks read through the tables' memory maps: the tree's reads (from
     // its flushed tables) and the item workloads find what was written.
-    let v = reads_find_every_key(&["--pread-data-blocks"]);
+    let v = reads_find_every_key(&["--mmap-data-blocks"]);
+    assert_eq!(v["pread_data_blocks"], false);
+    // The old flag still parses, and is the default.
+    let v = ok_json(&["fillseq", "--num", "100", "--pread-data-blocks"]);
     assert_eq!(v["pread_data_blocks"], true);
 }
 

@@ -219,7 +219,7 @@ fn item_collection_limit_flag() {
 /// tables are released and mapped again during the reads.
 #[test]
 fn max_mapped_bytes_flag_serves_reads() {
-    serves_reads_from_tables(&["--max-mapped-bytes", "65536"]);
+    serves_reads_from_tables(&["--mmap-data-blocks", "--max-mapped-bytes", "65536"]);
     let out = Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(["serve", "--in-memory", "--max-mapped-bytes", "lots"])
         .output()
@@ -228,10 +228,13 @@ fn max_mapped_bytes_flag_serves_reads() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--max-mapped-bytes"));
 }
 
-/// `--pread-data-blocks`: the same, with data blocks read by `pread`.
+/// The same with data blocks read by `pread`, the default (and with the flag
+/// that asked for it before it was), and through memory maps.
 #[test]
-fn pread_data_blocks_flag_serves_reads() {
+fn data_block_read_flags_serve_reads() {
+    serves_reads_from_tables(&[]);
     serves_reads_from_tables(&["--pread-data-blocks"]);
+    serves_reads_from_tables(&["--mmap-data-blocks"]);
 }
 
 /// Items written, flushed to SSTables by a clean shutdown, and read back twice

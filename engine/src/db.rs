@@ -71,7 +71,8 @@ pub struct DbOptions {
     /// Memory budget for all memtables of all trees (default 256 MiB).
     pub memtable_budget_bytes: usize,
     /// Bound on the SSTable pages kept mapped into the process, counted in its RSS
-    /// (default `None`: no bound); see [`SharedResources::with_max_mapped_bytes`].
+    /// (default `None`: no bound), when data blocks are read through memory maps
+    /// (`pread_data_blocks: false`); see [`SharedResources::with_max_mapped_bytes`].
     pub max_mapped_bytes: Option<u64>,
     /// The nice value the background flush and compaction workers run at
     /// (Linux; default `None`: the priority of the thread that opens the
@@ -80,10 +81,10 @@ pub struct DbOptions {
     /// applied to a pool passed in `shared`; see
     /// [`BackgroundPool::set_nice`](crate::lsm::BackgroundPool::set_nice).
     pub background_nice: Option<i32>,
-    /// Read SSTable data blocks with `pread` into the block cache rather than
-    /// through memory maps, so that the process's RSS is bounded by
-    /// `block_cache_bytes` (default false); see
-    /// [`SharedResources::with_pread_data_blocks`].
+    /// Read SSTable data blocks with `pread` into the block cache (default true), so
+    /// that the process's RSS is bounded by `block_cache_bytes`; `false` reads them
+    /// through memory maps, faster, but every table page read then counts in RSS.
+    /// See [`SharedResources::with_pread_data_blocks`].
     pub pread_data_blocks: bool,
     /// Receives every item change (none by default; see [`ChangeSink`]).
     pub change_sink: Option<Arc<dyn ChangeSink>>,
@@ -138,7 +139,7 @@ impl Default for DbOptions {
             memtable_budget_bytes: 256 << 20,
             max_mapped_bytes: None,
             background_nice: None,
-            pread_data_blocks: false,
+            pread_data_blocks: true,
             change_sink: None,
             capacity_meter: Arc::new(UnmeteredCapacity),
             refuse_open_on_loss: false,

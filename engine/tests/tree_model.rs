@@ -494,7 +494,9 @@ fn concurrent_readers_see_whole_batches() {
 fn reads_under_a_tiny_mapped_budget_return_what_was_written() {
     use strata_engine::lsm::SharedResources;
     let dir = tempfile::tempdir().unwrap();
-    let shared = SharedResources::new(256 << 10, 2, 16 << 20).with_max_mapped_bytes(Some(64 << 10));
+    let shared = SharedResources::new(256 << 10, 2, 16 << 20)
+        .with_pread_data_blocks(false)
+        .with_max_mapped_bytes(Some(64 << 10));
     let mut o = TreeOptions::small_for_tests(strata_fs::default_fs());
     o.memtable_size = 256 << 10;
     o.shared = Some(shared.clone());

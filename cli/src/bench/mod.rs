@@ -80,16 +80,16 @@ struct JsonOutput<'a> {
     records: u64,
     /// `--max-mapped-mib` in bytes (`null`: no bound).
     max_mapped_bytes: Option<u64>,
-    /// `--pread-data-blocks`.
+    /// Data blocks read with `pread` (`false`: `--mmap-data-blocks`).
     pread_data_blocks: bool,
     cpus: usize,
     results: &'a [WorkloadReport],
 }
 
-/// Tree options with `--compression`, `--max-mapped-mib` and `--pread-data-blocks`.
+/// Tree options with `--compression`, `--max-mapped-mib` and `--mmap-data-blocks`.
 fn tree_options(plan: &Plan) -> TreeOptions {
     let mut opts = TreeOptions::default();
-    if plan.max_mapped_bytes.is_some() || plan.pread_data_blocks {
+    if plan.max_mapped_bytes.is_some() || !plan.pread_data_blocks {
         opts.shared = Some(
             strata_engine::lsm::SharedResources::with_defaults()
                 .with_max_mapped_bytes(plan.max_mapped_bytes)

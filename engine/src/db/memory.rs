@@ -52,6 +52,9 @@ impl DbOptions {
             fs,
             block_cache_bytes: 1 << 20,
             background_threads: 1,
+            // The tables are in memory already: reading their blocks in place
+            // costs nothing, a copy into the cache would.
+            pread_data_blocks: false,
             ..DbOptions::default()
         }
     }
