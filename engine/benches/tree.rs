@@ -128,6 +128,33 @@ fn workloads(c: &mut Criterion) {
         });
     }
     tree.close().unwrap();
+
+    // A scan of a memtable much larger than the CPU caches, filled in random
+    // order (what a flush reads): each step is a node elsewhere in the arena.
+    const MEM_NUM: u64 = 300_000;
+    let dir = tempfile::tempdir().unwrap();
+    let tree = Tree::open(dir.path(), TreeOptions::default()).unwrap();
+    let mut rng = StdRng::seed_from_u64(7);
+    for _ in 0..MEM_NUM {
+        let k = key(rng.random_range(0..u64::MAX / 2));
+        tree.put(&k, &VALUE, Durability::None).unwrap();
+    }
+    assert_eq!(tree.stats().flushes, 0, "the memtable was flushed");
+    g.throughput(Throughput::Elements(MEM_NUM));
+    g.bench_function("memtable_scan", |b| {
+        b.iter(|| {
+            let mut n = 0u64;
+            for kv in tree
+                .range(Bound::Unbounded, Bound::Unbounded, None)
+                .unwrap()
+            {
+                kv.unwrap();
+                n += 1;
+            }
+            n
+        })
+    });
+    tree.close().unwrap();
     g.finish();
 }
 

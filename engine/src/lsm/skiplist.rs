@@ -40,6 +40,29 @@ const MAX_HEIGHT: usize = 12;
 /// Promotion to the next level with probability 1 / `BRANCHING`.
 const BRANCHING: u32 = 4;
 
+/// Asks the CPU to load the first 192 bytes of the node at `p` (the header,
+/// the tower and, for small entries, the key and value) into its cache. A hint
+/// only: nothing is read, so it cannot fault, and it is a no-op off x86-64.
+#[inline(always)]
+fn prefetch_node(p: *const Node) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let p = p.cast::<i8>();
+        for line in 0..3 {
+            // SAFETY: SSE is part of the x86-64 baseline, and a prefetch
+            // reads nothing and never faults, whatever the address
+            // (`wrapping_add` keeps even computing it free of assumptions).
+            #[allow(unsafe_code)]
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(line * 64));
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 #[repr(C)]
 struct Node {
     key_len: u32,
@@ -414,9 +437,22 @@ impl SkipList {
     }
 
     /// The node after `n` (of this list).
+    ///
+    /// Also starts loading the node after that one into the CPU cache: nodes
+    /// lie in the arena in insertion order, so in key order each is a cache
+    /// miss, and a flush or a scan that waits for every one in turn spends
+    /// most of its time waiting. Loading one node ahead overlaps each miss
+    /// with the work on the node before.
+    #[inline]
     pub(crate) fn next(&self, n: NodeRef) -> Option<NodeRef> {
         // SAFETY: `n` came from this list.
-        NonNull::new(unsafe { n.0.as_ref() }.next(0)).map(NodeRef)
+        let m = NonNull::new(unsafe { n.0.as_ref() }.next(0))?;
+        // SAFETY: non-null links point to published nodes of this list.
+        let after = unsafe { m.as_ref() }.next(0);
+        if !after.is_null() {
+            prefetch_node(after);
+        }
+        Some(NodeRef(m))
     }
 
     /// The node before `n` (of this list): a search, as in LevelDB.
