@@ -214,8 +214,9 @@ impl TableBuilder {
     /// filter, which then has fewer bits per key and more false positives
     /// (never a false negative); if fewer come, the filter has more bits per
     /// key than configured. It is ignored after the first `add`, when the
-    /// table has no filter, and above 2^26 keys (a filter of 80 MiB at 10
-    /// bits per key), where the hashes are kept as without it.
+    /// table has no filter, and when a filter for that many keys would take
+    /// more than 64 MiB (54 million keys at 10 bits per key): the hashes are
+    /// then kept as without it.
     ///
     /// ```
     /// # use std::path::Path;
@@ -235,8 +236,10 @@ impl TableBuilder {
     /// assert_eq!(table.properties().filter_keys, 100);
     /// ```
     pub fn expect_keys(&mut self, keys: u64) {
-        const MAX_PRESIZED_KEYS: u64 = 1 << 26;
-        if self.props.entries == 0 && self.opts.bloom_bits_per_key > 0 && keys <= MAX_PRESIZED_KEYS
+        const MAX_PRESIZED_FILTER_BYTES: u64 = 64 << 20;
+        let bits_per_key = u64::from(self.opts.bloom_bits_per_key);
+        let filter_bytes = keys.saturating_mul(bits_per_key) / 8;
+        if self.props.entries == 0 && bits_per_key > 0 && filter_bytes <= MAX_PRESIZED_FILTER_BYTES
         {
             self.filter_bits = Some(filter::FilterBits::for_keys(
                 keys,

@@ -553,6 +553,9 @@ fn a_filter_sized_up_front_is_the_filter_built_at_the_end() {
         assert!(plain == late, "{opts:?}: told late");
         let absurd = bytes_with_hint(&entries, opts.clone(), Some(u64::MAX), false);
         assert!(plain == absurd, "{opts:?}: told u64::MAX");
+        // A filter of more than 64 MiB (60M keys at 10 bits) is not made up front.
+        let huge = bytes_with_hint(&entries, opts.clone(), Some(60_000_000), false);
+        assert!(plain == huge, "{opts:?}: told 60M keys");
     }
     // With `filter_ignore_suffix`, distinct filter keys are fewer than entries:
     // told the entry count, the filter is larger, never wrong.
