@@ -175,21 +175,8 @@ fn check_recovered(fs: &FaultFs, p: Progress, batches: usize, what: &str) -> usi
     let mut strict = options(fs);
     strict.wal_loss_policy = WalLossPolicy::RefuseUnlessTornTail;
     let tree = Tree::open(Path::new(DIR), strict).unwrap_or_else(|e| {
-        let wal = Path::new(DIR).join("wal");
-        let mut names = fs.list(&wal).unwrap_or_default();
-        names.sort();
-        let files: Vec<String> = names
-            .iter()
-            .map(|n| {
-                let b = fs.read_all(&wal.join(n)).unwrap_or_default();
-                format!(
-                    "{n}: {} bytes, header {:02x?}",
-                    b.len(),
-                    &b[..b.len().min(16)]
-                )
-            })
-            .collect();
-        panic!("{what}: reopen failed: {e}\n{}", files.join("\n"))
+        let files = fs.describe_dir(&Path::new(DIR).join("wal"));
+        panic!("{what}: reopen failed: {e}\n{files}")
     });
     let report = tree.recovery_report();
     assert!(

@@ -587,6 +587,35 @@ impl FaultFs {
         Ok(())
     }
 
+    /// One line per file of `dir` (sorted by name): its name, its length and
+    /// its first 16 bytes in hex, for test diagnostics (what a failed reopen
+    /// found on disk). An unreadable directory gives an empty string.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use strata_fs::{FaultFs, FileSystem};
+    /// let fs = FaultFs::new();
+    /// fs.create_dir_all(Path::new("/d")).unwrap();
+    /// fs.create(Path::new("/d/a")).unwrap().append(b"\x01\x02").unwrap();
+    /// assert_eq!(fs.describe_dir(Path::new("/d")), "a: 2 bytes, header [01, 02]");
+    /// ```
+    pub fn describe_dir(&self, dir: &Path) -> String {
+        let mut names = self.list(dir).unwrap_or_default();
+        names.sort();
+        let lines: Vec<String> = names
+            .iter()
+            .map(|n| {
+                let b = self.read_all(&dir.join(n)).unwrap_or_default();
+                format!(
+                    "{n}: {} bytes, header {:02x?}",
+                    b.len(),
+                    &b[..b.len().min(16)]
+                )
+            })
+            .collect();
+        lines.join("\n")
+    }
+
     /// Every file path that currently exists, for test diagnostics.
     pub fn all_files(&self) -> Vec<PathBuf> {
         let st = self.state.lock();

@@ -415,21 +415,8 @@ fn power_loss_with_deferred_rotations_leaves_a_prefix() {
         }
         let after = fs.recovered();
         let (wal, report) = Wal::open(dir(), recycling(&after)).unwrap_or_else(|e| {
-            use strata_fs::FileSystem;
-            let mut names = after.list(dir()).unwrap();
-            names.sort();
-            let files: Vec<String> = names
-                .iter()
-                .map(|n| {
-                    let b = after.read_all(&dir().join(n)).unwrap_or_default();
-                    format!(
-                        "{n}: {} bytes, header {:02x?}",
-                        b.len(),
-                        &b[..b.len().min(16)]
-                    )
-                })
-                .collect();
-            panic!("seed {seed}: reopen failed: {e}\n{}", files.join("\n"))
+            let files = after.describe_dir(dir());
+            panic!("seed {seed}: reopen failed: {e}\n{files}")
         });
         assert!(!report.has_corruption(), "seed {seed}: {report:?}");
         if report
