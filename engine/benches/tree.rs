@@ -132,17 +132,31 @@ fn workloads(c: &mut Criterion) {
     }
     tree.close().unwrap();
 
-    // A scan of a memtable much larger than the CPU caches, filled in random
-    // order (what a flush reads): each step is a node elsewhere in the arena.
+    // Inserts into a memtable much larger than the CPU caches, in random
+    // order and without a log (`Durability::None`): each search down the skip
+    // list misses the caches on its lower levels.
     const MEM_NUM: u64 = 300_000;
-    let dir = tempfile::tempdir().unwrap();
-    let tree = Tree::open(dir.path(), TreeOptions::default()).unwrap();
-    let mut rng = StdRng::seed_from_u64(7);
-    for _ in 0..MEM_NUM {
-        let k = key(rng.random_range(0..u64::MAX / 2));
-        tree.put(&k, &VALUE, Durability::None).unwrap();
-    }
-    assert_eq!(tree.stats().flushes, 0, "the memtable was flushed");
+    let fill_memtable = |seed: u64| {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = Tree::open(dir.path(), TreeOptions::default()).unwrap();
+        let mut rng = StdRng::seed_from_u64(seed);
+        let start = Instant::now();
+        for _ in 0..MEM_NUM {
+            let k = key(rng.random_range(0..u64::MAX / 2));
+            tree.put(&k, &VALUE, Durability::None).unwrap();
+        }
+        let elapsed = start.elapsed();
+        assert_eq!(tree.stats().flushes, 0, "the memtable was flushed");
+        (dir, tree, elapsed)
+    };
+    g.throughput(Throughput::Elements(MEM_NUM));
+    g.bench_function("memtable_insert", |b| {
+        b.iter_custom(|iters| (0..iters).map(|i| fill_memtable(i).2).sum())
+    });
+
+    // A scan of that memtable (what a flush reads): each step is a node
+    // elsewhere in the arena.
+    let (_dir, tree, _) = fill_memtable(7);
     g.throughput(Throughput::Elements(MEM_NUM));
     g.bench_function("memtable_scan", |b| b.iter(|| scan_all(&tree)));
     tree.close().unwrap();
