@@ -167,6 +167,10 @@ impl TreeInner {
             }
             Counters::add(&self.counters.flushes, 1);
             self.wake_writers();
+            // Free the memtable (unless a reader still holds it) before
+            // deleting its WAL segment, which can take milliseconds: its
+            // memory is most of the process's peak.
+            drop(mem);
             self.truncate_wal(end_lsn);
         }
     }
