@@ -2,6 +2,8 @@
 //! parsed block, and a cursor over one block.
 
 use std::cmp::Ordering;
+
+use crate::order::compare_keys;
 use std::sync::Arc;
 
 use crate::coding::{get_fixed32, get_varint32, put_fixed32, put_varint32};
@@ -219,7 +221,7 @@ impl Block {
         let mut right = self.num_restarts.saturating_sub(1);
         while left < right {
             let mid = left + (right - left).div_ceil(2);
-            if self.restart_key(data, mid)? < target {
+            if compare_keys(self.restart_key(data, mid)?, target) == Ordering::Less {
                 left = mid;
             } else {
                 right = mid - 1;
@@ -244,7 +246,7 @@ impl Block {
         scratch.clear();
         while pos < self.restarts_offset {
             let e = decode_entry(data, self.restarts_offset, pos, scratch)?;
-            match scratch.as_slice().cmp(key) {
+            match compare_keys(scratch, key) {
                 Ordering::Less => pos = e.next,
                 Ordering::Equal => return Ok(Some((e.val_start, e.next))),
                 Ordering::Greater => return Ok(None),
@@ -418,7 +420,7 @@ impl BlockIter {
             }
         };
         self.seek_to_restart(r)?;
-        while self.valid && self.key.as_slice() < target {
+        while self.valid && compare_keys(&self.key, target) == Ordering::Less {
             self.next()?;
         }
         Ok(())

@@ -16,6 +16,7 @@ use crate::format::{
     BlockData, BlockHandle, FOOTER_SIZE, Footer, TRAILER_SIZE, read_block, read_block_at,
 };
 use crate::iter::TableIter;
+use crate::order::compare_keys;
 use crate::properties::TableProperties;
 
 /// The decoded block index: one separator key and handle per data block.
@@ -50,7 +51,7 @@ impl Index {
         let (mut lo, mut hi) = (0usize, self.handles.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.key(mid) < key {
+            if compare_keys(self.key(mid), key) == std::cmp::Ordering::Less {
                 lo = mid + 1;
             } else {
                 hi = mid;

@@ -33,6 +33,7 @@ use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering as AtOrd};
 
 use memmap2::MmapMut;
 use parking_lot::Mutex;
+use strata_sstable::compare_keys;
 
 /// Tallest tower (LevelDB: 12, for up to ~4^12 entries at 1 in 4 promotion).
 const MAX_HEIGHT: usize = 12;
@@ -123,33 +124,6 @@ impl Node {
             )
         }
     }
-}
-
-/// Byte-wise comparison of two keys, eight bytes at a time.
-///
-/// The same order as `a.cmp(b)`, inlined: a skip-list search compares its key
-/// with a few dozen nodes, and the keys are short (a user key and an 8-byte
-/// trailer), so the call into the C library's `memcmp` and its dispatch cost
-/// more than the comparison.
-#[inline]
-fn compare(a: &[u8], b: &[u8]) -> Ordering {
-    let n = a.len().min(b.len());
-    let (mut x, mut y) = (&a[..n], &b[..n]);
-    while let (Some((wa, ra)), Some((wb, rb))) =
-        (x.split_first_chunk::<8>(), y.split_first_chunk::<8>())
-    {
-        let (wa, wb) = (u64::from_be_bytes(*wa), u64::from_be_bytes(*wb));
-        if wa != wb {
-            return wa.cmp(&wb);
-        }
-        (x, y) = (ra, rb);
-    }
-    for (ca, cb) in x.iter().zip(y) {
-        if ca != cb {
-            return ca.cmp(cb);
-        }
-    }
-    a.len().cmp(&b.len())
 }
 
 /// Anonymous memory in chunks, handed out by bumping an offset.
@@ -369,7 +343,7 @@ impl SkipList {
                 let nx = x.next(level);
                 // SAFETY: published nodes are valid while the list lives.
                 match unsafe { nx.as_ref() } {
-                    Some(n) if compare(n.key(), node.key()) != Ordering::Greater => x = n,
+                    Some(n) if compare_keys(n.key(), node.key()) != Ordering::Greater => x = n,
                     _ => break,
                 }
             }
@@ -406,7 +380,7 @@ impl SkipList {
             let nx = x.next(level);
             // SAFETY: published nodes are valid while the list lives.
             let advance = match unsafe { nx.as_ref() } {
-                Some(n) => match compare(n.key(), key) {
+                Some(n) => match compare_keys(n.key(), key) {
                     Ordering::Less => true,
                     Ordering::Equal => or_equal,
                     Ordering::Greater => false,
@@ -493,26 +467,8 @@ impl SkipList {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
     use std::collections::BTreeSet;
     use std::sync::Arc;
-
-    proptest! {
-        /// `compare` is the slices' own order, for any lengths (with and
-        /// without whole 8-byte words) and shared prefixes of any length.
-        #[test]
-        fn compare_is_the_byte_order(
-            prefix in proptest::collection::vec(any::<u8>(), 0..40),
-            a in proptest::collection::vec(0u8..4, 0..20),
-            b in proptest::collection::vec(0u8..4, 0..20),
-        ) {
-            let a: Vec<u8> = prefix.iter().chain(&a).copied().collect();
-            let b: Vec<u8> = prefix.iter().chain(&b).copied().collect();
-            prop_assert_eq!(compare(&a, &b), a.cmp(&b));
-            prop_assert_eq!(compare(&b, &a), b.cmp(&a));
-            prop_assert_eq!(compare(&a, &a), Ordering::Equal);
-        }
-    }
 
     fn put(l: &SkipList, k: &[u8]) {
         l.insert(|b| b.extend_from_slice(k), &[k.len() as u8; 3]);
