@@ -154,8 +154,22 @@ fn workloads(c: &mut Criterion) {
         b.iter_custom(|iters| (0..iters).map(|i| fill_memtable(i).2).sum())
     });
 
-    // A scan of that memtable (what a flush reads): each step is a node
-    // elsewhere in the arena.
+    // A flush of such a memtable to a table file (written and fsynced).
+    g.bench_function("memtable_flush", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|i| {
+                    let (_dir, tree, _) = fill_memtable(i);
+                    let start = Instant::now();
+                    tree.flush().unwrap();
+                    start.elapsed()
+                })
+                .sum()
+        })
+    });
+
+    // A scan of that memtable through a cursor (a range read): each step is
+    // a node elsewhere in the arena.
     let (_dir, tree, _) = fill_memtable(7);
     g.throughput(Throughput::Elements(MEM_NUM));
     g.bench_function("memtable_scan", |b| b.iter(|| scan_all(&tree)));

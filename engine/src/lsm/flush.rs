@@ -12,7 +12,6 @@ use std::sync::atomic::Ordering;
 
 use strata_sstable::{ReaderOptions, Table, TableBuilder};
 
-use super::cursor::Cursor;
 use super::error::{Error, Result};
 use super::ikey;
 use super::stats::Counters;
@@ -131,19 +130,14 @@ impl TreeInner {
                 // hash until the end (3 MiB for a 64 MiB memtable of small
                 // values, the largest allocation of a flush).
                 out.builder.expect_keys(mem.len() as u64);
-                let written = (|| -> Result<()> {
-                    let mut c = mem.cursor();
-                    c.seek_to_first()?;
-                    while c.valid() {
-                        if let Some(p) = ikey::parse(c.key()) {
-                            out.smallest_seq = out.smallest_seq.min(p.seq);
-                            out.largest_seq = out.largest_seq.max(p.seq);
-                        }
-                        out.builder.add(c.key(), c.value())?;
-                        c.next()?;
+                let written = mem.for_each(|key, value| -> Result<()> {
+                    if let Some(p) = ikey::parse(key) {
+                        out.smallest_seq = out.smallest_seq.min(p.seq);
+                        out.largest_seq = out.largest_seq.max(p.seq);
                     }
+                    out.builder.add(key, value)?;
                     Ok(())
-                })();
+                });
                 let tmp = out.tmp.clone();
                 let res = written.and_then(|()| self.finish_output(out));
                 let (meta, path) = match res {

@@ -41,6 +41,16 @@ const MAX_HEIGHT: usize = 12;
 /// Promotion to the next level with probability 1 / `BRANCHING`.
 const BRANCHING: u32 = 4;
 
+/// [`SkipList::for_each`] cuts the bottom chain into pieces at the nodes of
+/// this level (one node in `BRANCHING`³, 64)...
+const SCAN_LEVEL: usize = 3;
+/// ...and follows this many pieces side by side: about 2,000 nodes, under
+/// 400 KiB of them for small entries, loaded at a time (which fits the L2
+/// cache). Measured on 433k random entries of 124 bytes (2 cores, AMD EPYC):
+/// a cursor 48–72 ms; level 2 with 4, 8, 16 lanes 33–42, 23–25, 14–15 ms;
+/// level 3 with 16 and 32 lanes 18 and 12 ms.
+const SCAN_LANES: usize = 32;
+
 /// Asks the CPU to load the first 192 bytes of the node at `p` (the header,
 /// the tower and, for small entries, the key and value) into its cache. A hint
 /// only: nothing is read, so it cannot fault, and it is a no-op off x86-64.
@@ -417,6 +427,79 @@ impl SkipList {
         self.not_head(self.find_last_before(key, true).0)
     }
 
+    /// Calls `f` with the key and value of every entry, in order, and stops
+    /// at its first error.
+    ///
+    /// Faster than a cursor on a list much larger than the CPU caches. A
+    /// cursor waits for each node in turn (each is a cache miss: nodes lie in
+    /// the arena in insertion order), so a flush spends most of its time
+    /// waiting. This splits the bottom chain at the nodes of level
+    /// [`SCAN_LEVEL`] (one node in 64) into pieces, follows
+    /// [`SCAN_LANES`] consecutive pieces side by side, so that that many
+    /// loads are in flight at once, and then hands their entries to `f` in
+    /// order while they are still in the cache.
+    ///
+    /// Meant for a list no longer written (a sealed memtable being flushed).
+    /// During inserts it is still safe and sees every entry inserted before
+    /// it started; an entry inserted meanwhile may or may not be seen.
+    pub(crate) fn for_each<E>(
+        &self,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let level = SCAN_LEVEL.min(self.max_height.load(AtOrd::Relaxed) - 1);
+        let mut lanes: [Vec<*const Node>; SCAN_LANES] = Default::default();
+        // The next piece starts at `start`; `mark` is the first node of
+        // level `level` at or after it (null if none).
+        let mut start = self.head().next(0).cast_const();
+        let mut mark = self.head().next(level).cast_const();
+        while !start.is_null() {
+            let mut cur = [ptr::null::<Node>(); SCAN_LANES];
+            let mut end = [ptr::null::<Node>(); SCAN_LANES];
+            let mut pieces = 0;
+            while pieces < SCAN_LANES && !start.is_null() {
+                let stop = if ptr::eq(mark, start) {
+                    // SAFETY: `mark` is a published node of height > `level`.
+                    unsafe { &*mark }.next(level).cast_const()
+                } else {
+                    mark
+                };
+                cur[pieces] = start;
+                end[pieces] = stop;
+                pieces += 1;
+                start = stop;
+                mark = stop;
+            }
+            // Follow the pieces side by side, one node of each per round.
+            let mut moving = true;
+            while moving {
+                moving = false;
+                for lane in 0..pieces {
+                    let n = cur[lane];
+                    if n.is_null() || ptr::eq(n, end[lane]) {
+                        continue;
+                    }
+                    lanes[lane].push(n);
+                    // SAFETY: `n` is a published node of this list.
+                    let next = unsafe { &*n }.next(0);
+                    if !next.is_null() {
+                        prefetch_node(next);
+                    }
+                    cur[lane] = next;
+                    moving = true;
+                }
+            }
+            for lane in lanes.iter_mut().take(pieces) {
+                for &n in lane.iter() {
+                    // SAFETY: as above; nodes live as long as the list.
+                    let n = unsafe { &*n };
+                    f(n.key(), n.value())?;
+                }
+                lane.clear();
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn first(&self) -> Option<NodeRef> {
         NonNull::new(self.head().next(0)).map(NodeRef)
     }
@@ -469,6 +552,67 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
     use std::sync::Arc;
+
+    /// Every entry of `l` in order, through a cursor.
+    fn by_cursor(l: &SkipList) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut n = l.first();
+        while let Some(x) = n {
+            out.push(l.key(x).to_vec());
+            n = l.next(x);
+        }
+        out
+    }
+
+    /// Every entry of `l` in order, through `for_each`.
+    fn by_for_each(l: &SkipList) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        l.for_each(|k, v| -> Result<(), ()> {
+            assert_eq!(v, k, "the value put with the key");
+            out.push(k.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    proptest::proptest! {
+        /// `for_each` yields exactly what a cursor does, in the same order,
+        /// for lists from empty to tall enough to be cut into many pieces.
+        #[test]
+        fn for_each_is_the_cursor_order(
+            keys in proptest::collection::btree_set(
+                proptest::collection::vec(0u8..=255, 0..12), 0..3000),
+            seed in 1u64..1000,
+        ) {
+            let l = SkipList::new(1 << 16, seed);
+            for k in &keys {
+                l.insert(|b| b.extend_from_slice(k), k);
+            }
+            let want: Vec<Vec<u8>> = keys.iter().cloned().collect();
+            proptest::prop_assert_eq!(by_cursor(&l), want.clone());
+            proptest::prop_assert_eq!(by_for_each(&l), want);
+        }
+    }
+
+    #[test]
+    fn for_each_stops_at_the_first_error() {
+        let l = SkipList::new(1 << 16, 5);
+        for i in 0..5000u32 {
+            let k = i.to_be_bytes();
+            l.insert(|b| b.extend_from_slice(&k), &k);
+        }
+        let mut seen = 0u32;
+        let r = l.for_each(|k, _| {
+            if k == 1234u32.to_be_bytes() {
+                return Err(k.to_vec());
+            }
+            seen += 1;
+            Ok(())
+        });
+        assert_eq!(r, Err(1234u32.to_be_bytes().to_vec()));
+        assert_eq!(seen, 1234, "stops there, having seen every key before");
+    }
 
     fn put(l: &SkipList, k: &[u8]) {
         l.insert(|b| b.extend_from_slice(k), &[k.len() as u8; 3]);
