@@ -192,6 +192,38 @@ impl Arena {
     }
 }
 
+/// The most memory [`Arena`]'s drop releases at once: see its `Drop`.
+const RELEASE_STEP: usize = 1 << 20;
+
+impl Drop for Arena {
+    /// Gives the pages back a mebibyte at a time before unmapping.
+    ///
+    /// Unmapping a region frees its pages while holding the process's memory
+    /// map lock, which `mmap` needs too: freeing a 64 MiB memtable's
+    /// chunks one `munmap` after another kept a writer that was mapping a
+    /// chunk for the next memtable waiting up to 6 ms (traced on 2 cores).
+    /// `madvise(MADV_DONTNEED)` frees pages under the shared side of that
+    /// lock, and a waiting `mmap` goes before the next step; the `munmap`
+    /// of an emptied region is then quick.
+    fn drop(&mut self) {
+        for m in self.chunks.iter().chain(&self.large) {
+            let mut off = 0;
+            while off < m.len() {
+                let len = RELEASE_STEP.min(m.len() - off);
+                // SAFETY: the arena is being dropped, so no node in it is
+                // referenced any more (the list and every cursor borrow
+                // it), and the zero pages `DONTNEED` leaves are never read.
+                // Failure only leaves the pages to the `munmap`.
+                #[cfg(unix)]
+                let _ = unsafe {
+                    m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, off, len)
+                };
+                off += len;
+            }
+        }
+    }
+}
+
 /// The writer's state: the arena, the height generator and a buffer for
 /// encoding keys.
 struct Writer {
