@@ -205,12 +205,13 @@ fn compare(
         repeats, shape.num, shape.value_size, shape.item_size
     );
     println!(
-        "{:<14} {:<9} {:>12} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
+        "{:<14} {:<9} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
         "workload",
         "engine",
         "ops/s",
         "p50 µs",
         "p99 µs",
+        "p99.9 µs",
         "max µs",
         "RSS MiB",
         "disk MiB",
@@ -269,12 +270,13 @@ fn compare(
             .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))));
         for m in &medians {
             println!(
-                "{:<14} {:<9} {:>12.0} {:>9.1} {:>9.1} {:>9.0} {:>8.0} {:>8.1} {:>9}",
+                "{:<14} {:<9} {:>12.0} {:>9.1} {:>9.1} {:>9.1} {:>9.0} {:>8.0} {:>8.1} {:>9}",
                 w,
                 m.engine,
                 m.ops_per_sec,
                 m.p50_us,
                 m.p99_us,
+                m.p999_us,
                 m.max_us,
                 m.peak_rss_mib,
                 m.disk_mib,
@@ -284,6 +286,27 @@ fn compare(
         }
         if let (Some(s), Some(p)) = (strata, best_peer) {
             println!("{:<14} strata / best peer: {:.2}×", w, s / p);
+        }
+        // The median run's tail and peak are one sample each: every run's.
+        if repeats > 1 {
+            for runs in &results {
+                let list = |f: fn(&RunResult) -> f64, prec: usize| {
+                    runs.iter()
+                        .map(|r| format!("{:.prec$}", f(r)))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                if let Some(first) = runs.first() {
+                    println!(
+                        "{:<14} {:<9} every run: max µs {}; p99.9 µs {}; RSS MiB {}",
+                        w,
+                        first.engine,
+                        list(|r| r.max_us, 0),
+                        list(|r| r.p999_us, 0),
+                        list(|r| r.peak_rss_mib, 1)
+                    );
+                }
+            }
         }
     }
     Ok(())
