@@ -64,7 +64,9 @@ pub fn open(engine: &str, dir: &Path, _sync_workload: bool) -> Result<Box<dyn Kv
             let cache = env_u64("STRATA_CACHE_MIB");
             // `STRATA_BG_NICE=N` runs the background workers at nice N (`-1`:
             // at the caller's priority); unset, the default (the caller's priority).
-            let nice = std::env::var("STRATA_BG_NICE").ok().and_then(|v| v.parse::<i32>().ok());
+            let nice = std::env::var("STRATA_BG_NICE")
+                .ok()
+                .and_then(|v| v.parse::<i32>().ok());
             if mapped.is_some() || pread.is_some() || cache.is_some() || nice.is_some() {
                 let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
                 let cache = usize::try_from(cache.unwrap_or(64) << 20)?;

@@ -168,7 +168,10 @@ pub fn record(h: &mut Histogram<u64>, since: Instant) {
         // PEER_BENCH_SLOW_US=N: say when each operation of N µs or more ended
         // (milliseconds since the process started), to line slow operations up
         // with an engine's log (RUST_LOG) when looking for what they waited for.
-        eprintln!("slow op: {us} µs, ended at {:.1} ms", process_start().elapsed().as_secs_f64() * 1e3);
+        eprintln!(
+            "slow op: {us} µs, ended at {:.1} ms",
+            process_start().elapsed().as_secs_f64() * 1e3
+        );
     }
 }
 
