@@ -2,12 +2,11 @@
 //! parsed block, and a cursor over one block.
 
 use std::cmp::Ordering;
-
-use crate::order::compare_keys;
 use std::sync::Arc;
 
 use crate::coding::{get_fixed32, get_varint32, put_fixed32, put_varint32};
 use crate::format::BlockData;
+use crate::order::compare_keys;
 
 /// A corruption found inside a block: the offset within the block's
 /// (uncompressed) bytes and what was wrong. The table layer adds the file.

@@ -151,7 +151,6 @@ impl Memtable {
         }
     }
 
-    /// A cursor over all entries of this memtable.
     /// Calls `f` with every entry (internal key, value) in order, faster than
     /// a cursor on a memtable much larger than the CPU caches (see
     /// `SkipList::for_each`); stops at `f`'s first error. For a flush.
@@ -162,6 +161,7 @@ impl Memtable {
         self.list.for_each(f)
     }
 
+    /// A cursor over all entries of this memtable.
     pub(crate) fn cursor(self: &Arc<Self>) -> MemCursor {
         MemCursor {
             entry: None,

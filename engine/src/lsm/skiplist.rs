@@ -193,8 +193,10 @@ impl Arena {
 }
 
 /// The most memory [`Arena`]'s drop releases at once: see its `Drop`.
+#[cfg(unix)]
 const RELEASE_STEP: usize = 1 << 20;
 
+#[cfg(unix)]
 impl Drop for Arena {
     /// Gives the pages back a mebibyte at a time before unmapping.
     ///
@@ -214,7 +216,6 @@ impl Drop for Arena {
                 // referenced any more (the list and every cursor borrow
                 // it), and the zero pages `DONTNEED` leaves are never read.
                 // Failure only leaves the pages to the `munmap`.
-                #[cfg(unix)]
                 let _ = unsafe {
                     m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, off, len)
                 };
