@@ -105,9 +105,12 @@ pub struct WalOptions {
     /// A segment file is grown in chunks of this many bytes (zeros, written
     /// up front: not `fallocate`, whose unwritten extents make every later
     /// `fdatasync` commit metadata), so that appends write inside the file
-    /// and an `fdatasync` need not also commit a new file size. 0 disables preallocation. A clean close cuts
-    /// the unused tail. Also the most a spare keeps (see
-    /// `recycle_segments`). Default 256 KiB. RocksDB: `allow_fallocate`
+    /// and an `fdatasync` need not also commit a new file size. Once a
+    /// segment is four chunks long it grows by a quarter of its size, at most
+    /// four chunks at a time (1 MiB by default), so that a busy log grows
+    /// (a write of zeros by the appender) less often. 0 disables
+    /// preallocation. A clean close cuts the unused tail. Also the most a
+    /// spare keeps (see `recycle_segments`). Default 256 KiB. RocksDB: `allow_fallocate`
     /// (RocksDB preallocates WAL files in blocks of about the write buffer
     /// size).
     pub preallocate: u64,

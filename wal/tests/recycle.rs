@@ -97,6 +97,45 @@ fn lose_power(
 }
 
 #[test]
+fn a_growing_segment_grows_in_chunks_of_up_to_four_preallocations() {
+    let fs = fault_fs();
+    let o = WalOptions {
+        segment_size: 1 << 20,
+        preallocate: 1024,
+        ..opts(&fs)
+    };
+    let (wal, _) = Wal::open(dir(), o).unwrap();
+    let mut sizes = Vec::new();
+    let mut records = 0;
+    for i in 0..400u64 {
+        let p = payload(i, 100);
+        records += 1;
+        wal.append(&p, Durability::Buffered).unwrap();
+        let size = fs
+            .file_size(&segment_files(&fs, dir()).pop().unwrap())
+            .unwrap();
+        if sizes.last() != Some(&size) {
+            sizes.push(size);
+        }
+    }
+    assert_eq!(wal.stats().records, records);
+    // Every growth is a whole number of 1 KiB chunks: one at a time while the
+    // segment is under 4 KiB, then a quarter of its size, at most 4 KiB.
+    let steps: Vec<u64> = sizes.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(sizes.iter().all(|s| s % 1024 == 0), "{sizes:?}");
+    assert!(steps.iter().all(|s| (1024..=4096).contains(s)), "{steps:?}");
+    assert_eq!(steps.first(), Some(&1024), "{steps:?}");
+    assert_eq!(steps.last(), Some(&4096), "{steps:?}");
+    assert!(*sizes.last().unwrap() >= 40_000, "{sizes:?}");
+    // What was written reads back.
+    let got = read_all(&wal);
+    assert_eq!(got.len(), 400);
+    for (i, (_, r)) in got.iter().enumerate() {
+        assert_eq!(r, &payload(i as u64, 100));
+    }
+}
+
+#[test]
 fn retired_segments_become_new_ones_and_their_old_records_stay_old() {
     for preallocate in [0, 3000] {
         let fs = fault_fs();
@@ -138,7 +177,16 @@ fn retired_segments_become_new_ones_and_their_old_records_stay_old() {
 
 #[test]
 fn power_loss_at_every_crash_point_with_recycling_keeps_acknowledged_records_only() {
-    for (preallocate, torn) in [(0, None), (3000, None), (0, Some(7)), (3000, Some(11))] {
+    // 256 bytes grows a 2 KiB segment in chunks of 256 and then 512 bytes
+    // (`growth_chunk`): growth of every size is crashed into.
+    for (preallocate, torn) in [
+        (0, None),
+        (3000, None),
+        (256, None),
+        (0, Some(7)),
+        (3000, Some(11)),
+        (256, Some(13)),
+    ] {
         // Count the crash points of the whole workload.
         let fs = fault_fs();
         let (wal, _) = Wal::open(dir(), recycling(&fs, preallocate)).unwrap();

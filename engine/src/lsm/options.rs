@@ -56,7 +56,8 @@ pub struct TreeOptions {
     /// `wal_bytes_per_sync`, by time instead of bytes). Default 100 ms.
     pub wal_buffered_sync_interval: std::time::Duration,
     /// WAL segments grow in chunks of this many preallocated bytes (written as
-    /// zeros), so that a `Sync` write's `fdatasync` need not commit a new file
+    /// zeros; up to four chunks at a time once a segment is four chunks
+    /// long), so that a `Sync` write's `fdatasync` need not commit a new file
     /// size or allocation; 0
     /// disables it ([`strata_wal::WalOptions::preallocate`]; RocksDB:
     /// `allow_fallocate`). Also the most a spare segment keeps. Default
