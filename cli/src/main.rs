@@ -172,7 +172,7 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     opts.item_collection_limit_bytes = args.item_collection_limit_bytes;
     opts.item_stats_max_age = std::time::Duration::from_secs(args.item_count_max_age);
     opts.max_mapped_bytes = args.max_mapped_bytes;
-    opts.pread_data_blocks = args.pread_data_blocks || !args.mmap_data_blocks;
+    opts.pread_data_blocks = !args.mmap_data_blocks;
     let db = Db::open(&path, opts)?;
     let auth = match &args.auth {
         Some(path) => Some(std::sync::Arc::new(

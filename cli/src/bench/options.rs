@@ -360,7 +360,7 @@ impl Plan {
             json: args.json,
             seed: args.seed,
             max_mapped_bytes,
-            pread_data_blocks: args.pread_data_blocks || !args.mmap_data_blocks,
+            pread_data_blocks: !args.mmap_data_blocks,
         })
     }
 
