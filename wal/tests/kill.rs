@@ -39,18 +39,28 @@ fn payload(seed: u64, t: u64, i: u64) -> Vec<u8> {
         .collect()
 }
 
-fn options() -> WalOptions {
+/// The log's options for a round with this seed. Odd seeds preallocate in
+/// 4 KiB chunks, so that segments grow by larger steps once past 16 KiB
+/// (`WalOptions::preallocate`) while the child is killed; even seeds keep the
+/// default 256 KiB, a segment's whole first chunk.
+fn options(seed: u64) -> WalOptions {
+    let defaults = WalOptions::default();
     WalOptions {
         segment_size: 256 * 1024,
         buffered_sync_interval: Duration::from_millis(5),
-        ..WalOptions::default()
+        preallocate: if seed % 2 == 1 {
+            4 << 10
+        } else {
+            defaults.preallocate
+        },
+        ..defaults
     }
 }
 
 /// The child: append forever, printing `lsn thread index durability` after
 /// each append returns.
 fn child(dir: &Path, seed: u64) -> ! {
-    let (wal, _) = Wal::open(dir, options()).unwrap();
+    let (wal, _) = Wal::open(dir, options(seed)).unwrap();
     let wal = Arc::new(wal);
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -99,8 +109,9 @@ fn child(dir: &Path, seed: u64) -> ! {
     std::process::exit(0);
 }
 
-/// One round: the records checked, and how many rotations reused a spare.
-fn parent_round(round: u64, rng: &mut rand::rngs::StdRng) -> (usize, u64) {
+/// One round: the records checked, how many rotations reused a spare, and the
+/// longest file the child left.
+fn parent_round(round: u64, rng: &mut rand::rngs::StdRng) -> (usize, u64, u64) {
     let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(base).unwrap();
     let tmp = tempfile::Builder::new()
@@ -108,7 +119,8 @@ fn parent_round(round: u64, rng: &mut rand::rngs::StdRng) -> (usize, u64) {
         .tempdir_in(base)
         .unwrap();
     let dir = tmp.path().join("wal");
-    let seed: u64 = rng.random();
+    // Odd rounds grow their segments in small chunks (see `options`).
+    let seed: u64 = (rng.random::<u64>() & !1) | (round & 1);
     let mut child = Command::new(std::env::current_exe().unwrap())
         .env(CHILD_ENV, format!("{}:{seed}", dir.display()))
         .stdout(Stdio::piped())
@@ -163,7 +175,13 @@ fn parent_round(round: u64, rng: &mut rand::rngs::StdRng) -> (usize, u64) {
         }
     }
 
-    let (wal, report) = Wal::open(&dir, options()).unwrap();
+    // The longest file the killed child left (a segment, preallocated).
+    let longest = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .max()
+        .unwrap_or(0);
+    let (wal, report) = Wal::open(&dir, options(seed)).unwrap();
     assert!(!report.has_corruption(), "round {round}: {report:?}");
     let mut got = BTreeMap::new();
     for item in wal.iter_from(0).unwrap() {
@@ -189,7 +207,7 @@ fn parent_round(round: u64, rng: &mut rand::rngs::StdRng) -> (usize, u64) {
             ),
         }
     }
-    (printed.len(), recycled)
+    (printed.len(), recycled, longest)
 }
 
 fn main() {
@@ -203,16 +221,25 @@ fn main() {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64),
     );
-    let (mut total, mut recycled) = (0, 0);
+    let (mut total, mut recycled, mut longest_small) = (0, 0, 0);
     for round in 0..ROUNDS {
-        let (n, r) = parent_round(round, &mut rng);
+        let (n, r, longest) = parent_round(round, &mut rng);
         total += n;
         recycled += r;
+        if round % 2 == 1 {
+            longest_small = longest_small.max(longest);
+        }
     }
     // Rotations into spares (which put their fsyncs off) happened.
     assert!(recycled > 0, "no rotation reused a spare");
+    // Segments of the small-chunk rounds grew past four chunks, where each
+    // growth is a larger step.
+    assert!(
+        longest_small > 32 << 10,
+        "no 4 KiB-chunk segment grew past 32 KiB ({longest_small} bytes)"
+    );
     println!(
-        "kill test: {ROUNDS} rounds, {total} acknowledged records checked, {recycled} rotations into spares, {:.1} s",
+        "kill test: {ROUNDS} rounds, {total} acknowledged records checked, {recycled} rotations into spares, longest segment of a 4 KiB-chunk round {longest_small} bytes, {:.1} s",
         start.elapsed().as_secs_f64()
     );
 }
