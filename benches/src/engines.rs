@@ -79,6 +79,11 @@ pub fn open(engine: &str, dir: &Path, _sync_workload: bool) -> Result<Box<dyn Kv
             if let (Some(n), Some(shared)) = (nice, &opts.shared) {
                 shared.pool().set_nice((n >= 0).then_some(n));
             }
+            // `STRATA_WAL_SYNC_MS=N`: fsync buffered writes in the background
+            // every N ms (`TreeOptions::wal_buffered_sync_interval`, default 100).
+            if let Some(ms) = env_u64("STRATA_WAL_SYNC_MS") {
+                opts.wal_buffered_sync_interval = std::time::Duration::from_millis(ms);
+            }
             Ok(Box::new(StrataKv(Tree::open(dir, opts)?)))
         }
         #[cfg(feature = "fjall")]
