@@ -54,7 +54,7 @@ fn blank_spare(fs: &dyn FileSystem, spare: &Path, preallocate: u64) -> std::io::
 /// last, up to 16 MiB, through a second descriptor; the range claimed so no
 /// record landed in it). With zeros written, the appender queued on the
 /// inode's lock behind the syncer's writes, 2–4 ms whenever the syncer was
-/// preempted inside one (worst of 1M buffered puts 2.9–7.5 ms, against
+/// preempted inside one (worst of 1M buffered puts 4.6–7.5 ms, against
 /// 0.5–1.2 ms without); with `fallocate`, the writeback of the unwritten
 /// extents held pages the appender wrote into locked (worst writes in 6 runs
 /// 0.5–4.4 ms, four over 2.8 ms; without, 0.5–4.1 ms, one over 1.2 ms).
