@@ -58,8 +58,9 @@ fn blank_spare(fs: &dyn FileSystem, spare: &Path, preallocate: u64) -> std::io::
 /// 0.5–1.2 ms without); with `fallocate`, the writeback of the unwritten
 /// extents held pages the appender wrote into locked (worst writes in 6 runs
 /// 0.5–4.4 ms, four over 2.8 ms; without, 0.5–4.1 ms, one over 1.2 ms).
+/// 0 when `preallocate` is 0 (no preallocation).
 pub(crate) fn growth_chunk(preallocate: u64, alloc_end: u64) -> u64 {
-    let quarter = (alloc_end / 4) / preallocate * preallocate;
+    let quarter = (alloc_end / 4).checked_div(preallocate).unwrap_or(0) * preallocate;
     quarter.clamp(preallocate, preallocate.saturating_mul(MAX_GROWTH_CHUNKS))
 }
 
@@ -1262,7 +1263,7 @@ impl Inner {
                 // Grow in whole chunks: the file size changes once per chunk,
                 // not with every write.
                 let chunk = growth_chunk(self.preallocate, a.alloc_end);
-                let target = needed.div_ceil(chunk) * chunk;
+                let target = needed.div_ceil(chunk).saturating_mul(chunk);
                 a.file
                     .preallocate(target)
                     .map_err(|e| WalError::io(&a.path, e))?;
@@ -1545,5 +1546,6 @@ mod tests {
             }
         }
         assert_eq!(growth_chunk(u64::MAX, u64::MAX), u64::MAX);
+        assert_eq!(growth_chunk(0, 1 << 20), 0, "no preallocation");
     }
 }
