@@ -173,6 +173,26 @@ fn workloads(c: &mut Criterion) {
     let (_dir, tree, _) = fill_memtable(7);
     g.throughput(Throughput::Elements(MEM_NUM));
     g.bench_function("memtable_scan", |b| b.iter(|| scan_all(&tree)));
+
+    // Point reads of that memtable's keys in an order unrelated to their
+    // insertion: each a search from the top of the skip list.
+    let mut keys: Vec<[u8; 16]> = {
+        let mut rng = StdRng::seed_from_u64(7);
+        (0..MEM_NUM)
+            .map(|_| key(rng.random_range(0..u64::MAX / 2)))
+            .collect()
+    };
+    keys.sort_unstable_by_key(|k| k.iter().rev().copied().collect::<Vec<u8>>());
+    g.throughput(Throughput::Elements(MEM_NUM));
+    g.bench_function("memtable_get", |b| {
+        b.iter(|| {
+            let found = keys
+                .iter()
+                .filter(|k| tree.get(&k[..], None).unwrap().is_some())
+                .count();
+            assert_eq!(found as u64, MEM_NUM);
+        })
+    });
     tree.close().unwrap();
     g.finish();
 }

@@ -1046,9 +1046,10 @@ impl Inner {
             let sync = st.sync_wanted > st.synced_lsn;
             let unsynced = end > st.synced_lsn;
             let result = MutexGuard::unlocked(st, || {
-                let started = Instant::now();
+                // Only a sync is timed (no clock read for a buffered append).
+                let started = (sync && !rotate).then(Instant::now);
                 let r = self.write_out(&mut buf, sync, rotate.then_some(unsynced), end);
-                if sync && !rotate {
+                if let Some(started) = started {
                     self.note_sync_time(started.elapsed());
                 }
                 r

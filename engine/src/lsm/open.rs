@@ -184,6 +184,7 @@ pub(crate) fn open(dir: &Path, opts: TreeOptions) -> Result<Tree> {
         stall: Mutex::new(StallState::default()),
         stall_cv: Condvar::new(),
         poisoned: Mutex::new(None),
+        failed: AtomicBool::new(false),
         closed: AtomicBool::new(false),
         snapshots: Arc::new(SnapshotList::default()),
         counters: Counters::default(),

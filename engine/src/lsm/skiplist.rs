@@ -381,13 +381,28 @@ impl SkipList {
         let mut prev = [self.head.as_ptr() as *const Node; MAX_HEIGHT];
         let top = self.max_height.load(AtOrd::Relaxed);
         let mut x = self.head();
+        // The node that ended the search one level up (known greater): met
+        // again one level down, it needs no second comparison.
+        let mut bigger: *mut Node = ptr::null_mut();
         for level in (0..top).rev() {
             loop {
                 let nx = x.next(level);
+                if nx == bigger {
+                    break;
+                }
+                if level > 0 {
+                    // The node the search goes to if it descends here: its
+                    // load overlaps this level's comparison (a cache miss
+                    // each, in a list larger than the cache).
+                    prefetch_node(x.next(level - 1));
+                }
                 // SAFETY: published nodes are valid while the list lives.
                 match unsafe { nx.as_ref() } {
                     Some(n) if compare_keys(n.key(), node.key()) != Ordering::Greater => x = n,
-                    _ => break,
+                    _ => {
+                        bigger = nx;
+                        break;
+                    }
                 }
             }
             prev[level] = x;
@@ -419,23 +434,31 @@ impl SkipList {
     fn find_last_before(&self, key: &[u8], or_equal: bool) -> (&Node, *mut Node) {
         let mut x = self.head();
         let mut level = self.max_height.load(AtOrd::Relaxed) - 1;
+        // As in `insert`: the node that stopped the search a level up, and
+        // the descent's node loaded while this level's is compared.
+        let mut stop: *mut Node = ptr::null_mut();
         loop {
             let nx = x.next(level);
+            if level > 0 && nx != stop {
+                prefetch_node(x.next(level - 1));
+            }
             // SAFETY: published nodes are valid while the list lives.
-            let advance = match unsafe { nx.as_ref() } {
-                Some(n) => match compare_keys(n.key(), key) {
-                    Ordering::Less => true,
-                    Ordering::Equal => or_equal,
-                    Ordering::Greater => false,
-                },
-                None => false,
-            };
+            let advance = nx != stop
+                && match unsafe { nx.as_ref() } {
+                    Some(n) => match compare_keys(n.key(), key) {
+                        Ordering::Less => true,
+                        Ordering::Equal => or_equal,
+                        Ordering::Greater => false,
+                    },
+                    None => false,
+                };
             if advance {
                 // SAFETY: `advance` implies non-null.
                 x = unsafe { &*nx };
             } else if level == 0 {
                 return (x, nx);
             } else {
+                stop = nx;
                 level -= 1;
             }
         }

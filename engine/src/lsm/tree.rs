@@ -201,6 +201,9 @@ pub(crate) struct TreeInner {
     pub stall: Mutex<StallState>,
     pub stall_cv: Condvar,
     pub poisoned: Mutex<Option<String>>,
+    /// Set (after the message) once `poisoned` or `stall.bg_error` is set,
+    /// never cleared: writers check it without taking either lock.
+    pub failed: AtomicBool,
     pub closed: AtomicBool,
     pub snapshots: Arc<SnapshotList>,
     pub counters: Counters,
@@ -598,6 +601,9 @@ impl TreeInner {
 
     fn check_writable(&self) -> Result<()> {
         self.check_open()?;
+        if !self.failed.load(Ordering::Acquire) {
+            return Ok(());
+        }
         if let Some(p) = self.poisoned.lock().as_ref() {
             return Err(Error::Poisoned(p.clone()));
         }
@@ -614,6 +620,7 @@ impl TreeInner {
         let msg = e.to_string();
         tracing::error!(dir = %self.dir.display(), error = %msg, "WAL failure: the tree is poisoned for writes");
         *self.poisoned.lock() = Some(msg);
+        self.failed.store(true, Ordering::Release);
         self.stall_cv.notify_all();
         {
             let _p = self.publish.lock();
@@ -628,6 +635,7 @@ impl TreeInner {
         if st.bg_error.is_none() {
             st.bg_error = Some((job, e.to_string()));
         }
+        self.failed.store(true, Ordering::Release);
         drop(st);
         self.stall_cv.notify_all();
     }
@@ -722,7 +730,9 @@ impl TreeInner {
             // lock after that would add to a memtable nobody flushes.
             self.check_open()?;
             // A WAL failure poisons the tree.
-            if let Some(p) = self.poisoned.lock().as_ref() {
+            if self.failed.load(Ordering::Acquire)
+                && let Some(p) = self.poisoned.lock().as_ref()
+            {
                 return Err(Error::Poisoned(p.clone()));
             }
             let first = w.next_seq;
