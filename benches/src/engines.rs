@@ -67,8 +67,18 @@ pub fn open(engine: &str, dir: &Path, _sync_workload: bool) -> Result<Box<dyn Kv
             let nice = std::env::var("STRATA_BG_NICE")
                 .ok()
                 .and_then(|v| v.parse::<i32>().ok());
-            if mapped.is_some() || pread.is_some() || cache.is_some() || nice.is_some() {
-                let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+            // `STRATA_BG_THREADS=N`: N background workers (default: one per core).
+            let bg_threads = env_u64("STRATA_BG_THREADS");
+            if mapped.is_some()
+                || pread.is_some()
+                || cache.is_some()
+                || nice.is_some()
+                || bg_threads.is_some()
+            {
+                let threads = match bg_threads {
+                    Some(n) => usize::try_from(n)?.max(1),
+                    None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+                };
                 let cache = usize::try_from(cache.unwrap_or(64) << 20)?;
                 opts.shared = Some(
                     strata_engine::lsm::SharedResources::new(cache, threads, 256 << 20)
