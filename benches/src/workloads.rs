@@ -161,9 +161,50 @@ where
     Ok(shared.into_inner().map_err(|e| e.to_string())?)
 }
 
+/// The calling thread's voluntary and involuntary context switches, minor and
+/// major page faults, and user and system CPU time in µs (`getrusage`).
+fn rusage() -> [i64; 6] {
+    // SAFETY: `rusage` is plain old data, and `getrusage` writes only into it.
+    let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a `rusage`; a failure leaves it zeroed.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut r) };
+    [
+        r.ru_nvcsw,
+        r.ru_nivcsw,
+        r.ru_minflt,
+        r.ru_majflt,
+        r.ru_utime.tv_sec * 1_000_000 + r.ru_utime.tv_usec,
+        r.ru_stime.tv_sec * 1_000_000 + r.ru_stime.tv_usec,
+    ]
+}
+
+thread_local! {
+    static LAST: std::cell::Cell<[i64; 6]> = const { std::cell::Cell::new([0; 6]) };
+}
+
 pub fn record(h: &mut Histogram<u64>, since: Instant) {
     let us = since.elapsed().as_micros() as u64;
     let _ = h.record(us.max(1));
+    if slow_op_micros() != u64::MAX {
+        // With PEER_BENCH_SLOW_US, what the thread did since its previous
+        // operation ended (a `getrusage` per operation, so only then): whether
+        // a slow operation slept (vcsw), was preempted (ivcsw), faulted, or ran
+        // on a CPU the whole time, and when it ended on CLOCK_MONOTONIC (what
+        // `perf record -k CLOCK_MONOTONIC` stamps samples with).
+        let now = rusage();
+        let last = LAST.with(|l| l.replace(now));
+        if us >= slow_op_micros() {
+            let d: Vec<i64> = now.iter().zip(last.iter()).map(|(a, b)| a - b).collect();
+            // SAFETY: `timespec` is plain old data, written by `clock_gettime`.
+            let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+            // SAFETY: a valid pointer to a `timespec`.
+            unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+            eprintln!(
+                "slow op rusage: vcsw {} ivcsw {} minflt {} majflt {} utime_us {} stime_us {} monotonic {}.{:09}",
+                d[0], d[1], d[2], d[3], d[4], d[5], ts.tv_sec, ts.tv_nsec
+            );
+        }
+    }
     if us >= slow_op_micros() {
         // PEER_BENCH_SLOW_US=N: say when each operation of N µs or more ended
         // (milliseconds since the process started), to line slow operations up
