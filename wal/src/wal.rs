@@ -738,7 +738,7 @@ impl Wal {
 
     /// Every record with an LSN below this one is fsynced.
     pub fn synced_lsn(&self) -> Lsn {
-        lock_unparked(&self.inner.state).synced_lsn
+        self.inner.state.lock().synced_lsn
     }
 
     /// The LSN of the oldest record still in the log (the first LSN of the
@@ -1468,8 +1468,10 @@ impl Inner {
 }
 
 /// Takes `m` without ever parking on it, for threads in the background of
-/// appenders (the syncer, a flush): spins, then yields, then sleeps from 20 µs
-/// up to 1 ms between attempts.
+/// appenders (the syncer; a flush settling a deferred rotation or syncing
+/// aside): spins, then yields, then sleeps from 20 µs up to 1 ms between
+/// attempts. Not for appenders or other foreground callers, whom a sleep
+/// between attempts would delay.
 ///
 /// `parking_lot` hands a mutex straight to a parked waiter when it is unlocked
 /// once the waiter's fairness timer ran out (after half a millisecond on
