@@ -1598,8 +1598,12 @@ mod tests {
         let (background, early) = std::thread::scope(|scope| {
             scope.spawn(|| bg_tx.send(wal.inner.sync_aside_inner(false)).unwrap());
             scope.spawn(|| tx.send(wal.sync_aside()).unwrap());
+            // The background sync returns while the leader is at work (a
+            // generous bound, for a loaded machine: it takes one fsync)...
+            let background = bg_rx.recv_timeout(Duration::from_secs(60)).ok();
+            // ...the full one is still waiting a while later.
             std::thread::sleep(Duration::from_millis(50));
-            let seen = (bg_rx.try_recv().ok(), rx.try_recv().ok());
+            let seen = (background, rx.try_recv().ok());
             // The leader finishes before any assertion (a sync waiting for it,
             // or the log's close, would wait forever).
             wal.inner.write_out(&mut buf, false, None, end).unwrap();
