@@ -87,7 +87,10 @@ pub struct WalOptions {
     /// [`Durability::Buffered`] (and writes and fsyncs data appended with
     /// [`Durability::None`]). `Duration::ZERO` disables the thread; the
     /// caller then syncs. The thread starts with the first such append.
-    /// Default 100 ms.
+    /// Each round fsyncs what is written when it starts; records another
+    /// thread is writing out at that moment are left to the next round (the
+    /// thread never waits for an appender), so a record is fsynced within
+    /// about two intervals of its append. Default 100 ms.
     pub buffered_sync_interval: Duration,
     /// When a [`Durability::None`] append leaves at least this many framed
     /// bytes in the in-memory buffer, that append writes the buffer to the
