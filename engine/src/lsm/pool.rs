@@ -5,7 +5,9 @@
 //!
 //! Workers can run at a lower CPU priority than the threads that submit
 //! work ([`BackgroundPool::set_nice`], for example [`LOW_PRIORITY_NICE`]).
-//! By default they keep the priority of the thread that created the pool.
+//! By default they keep the nice value of the thread that created the pool.
+//! On Linux they run under `SCHED_BATCH`: an equal share of the CPU, but a
+//! worker waking up for a job never preempts a running writer or reader.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -152,6 +154,9 @@ impl BackgroundPool {
 }
 
 fn worker(inner: &Inner) {
+    if let Err(e) = super::thread_priority::set_current_thread_batch() {
+        tracing::debug!(error = %e, "a background worker keeps the normal scheduling policy");
+    }
     // The nice value this thread has: unchanged until the first job.
     let mut applied = KEEP_PRIORITY;
     loop {
@@ -223,17 +228,23 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// The nice value a job of `pool` runs at.
+    /// What `probe` returns when run as a job of `pool`.
     #[cfg(target_os = "linux")]
-    fn job_nice(pool: &BackgroundPool) -> i32 {
+    fn in_job<T: Send + 'static>(pool: &BackgroundPool, probe: fn() -> T) -> T {
         let (tx, rx) = crossbeam_channel::bounded(1);
         pool.submit(
-            Priority::High,
+            Priority::Low,
             Box::new(move || {
-                let _ = tx.send(super::super::thread_priority::current_thread_nice());
+                let _ = tx.send(probe());
             }),
         );
         rx.recv().unwrap()
+    }
+
+    /// The nice value a job of `pool` runs at.
+    #[cfg(target_os = "linux")]
+    fn job_nice(pool: &BackgroundPool) -> i32 {
+        in_job(pool, super::super::thread_priority::current_thread_nice)
     }
 
     #[cfg(target_os = "linux")]
@@ -256,6 +267,23 @@ mod tests {
         }
         pool.set_nice(Some(99));
         assert_eq!(pool.nice(), Some(19));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn jobs_run_under_sched_batch_whatever_the_nice_value() {
+        let policy = |pool: &BackgroundPool| {
+            in_job(pool, super::super::thread_priority::current_thread_policy)
+        };
+        let pool = BackgroundPool::new(2);
+        for _ in 0..4 {
+            assert_eq!(policy(&pool), libc::SCHED_BATCH);
+        }
+        pool.set_nice(Some(LOW_PRIORITY_NICE));
+        for _ in 0..4 {
+            assert_eq!(policy(&pool), libc::SCHED_BATCH);
+            assert_eq!(job_nice(&pool), LOW_PRIORITY_NICE);
+        }
     }
 
     #[test]
