@@ -77,8 +77,10 @@ pub struct DbOptions {
     /// The nice value the background flush and compaction workers run at
     /// (Linux; default `None`: the priority of the thread that opens the
     /// database; [`LOW_PRIORITY_NICE`](crate::lsm::LOW_PRIORITY_NICE) makes
-    /// them yield to the threads serving reads and writes). Not
-    /// applied to a pool passed in `shared`; see
+    /// them yield to the threads serving reads and writes). On Linux the
+    /// workers also run under `SCHED_BATCH` whatever this says (a waking
+    /// worker never preempts a running thread). Not applied to a pool
+    /// passed in `shared`; see
     /// [`BackgroundPool::set_nice`](crate::lsm::BackgroundPool::set_nice).
     pub background_nice: Option<i32>,
     /// Read SSTable data blocks with `pread` into the block cache (default true), so
