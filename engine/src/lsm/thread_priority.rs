@@ -45,8 +45,10 @@ pub(crate) fn set_current_thread_nice(_nice: i32) -> std::io::Result<()> {
 /// measured on 2 cores, with the background workers at this policy the
 /// worst write of a 1M-key fill was 0.54–3.1 ms in 12 runs (median 0.61)
 /// against 0.56–18 ms (median 0.72) at the normal policy, with the same
-/// throughput; the writer was no longer preempted by a worker that woke up
-/// for a flush or compaction. Any thread may switch itself to it.
+/// throughput (the kernel lets a waking `SCHED_BATCH` thread wait for the
+/// tick instead of preempting; which of the writer's stalls that removed was
+/// not traced, and the two 15–18 ms runs were host stalls that no policy
+/// changes). Any thread may switch itself to it.
 #[cfg(target_os = "linux")]
 pub(crate) fn set_current_thread_batch() -> std::io::Result<()> {
     let param = libc::sched_param { sched_priority: 0 };
