@@ -1093,7 +1093,7 @@ impl Inner {
     /// (the background syncer), syncs what is written and takes the pending
     /// records only when no leader is at work: the next round covers the rest.
     ///
-    /// Never parks on the log's mutexes (see [`lock_unparked`]), and waits
+    /// Does not park on the log's mutexes (see [`lock_unparked`]), and waits
     /// for a leader by polling rather than on the condition variable (whose
     /// waiters are requeued onto the mutex and then handed it).
     fn sync_aside_inner(&self, all: bool) -> Result<Lsn, WalError> {
@@ -1101,7 +1101,7 @@ impl Inner {
         let mut st = lock_unparked(&inner.state);
         inner.check_usable(&st)?;
         let target = st.next_lsn;
-        let mut pause = Duration::from_micros(20);
+        let mut backoff = Backoff::new();
         while st.written_lsn < target {
             if !st.leader {
                 // Leading costs an appender nothing: it queues behind this
@@ -1109,8 +1109,7 @@ impl Inner {
                 inner.drive(&mut st, Goal::Written(target))?;
             } else if all {
                 drop(st);
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(1));
+                backoff.sleep();
                 st = lock_unparked(&inner.state);
                 inner.check_usable(&st)?;
             } else {
@@ -1467,11 +1466,12 @@ impl Inner {
     }
 }
 
-/// Takes `m` without ever parking on it, for threads in the background of
-/// appenders (the syncer; a flush settling a deferred rotation or syncing
-/// aside): spins, then yields, then sleeps from 20 µs up to 1 ms between
-/// attempts. Not for appenders or other foreground callers, whom a sleep
-/// between attempts would delay.
+/// Takes `m` without parking on it while it can, for threads in the
+/// background of appenders (the syncer; a flush settling a deferred rotation
+/// or syncing aside): spins, then yields, then sleeps from 20 µs up to 1 ms
+/// between attempts, and parks only after [`UNPARKED_SLEEPS`] of them. Not
+/// for appenders or other foreground callers, whom a sleep between attempts
+/// would delay.
 ///
 /// `parking_lot` hands a mutex straight to a parked waiter when it is unlocked
 /// once the waiter's fairness timer ran out (after half a millisecond on
@@ -1483,21 +1483,48 @@ impl Inner {
 /// `perf`: the writer of a buffered fill parked on these mutexes about every
 /// 100 ms (the syncer's period), for up to 2.5 ms.
 fn lock_unparked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    let mut sleep = Duration::from_micros(20);
+    lock_unparked_within(m, UNPARKED_SLEEPS).0
+}
+
+/// How many sleeps [`lock_unparked`] makes before it parks after all: about
+/// 40 ms of a mutex never found free (a log saturated by appenders, whose
+/// unlocks hand it from one parked appender to the next). Parking then
+/// bounds how long a background sync waits, as a plain `lock` would.
+const UNPARKED_SLEEPS: u32 = 48;
+
+/// [`lock_unparked`] with at most `sleeps` sleeps; also returns whether it
+/// parked in the end.
+fn lock_unparked_within<T>(m: &Mutex<T>, sleeps: u32) -> (MutexGuard<'_, T>, bool) {
+    let mut backoff = Backoff::new();
     let mut attempt = 0u32;
     loop {
         if let Some(g) = m.try_lock() {
-            return g;
+            return (g, false);
         }
         attempt += 1;
         if attempt < 64 {
             std::hint::spin_loop();
         } else if attempt < 80 {
             std::thread::yield_now();
+        } else if attempt < 80 + sleeps {
+            backoff.sleep();
         } else {
-            std::thread::sleep(sleep);
-            sleep = (sleep * 2).min(Duration::from_millis(1));
+            return (m.lock(), true);
         }
+    }
+}
+
+/// Sleeps between polls of a background thread: 20 µs, doubling up to 1 ms.
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff(Duration::from_micros(20))
+    }
+
+    fn sleep(&mut self) {
+        std::thread::sleep(self.0);
+        self.0 = (self.0 * 2).min(Duration::from_millis(1));
     }
 }
 
@@ -1620,6 +1647,31 @@ mod tests {
         );
         assert_eq!(rx.recv().unwrap().unwrap(), end);
         assert_eq!(wal.synced_lsn(), end);
+    }
+
+    /// A mutex held throughout is taken by parking once the sleeps ran out;
+    /// a free one at once, without parking.
+    #[test]
+    fn lock_unparked_parks_only_after_its_sleeps() {
+        let m = Mutex::new(0u32);
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let mut g = m.lock();
+                held_tx.send(()).unwrap();
+                // Held far past three sleeps (at most 20 + 40 + 80 µs).
+                std::thread::sleep(Duration::from_secs(1));
+                *g += 1;
+            });
+            held_rx.recv().unwrap();
+            let (g, parked) = lock_unparked_within(&m, 3);
+            assert!(parked, "three sleeps cannot outlast a 1 s hold");
+            assert_eq!(*g, 1, "taken once the holder released it");
+        });
+        let (mut g, parked) = lock_unparked_within(&m, 3);
+        assert!(!parked, "a free mutex is taken at once");
+        *g += 1;
+        assert_eq!(*g, 2);
     }
 
     #[test]
